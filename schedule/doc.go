@@ -1,0 +1,9 @@
+// Package schedule walks a task graph: it decides what runs when, under
+// the rules of DESIGN.md's "Scheduling rules" (needs and after edges,
+// concurrency slots taken only when runnable, exclusive resources, the
+// critical chain first, critical abort, timeouts, panics caught per task,
+// Ctrl-C), and it records history and holds the single-run lock.
+//
+// It never prints: everything it has to say leaves as an Event through a
+// Sink. It imports dag and tasks, never render.
+package schedule

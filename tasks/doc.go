@@ -1,0 +1,10 @@
+// Package tasks defines the contract between the scheduler and the work it
+// runs: a Task is one method, Run, and everything it may touch comes in
+// through its Env (log writer, status line, prompts, values handed on by
+// earlier tasks, the clock, the command runner, configuration).
+//
+// A task never prints to the terminal and never imports render or schedule:
+// it writes to the writers it is given and reports through its Env. The
+// built-in tasks live in sub-packages, one per family (nixos, claude,
+// housekeeping, git); the catalogue that registers them is tasks/catalog.
+package tasks

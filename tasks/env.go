@@ -1,0 +1,160 @@
+package tasks
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Env is everything a task may use. The scheduler builds one per task run.
+type Env struct {
+	// Name is the task's name.
+	Name string
+	// Log receives the task's output: its own log file and run.log.
+	Log io.Writer
+	// Now is the clock.
+	Now func() time.Time
+	// Config is the whole validated configuration; Options is this task's
+	// [task.NAME] table (zero when there is none).
+	Config  *config.Config
+	Options config.Task
+	// Prompt asks questions; see Prompter.
+	Prompt Prompter
+	// Runner runs external commands (process groups, drained output,
+	// cancellation, elevation).
+	Runner *proc.Runner
+	// Terminal is set while the task holds the tty resource and a real
+	// terminal exists: a child may be attached to it.
+	Terminal *proc.Terminal
+	// Home is the invoking user's home directory: the root of every `~`
+	// path. Tests point it at a temporary directory.
+	Home string
+	// DryRun: show exactly what would be done, change nothing.
+	DryRun bool
+	// Yes answers every question with its documented --yes answer.
+	Yes bool
+
+	report   Reporter
+	values   *Values
+	mu       sync.Mutex
+	actions  []string
+	stats    []string
+	warnings []string
+}
+
+// Reporter receives a task's live status lines; the scheduler turns them
+// into events.
+type Reporter interface {
+	Status(task, line string)
+}
+
+// NewEnv returns an Env whose status lines go to r and whose handed-on
+// values live in v. Either may be nil.
+func NewEnv(name string, r Reporter, v *Values) *Env {
+	if v == nil {
+		v = NewValues()
+	}
+	return &Env{Name: name, report: r, values: v, Now: time.Now, Log: io.Discard}
+}
+
+// Status sets the task's one-line live status.
+func (e *Env) Status(format string, args ...any) {
+	if e.report != nil {
+		e.report.Status(e.Name, fmt.Sprintf(format, args...))
+	}
+}
+
+// StatusFunc returns Status as a plain func, for command runners.
+func (e *Env) StatusFunc() func(string) {
+	return func(s string) { e.Status("%s", s) }
+}
+
+// Action records something the task did, for the summary.
+func (e *Env) Action(format string, args ...any) { e.add(&e.actions, format, args) }
+
+// Stat records a statistic for the summary.
+func (e *Env) Stat(format string, args ...any) { e.add(&e.stats, format, args) }
+
+// Warn records a warning for the summary; it does not fail the task.
+func (e *Env) Warn(format string, args ...any) { e.add(&e.warnings, format, args) }
+
+func (e *Env) add(dst *[]string, format string, args []any) {
+	line := fmt.Sprintf(format, args...)
+	e.mu.Lock()
+	*dst = append(*dst, line)
+	e.mu.Unlock()
+	fmt.Fprintln(e.Log, line)
+}
+
+// Report is what a task recorded for the summary.
+type Report struct {
+	Actions, Stats, Warnings []string
+}
+
+// Report returns copies of the recorded lines.
+func (e *Env) Report() Report {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Report{
+		Actions:  append([]string(nil), e.actions...),
+		Stats:    append([]string(nil), e.stats...),
+		Warnings: append([]string(nil), e.warnings...),
+	}
+}
+
+// Expand resolves a leading ~ against Home.
+func (e *Env) Expand(p string) string {
+	if p == "~" {
+		return e.Home
+	}
+	if len(p) > 1 && p[0] == '~' && p[1] == '/' {
+		return e.Home + p[1:]
+	}
+	return p
+}
+
+// Put hands a value to the tasks that run after this one.
+func (e *Env) Put(key string, v any) { e.values.Set(e.Name, key, v) }
+
+// Value reads a value another task handed on with Put.
+func (e *Env) Value(task, key string) (any, bool) { return e.values.Get(task, key) }
+
+// Values is the run-wide store of handed-on values. Ordering comes from
+// the graph's edges; the mutex only guards the map.
+type Values struct {
+	mu sync.RWMutex
+	m  map[[2]string]any
+}
+
+// NewValues returns an empty store.
+func NewValues() *Values { return &Values{m: map[[2]string]any{}} }
+
+// Set stores v under (task, key).
+func (v *Values) Set(task, key string, val any) {
+	v.mu.Lock()
+	v.m[[2]string{task, key}] = val
+	v.mu.Unlock()
+}
+
+// Get reads (task, key).
+func (v *Values) Get(task, key string) (any, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	val, ok := v.m[[2]string{task, key}]
+	return val, ok
+}
+
+// Snapshot returns every value, keyed "task.key"; used for history.
+func (v *Values) Snapshot() map[string]any {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := make(map[string]any, len(v.m))
+	for k, val := range v.m {
+		out[k[0]+"."+k[1]] = val
+	}
+	return out
+}

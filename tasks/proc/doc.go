@@ -1,0 +1,10 @@
+// Package proc runs external commands for tasks: each in its own process
+// group, its output drained continuously into the task's log (a child must
+// never block on a full pipe), its latest meaningful line offered as live
+// status, canceled with SIGTERM to the whole group and SIGKILL after a
+// grace period, and its failure reported with the command line and the
+// last lines it printed.
+//
+// proc imports nothing of this project's and never writes to the terminal
+// unless a command is explicitly attached to it.
+package proc

@@ -1,0 +1,270 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultGrace is how long a canceled command gets between SIGTERM and
+// SIGKILL.
+const DefaultGrace = 5 * time.Second
+
+// Terminal is the controlling terminal handed to a command that needs it
+// (an interactive user task, `sudo -v` asking for a password).
+type Terminal struct {
+	In, Out, Err *os.File
+}
+
+// Runner starts external commands. The zero value is usable.
+type Runner struct {
+	// Elevate is the prefix for commands that need root, e.g.
+	// ["sudo", "--"]; empty when running as root or with elevate = none.
+	Elevate []string
+	// Grace between SIGTERM and SIGKILL; DefaultGrace when zero.
+	Grace time.Duration
+	// Environ is the base environment; os.Environ() when nil.
+	Environ []string
+	// TailLines is how many output lines an error carries (default 20).
+	TailLines int
+}
+
+// Cmd is one command to run.
+type Cmd struct {
+	Args []string // program and arguments; never run through a shell unless Args says so
+	Dir  string
+	Env  []string // extra KEY=VALUE, appended to the runner's environment
+	// Root runs the command through the runner's elevation prefix.
+	Root  bool
+	Stdin io.Reader
+	// Stdout, when set, receives standard output instead of the log (for
+	// output to parse, such as `nix build --json`); stderr still goes to Log.
+	Stdout io.Writer
+	// Log receives the command's output (both streams when Stdout is nil).
+	Log io.Writer
+	// OnLine is called with each line of logged output, ANSI stripped.
+	OnLine func(line string)
+	// Status, when set, receives the latest meaningful logged line.
+	Status func(line string)
+	// Terminal attaches the command to the terminal: nothing is captured,
+	// and it stays in our process group so it may read the terminal (a
+	// background process group reading it would be stopped by SIGTTIN).
+	Terminal *Terminal
+}
+
+// Error is a failed command: its command line, how it ended and the last
+// lines it printed.
+type Error struct {
+	Cmd    string
+	Code   int    // exit code, -1 when killed by a signal or not started
+	Signal string // the signal that ended it, if any
+	Tail   []string
+	Err    error // the underlying error (context, start failure)
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ", e.Cmd)
+	switch {
+	case e.Err != nil && e.Code == -1 && e.Signal == "":
+		b.WriteString(e.Err.Error())
+	case e.Signal != "":
+		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
+	default:
+		fmt.Fprintf(&b, "exit status %d", e.Code)
+	}
+	if n := len(e.Tail); n > 0 {
+		fmt.Fprintf(&b, "\n  last output:")
+		for _, l := range e.Tail {
+			fmt.Fprintf(&b, "\n    %s", l)
+		}
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// CommandLine quotes args for display.
+func CommandLine(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		} else {
+			q[i] = a
+		}
+	}
+	return strings.Join(q, " ")
+}
+
+// Run runs c to completion. It returns nil on exit status 0 and an *Error
+// otherwise. When ctx is done the command's process group gets SIGTERM,
+// then SIGKILL after the grace period, and Run returns once it is gone.
+func (r *Runner) Run(ctx context.Context, c Cmd) error {
+	if len(c.Args) == 0 {
+		return errors.New("proc: empty command")
+	}
+	args := c.Args
+	if c.Root && len(r.Elevate) > 0 {
+		args = append(append([]string(nil), r.Elevate...), args...)
+	}
+	tail := NewTail(r.tailLines())
+	display := CommandLine(args)
+	if err := ctx.Err(); err != nil {
+		return &Error{Cmd: display, Code: -1, Err: err}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = c.Dir
+	env := r.Environ
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(append([]string(nil), env...), c.Env...)
+	log := c.Log
+	if log == nil {
+		log = io.Discard
+	}
+	fmt.Fprintf(log, "$ %s\n", display)
+
+	var drains sync.WaitGroup
+	var pipes []*os.File // our read ends
+	if c.Terminal != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal.In, c.Terminal.Out, c.Terminal.Err
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Stdin = c.Stdin
+		var mu sync.Mutex
+		logw := &lockedWriter{mu: &mu, w: log}
+		onLine := func(line string) {
+			tail.Add(line)
+			if c.OnLine != nil {
+				c.OnLine(line)
+			}
+			if c.Status != nil && Meaningful(line) {
+				c.Status(strings.TrimSpace(line))
+			}
+		}
+		// Our own pipes, read until EOF by goroutines we own: the child
+		// can always write, however much it prints.
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return &Error{Cmd: display, Code: -1, Err: err}
+		}
+		cmd.Stderr = errW
+		pipes = append(pipes, errR)
+		drains.Add(1)
+		go func() { defer drains.Done(); drain(errR, logw, onLine) }()
+		var outW *os.File
+		if c.Stdout != nil {
+			outR, w, err := os.Pipe()
+			if err != nil {
+				closeAll(errR, errW)
+				return &Error{Cmd: display, Code: -1, Err: err}
+			}
+			outW = w
+			pipes = append(pipes, outR)
+			drains.Add(1)
+			go func() { defer drains.Done(); drain(outR, c.Stdout, nil) }()
+		} else {
+			cmd.Stdout = errW // one pipe, so the log keeps the order the child wrote
+		}
+		if outW != nil {
+			cmd.Stdout = outW
+		}
+		defer func() {
+			// Close our write ends after Start (below) or on failure.
+			closeAll(errW, outW)
+		}()
+	}
+
+	if err := cmd.Start(); err != nil {
+		closeAll(pipes...)
+		return &Error{Cmd: display, Code: -1, Err: err}
+	}
+	if c.Terminal == nil {
+		// The child holds its copies; dropping ours lets EOF arrive.
+		if f, ok := cmd.Stderr.(*os.File); ok {
+			_ = f.Close()
+		}
+		if f, ok := cmd.Stdout.(*os.File); ok {
+			_ = f.Close()
+		}
+	}
+
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+
+	var waitErr error
+	canceled := false
+	select {
+	case waitErr = <-waited:
+	case <-ctx.Done():
+		canceled = true
+		waitErr = r.stop(cmd, c.Terminal == nil, waited)
+	}
+	if c.Terminal == nil {
+		// Anything the command left running in its group would keep our
+		// pipes open; it belongs to the command and goes with it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	drains.Wait()
+	closeAll(pipes...)
+
+	if waitErr == nil && !canceled {
+		return nil
+	}
+	e := &Error{Cmd: display, Code: -1, Tail: tail.Lines()}
+	if canceled {
+		e.Err = ctx.Err()
+	}
+	var exitErr *exec.ExitError
+	if errors.As(waitErr, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			e.Signal = ws.Signal().String()
+		} else {
+			e.Code = exitErr.ExitCode()
+		}
+	} else if waitErr != nil && e.Err == nil {
+		e.Err = waitErr
+	}
+	return e
+}
+
+// stop sends SIGTERM to the command's process group (or the process when it
+// shares ours), then SIGKILL after the grace period, and returns Wait's
+// result.
+func (r *Runner) stop(cmd *exec.Cmd, group bool, waited <-chan error) error {
+	pid := cmd.Process.Pid
+	target := pid
+	if group {
+		target = -pid
+	}
+	_ = syscall.Kill(target, syscall.SIGTERM)
+	grace := r.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case err := <-waited:
+		return err
+	case <-t.C:
+		_ = syscall.Kill(target, syscall.SIGKILL)
+		return <-waited
+	}
+}
+
+func (r *Runner) tailLines() int {
+	if r.TailLines > 0 {
+		return r.TailLines
+	}
+	return 20
+}

@@ -1,0 +1,85 @@
+package tasks
+
+import (
+	"context"
+	"time"
+)
+
+// Task is the unit of work. Run returns nil on success, an error from
+// Skip or Decline for the two deliberate non-successes, and any other
+// error for a failure. Run must return promptly once ctx is done.
+type Task interface {
+	Run(ctx context.Context, env *Env) error
+}
+
+// Func adapts a function to Task.
+type Func func(ctx context.Context, env *Env) error
+
+// Run calls f.
+func (f Func) Run(ctx context.Context, env *Env) error { return f(ctx, env) }
+
+// Resource names shared by the built-in tasks.
+const (
+	// ResourceTTY is held by every interactive task: one question at a time.
+	ResourceTTY = "tty"
+	// ResourceClaudeMD is held by tasks that rewrite a project's CLAUDE.md.
+	ResourceClaudeMD = "claude-md"
+)
+
+// Spec is a task together with what the scheduler needs to know about it.
+// The names in a Spec are the names users see in `rebuild list`.
+type Spec struct {
+	Name        string
+	Seed        int // phase number of the original script, 1–14; 0 = none
+	Description string
+	Groups      []string
+	Needs       []string // run after these, only if they succeeded or skipped on purpose
+	After       []string // run after these, whatever their outcome
+	Critical    bool     // a failure aborts the whole run
+	Interactive bool     // needs the terminal; implies the tty resource
+	Resources   []string // exclusive named locks
+	Timeout     time.Duration
+	Disabled    bool // counts as done (skipped) for its dependents
+	// DisabledReason replaces "disabled" as the skip reason (e.g. --no-update).
+	DisabledReason string
+	Estimate       time.Duration // default duration when history has none
+	// HoldInterrupt marks a task during which a first Ctrl-C is held back
+	// (activation: a half-switched system is worse than waiting).
+	HoldInterrupt bool
+	// Root: the task runs commands through the elevation program; it is
+	// asked for once, before the first such task.
+	Root bool
+	// Options lists the keys this built-in task accepts in [task.NAME]
+	// besides the standard ones (timeout, enabled, needs, after, groups).
+	Options []string
+	// DryRun: the task supports --dry-run (it then shows exactly what it
+	// would change and changes nothing). Other tasks are skipped in a dry run.
+	DryRun bool
+	// Source is the configuration file that defined or changed this task,
+	// for error messages ("" for an untouched built-in).
+	Source string
+	// User is true for a task defined in config.toml with `run`.
+	User bool
+	Task Task
+}
+
+// AllResources is Resources plus tty for an interactive task, sorted and
+// without duplicates.
+func (s Spec) AllResources() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(r string) {
+		if r != "" && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	if s.Interactive {
+		add(ResourceTTY)
+	}
+	for _, r := range s.Resources {
+		add(r)
+	}
+	sortStrings(out)
+	return out
+}
