@@ -217,7 +217,8 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 	done := make(chan finished)
 	held := map[string]string{} // resource → holder
 	running := map[string]*task{}
-	var runnable []*task
+	runnable := &queue{}
+	waitingTTY := ttyWaiters{}
 	free := r.opts.Jobs
 	remaining := len(order)
 	aborting := false
@@ -285,7 +286,10 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 			return
 		}
 		t.state = Waiting
-		runnable = append(runnable, t)
+		if contains(t.resources, tasks.ResourceTTY) {
+			waitingTTY[seedRank(t.spec.Seed)]++
+		}
+		runnable.push(t)
 	}
 	// release tells t's dependents that t is final.
 	release = func(t *task) {
@@ -316,44 +320,45 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 
 	dispatch := func() {
 		if aborting {
-			for _, t := range runnable {
+			ts := make([]*task, 0, runnable.Len())
+			for runnable.Len() > 0 {
+				t := runnable.pop()
 				settle(t, Canceled, abortReason)
+				ts = append(ts, t)
 			}
-			ts := runnable
-			runnable = nil
+			clear(waitingTTY)
 			for _, t := range ts {
 				release(t)
 			}
 			return
 		}
-		sort.SliceStable(runnable, func(i, j int) bool { return before(runnable[i], runnable[j]) })
-		ttySeed := -1
-		for _, t := range runnable {
-			if contains(t.resources, tasks.ResourceTTY) {
-				if s := seedRank(t.spec.Seed); ttySeed < 0 || s < ttySeed {
-					ttySeed = s
-				}
-			}
-		}
-		kept := runnable[:0]
-		for _, t := range runnable {
-			ok := free > 0
+		var blocked []*task
+		ttySeed := waitingTTY.lowest()
+		for free > 0 && runnable.Len() > 0 {
+			t := runnable.pop()
+			ok := true
 			for _, res := range t.resources {
 				if _, busy := held[res]; busy {
 					ok = false
 				}
 			}
+			wantsTTY := contains(t.resources, tasks.ResourceTTY)
 			// Questions come in the seed's order.
-			if ok && contains(t.resources, tasks.ResourceTTY) && seedRank(t.spec.Seed) != ttySeed {
+			if ok && wantsTTY && seedRank(t.spec.Seed) != ttySeed {
 				ok = false
 			}
-			if ok {
-				startTask(t)
+			if !ok {
+				blocked = append(blocked, t)
 				continue
 			}
-			kept = append(kept, t)
+			if wantsTTY {
+				waitingTTY[seedRank(t.spec.Seed)]--
+			}
+			startTask(t)
 		}
-		runnable = kept
+		for _, t := range blocked {
+			runnable.push(t)
+		}
 	}
 
 	for _, n := range order {

@@ -1,0 +1,81 @@
+package dag
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// ParseSelector splits the value of --only or --skip into its tokens: a
+// comma-separated list, spaces around each item trimmed, duplicates dropped
+// (first one kept). A blank value gives nil. An empty item ("a,,b", "a,")
+// or an item with a character outside a-z, 0-9 and '-' (uppercase
+// included: names are lowercase) is a *SelectorError. O(len(s)).
+func ParseSelector(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var tokens []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, &SelectorError{Input: s, Msg: "empty item"}
+		}
+		for _, r := range item {
+			if isNameRune(r) {
+				continue
+			}
+			msg := fmt.Sprintf("invalid character %q (use a-z, 0-9 and '-')", r)
+			if unicode.IsUpper(r) {
+				msg = fmt.Sprintf("uppercase letter %q (names are lowercase)", r)
+			}
+			return nil, &SelectorError{Input: s, Item: item, Msg: msg}
+		}
+		if !slices.Contains(tokens, item) {
+			tokens = append(tokens, item)
+		}
+	}
+	return tokens, nil
+}
+
+// Resolve maps selector tokens to the set of task names they mean. A token
+// is, in this order of precedence: an exact task name; a seed phase number
+// 1–14 written in decimal without leading zeros (every task with that
+// Seed; a number no task has is unknown); a group name (every task in it).
+// The first token that is none of these gives an *UnknownSelectorError that
+// lists what would have been valid. No tokens give an empty set.
+// O(len(tokens)·V) at most.
+func (g *Graph) Resolve(tokens []string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for _, tok := range tokens {
+		if _, ok := g.nodes[tok]; ok {
+			set[tok] = true
+			continue
+		}
+		if n, err := strconv.Atoi(tok); err == nil && strconv.Itoa(n) == tok && len(g.bySeed[n]) > 0 {
+			for _, name := range g.bySeed[n] {
+				set[name] = true
+			}
+			continue
+		}
+		if members, ok := g.byGroup[tok]; ok {
+			for _, name := range members {
+				set[name] = true
+			}
+			continue
+		}
+		return nil, g.unknownSelector(tok)
+	}
+	return set, nil
+}
+
+func (g *Graph) unknownSelector(tok string) *UnknownSelectorError {
+	e := &UnknownSelectorError{Token: tok, Tasks: g.Order(), Groups: g.Groups()}
+	for seed := range g.bySeed {
+		e.Seeds = append(e.Seeds, seed)
+	}
+	slices.Sort(e.Seeds)
+	return e
+}

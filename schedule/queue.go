@@ -1,0 +1,37 @@
+package schedule
+
+import "container/heap"
+
+// queue holds the runnable tasks, best first (see before). Popping is
+// O(log n), so a graph of ten thousand tasks is not re-sorted at every
+// completion.
+type queue []*task
+
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return before(q[i], q[j]) }
+func (q queue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)        { *q = append(*q, x.(*task)) }
+func (q *queue) Pop() any {
+	old := *q
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return t
+}
+
+func (q *queue) push(t *task) { heap.Push(q, t) }
+func (q *queue) pop() *task   { return heap.Pop(q).(*task) }
+
+// ttyWaiters counts runnable tasks that want the terminal by seed rank, so
+// the lowest seed among them is found without scanning the queue.
+type ttyWaiters map[int]int
+
+func (w ttyWaiters) lowest() int {
+	low := -1
+	for s, n := range w {
+		if n > 0 && (low < 0 || s < low) {
+			low = s
+		}
+	}
+	return low
+}
