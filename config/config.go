@@ -1,0 +1,71 @@
+package config
+
+import (
+	"sort"
+	"time"
+)
+
+// Config is the effective configuration: every layer merged, checked and
+// resolved (paths have ~ expanded, Host and StateDir are filled in).
+type Config struct {
+	Flake         string // the flake directory
+	Host          string // nixosConfigurations.<Host>; the short hostname unless set
+	Profile       string // the system profile
+	CurrentSystem string // the running system
+	BootedSystem  string // the booted system
+	Elevate       string // sudo | doas | run0 | none
+	Jobs          int    // 0 = auto, see EffectiveJobs
+	StateDir      string // logs and history
+	KeepLogs      int    // runs whose logs are kept, ≥ 1
+	MetricsFile   string // "" = no metrics
+
+	Tasks   map[string]Task // every [task.NAME] table, keyed by NAME; never nil
+	Sources []string        // the files actually loaded, in order
+}
+
+// EffectiveJobs returns how many tasks may run at once on a machine with
+// cpus CPUs: Jobs when set, else max(4, cpus).
+func (c *Config) EffectiveJobs(cpus int) int {
+	if c.Jobs > 0 {
+		return c.Jobs
+	}
+	return max(4, cpus)
+}
+
+// TaskNames returns the names of the configured tasks, sorted.
+func (c *Config) TaskNames() []string {
+	names := make([]string, 0, len(c.Tasks))
+	for name := range c.Tasks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Task is one [task.NAME] table: the standard keys, typed, and the options
+// of a built-in task, raw. A nil pointer or zero value means "not set", so
+// a task's own defaults stay; an empty, non-nil list means "set to none".
+type Task struct {
+	Name                 string
+	Run                  string   // non-empty: a task of the user's own, run with sh -c
+	Needs, After, Groups []string // kebab-case names
+	Critical             *bool
+	Interactive          *bool
+	Enabled              *bool
+	Timeout              time.Duration  // > 0 when set
+	Options              map[string]any // every other key, raw as TOML gave it (strings from the environment); nil when none
+	File                 string         // the file, "environment" or "flags" that last set a key of this task
+
+	sources map[string]string // key → the layer that set it, for errors
+}
+
+// IsUser reports whether the task is the user's own (it has run).
+func (t Task) IsUser() bool { return t.Run != "" }
+
+// source returns the layer that set key, for error messages.
+func (t Task) source(key string) string {
+	if s, ok := t.sources[key]; ok {
+		return s
+	}
+	return t.File
+}

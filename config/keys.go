@@ -1,0 +1,325 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Where a value came from, for Task.File and Error.File when it was not a file.
+const (
+	SourceDefaults    = "defaults"
+	SourceEnvironment = "environment"
+	SourceFlags       = "flags"
+)
+
+// DefaultSystemFile is the system-wide file read when Options.SystemFile is "".
+const DefaultSystemFile = "/etc/rebuild/config.toml"
+
+// Elevation programs accepted by the elevate key.
+const (
+	ElevateSudo = "sudo"
+	ElevateDoas = "doas"
+	ElevateRun0 = "run0"
+	ElevateNone = "none"
+)
+
+// kind is the type and range of a key's value.
+type kind int
+
+const (
+	kindString  kind = iota // any string
+	kindPath                // a non-empty string; ~ expanded
+	kindOptPath             // a string, "" allowed; ~ expanded
+	kindElevate             // sudo | doas | run0 | none
+	kindCount0              // a whole number ≥ 0
+	kindCount1              // a whole number ≥ 1
+	kindRun                 // a non-empty string
+	kindNames               // a list of kebab-case names
+	kindBool                // true | false
+	kindTimeout             // a duration > 0, written as a string
+)
+
+type keySpec struct {
+	name string
+	kind kind
+	def  any
+}
+
+// topKeys are the top-level keys other than task, in the order WriteTOML
+// and InitTemplate write them.
+var topKeys = []keySpec{
+	{"flake", kindPath, "~/nixos-config"},
+	{"host", kindString, ""},
+	{"profile", kindPath, "/nix/var/nix/profiles/system"},
+	{"current_system", kindPath, "/run/current-system"},
+	{"booted_system", kindPath, "/run/booted-system"},
+	{"elevate", kindElevate, ElevateSudo},
+	{"jobs", kindCount0, 0},
+	{"state_dir", kindOptPath, ""},
+	{"keep_logs", kindCount1, 20},
+	{"metrics_file", kindOptPath, ""},
+}
+
+// taskKeys are the keys every [task.NAME] table may hold, in write order.
+var taskKeys = []keySpec{
+	{"run", kindRun, nil},
+	{"needs", kindNames, nil},
+	{"after", kindNames, nil},
+	{"groups", kindNames, nil},
+	{"critical", kindBool, nil},
+	{"interactive", kindBool, nil},
+	{"enabled", kindBool, nil},
+	{"timeout", kindTimeout, nil},
+}
+
+func findSpec(specs []keySpec, name string) (keySpec, bool) {
+	for _, s := range specs {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return keySpec{}, false
+}
+
+func specNames(specs []keySpec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.name
+	}
+	return out
+}
+
+// topKeyNames are the known top-level keys, task included.
+func topKeyNames() []string { return append(specNames(topKeys), "task") }
+
+// StandardTaskKeys returns the keys every [task.NAME] table may hold; any
+// other key is an option of a built-in task.
+func StandardTaskKeys() []string { return specNames(taskKeys) }
+
+func isStandardTaskKey(k string) bool {
+	_, ok := findSpec(taskKeys, k)
+	return ok
+}
+
+var kebab = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// IsName reports whether s is a valid task or group name (kebab-case).
+func IsName(s string) bool { return kebab.MatchString(s) }
+
+const (
+	allowedPath     = "a path (~ is your home)"
+	allowedOptPath  = `a path (~ is your home), or "" for the default`
+	allowedElevate  = "sudo, doas, run0, none"
+	allowedBool     = "true or false"
+	allowedDuration = `e.g. "90s", "2h"`
+	allowedNames    = `a list of kebab-case names, e.g. ["flake-update", "build"]`
+	allowedRun      = "a shell command line (run with sh -c)"
+)
+
+// convert checks v against k and returns it in its normal form: string,
+// int, bool, []string or time.Duration. lenient is for text sources (the
+// environment, flags): a string is then parsed as the kind requires.
+func convert(k kind, v any, lenient bool) (any, *problem) {
+	switch k {
+	case kindString:
+		s, ok := v.(string)
+		if !ok {
+			return nil, &problem{"not a string", "a string"}
+		}
+		return s, nil
+	case kindPath, kindOptPath:
+		allowed := allowedPath
+		if k == kindOptPath {
+			allowed = allowedOptPath
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, &problem{"not a string", allowed}
+		}
+		if s == "" && k == kindPath {
+			return nil, &problem{"empty", allowed}
+		}
+		return s, nil
+	case kindElevate:
+		s, ok := v.(string)
+		if !ok {
+			return nil, &problem{"not a string", allowedElevate}
+		}
+		switch s {
+		case ElevateSudo, ElevateDoas, ElevateRun0, ElevateNone:
+			return s, nil
+		}
+		return nil, &problem{"not allowed", allowedElevate}
+	case kindCount0, kindCount1:
+		least := 0
+		if k == kindCount1 {
+			least = 1
+		}
+		allowed := fmt.Sprintf("a whole number ≥ %d", least)
+		n, ok := toInt(v, lenient)
+		if !ok {
+			return nil, &problem{"not an integer", allowed}
+		}
+		if n < least {
+			return nil, &problem{"too small", allowed}
+		}
+		return n, nil
+	case kindRun:
+		s, ok := v.(string)
+		if !ok {
+			return nil, &problem{"not a string", allowedRun}
+		}
+		if strings.TrimSpace(s) == "" {
+			return nil, &problem{"empty", allowedRun}
+		}
+		return s, nil
+	case kindNames:
+		list, ok := toStrings(v, lenient)
+		if !ok {
+			return nil, &problem{"not a list of strings", allowedNames}
+		}
+		for _, s := range list {
+			if !IsName(s) {
+				return nil, &problem{fmt.Sprintf("%q is not a kebab-case name", s), allowedNames}
+			}
+		}
+		return list, nil
+	case kindBool:
+		b, ok := toBool(v, lenient)
+		if !ok {
+			return nil, &problem{"not a boolean", allowedBool}
+		}
+		return b, nil
+	case kindTimeout:
+		d, ok := toDuration(v)
+		if !ok {
+			return nil, &problem{"not a duration", allowedDuration}
+		}
+		if d <= 0 {
+			return nil, &problem{"not greater than 0", allowedDuration}
+		}
+		return d, nil
+	}
+	return nil, &problem{"unsupported", ""}
+}
+
+func toInt(v any, lenient bool) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case int8:
+		return int(x), true
+	case int16:
+		return int(x), true
+	case int32:
+		return int(x), true
+	case int64:
+		if x > math.MaxInt || x < math.MinInt {
+			return 0, false
+		}
+		return int(x), true
+	case uint:
+		if x > math.MaxInt {
+			return 0, false
+		}
+		return int(x), true
+	case uint8:
+		return int(x), true
+	case uint16:
+		return int(x), true
+	case uint32:
+		return int(x), true
+	case uint64:
+		if x > math.MaxInt {
+			return 0, false
+		}
+		return int(x), true
+	case string:
+		if !lenient {
+			return 0, false
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func toBool(v any, lenient bool) (bool, bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		if !lenient {
+			return false, false
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(x))
+		return b, err == nil
+	}
+	return false, false
+}
+
+// toStrings accepts a TOML array of strings; lenient, also a comma list.
+// The result is never nil, so "set to nothing" stays apart from "not set".
+func toStrings(v any, lenient bool) ([]string, bool) {
+	switch x := v.(type) {
+	case []string:
+		return append([]string{}, x...), true
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	case string:
+		if !lenient {
+			return nil, false
+		}
+		return splitList(x), true
+	}
+	return nil, false
+}
+
+// splitList splits a comma list from the environment; blanks are dropped.
+func splitList(s string) []string {
+	out := []string{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// toDuration accepts a Go duration string ("90s", "2h30m") or a
+// time.Duration (from flags).
+func toDuration(v any) (time.Duration, bool) {
+	switch x := v.(type) {
+	case time.Duration:
+		return x, true
+	case string:
+		d, err := time.ParseDuration(strings.TrimSpace(x))
+		return d, err == nil
+	}
+	return 0, false
+}
+
+// formatDuration writes d as time.ParseDuration reads it, without the
+// trailing zero units: "2h", "1h30m", "90s" → "1m30s".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

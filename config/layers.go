@@ -1,0 +1,330 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/toml/v2"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	gotoml "github.com/pelletier/go-toml/v2"
+)
+
+// Every layer is read into a koanf instance of its own, checked and turned
+// into normal form (string, int, bool, []string, time.Duration, and raw
+// TOML values for task options), and only then merged into the result, so
+// an error always names the layer that holds it.
+
+// defaultsLayer returns the built-in defaults.
+func defaultsLayer() (*koanf.Koanf, error) {
+	m := make(map[string]any, len(topKeys))
+	for _, s := range topKeys {
+		m[s.name] = s.def
+	}
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// fileLayer reads and checks one TOML file. A missing file is (nil, nil)
+// unless required.
+func fileLayer(path string, required bool) (*koanf.Koanf, error) {
+	raw := koanf.New(".")
+	if err := raw.Load(file.Provider(path), toml.Parser()); err != nil {
+		return nil, fileError(path, required, err)
+	}
+	norm, err := normalizeTree(path, raw.Raw())
+	if err != nil {
+		return nil, err
+	}
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(norm, ""), nil); err != nil {
+		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+	}
+	return k, nil
+}
+
+// fileError turns a read or parse error into an *Error; nil for a missing
+// file that may be missing.
+func fileError(path string, required bool, err error) error {
+	var de *gotoml.DecodeError
+	switch {
+	case errors.As(err, &de):
+		row, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		return &Error{File: path, Line: row, Err: err,
+			Msg: fmt.Sprintf("line %d, column %d: TOML syntax error: %s", row, col, msg)}
+	case errors.Is(err, fs.ErrNotExist):
+		if !required {
+			return nil
+		}
+		return &Error{File: path, Msg: "no such file", Err: err}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &Error{File: path, Msg: "cannot read: " + pe.Err.Error(), Err: err}
+	}
+	return &Error{File: path, Msg: "cannot read: " + err.Error(), Err: err}
+}
+
+// normalizeTree checks a parsed file, key by key in sorted order so the
+// first error is always the same one.
+func normalizeTree(file string, raw map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(raw))
+	for _, key := range sortedKeys(raw) {
+		v := raw[key]
+		if key == "task" {
+			tasks, err := normalizeTasks(file, v)
+			if err != nil {
+				return nil, err
+			}
+			out["task"] = tasks
+			continue
+		}
+		spec, ok := findSpec(topKeys, key)
+		if !ok {
+			return nil, unknownKey(file, key, key, topKeyNames(), "", nil)
+		}
+		nv, p := convert(spec.kind, v, false)
+		if p != nil {
+			return nil, valueError(file, key, v, p)
+		}
+		out[key] = nv
+	}
+	return out, nil
+}
+
+func normalizeTasks(file string, v any) (map[string]any, error) {
+	tables, ok := v.(map[string]any)
+	if !ok {
+		return nil, valueError(file, "task", v, &problem{"not a table", "[task.NAME] tables, e.g. [task.build]"})
+	}
+	out := make(map[string]any, len(tables))
+	for _, name := range sortedKeys(tables) {
+		if !IsName(name) {
+			return nil, badTaskName(file, "task."+name, name)
+		}
+		table, ok := tables[name].(map[string]any)
+		if !ok {
+			return nil, valueError(file, "task."+name, tables[name], &problem{"not a table", "a [task." + name + "] table"})
+		}
+		t := make(map[string]any, len(table))
+		for _, key := range sortedKeys(table) {
+			nv, err := taskValue(file, "task."+name+"."+key, key, table[key], false)
+			if err != nil {
+				return nil, err
+			}
+			t[key] = nv
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+func badTaskName(file, key, name string) *Error {
+	return &Error{File: file, Key: key,
+		Msg: fmt.Sprintf(`task name %q is not kebab-case (lowercase letters and digits, words joined by "-", e.g. "flake-update")`, name)}
+}
+
+// taskValue checks the value of one key of a task table. A standard key is
+// converted; any other key is an option and stays as it is.
+func taskValue(file, shown, key string, v any, lenient bool) (any, *Error) {
+	spec, ok := findSpec(taskKeys, key)
+	if !ok {
+		return v, nil
+	}
+	nv, p := convert(spec.kind, v, lenient)
+	if p != nil {
+		return nil, valueError(file, shown, v, p)
+	}
+	return nv, nil
+}
+
+// Environment variables.
+
+const envPrefix = "REBUILD_"
+
+// EnvConfig names the user file, like --config.
+const EnvConfig = "REBUILD_CONFIG"
+
+const envTaskPrefix = "REBUILD_TASK__"
+
+var (
+	envTaskName = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
+	envTaskKey  = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
+)
+
+// EnvName returns the variable that sets key ("jobs" → "REBUILD_JOBS",
+// "task.flake-update.timeout" → "REBUILD_TASK__FLAKE_UPDATE__TIMEOUT").
+func EnvName(key string) string {
+	if rest, ok := strings.CutPrefix(key, "task."); ok {
+		name, opt, _ := strings.Cut(rest, ".")
+		return envTaskPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "__" + strings.ToUpper(opt)
+	}
+	return envPrefix + strings.ToUpper(key)
+}
+
+func knownEnvNames() []string {
+	out := []string{EnvConfig, envTaskPrefix + "<NAME>__<KEY>"}
+	for _, s := range topKeys {
+		out = append(out, EnvName(s.name))
+	}
+	return out
+}
+
+// envEntry maps one REBUILD_* variable to its key and normal-form value.
+// The key is "" for a variable that is not configuration (REBUILD_CONFIG).
+func envEntry(name, val string) (string, any, *Error) {
+	if name == EnvConfig {
+		return "", nil, nil
+	}
+	if rest, ok := strings.CutPrefix(name, envTaskPrefix); ok {
+		parts := strings.Split(rest, "__")
+		if len(parts) != 2 || !envTaskName.MatchString(parts[0]) || !envTaskKey.MatchString(parts[1]) {
+			return "", nil, &Error{File: SourceEnvironment, Key: name,
+				Msg:     fmt.Sprintf("malformed task variable %s (want %s<NAME>__<KEY>, NAME with _ for -, e.g. REBUILD_TASK__FLAKE_UPDATE__TIMEOUT)", name, envTaskPrefix),
+				Allowed: strings.Join(sortedCopy(knownEnvNames()), ", ")}
+		}
+		task := strings.ToLower(strings.ReplaceAll(parts[0], "_", "-"))
+		key := strings.ToLower(parts[1])
+		v, err := taskValue(SourceEnvironment, name, key, val, true)
+		if err != nil {
+			return "", nil, err
+		}
+		return "task." + task + "." + key, v, nil
+	}
+	for _, s := range topKeys {
+		if name == EnvName(s.name) {
+			v, p := convert(s.kind, val, true)
+			if p != nil {
+				return "", nil, valueError(SourceEnvironment, name, val, p)
+			}
+			return s.name, v, nil
+		}
+	}
+	known := knownEnvNames()
+	msg := fmt.Sprintf("unknown variable %s", name)
+	if s := suggest(name, append(known[:1:1], known[2:]...)); s != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", s)
+	} else if strings.HasPrefix(strings.ToUpper(name), "REBUILD_TASK") {
+		msg += " (task keys are " + envTaskPrefix + "<NAME>__<KEY>)"
+	}
+	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(sortedCopy(known), ", ")}
+}
+
+// envLayer reads the REBUILD_* variables of environ.
+func envLayer(environ []string) (*koanf.Koanf, error) {
+	var errs []*Error
+	p := env.Provider(".", env.Opt{
+		Prefix:      envPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, val string) (string, any) {
+			key, v, err := envEntry(name, val)
+			if err != nil {
+				errs = append(errs, err)
+				return "", nil
+			}
+			return key, v
+		},
+	})
+	k := koanf.New(".")
+	if err := k.Load(p, nil); err != nil {
+		return nil, &Error{File: SourceEnvironment, Msg: err.Error(), Err: err}
+	}
+	if len(errs) > 0 {
+		// The environment has no order of its own; report the first by name.
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+		return nil, errs[0]
+	}
+	return k, nil
+}
+
+// flagsLayer checks the flag overrides, keyed by config key ("jobs",
+// "task.build.timeout").
+func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
+	flat := make(map[string]any, len(flags))
+	for _, key := range sortedKeys(flags) {
+		v := flags[key]
+		if v == nil {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(key, "task."); ok {
+			parts := strings.Split(rest, ".")
+			if len(parts) != 2 || parts[1] == "" {
+				return nil, &Error{File: SourceFlags, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
+			}
+			if !IsName(parts[0]) {
+				return nil, badTaskName(SourceFlags, key, parts[0])
+			}
+			nv, err := taskValue(SourceFlags, key, parts[1], v, true)
+			if err != nil {
+				return nil, err
+			}
+			if !isStandardTaskKey(parts[1]) {
+				opt, err := flagOption(key, v)
+				if err != nil {
+					return nil, err
+				}
+				nv = opt
+			}
+			flat[key] = nv
+			continue
+		}
+		spec, ok := findSpec(topKeys, key)
+		if !ok {
+			return nil, unknownKey(SourceFlags, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
+		}
+		nv, p := convert(spec.kind, v, true)
+		if p != nil {
+			return nil, valueError(SourceFlags, key, v, p)
+		}
+		flat[key] = nv
+	}
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(flat, "."), nil); err != nil {
+		return nil, &Error{File: SourceFlags, Msg: err.Error(), Err: err}
+	}
+	return k, nil
+}
+
+// flagOption brings an option value given as a Go value to the form the
+// TOML parser would give it, so that getters and WriteTOML treat it alike.
+func flagOption(key string, v any) (any, error) {
+	switch x := v.(type) {
+	case string, bool, float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case []string:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out, nil
+	case time.Duration:
+		return formatDuration(x), nil
+	}
+	if n, ok := toInt(v, false); ok {
+		return int64(n), nil
+	}
+	return nil, &Error{File: SourceFlags, Key: key, Value: render(v),
+		Msg: fmt.Sprintf("unsupported type %T", v), Allowed: "a string, number, boolean or list of strings"}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

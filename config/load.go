@@ -1,0 +1,331 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/v2"
+)
+
+// Options is everything Load reads from outside: nothing is taken from the
+// process itself.
+type Options struct {
+	// SystemFile is the system-wide file; DefaultSystemFile when "", none when "-".
+	// It may be missing.
+	SystemFile string
+	// UserFile is the file given with --config; it must exist. When "",
+	// REBUILD_CONFIG from Environ is used the same way, and without it
+	// $XDG_CONFIG_HOME/rebuild/config.toml or ~/.config/rebuild/config.toml,
+	// which may be missing.
+	UserFile string
+	// Environ is the environment (os.Environ()); only HOME, XDG_CONFIG_HOME,
+	// XDG_STATE_HOME and REBUILD_* are read. When a name appears twice, the
+	// last one counts. nil is an empty environment.
+	Environ []string
+	// Home is the user's home directory, for ~; HOME from Environ when "".
+	Home string
+	// Hostname is the machine's hostname; host defaults to its first label.
+	Hostname string
+	// Flags are overrides from the command line, keyed by config key:
+	// "flake", "host", "jobs", "elevate", "state_dir", … and
+	// "task.NAME.KEY". Pass only flags the user set. Values may be Go
+	// values (int, bool, []string, time.Duration) or strings, which are
+	// parsed like environment variables.
+	Flags map[string]any
+}
+
+// Load reads the layers described by o and returns the merged, checked and
+// resolved configuration, or an error (an *Error) naming the file,
+// "environment" or "flags", the key, the value and what is allowed.
+func Load(o Options) (*Config, error) {
+	home := homeDir(o)
+
+	k, err := defaultsLayer()
+	if err != nil {
+		return nil, &Error{File: SourceDefaults, Msg: err.Error(), Err: err}
+	}
+	st := newOrigins()
+	st.mark(SourceDefaults, k.Raw())
+
+	var sources []string
+	merge := func(source string, layer *koanf.Koanf) error {
+		st.mark(source, layer.Raw())
+		if err := k.Merge(layer); err != nil {
+			return &Error{File: source, Msg: err.Error(), Err: err}
+		}
+		return nil
+	}
+
+	system := o.SystemFile
+	if system == "" {
+		system = DefaultSystemFile
+	}
+	if system != "-" {
+		layer, err := fileLayer(system, false)
+		if err != nil {
+			return nil, err
+		}
+		if layer != nil {
+			sources = append(sources, system)
+			if err := merge(system, layer); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	if user, required := userPath(o, home); user != "" {
+		layer, err := fileLayer(user, required)
+		if err != nil {
+			return nil, err
+		}
+		if layer != nil {
+			sources = append(sources, user)
+			if err := merge(user, layer); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	layer, err := envLayer(o.Environ)
+	if err != nil {
+		return nil, err
+	}
+	if err := merge(SourceEnvironment, layer); err != nil {
+		return nil, err
+	}
+
+	layer, err = flagsLayer(o.Flags)
+	if err != nil {
+		return nil, err
+	}
+	if err := merge(SourceFlags, layer); err != nil {
+		return nil, err
+	}
+
+	cfg, err := build(k.Raw(), st)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Sources = sources
+	if err := cfg.resolve(o, home, st); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// UserPath returns the user file Load would read: Options.UserFile,
+// else REBUILD_CONFIG, else the XDG location. It is "" when there is no
+// home directory to put it in.
+func UserPath(o Options) string {
+	p, _ := userPath(o, homeDir(o))
+	return p
+}
+
+// userPath also says whether the file must exist (it was named explicitly).
+func userPath(o Options, home string) (string, bool) {
+	if o.UserFile != "" {
+		return expandTilde(o.UserFile, home), true
+	}
+	if p := lookupEnv(o.Environ, EnvConfig); p != "" {
+		return expandTilde(p, home), true
+	}
+	if x := lookupEnv(o.Environ, "XDG_CONFIG_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "rebuild", "config.toml"), false
+	}
+	if home == "" {
+		return "", false
+	}
+	return filepath.Join(home, ".config", "rebuild", "config.toml"), false
+}
+
+func homeDir(o Options) string {
+	if o.Home != "" {
+		return o.Home
+	}
+	return lookupEnv(o.Environ, "HOME")
+}
+
+// lookupEnv returns the last value of name in environ.
+func lookupEnv(environ []string, name string) string {
+	val := ""
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			val = v
+		}
+	}
+	return val
+}
+
+// expandTilde replaces a leading "~" or "~/" with home. "~user" is left
+// alone, and so is everything when home is unknown.
+func expandTilde(p, home string) string {
+	if home == "" {
+		return p
+	}
+	if p == "~" {
+		return home
+	}
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		return strings.TrimRight(home, "/") + "/" + rest
+	}
+	return p
+}
+
+// origins remembers which layer last set each key, so errors found after
+// the merge still name the right file.
+type origins struct {
+	key  map[string]string // "jobs", "task.build.timeout" → source
+	task map[string]string // task name → the source that last set a key of it
+}
+
+func newOrigins() *origins {
+	return &origins{key: map[string]string{}, task: map[string]string{}}
+}
+
+func (o *origins) mark(source string, m map[string]any) {
+	for key, v := range m {
+		if key != "task" {
+			o.key[key] = source
+			continue
+		}
+		tables, _ := v.(map[string]any)
+		for name, tv := range tables {
+			table, _ := tv.(map[string]any)
+			if len(table) > 0 || o.task[name] == "" {
+				o.task[name] = source
+			}
+			for opt := range table {
+				o.key["task."+name+"."+opt] = source
+			}
+		}
+	}
+}
+
+func (o *origins) of(key string) string {
+	if s, ok := o.key[key]; ok {
+		return s
+	}
+	return SourceDefaults
+}
+
+// build turns the merged normal-form map into a Config and checks what can
+// only be checked after the merge.
+func build(raw map[string]any, st *origins) (*Config, error) {
+	c := &Config{Tasks: map[string]Task{}}
+	str := func(key string) string { s, _ := raw[key].(string); return s }
+	num := func(key string) int { n, _ := raw[key].(int); return n }
+	c.Flake = str("flake")
+	c.Host = str("host")
+	c.Profile = str("profile")
+	c.CurrentSystem = str("current_system")
+	c.BootedSystem = str("booted_system")
+	c.Elevate = str("elevate")
+	c.Jobs = num("jobs")
+	c.StateDir = str("state_dir")
+	c.KeepLogs = num("keep_logs")
+	c.MetricsFile = str("metrics_file")
+
+	tables, _ := raw["task"].(map[string]any)
+	for _, name := range sortedKeys(tables) {
+		table, _ := tables[name].(map[string]any)
+		t := Task{Name: name, File: st.task[name], sources: map[string]string{}}
+		for _, key := range sortedKeys(table) {
+			v := table[key]
+			t.sources[key] = st.of("task." + name + "." + key)
+			switch key {
+			case "run":
+				t.Run, _ = v.(string)
+			case "needs":
+				t.Needs, _ = v.([]string)
+			case "after":
+				t.After, _ = v.([]string)
+			case "groups":
+				t.Groups, _ = v.([]string)
+			case "critical":
+				t.Critical = boolPtr(v)
+			case "interactive":
+				t.Interactive = boolPtr(v)
+			case "enabled":
+				t.Enabled = boolPtr(v)
+			case "timeout":
+				t.Timeout, _ = v.(time.Duration)
+			default:
+				if t.Options == nil {
+					t.Options = map[string]any{}
+				}
+				t.Options[key] = v
+			}
+		}
+		if t.IsUser() && len(t.Options) > 0 {
+			return nil, userTaskOption(t)
+		}
+		c.Tasks[name] = t
+	}
+	return c, nil
+}
+
+// userTaskOption reports the first option key of a task that has run.
+func userTaskOption(t Task) *Error {
+	opts := sortedKeys(t.Options)
+	key := opts[0]
+	src := t.source(key)
+	note := "a task with run has no options"
+	if runSrc := t.source("run"); runSrc != src {
+		note = fmt.Sprintf("task %s has run, set in %s, and a task with run has no options", t.Name, runSrc)
+	}
+	shown := "task." + t.Name + "." + key
+	var show func(string) string
+	if src == SourceEnvironment {
+		shown = EnvName(shown)
+		show = func(k string) string { return EnvName("task." + t.Name + "." + k) }
+	}
+	return unknownKey(src, key, shown, StandardTaskKeys(), note, show)
+}
+
+func boolPtr(v any) *bool {
+	b, ok := v.(bool)
+	if !ok {
+		return nil
+	}
+	return &b
+}
+
+// resolve fills in what depends on the machine: ~, the host and the
+// state directory.
+func (c *Config) resolve(o Options, home string, st *origins) error {
+	for _, p := range []struct {
+		key string
+		val *string
+	}{
+		{"flake", &c.Flake},
+		{"profile", &c.Profile},
+		{"current_system", &c.CurrentSystem},
+		{"booted_system", &c.BootedSystem},
+		{"state_dir", &c.StateDir},
+		{"metrics_file", &c.MetricsFile},
+	} {
+		v := *p.val
+		if home == "" && (v == "~" || strings.HasPrefix(v, "~/")) {
+			return &Error{File: st.of(p.key), Key: p.key, Value: render(v),
+				Msg: "cannot expand ~: no home directory (HOME is not set)", Allowed: "an absolute path"}
+		}
+		*p.val = expandTilde(v, home)
+	}
+	if c.Host == "" {
+		c.Host, _, _ = strings.Cut(o.Hostname, ".")
+	}
+	if c.StateDir == "" {
+		switch x := lookupEnv(o.Environ, "XDG_STATE_HOME"); {
+		case filepath.IsAbs(x):
+			c.StateDir = filepath.Join(x, "rebuild")
+		case home != "":
+			c.StateDir = filepath.Join(home, ".local", "state", "rebuild")
+		default:
+			return &Error{File: SourceEnvironment, Key: "state_dir",
+				Msg: "cannot choose a state directory: neither XDG_STATE_HOME nor HOME is set; set state_dir"}
+		}
+	}
+	return nil
+}

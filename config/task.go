@@ -1,0 +1,108 @@
+package config
+
+import "time"
+
+// CheckOptions is for a built-in task, which knows its own option keys:
+// an option key not in allowed is an *Error naming the file, the key and
+// the keys the task accepts. Keys are checked in sorted order.
+func (t Task) CheckOptions(allowed ...string) error {
+	ok := make(map[string]bool, len(allowed))
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	for _, key := range sortedKeys(t.Options) {
+		if ok[key] {
+			continue
+		}
+		known := append(StandardTaskKeys(), allowed...)
+		note := ""
+		if len(allowed) == 0 {
+			note = "task " + t.Name + " has no options"
+		}
+		return unknownKey(t.source(key), key, t.key(key), known, note, nil)
+	}
+	return nil
+}
+
+func (t Task) key(k string) string { return "task." + t.Name + "." + k }
+
+// lenient reports whether key came as text (environment, flags), so a
+// string is parsed as the getter's type.
+func (t Task) lenient(key string) bool {
+	s := t.source(key)
+	return s == SourceEnvironment || s == SourceFlags
+}
+
+func (t Task) optionError(key string, v any, msg, allowed string) error {
+	return valueError(t.source(key), t.key(key), v, &problem{msg, allowed})
+}
+
+// String returns option key as a string, or def when it is not set.
+func (t Task) String(key, def string) (string, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return def, t.optionError(key, v, "not a string", "a string")
+	}
+	return s, nil
+}
+
+// Strings returns option key as a list of strings, or def when it is not
+// set. From the environment a comma list is accepted.
+func (t Task) Strings(key string, def []string) ([]string, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	list, ok := toStrings(v, t.lenient(key))
+	if !ok {
+		return def, t.optionError(key, v, "not a list of strings", `a list of strings, e.g. ["a", "b"]`)
+	}
+	return list, nil
+}
+
+// Int returns option key as an int, or def when it is not set.
+func (t Task) Int(key string, def int) (int, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	n, ok := toInt(v, t.lenient(key))
+	if !ok {
+		return def, t.optionError(key, v, "not an integer", "a whole number")
+	}
+	return n, nil
+}
+
+// Bool returns option key as a bool, or def when it is not set.
+func (t Task) Bool(key string, def bool) (bool, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	b, ok := toBool(v, t.lenient(key))
+	if !ok {
+		return def, t.optionError(key, v, "not a boolean", allowedBool)
+	}
+	return b, nil
+}
+
+// Duration returns option key, a string such as "90s" or "2h", as a
+// duration ≥ 0, or def when it is not set.
+func (t Task) Duration(key string, def time.Duration) (time.Duration, error) {
+	v, ok := t.Options[key]
+	if !ok {
+		return def, nil
+	}
+	d, ok := toDuration(v)
+	if !ok {
+		return def, t.optionError(key, v, "not a duration", allowedDuration)
+	}
+	if d < 0 {
+		return def, t.optionError(key, v, "negative", allowedDuration)
+	}
+	return d, nil
+}

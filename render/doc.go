@@ -1,0 +1,28 @@
+// Package render turns the scheduler's events into output, and owns the
+// run's log files and the questions asked at the keyboard.
+//
+// It owns:
+//   - the four output modes of DESIGN.md's "Output": tty (a live area of
+//     running tasks redrawn at most every 100 ms, one permanent line per
+//     finished task), plain (one timestamped line per event, never an
+//     escape code), json (one object per line) and quiet (only failures
+//     and warnings, at the end);
+//   - the summary printed after a run;
+//   - the log directory of a run (<task>.log, run.log) and its retention;
+//   - the Prompter that interactive tasks ask through, which pauses the
+//     live area while a question is on screen.
+//
+// It must never decide anything about scheduling, run a command, or read
+// a task's state from anywhere but the events and the Summary it is given.
+// It keeps no global state: writers, clock, colour and terminal width all
+// come in through Options, and pterm's package-level defaults are never
+// touched.
+//
+// Finished-task symbols, the same in tty, plain and the summary:
+//
+//	✔  succeeded
+//	⚠  failed, non-critical (a warning: the run goes on)
+//	✖  failed critical, upstream-failed, canceled (the state word says which;
+//	   only a failed task is a root cause)
+//	↷  skipped, declined (on purpose; the reason says why)
+package render

@@ -1,0 +1,171 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-runewidth"
+
+	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// palette colours text only when on; it is the one place escape codes for
+// colour are made, so plain and json can never emit one by accident.
+type palette struct{ on bool }
+
+func (p palette) wrap(code, s string) string {
+	if !p.on || s == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (p palette) bold(s string) string   { return p.wrap("1", s) }
+func (p palette) dim(s string) string    { return p.wrap("2", s) }
+func (p palette) red(s string) string    { return p.wrap("31", s) }
+func (p palette) green(s string) string  { return p.wrap("32", s) }
+func (p palette) yellow(s string) string { return p.wrap("33", s) }
+func (p palette) cyan(s string) string   { return p.wrap("36", s) }
+func (p palette) notice(s string) string { return p.wrap("1;33", s) }
+
+// Symbols of the finished states (see the package doc).
+const (
+	symOK     = "✔"
+	symWarn   = "⚠"
+	symFail   = "✖"
+	symSkip   = "↷"
+	symNotice = "!"
+)
+
+// symbol is the mark of a finished task and its colour.
+func symbol(p palette, s schedule.State, critical bool) string {
+	switch s {
+	case schedule.Succeeded:
+		return p.green(symOK)
+	case schedule.Failed:
+		if critical {
+			return p.red(symFail)
+		}
+		return p.yellow(symWarn)
+	case schedule.UpstreamFailed, schedule.Canceled:
+		return p.red(symFail)
+	case schedule.Skipped, schedule.Declined:
+		return p.dim(symSkip)
+	}
+	return "?"
+}
+
+// dur formats a duration for people: 0.4s, 9.8s, 39s, 1m02s, 2h05m.
+func dur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// clean makes text from a task safe for one line of any mode: escape
+// sequences and control characters go, tabs become spaces.
+func clean(s string) string {
+	s = proc.StripANSI(s)
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n':
+			return ' '
+		case isControl(r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// seg is a piece of a line with its colour, so a line can be cut to the
+// terminal's width before it is coloured.
+type seg struct {
+	text  string
+	style func(string) string
+}
+
+// fit joins segs, cut to width columns (an ellipsis marks the cut), and
+// colours each piece.
+func fit(width int, segs ...seg) string {
+	var b strings.Builder
+	left := width
+	for _, s := range segs {
+		if left <= 0 {
+			break
+		}
+		t := s.text
+		if w := runewidth.StringWidth(t); w > left {
+			t = runewidth.Truncate(t, left, "…")
+			left = 0
+		} else {
+			left -= w
+		}
+		if s.style != nil {
+			t = s.style(t)
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// pad fills s with spaces to w columns.
+func pad(s string, w int) string { return runewidth.FillRight(s, w) }
+
+// finishLine is the permanent line of a finished task, shared by tty and
+// the summary: "✔ build 1m39s" or "✖ activate upstream-failed: needs build, which failed".
+func finishLine(p palette, e schedule.Event, nameWidth int) string {
+	var b strings.Builder
+	b.WriteString(symbol(p, e.State, e.Critical))
+	b.WriteString(" ")
+	b.WriteString(pad(e.Task, nameWidth))
+	if e.Duration > 0 {
+		b.WriteString(" ")
+		b.WriteString(p.dim(dur(e.Duration)))
+	}
+	if e.State != schedule.Succeeded {
+		b.WriteString("  ")
+		word := string(e.State)
+		switch {
+		case e.State == schedule.Failed && e.Critical:
+			word = p.red(word)
+		case e.State == schedule.Failed:
+			word = p.yellow(word)
+		}
+		b.WriteString(word)
+		if r := clean(e.Reason); r != "" {
+			b.WriteString(": ")
+			b.WriteString(r)
+		}
+	}
+	return b.String()
+}
+
+// nameWidth is the width of the name column: the longest task name,
+// capped so one long user task name cannot push everything right.
+func nameWidth(ts []TaskInfo) int {
+	w := 0
+	for _, t := range ts {
+		if n := runewidth.StringWidth(t.Name); n > w {
+			w = n
+		}
+	}
+	return min(w, 24)
+}

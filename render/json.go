@@ -1,0 +1,125 @@
+package render
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/schedule"
+)
+
+// jsonEvent is one line of json mode, DESIGN.md's
+// {"time","task","event","state","duration_ms","reason","error"}; finish
+// events add actions, stats, warnings and, when failed, log; status and
+// notice events carry their text in message. Empty fields are left out,
+// except time and event.
+type jsonEvent struct {
+	Time       string   `json:"time"`
+	Task       string   `json:"task,omitempty"`
+	Event      string   `json:"event"`
+	State      string   `json:"state,omitempty"`
+	DurationMS int64    `json:"duration_ms,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	Actions    []string `json:"actions,omitempty"`
+	Stats      []string `json:"stats,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+	Log        string   `json:"log,omitempty"`
+}
+
+// jsonSummary is json mode's last line.
+type jsonSummary struct {
+	Time         string            `json:"time"`
+	Event        string            `json:"event"`
+	WallMS       int64             `json:"wall_ms"`
+	CriticalPath []string          `json:"critical_path"`
+	Tasks        map[string]string `json:"tasks"`
+	LogDir       string            `json:"log_dir,omitempty"`
+}
+
+// jsonOut writes one object per line; Release events are not written, and
+// verbose log lines go to Options.Err so Out stays parseable.
+type jsonOut struct {
+	o  Options
+	mu sync.Mutex
+}
+
+func newJSON(o Options) *jsonOut { return &jsonOut{o: o} }
+
+func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }
+
+func (r *jsonOut) Emit(e schedule.Event) {
+	if e.Kind == schedule.Release {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = r.o.Now()
+	}
+	j := jsonEvent{
+		Time:       stamp(e.Time),
+		Task:       e.Task,
+		Event:      string(e.Kind),
+		State:      string(e.State),
+		DurationMS: e.Duration.Milliseconds(),
+		Reason:     e.Reason,
+	}
+	if e.Err != nil {
+		j.Error = e.Err.Error()
+	}
+	switch e.Kind {
+	case schedule.Status, schedule.Notice:
+		j.Message = e.Status
+	case schedule.Finish:
+		j.Actions, j.Stats, j.Warnings = e.Actions, e.Stats, e.Warnings
+		if e.State == schedule.Failed {
+			j.Log = e.LogPath
+		}
+	}
+	r.write(j)
+}
+
+func (r *jsonOut) write(v any) {
+	line, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = r.o.Out.Write(append(line, '\n'))
+}
+
+// Println goes to Err: Out carries only JSON.
+func (r *jsonOut) Println(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = io.WriteString(r.o.Err, clean(line)+"\n")
+}
+
+func (r *jsonOut) VerboseWriter() io.Writer {
+	if !r.o.Verbose {
+		return nil
+	}
+	return LineFunc(r.Println)
+}
+
+func (r *jsonOut) Pause()  {}
+func (r *jsonOut) Resume() {}
+
+func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
+	j := jsonSummary{
+		Time:         stamp(r.o.Now()),
+		Event:        "summary",
+		WallMS:       s.Wall.Milliseconds(),
+		CriticalPath: append([]string{}, s.CriticalPath...),
+		Tasks:        make(map[string]string, len(s.Results)),
+		LogDir:       logDir,
+	}
+	for n, res := range s.Results {
+		j.Tasks[n] = string(res.State)
+	}
+	r.write(j)
+}
+
+func (r *jsonOut) Close() error { return nil }

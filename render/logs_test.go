@@ -1,0 +1,284 @@
+package render
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestNewRunIDSortsByTime(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 17, 15, 2, 123e6, time.UTC)
+	if got := NewRunID(t0); got != "20261125-171502.123" {
+		t.Errorf("NewRunID = %q", got)
+	}
+	var ids []string
+	for _, d := range []time.Duration{0, time.Millisecond, time.Second, time.Hour, 24 * time.Hour, 400 * 24 * time.Hour} {
+		ids = append(ids, NewRunID(t0.Add(d).In(time.FixedZone("X", -7*3600))))
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Errorf("run IDs do not sort by time: %v", ids)
+	}
+	for _, id := range ids {
+		if !runIDRE.MatchString(id) {
+			t.Errorf("%q does not look like a run ID", id)
+		}
+	}
+}
+
+func TestLogsWriteTaskLogAndRunLog(t *testing.T) {
+	root := t.TempDir()
+	var verbose syncBuf
+	l, err := OpenLogs(root, "20261125-171502.123", 5, &verbose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Dir() != filepath.Join(root, "20261125-171502.123") {
+		t.Errorf("Dir = %s", l.Dir())
+	}
+	w, path, err := l.Open("build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != filepath.Join(l.Dir(), "build.log") {
+		t.Errorf("path = %s", path)
+	}
+	fmt.Fprint(w, "one\ntw")
+	fmt.Fprint(w, "o\nunfinished")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read(path); got != "one\ntwo\nunfinished" {
+		t.Errorf("build.log = %q", got)
+	}
+	want := "[build] one\n[build] two\n[build] unfinished\n"
+	if got := read(filepath.Join(l.Dir(), "run.log")); got != want {
+		t.Errorf("run.log = %q", got)
+	}
+	if got := verbose.String(); got != want {
+		t.Errorf("verbose = %q", got)
+	}
+	for _, bad := range []string{"", "run", "../x", "a/b"} {
+		if _, _, err := l.Open(bad); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+	if _, err := OpenLogs(root, "../evil", 5, nil); err == nil {
+		t.Error("OpenLogs accepted a run ID that is a path")
+	}
+}
+
+func TestLogsRunLogLinesNeverInterleave(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), NewRunID(time.Now()), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, perWriter = 8, 400
+	var wg sync.WaitGroup
+	for i := range writers {
+		name := fmt.Sprintf("task-%d", i)
+		w, _, err := l.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Close()
+			rng := rand.New(rand.NewSource(int64(i)))
+			var all strings.Builder
+			for j := range perWriter {
+				fmt.Fprintf(&all, "%s line %d %s end\n", name, j, strings.Repeat(string(rune('a'+i)), rng.Intn(300)))
+			}
+			// Cut the text at random places, so lines span many writes.
+			s := all.String()
+			for len(s) > 0 {
+				n := min(len(s), 1+rng.Intn(97))
+				if _, err := io.WriteString(w, s[:n]); err != nil {
+					t.Error(err)
+					return
+				}
+				s = s[n:]
+			}
+		}()
+	}
+	wg.Wait()
+	_ = l.Close()
+	f, err := os.Open(filepath.Join(l.Dir(), "run.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	re := regexp.MustCompile(`^\[(task-(\d))\] (task-(\d)) line (\d+) ([a-h]*) end$`)
+	next := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		m := re.FindStringSubmatch(sc.Text())
+		if m == nil || m[1] != m[3] || (m[6] != "" && m[6][0] != 'a'+m[2][0]-'0') {
+			t.Fatalf("line %d is mixed: %q", n, sc.Text())
+		}
+		if want := fmt.Sprint(next[m[1]]); m[5] != want {
+			t.Fatalf("line %d: %s line %s, want %s", n, m[1], m[5], want)
+		}
+		next[m[1]]++
+	}
+	if n != writers*perWriter {
+		t.Errorf("%d lines in run.log, want %d", n, writers*perWriter)
+	}
+}
+
+func heapInuse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+func TestLogsHugeLineKeepsMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 400 MB")
+	}
+	l, err := OpenLogs(t.TempDir(), NewRunID(time.Now()), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, path, err := l.Open("huge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := []byte(strings.Repeat("x", 32<<10))
+	const total = 200 << 20
+	before := heapInuse()
+	var peak uint64
+	for written := 0; written < total; written += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if written%(20<<20) == 0 {
+			peak = max(peak, heapInuse())
+		}
+	}
+	w.Write([]byte("\n"))
+	after := heapInuse()
+	_ = w.Close()
+	_ = l.Close()
+	const limit = 50 << 20
+	if after > before+limit || peak > before+limit {
+		t.Errorf("heap grew from %d MB to %d MB (peak %d MB) for a 200 MB line",
+			before>>20, after>>20, peak>>20)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Size() != total+1 {
+		t.Fatalf("huge.log: %v, %d bytes", err, st.Size())
+	}
+	rl, err := os.Stat(filepath.Join(l.Dir(), "run.log"))
+	pieces := int64(total / maxLogLine)
+	if err != nil || rl.Size() != total+pieces*int64(len("[huge] ")+1) {
+		t.Errorf("run.log: %v, %d bytes, want %d", err, rl.Size(), total+pieces*int64(len("[huge] ")+1))
+	}
+}
+
+func TestLogsPrune(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "logs")
+	outside := filepath.Join(base, "outside")
+	for _, d := range []string{root, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "precious"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var old []string
+	for i := range 6 {
+		id := NewRunID(t0.Add(time.Duration(i) * time.Hour))
+		old = append(old, id)
+		if err := os.MkdirAll(filepath.Join(root, id, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The oldest name of all is a symlink to a directory outside, and
+	// there are a directory and a file that are not runs.
+	link := NewRunID(t0.Add(-time.Hour))
+	if err := os.Symlink(outside, filepath.Join(root, link)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"not-a-run", "2026"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, NewRunID(t0.Add(-2*time.Hour))), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := OpenLogs(root, NewRunID(t0.Add(24*time.Hour)), 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := []string{NewRunID(t0.Add(-2 * time.Hour)), link, old[4], old[5], filepath.Base(l.Dir()), "2026", "not-a-run"}
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("after Prune:\n got %v\nwant %v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "precious")); err != nil {
+		t.Errorf("the symlink's target was touched: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, link)); err != nil {
+		t.Errorf("the symlink was removed: %v", err)
+	}
+}
+
+func TestLogsSameMillisecond(t *testing.T) {
+	root := t.TempDir()
+	id := NewRunID(time.Now())
+	a, err := OpenLogs(root, id, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenLogs(root, id, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Dir() == b.Dir() || !runIDRE.MatchString(filepath.Base(b.Dir())) {
+		t.Errorf("dirs %s and %s", a.Dir(), b.Dir())
+	}
+}

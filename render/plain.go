@@ -1,0 +1,117 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/schedule"
+)
+
+// statusEvery rate-limits plain status lines per task, so a log of a
+// two-hour build stays readable.
+const statusEvery = 2 * time.Second
+
+// plain writes one timestamped line per event, for logs and pipes:
+//
+//	17:02:11 start   build (~1m40s)
+//	17:02:12 status  build: building firefox-133.0 · 12/40 built
+//	17:03:50 ✔ done  build 1m39s
+//	17:03:51 ⚠ failed learn-meta 3.2s: claude exited 1
+//
+// It never writes an escape code and never prompts.
+type plain struct {
+	o          Options
+	mu         sync.Mutex
+	lastStatus map[string]time.Time
+}
+
+func newPlain(o Options) *plain {
+	return &plain{o: o, lastStatus: map[string]time.Time{}}
+}
+
+// verb is the word of a finish line, with the state's symbol.
+func verb(s schedule.State, critical bool) string {
+	sym := symbol(palette{}, s, critical)
+	switch s {
+	case schedule.Succeeded:
+		return sym + " done"
+	}
+	return sym + " " + string(s)
+}
+
+func (r *plain) Emit(e schedule.Event) {
+	if e.Time.IsZero() {
+		e.Time = r.o.Now()
+	}
+	var line string
+	switch e.Kind {
+	case schedule.Start:
+		line = "start   " + e.Task
+		if e.ETA > 0 {
+			line += " (~" + dur(e.ETA) + ")"
+		}
+	case schedule.Status:
+		r.mu.Lock()
+		last, seen := r.lastStatus[e.Task]
+		if seen && e.Time.Sub(last) < statusEvery {
+			r.mu.Unlock()
+			return
+		}
+		r.lastStatus[e.Task] = e.Time
+		r.mu.Unlock()
+		line = "status  " + e.Task + ": " + clean(e.Status)
+	case schedule.Finish:
+		line = fmt.Sprintf("%-7s %s", verb(e.State, e.Critical), e.Task)
+		if e.Duration > 0 {
+			line += " " + dur(e.Duration)
+		}
+		if e.State != schedule.Succeeded && e.Reason != "" {
+			line += ": " + clean(e.Reason)
+		}
+		if e.State == schedule.Failed && e.LogPath != "" {
+			line += " (log: " + e.LogPath + ")"
+		}
+	case schedule.Prompt:
+		line = "prompt  " + e.Task + " has the terminal"
+	case schedule.Notice:
+		line = "notice  "
+		if e.Task != "" {
+			line += e.Task + ": "
+		}
+		line += clean(e.Status)
+	default:
+		return
+	}
+	r.write(e.Time, line)
+}
+
+func (r *plain) write(t time.Time, line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = io.WriteString(r.o.Out, t.Format("15:04:05")+" "+line+"\n")
+}
+
+// Println prints a line with the time, like every plain line.
+func (r *plain) Println(line string) { r.write(r.o.Now(), clean(line)) }
+
+func (r *plain) VerboseWriter() io.Writer {
+	if !r.o.Verbose {
+		return nil
+	}
+	return LineFunc(r.Println)
+}
+
+// Pause and Resume have nothing to stop: plain never redraws.
+func (r *plain) Pause()  {}
+func (r *plain) Resume() {}
+
+func (r *plain) Summary(s *schedule.Summary, logDir string) {
+	text := summaryText(palette{}, s, logDir)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = io.WriteString(r.o.Out, "\n"+text)
+}
+
+func (r *plain) Close() error { return nil }
