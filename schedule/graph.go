@@ -23,8 +23,18 @@ func Graph(specs []tasks.Spec) (*dag.Graph, map[string]tasks.Spec, error) {
 	g, err := dag.Build(nodes)
 	if err != nil {
 		var ue *dag.UnknownEdgeError
-		if errors.As(err, &ue) && byName[ue.Task].Source != "" {
+		var ce *dag.CycleError
+		switch {
+		case errors.As(err, &ue) && byName[ue.Task].Source != "":
 			err = fmt.Errorf("%s: %w", byName[ue.Task].Source, err)
+		case errors.As(err, &ce):
+			// A cycle needs an edge the user wrote: name the file.
+			for _, n := range ce.Cycle {
+				if src := byName[n].Source; src != "" {
+					err = fmt.Errorf("%s: %w", src, err)
+					break
+				}
+			}
 		}
 		return nil, nil, err
 	}

@@ -377,11 +377,9 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 			for _, res := range f.t.resources {
 				delete(held, res)
 			}
-			if aborting && f.res.State == Failed && f.t.name != sum.FailedCritical {
-				// Failures caused by the abort are not root causes.
-				if errors.Is(f.res.Err, context.Canceled) {
-					f.res.State, f.res.Reason = Canceled, abortReason
-				}
+			if aborting && f.res.State == Canceled {
+				// Say why: the abort, not the task, ended it.
+				f.res.Reason = abortReason
 			}
 			finish(f.t, f.res)
 			if f.res.State == Failed && f.t.spec.Critical && !aborting {
@@ -493,7 +491,8 @@ func (r *Run) runOne(ctx context.Context, t *task, held map[string]string) *Resu
 		defer w.Close()
 		logw, res.LogPath = w, path
 	}
-	tw := &tailWriter{w: logw, tail: tail}
+	// The tail sees every byte but looks only at the lines it keeps.
+	tw := io.MultiWriter(logw, tail)
 
 	eta := r.opts.Estimate(t.name)
 	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: eta,
@@ -554,37 +553,14 @@ func (r *Run) runOne(ctx context.Context, t *task, held map[string]string) *Resu
 			break
 		}
 		res.State, res.Err, res.Reason = Failed, err, firstLine(err)
-		fmt.Fprintf(tw, "%s failed: %v\n", t.name, err)
+		// The output is in the log already; the reason is enough here.
+		fmt.Fprintf(tw, "%s failed: %s\n", t.name, res.Reason)
 	}
 	if res.State == Failed {
+		tail.Flush()
 		res.Tail = tail.Lines()
 	}
 	return res
-}
-
-// tailWriter keeps the last lines written to a task's log.
-type tailWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	tail *proc.Tail
-	part []byte
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n, err := t.w.Write(p)
-	for _, c := range p {
-		if c == '\n' {
-			t.tail.Add(proc.StripANSI(string(t.part)))
-			t.part = t.part[:0]
-			continue
-		}
-		if len(t.part) < 4096 {
-			t.part = append(t.part, c)
-		}
-	}
-	return n, err
 }
 
 // statusLimiter turns a task's status lines into Status events, at most

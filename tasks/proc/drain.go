@@ -7,17 +7,16 @@ import (
 	"strings"
 )
 
-// drain copies r to dst until EOF, calling onLine for each complete line
-// (capped at maxLine bytes, ANSI stripped). It reads in fixed chunks, so
-// memory stays flat whatever the child prints. dst may be nil.
-func drain(r io.Reader, dst io.Writer, onLine func(string)) {
-	buf := make([]byte, 32*1024)
+// drain copies r to dst until EOF, reading in fixed chunks, so memory
+// stays flat whatever the child prints and the child never blocks on a
+// full pipe. onLine, when set, sees every complete line (capped at maxLine
+// bytes, ANSI stripped); afterChunk, when set, runs after each chunk.
+func drain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
+	buf := make([]byte, 64*1024)
 	var line []byte
 	truncated := false
 	flush := func() {
-		if onLine != nil {
-			onLine(StripANSI(strings.TrimRight(string(line), "\r")))
-		}
+		onLine(StripANSI(strings.TrimRight(string(line), "\r")))
 		line = line[:0]
 		truncated = false
 	}
@@ -28,7 +27,7 @@ func drain(r io.Reader, dst io.Writer, onLine func(string)) {
 			if dst != nil {
 				_, _ = dst.Write(chunk)
 			}
-			for len(chunk) > 0 {
+			for onLine != nil && len(chunk) > 0 {
 				i := bytes.IndexByte(chunk, '\n')
 				part := chunk
 				if i >= 0 {
@@ -49,9 +48,12 @@ func drain(r io.Reader, dst io.Writer, onLine func(string)) {
 				flush()
 				chunk = chunk[i+1:]
 			}
+			if afterChunk != nil {
+				afterChunk()
+			}
 		}
 		if err != nil {
-			if len(line) > 0 {
+			if onLine != nil && len(line) > 0 {
 				flush()
 			}
 			return

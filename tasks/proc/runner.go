@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultGrace is how long a canceled command gets between SIGTERM and
@@ -141,14 +143,24 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Stdin = c.Stdin
 		var mu sync.Mutex
-		logw := &lockedWriter{mu: &mu, w: log}
-		onLine := func(line string) {
-			tail.Add(line)
-			if c.OnLine != nil {
-				c.OnLine(line)
+		// The log and the tail see every byte; only the lines the tail
+		// keeps are looked at, so a gigabyte of output costs little.
+		logw := &lockedWriter{mu: &mu, w: io.MultiWriter(log, tail)}
+		var onLine func(string)
+		if c.OnLine != nil {
+			onLine = c.OnLine
+		}
+		lastStatus := ""
+		afterChunk := func() {
+			if c.Status == nil {
+				return
 			}
-			if c.Status != nil && Meaningful(line) {
-				c.Status(strings.TrimSpace(line))
+			mu.Lock()
+			s, ok := tail.LastMeaningful()
+			mu.Unlock()
+			if ok && s != lastStatus {
+				lastStatus = s
+				c.Status(s)
 			}
 		}
 		// Our own pipes, read until EOF by goroutines we own: the child
@@ -160,7 +172,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		cmd.Stderr = errW
 		pipes = append(pipes, errR)
 		drains.Add(1)
-		go func() { defer drains.Done(); drain(errR, logw, onLine) }()
+		go func() { defer drains.Done(); drain(errR, logw, onLine, afterChunk) }()
 		var outW *os.File
 		if c.Stdout != nil {
 			outR, w, err := os.Pipe()
@@ -171,7 +183,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 			outW = w
 			pipes = append(pipes, outR)
 			drains.Add(1)
-			go func() { defer drains.Done(); drain(outR, c.Stdout, nil) }()
+			go func() { defer drains.Done(); drain(outR, c.Stdout, nil, nil) }()
 		} else {
 			cmd.Stdout = errW // one pipe, so the log keeps the order the child wrote
 		}
@@ -216,6 +228,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	}
 	drains.Wait()
 	closeAll(pipes...)
+	tail.Flush()
 
 	if waitErr == nil && !canceled {
 		return nil
@@ -227,7 +240,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	var exitErr *exec.ExitError
 	if errors.As(waitErr, &exitErr) {
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			e.Signal = ws.Signal().String()
+			e.Signal = unix.SignalName(ws.Signal())
 		} else {
 			e.Code = exitErr.ExitCode()
 		}

@@ -91,7 +91,7 @@ func TestRunMissingProgram(t *testing.T) {
 func TestRunKilledBySignal(t *testing.T) {
 	err := (&Runner{}).Run(context.Background(), Cmd{Args: []string{"sh", "-c", "kill -KILL $$"}})
 	var e *Error
-	if !errors.As(err, &e) || e.Signal != "killed" {
+	if !errors.As(err, &e) || e.Signal != "SIGKILL" {
 		t.Fatalf("err = %#v", err)
 	}
 }
@@ -125,6 +125,11 @@ func TestRunCancelKillsGroup(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+	// SIGKILL is delivered asynchronously: the pipes close before the
+	// process is a zombie. Give the kernel a moment.
+	for i := 0; i < 200 && alive(grandchild); i++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if alive(grandchild) {
 		t.Errorf("grandchild %d still running", grandchild)

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rebuildCmd returns a command running the rebuild binary (the test binary
+// installed on PATH by testscript.Main) with a private HOME and state.
+func rebuildCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := exec.LookPath("rebuild")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o755)
+	cmd.Env = append(cleanEnv(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_STATE_HOME="+filepath.Join(home, ".local/state"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	return cmd
+}
+
+// cleanEnv is the test's environment without REBUILD_* and NO_COLOR.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "REBUILD_") || strings.HasPrefix(kv, "NO_COLOR=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type jsonEvent struct {
+	Time     string            `json:"time"`
+	Task     string            `json:"task"`
+	Event    string            `json:"event"`
+	State    string            `json:"state"`
+	Reason   string            `json:"reason"`
+	Tasks    map[string]string `json:"tasks"`
+	Critical []string          `json:"critical_path"`
+}
+
+func parseEvents(t *testing.T, out []byte) []jsonEvent {
+	t.Helper()
+	var evs []jsonEvent
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var e jsonEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("not JSON: %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func eventIndex(evs []jsonEvent, task, kind string) int {
+	for i, e := range evs {
+		if e.Task == task && e.Event == kind {
+			return i
+		}
+	}
+	return -1
+}
+
+// A diamond plus an independent branch, in json: independent tasks
+// overlapped and dependent ones did not. Overlap is forced, not timed: b, c
+// and e each wait until all three have started, so a scheduler that
+// serialised them would fail the run.
+func TestJSONDiamondOverlap(t *testing.T) {
+	dir := t.TempDir()
+	meet := func(me string) string {
+		return `touch ` + me + `.started; i=0; while [ ! -f b.started ] || [ ! -f c.started ] || [ ! -f e.started ]; do sleep 0.02; i=$((i+1)); [ $i -lt 1500 ] || exit 9; done; echo met`
+	}
+	writeFile(t, filepath.Join(dir, "cfg.toml"), `
+flake = "`+dir+`"
+[task.a]
+run = "echo a"
+[task.b]
+run = "`+meet("b")+`"
+needs = ["a"]
+[task.c]
+run = "`+meet("c")+`"
+needs = ["a"]
+[task.d]
+run = "echo d"
+needs = ["b", "c"]
+[task.e]
+run = "`+meet("e")+`"
+`)
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "json", "--strict")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	evs := parseEvents(t, out)
+	last := evs[len(evs)-1]
+	if last.Event != "summary" {
+		t.Fatalf("last event %+v", last)
+	}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		if last.Tasks[n] != "succeeded" {
+			t.Errorf("%s: %s", n, last.Tasks[n])
+		}
+	}
+	// Independent: b, c and e all started before any of them finished.
+	for _, s := range []string{"b", "c", "e"} {
+		for _, f := range []string{"b", "c", "e"} {
+			if eventIndex(evs, s, "start") > eventIndex(evs, f, "finish") {
+				t.Errorf("%s started after %s finished", s, f)
+			}
+		}
+	}
+	// Dependent: b and c after a; d after b and c.
+	for _, pair := range [][2]string{{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}} {
+		if eventIndex(evs, pair[0], "finish") > eventIndex(evs, pair[1], "start") {
+			t.Errorf("%s started before %s finished", pair[1], pair[0])
+		}
+	}
+}
+
+// A second run while one holds the lock exits 3 and names the holder.
+func TestSecondConcurrentRunExitsThree(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "cfg.toml"), `
+[task.wait]
+run = "touch started; i=0; while [ ! -f release ]; do sleep 0.02; i=$((i+1)); [ $i -lt 1500 ] || exit 9; done"
+`)
+	first := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, filepath.Join(dir, "started"))
+	second := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	out, err := second.CombinedOutput()
+	if code := exitOf(err); code != 3 {
+		t.Errorf("second run exit %d, want 3\n%s", code, out)
+	}
+	want := "another rebuild is running: pid " + strconv.Itoa(first.Process.Pid) + ", started "
+	if !strings.Contains(string(out), want) {
+		t.Errorf("second run said %q, want %q", out, want)
+	}
+	writeFile(t, filepath.Join(dir, "release"), "")
+	if err := first.Wait(); err != nil {
+		t.Errorf("first run: %v\n%s", err, firstOut.String())
+	}
+}
+
+// Ctrl-C: exit 130 and no child process left behind.
+func TestInterruptLeavesNoChild(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "cfg.toml"), `
+[task.long]
+run = "sleep 300 & echo $! > child.pid; wait"
+[task.later]
+run = "echo never"
+needs = ["long"]
+`)
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, filepath.Join(dir, "child.pid"))
+	b, _ := os.ReadFile(filepath.Join(dir, "child.pid"))
+	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := exitOf(err); code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, out.String())
+	}
+	for i := 0; i < 200 && processAlive(child); i++ {
+		time.Sleep(10 * time.Millisecond) // SIGKILL lands asynchronously
+	}
+	if child == 0 || processAlive(child) {
+		t.Errorf("child %d still running after Ctrl-C", child)
+	}
+	if !strings.Contains(out.String(), "canceled later: interrupted") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// A task printing a gigabyte: the run succeeds and rebuild's memory stays
+// flat (its peak RSS is reported in the test log).
+func TestGigabyteOutputKeepsMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 2 GB of logs (task log + run.log)")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "cfg.toml"), `
+[task.loud]
+run = "yes 'a line of output that goes on and on' | head -c 1000000000; echo; echo finished"
+`)
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	peakMB := ru.Maxrss / 1024
+	t.Logf("peak RSS of rebuild while a task printed 1 GB: %d MB", peakMB)
+	if peakMB > 150 {
+		t.Errorf("peak RSS %d MB: memory is not flat", peakMB)
+	}
+	if !strings.Contains(string(out), "loud: finished") {
+		t.Errorf("last line not the status:\n%s", out)
+	}
+}
+
+func waitFor(t *testing.T, path string) {
+	t.Helper()
+	for i := 0; i < 3000; i++ {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", path)
+}
+
+func exitOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func processAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !strings.Contains(string(b), ") Z ")
+}

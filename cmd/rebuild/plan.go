@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newPlanCmd(sys *System, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what would run, in which waves, with estimated times and the critical path; runs nothing",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := buildPlan(cmd, sys, g, 0)
+			if err != nil {
+				return err
+			}
+			return writePlan(sys.Out, p, loadEstimates(p))
+		},
+	}
+	addSelectFlags(cmd, sys, g)
+	return cmd
+}
+
+// writePlan prints the waves of the selected graph with estimates, the
+// critical path, and the sequential sum beside it.
+func writePlan(w io.Writer, p *plan, est func(string) time.Duration) error {
+	if p.graph.Len() == 0 {
+		_, err := fmt.Fprintln(w, "nothing selected: no task would run")
+		return err
+	}
+	var seq time.Duration
+	for i, wave := range p.graph.Waves() {
+		fmt.Fprintf(w, "wave %d\n", i+1)
+		for _, name := range wave {
+			s := p.specs[name]
+			num := "·"
+			if s.Seed > 0 {
+				num = fmt.Sprint(s.Seed)
+			}
+			note := ""
+			if s.Disabled {
+				note = "  (skipped: disabled)"
+				if s.DisabledReason != "" {
+					note = "  (skipped: " + s.DisabledReason + ")"
+				}
+			} else {
+				seq += est(name)
+			}
+			fmt.Fprintf(w, "  %2s  %-22s ~%s%s\n", num, name, short(est(name)), note)
+		}
+	}
+	cp, total := p.graph.CriticalPath(est)
+	fmt.Fprintf(w, "critical path: %s (~%s)\n", strings.Join(cp, " → "), short(total))
+	fmt.Fprintf(w, "estimated: ~%s in parallel, ~%s one after another\n", short(total), short(seq))
+	return nil
+}
+
+// short formats a duration for people: 1m40s, 2.5s, 120ms.
+func short(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}

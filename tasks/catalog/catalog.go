@@ -1,0 +1,217 @@
+// Package catalog is the table of built-in tasks and the place where they
+// meet the user's configuration: per-task overrides, disabled tasks, and
+// the tasks users define themselves with `run`.
+//
+// A built-in task is registered here only once it works; nothing is a
+// placeholder. Built-in `after` edges to a built-in task that is not
+// registered are dropped (the graph of DESIGN.md is filled in family by
+// family), while an edge the user wrote to an unknown name is an error:
+// typos must not pass silently.
+package catalog
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/shell"
+)
+
+// families lists the Specs functions of every built-in family.
+var families = []func() []tasks.Spec{}
+
+// Builtins returns every registered built-in task, in seed order.
+func Builtins() []tasks.Spec {
+	var out []tasks.Spec
+	for _, f := range families {
+		out = append(out, f()...)
+	}
+	sortSpecs(out)
+	return out
+}
+
+// sortSpecs orders by seed (unnumbered tasks right after the task they
+// follow in the registration order is not knowable here, so after the
+// numbered ones with a lower or equal seed of their first prerequisite),
+// then by name. The graph's topological order does the rest.
+func sortSpecs(s []tasks.Spec) {
+	rank := func(sp tasks.Spec) int {
+		if sp.Seed > 0 {
+			return sp.Seed * 10
+		}
+		return 1000
+	}
+	sort.SliceStable(s, func(i, j int) bool { return rank(s[i]) < rank(s[j]) })
+}
+
+// Options are the run-wide switches that change the catalogue.
+type Options struct {
+	// NoUpdate disables flake-update (--no-update).
+	NoUpdate bool
+	// UserDir is where user tasks run (the flake directory).
+	UserDir string
+}
+
+// standard keys every built-in accepts in its [task.NAME] table.
+var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical"}
+
+// Assemble merges builtins with cfg's [task.NAME] tables and returns the
+// specs of the run, built-ins first in seed order, then user tasks by name.
+func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spec, error) {
+	byName := map[string]int{}
+	specs := make([]tasks.Spec, 0, len(builtins)+len(cfg.Tasks))
+	for _, b := range builtins {
+		byName[b.Name] = len(specs)
+		b.Groups = clone(b.Groups)
+		b.Needs = clone(b.Needs)
+		b.After = clone(b.After)
+		specs = append(specs, b)
+	}
+	// Built-in after edges to tasks not registered yet are dropped.
+	for i := range specs {
+		kept := specs[i].After[:0]
+		for _, a := range specs[i].After {
+			if _, ok := byName[a]; ok {
+				kept = append(kept, a)
+			}
+		}
+		specs[i].After = kept
+	}
+
+	var names []string
+	for n := range cfg.Tasks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	known := func() []string {
+		var k []string
+		for n := range byName {
+			k = append(k, n)
+		}
+		k = append(k, names...)
+		sort.Strings(k)
+		return k
+	}
+	var users []tasks.Spec
+	for _, name := range names {
+		tc := cfg.Tasks[name]
+		i, builtin := byName[name]
+		switch {
+		case builtin && tc.Run != "":
+			return nil, &config.Error{File: tc.File, Key: "task." + name + ".run",
+				Msg: fmt.Sprintf("task.%s.run: %q is a built-in task; a task of your own needs another name", name, name)}
+		case builtin:
+			sp := &specs[i]
+			opts := append(append([]string(nil), standardBuiltin...), sp.Options...)
+			if err := tc.CheckOptions(sp.Options...); err != nil {
+				return nil, err
+			}
+			if tc.Interactive != nil {
+				return nil, &config.Error{File: tc.File, Key: "task." + name + ".interactive",
+					Msg: fmt.Sprintf("task.%s.interactive: cannot be changed for a built-in task (it may set: %s)", name, strings.Join(opts, ", "))}
+			}
+			if tc.Timeout > 0 {
+				sp.Timeout = tc.Timeout
+			}
+			if tc.Enabled != nil {
+				sp.Disabled = !*tc.Enabled
+			}
+			if tc.Critical != nil {
+				sp.Critical = *tc.Critical
+			}
+			sp.Needs = union(sp.Needs, tc.Needs)
+			sp.After = union(sp.After, tc.After)
+			sp.Groups = union(sp.Groups, tc.Groups)
+			sp.Source = tc.File
+		case tc.Run == "":
+			msg := fmt.Sprintf("[task.%s] is not a built-in task, and has no run = \"…\" to be a task of your own", name)
+			if s := config.Suggest(name, known()); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			msg += "; built-in tasks: " + strings.Join(builtinNames(builtins), ", ")
+			return nil, &config.Error{File: tc.File, Key: "task." + name, Msg: msg}
+		default:
+			sp := tasks.Spec{
+				Name:        name,
+				Description: tc.Run,
+				Groups:      clone(tc.Groups),
+				Needs:       clone(tc.Needs),
+				After:       clone(tc.After),
+				Critical:    deref(tc.Critical),
+				Interactive: deref(tc.Interactive),
+				Timeout:     tc.Timeout,
+				Disabled:    tc.Enabled != nil && !*tc.Enabled,
+				Estimate:    10 * time.Second,
+				User:        true,
+				Source:      tc.File,
+				Task:        shell.Task{Command: tc.Run, Dir: o.UserDir, Interactive: deref(tc.Interactive)},
+			}
+			users = append(users, sp)
+		}
+	}
+	if o.NoUpdate {
+		if i, ok := byName["flake-update"]; ok {
+			specs[i].Disabled = true
+			specs[i].DisabledReason = "--no-update"
+		}
+	}
+	specs = append(specs, users...)
+	all := known()
+	for _, sp := range specs {
+		if sp.Source == "" {
+			continue
+		}
+		for _, edge := range [][2]any{{"needs", sp.Needs}, {"after", sp.After}} {
+			for _, target := range edge[1].([]string) {
+				if contains(all, target) {
+					continue
+				}
+				msg := fmt.Sprintf("task.%s.%s: unknown task %q", sp.Name, edge[0], target)
+				if s := config.Suggest(target, all); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				msg += "; tasks: " + strings.Join(all, ", ")
+				return nil, &config.Error{File: sp.Source, Key: fmt.Sprintf("task.%s.%s", sp.Name, edge[0]), Msg: msg}
+			}
+		}
+	}
+	return specs, nil
+}
+
+func builtinNames(b []tasks.Spec) []string {
+	if len(b) == 0 {
+		return []string{"(none registered)"}
+	}
+	out := make([]string, len(b))
+	for i, s := range b {
+		out[i] = s.Name
+	}
+	sort.Strings(out)
+	return out
+}
+
+func deref(b *bool) bool { return b != nil && *b }
+
+func clone(s []string) []string { return append([]string(nil), s...) }
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// union appends the elements of b missing from a.
+func union(a, b []string) []string {
+	for _, x := range b {
+		if !contains(a, x) {
+			a = append(a, x)
+		}
+	}
+	return a
+}
