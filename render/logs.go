@@ -238,5 +238,6 @@ func (t *taskLog) Close() error {
 		t.line = append(t.line, '\n')
 		t.flush()
 	}
+	t.pass()
 	return t.f.Close()
 }
