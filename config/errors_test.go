@@ -152,8 +152,6 @@ func TestEnvironmentErrors(t *testing.T) {
 			`environment: REBUILD_JOBS = "many": not an integer; allowed: a whole number ≥ 0`}},
 		{"keep_logs", []string{"REBUILD_KEEP_LOGS=0"}, "REBUILD_KEEP_LOGS", []string{
 			`environment: REBUILD_KEEP_LOGS = "0": too small; allowed: a whole number ≥ 1`}},
-		{"empty jobs", []string{"REBUILD_JOBS="}, "REBUILD_JOBS", []string{
-			`environment: REBUILD_JOBS = "": not an integer`}},
 		{"elevate", []string{"REBUILD_ELEVATE=su"}, "REBUILD_ELEVATE", []string{
 			`environment: REBUILD_ELEVATE = "su": not allowed; allowed: sudo, doas, run0, none`}},
 		{"typo", []string{"REBUILD_JBOS=4"}, "REBUILD_JBOS", []string{

@@ -228,6 +228,14 @@ func envLayer(environ []string) (*koanf.Koanf, error) {
 		Prefix:      envPrefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, val string) (string, any) {
+			// An empty variable is unset, as `REBUILD_JOBS= rebuild`
+			// means in a shell; a name that is not ours is still checked.
+			if val == "" {
+				if _, _, err := envEntry(name, "x"); err != nil && err.Value == "" {
+					errs = append(errs, err)
+				}
+				return "", nil
+			}
 			key, v, err := envEntry(name, val)
 			if err != nil {
 				errs = append(errs, err)

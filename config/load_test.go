@@ -3,6 +3,7 @@ package config
 import (
 	"path/filepath"
 	"reflect"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -411,4 +412,24 @@ func TestDeterministic(t *testing.T) {
 		t.Errorf("error depends on the order of the environment: %q", msgs)
 	}
 	wantIn(t, msgs[0], "REBUILD_AAA")
+}
+
+// An empty REBUILD_* variable is unset, as in a shell; an unknown name is
+// still an error even when empty.
+func TestEmptyEnvironmentVariableIsUnset(t *testing.T) {
+	e := newEnv(t)
+	o := e.opts()
+	o.Environ = append(o.Environ, "REBUILD_JOBS=", "REBUILD_ELEVATE=")
+	cfg, err := Load(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Jobs != 0 || cfg.Elevate != "sudo" {
+		t.Errorf("jobs %d elevate %q", cfg.Jobs, cfg.Elevate)
+	}
+	o = e.opts()
+	o.Environ = append(o.Environ, "REBUILD_JBOS=")
+	if _, err := Load(o); err == nil || !strings.Contains(err.Error(), "REBUILD_JBOS") {
+		t.Errorf("err = %v", err)
+	}
 }

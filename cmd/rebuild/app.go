@@ -116,6 +116,7 @@ func newRootCmd(sys *System) *cobra.Command {
 		newConfigCmd(sys, g),
 		newVersionCmd(sys),
 		newCompletionCmd(sys, root),
+		newManCmd(sys, root),
 	)
 	return root
 }
