@@ -16,7 +16,11 @@
 // a task's state from anywhere but the events and the Summary it is given.
 // It keeps no global state: writers, clock, colour and terminal width all
 // come in through Options, and pterm's package-level defaults are never
-// touched.
+// touched. pterm gives the styles and the spinner; the live area is drawn
+// here (cursor up, clear to end, one write per frame) because pterm's
+// AreaPrinter writes to os.Stdout whenever its writer is not a terminal
+// file, wraps at os.Stdout's width and shares one package-wide cursor, so
+// it could be neither tested on a buffer nor run twice in one process.
 //
 // Finished-task symbols, the same in tty, plain and the summary:
 //

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"github.com/pterm/pterm"
 	"strings"
 	"time"
 
@@ -11,24 +12,36 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
-// palette colours text only when on; it is the one place escape codes for
-// colour are made, so plain and json can never emit one by accident.
+// palette colours text only when on; it is the one place colour is made,
+// so plain and json can never emit an escape code by accident. The styles
+// are pterm's; whether to colour at all is decided here (--no-color,
+// NO_COLOR, not a terminal), never through pterm's package-wide switches.
 type palette struct{ on bool }
 
-func (p palette) wrap(code, s string) string {
+var (
+	styleBold   = pterm.NewStyle(pterm.Bold)
+	styleDim    = pterm.NewStyle(pterm.Fuzzy)
+	styleRed    = pterm.NewStyle(pterm.FgRed)
+	styleGreen  = pterm.NewStyle(pterm.FgGreen)
+	styleYellow = pterm.NewStyle(pterm.FgYellow)
+	styleCyan   = pterm.NewStyle(pterm.FgCyan)
+	styleNotice = pterm.NewStyle(pterm.Bold, pterm.FgYellow)
+)
+
+func (p palette) wrap(st *pterm.Style, s string) string {
 	if !p.on || s == "" {
 		return s
 	}
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
+	return st.Sprint(s)
 }
 
-func (p palette) bold(s string) string   { return p.wrap("1", s) }
-func (p palette) dim(s string) string    { return p.wrap("2", s) }
-func (p palette) red(s string) string    { return p.wrap("31", s) }
-func (p palette) green(s string) string  { return p.wrap("32", s) }
-func (p palette) yellow(s string) string { return p.wrap("33", s) }
-func (p palette) cyan(s string) string   { return p.wrap("36", s) }
-func (p palette) notice(s string) string { return p.wrap("1;33", s) }
+func (p palette) bold(s string) string   { return p.wrap(styleBold, s) }
+func (p palette) dim(s string) string    { return p.wrap(styleDim, s) }
+func (p palette) red(s string) string    { return p.wrap(styleRed, s) }
+func (p palette) green(s string) string  { return p.wrap(styleGreen, s) }
+func (p palette) yellow(s string) string { return p.wrap(styleYellow, s) }
+func (p palette) cyan(s string) string   { return p.wrap(styleCyan, s) }
+func (p palette) notice(s string) string { return p.wrap(styleNotice, s) }
 
 // Symbols of the finished states (see the package doc).
 const (

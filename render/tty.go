@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"github.com/pterm/pterm"
 	"io"
 	"maps"
 	"strings"
@@ -23,7 +24,7 @@ const maxRows = 12
 // verbose build under a long question must not grow memory without end.
 const maxPending = 2000
 
-var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+var spinner = append([]string(nil), pterm.DefaultSpinner.Sequence...)
 
 // tty is the live display. Everything it writes goes through one mutex,
 // in one Write per redraw, and only while it is not paused.
