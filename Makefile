@@ -4,7 +4,7 @@ BIN     ?= bin/rebuild
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test vet lint bench demo clean
+.PHONY: build test vet lint bench demo demo-pipeline clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rebuild
@@ -27,8 +27,27 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schedule/ ./tasks/...
 	$(GO) run ./bench
 
+# The whole graph in a throwaway sandbox (needs nix: apt-get install nix-bin).
 demo: build
+	./$(BIN) demo
+
+# The example pipeline of tasks of your own (examples/demo.toml); no Nix needed.
+demo-pipeline: build
 	./scripts/demo.sh $(BIN)
 
 clean:
 	rm -rf bin
+
+# vendorHash of nix/package.nix, computed as buildGoModule does: the NAR
+# hash of what `go mod vendor` writes. Rewrites the line in nix/package.nix
+# and prints the value. Run it after every go.mod or go.sum change (and
+# after importing a package of a new module): `go test ./cmd/rebuild`
+# fails while the value is stale. Needs nix (Debian: nix-bin); offline.
+.PHONY: vendor-hash
+vendor-hash:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) mod vendor -o "$$tmp/vendor" && \
+	hash=$$(nix --extra-experimental-features nix-command hash path --type sha256 --sri "$$tmp/vendor") && \
+	sed -i "s|^  vendorHash = \".*\";|  vendorHash = \"$$hash\";|" nix/package.nix && \
+	grep -q "vendorHash = \"$$hash\";" nix/package.nix && \
+	echo "vendorHash = \"$$hash\"; (written to nix/package.nix)"

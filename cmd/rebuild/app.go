@@ -114,6 +114,8 @@ func newRootCmd(sys *System) *cobra.Command {
 		newPlanCmd(sys, g),
 		newHistoryCmd(sys, g),
 		newConfigCmd(sys, g),
+		newRollbackCmd(sys, g),
+		newDemoCmd(sys, g),
 		newVersionCmd(sys),
 		newCompletionCmd(sys, root),
 		newManCmd(sys, root),

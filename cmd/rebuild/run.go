@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,13 +21,15 @@ import (
 
 // runOptions are the flags of `rebuild run`.
 type runOptions struct {
-	jobs    int
-	yes     bool
-	ask     bool
-	dryRun  bool
-	verbose bool
-	output  string
-	strict  bool
+	jobs      int
+	yes       bool
+	ask       bool
+	dryRun    bool
+	verbose   bool
+	output    string
+	strict    bool
+	keep      int
+	keepSince string
 }
 
 func addRunFlags(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) {
@@ -40,6 +42,8 @@ func addRunFlags(cmd *cobra.Command, sys *System, g *globalOptions, o *runOption
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "stream every task's output, prefixed [task]")
 	f.StringVar(&o.output, "output", "auto", "output: auto, tty, plain, json or quiet")
 	f.BoolVar(&o.strict, "strict", false, "exit 1 when any task failed, not only a critical one")
+	f.IntVar(&o.keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
+	f.StringVar(&o.keepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
 }
 
 func newRunCmd(sys *System, g *globalOptions) *cobra.Command {
@@ -70,6 +74,15 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	}
 	if o.ask {
 		p.setOption("activate", "ask", true)
+	}
+	if cmd.Flags().Changed("keep") {
+		if o.keep < 1 {
+			return usagef("--keep must be at least 1, got %d", o.keep)
+		}
+		p.setOption("generations", "keep", o.keep)
+	}
+	if o.keepSince != "" {
+		p.setOption("generations", "keep_since", o.keepSince)
 	}
 	if o.dryRun {
 		if err := writePlan(sys.Out, p, loadEstimates(p)); err != nil {
@@ -128,6 +141,25 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	prompter := render.NewPrompter(promptIn, promptOut, rend, color)
 
 	runner := &proc.Runner{Environ: sys.Environ}
+	if w := proc.ForeignOwnerWarning(p.cfg.Flake, sys.Euid); w != "" {
+		fmt.Fprintf(sys.Err, "rebuild: warning: %s\n", w)
+	}
+	// Root is asked for once, up front, before the live display starts and
+	// before the first task that needs it, and kept alive for the run: a
+	// two-hour build never ends at a password prompt nobody is there for.
+	elevator := &proc.Elevator{Method: p.cfg.Elevate, Runner: runner, Euid: func() int { return sys.Euid }}
+	defer elevator.Close()
+	if needsRoot(p, o.dryRun) {
+		rend.Pause()
+		prefix, err := elevator.Acquire(context.Background(), term)
+		rend.Resume()
+		if err != nil {
+			rend.Close()
+			logs.Close()
+			return err
+		}
+		runner.Elevate = prefix
+	}
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), Now: sys.Now, Sink: rend, Logs: logs.Open, Estimate: est,
 		Prompt: prompter, Runner: runner, Terminal: term, Config: p.cfg, Home: sys.Home,
@@ -175,6 +207,17 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 		return &exitError{code}
 	}
 	return nil
+}
+
+// needsRoot reports whether a task that will run needs root.
+func needsRoot(p *plan, dryRun bool) bool {
+	for _, n := range p.graph.Order() {
+		s := p.specs[n]
+		if s.Root && !s.Disabled && (!dryRun || s.DryRun) {
+			return true
+		}
+	}
+	return false
 }
 
 func jobsFor(p *plan, o *runOptions) int {

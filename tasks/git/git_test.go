@@ -1,0 +1,277 @@
+package git
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+)
+
+// These tests run accept and push after a real update, build and
+// activation in a private Nix store (package nixtest), with real git and
+// a bare remote.
+
+type world struct {
+	t      *testing.T
+	s      *nixtest.Sandbox
+	values *tasks.Values
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	s, err := nixtest.New(context.Background(), t.TempDir())
+	if s != nil {
+		t.Cleanup(func() { _ = s.Cleanup() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, s: s, values: tasks.NewValues()}
+}
+
+func (w *world) env(name string, p *nixtest.Prompter, yes bool) *tasks.Env {
+	env := w.s.TaskEnv(name, w.values, nil)
+	env.Now = func() time.Time { return time.Date(2026, 5, 4, 3, 2, 1, 0, time.Local) }
+	if p != nil {
+		env.Prompt = p
+	}
+	env.Yes = yes
+	return env
+}
+
+func (w *world) run(task tasks.Task, env *tasks.Env) error {
+	w.t.Helper()
+	err := task.Run(context.Background(), env)
+	w.t.Cleanup(func() {
+		if w.t.Failed() {
+			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*nixtest.Buffer).String())
+		}
+	})
+	return err
+}
+
+// activate bumps foo and runs flake-update, build and activate: the flake
+// has an uncommitted lock file and the system is generation 2.
+func (w *world) activate() {
+	w.t.Helper()
+	if err := w.s.SetVersion("1.2"); err != nil {
+		w.t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name string
+		task tasks.Task
+	}{{"flake-update", nixos.FlakeUpdate{}}, {"build", nixos.Build{}}, {"activate", nixos.Activate{}}} {
+		if err := w.run(step.task, w.env(step.name, nil, false)); err != nil {
+			w.t.Fatalf("%s: %v", step.name, err)
+		}
+	}
+}
+
+func (w *world) git(args ...string) string {
+	w.t.Helper()
+	out, err := w.s.Run(context.Background(), w.s.Flake, append([]string{"git"}, args...)...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+func outcome(err error) (tasks.Kind, string) {
+	if o, ok := tasks.AsOutcome(err); ok {
+		return o.Kind, o.Reason
+	}
+	return 0, ""
+}
+
+func TestAcceptYesCommits(t *testing.T) {
+	w := newWorld(t)
+	w.activate()
+	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{true}, Inputs: []string{"  foo 1.2  "}}
+	env := w.env("accept", p, false)
+	if err := w.run(Accept{}, env); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Asked(); !slices.Equal(got, []string{"Keep this configuration?", "Commit message (blank: no commit)"}) {
+		t.Errorf("asked %q", got)
+	}
+	printed := strings.Join(p.Printed(), "\n")
+	if !strings.Contains(printed, "Configuration activated. Test it now.") || !strings.Contains(printed, "M  flake.lock") {
+		t.Errorf("shown %q", printed)
+	}
+	if msg := w.git("log", "-1", "--format=%s"); msg != "foo 1.2" {
+		t.Errorf("last commit %q", msg)
+	}
+	if st := w.git("status", "--porcelain"); st != "" {
+		t.Errorf("not committed: %q", st)
+	}
+	if v, _ := env.Value("accept", "commit"); v != w.git("rev-parse", "--short", "HEAD") {
+		t.Errorf("accept.commit = %v", v)
+	}
+}
+
+func TestAcceptNoRollsBack(t *testing.T) {
+	w := newWorld(t)
+	first, _ := nixtest.Resolve(w.s.Profile)
+	head := w.git("rev-parse", "HEAD")
+	w.activate()
+	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{false}}
+	kind, reason := outcome(w.run(Accept{}, w.env("accept", p, false)))
+	if kind != tasks.Declined || reason != "changes rejected; rolled back" {
+		t.Errorf("outcome %v %q", kind, reason)
+	}
+	if calls := w.s.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot", "switch"}) {
+		t.Errorf("switch calls %q", calls)
+	}
+	running, _ := nixtest.Resolve(w.s.CurrentSystem)
+	if _, cur, _ := w.s.Generations(); cur != 1 || running != first {
+		t.Errorf("generation %d, running %s", cur, running)
+	}
+	if w.git("rev-parse", "HEAD") != head {
+		t.Error("a commit was made")
+	}
+}
+
+func TestAcceptYesFlag(t *testing.T) {
+	w := newWorld(t)
+	w.activate()
+	if err := w.run(Accept{}, w.env("accept", nil, true)); err != nil {
+		t.Fatal(err)
+	}
+	if msg := w.git("log", "-1", "--format=%s"); msg != "rebuild: demo 2026-05-04 03:02 (generation 2)" {
+		t.Errorf("message %q", msg)
+	}
+}
+
+// No terminal, no --yes: nothing committed, nothing pushed.
+func TestNoTerminalCommitsAndPushesNothing(t *testing.T) {
+	w := newWorld(t)
+	head := w.git("rev-parse", "HEAD")
+	w.activate()
+	kind, reason := outcome(w.run(Accept{}, w.env("accept", nil, false)))
+	if kind != tasks.Skipped || reason != "no terminal: kept the new configuration, nothing committed" {
+		t.Errorf("accept: %v %q", kind, reason)
+	}
+	if w.git("rev-parse", "HEAD") != head || !strings.Contains(w.git("status", "--porcelain"), "flake.lock") {
+		t.Error("accept committed")
+	}
+	w.git("commit", "-q", "-am", "by hand")
+	kind, reason = outcome(w.run(Push{}, w.env("push", nil, false)))
+	if kind != tasks.Skipped || reason != "no terminal: nothing pushed (1 commit to origin/main waiting)" {
+		t.Errorf("push: %v %q", kind, reason)
+	}
+	if remote := w.git("--git-dir", w.s.Remote, "rev-parse", "main"); remote != head {
+		t.Error("pushed")
+	}
+}
+
+func TestPush(t *testing.T) {
+	w := newWorld(t)
+	if kind, reason := outcome(w.run(Push{}, w.env("push", nil, true))); kind != tasks.Skipped || reason != "nothing to push" {
+		t.Errorf("clean: %v %q", kind, reason)
+	}
+	w.activate()
+	if err := w.run(Accept{}, w.env("accept", nil, true)); err != nil {
+		t.Fatal(err)
+	}
+	head := w.git("rev-parse", "HEAD")
+
+	// Asked, answered no: declined.
+	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{false}}
+	if kind, _ := outcome(w.run(Push{}, w.env("push", p, false))); kind != tasks.Declined {
+		t.Errorf("answer no: %v", kind)
+	}
+	if got := p.Asked(); !slices.Equal(got, []string{"Push 1 commit to origin/main?"}) {
+		t.Errorf("asked %q", got)
+	}
+	// A dry run says what it would push.
+	dry := w.env("push", nil, false)
+	dry.DryRun = true
+	if err := w.run(Push{}, dry); err != nil || !slices.Equal(dry.Report().Actions, []string{"would push 1 commit to origin/main"}) {
+		t.Errorf("dry run: %v %q", err, dry.Report().Actions)
+	}
+	// Asked, answered yes: the bare remote has the commit.
+	p = &nixtest.Prompter{Terminal: true, Confirms: []bool{true}}
+	env := w.env("push", p, false)
+	if err := w.run(Push{}, env); err != nil {
+		t.Fatal(err)
+	}
+	if remote := w.git("--git-dir", w.s.Remote, "rev-parse", "main"); remote != head {
+		t.Errorf("remote main %s, want %s", remote, head)
+	}
+	if a := env.Report().Actions; !slices.Equal(a, []string{"pushed 1 commit to origin/main"}) {
+		t.Errorf("actions %q", a)
+	}
+	if kind, reason := outcome(w.run(Push{}, w.env("push", nil, true))); kind != tasks.Skipped || reason != "nothing to push" {
+		t.Errorf("pushed again: %v %q", kind, reason)
+	}
+}
+
+// A failed push is a warning carrying git's message, never a failure.
+func TestPushFailureIsAWarning(t *testing.T) {
+	w := newWorld(t)
+	w.git("commit", "-q", "--allow-empty", "-m", "local")
+	w.git("remote", "set-url", "origin", w.s.Root+"/no-such-remote.git")
+	env := w.env("push", nil, true)
+	kind, reason := outcome(w.run(Push{}, env))
+	if kind != tasks.Skipped || reason != "push failed" {
+		t.Errorf("outcome %v %q", kind, reason)
+	}
+	warn := strings.Join(env.Report().Warnings, "\n")
+	if !strings.HasPrefix(warn, "push to origin/main failed: ") || !strings.Contains(warn, "no-such-remote.git") {
+		t.Errorf("warning %q", warn)
+	}
+}
+
+// Without an upstream, push goes to origin's branch of the same name.
+func TestPushWithoutUpstream(t *testing.T) {
+	w := newWorld(t)
+	w.git("checkout", "-q", "-b", "feature")
+	w.git("commit", "-q", "--allow-empty", "-m", "feature work")
+	env := w.env("push", nil, true)
+	if err := w.run(Push{}, env); err != nil {
+		t.Fatal(err)
+	}
+	if remote := w.git("--git-dir", w.s.Remote, "rev-parse", "feature"); remote != w.git("rev-parse", "HEAD") {
+		t.Errorf("remote feature %s", remote)
+	}
+}
+
+// With no activation (no changes), there is nothing to keep or reject:
+// accept only commits what is there.
+func TestAcceptWithoutActivation(t *testing.T) {
+	w := newWorld(t)
+	if kind, reason := outcome(w.run(Accept{}, w.env("accept", nil, true))); kind != tasks.Skipped || reason != "nothing to commit" {
+		t.Errorf("clean tree: %v %q", kind, reason)
+	}
+	if err := os.WriteFile(filepath.Join(w.s.Flake, "notes.md"), []byte("notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &nixtest.Prompter{Terminal: true, Inputs: []string{"notes"}}
+	if err := w.run(Accept{}, w.env("accept", p, false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Asked(); !slices.Equal(got, []string{"Commit message (blank: no commit)"}) {
+		t.Errorf("asked %q", got)
+	}
+	if msg := w.git("log", "-1", "--format=%s"); msg != "notes" {
+		t.Errorf("last commit %q", msg)
+	}
+}
+
+func TestSpecs(t *testing.T) {
+	s := Specs()
+	if len(s) != 2 || s[0].Name != "accept" || s[0].Seed != 8 || !s[0].Interactive || !slices.Equal(s[0].Needs, []string{"activate"}) ||
+		len(s[0].After) != 4 || s[1].Name != "push" || s[1].Seed != 14 || !slices.Equal(s[1].Needs, []string{"accept"}) {
+		t.Errorf("specs %+v", s)
+	}
+}

@@ -1,0 +1,143 @@
+package git
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Push is the push task: "Push N commits to <remote>/<branch>?", then git
+// push. The branch's upstream is the target; without one, the remote
+// "origin" (or the only remote) and a branch of the same name.
+//
+// Skipped when there is nothing to push (or no remote, or a detached
+// HEAD). No terminal and no --yes: skipped, nothing pushed. --yes: push.
+// A failed push is a warning with git's message and the task ends
+// skipped: never a failure. A dry run says what would be pushed.
+type Push struct{}
+
+// Run pushes.
+func (Push) Run(ctx context.Context, env *tasks.Env) error {
+	if err := env.Options.CheckOptions(); err != nil {
+		return err
+	}
+	if env.Config == nil {
+		return fmt.Errorf("no configuration")
+	}
+	dir, err := nixos.FlakeDir(env)
+	if err != nil {
+		return err
+	}
+	r, ok := openRepo(ctx, env, dir)
+	if !ok {
+		return tasks.Skip("the flake is not in a git repository")
+	}
+	t, err := r.target(ctx)
+	if err != nil {
+		return err
+	}
+	if t.remote == "" {
+		return tasks.Skip("%s", t.why)
+	}
+	if t.ahead == 0 {
+		return tasks.Skip("nothing to push")
+	}
+	what := fmt.Sprintf("%d commit%s to %s/%s", t.ahead, plural(t.ahead), t.remote, t.branch)
+	if env.DryRun {
+		env.Action("would push %s", what)
+		return nil
+	}
+	if !env.Yes {
+		if env.Prompt == nil || !env.Prompt.Interactive() {
+			return tasks.Skip("no terminal: nothing pushed (%s waiting)", what)
+		}
+		yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Push " + what + "?", Default: true})
+		if err != nil {
+			return err
+		}
+		if !yes {
+			return tasks.Decline("not pushed")
+		}
+	}
+	env.Status("git push %s", t.remote)
+	if err := r.run(ctx, proc.Cmd{}, "push", t.remote, "HEAD:refs/heads/"+t.branch); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		env.Warn("push to %s/%s failed: %s", t.remote, t.branch, gitMessage(err))
+		return tasks.Skip("push failed")
+	}
+	env.Action("pushed %s", what)
+	return nil
+}
+
+type pushTarget struct {
+	remote, branch string
+	ahead          int
+	why            string // no remote: why
+}
+
+func (r *repo) target(ctx context.Context) (pushTarget, error) {
+	var t pushTarget
+	branch, err := r.out(ctx, "symbolic-ref", "--short", "-q", "HEAD")
+	branch = strings.TrimSpace(branch)
+	if err != nil || branch == "" {
+		t.why = "detached HEAD: nothing to push"
+		return t, nil
+	}
+	var count string
+	if up, err := r.out(ctx, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"); err == nil {
+		remote, _ := r.out(ctx, "config", "branch."+branch+".remote")
+		merge, _ := r.out(ctx, "config", "branch."+branch+".merge")
+		t.remote = strings.TrimSpace(remote)
+		t.branch = strings.TrimPrefix(strings.TrimSpace(merge), "refs/heads/")
+		if t.remote == "" || t.branch == "" {
+			t.remote, t.branch, _ = strings.Cut(strings.TrimSpace(up), "/")
+		}
+		if count, err = r.out(ctx, "rev-list", "--count", "@{u}..HEAD"); err != nil {
+			return t, err
+		}
+	} else {
+		remotes, err := r.out(ctx, "remote")
+		if err != nil {
+			return t, err
+		}
+		list := strings.Fields(remotes)
+		switch {
+		case contains(list, "origin"):
+			t.remote = "origin"
+		case len(list) == 1:
+			t.remote = list[0]
+		default:
+			t.why = fmt.Sprintf("no upstream for %s and no single remote to push to", branch)
+			return t, nil
+		}
+		t.branch = branch
+		if count, err = r.out(ctx, "rev-list", "--count", "HEAD", "--not", "--remotes="+t.remote); err != nil {
+			return t, err
+		}
+	}
+	t.ahead, err = strconv.Atoi(strings.TrimSpace(count))
+	return t, err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

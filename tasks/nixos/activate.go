@@ -1,0 +1,120 @@
+package nixos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Activate is the activate task, in the safe order nh uses:
+//
+//  1. <new>/bin/switch-to-configuration test — if it fails, the profile
+//     and the boot default are untouched;
+//  2. nix-env -p <profile> --set <new>;
+//  3. <new>/bin/switch-to-configuration boot — if it fails, the profile is
+//     put back to the generation it pointed at before.
+//
+// Skipped with "no changes" when build found the running system. Option
+// ask (bool; the --ask flag sets it): show the diff and ask first.
+type Activate struct{}
+
+var activateOptions = []string{"ask"}
+
+// Run activates what build built.
+func (Activate) Run(ctx context.Context, env *tasks.Env) error {
+	if err := env.Options.CheckOptions(activateOptions...); err != nil {
+		return err
+	}
+	ask, err := env.Options.Bool("ask", false)
+	if err != nil {
+		return err
+	}
+	if env.Config == nil {
+		return errNoConfig
+	}
+	out, changed, ok := builtPath(env)
+	if !ok {
+		return errors.New("nothing to activate: build handed on no system (run build in the same invocation)")
+	}
+	if !changed {
+		return tasks.Skip("no changes")
+	}
+	if ask && !env.Yes {
+		if err := confirmActivation(ctx, env, out); err != nil {
+			return err
+		}
+	}
+	profile := env.Config.Profile
+	switchCmd := func(action string) proc.Cmd {
+		return proc.Cmd{Args: []string{out + "/bin/switch-to-configuration", action}, Root: true}
+	}
+
+	env.Status("switch-to-configuration test")
+	if err := run(ctx, env, switchCmd("test")); err != nil {
+		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)
+	}
+	prev := currentGeneration(profile)
+	env.Status("setting the profile")
+	if err := run(ctx, env, proc.Cmd{Args: []string{"nix-env", "-p", profile, "--set", out}, Root: true}); err != nil {
+		return fmt.Errorf("%s is active (test), but setting the profile failed; the profile and the boot default are unchanged: %w", out, err)
+	}
+	gen := currentGeneration(profile)
+	env.Status("switch-to-configuration boot")
+	if err := run(ctx, env, switchCmd("boot")); err != nil {
+		return putBack(context.WithoutCancel(ctx), env, prev, err)
+	}
+	env.Put("activated", out)
+	env.Put("generation", gen)
+	env.Action("activated %s as generation %d", out, gen)
+	return nil
+}
+
+// putBack points the profile at the generation it had before, after boot
+// failed. It runs even when ctx is canceled: leaving the profile ahead of
+// the boot default is what it exists to prevent.
+func putBack(ctx context.Context, env *tasks.Env, prev int, bootErr error) error {
+	if prev == 0 {
+		return fmt.Errorf("switch-to-configuration boot failed, and there is no previous generation to put the profile back to: %w", bootErr)
+	}
+	env.Status("putting the profile back to generation %d", prev)
+	err := run(ctx, env, proc.Cmd{Args: []string{"nix-env", "-p", env.Config.Profile, "--switch-generation", fmt.Sprint(prev)}, Root: true})
+	if err != nil {
+		return fmt.Errorf("switch-to-configuration boot failed, and putting the profile back to generation %d failed too (%v): %w", prev, err, bootErr)
+	}
+	return fmt.Errorf("switch-to-configuration boot failed; the profile was put back to generation %d and the boot default is unchanged (the new system stays active until reboot): %w", prev, bootErr)
+}
+
+// confirmActivation shows the diff and asks. Without a terminal (and
+// without --yes) nothing is activated: --ask asked for a person's word.
+func confirmActivation(ctx context.Context, env *tasks.Env, out string) error {
+	if env.Prompt == nil || !env.Prompt.Interactive() {
+		return tasks.Skip("--ask: no terminal to confirm; not activated")
+	}
+	summary := "(no diff: the diff task did not run)"
+	if v, ok := env.Value("diff", "summary"); ok {
+		summary, _ = v.(string)
+	}
+	env.Prompt.Println("Changes to the running system:\n" + indent(summary))
+	yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Activate " + out + "?", Default: true})
+	if err != nil {
+		return err
+	}
+	if !yes {
+		return tasks.Decline("activation not confirmed")
+	}
+	return nil
+}
+
+func indent(s string) string {
+	out := "  "
+	for _, r := range s {
+		out += string(r)
+		if r == '\n' {
+			out += "  "
+		}
+	}
+	return out
+}

@@ -1,0 +1,236 @@
+package nixos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Build is the build task:
+//
+//	nix build --no-link --json <flake>#nixosConfigurations.<host>.config.system.build.toplevel \
+//	    --log-format internal-json -v
+//
+// The JSON on standard output gives the store path (Nix 2.8 has no
+// --print-out-paths); the internal-json log on standard error becomes the
+// live status and a readable task log. The path is handed on as
+// build.out, and build.changed is false when it is the running system.
+//
+// Options: impure (bool: --impure) and env (["NIXPKGS_ALLOW_UNFREE=1"]:
+// variables for Nix), the seed's `NIXPKGS_ALLOW_UNFREE=1 nix build --impure`.
+type Build struct{}
+
+var buildOptions = []string{"impure", "env"}
+
+// Run builds the system. It evaluates the configuration once; activation
+// uses what it built.
+func (Build) Run(ctx context.Context, env *tasks.Env) error {
+	if err := env.Options.CheckOptions(buildOptions...); err != nil {
+		return err
+	}
+	impure, err := env.Options.Bool("impure", false)
+	if err != nil {
+		return err
+	}
+	extraEnv, err := env.Options.Strings("env", nil)
+	if err != nil {
+		return err
+	}
+	for _, kv := range extraEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("task.build.env: %q is not KEY=VALUE", kv)
+		}
+	}
+	attr, err := toplevel(env)
+	if err != nil {
+		return err
+	}
+	if env.Runner == nil {
+		return errors.New("no command runner")
+	}
+	args := []string{"nix", "build", "--no-link", "--json", attr, "--log-format", "internal-json", "-v"}
+	if impure {
+		args = append(args, "--impure")
+	}
+	_, dir, _ := flake(env)
+	env.Status("evaluating %s", env.Config.Host)
+
+	nl := &nixLogWriter{env: env, log: NewBuildLog()}
+	var stdout bytes.Buffer
+	err = env.Runner.Run(ctx, proc.Cmd{Args: args, Dir: dir, Env: extraEnv, Stdout: &stdout, Log: nl})
+	nl.flush()
+	if err != nil {
+		return buildError(ctx, err, nl.log)
+	}
+	out, err := parseBuildJSON(stdout.Bytes())
+	if err != nil {
+		return err
+	}
+	p := nl.log.Progress()
+	switch {
+	case p.Built == 0 && p.Fetched == 0:
+		env.Stat("nothing to build: already in the store")
+	case p.Fetched == 0:
+		env.Stat("built %d derivation%s", p.Built, plural(p.Built))
+	default:
+		env.Stat("built %d derivation%s, downloaded %d path%s (%s)", p.Built, plural(p.Built), p.Fetched, plural(p.Fetched), humanBytes(p.FetchedBytes))
+	}
+	for _, w := range nl.log.Warnings() {
+		if !strings.Contains(w, "is dirty") {
+			env.Warn("nix: %s", firstLine(w))
+		}
+	}
+	env.Put("out", out)
+	if current := resolve(env.Config.CurrentSystem); current != "" && current == resolve(out) {
+		env.Put("changed", false)
+		env.Stat("no changes")
+		fmt.Fprintf(env.Log, "%s is the running system (%s)\n", out, env.Config.CurrentSystem)
+		return nil
+	}
+	env.Put("changed", true)
+	env.Action("built %s", out)
+	return nil
+}
+
+// buildError makes Nix's own error lines the error's message, with the
+// failed derivation's last lines and the command line below them.
+func buildError(ctx context.Context, err error, l *BuildLog) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	report := l.ErrorReport()
+	if report == "" {
+		return err
+	}
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		code := fmt.Sprintf("exit status %d", pe.Code)
+		if pe.Signal != "" {
+			code = "killed by signal " + pe.Signal
+		}
+		return &nixError{report: report, cmd: pe.Cmd + ": " + code, err: err}
+	}
+	return &nixError{report: report, err: err}
+}
+
+// nixError is a failed Nix command: Nix's error report first (what the
+// user needs to read), then the command.
+type nixError struct {
+	report, cmd string
+	err         error
+}
+
+func (e *nixError) Error() string {
+	if e.cmd == "" {
+		return e.report
+	}
+	return e.report + "\n(" + e.cmd + ")"
+}
+
+func (e *nixError) Unwrap() error { return e.err }
+
+func parseBuildJSON(b []byte) (string, error) {
+	var res []struct {
+		DrvPath string            `json:"drvPath"`
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return "", fmt.Errorf("nix build --json: unexpected output %q: %w", truncate(string(b), 200), err)
+	}
+	if len(res) != 1 || res[0].Outputs["out"] == "" {
+		return "", fmt.Errorf("nix build --json: expected one output path, got %q", truncate(string(b), 200))
+	}
+	return res[0].Outputs["out"], nil
+}
+
+// nixLogWriter receives Nix's standard error from the runner: it feeds the
+// BuildLog, writes the readable text to the task log and updates the
+// live status when it changes.
+type nixLogWriter struct {
+	env    *tasks.Env
+	log    *BuildLog
+	mu     sync.Mutex
+	buf    []byte
+	status string
+}
+
+func (w *nixLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.line(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 1<<20 { // a line this long is not Nix's JSON; keep it moving
+		w.line(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (w *nixLogWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.line(string(w.buf))
+		w.buf = nil
+	}
+}
+
+func (w *nixLogWriter) line(l string) {
+	if text := w.log.Line(strings.TrimRight(l, "\r")); text != "" {
+		fmt.Fprintln(w.env.Log, text)
+	}
+	// Until Nix realises anything, "evaluating <host>" (set by Run) says more.
+	if st := w.log.Status(); st != w.status && st != "evaluating" {
+		w.status = st
+		w.env.Status("%s", st)
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// humanBytes formats n as Nix does: KiB, MiB, GiB with one decimal.
+func humanBytes(n int64) string {
+	sign := ""
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	f := float64(n)
+	for _, unit := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		f /= 1024
+		if f < 1024 || unit == "TiB" {
+			return fmt.Sprintf("%s%.1f %s", sign, f, unit)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,166 @@
+package nixos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Diff is the diff task: `nix store diff-closures <running> <new>`,
+// colour stripped, summarised as statistics (version changes, closure
+// size) and handed on as diff.summary for activate's --ask. Read-only.
+type Diff struct{}
+
+// maxDiffStats is how many version changes the summary lists one by one.
+const maxDiffStats = 8
+
+// Run compares the running system with the one build made.
+func (Diff) Run(ctx context.Context, env *tasks.Env) error {
+	if err := env.Options.CheckOptions(); err != nil {
+		return err
+	}
+	if env.Config == nil {
+		return errNoConfig
+	}
+	out, changed, ok := builtPath(env)
+	if !ok {
+		return tasks.Skip("nothing built in this run")
+	}
+	if !changed {
+		return tasks.Skip("no changes")
+	}
+	current := resolve(env.Config.CurrentSystem)
+	if current == "" {
+		return tasks.Skip("no running system at %s", env.Config.CurrentSystem)
+	}
+	text, err := output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
+	if err != nil {
+		return err
+	}
+	text = proc.StripANSI(text)
+	env.Log.Write([]byte(text))
+	d := parseDiffClosures(text)
+
+	var summary []string
+	for i, c := range d.versions {
+		if i == maxDiffStats {
+			summary = append(summary, fmt.Sprintf("… %d more version changes (see the log)", len(d.versions)-maxDiffStats))
+			break
+		}
+		summary = append(summary, c)
+	}
+	if len(d.versions) == 0 {
+		summary = append(summary, "no version changes")
+	}
+	if before, after, err := closureSizes(ctx, env, current, out); err == nil {
+		summary = append(summary, fmt.Sprintf("closure %s → %s (%s)", humanBytes(before), humanBytes(after), signedBytes(after-before)))
+	} else {
+		fmt.Fprintf(env.Log, "closure size: %v\n", err)
+		summary = append(summary, fmt.Sprintf("closure size %s (sum of the changes above)", signedBytes(d.delta)))
+	}
+	for _, s := range summary {
+		env.Stat("%s", s)
+	}
+	env.Put("summary", strings.Join(summary, "\n"))
+	env.Put("versions", d.versions)
+	return nil
+}
+
+type closureDiff struct {
+	versions []string // "foo 1.0 → 1.2"
+	delta    int64    // sum of the size changes, bytes
+}
+
+// parseDiffClosures reads diff-closures' lines, e.g.
+//
+//	foo: 1.0 → 1.2, +64.0 KiB
+//	bar: ∅ → 2.0, +48.0 KiB
+//	baz: +12.5 KiB
+//	qux: 1.0, 1.1 → 1.2
+func parseDiffClosures(text string) closureDiff {
+	var d closureDiff
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		name, rest, ok := strings.Cut(line, ": ")
+		if !ok || name == "" {
+			continue
+		}
+		if i := strings.LastIndex(rest, ", "); i >= 0 || strings.HasSuffix(rest, " KiB") {
+			delta := rest
+			if i >= 0 {
+				delta = rest[i+2:]
+			}
+			if n, ok := parseKiB(delta); ok {
+				d.delta += n
+				if i >= 0 {
+					rest = rest[:i]
+				} else {
+					rest = ""
+				}
+			}
+		}
+		if strings.Contains(rest, " → ") {
+			d.versions = append(d.versions, name+" "+rest)
+		}
+	}
+	return d
+}
+
+func parseKiB(s string) (int64, bool) {
+	num, ok := strings.CutSuffix(s, " KiB")
+	if !ok || (!strings.HasPrefix(num, "+") && !strings.HasPrefix(num, "-")) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, false
+	}
+	return int64(f * 1024), true
+}
+
+// closureSizes returns the closure sizes of two store paths.
+func closureSizes(ctx context.Context, env *tasks.Env, a, b string) (int64, int64, error) {
+	sizes, err := pathSizes(ctx, env, a, b)
+	if err != nil {
+		return 0, 0, err
+	}
+	sa, oka := sizes[a]
+	sb, okb := sizes[b]
+	if !oka || !okb {
+		return 0, 0, fmt.Errorf("nix path-info gave no size for %s or %s", a, b)
+	}
+	return sa, sb, nil
+}
+
+// pathSizes runs `nix path-info -S --json` on paths: closure sizes by path.
+func pathSizes(ctx context.Context, env *tasks.Env, paths ...string) (map[string]int64, error) {
+	args := append([]string{"nix", "path-info", "-S", "--json"}, paths...)
+	out, err := output(ctx, env, proc.Cmd{Args: args})
+	if err != nil {
+		return nil, err
+	}
+	var infos []struct {
+		Path        string `json:"path"`
+		ClosureSize int64  `json:"closureSize"`
+	}
+	if err := json.Unmarshal([]byte(out), &infos); err != nil {
+		return nil, fmt.Errorf("nix path-info: %w", err)
+	}
+	sizes := make(map[string]int64, len(infos))
+	for _, in := range infos {
+		sizes[in.Path] = in.ClosureSize
+	}
+	return sizes, nil
+}
+
+func signedBytes(n int64) string {
+	if n >= 0 {
+		return "+" + humanBytes(n)
+	}
+	return humanBytes(n)
+}

@@ -1,0 +1,326 @@
+package nixos
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Generations is the generations task: list the system profile's
+// generations (number, date, current, booted, closure size), choose which
+// to delete — in a multi-select, or by the policy options keep (the newest
+// N are kept) and keep_since ("7d": those younger are kept) — delete them
+// with `nix-env --delete-generations`, collect garbage and report what was
+// freed.
+//
+// The current generation, the booted one and the running one are never
+// offered and never deleted, whatever the policy or the answer.
+//
+// Without a policy: with --yes, the default policy (keep DefaultKeep); with
+// no terminal, nothing is deleted (skipped). A policy applies without a
+// terminal too: it was configured on purpose. A dry run lists what would be
+// deleted (by the policy, else the default one) and deletes nothing.
+type Generations struct{}
+
+// DefaultKeep is the --yes answer when no policy is configured.
+const DefaultKeep = 5
+
+var generationsOptions = []string{"keep", "keep_since"}
+
+// policy: a generation goes when it is beyond the newest keep AND older
+// than since (when set).
+type policy struct {
+	keep  int
+	since time.Duration // 0: no age rule
+}
+
+func (p policy) String() string {
+	s := fmt.Sprintf("keep %d", p.keep)
+	if p.since > 0 {
+		s += " and those younger than " + formatAge(p.since)
+	}
+	return s
+}
+
+// Run lists, chooses, deletes and collects garbage.
+func (Generations) Run(ctx context.Context, env *tasks.Env) error {
+	pol, havePolicy, err := readPolicy(env.Options)
+	if err != nil {
+		return err
+	}
+	if env.Config == nil {
+		return errNoConfig
+	}
+	env.Status("listing generations")
+	gens, err := listGenerations(ctx, env)
+	if err != nil {
+		return err
+	}
+	if len(gens) == 0 {
+		return tasks.Skip("the profile %s has no generations", env.Config.Profile)
+	}
+	addSizes(ctx, env, gens)
+	table := generationTable(gens)
+	fmt.Fprintln(env.Log, table)
+
+	var candidates []generation // newest first
+	for i := len(gens) - 1; i >= 0; i-- {
+		if !gens[i].protected() {
+			candidates = append(candidates, gens[i])
+		}
+	}
+	if len(candidates) == 0 {
+		return tasks.Skip("nothing to delete: only the current and booted generations exist")
+	}
+
+	var chosen []generation
+	switch {
+	case havePolicy || env.Yes || env.DryRun:
+		if !havePolicy {
+			pol = policy{keep: DefaultKeep}
+		}
+		chosen = byPolicy(gens, pol, env.Now())
+		fmt.Fprintf(env.Log, "policy: %s\n", pol)
+	case env.Prompt == nil || !env.Prompt.Interactive():
+		return tasks.Skip("no terminal: nothing deleted (set keep or keep_since to clean up without asking)")
+	default:
+		env.Prompt.Println("System generations:\n" + table)
+		labels := make([]string, len(candidates))
+		for i, g := range candidates {
+			labels[i] = generationLine(g)
+		}
+		picked, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{Text: "Delete which generations?"}, labels)
+		if err != nil {
+			return err
+		}
+		for _, i := range picked {
+			if i >= 0 && i < len(candidates) {
+				chosen = append(chosen, candidates[i])
+			}
+		}
+	}
+	chosen = stillDeletable(env, chosen)
+	if len(chosen) == 0 {
+		return tasks.Skip("nothing to delete")
+	}
+	sort.Slice(chosen, func(i, j int) bool { return chosen[i].Number < chosen[j].Number })
+	nums := make([]string, len(chosen))
+	var size int64
+	for i, g := range chosen {
+		nums[i] = strconv.Itoa(g.Number)
+		size += g.Size
+	}
+	if env.DryRun {
+		env.Action("would delete generations %s, then collect garbage", strings.Join(nums, ", "))
+		return nil
+	}
+
+	env.Status("deleting generations %s", strings.Join(nums, ", "))
+	args := append([]string{"nix-env", "-p", env.Config.Profile, "--delete-generations"}, nums...)
+	if err := run(ctx, env, proc.Cmd{Args: args, Root: true}); err != nil {
+		return err
+	}
+	env.Action("deleted generations %s", strings.Join(nums, ", "))
+
+	env.Status("collecting garbage")
+	var gc gcResult
+	if err := run(ctx, env, proc.Cmd{Args: []string{"nix-store", "--gc"}, Root: true, OnLine: gc.line}); err != nil {
+		return err
+	}
+	if freed, paths, ok := gc.result(); ok {
+		env.Stat("freed %s (%d store paths)", freed, paths)
+	} else {
+		env.Stat("garbage collected")
+	}
+	return nil
+}
+
+// readPolicy reads keep and keep_since; havePolicy is false when neither
+// is set.
+func readPolicy(opts config.Task) (p policy, havePolicy bool, err error) {
+	if err := opts.CheckOptions(generationsOptions...); err != nil {
+		return p, false, err
+	}
+	_, haveKeep := opts.Options["keep"]
+	_, haveSince := opts.Options["keep_since"]
+	if p.keep, err = opts.Int("keep", 0); err != nil {
+		return p, false, err
+	}
+	if p.keep < 0 {
+		return p, false, &config.Error{File: opts.File, Key: optionKey(opts, "keep"),
+			Value: strconv.Itoa(p.keep), Msg: "negative", Allowed: "a whole number ≥ 0"}
+	}
+	since, err := opts.String("keep_since", "")
+	if err != nil {
+		return p, false, err
+	}
+	if haveSince {
+		if p.since, err = ParseAge(since); err != nil {
+			return p, false, &config.Error{File: opts.File, Key: optionKey(opts, "keep_since"),
+				Value: strconv.Quote(since), Msg: err.Error(), Allowed: `an age such as "7d", "36h", "90m" or "1d12h"`}
+		}
+	}
+	return p, haveKeep || haveSince, nil
+}
+
+func optionKey(opts config.Task, key string) string {
+	name := opts.Name
+	if name == "" {
+		name = "generations"
+	}
+	return "task." + name + "." + key
+}
+
+// byPolicy returns the unprotected generations the policy deletes.
+func byPolicy(gens []generation, p policy, now time.Time) []generation {
+	sorted := append([]generation(nil), gens...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Number > sorted[j].Number })
+	var out []generation
+	for i, g := range sorted {
+		switch {
+		case g.protected(), i < p.keep:
+		case p.since > 0 && now.Sub(g.Date) < p.since:
+		default:
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// stillDeletable drops anything that became current, booted or running
+// since the list was read: the last check before deleting.
+func stillDeletable(env *tasks.Env, gens []generation) []generation {
+	cur := currentGeneration(env.Config.Profile)
+	booted, running := resolve(env.Config.BootedSystem), resolve(env.Config.CurrentSystem)
+	var out []generation
+	for _, g := range gens {
+		if g.protected() || g.Number == cur || g.Path == "" || g.Path == booted || g.Path == running {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// addSizes fills in closure sizes with one `nix path-info -S --json`.
+// Sizes are informative: a failure leaves them 0.
+func addSizes(ctx context.Context, env *tasks.Env, gens []generation) {
+	seen := map[string]bool{}
+	var paths []string
+	for _, g := range gens {
+		if g.Path != "" && !seen[g.Path] {
+			seen[g.Path] = true
+			paths = append(paths, g.Path)
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	sizes, err := pathSizes(ctx, env, paths...)
+	if err != nil {
+		fmt.Fprintf(env.Log, "closure sizes: %v\n", err)
+		return
+	}
+	for i := range gens {
+		gens[i].Size = sizes[gens[i].Path]
+	}
+}
+
+func generationLine(g generation) string {
+	size := "?"
+	if g.Size > 0 {
+		size = humanBytes(g.Size)
+	}
+	line := fmt.Sprintf("%4d  %s  %10s", g.Number, g.Date.Format("2006-01-02 15:04"), size)
+	if m := g.marks(); m != "" {
+		line += "  " + m
+	}
+	return line
+}
+
+// generationTable lists every generation, newest first.
+func generationTable(gens []generation) string {
+	lines := make([]string, 0, len(gens))
+	for i := len(gens) - 1; i >= 0; i-- {
+		lines = append(lines, generationLine(gens[i]))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// gcResult reads nix-store --gc's last line: "11 store paths deleted, 0.19 MiB freed".
+type gcResult struct {
+	mu    sync.Mutex
+	freed string
+	paths int
+	ok    bool
+}
+
+var gcFreedRE = regexp.MustCompile(`(\d+) store paths deleted, ([0-9.]+ [KMGT]?i?B) freed`)
+
+func (r *gcResult) line(l string) {
+	if m := gcFreedRE.FindStringSubmatch(l); m != nil {
+		r.mu.Lock()
+		r.paths, _ = strconv.Atoi(m[1])
+		r.freed, r.ok = m[2], true
+		r.mu.Unlock()
+	}
+}
+
+func (r *gcResult) result() (string, int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.freed, r.paths, r.ok
+}
+
+var ageRE = regexp.MustCompile(`^(\d+)([wdhms])`)
+
+// ParseAge reads an age such as "7d", "36h", "90m", "2w" or "1d12h"
+// (w, d, h, m, s; a day is 24 hours).
+func ParseAge(s string) (time.Duration, error) {
+	rest := strings.TrimSpace(s)
+	if rest == "" {
+		return 0, fmt.Errorf("empty age")
+	}
+	units := map[string]time.Duration{"w": 7 * 24 * time.Hour, "d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second}
+	var total time.Duration
+	for rest != "" {
+		m := ageRE.FindStringSubmatch(rest)
+		if m == nil {
+			return 0, fmt.Errorf("not an age")
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > int64(100*365*24*time.Hour/units[m[2]]) {
+			return 0, fmt.Errorf("too large")
+		}
+		total += time.Duration(n) * units[m[2]]
+		rest = rest[len(m[0]):]
+	}
+	return total, nil
+}
+
+// formatAge writes d in the largest whole units, e.g. "7d", "1d12h".
+func formatAge(d time.Duration) string {
+	var b strings.Builder
+	for _, u := range []struct {
+		s string
+		d time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}} {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.s)
+			d -= n * u.d
+		}
+	}
+	if b.Len() == 0 {
+		return "0s"
+	}
+	return b.String()
+}

@@ -1,0 +1,373 @@
+package nixos
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// Activity and result types of Nix's internal-json log (libutil/logging.hh);
+// the numbers have been stable since Nix 2.0.
+const (
+	actCopyPath   = 100
+	actRealise    = 102
+	actCopyPaths  = 103
+	actBuilds     = 104
+	actBuild      = 105
+	actSubstitute = 108
+
+	resBuildLogLine     = 101
+	resSetPhase         = 104
+	resProgress         = 105
+	resPostBuildLogLine = 107
+)
+
+// Verbosity levels of msg events: 0 error, 1 warning.
+const (
+	lvlError = 0
+	lvlWarn  = 1
+)
+
+const (
+	buildTailLines = 10      // build log lines kept per derivation for its failure
+	keptFinished   = 16      // finished builds whose tails are kept
+	maxErrorLines  = 40      // lines of Nix errors carried by ErrorReport
+	maxActivities  = 1 << 16 // a runaway log must not grow without bound
+)
+
+// BuildLog follows `nix build --log-format internal-json -v` line by line:
+// what is being built or downloaded, the built / expected / downloaded
+// counts (the way nix-output-monitor reads them), Nix's error and warning
+// messages, and the last lines of each build's log so a failed derivation
+// can be shown with its output. It also turns each line into readable text
+// for the task's log. It is not safe for concurrent use.
+type BuildLog struct {
+	acts     map[int64]*activity
+	running  []int64 // build and substitution activities, in start order
+	finished []*activity
+
+	realising        bool
+	built, expected  int // derivations (actBuilds progress)
+	failedBuilds     int
+	fetched, toFetch int   // substituted paths (actCopyPaths progress)
+	fetchedBytes     int64 // NAR bytes copied from caches so far
+
+	errors   []string
+	warnings []string
+}
+
+type activity struct {
+	typ   int
+	name  string // the derivation's or path's name, e.g. "firefox-133.0"
+	drv   string // the derivation's store path, for builds
+	phase string
+	tail  *proc.Tail
+	done  int64 // copied paths: bytes done and expected
+	total int64
+}
+
+// event is one "@nix {...}" line.
+type event struct {
+	Action string            `json:"action"`
+	ID     int64             `json:"id"`
+	Level  int               `json:"level"`
+	Type   int               `json:"type"`
+	Text   string            `json:"text"`
+	Msg    string            `json:"msg"`
+	Fields []json.RawMessage `json:"fields"`
+}
+
+// NewBuildLog returns an empty BuildLog.
+func NewBuildLog() *BuildLog { return &BuildLog{acts: map[int64]*activity{}} }
+
+// Line takes one line of Nix's standard error (without its newline) and
+// returns the readable text for the log, "" for lines with nothing to
+// read (progress updates). Lines that are not internal-json pass through.
+func (l *BuildLog) Line(line string) string {
+	raw, ok := strings.CutPrefix(line, "@nix ")
+	if !ok {
+		if s := strings.TrimSpace(proc.StripANSI(line)); strings.HasPrefix(s, "error:") {
+			l.errors = append(l.errors, s)
+		}
+		return line
+	}
+	var e event
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		return line
+	}
+	switch e.Action {
+	case "msg":
+		msg := strings.TrimRight(proc.StripANSI(e.Msg), "\n")
+		switch e.Level {
+		case lvlError:
+			l.errors = append(l.errors, msg)
+		case lvlWarn:
+			l.warnings = append(l.warnings, msg)
+		}
+		return msg
+	case "start":
+		return l.start(&e)
+	case "stop":
+		l.stop(e.ID)
+	case "result":
+		return l.result(&e)
+	}
+	return ""
+}
+
+func (l *BuildLog) start(e *event) string {
+	text := proc.StripANSI(e.Text)
+	if e.Type == actRealise {
+		l.realising = true
+	}
+	if _, dup := l.acts[e.ID]; dup || len(l.acts) >= maxActivities {
+		return text
+	}
+	a := &activity{typ: e.Type}
+	switch e.Type {
+	case actBuild:
+		a.drv = fieldString(e.Fields, 0)
+		a.name = storeName(a.drv)
+		a.tail = proc.NewTail(buildTailLines)
+		l.running = append(l.running, e.ID)
+	case actSubstitute:
+		a.name = storeName(fieldString(e.Fields, 0))
+		l.running = append(l.running, e.ID)
+	}
+	l.acts[e.ID] = a
+	return text
+}
+
+func (l *BuildLog) stop(id int64) {
+	a, ok := l.acts[id]
+	if !ok {
+		return
+	}
+	delete(l.acts, id)
+	if a.typ == actCopyPath && a.total > a.done { // the last progress is not always sent
+		l.fetchedBytes += a.total - a.done
+	}
+	for i, r := range l.running {
+		if r == id {
+			l.running = append(l.running[:i], l.running[i+1:]...)
+			break
+		}
+	}
+	if a.typ == actBuild {
+		if len(l.finished) == keptFinished {
+			l.finished = l.finished[1:]
+		}
+		l.finished = append(l.finished, a)
+	}
+}
+
+func (l *BuildLog) result(e *event) string {
+	a := l.acts[e.ID]
+	switch e.Type {
+	case resBuildLogLine, resPostBuildLogLine:
+		text := proc.StripANSI(fieldString(e.Fields, 0))
+		if a == nil {
+			return text
+		}
+		if a.tail != nil {
+			a.tail.Add(text)
+		}
+		return a.name + "> " + text
+	case resSetPhase:
+		if a == nil {
+			return ""
+		}
+		a.phase = fieldString(e.Fields, 0)
+		return a.name + "> phase " + a.phase
+	case resProgress:
+		if a == nil {
+			return ""
+		}
+		done, exp := fieldInt(e.Fields, 0), fieldInt(e.Fields, 1)
+		switch a.typ {
+		case actBuilds:
+			l.built, l.expected, l.failedBuilds = int(done), int(exp), int(fieldInt(e.Fields, 3))
+		case actCopyPaths:
+			l.fetched, l.toFetch = int(done), int(exp)
+		case actCopyPath:
+			l.fetchedBytes += done - a.done
+			a.done, a.total = done, exp
+		}
+	}
+	return ""
+}
+
+// Progress is the state of a build as its log tells it.
+type Progress struct {
+	Building     []string // derivations being built now, in start order
+	Fetching     []string // paths being downloaded now
+	Built        int      // derivations built
+	Expected     int      // derivations to build in all
+	Failed       int      // derivations that failed
+	Fetched      int      // paths downloaded (substituted)
+	ToFetch      int      // paths to download in all
+	FetchedBytes int64    // bytes of paths copied from caches so far (NAR size)
+	Evaluating   bool     // nothing is being realised yet
+}
+
+// Progress returns the current counts.
+func (l *BuildLog) Progress() Progress {
+	p := Progress{Built: l.built, Expected: l.expected, Failed: l.failedBuilds,
+		Fetched: l.fetched, ToFetch: l.toFetch, FetchedBytes: l.fetchedBytes, Evaluating: !l.realising}
+	for _, id := range l.running {
+		a := l.acts[id]
+		if a == nil {
+			continue
+		}
+		if a.typ == actBuild {
+			p.Building = append(p.Building, a.name)
+		} else {
+			p.Fetching = append(p.Fetching, a.name)
+		}
+	}
+	return p
+}
+
+// Status is a one-line live status, e.g.
+// "building firefox-133.0 (buildPhase) +1 more · 12/40 built · 3/9 downloaded".
+func (l *BuildLog) Status() string {
+	p := l.Progress()
+	var parts []string
+	more := func(n int) string {
+		if n > 1 {
+			return fmt.Sprintf(" +%d more", n-1)
+		}
+		return ""
+	}
+	switch {
+	case len(p.Building) > 0:
+		s := "building " + p.Building[0]
+		if a := l.acts[l.firstRunning(actBuild)]; a != nil && a.phase != "" {
+			s += " (" + a.phase + ")"
+		}
+		parts = append(parts, s+more(len(p.Building)))
+	case len(p.Fetching) > 0:
+		parts = append(parts, "downloading "+p.Fetching[0]+more(len(p.Fetching)))
+	case p.Evaluating:
+		parts = append(parts, "evaluating")
+	default:
+		parts = append(parts, "building")
+	}
+	if p.Expected > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d built", p.Built, p.Expected))
+	}
+	if p.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", p.Failed))
+	}
+	if p.ToFetch > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d downloaded", p.Fetched, p.ToFetch))
+	}
+	return oneLine(strings.Join(parts, " · "))
+}
+
+func (l *BuildLog) firstRunning(typ int) int64 {
+	for _, id := range l.running {
+		if a := l.acts[id]; a != nil && a.typ == typ {
+			return id
+		}
+	}
+	return -1
+}
+
+// Errors returns Nix's error messages (ANSI stripped), in order.
+func (l *BuildLog) Errors() []string { return append([]string(nil), l.errors...) }
+
+// Warnings returns Nix's warning messages (ANSI stripped), in order.
+func (l *BuildLog) Warnings() []string { return append([]string(nil), l.warnings...) }
+
+// BuildTail returns the last log lines of the build of drv (a derivation's
+// store path), if it is still known.
+func (l *BuildLog) BuildTail(drv string) []string {
+	for _, a := range l.acts {
+		if a.typ == actBuild && a.drv == drv {
+			return a.tail.Lines()
+		}
+	}
+	for i := len(l.finished) - 1; i >= 0; i-- {
+		if l.finished[i].drv == drv {
+			return l.finished[i].tail.Lines()
+		}
+	}
+	return nil
+}
+
+// ErrorReport is Nix's errors as they should reach the screen: each error
+// message, and under a failed builder its last log lines. "" when Nix
+// reported no error.
+func (l *BuildLog) ErrorReport() string {
+	var lines []string
+	for _, e := range l.errors {
+		lines = append(lines, strings.Split(e, "\n")...)
+		if drv := failedDrv(e); drv != "" {
+			if tail := l.BuildTail(drv); len(tail) > 0 {
+				lines = append(lines, "  last lines of "+storeName(drv)+":")
+				for _, t := range tail {
+					lines = append(lines, "    "+t)
+				}
+			}
+		}
+	}
+	if len(lines) > maxErrorLines {
+		lines = append(lines[:maxErrorLines], fmt.Sprintf("… %d more lines in the log", len(lines)-maxErrorLines))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// failedDrv returns the derivation named by "builder for '…drv' failed".
+func failedDrv(msg string) string {
+	_, rest, ok := strings.Cut(msg, "builder for '")
+	if !ok {
+		return ""
+	}
+	drv, _, ok := strings.Cut(rest, "'")
+	if !ok || !strings.HasSuffix(drv, ".drv") {
+		return ""
+	}
+	return drv
+}
+
+// storeName turns "/nix/store/<hash>-firefox-133.0.drv" into "firefox-133.0".
+func storeName(p string) string {
+	base := strings.TrimSuffix(path.Base(p), ".drv")
+	if i := strings.IndexByte(base, '-'); i >= 0 {
+		base = base[i+1:]
+	}
+	return oneLine(base)
+}
+
+func oneLine(s string) string {
+	if strings.ContainsAny(s, "\n\r") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return s
+}
+
+func fieldString(f []json.RawMessage, i int) string {
+	if i >= len(f) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(f[i], &s) != nil {
+		return ""
+	}
+	return s
+}
+
+func fieldInt(f []json.RawMessage, i int) int64 {
+	if i >= len(f) {
+		return 0
+	}
+	var n int64
+	if json.Unmarshal(f[i], &n) != nil {
+		return 0
+	}
+	return n
+}

@@ -1,0 +1,71 @@
+package nixos
+
+import (
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+)
+
+// Specs returns the NixOS tasks with their place in the default graph
+// (DESIGN.md): flake-update(1) ─▶ build(2) ─▶ diff ┄┄▶ activate(3), and
+// accept ─▶ generations(9).
+func Specs() []tasks.Spec {
+	return []tasks.Spec{
+		{
+			Name:        "flake-update",
+			Seed:        1,
+			Description: "update the flake's inputs (nix flake update; option inputs = [...] for some)",
+			Groups:      []string{"system"},
+			Critical:    true,
+			Options:     updateOptions,
+			Estimate:    10 * time.Second,
+			Task:        FlakeUpdate{},
+		},
+		{
+			Name:        "build",
+			Seed:        2,
+			Description: "build the host's system (nix build), live status from Nix's JSON log",
+			Groups:      []string{"system"},
+			Needs:       []string{"flake-update"},
+			Critical:    true,
+			Options:     buildOptions,
+			Estimate:    3 * time.Minute,
+			Task:        Build{},
+		},
+		{
+			Name:        "diff",
+			Description: "compare the new system with the running one (nix store diff-closures)",
+			Groups:      []string{"system"},
+			Needs:       []string{"build"},
+			Estimate:    3 * time.Second,
+			Task:        Diff{},
+		},
+		{
+			Name:          "activate",
+			Seed:          3,
+			Description:   "switch-to-configuration test, set the profile, switch-to-configuration boot",
+			Groups:        []string{"system"},
+			Needs:         []string{"build"},
+			After:         []string{"diff"},
+			Critical:      true,
+			Root:          true,
+			HoldInterrupt: true,
+			Options:       activateOptions,
+			Estimate:      30 * time.Second,
+			Task:          Activate{},
+		},
+		{
+			Name:        "generations",
+			Seed:        9,
+			Description: "delete old system generations (never the current or booted one) and collect garbage",
+			Groups:      []string{"cleanup"},
+			Needs:       []string{"accept"},
+			Interactive: true,
+			Root:        true,
+			Options:     generationsOptions,
+			DryRun:      true,
+			Estimate:    20 * time.Second,
+			Task:        Generations{},
+		},
+	}
+}

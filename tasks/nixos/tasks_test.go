@@ -1,0 +1,503 @@
+package nixos
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+)
+
+// These tests run the tasks against real Nix in a private store (package
+// nixtest), the way the scheduler would: one Env per task, values shared.
+
+type world struct {
+	t      *testing.T
+	s      *nixtest.Sandbox
+	values *tasks.Values
+	status *nixtest.Statuses
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	s, err := nixtest.New(context.Background(), t.TempDir())
+	if s != nil {
+		t.Cleanup(func() { _ = s.Cleanup() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, s: s, values: tasks.NewValues(), status: &nixtest.Statuses{}}
+}
+
+// env returns a task's Env; opts become its [task.NAME] options.
+func (w *world) env(name string, opts map[string]any) *tasks.Env {
+	env := w.s.TaskEnv(name, w.values, w.status)
+	env.Options = config.Task{Name: name, Options: opts, File: "config.toml"}
+	return env
+}
+
+// run runs task with env and returns its error; the log goes to the test's
+// output when it fails.
+func (w *world) run(task tasks.Task, env *tasks.Env) error {
+	w.t.Helper()
+	err := task.Run(context.Background(), env)
+	w.t.Cleanup(func() {
+		if w.t.Failed() {
+			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*nixtest.Buffer).String())
+		}
+	})
+	return err
+}
+
+func (w *world) mustRun(task tasks.Task, env *tasks.Env) *tasks.Env {
+	w.t.Helper()
+	if err := w.run(task, env); err != nil {
+		w.t.Fatalf("%s: %v", env.Name, err)
+	}
+	return env
+}
+
+// build runs flake-update and build and returns the new system.
+func (w *world) build() string {
+	w.t.Helper()
+	w.mustRun(FlakeUpdate{}, w.env("flake-update", nil))
+	w.mustRun(Build{}, w.env("build", nil))
+	out, _, ok := builtPath(w.env("x", nil))
+	if !ok {
+		w.t.Fatal("build handed on no path")
+	}
+	return out
+}
+
+func outcome(err error) (tasks.Kind, string) {
+	if o, ok := tasks.AsOutcome(err); ok {
+		return o.Kind, o.Reason
+	}
+	return 0, ""
+}
+
+func stats(env *tasks.Env) string { return strings.Join(env.Report().Stats, "\n") }
+
+// The whole system chain, twice: update sees the path: input change, build
+// reports its progress, diff names the version change, activate calls test
+// then boot and makes a new generation; the second round has no changes.
+func TestSystemChainThenNoChanges(t *testing.T) {
+	w := newWorld(t)
+	s := w.s
+	lockBefore, _ := os.ReadFile(filepath.Join(s.Flake, "flake.lock"))
+	oldSystem, _ := nixtest.Resolve(s.CurrentSystem)
+	if err := s.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+
+	up := w.mustRun(FlakeUpdate{}, w.env("flake-update", nil))
+	lockAfter, _ := os.ReadFile(filepath.Join(s.Flake, "flake.lock"))
+	if string(lockAfter) == string(lockBefore) {
+		t.Error("flake.lock did not change")
+	}
+	if st := stats(up); !strings.Contains(st, "input pkgs updated (") {
+		t.Errorf("flake-update stats %q", st)
+	}
+
+	b := w.mustRun(Build{}, w.env("build", nil))
+	out, changed, ok := builtPath(b)
+	if !ok || !changed || !strings.HasPrefix(out, s.Store+"/") || out == oldSystem {
+		t.Fatalf("build out %q changed %v", out, changed)
+	}
+	sts := strings.Join(w.status.Of("build"), "\n")
+	for _, want := range []string{"evaluating demo", "building foo-1.2", "/2 built"} {
+		if !strings.Contains(sts, want) {
+			t.Errorf("build statuses lack %q:\n%s", want, sts)
+		}
+	}
+	if st := stats(b); st != "built 2 derivations" {
+		t.Errorf("build stats %q", st)
+	}
+	if log := b.Log.(*nixtest.Buffer).String(); !strings.Contains(log, "foo-1.2> building foo-1.2") || strings.Contains(log, "@nix") {
+		t.Errorf("build log:\n%s", log)
+	}
+
+	d := w.mustRun(Diff{}, w.env("diff", nil))
+	if st := stats(d); !strings.Contains(st, "foo 1.0 → 1.2") || !strings.Contains(st, "closure ") || !strings.Contains(st, "(+64.0 KiB)") {
+		t.Errorf("diff stats %q", st)
+	}
+
+	a := w.mustRun(Activate{}, w.env("activate", nil))
+	if got := s.SwitchCalls(); !slices.Equal(got, []string{"test", "boot"}) {
+		t.Errorf("switch-to-configuration calls %q", got)
+	}
+	gens, cur, _ := s.Generations()
+	if !slices.Equal(gens, []int{1, 2}) || cur != 2 {
+		t.Errorf("generations %v current %d", gens, cur)
+	}
+	if p, _ := nixtest.Resolve(s.Profile); p != out {
+		t.Errorf("profile → %s, want %s", p, out)
+	}
+	if v, _ := a.Value("activate", "generation"); v != 2 {
+		t.Errorf("activate.generation = %v", v)
+	}
+
+	// Nothing changed since: no changes, nothing activated.
+	w.values = tasks.NewValues()
+	w.build()
+	_, changed, _ = builtPath(w.env("x", nil))
+	if changed {
+		t.Error("second build: changed")
+	}
+	if kind, reason := outcome(w.run(Diff{}, w.env("diff", nil))); kind != tasks.Skipped || reason != "no changes" {
+		t.Errorf("diff: %v %q", kind, reason)
+	}
+	if kind, reason := outcome(w.run(Activate{}, w.env("activate", nil))); kind != tasks.Skipped || reason != "no changes" {
+		t.Errorf("activate: %v %q", kind, reason)
+	}
+	if got := s.SwitchCalls(); len(got) != 2 {
+		t.Errorf("switch calls after no changes: %q", got)
+	}
+}
+
+func TestFlakeUpdateSelectedInputs(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.SetVersion("1.1"); err != nil {
+		t.Fatal(err)
+	}
+	env := w.mustRun(FlakeUpdate{}, w.env("flake-update", map[string]any{"inputs": []any{"pkgs"}}))
+	if log := env.Log.(*nixtest.Buffer).String(); !strings.Contains(log, "nix flake lock --update-input pkgs") {
+		t.Errorf("log:\n%s", log)
+	}
+	if st := stats(env); !strings.Contains(st, "input pkgs updated") {
+		t.Errorf("stats %q", st)
+	}
+	again := w.mustRun(FlakeUpdate{}, w.env("flake-update", nil))
+	if st := stats(again); st != "inputs: none changed" {
+		t.Errorf("second update stats %q", st)
+	}
+	err := w.run(FlakeUpdate{}, w.env("flake-update", map[string]any{"input": "pkgs"}))
+	var ce *config.Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "task.flake-update.input") {
+		t.Errorf("unknown option: %v", err)
+	}
+}
+
+// A failing builder and an evaluation error: Nix's own error line is in
+// the error, nothing is handed on, nothing is activated.
+func TestBuildFailures(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		variant nixtest.Variant
+		want    []string
+	}{
+		{nixtest.BuildFailure, []string{"error: builder for '" + w.s.Store + "/", "-broken-1.0.drv' failed with exit code 1",
+			"last lines of broken-1.0:", nixtest.BuildFailureLine, "(nix build --no-link --json"}},
+		{nixtest.EvalError, []string{"error: " + nixtest.EvalErrorText}},
+	} {
+		if err := w.s.SetVariant(tc.variant); err != nil {
+			t.Fatal(err)
+		}
+		w.values = tasks.NewValues()
+		err := w.run(Build{}, w.env("build", nil))
+		if err == nil {
+			t.Fatalf("variant %d built", tc.variant)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("variant %d: error lacks %q:\n%v", tc.variant, want, err)
+			}
+		}
+		if !strings.HasPrefix(err.Error(), "error: ") {
+			t.Errorf("error does not lead with Nix's line: %v", err)
+		}
+		if _, ok := w.values.Get("build", "out"); ok {
+			t.Error("a failed build handed on a path")
+		}
+		if err := w.run(Activate{}, w.env("activate", nil)); err == nil {
+			t.Error("activate ran without a build")
+		}
+	}
+	if calls := w.s.SwitchCalls(); len(calls) != 0 {
+		t.Errorf("switch-to-configuration called: %q", calls)
+	}
+	if gens, _, _ := w.s.Generations(); len(gens) != 1 {
+		t.Errorf("generations %v", gens)
+	}
+}
+
+// A failing `test` leaves the profile alone; a failing `boot` after the
+// profile was set puts it back.
+func TestActivateFailures(t *testing.T) {
+	w := newWorld(t)
+	before, _ := nixtest.Resolve(w.s.Profile)
+	if err := w.s.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	w.build()
+
+	for _, tc := range []struct {
+		fail, want string
+		calls      []string
+		gens       []int
+	}{
+		{"test", "switch-to-configuration test failed; the profile and the boot default are unchanged", []string{"test"}, []int{1}},
+		{"boot", "switch-to-configuration boot failed; the profile was put back to generation 1", []string{"test", "test", "boot"}, []int{1, 2}},
+	} {
+		env := w.env("activate", nil)
+		env.Runner.Environ = append(env.Runner.Environ, "NIXTEST_SWITCH_FAIL="+tc.fail, "NIXTEST_SWITCH_CODE=3")
+		err := w.run(Activate{}, env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "exit status 3") {
+			t.Errorf("%s failing: err = %v", tc.fail, err)
+		}
+		if got := w.s.SwitchCalls(); !slices.Equal(got, tc.calls) {
+			t.Errorf("%s failing: calls %q", tc.fail, got)
+		}
+		gens, cur, _ := w.s.Generations()
+		if p, _ := nixtest.Resolve(w.s.Profile); p != before || cur != 1 || !slices.Equal(gens, tc.gens) {
+			t.Errorf("%s failing: profile → %s (gen %d of %v), want %s", tc.fail, p, cur, gens, before)
+		}
+	}
+}
+
+// --ask shows the diff and asks; no means declined, and without a
+// terminal nothing is activated.
+func TestActivateAsk(t *testing.T) {
+	w := newWorld(t)
+	w.values.Set("build", "out", "/nonexistent-system")
+	w.values.Set("build", "changed", true)
+	w.values.Set("diff", "summary", "foo 1.0 → 1.2\nclosure 1.0 KiB → 2.0 KiB (+1.0 KiB)")
+	ask := map[string]any{"ask": true}
+
+	env := w.env("activate", ask)
+	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{false}}
+	env.Prompt = p
+	if kind, _ := outcome(w.run(Activate{}, env)); kind != tasks.Declined {
+		t.Errorf("answer no: %v", kind)
+	}
+	if pr := strings.Join(p.Printed(), "\n"); !strings.Contains(pr, "foo 1.0 → 1.2") {
+		t.Errorf("diff not shown: %q", pr)
+	}
+	env = w.env("activate", ask)
+	if kind, reason := outcome(w.run(Activate{}, env)); kind != tasks.Skipped || !strings.Contains(reason, "no terminal") {
+		t.Errorf("no terminal: %v %q", kind, reason)
+	}
+	if calls := w.s.SwitchCalls(); len(calls) != 0 {
+		t.Errorf("switch calls %q", calls)
+	}
+}
+
+func TestRollback(t *testing.T) {
+	w := newWorld(t)
+	first, _ := nixtest.Resolve(w.s.Profile)
+	if _, err := w.s.AddGeneration(context.Background(), "1.2"); err != nil {
+		t.Fatal(err)
+	}
+	dry := w.env("rollback", nil)
+	dry.DryRun = true
+	if err := Rollback(context.Background(), dry); err != nil || len(w.s.SwitchCalls()) != 0 {
+		t.Fatalf("dry run: %v, calls %q", err, w.s.SwitchCalls())
+	}
+	env := w.env("rollback", nil)
+	if err := Rollback(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.s.SwitchCalls(); !slices.Equal(got, []string{"switch"}) {
+		t.Errorf("calls %q", got)
+	}
+	_, cur, _ := w.s.Generations()
+	running, _ := nixtest.Resolve(w.s.CurrentSystem)
+	if cur != 1 || running != first {
+		t.Errorf("after rollback: generation %d, running %s", cur, running)
+	}
+	err := Rollback(context.Background(), w.env("rollback", nil))
+	if err == nil || !strings.Contains(err.Error(), "no generation before 1") {
+		t.Errorf("second rollback: %v", err)
+	}
+}
+
+// Generations 1 (booted) … 5 (current and running).
+func worldWithGenerations(t *testing.T) *world {
+	w := newWorld(t)
+	for _, v := range []string{"1.1", "1.2", "1.3", "1.4"} {
+		if _, err := w.s.AddGeneration(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func TestGenerationsPolicy(t *testing.T) {
+	w := worldWithGenerations(t)
+	sizeBefore, _ := w.s.StoreSize()
+
+	// No terminal, no --yes, no policy: nothing.
+	env := w.env("generations", nil)
+	if kind, reason := outcome(w.run(Generations{}, env)); kind != tasks.Skipped || !strings.HasPrefix(reason, "no terminal") {
+		t.Errorf("no terminal: %v %q", kind, reason)
+	}
+	// --yes without a policy keeps 5: there are 5.
+	env = w.env("generations", nil)
+	env.Yes = true
+	if kind, reason := outcome(w.run(Generations{}, env)); kind != tasks.Skipped || reason != "nothing to delete" {
+		t.Errorf("--yes: %v %q", kind, reason)
+	}
+	// A dry run with keep = 0 names 2, 3, 4 and deletes nothing.
+	env = w.env("generations", map[string]any{"keep": int64(0)})
+	env.DryRun = true
+	w.mustRun(Generations{}, env)
+	if a := strings.Join(env.Report().Actions, "\n"); a != "would delete generations 2, 3, 4, then collect garbage" {
+		t.Errorf("dry run: %q", a)
+	}
+	if gens, _, _ := w.s.Generations(); len(gens) != 5 {
+		t.Fatalf("dry run deleted: %v", gens)
+	}
+	// keep_since keeps the young ones, whatever keep says.
+	env = w.env("generations", map[string]any{"keep": int64(0), "keep_since": "7d"})
+	if kind, _ := outcome(w.run(Generations{}, env)); kind != tasks.Skipped {
+		t.Errorf("keep_since 7d deleted something")
+	}
+	// keep = 2, without a terminal: 5 and 4 stay, 1 is booted.
+	env = w.env("generations", map[string]any{"keep": int64(2)})
+	w.mustRun(Generations{}, env)
+	if gens, cur, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 4, 5}) || cur != 5 {
+		t.Errorf("after keep = 2: %v current %d", gens, cur)
+	}
+	if a := strings.Join(env.Report().Actions, "\n"); a != "deleted generations 2, 3" {
+		t.Errorf("actions %q", a)
+	}
+	if st := stats(env); !strings.HasPrefix(st, "freed ") || !strings.Contains(st, "store paths)") {
+		t.Errorf("stats %q", st)
+	}
+	if after, _ := w.s.StoreSize(); after >= sizeBefore {
+		t.Errorf("store size %d → %d", sizeBefore, after)
+	}
+	for _, l := range []string{w.s.BootedSystem, w.s.CurrentSystem} {
+		if p, err := nixtest.Resolve(l); err != nil {
+			t.Errorf("%s: %v", l, err)
+		} else if _, err := os.Stat(filepath.Join(p, "bin", "switch-to-configuration")); err != nil {
+			t.Errorf("%s is gone: %v", p, err)
+		}
+	}
+	// Ten days later, keep_since 7d and keep 0: the booted one still stays.
+	env = w.env("generations", map[string]any{"keep": "0", "keep_since": "7d"})
+	env.Options.File = "environment"
+	env.Now = func() time.Time { return time.Now().Add(10 * 24 * time.Hour) }
+	w.mustRun(Generations{}, env)
+	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 5}) {
+		t.Errorf("after keep_since: %v", gens)
+	}
+}
+
+func TestGenerationsMultiSelect(t *testing.T) {
+	w := worldWithGenerations(t)
+	env := w.env("generations", nil)
+	p := &nixtest.Prompter{Terminal: true, Selections: [][]int{{0, 2}}}
+	env.Prompt = p
+	w.mustRun(Generations{}, env)
+	offered := p.Offered()
+	if len(offered) != 1 || len(offered[0]) != 3 {
+		t.Fatalf("offered %q", offered)
+	}
+	for i, want := range []string{"   4  ", "   3  ", "   2  "} {
+		if !strings.HasPrefix(offered[0][i], want) || strings.Contains(offered[0][i], "current") || strings.Contains(offered[0][i], "booted") {
+			t.Errorf("option %d = %q", i, offered[0][i])
+		}
+	}
+	if table := strings.Join(p.Printed(), "\n"); !strings.Contains(table, "current") || !strings.Contains(table, "booted") {
+		t.Errorf("table %q", table)
+	}
+	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 5}) {
+		t.Errorf("after choosing 4 and 2: %v", gens)
+	}
+}
+
+func TestGenerationsBadOptions(t *testing.T) {
+	w := newWorld(t)
+	for opts, want := range map[string]map[string]any{
+		`config.toml: task.generations.keep_since = "7 days": not an age`: {"keep_since": "7 days"},
+		`config.toml: task.generations.keep = -1: negative`:               {"keep": int64(-1)},
+		`config.toml: unknown key "task.generations.keep_for"`:            {"keep_for": "1d"},
+	} {
+		err := w.run(Generations{}, w.env("generations", want))
+		var ce *config.Error
+		if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), opts) {
+			t.Errorf("%v: err = %v", want, err)
+		}
+	}
+}
+
+// Canceling a build (Ctrl-C) stops Nix and its builder: no process of the
+// sandbox is left, and nothing is handed on.
+func TestBuildCanceled(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.SetVariant(nixtest.Slow); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	env := w.env("build", nil)
+	env.Runner.Grace = 2 * time.Second
+	done := make(chan error, 1)
+	go func() { done <- Build{}.Run(ctx, env) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(w.status.Of("build"), func(s string) bool { return strings.HasPrefix(s, "building slow-1.0") }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow build never started: %q", w.status.Of("build"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := processesUnder(w.s.Root); !slices.ContainsFunc(left, func(s string) bool { return strings.Contains(s, "sleep 600") }) {
+		t.Fatalf("the builder is not seen: %q", left)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("build did not return after cancel")
+	}
+	if _, ok := w.values.Get("build", "out"); ok {
+		t.Error("a canceled build handed on a path")
+	}
+	// Nix's builder runs in a session of its own; Nix must have taken it down.
+	for i := 0; ; i++ {
+		left := processesUnder(w.s.Root)
+		if len(left) == 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("left running: %q", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesUnder lists live processes whose command line or environment
+// mentions dir (a builder's environment holds its output path).
+func processesUnder(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			continue
+		}
+		environ, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if c := strings.ReplaceAll(string(cmdline), "\x00", " "); strings.Contains(c, dir) || strings.Contains(string(environ), dir) {
+			out = append(out, e.Name()+": "+c)
+		}
+	}
+	return out
+}
