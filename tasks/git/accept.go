@@ -45,7 +45,12 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 	if activated != "" {
 		keep := true
 		if !env.Yes {
-			env.Prompt.Println("Configuration activated. Test it now.")
+			msg := "Configuration activated. Test it now."
+			// What changed, so the question is answered knowing it.
+			if d, ok := value[string](env, "diff", "summary"); ok && d != "" {
+				msg += "\n  " + strings.ReplaceAll(d, "\n", "\n  ")
+			}
+			env.Prompt.Println(msg)
 			var err error
 			keep, err = env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Keep this configuration?", Default: true, NonInteractive: true})
 			if err != nil {
