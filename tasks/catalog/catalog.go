@@ -17,13 +17,15 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/git"
+	"github.com/rebuild-nixos/rebuild/tasks/housekeeping"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/shell"
 )
 
 // families lists the Specs functions of every built-in family.
-var families = []func() []tasks.Spec{nixos.Specs, git.Specs}
+var families = []func() []tasks.Spec{nixos.Specs, git.Specs, housekeeping.Specs, claude.Specs}
 
 // Builtins returns every registered built-in task, in seed order.
 func Builtins() []tasks.Spec {

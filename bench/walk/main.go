@@ -1,0 +1,229 @@
+// Command walk compares the housekeeping tasks' directory walker with
+// `du -sb` on one tree of many files, from one run: it builds the tree under
+// the temporary directory, sizes it with each tool in turn (interleaved, so
+// both see the same page cache), prints the best time of each and their
+// ratio, the walker's peak memory, and removes the tree.
+//
+//	go run ./bench/walk                      # 200,000 files, 3 runs each
+//	go run ./bench/walk -files 500000 -runs 5 -workers 4
+//
+// The tree is in the page cache for every run (it was just written); this
+// measures the walk, not the disk.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+)
+
+func main() {
+	files := flag.Int("files", 200_000, "files in the tree (at least 1,000)")
+	runs := flag.Int("runs", 3, "runs of each tool")
+	workers := flag.Int("workers", 0, "walker goroutines (0: 2×GOMAXPROCS)")
+	keep := flag.Bool("keep", false, "keep the tree and print its path")
+	measure := flag.String("measure", "", "internal: size this tree once and print the result (run as a child to measure peak memory)")
+	flag.Parse()
+	if *measure != "" {
+		os.Exit(measureOnce(*measure, *workers))
+	}
+	if err := run(*files, *runs, *workers, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "walk:", err)
+		os.Exit(1)
+	}
+}
+
+func run(files, runs, workers int, keep bool) error {
+	if files < 1000 || runs < 1 {
+		return errors.New("-files must be at least 1000 and -runs at least 1")
+	}
+	du, err := exec.LookPath("du")
+	if err != nil {
+		return errors.New("du is not installed")
+	}
+	root, err := os.MkdirTemp("", "rebuild-bench-walk-")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer os.RemoveAll(root)
+	}
+	start := time.Now()
+	shape, err := build(root, files)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tree: %s — %s, built in %s\n", root, shape, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("cpus: %d, GOMAXPROCS %d, walker workers %d\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), effectiveWorkers(workers))
+
+	ctx := context.Background()
+	var bestWalk, bestDu time.Duration
+	var walkBytes, duBytes int64
+	fmt.Printf("%-4s %14s %14s\n", "run", "walker", "du -sb")
+	for i := 1; i <= runs; i++ {
+		t0 := time.Now()
+		u, res, err := fsutil.Size(ctx, root, fsutil.Options{Workers: workers})
+		w := time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if res.ErrorCount > 0 {
+			return fmt.Errorf("walker met %d errors, first: %v", res.ErrorCount, res.Errors[0])
+		}
+		walkBytes = u.Bytes
+
+		t0 = time.Now()
+		out, err := exec.Command(du, "-sb", root).Output()
+		d := time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("du -sb: %w", err)
+		}
+		duBytes, err = strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("du printed %q", out)
+		}
+		fmt.Printf("%-4d %14s %14s\n", i, w.Round(time.Microsecond), d.Round(time.Microsecond))
+		if bestWalk == 0 || w < bestWalk {
+			bestWalk = w
+		}
+		if bestDu == 0 || d < bestDu {
+			bestDu = d
+		}
+	}
+	if walkBytes != duBytes {
+		return fmt.Errorf("sizes differ: walker %d bytes, du -sb %d", walkBytes, duBytes)
+	}
+	fmt.Printf("best %14s %14s   walker ÷ du = %.2f   (both %d bytes)\n\n",
+		bestWalk.Round(time.Microsecond), bestDu.Round(time.Microsecond), float64(bestWalk)/float64(bestDu), walkBytes)
+
+	// Peak memory from a child that does one walk and nothing else: its
+	// VmHWM, which starts afresh at exec (getrusage's maxrss does not: a
+	// child forked from this process inherits its high-water mark).
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, "-measure", root, "-workers", strconv.Itoa(workers))
+	child.Stderr = os.Stderr
+	out, err := child.Output()
+	if err != nil {
+		return fmt.Errorf("measuring child: %w", err)
+	}
+	fmt.Printf("walker: %s", out)
+	if tm, err := exec.LookPath("/usr/bin/time"); err == nil {
+		out, err := exec.Command(tm, "-f", "%M", du, "-sb", root).CombinedOutput()
+		if err == nil {
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64); err == nil {
+				fmt.Printf("du -sb: peak RSS %s (GNU time)\n", fsutil.FormatBytes(kib*1024))
+			}
+		}
+	}
+	if keep {
+		fmt.Println("kept:", root)
+	}
+	return nil
+}
+
+func effectiveWorkers(w int) int {
+	if w > 0 {
+		return w
+	}
+	return 2 * runtime.GOMAXPROCS(0)
+}
+
+// peakRSS reads this process's resident-set high-water mark.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if kib, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return fsutil.FormatBytes(kib * 1024)
+			}
+		}
+	}
+	return "unknown"
+}
+
+// measureOnce sizes root once and prints the Go heap figures.
+func measureOnce(root string, workers int) int {
+	u, _, err := fsutil.Size(context.Background(), root, fsutil.Options{Workers: workers})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("%d files, %d folders; peak RSS %s; Go heap obtained from the OS %s, allocated in total %s in %d allocations\n",
+		u.Files, u.Dirs, peakRSS(), fsutil.FormatBytes(int64(ms.HeapSys)),
+		fsutil.FormatBytes(int64(ms.TotalAlloc)), ms.Mallocs)
+	return 0
+}
+
+// build makes a tree of about n entries shaped like a home directory's
+// caches: many folders of a few dozen files, a few big folders, some deep
+// paths, and a sprinkling of symlinks and hard links. Files are sparse.
+func build(root string, n int) (string, error) {
+	const perDir = 50
+	dirs := n / perDir
+	var g errgroup.Group
+	g.SetLimit(4)
+	for d := range dirs {
+		g.Go(func() error {
+			dir := filepath.Join(root, fmt.Sprintf("p%03d", d%100), fmt.Sprintf("q%02d", (d/100)%40), fmt.Sprintf("r%d", d/4000))
+			if d%97 == 0 {
+				dir = filepath.Join(dir, "deep", "deeper", "deepest")
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			for f := range perDir {
+				p := filepath.Join(dir, fmt.Sprintf("file-%03d.bin", f))
+				switch {
+				case f == 0 && d%50 == 1:
+					if err := os.Symlink("file-001.bin", p); err != nil {
+						return err
+					}
+					continue
+				case f == 2 && d%50 == 3:
+					if err := os.Link(filepath.Join(dir, "file-001.bin"), p); err != nil {
+						return err
+					}
+					continue
+				}
+				fh, err := os.Create(p)
+				if err != nil {
+					return err
+				}
+				if err := fh.Truncate(int64((d*perDir + f) % 65536)); err != nil {
+					fh.Close()
+					return err
+				}
+				if err := fh.Close(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d files in %d leaf folders", dirs*perDir, dirs), nil
+}

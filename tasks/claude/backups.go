@@ -1,0 +1,366 @@
+package claude
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+)
+
+// BackupsOptions are the keys `backups` accepts in [task.backups]:
+//
+//	dirs = ["<flake>/.backups", "<flake>/.claude/.backups", "~/.claude/.backups"]
+//	    the folders claude-config backs files up into; only the files
+//	    directly in them named *.backup-* (e.g.
+//	    CLAUDE.md.backup-20250124-101500) are considered, nothing else is
+//	    ever touched. A folder under the flake directory, or listed here
+//	    explicitly, may be outside the home directory; "/" and the home
+//	    directory itself are refused.
+//	policy = "ask"
+//	    "ask": show the backups and ask; "all": delete every backup;
+//	    "older": delete those older than older_than_days (by modification
+//	    time); "keep": keep the newest `keep` of each file, delete the
+//	    rest; "skip": delete nothing. A policy other than "ask" is applied
+//	    without asking.
+//	older_than_days = 7
+//	keep = 3
+//
+// Without a terminal and without --yes, with policy "ask", nothing is
+// deleted and the task is skipped. --yes applies "older" (older than
+// older_than_days). --dry-run lists exactly the files that the policy
+// (with "ask": what --yes would do) would delete, and deletes nothing.
+var BackupsOptions = []string{"dirs", "policy", "older_than_days", "keep"}
+
+// Backups is the backups task.
+type Backups struct{}
+
+// backup is one *.backup-* file.
+type backup struct {
+	path     string
+	original string // the backed-up file: path up to ".backup-"
+	size     int64
+	mtime    time.Time
+}
+
+// backupPlan is what each answer would delete.
+type backupPlan struct {
+	all, older, keep []*backup
+}
+
+// Run lists the backups, with what each choice would delete, and deletes
+// what the policy or the person chose. See BackupsOptions.
+func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
+	dirs, explicit, err := backupDirs(env)
+	if err != nil {
+		return err
+	}
+	policy, err := cleanupChoice(env, "policy", "ask", "ask", "all", "older", "keep", "skip")
+	if err != nil {
+		return err
+	}
+	days, err := env.Options.Int("older_than_days", 7)
+	if err != nil {
+		return err
+	}
+	if days < 0 {
+		return cleanupOptionError(env, "older_than_days", days, "negative", "a whole number of days ≥ 0")
+	}
+	keep, err := env.Options.Int("keep", 3)
+	if err != nil {
+		return err
+	}
+	if keep < 0 {
+		return cleanupOptionError(env, "keep", keep, "negative", "a whole number ≥ 0")
+	}
+	if policy == "skip" {
+		return tasks.Skip("policy = \"skip\": backups kept")
+	}
+
+	// Check every folder first: a refused one fails the task before
+	// anything is deleted.
+	guard := fsutil.Guard{Home: env.Home}
+	roots := map[string]*fsutil.Root{}
+	var order []string
+	for _, d := range dirs {
+		root, err := guard.Open(d, explicit[d])
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return cleanupOptionError(env, "dirs", cleanupTilde(env, d), err.Error()+"; nothing was deleted", "folders that hold *.backup-* files")
+		}
+		if _, dup := roots[root.Real]; dup {
+			continue
+		}
+		roots[root.Real] = root
+		order = append(order, root.Real)
+	}
+	var found []*backup
+	for _, real := range order {
+		list, errs, err := findBackups(ctx, roots[real])
+		if err != nil {
+			return err
+		}
+		for _, e := range errs {
+			env.Warn("backups: %v", e)
+		}
+		found = append(found, list...)
+	}
+	if len(found) == 0 {
+		return tasks.Skip("no backups in %s", strings.Join(cleanupTildeAll(env, dirs), ", "))
+	}
+	plan := planBackups(found, env.Now(), days, keep)
+	env.Stat("backups: %s, %s", cleanupPlural(len(found), "file", "files"), fsutil.FormatBytes(backupBytes(found)))
+
+	labels := map[rune]string{
+		'a': "all",
+		'o': fmt.Sprintf("older than %d days", days),
+		'k': fmt.Sprintf("keep the newest %d of each file", keep),
+	}
+	sets := map[rune][]*backup{'a': plan.all, 'o': plan.older, 'k': plan.keep}
+	table := backupTable(env, found, plan, labels)
+
+	var choice rune
+	switch policy {
+	case "all":
+		choice = 'a'
+	case "older":
+		choice = 'o'
+	case "keep":
+		choice = 'k'
+	}
+	if env.DryRun {
+		if choice == 0 {
+			choice = 'o' // what --yes would do
+		}
+		cleanupShow(env, table)
+		return b.remove(ctx, env, roots, sets[choice], labels[choice], true)
+	}
+	if choice == 0 && !cleanupInteractive(env) && !env.Yes {
+		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %d days; [task.backups] policy applies one without asking)",
+			cleanupPlural(len(found), "backup", "backups"), days)
+	}
+	cleanupShow(env, table)
+	switch {
+	case choice != 0:
+		fmt.Fprintf(env.Log, "policy = %q: %s\n", policy, labels[choice])
+	case env.Yes:
+		choice = 'o'
+		fmt.Fprintf(env.Log, "--yes: %s\n", labels[choice])
+	default:
+		q := tasks.Question[rune]{Text: "Which backups should go?", Default: 's', NonInteractive: 's'}
+		var choices []tasks.Choice
+		for _, k := range []rune{'a', 'o', 'k'} {
+			choices = append(choices, tasks.Choice{Key: k, Label: fmt.Sprintf("%s: %s, %s", labels[k],
+				cleanupPlural(len(sets[k]), "file", "files"), fsutil.FormatBytes(backupBytes(sets[k])))})
+		}
+		choices = append(choices, tasks.Choice{Key: 's', Label: "skip: keep them all"})
+		choice, err = env.Prompt.Choose(ctx, q, choices)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Log, "%s %c\n", q.Text, choice)
+		if _, ok := sets[choice]; !ok {
+			return tasks.Decline("kept %s", cleanupPlural(len(found), "backup", "backups"))
+		}
+	}
+	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
+}
+
+// backupDirs returns the folders to look in, and which of them may be
+// outside the home directory (under the flake, or configured).
+func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
+	flake := ""
+	if env.Config != nil && env.Config.Flake != "" {
+		flake = filepath.Clean(env.Expand(env.Config.Flake))
+	}
+	var def []string
+	if flake != "" {
+		def = append(def, filepath.Join(flake, ".backups"), filepath.Join(flake, ".claude", ".backups"))
+	}
+	def = append(def, "~/.claude/.backups")
+	dirs, err := env.Options.Strings("dirs", def)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, configured := env.Options.Options["dirs"]
+	explicit := map[string]bool{}
+	for i, d := range dirs {
+		d = filepath.Clean(env.Expand(d))
+		dirs[i] = d
+		explicit[d] = configured || (flake != "" && strings.HasPrefix(d, flake+"/"))
+	}
+	return dirs, explicit, nil
+}
+
+// findBackups lists the regular files directly in root named *.backup-*.
+func findBackups(ctx context.Context, root *fsutil.Root) ([]*backup, []error, error) {
+	var mu sync.Mutex
+	var out []*backup
+	opt := fsutil.Options{
+		MaxDepth: 1,
+		Filter: func(e *fsutil.Entry) bool {
+			return e.IsRegular() && isBackupName(e.Name)
+		},
+	}
+	res, err := fsutil.Walk(ctx, root.Path, opt, func(e *fsutil.Entry) {
+		if e.Depth != 1 || !e.IsRegular() {
+			return
+		}
+		i := strings.LastIndex(e.Path, ".backup-")
+		mu.Lock()
+		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime})
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(out, func(a, b *backup) int { return strings.Compare(a.path, b.path) })
+	return out, res.Errors, nil
+}
+
+// isBackupName: *.backup-* with something on both sides.
+func isBackupName(name string) bool {
+	i := strings.LastIndex(name, ".backup-")
+	return i > 0 && i+len(".backup-") < len(name)
+}
+
+// planBackups works out what each choice deletes. "keep" keeps the newest
+// keep backups of each original file, by modification time (the name's
+// timestamp breaks ties).
+func planBackups(found []*backup, now time.Time, days, keep int) backupPlan {
+	p := backupPlan{all: found}
+	cutoff := now.Add(-time.Duration(days) * 24 * time.Hour)
+	groups := map[string][]*backup{}
+	for _, b := range found {
+		if b.mtime.Before(cutoff) {
+			p.older = append(p.older, b)
+		}
+		groups[b.original] = append(groups[b.original], b)
+	}
+	for _, g := range groups {
+		slices.SortFunc(g, func(a, b *backup) int {
+			if c := b.mtime.Compare(a.mtime); c != 0 {
+				return c
+			}
+			return strings.Compare(b.path, a.path)
+		})
+		if len(g) > keep {
+			p.keep = append(p.keep, g[keep:]...)
+		}
+	}
+	slices.SortFunc(p.keep, func(a, b *backup) int { return strings.Compare(a.path, b.path) })
+	return p
+}
+
+func backupTable(env *tasks.Env, found []*backup, plan backupPlan, labels map[rune]string) string {
+	in := func(list []*backup, b *backup) bool { return slices.Contains(list, b) }
+	rows := [][]string{{"backup", "age", "size", "goes with"}}
+	for _, b := range found {
+		var marks []string
+		for _, c := range []struct {
+			key  string
+			list []*backup
+		}{{"a", plan.all}, {"o", plan.older}, {"k", plan.keep}} {
+			if in(c.list, b) {
+				marks = append(marks, c.key)
+			}
+		}
+		rows = append(rows, []string{cleanupTilde(env, b.path), backupAge(env.Now().Sub(b.mtime)), fsutil.FormatBytes(b.size), strings.Join(marks, " ")})
+	}
+	return fsutil.Table(rows) + fmt.Sprintf("goes with: a = %s, o = %s, k = %s\n", labels['a'], labels['o'], labels['k'])
+}
+
+func backupAge(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d d", int(d.Hours()/24))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	case d >= 0:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+	return "future"
+}
+
+// remove deletes (or, dryRun, lists) exactly the chosen backups, each
+// through the root it was found in.
+func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*fsutil.Root, chosen []*backup, label string, dryRun bool) error {
+	if len(chosen) == 0 {
+		return tasks.Skip("no backups to delete (%s)", label)
+	}
+	var removed []fsutil.Removed
+	var bytes int64
+	var errs []error
+	for _, real := range backupRootKeys(roots) {
+		root := roots[real]
+		var paths []string
+		for _, c := range chosen {
+			if filepath.Dir(c.path) == filepath.Clean(root.Path) {
+				paths = append(paths, c.path)
+			}
+		}
+		if len(paths) == 0 {
+			continue
+		}
+		out, err := root.Remove(ctx, paths, dryRun)
+		if err != nil {
+			return err
+		}
+		removed = append(removed, out.Removed...)
+		bytes += out.Bytes
+		errs = append(errs, out.Errors...)
+	}
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	var text strings.Builder
+	for _, r := range removed {
+		fmt.Fprintf(&text, "%s %s (%s)\n", verb, cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+	}
+	if dryRun {
+		cleanupShow(env, text.String())
+		env.Stat("dry run: would delete %s, %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
+	} else {
+		fmt.Fprint(env.Log, text.String())
+		env.Action("deleted %s, freed %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
+	}
+	if len(errs) > 0 {
+		env.Warn("backups: could not delete %d files: %v", len(errs), errs[0])
+	}
+	return nil
+}
+
+func backupBytes(list []*backup) int64 {
+	var n int64
+	for _, b := range list {
+		n += b.size
+	}
+	return n
+}
+
+func backupRootKeys(m map[string]*fsutil.Root) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func cleanupTildeAll(env *tasks.Env, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = cleanupTilde(env, p)
+	}
+	return out
+}

@@ -1,0 +1,191 @@
+package claude
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+)
+
+// backupHome plants the backup folders of PHASES.md phase 13 with files
+// of known ages (relative to cleanupNow) and the files that must never be
+// touched. Paths returned are relative to base.
+func backupHome(t *testing.T) (base, home string) {
+	base = t.TempDir()
+	home = filepath.Join(base, "home")
+	flake := filepath.Join(home, "nixos-config")
+	plant := func(path string, ageDays float64) {
+		cleanupFile(t, path, strings.Repeat("b", 100))
+		at := cleanupNow.Add(-time.Duration(ageDays * 24 * float64(time.Hour)))
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plant(filepath.Join(flake, ".backups/CLAUDE.md.backup-20250101-000000"), 30)
+	plant(filepath.Join(flake, ".backups/CLAUDE.md.backup-20250110-000000"), 20)
+	plant(filepath.Join(flake, ".backups/CLAUDE.md.backup-20250120-000000"), 10)
+	plant(filepath.Join(flake, ".backups/CLAUDE.md.backup-20250131-000000"), 1)
+	plant(filepath.Join(flake, ".backups/settings.json.backup-20250101-000000"), 30)
+	plant(filepath.Join(flake, ".claude/.backups/settings.local.json.backup-20250115-000000"), 17)
+	plant(filepath.Join(home, ".claude/.backups/CLAUDE-USER-POLICIES.md.backup-20250130-000000"), 2)
+	// Never touched: not named *.backup-*, not a regular file, not
+	// directly in a backup folder, or outside every backup folder.
+	plant(filepath.Join(flake, ".backups/README.md"), 100)
+	plant(filepath.Join(flake, ".backups/notes.backup"), 100)
+	plant(filepath.Join(flake, ".backups/.backup-"), 100)
+	plant(filepath.Join(flake, ".backups/sub/old.md.backup-20240101"), 100)
+	plant(filepath.Join(flake, "CLAUDE.md.backup-20240101"), 100)
+	plant(filepath.Join(base, "outside/secret.backup-1"), 100)
+	if err := os.Symlink(filepath.Join(base, "outside/secret.backup-1"), filepath.Join(flake, ".backups/link.backup-1")); err != nil {
+		t.Fatal(err)
+	}
+	return base, home
+}
+
+const (
+	bkFlake = "home/nixos-config/.backups/"
+	bkB0101 = bkFlake + "CLAUDE.md.backup-20250101-000000"
+	bkB0110 = bkFlake + "CLAUDE.md.backup-20250110-000000"
+	bkB0120 = bkFlake + "CLAUDE.md.backup-20250120-000000"
+	bkB0131 = bkFlake + "CLAUDE.md.backup-20250131-000000"
+	bkSet   = bkFlake + "settings.json.backup-20250101-000000"
+	bkLocal = "home/nixos-config/.claude/.backups/settings.local.json.backup-20250115-000000"
+	bkUser  = "home/.claude/.backups/CLAUDE-USER-POLICIES.md.backup-20250130-000000"
+)
+
+func TestBackupsChoices(t *testing.T) {
+	all := []string{bkB0101, bkB0110, bkB0120, bkB0131, bkSet, bkLocal, bkUser}
+	older := []string{bkB0101, bkB0110, bkB0120, bkSet, bkLocal}
+	for name, c := range map[string]struct {
+		p       *cleanupPrompter
+		opts    map[string]any
+		yes     bool
+		outcome string
+		gone    []string
+	}{
+		"answer all":               {&cleanupPrompter{interactive: true, answers: []any{'a'}}, nil, false, "succeeded", all},
+		"answer older":             {&cleanupPrompter{interactive: true, answers: []any{'o'}}, nil, false, "succeeded", older},
+		"answer keep newest 3":     {&cleanupPrompter{interactive: true, answers: []any{'k'}}, nil, false, "succeeded", []string{bkB0101}},
+		"answer skip":              {&cleanupPrompter{interactive: true, answers: []any{'s'}}, nil, false, "declined: kept 7 backups", nil},
+		"no terminal":              {&cleanupPrompter{}, nil, false, "skipped: no terminal: kept 7 backups", nil},
+		"--yes: older than 7 days": {&cleanupPrompter{}, nil, true, "succeeded", older},
+		"older_than_days = 15":     {&cleanupPrompter{}, map[string]any{"older_than_days": int64(15)}, true, "succeeded", []string{bkB0101, bkB0110, bkSet, bkLocal}},
+		"policy keep, keep = 1":    {&cleanupPrompter{}, map[string]any{"policy": "keep", "keep": int64(1)}, false, "succeeded", []string{bkB0101, bkB0110, bkB0120}},
+		"policy all":               {&cleanupPrompter{}, map[string]any{"policy": "all"}, false, "succeeded", all},
+		"policy skip":              {&cleanupPrompter{interactive: true}, map[string]any{"policy": "skip"}, true, "skipped: policy", nil},
+		"nothing old enough":       {&cleanupPrompter{}, map[string]any{"policy": "older", "older_than_days": int64(90)}, false, "skipped: no backups to delete (older than 90 days)", nil},
+		"one folder configured":    {&cleanupPrompter{}, map[string]any{"dirs": []any{"~/.claude/.backups"}, "policy": "all"}, false, "succeeded", []string{bkUser}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			base, home := backupHome(t)
+			before := cleanupListing(t, base)
+			r := runCleanup(t, &Backups{}, "backups", home, c.opts, c.p, func(e *tasks.Env) { e.Yes = c.yes })
+			if !strings.HasPrefix(r.outcome(), c.outcome) {
+				t.Fatalf("%s, want %s\n%s", r.outcome(), c.outcome, r.log)
+			}
+			if got, want := cleanupListing(t, base), cleanupGone(before, c.gone...); !slices.Equal(got, want) {
+				t.Fatalf("files:\n%s", cleanupDiff(got, want))
+			}
+			if !c.p.interactive && len(c.p.asked) != 0 {
+				t.Errorf("asked without a terminal: %q", c.p.asked)
+			}
+			if c.gone != nil {
+				if want := "deleted " + cleanupPlural(len(c.gone), "backup", "backups") + ", freed "; len(r.rep.Actions) != 1 || !strings.HasPrefix(r.rep.Actions[0], want) {
+					t.Errorf("actions %q, want %q…", r.rep.Actions, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBackupsShowsWhatEachChoiceDeletes(t *testing.T) {
+	_, home := backupHome(t)
+	p := &cleanupPrompter{interactive: true, answers: []any{'s'}}
+	runCleanup(t, &Backups{}, "backups", home, nil, p)
+	if len(p.shown) != 1 {
+		t.Fatalf("shown %q", p.shown)
+	}
+	table := p.shown[0]
+	for _, row := range []string{
+		`~/nixos-config/.backups/CLAUDE.md.backup-20250101-000000 +30 d +100 B +a o k`,
+		`~/nixos-config/.backups/CLAUDE.md.backup-20250131-000000 +24 h +100 B +a`,
+		`~/.claude/.backups/CLAUDE-USER-POLICIES.md.backup-20250130-000000 +2 d +100 B +a`,
+		`goes with: a = all, o = older than 7 days, k = keep the newest 3 of each file`,
+	} {
+		if !regexp.MustCompile(row).MatchString(table) {
+			t.Errorf("table lacks %q:\n%s", row, table)
+		}
+	}
+	for _, never := range []string{"README.md", "notes.backup", "link.backup-1", "sub/", "secret"} {
+		if strings.Contains(table, never) {
+			t.Errorf("table offers %s:\n%s", never, table)
+		}
+	}
+	if len(p.asked) != 1 || p.asked[0] != "Which backups should go?" {
+		t.Errorf("asked %q", p.asked)
+	}
+}
+
+func TestBackupsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
+	base, home := backupHome(t)
+	before := cleanupListing(t, base)
+	dry := runCleanup(t, &Backups{}, "backups", home, nil, &cleanupPrompter{}, func(e *tasks.Env) { e.DryRun = true })
+	if dry.err != nil {
+		t.Fatal(dry.err)
+	}
+	if got := cleanupListing(t, base); !slices.Equal(got, before) {
+		t.Fatalf("the dry run deleted:\n%s", cleanupDiff(got, before))
+	}
+	real := runCleanup(t, &Backups{}, "backups", home, nil, &cleanupPrompter{}, func(e *tasks.Env) { e.Yes = true })
+	if real.err != nil {
+		t.Fatal(real.err)
+	}
+	pick := func(re, log string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(log, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	would, did := pick(`(?m)^would delete (~\S+) `, dry.log), pick(`(?m)^deleted (~\S+) `, real.log)
+	if len(would) != 5 || !slices.Equal(would, did) {
+		t.Errorf("dry run listed %q, the run deleted %q", would, did)
+	}
+}
+
+func TestBackupsRefusesHomeAndRoot(t *testing.T) {
+	for _, dir := range []string{"~", "/", "~/"} {
+		base, home := backupHome(t)
+		cleanupFile(t, filepath.Join(home, "x.backup-1"), "in home itself")
+		before := cleanupListing(t, base)
+		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{"dirs": []any{dir}, "policy": "all"}, &cleanupPrompter{})
+		if r.err == nil || !strings.Contains(r.err.Error(), "task.backups.dirs") || !strings.Contains(r.err.Error(), "nothing was deleted") {
+			t.Errorf("dirs = [%q]: %s", dir, r.outcome())
+		}
+		if got := cleanupListing(t, base); !slices.Equal(got, before) {
+			t.Fatalf("dirs = [%q] deleted:\n%s", dir, cleanupDiff(got, before))
+		}
+	}
+}
+
+func TestBackupsBadOptions(t *testing.T) {
+	_, home := backupHome(t)
+	for key, bad := range map[string]any{"policy": "newest", "older_than_days": int64(-1), "keep": "3", "dirs": "~/.backups"} {
+		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{key: bad}, &cleanupPrompter{})
+		if r.err == nil || !strings.Contains(r.err.Error(), "task.backups."+key) {
+			t.Errorf("%s = %v: %s", key, bad, r.outcome())
+		}
+	}
+}
+
+func TestBackupsNone(t *testing.T) {
+	r := runCleanup(t, &Backups{}, "backups", t.TempDir(), nil, &cleanupPrompter{interactive: true})
+	if !strings.HasPrefix(r.outcome(), "skipped: no backups in ~/nixos-config/.backups, ~/nixos-config/.claude/.backups, ~/.claude/.backups") {
+		t.Error(r.outcome())
+	}
+}

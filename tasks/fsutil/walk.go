@@ -1,0 +1,375 @@
+package fsutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc/panics"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultMaxErrors is how many errors a Result keeps (it counts them all).
+const DefaultMaxErrors = 100
+
+// Options configure a Walk. The zero value walks everything below the root
+// on the root's file system with the default number of workers.
+type Options struct {
+	// Workers is the number of goroutines reading directories at once;
+	// 0 means 2×GOMAXPROCS.
+	Workers int
+	// MaxDepth limits how deep the walk goes, counted like find's
+	// -maxdepth and fd's --max-depth: the entries directly inside the root
+	// are at depth 1. 0 means no limit.
+	MaxDepth int
+	// CrossDevices lets the walk enter directories on other file systems
+	// (mount points). By default it stays on the root's file system and
+	// records the mount points it did not enter in Result.Mounts.
+	CrossDevices bool
+	// Filter, when set, is called for every entry below the root before it
+	// is stat'ed, with Path, Name, Depth and Type set from the directory
+	// listing (the stat fields are still zero, except on a file system that
+	// does not give types in listings: there the entry is stat'ed first to
+	// learn its type). For a directory, false means "neither visit nor enter";
+	// for anything else, false means "neither stat nor visit". Filtering by
+	// name this way is what keeps a search for *.log cheap. Filter is
+	// called from several goroutines at once.
+	Filter func(e *Entry) bool
+	// MaxErrors caps Result.Errors; 0 means DefaultMaxErrors.
+	MaxErrors int
+}
+
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return 2 * runtime.GOMAXPROCS(0)
+}
+
+// Entry is one file, directory, symlink or other node met by a walk, with
+// its lstat information: a symlink is reported as a symlink, never as what
+// it points to.
+type Entry struct {
+	// Path is the root joined with the entry's path below it.
+	Path string
+	// Name is the last element of Path.
+	Name string
+	// Depth is 0 for the root, 1 for the entries directly inside it.
+	Depth int
+	// Type holds the type bits of the mode (fs.ModeDir, fs.ModeSymlink, …);
+	// 0 is a regular file.
+	Type fs.FileMode
+	// Size is the apparent size in bytes (st_size), as du -b counts it.
+	Size int64
+	// ModTime is the last modification time.
+	ModTime time.Time
+	// Dev, Ino and Nlink identify the node and count its hard links.
+	Dev, Ino, Nlink uint64
+}
+
+// IsDir reports whether the entry is a directory.
+func (e *Entry) IsDir() bool { return e.Type&fs.ModeDir != 0 }
+
+// IsRegular reports whether the entry is a regular file.
+func (e *Entry) IsRegular() bool { return e.Type&fs.ModeType == 0 }
+
+// IsSymlink reports whether the entry is a symbolic link.
+func (e *Entry) IsSymlink() bool { return e.Type&fs.ModeSymlink != 0 }
+
+// Result is what a walk met besides the entries it visited.
+type Result struct {
+	// Dirs and Files count the directories (the root included) and the
+	// other entries visited.
+	Dirs, Files int64
+	// Errors are the first MaxErrors problems met, each an *fs.PathError
+	// naming the path: folders that could not be read, entries that
+	// vanished while the walk ran.
+	Errors []error
+	// ErrorCount counts every problem, also those past MaxErrors.
+	ErrorCount int
+	// Mounts are the directories not entered because they are on another
+	// file system, sorted.
+	Mounts []string
+}
+
+// Walk visits root and everything below it, in parallel, without following
+// symbolic links and, unless opt.CrossDevices, without leaving root's file
+// system. visit is called from several goroutines at once, for the root
+// first (depth 0) and then for every entry the filter admits, in no
+// particular order; a directory is always visited before its contents.
+//
+// Walk fails only when the root itself cannot be read (or is not a
+// directory: then it is visited alone) or ctx ends; every other problem is
+// collected in the Result and the walk goes on. Cost: one open and one
+// getdents pass per directory, one fstatat per admitted entry; at most
+// Workers directories are open at once.
+func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
+	root = filepath.Clean(root)
+	w := &walker{ctx: ctx, opt: opt, visit: visit, maxErrors: opt.MaxErrors}
+	if w.maxErrors <= 0 {
+		w.maxErrors = DefaultMaxErrors
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return Result{}, &fs.PathError{Op: "lstat", Path: root, Err: err}
+	}
+	top := entryFrom(root, filepath.Base(root), 0, &st)
+	w.rootDev = top.Dev
+	if !top.IsDir() {
+		w.count(top)
+		visit(top)
+		return w.result(), nil
+	}
+	w.g.SetLimit(opt.workers())
+	w.g.Go(func() error { w.panics.Try(func() { w.dir(top, true) }); return nil })
+	_ = w.g.Wait()
+	// A panic in a worker (in visit or Filter, say) comes back here, in
+	// the caller's goroutine, with the worker's stack, where the task's
+	// own recovery can catch it; a worker's panic would end the process.
+	w.panics.Repanic()
+	if err := ctx.Err(); err != nil {
+		return w.result(), err
+	}
+	return w.result(), w.rootErr
+}
+
+type walker struct {
+	ctx       context.Context
+	opt       Options
+	visit     func(e *Entry)
+	g         errgroup.Group
+	panics    panics.Catcher
+	rootDev   uint64
+	maxErrors int
+
+	mu      sync.Mutex
+	res     Result
+	rootErr error // the root could not be read
+}
+
+func (w *walker) result() Result {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.res
+	slices.Sort(r.Mounts)
+	return r
+}
+
+func (w *walker) count(e *Entry) {
+	w.mu.Lock()
+	if e.IsDir() {
+		w.res.Dirs++
+	} else {
+		w.res.Files++
+	}
+	w.mu.Unlock()
+}
+
+func (w *walker) fail(err error) {
+	w.mu.Lock()
+	w.res.ErrorCount++
+	if len(w.res.Errors) < w.maxErrors {
+		w.res.Errors = append(w.res.Errors, err)
+	}
+	w.mu.Unlock()
+}
+
+// dir visits the directory d (already stat'ed) and, depth permitting,
+// everything in it. Subdirectories go to a new worker when one is free and
+// are walked inline otherwise, so the number of goroutines stays bounded
+// and no worker ever waits for another.
+func (w *walker) dir(d *Entry, isRoot bool) {
+	if w.ctx.Err() != nil {
+		return
+	}
+	w.count(d)
+	w.visit(d)
+	if w.opt.MaxDepth > 0 && d.Depth >= w.opt.MaxDepth {
+		return
+	}
+	subdirs, err := w.read(d)
+	if err != nil {
+		if isRoot {
+			w.rootErr = err
+			return
+		}
+		w.fail(err)
+	}
+	for _, s := range subdirs {
+		if w.ctx.Err() != nil {
+			return
+		}
+		if !w.g.TryGo(func() error { w.panics.Try(func() { w.dir(s, false) }); return nil }) {
+			w.dir(s, false)
+		}
+	}
+}
+
+// read lists d, stats and visits every admitted non-directory in it and
+// returns the admitted subdirectories. The directory is closed before any
+// of them is entered. The error is about d itself (it could not be opened);
+// problems with its entries are recorded and do not stop the listing.
+func (w *walker) read(d *Entry) ([]*Entry, error) {
+	fd, err := unix.Open(d.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: d.Path, Err: err}
+	}
+	defer unix.Close(fd)
+	bufp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bufp)
+	buf := *bufp
+	prefix := d.Path + string(filepath.Separator)
+	if d.Path == string(filepath.Separator) {
+		prefix = d.Path
+	}
+	var subdirs []*Entry
+	var files int64
+	depth := d.Depth + 1
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			w.fail(&fs.PathError{Op: "readdir", Path: d.Path, Err: err})
+			break
+		}
+		if n <= 0 {
+			break
+		}
+		for off := 0; off < n; {
+			name, typ, known, next := parseDirent(buf[off:n])
+			if next <= 0 {
+				break
+			}
+			off += next
+			if name == "" || name == "." || name == ".." {
+				continue
+			}
+			e := &Entry{Path: prefix + name, Name: name, Depth: depth, Type: typ}
+			var st unix.Stat_t
+			stated := false
+			if !known {
+				// The file system does not say the type in the listing
+				// (DT_UNKNOWN): stat first, the filter needs it.
+				if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+					continue
+				}
+				e.Type = typeBits(st.Mode)
+				stated = true
+			}
+			if w.opt.Filter != nil && !w.opt.Filter(e) {
+				continue
+			}
+			if !stated {
+				if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+					continue
+				}
+			}
+			fillEntry(e, &st)
+			if e.IsDir() {
+				if e.Dev != w.rootDev && !w.opt.CrossDevices {
+					w.mu.Lock()
+					w.res.Mounts = append(w.res.Mounts, e.Path)
+					w.mu.Unlock()
+					continue
+				}
+				subdirs = append(subdirs, e)
+				continue
+			}
+			files++
+			w.visit(e)
+		}
+	}
+	w.mu.Lock()
+	w.res.Files += files
+	w.mu.Unlock()
+	return subdirs, nil
+}
+
+// direntBufs holds getdents buffers: large ones mean few system calls for
+// a big folder, pooled so a walk allocates them once per worker.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// parseDirent reads one linux_dirent64 record at the start of b: its
+// name, its type when the file system gives it, and the record's length
+// (0 when b is too short).
+func parseDirent(b []byte) (name string, typ fs.FileMode, known bool, reclen int) {
+	const nameOff = 19 // d_ino (8), d_off (8), d_reclen (2), d_type (1)
+	if len(b) < nameOff {
+		return "", 0, false, 0
+	}
+	reclen = int(binary.NativeEndian.Uint16(b[16:18]))
+	if reclen < nameOff || reclen > len(b) {
+		return "", 0, false, 0
+	}
+	if binary.NativeEndian.Uint64(b[0:8]) == 0 {
+		return "", 0, false, reclen // a deleted entry
+	}
+	raw := b[nameOff:reclen]
+	if i := bytes.IndexByte(raw, 0); i >= 0 {
+		raw = raw[:i]
+	}
+	known = true
+	switch b[18] {
+	case unix.DT_REG:
+	case unix.DT_DIR:
+		typ = fs.ModeDir
+	case unix.DT_LNK:
+		typ = fs.ModeSymlink
+	case unix.DT_FIFO:
+		typ = fs.ModeNamedPipe
+	case unix.DT_SOCK:
+		typ = fs.ModeSocket
+	case unix.DT_CHR:
+		typ = fs.ModeDevice | fs.ModeCharDevice
+	case unix.DT_BLK:
+		typ = fs.ModeDevice
+	default:
+		known = false
+	}
+	return string(raw), typ, known, reclen
+}
+
+func entryFrom(path, name string, depth int, st *unix.Stat_t) *Entry {
+	e := &Entry{Path: path, Name: name, Depth: depth}
+	fillEntry(e, st)
+	return e
+}
+
+func fillEntry(e *Entry, st *unix.Stat_t) {
+	e.Type = typeBits(st.Mode)
+	e.Size = st.Size
+	e.ModTime = time.Unix(st.Mtim.Unix())
+	e.Dev = uint64(st.Dev)
+	e.Ino = uint64(st.Ino)
+	e.Nlink = uint64(st.Nlink)
+}
+
+func typeBits(mode uint32) fs.FileMode {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	default:
+		return 0
+	}
+}

@@ -1,0 +1,270 @@
+package fsutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// collect walks root and returns the visited paths relative to root (root
+// itself as "."), sorted, with the same decorations as listing.
+func collect(t *testing.T, root string, opt Options) ([]string, Result) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	res, err := Walk(context.Background(), root, opt, func(e *Entry) {
+		rel, _ := filepath.Rel(root, e.Path)
+		switch {
+		case e.IsDir():
+			rel += "/"
+		case e.IsSymlink():
+			target, _ := os.Readlink(e.Path)
+			rel += " -> " + target
+		}
+		mu.Lock()
+		got = append(got, rel)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	return got, res
+}
+
+func TestWalkVisitsEverythingOnce(t *testing.T) {
+	root := t.TempDir()
+	for i := range 20 {
+		for j := range 15 {
+			file(t, filepath.Join(root, fmt.Sprintf("d%02d", i), fmt.Sprintf("e%02d", j%5), fmt.Sprintf("f%02d", j)), int64(i*j))
+		}
+	}
+	mkdir(t, filepath.Join(root, "empty", "deeper"))
+	symlink(t, "d00", filepath.Join(root, "link-to-dir"))
+	for _, workers := range []int{1, 2, 16} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			got, res := collect(t, root, Options{Workers: workers})
+			want := append([]string{"./"}, listing(t, root)...)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("visited %d entries, want %d:\n%s", len(got), len(want), diff(got, want))
+			}
+			if res.Dirs != 1+20+20*5+2 || res.Files != 300+1 {
+				t.Errorf("counted %d dirs and %d files, want 123 and 301", res.Dirs, res.Files)
+			}
+			if res.ErrorCount != 0 {
+				t.Errorf("errors: %v", res.Errors)
+			}
+		})
+	}
+}
+
+func TestWalkNeverFollowsSymlinks(t *testing.T) {
+	base := t.TempDir()
+	root := mkdir(t, filepath.Join(base, "root"))
+	outside := mkdir(t, filepath.Join(base, "outside"))
+	file(t, filepath.Join(outside, "secret"), 10)
+	file(t, filepath.Join(root, "a"), 1)
+	symlink(t, outside, filepath.Join(root, "to-dir"))
+	symlink(t, filepath.Join(outside, "secret"), filepath.Join(root, "to-file"))
+	symlink(t, ".", filepath.Join(root, "loop"))
+	symlink(t, "nowhere", filepath.Join(root, "dangling"))
+
+	got, _ := collect(t, root, Options{})
+	want := []string{"./", "a", "dangling -> nowhere", "loop -> .", "to-dir -> " + outside, "to-file -> " + filepath.Join(outside, "secret")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+
+	// A root that is itself a symlink is visited as the link, not entered.
+	got, _ = collect(t, filepath.Join(root, "to-dir"), Options{})
+	if len(got) != 1 || !strings.HasPrefix(got[0], ". -> ") {
+		t.Fatalf("walking a symlink root visited %q", got)
+	}
+}
+
+func TestWalkMaxDepth(t *testing.T) {
+	root := t.TempDir()
+	// f1 is directly in root (depth 1), f5 four folders down (depth 5).
+	p := root
+	for d := 1; d <= 6; d++ {
+		file(t, filepath.Join(p, fmt.Sprintf("f%d", d)), 1)
+		p = filepath.Join(p, fmt.Sprintf("d%d", d))
+	}
+	depths := map[string]int{}
+	var mu sync.Mutex
+	_, err := Walk(context.Background(), root, Options{MaxDepth: 4}, func(e *Entry) {
+		mu.Lock()
+		depths[e.Name] = e.Depth
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := 1; d <= 4; d++ {
+		if got, ok := depths[fmt.Sprintf("f%d", d)]; !ok || got != d {
+			t.Errorf("f%d: visited=%v depth=%d, want depth %d", d, ok, got, d)
+		}
+	}
+	for _, name := range []string{"f5", "f6", "d5"} {
+		if _, ok := depths[name]; ok {
+			t.Errorf("%s is deeper than 4 and was visited", name)
+		}
+	}
+	if depths["d4"] != 4 {
+		t.Errorf("d4 (at depth 4) should be visited, not entered; depths %v", depths)
+	}
+}
+
+func TestWalkFilter(t *testing.T) {
+	root := t.TempDir()
+	file(t, filepath.Join(root, "keep", "x.log"), 5)
+	file(t, filepath.Join(root, "keep", "x.txt"), 5)
+	file(t, filepath.Join(root, "IndexedDB", "y.log"), 5)
+	var stated []string
+	var mu sync.Mutex
+	opt := Options{Filter: func(e *Entry) bool {
+		if e.Size != 0 || e.ModTime != (Entry{}).ModTime {
+			t.Errorf("filter saw stat fields for %s", e.Path)
+		}
+		if e.IsDir() {
+			return e.Name != "IndexedDB"
+		}
+		return strings.HasSuffix(e.Name, ".log")
+	}}
+	_, err := Walk(context.Background(), root, opt, func(e *Entry) {
+		if !e.IsDir() {
+			mu.Lock()
+			stated = append(stated, e.Path)
+			mu.Unlock()
+			if e.Size != 5 {
+				t.Errorf("%s: size %d, want 5", e.Path, e.Size)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(root, "keep", "x.log")}; !slices.Equal(stated, want) {
+		t.Errorf("visited files %q, want %q", stated, want)
+	}
+}
+
+func TestWalkReportsUnreadableFolderAndGoesOn(t *testing.T) {
+	root := t.TempDir()
+	file(t, filepath.Join(root, "a", "readable"), 1)
+	locked := mkdir(t, filepath.Join(root, "b", "locked"))
+	file(t, filepath.Join(locked, "hidden"), 1)
+	file(t, filepath.Join(root, "c", "also-readable"), 1)
+	openUp(t, locked)
+	var got []string
+	var res Result
+	unreadable(t, locked, func() { got, res = collect(t, root, Options{}) })
+	for _, want := range []string{"a/readable", "c/also-readable", "b/locked/"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("%s not visited; got %q", want, got)
+		}
+	}
+	if slices.Contains(got, "b/locked/hidden") {
+		t.Error("read inside the unreadable folder")
+	}
+	if res.ErrorCount != 1 || len(res.Errors) != 1 {
+		t.Fatalf("errors %v, want one", res.Errors)
+	}
+	var pe *fs.PathError
+	if !errors.As(res.Errors[0], &pe) || pe.Path != locked || !errors.Is(pe, fs.ErrPermission) {
+		t.Errorf("error %v, want permission denied on %s", res.Errors[0], locked)
+	}
+}
+
+func TestWalkRootProblems(t *testing.T) {
+	root := t.TempDir()
+	if _, err := Walk(context.Background(), filepath.Join(root, "missing"), Options{}, func(*Entry) {}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing root: %v, want not-exist", err)
+	}
+	f := file(t, filepath.Join(root, "plain"), 7)
+	got, res := collect(t, f, Options{})
+	if !slices.Equal(got, []string{"./"[:1]}) || res.Files != 1 {
+		t.Errorf("file root: visited %q, %d files", got, res.Files)
+	}
+	locked := mkdir(t, filepath.Join(root, "locked"))
+	openUp(t, locked)
+	unreadable(t, locked, func() {
+		if _, err := Walk(context.Background(), locked, Options{}, func(*Entry) {}); !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("unreadable root: %v, want permission denied", err)
+		}
+	})
+}
+
+func TestWalkCanceled(t *testing.T) {
+	root := t.TempDir()
+	for i := range 50 {
+		file(t, filepath.Join(root, fmt.Sprint(i), "f"), 1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Walk(ctx, root, Options{}, func(*Entry) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestWalkStaysOnOneFileSystem(t *testing.T) {
+	root := t.TempDir()
+	file(t, filepath.Join(root, "here"), 1)
+	mnt := filepath.Join(root, "mnt")
+	mountTmpfs(t, mnt)
+	file(t, filepath.Join(mnt, "elsewhere"), 1)
+
+	got, res := collect(t, root, Options{})
+	if !slices.Equal(got, []string{"./", "here"}) {
+		t.Errorf("visited %q, want only ./ and here", got)
+	}
+	if !slices.Equal(res.Mounts, []string{mnt}) {
+		t.Errorf("mounts %q, want %q", res.Mounts, mnt)
+	}
+	got, _ = collect(t, root, Options{CrossDevices: true})
+	if !slices.Contains(got, "mnt/elsewhere") {
+		t.Errorf("CrossDevices: visited %q, want mnt/elsewhere too", got)
+	}
+}
+
+func diff(got, want []string) string {
+	var b strings.Builder
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			fmt.Fprintf(&b, "+ %s\n", g)
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			fmt.Fprintf(&b, "- %s\n", w)
+		}
+	}
+	return b.String()
+}
+
+func TestWalkHandsAPanicBackToTheCaller(t *testing.T) {
+	root := t.TempDir()
+	for i := range 20 {
+		file(t, filepath.Join(root, fmt.Sprint(i), "f"), 1)
+	}
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(fmt.Sprint(r), "boom") {
+			t.Fatalf("recovered %v, want the visitor's panic", r)
+		}
+	}()
+	_, _ = Walk(context.Background(), root, Options{Workers: 4}, func(e *Entry) {
+		if e.Name == "f" {
+			panic("boom")
+		}
+	})
+	t.Fatal("Walk returned")
+}
