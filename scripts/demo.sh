@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: run the example pipeline with a throwaway state directory, so
+# make demo-pipeline: run the example pipeline with a throwaway state directory, so
 # a newcomer sees the graph run with live progress and touches nothing of
 # theirs. Usage: scripts/demo.sh path/to/rebuild
 set -euo pipefail
@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 export DEMO_OUT=$tmp/out
 export XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config
 echo "== the graph"
-"$bin" graph --config examples/demo.toml --flake "$PWD"
+"$bin" graph --config examples/demo.toml --flake "$PWD" --only=pipeline
 echo
 echo "== the run"
-"$bin" run --config examples/demo.toml --flake "$PWD"
+"$bin" run --config examples/demo.toml --flake "$PWD" --only=pipeline

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,6 +94,9 @@ func newDemoSandbox(ctx context.Context, dir string) (*nixtest.Sandbox, error) {
 			return s, err
 		}
 	}
+	if err := seedDemoHome(s.Home, s.Flake, time.Now()); err != nil {
+		return s, err
+	}
 	return s, s.SetVersion("1.2")
 }
 
@@ -110,6 +114,10 @@ func demoConfig(s *nixtest.Sandbox, dir string) string {
 		"",
 		"[task.generations]",
 		"keep = 2",
+		"",
+		"# The sandbox's caches, not yours: its HOME is the sandbox's.",
+		"[task.caches]",
+		`paths = ["~/.cache/uv", "~/.npm", "~/.cache/yarn", "~/.cache/chromium"]`,
 		"",
 	}, "\n")
 }

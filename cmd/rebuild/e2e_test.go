@@ -98,20 +98,25 @@ func TestJSONDiamondOverlap(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "cfg.toml"), `
 flake = "`+dir+`"
 [task.a]
+groups = ["mine"]
 run = "echo a"
 [task.b]
+groups = ["mine"]
 run = "`+meet("b")+`"
 needs = ["a"]
 [task.c]
+groups = ["mine"]
 run = "`+meet("c")+`"
 needs = ["a"]
 [task.d]
+groups = ["mine"]
 run = "echo d"
 needs = ["b", "c"]
 [task.e]
+groups = ["mine"]
 run = "`+meet("e")+`"
 `)
-	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "json", "--strict")
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=a,b,c,d,e", "--output", "json", "--strict")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -147,16 +152,17 @@ func TestSecondConcurrentRunExitsThree(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "cfg.toml"), `
 [task.wait]
+groups = ["mine"]
 run = "touch started; i=0; while [ ! -f release ]; do sleep 0.02; i=$((i+1)); [ $i -lt 1500 ] || exit 9; done"
 `)
-	first := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	first := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=mine", "--output", "plain")
 	var firstOut bytes.Buffer
 	first.Stdout, first.Stderr = &firstOut, &firstOut
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, filepath.Join(dir, "started"))
-	second := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	second := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=mine", "--output", "plain")
 	out, err := second.CombinedOutput()
 	if code := exitOf(err); code != 3 {
 		t.Errorf("second run exit %d, want 3\n%s", code, out)
@@ -176,12 +182,14 @@ func TestInterruptLeavesNoChild(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "cfg.toml"), `
 [task.long]
+groups = ["mine"]
 run = "sleep 300 & echo $! > child.pid; wait"
 [task.later]
+groups = ["mine"]
 run = "echo never"
 needs = ["long"]
 `)
-	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=mine", "--output", "plain")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -217,9 +225,10 @@ func TestGigabyteOutputKeepsMemoryFlat(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "cfg.toml"), `
 [task.loud]
+groups = ["mine"]
 run = "yes 'a line of output that goes on and on' | head -c 1000000000; echo; echo finished"
 `)
-	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--output", "plain")
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=mine", "--output", "plain")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -72,7 +72,7 @@ needs = ["ask"]
 func TestTTYLiveAreaAndInteractiveTask(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "cfg.toml"), ttyConfig)
-	cmd := rebuildCmd(t, dir, "--config", "cfg.toml")
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=fetch,index,ask,later")
 	cmd.Env = append(cmd.Env, "TERM=xterm")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 120})
 	if err != nil {
@@ -117,7 +117,7 @@ func TestNoTerminalNeitherHangsNorCrashes(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "cfg.toml"), ttyConfig)
 	writeFile(t, filepath.Join(dir, "go"), "")
 	writeFile(t, filepath.Join(dir, "done"), "")
-	cmd := rebuildCmd(t, dir, "--config", "cfg.toml")
+	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=fetch,index,ask,later")
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
