@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/signal"
 	"syscall"
 
@@ -71,4 +70,3 @@ type statusPrinter struct{ sys *System }
 
 func (p statusPrinter) Status(_, line string) { fmt.Fprintf(p.sys.Err, "… %s\n", line) }
 
-var _ = os.Stdout
