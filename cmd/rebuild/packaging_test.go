@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -25,6 +26,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
 )
 
 // pkRepo is the repository root (tests run in cmd/rebuild).
@@ -305,7 +307,7 @@ type pkNixOS struct {
 // checks /etc/rebuild/config.toml, the cleanup timer and service, the
 // metrics directory, and that rebuild itself accepts the file.
 func TestModuleNixOS(t *testing.T) {
-	var got struct{ Full, Accepted, CleanDefaults, Disabled pkNixOS }
+	var got struct{ Full, Accepted, CleanDefaults, KeepOne, Disabled pkNixOS }
 	pkEval(t, "nixos.nix", &got)
 
 	full := got.Full
@@ -334,8 +336,10 @@ func TestModuleNixOS(t *testing.T) {
 	if !slices.Equal(full.Service.Path, []string{fakeStore + "-nix"}) {
 		t.Errorf("service path = %v, want nix (generations runs nix-env and nix-store)", full.Service.Path)
 	}
-	if e := full.Service.Environment; e["HOME"] != "/root" || e["XDG_STATE_HOME"] != "/var/lib" {
-		t.Errorf("service environment = %v", e)
+	wantEnv := map[string]string{"HOME": "/root", "XDG_STATE_HOME": "/var/lib",
+		"REBUILD_TASK__GENERATIONS__KEEP": "3", "REBUILD_TASK__GENERATIONS__KEEP_SINCE": "30d"}
+	if fmt.Sprint(full.Service.Environment) != fmt.Sprint(wantEnv) {
+		t.Errorf("service environment = %v\nwant                  %v", full.Service.Environment, wantEnv)
 	}
 	if !slices.Equal(full.Tmpfiles, []string{"d " + metricsDir + " 2775 root wheel - -"}) {
 		t.Errorf("tmpfiles = %v", full.Tmpfiles)
@@ -344,12 +348,17 @@ func TestModuleNixOS(t *testing.T) {
 		t.Errorf("node exporter extraFlags = %v", full.NodeExporterFlags)
 	}
 
+	// clean.enable alone: the timer's policy is the --yes default; nothing
+	// is written to /etc, so interactive runs keep asking.
 	cd := got.CleanDefaults
-	if cd.ConfigToml == nil || *cd.ConfigToml != "[task.generations]\nkeep = 5\n" {
-		t.Errorf("clean.enable alone: config.toml %q, want the default policy keep = 5", pkDeref(cd.ConfigToml))
+	if cd.ConfigToml != nil {
+		t.Errorf("clean.enable alone wrote /etc/rebuild/config.toml:\n%s", *cd.ConfigToml)
 	}
-	if cd.Timer == nil || cd.Timer.TimerConfig["OnCalendar"] != "weekly" {
-		t.Errorf("clean.enable alone: timer %+v, want weekly", cd.Timer)
+	if cd.Timer == nil || cd.Timer.TimerConfig["OnCalendar"] != "weekly" || cd.Service == nil {
+		t.Fatalf("clean.enable alone: timer %+v, service %+v; want weekly", cd.Timer, cd.Service)
+	}
+	if want := map[string]string{"HOME": "/root", "XDG_STATE_HOME": "/var/lib"}; fmt.Sprint(cd.Service.Environment) != fmt.Sprint(want) {
+		t.Errorf("clean.enable alone: service environment %v, want %v", cd.Service.Environment, want)
 	}
 	if len(cd.Tmpfiles) != 0 || len(cd.NodeExporterFlags) != 0 {
 		t.Errorf("metrics off, yet tmpfiles %v and node flags %v", cd.Tmpfiles, cd.NodeExporterFlags)
@@ -360,8 +369,9 @@ func TestModuleNixOS(t *testing.T) {
 		t.Errorf("programs.rebuild.enable = false still configures: %+v", off)
 	}
 
+	// rebuild accepts both files, and the service's variables win over the
+	// file's policy.
 	bin := pkBuild(t)
-	// Everything the catalogue knows today: accepted as it is.
 	accepted := pkWrite(t, "accepted.toml", pkDeref(got.Accepted.ConfigToml))
 	out, err := pkRun(t, ".", pkHome(t), bin, "config", "show", "--config", accepted)
 	if err != nil {
@@ -373,20 +383,90 @@ func TestModuleNixOS(t *testing.T) {
 			t.Errorf("config show lacks %q:\n%s", want, out)
 		}
 	}
-
-	// The full file has the generations policy, for a built-in task that
-	// may not be registered yet; then that must be the only complaint.
 	fullFile := pkWrite(t, "full.toml", pkDeref(full.ConfigToml))
 	out, err = pkRun(t, ".", pkHome(t), bin, "config", "show", "--config", fullFile)
-	switch {
-	case err == nil:
-		if !strings.Contains(out, "[task.generations]") || !strings.Contains(out, "keep = 10") {
-			t.Errorf("config show lost the generations policy:\n%s", out)
+	if err != nil {
+		t.Fatalf("rebuild config show rejects the module's file:\n%s\n%v", *full.ConfigToml, err)
+	}
+	if !strings.Contains(out, "[task.generations]\nkeep = 10\nkeep_since = '14d'") || !strings.Contains(out, "after = ['format']") {
+		t.Errorf("config show of the full file:\n%s", out)
+	}
+	var serviceVars []string
+	for k, v := range full.Service.Environment {
+		if strings.HasPrefix(k, "REBUILD_") {
+			serviceVars = append(serviceVars, k+"="+v)
 		}
-	case strings.Contains(err.Error(), "[task.generations] is not a built-in task"):
-		t.Logf("generations is not a registered built-in task yet; the rest of the full file is checked: %v", err)
-	default:
-		t.Errorf("rebuild config show rejects the module's file:\n%s\n%v", *full.ConfigToml, err)
+	}
+	out, err = pkRun(t, ".", pkHome(t, serviceVars...), bin, "config", "show", "--config", fullFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "[task.generations]\nkeep = '3'\nkeep_since = '30d'") {
+		t.Errorf("with the service's variables, config show:\n%s", out)
+	}
+}
+
+// TestModuleNixOSCleanServiceKeepsCurrentAndBooted runs the cleanup
+// service's command line, with its environment (clean.keep = 1), against a
+// real profile of five generations in a private Nix store, with no
+// terminal, as systemd would: it deletes without asking, keeps the newest
+// generation, and never the booted one.
+func TestModuleNixOSCleanServiceKeepsCurrentAndBooted(t *testing.T) {
+	pkNeed(t, "nix", "git")
+	var got struct{ KeepOne pkNixOS }
+	pkEval(t, "nixos.nix", &got)
+	svc := got.KeepOne.Service
+	if svc == nil {
+		t.Fatal("no rebuild-clean service")
+	}
+	execStart, _ := svc.ServiceConfig["ExecStart"].(string)
+	args := strings.Fields(execStart)
+	if len(args) < 2 || args[0] != fakeStore+"-rebuild/bin/rebuild" || strings.ContainsAny(execStart, `'"`) {
+		t.Fatalf("ExecStart %q: want the package's rebuild and plain arguments", execStart)
+	}
+
+	ctx := context.Background()
+	s, err := nixtest.New(ctx, t.TempDir())
+	if s != nil {
+		t.Cleanup(func() { _ = s.Cleanup() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1.1", "1.2", "1.3", "1.4"} {
+		if _, err := s.AddGeneration(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, current, err := s.Generations()
+	if err != nil || !slices.Equal(before, []int{1, 2, 3, 4, 5}) || current != 5 {
+		t.Fatalf("sandbox generations %v, current %d, err %v; want 1–5, current 5 (booted: 1)", before, current, err)
+	}
+
+	// /etc/rebuild/config.toml of that machine: the sandbox's profile and
+	// system links.
+	cfg := pkWrite(t, "config.toml", fmt.Sprintf("profile = %q\ncurrent_system = %q\nbooted_system = %q\nelevate = \"none\"\nflake = %q\n",
+		s.Profile, s.CurrentSystem, s.BootedSystem, s.Flake))
+	env := s.Environ(nil)
+	for k, v := range svc.Environment {
+		if strings.HasPrefix(k, "REBUILD_") {
+			env = append(env, k+"="+v)
+		}
+	}
+	env = append(env, "XDG_STATE_HOME="+t.TempDir(), "REBUILD_CONFIG="+cfg, "NO_COLOR=1")
+	out, err := pkRun(t, ".", env, pkBuild(t), args[1:]...)
+	if err != nil {
+		t.Fatalf("the cleanup service failed: %v\n%s", err, out)
+	}
+	after, current, err := s.Generations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(after, []int{1, 5}) || current != 5 {
+		t.Errorf("generations left %v (current %d), want [1 5]: the newest (current) and the booted one\n%s", after, current, out)
+	}
+	if !strings.Contains(out, "deleted generations 2, 3, 4") {
+		t.Errorf("output does not report the deletion:\n%s", out)
 	}
 }
 

@@ -203,6 +203,11 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	if err := schedule.AppendHistory(filepath.Join(stateDir, "history.jsonl"), rec); err != nil {
 		fmt.Fprintf(sys.Err, "rebuild: recording history: %v\n", err)
 	}
+	if p.cfg.MetricsFile != "" && !o.dryRun {
+		if err := render.WriteMetrics(p.cfg.MetricsFile, sum, code, sys.Now()); err != nil {
+			fmt.Fprintf(sys.Err, "rebuild: writing metrics: %v\n", err)
+		}
+	}
 	if code != 0 {
 		return &exitError{code}
 	}

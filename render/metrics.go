@@ -1,0 +1,89 @@
+package render
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rebuild-nixos/rebuild/schedule"
+)
+
+// Metric names written by WriteMetrics, for the node exporter's textfile
+// collector (config key metrics_file).
+const (
+	metricLastRun      = "rebuild_last_run_timestamp_seconds"
+	metricSuccess      = "rebuild_last_run_success"
+	metricExitCode     = "rebuild_last_run_exit_code"
+	metricWall         = "rebuild_last_run_wall_seconds"
+	metricTaskDuration = "rebuild_task_duration_seconds"
+	metricTaskState    = "rebuild_task_state"
+)
+
+// WriteMetrics writes the outcome of a run to path in the Prometheus text
+// format: when it ended (now), whether it succeeded (exitCode 0), its exit
+// code and wall time, each task's final state, and the duration of every
+// task that ran.
+//
+// The file is replaced atomically (written to a temporary file in the same
+// directory, then renamed), so the node exporter never reads half a file
+// and a failure or a crash part-way leaves the previous file as it was. A
+// crash can leave the temporary file behind; its name is path followed by
+// digits, which the textfile collector ignores (it reads only *.prom).
+//
+// A task "ran" when its Duration is above zero: the scheduler ends the
+// tasks it never starts (upstream-failed, canceled, disabled) with none.
+func WriteMetrics(path string, s *schedule.Summary, exitCode int, now time.Time) error {
+	if s == nil {
+		return errors.New("metrics: no summary")
+	}
+	return writeTextfile(path, metricsRegistry(s, exitCode, now))
+}
+
+// writeTextfile is the atomic write, apart so tests can hand it a gatherer
+// that fails or stops half-way.
+func writeTextfile(path string, g prometheus.Gatherer) error {
+	if path == "" {
+		return errors.New("metrics: no file name")
+	}
+	return prometheus.WriteToTextfile(path, g)
+}
+
+// metricsRegistry returns a fresh registry (never the global one) holding
+// the run's metrics.
+func metricsRegistry(s *schedule.Summary, exitCode int, now time.Time) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		reg.MustRegister(g)
+	}
+	success := 0.0
+	if exitCode == schedule.ExitOK {
+		success = 1
+	}
+	gauge(metricLastRun, "Unix time at which the last rebuild run ended.", float64(now.UnixNano())/1e9)
+	gauge(metricSuccess, "1 if the last rebuild run exited 0, else 0.", success)
+	gauge(metricExitCode, "Exit code of the last rebuild run: 0 done, 1 failed, 130 interrupted.", float64(exitCode))
+	gauge(metricWall, "Wall-clock duration of the last rebuild run in seconds.", s.Wall.Seconds())
+
+	durations := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricTaskDuration,
+		Help: "Duration in seconds of each task that ran in the last rebuild run.",
+	}, []string{"task"})
+	states := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricTaskState,
+		Help: "Final state of each task of the last rebuild run: 1 for the state it ended in.",
+	}, []string{"task", "state"})
+	reg.MustRegister(durations, states)
+	for name, r := range s.Results {
+		if r == nil {
+			continue
+		}
+		states.WithLabelValues(name, string(r.State)).Set(1)
+		if r.Duration > 0 {
+			durations.WithLabelValues(name).Set(r.Duration.Seconds())
+		}
+	}
+	return reg
+}
