@@ -69,4 +69,3 @@ generation. Needs root (see elevate).`,
 type statusPrinter struct{ sys *System }
 
 func (p statusPrinter) Status(_, line string) { fmt.Fprintf(p.sys.Err, "… %s\n", line) }
-

@@ -89,10 +89,16 @@ func (Build) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	env.Put("out", out)
 	if current := resolve(env.Config.CurrentSystem); current != "" && current == resolve(out) {
-		env.Put("changed", false)
-		env.Stat("no changes")
-		fmt.Fprintf(env.Log, "%s is the running system (%s)\n", out, env.Config.CurrentSystem)
-		return nil
+		// Running it is not enough: after a failed `boot` the new system
+		// runs while the profile was put back, and only activating again
+		// sets the profile and the boot default.
+		if profile := resolve(env.Config.Profile); profile == current {
+			env.Put("changed", false)
+			env.Stat("no changes")
+			fmt.Fprintf(env.Log, "%s is the running system (%s) and the profile's\n", out, env.Config.CurrentSystem)
+			return nil
+		}
+		env.Stat("already running, but the profile points elsewhere: activating to set the profile and boot default")
 	}
 	env.Put("changed", true)
 	env.Action("built %s", out)

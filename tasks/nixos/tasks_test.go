@@ -264,6 +264,15 @@ func TestActivateFailures(t *testing.T) {
 			t.Errorf("%s failing: profile → %s (gen %d of %v), want %s", tc.fail, p, cur, gens, before)
 		}
 	}
+
+	// After the failed boot the new system runs but the profile was put
+	// back: the next build must not call that "no changes", or the
+	// profile and boot default would never be set.
+	env := w.env("build", nil)
+	w.mustRun(Build{}, env)
+	if changed, _ := env.Value("build", "changed"); changed != true || strings.Contains(stats(env), "no changes") {
+		t.Errorf("rebuild after a failed boot: changed = %v, stats %q", changed, stats(env))
+	}
 }
 
 // --ask shows the diff and asks; no means declined, and without a
