@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebuild-nixos/rebuild/tasks/claude/claudedemo"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
 )
 
@@ -94,7 +95,14 @@ func newDemoSandbox(ctx context.Context, dir string) (*nixtest.Sandbox, error) {
 			return s, err
 		}
 	}
-	if err := seedDemoHome(s.Home, s.Flake, time.Now()); err != nil {
+	now := time.Now()
+	if err := seedDemoHome(s.Home, s.Flake, now); err != nil {
+		return s, err
+	}
+	if err := claudedemo.Seed(s.Home, s.Flake, now); err != nil {
+		return s, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "claude-generator.sh"), []byte(demoGenerator), 0o755); err != nil {
 		return s, err
 	}
 	return s, s.SetVersion("1.2")
@@ -114,6 +122,11 @@ func demoConfig(s *nixtest.Sandbox, dir string) string {
 		"",
 		"[task.generations]",
 		"keep = 2",
+		"",
+		"# The configuration generator: an offline stand-in for",
+		"# claude-nixos-automation's update-all (see claude-generator.sh).",
+		"[task.claude-config]",
+		"command = [\"sh\", " + q(filepath.Join(dir, "claude-generator.sh")) + "]",
 		"",
 		"# The sandbox's caches, not yours: its HOME is the sandbox's.",
 		"[task.caches]",

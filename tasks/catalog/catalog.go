@@ -25,7 +25,9 @@ import (
 )
 
 // families lists the Specs functions of every built-in family.
-var families = []func() []tasks.Spec{nixos.Specs, git.Specs, housekeeping.Specs, claude.Specs}
+var families = []func() []tasks.Spec{
+	nixos.Specs, git.Specs, housekeeping.Specs, claude.Specs, claude.ConfigSpecs, claude.LearnSpecs,
+}
 
 // Builtins returns every registered built-in task, in seed order.
 func Builtins() []tasks.Spec {

@@ -1,0 +1,268 @@
+// Command claude measures the seven learning analyzers on a generated data
+// set of realistic size, run concurrently (as the scheduler runs them) and
+// one after another, side by side in one run, and prints both times and
+// their ratio.
+//
+//	go run ./bench/claude                    # 500 sessions, ~200 MB of logs
+//	go run ./bench/claude -sessions 100 -mb 40 -rounds 5 -keep /tmp/claude-data
+//
+// The data set: ~/.claude/projects/<20 projects>/<session>.jsonl in Claude
+// Code's shape (assistant messages calling MCP tools, tool results of a few
+// kilobytes, sizes spread from a tenth to three times the mean), a
+// ~/.claude.json with user and project servers, and the six learning files
+// with tens of thousands of records each.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
+)
+
+func main() {
+	sessions := flag.Int("sessions", 500, "session logs")
+	mb := flag.Int("mb", 200, "total size of the session logs, MB")
+	rounds := flag.Int("rounds", 3, "measured rounds of each mode (the median is reported)")
+	keep := flag.String("keep", "", "generate into this folder and keep it (default: a temporary folder, removed)")
+	flag.Parse()
+
+	root := *keep
+	if root == "" {
+		d, err := os.MkdirTemp("", "bench-claude-")
+		check(err)
+		defer os.RemoveAll(d)
+		root = d
+	}
+	home := filepath.Join(root, "home")
+	now := time.Now()
+	start := time.Now()
+	size, lines := generate(home, *sessions, int64(*mb)<<20, now)
+	fmt.Printf("data set: %d sessions, %.0f MB of session logs, %d learning records (generated in %v)\n",
+		*sessions, float64(size)/(1<<20), lines, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("GOMAXPROCS %d, %d CPUs\n\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
+
+	in := learn.Input{
+		Home: home, Flake: filepath.Join(home, "nixos-config"), LearningDir: filepath.Join(home, ".claude", "learning"),
+		ClaudeJSON: filepath.Join(home, ".claude.json"), ProjectsDir: filepath.Join(home, ".claude", "projects"),
+		Now: now, Days: 30, Thresholds: learn.DefaultThresholds, DryRun: true,
+	}
+	analyzers := learn.Analyzers()
+	ctx := context.Background()
+
+	perAnalyzer := map[string]int{}
+	var perMu sync.Mutex
+	runOne := func(a learn.Analyzer) (time.Duration, int) {
+		t := time.Now()
+		res, err := a.Run(ctx, in)
+		if _, nd := learn.IsNoData(err); err != nil && !nd {
+			check(err)
+		}
+		perMu.Lock()
+		perAnalyzer[a.Name] = len(res.Suggestions)
+		perMu.Unlock()
+		return time.Since(t), len(res.Suggestions)
+	}
+	sequential := func() (time.Duration, map[string]time.Duration, int) {
+		each := map[string]time.Duration{}
+		t := time.Now()
+		n := 0
+		for _, a := range analyzers {
+			d, s := runOne(a)
+			each[a.Name] = d
+			n += s
+		}
+		return time.Since(t), each, n
+	}
+	concurrent := func() (time.Duration, int) {
+		t := time.Now()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		n := 0
+		for _, a := range analyzers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, s := runOne(a)
+				mu.Lock()
+				n += s
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return time.Since(t), n
+	}
+
+	// Warm the page cache so neither mode pays for the first read.
+	sequential()
+	var seqs, concs []time.Duration
+	eachAll := map[string][]time.Duration{}
+	var suggestions int
+	for r := range *rounds {
+		// Alternate which mode goes first.
+		runSeq := func() {
+			d, each, n := sequential()
+			seqs = append(seqs, d)
+			suggestions = n
+			for k, v := range each {
+				eachAll[k] = append(eachAll[k], v)
+			}
+		}
+		runConc := func() {
+			d, _ := concurrent()
+			concs = append(concs, d)
+		}
+		if r%2 == 0 {
+			runSeq()
+			runConc()
+		} else {
+			runConc()
+			runSeq()
+		}
+	}
+	fmt.Printf("%-22s %10s %12s\n", "analyzer", "alone", "suggestions")
+	for _, a := range analyzers {
+		fmt.Printf("%-22s %10v %12d\n", a.Name, median(eachAll[a.Name]).Round(time.Millisecond), perAnalyzer[a.Name])
+	}
+	s, c := median(seqs), median(concs)
+	fmt.Printf("\n%d suggestions; medians of %d rounds\n", suggestions, *rounds)
+	fmt.Printf("one after another: %v\n", s.Round(time.Millisecond))
+	fmt.Printf("concurrently:      %v\n", c.Round(time.Millisecond))
+	fmt.Printf("concurrent ÷ sequential = %.2f (sequential is %.2f× the concurrent time)\n", float64(c)/float64(s), float64(s)/float64(c))
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/claude:", err)
+		os.Exit(1)
+	}
+}
+
+type obj = map[string]any
+
+var servers = []string{"github", "playwright", "context7", "sqlite", "filesystem", "brave-search", "memory", "nixos"}
+
+// generate writes the data set and returns the bytes of session logs and
+// the number of learning records.
+func generate(home string, sessions int, total int64, now time.Time) (int64, int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var projects []string
+	for i := range 20 {
+		p := filepath.Join(home, "projects", fmt.Sprintf("p%02d", i))
+		check(os.MkdirAll(filepath.Join(p, ".claude"), 0o755))
+		projects = append(projects, p)
+		writeJSON(filepath.Join(p, ".claude", "mcp.json"), obj{"mcpServers": obj{servers[i%len(servers)]: obj{"command": "x"}, "unused-" + fmt.Sprint(i): obj{"command": "y"}}})
+	}
+	flake := filepath.Join(home, "nixos-config")
+	check(os.MkdirAll(flake, 0o755))
+	check(os.WriteFile(filepath.Join(flake, "CLAUDE.md"), []byte("# Config\n\n## Git Workflow\n\nx\n\n## Old Notes\n\ny\n"), 0o644))
+	projectServers := obj{}
+	for _, p := range projects[:5] {
+		projectServers[p] = obj{"mcpServers": obj{"github": obj{"command": "gh-mcp"}}}
+	}
+	writeJSON(filepath.Join(home, ".claude.json"), obj{"mcpServers": obj{"github": obj{"command": "gh-mcp"}, "memory": obj{"command": "m"}}, "projects": projectServers})
+
+	mean := total / int64(sessions)
+	var written int64
+	result := strings.Repeat("r", 2048)
+	for s := range sessions {
+		p := projects[s%len(projects)]
+		dir := filepath.Join(home, ".claude", "projects", strings.ReplaceAll(p, "/", "-"))
+		check(os.MkdirAll(dir, 0o755))
+		target := int64(float64(mean) * (0.1 + 2.9*rng.Float64()*rng.Float64()*1.3))
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", s, s)
+		f, err := os.Create(filepath.Join(dir, id+".jsonl"))
+		check(err)
+		w := bufio.NewWriterSize(f, 1<<20)
+		var n int64
+		age := time.Duration(rng.IntN(29*24)) * time.Hour
+		for m := 0; n < target; m++ {
+			ts := now.Add(-age + time.Duration(m)*time.Second).UTC().Format(time.RFC3339Nano)
+			server := servers[rng.IntN(len(servers))]
+			u := fmt.Sprintf(`"usage":{"input_tokens":%d,"output_tokens":%d,"cache_read_input_tokens":%d,"cache_creation_input_tokens":%d}`,
+				rng.IntN(5000), rng.IntN(2000), rng.IntN(50000), rng.IntN(5000))
+			block := fmt.Sprintf(`{"parentUuid":null,"sessionId":%q,"cwd":%q,"type":"assistant","timestamp":%q,"message":{"id":"msg_%d","role":"assistant","model":"claude-sonnet-4","content":[{"type":"text","text":"Let me check that for you."}],%s}}`+"\n", id, p, ts, m, u) +
+				fmt.Sprintf(`{"parentUuid":null,"sessionId":%q,"cwd":%q,"type":"assistant","timestamp":%q,"message":{"id":"msg_%d","role":"assistant","model":"claude-sonnet-4","content":[{"type":"tool_use","id":"toolu_%d","name":"mcp__%s__call","input":{"query":"something to look up"}}],%s}}`+"\n", id, p, ts, m, m, server, u) +
+				fmt.Sprintf(`{"parentUuid":null,"sessionId":%q,"cwd":%q,"type":"user","timestamp":%q,"message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_%d","content":%q}]}}`+"\n", id, p, ts, m, result[:512+rng.IntN(1536)])
+			k, err := w.WriteString(block)
+			check(err)
+			n += int64(k)
+		}
+		check(w.Flush())
+		check(f.Close())
+		written += n
+	}
+
+	learning := filepath.Join(home, ".claude", "learning")
+	check(os.MkdirAll(learning, 0o755))
+	records := 0
+	ts := func() string { return now.Add(-time.Duration(rng.IntN(40*24)) * time.Hour).UTC().Format(time.RFC3339) }
+	sess := func() string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", rng.IntN(sessions), 0) }
+	write := func(name string, n int, rec func(i int) obj) {
+		f, err := os.Create(filepath.Join(learning, name))
+		check(err)
+		w := bufio.NewWriter(f)
+		enc := json.NewEncoder(w)
+		for i := range n {
+			check(enc.Encode(rec(i)))
+		}
+		check(w.Flush())
+		check(f.Close())
+		records += n
+	}
+	cmds := []string{"git status", "git diff", "npm test", "cargo build", "rg TODO", "ls -la", "make", "nix build", "go test ./...", "pytest -x"}
+	write("permission_approvals.jsonl", 20000, func(int) obj {
+		return obj{"timestamp": ts(), "permission": "Bash(" + cmds[rng.IntN(len(cmds))] + ")", "session_id": sess(), "project_path": projects[rng.IntN(len(projects))]}
+	})
+	sections := []string{"Git Workflow", "Old Notes", "Coding Style", "Testing", "Architecture", "Tools", "Policies", "Deploy"}
+	write("context_usage.jsonl", 50000, func(int) obj {
+		sec := rng.IntN(len(sections))
+		return obj{"timestamp": ts(), "section_name": sections[sec], "tokens_in_section": 800 + rng.IntN(2000),
+			"relevance_score": float64(sec) / float64(len(sections)), "session_id": sess()}
+	})
+	slash := []string{"/test", "/lint", "/commit", "/review", "/pr", "/deploy", "/fmt", "/build"}
+	write("workflow_commands.jsonl", 30000, func(i int) obj {
+		return obj{"timestamp": now.Add(-time.Duration(30000-i) * time.Minute).UTC().Format(time.RFC3339),
+			"command": slash[(i+rng.IntN(2))%len(slash)], "session_id": fmt.Sprintf("w%d", i/6), "success": rng.IntN(10) > 0, "duration_ms": 1000}
+	})
+	policies := []string{"Always run tests before committing", "Use fd instead of find", "Never push to main", "Prefer rg over grep"}
+	write("policy_violations.jsonl", 5000, func(int) obj {
+		return obj{"timestamp": ts(), "policy": policies[rng.IntN(len(policies))], "violated": rng.IntN(3) > 0, "session_id": sess()}
+	})
+	write("project_patterns.jsonl", 5000, func(int) obj {
+		i := rng.IntN(len(projects))
+		return obj{"timestamp": ts(), "project_path": projects[i], "project_type": []string{"node", "python", "rust"}[i%3],
+			"pattern_type": "permission", "pattern": "Bash(" + strings.Fields(cmds[rng.IntN(len(cmds))])[0] + ":*)", "session_id": sess()}
+	})
+	comps := []string{"learn-permissions", "learn-mcp", "learn-context", "learn-workflows", "learn-instructions", "learn-cross-project"}
+	write("meta_metrics.jsonl", 2000, func(int) obj {
+		return obj{"timestamp": ts(), "component": comps[rng.IntN(len(comps))], "suggestion_type": "x", "accepted": rng.IntN(2) == 0, "confidence": 0.8}
+	})
+	return written, records
+}
+
+func writeJSON(path string, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	check(err)
+	check(os.WriteFile(path, b, 0o644))
+}

@@ -1,0 +1,197 @@
+package claude
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/toolusage"
+)
+
+// defaultDays is the analytics window.
+const defaultDays = 30
+
+// runMCPAnalytics is mcp-analytics: servers configured in ~/.claude.json
+// and <flake>/.claude/mcp.json, their use in the session logs of the
+// window, <flake>/.claude/mcp-analytics.md and the CLAUDE.md section. The
+// sessions read move from raw to analyzed, and only from raw.
+func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
+	if err := requireClaudeDir(env); err != nil {
+		return err
+	}
+	days, err := positiveOption(env, "days", defaultDays)
+	if err != nil {
+		return err
+	}
+	claudeJSON, err := pathOption(env, "claude_json", "~/.claude.json")
+	if err != nil {
+		return err
+	}
+	projectsDir, err := pathOption(env, "projects_dir", "~/.claude/projects")
+	if err != nil {
+		return err
+	}
+	flake := flakeOf(env)
+	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
+		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+	}
+
+	cj, err := mcpusage.ReadClaudeJSON(claudeJSON)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		env.Warn("%v", err)
+	}
+	// Servers local to other projects are not this flake's business.
+	var configured []mcpusage.Server
+	for _, s := range cj.Servers {
+		if s.Scope == mcpusage.User || s.Project == flake {
+			configured = append(configured, s)
+		}
+	}
+	ps, err := mcpusage.ReadProject(flake)
+	if err != nil {
+		env.Warn("%v", err)
+	}
+	configured = append(configured, ps...)
+
+	now := env.Now()
+	env.Status("reading session logs")
+	scan, err := mcpusage.ScanDir(ctx, projectsDir, mcpusage.Options{Since: now.AddDate(0, 0, -days),
+		Progress: func(done, total int) { env.Status("session logs: %d/%d", done, total) }})
+	if errors.Is(err, fs.ErrNotExist) {
+		return tasks.Skip("no data: no session logs in %s", homeTilde(env, projectsDir))
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range scan.Errors {
+		env.Warn("%v", e)
+	}
+	if len(configured) == 0 && len(scan.Servers) == 0 {
+		return tasks.Skip("no data: no MCP server configured or used in the last %d days", days)
+	}
+	rep := mcpusage.Report{Home: env.Home, Days: days, Configured: configured, Scan: scan, Now: now}
+	if err := writeReportAndSection(env, flake, "mcp-analytics.md", rep.Markdown(), rep.Section()); err != nil {
+		return err
+	}
+	env.Stat("%s", rep.Stat())
+	if d := scan.Stats.Describe("the session logs"); d != "" {
+		env.Stat("%s", d)
+	}
+
+	if env.DryRun {
+		env.Action("would mark the raw sessions of %d read as analyzed", len(scan.Sessions))
+		return nil
+	}
+	marked := 0
+	for _, s := range scan.Sessions {
+		changed, err := Advance(s.Path, StageAnalyzed, now)
+		if err != nil {
+			env.Warn("lifecycle of %s: %v", homeTilde(env, s.Path), err)
+			continue
+		}
+		if changed {
+			marked++
+		}
+	}
+	if marked > 0 {
+		env.Action("marked %d raw sessions analyzed", marked)
+	}
+	return nil
+}
+
+// runToolAnalytics is tool-analytics: the tools of packages.nix against
+// the fish command log of the window, <flake>/.claude/tool-analytics.md
+// and the CLAUDE.md section.
+func runToolAnalytics(ctx context.Context, env *tasks.Env) error {
+	if err := requireClaudeDir(env); err != nil {
+		return err
+	}
+	days, err := positiveOption(env, "days", defaultDays)
+	if err != nil {
+		return err
+	}
+	flake := flakeOf(env)
+	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
+		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+	}
+	pkgPath, err := pathOption(env, "packages", filepath.Join(flake, "modules", "core", "packages.nix"))
+	if err != nil {
+		return err
+	}
+	logPath, err := pathOption(env, "command_log", "~/.local/share/fish/command-source.jsonl")
+	if err != nil {
+		return err
+	}
+	installed, err := toolusage.ReadPackages(pkgPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return tasks.Skip("no data: no %s", homeTilde(env, pkgPath))
+	}
+	if err != nil {
+		return err
+	}
+	now := env.Now()
+	env.Status("reading %s", homeTilde(env, logPath))
+	usage, err := toolusage.ReadLog(ctx, logPath, now.AddDate(0, 0, -days), 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return tasks.Skip("no data: no fish command log at %s", homeTilde(env, logPath))
+	}
+	if err != nil {
+		return err
+	}
+	rep := toolusage.Report{Installed: installed, Usage: usage, Days: days, Now: now}
+	if err := writeReportAndSection(env, flake, "tool-analytics.md", rep.Markdown(), rep.Section()); err != nil {
+		return err
+	}
+	env.Stat("%s", rep.Stat())
+	if d := usage.Stats.Describe(filepath.Base(logPath)); d != "" {
+		env.Stat("%s", d)
+	}
+	return nil
+}
+
+// writeReportAndSection writes <flake>/.claude/<name> and replaces the
+// report's section of <flake>/CLAUDE.md, keeping every other byte of it.
+// A flake without a CLAUDE.md gets none (the generator owns that file).
+// In a dry run it only says what it would write.
+func writeReportAndSection(env *tasks.Env, flake, name string, report, section []byte) error {
+	reportPath := filepath.Join(flake, ".claude", name)
+	claudeMD := filepath.Join(flake, "CLAUDE.md")
+	heading, _, _ := bytes.Cut(section, []byte("\n"))
+	doc, err := os.ReadFile(claudeMD)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		doc = nil
+		env.Stat("no %s: section %s not written", homeTilde(env, claudeMD), heading)
+	case err != nil:
+		return err
+	}
+	var updated []byte
+	if doc != nil {
+		updated = mdsection.Replace(doc, section)
+	}
+	if env.DryRun {
+		env.Action("would write %s", homeTilde(env, reportPath))
+		if doc != nil && !bytes.Equal(doc, updated) {
+			env.Action("would update the section %s of %s", heading, homeTilde(env, claudeMD))
+		}
+		return nil
+	}
+	if err := writeFileAtomic(reportPath, report); err != nil {
+		return fmt.Errorf("writing %s: %w", reportPath, err)
+	}
+	env.Action("wrote %s", homeTilde(env, reportPath))
+	if doc != nil && !bytes.Equal(doc, updated) {
+		if err := writeAtomic(claudeMD, updated); err != nil {
+			return fmt.Errorf("writing %s: %w", claudeMD, err)
+		}
+		env.Action("updated the section %s of %s", heading, homeTilde(env, claudeMD))
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package claude
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// noClaudeReason is the one reason every task of the family gives when
+// the user has no ~/.claude: Claude Code was never set up here, and there
+// is nothing to configure, analyze or learn from.
+const noClaudeReason = "no ~/.claude: Claude Code is not set up for this user"
+
+// requireClaudeDir skips the task when ~/.claude does not exist.
+func requireClaudeDir(env *tasks.Env) error {
+	if fi, err := os.Stat(filepath.Join(env.Home, ".claude")); err != nil || !fi.IsDir() {
+		return tasks.Skip(noClaudeReason)
+	}
+	return nil
+}
+
+// flakeDir is the configured flake directory ("" without a configuration).
+func flakeOf(env *tasks.Env) string {
+	if env.Config == nil {
+		return ""
+	}
+	return env.Config.Flake
+}
+
+// optPath reads a path option, ~ expanded against env.Home.
+func pathOption(env *tasks.Env, key, def string) (string, error) {
+	v, err := env.Options.String(key, def)
+	if err != nil {
+		return "", err
+	}
+	return env.Expand(v), nil
+}
+
+// optPositive reads an integer option that must be at least 1.
+func positiveOption(env *tasks.Env, key string, def int) (int, error) {
+	v, err := env.Options.Int(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if v < 1 {
+		return 0, fmt.Errorf("task.%s.%s: %d is not allowed: a whole number ≥ 1", env.Name, key, v)
+	}
+	return v, nil
+}
+
+// runner is the task's command runner (a zero Runner in tests that set none).
+func taskRunner(env *tasks.Env) *proc.Runner {
+	if env.Runner != nil {
+		return env.Runner
+	}
+	return &proc.Runner{}
+}
+
+// tilde shortens a path under the home directory for messages.
+func homeTilde(env *tasks.Env, p string) string {
+	if env.Home != "" {
+		if p == env.Home {
+			return "~"
+		}
+		if rel, err := filepath.Rel(env.Home, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return "~/" + rel
+		}
+	}
+	return p
+}
+
+// lookPath finds program name on the PATH the runner gives its commands
+// (its Environ, else ours): a generator that is not installed is a reason
+// to skip, not a failure.
+func lookProgram(name string, environ []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, isExecutable(name)
+	}
+	pathVar := os.Getenv("PATH")
+	if environ != nil {
+		pathVar = ""
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+				pathVar = v
+			}
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+}
+
+func isExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return errors.New(p + ": not an executable file")
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path atomically (lifecycle.go's
+// writeAtomic), creating the folder first.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}

@@ -1,0 +1,113 @@
+package learn
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+type approval struct {
+	Timestamp  Timestamp `json:"timestamp"`
+	Permission string    `json:"permission"`
+	SessionID  string    `json:"session_id"`
+	Project    string    `json:"project_path"`
+}
+
+// Permissions is learn-permissions: approvals of the same pattern in the
+// same project, at least MinOccurrences times, become an allow-list entry
+// in <project>/.claude/settings.local.json. Confidence grows with the
+// number of sessions the approvals came from (0.5 + 0.1 per session), so
+// a burst within one session is not a habit. Destructive commands and
+// patterns already allowed are never suggested.
+func Permissions(ctx context.Context, in Input) (Result, error) {
+	var res Result
+	type key struct{ project, pattern string }
+	type agg struct {
+		count    int
+		sessions map[string]bool
+	}
+	groups := map[key]*agg{}
+	var total, noProject int
+	refused := map[string]bool{}
+	st, err := readLearning(ctx, in, "permission_approvals.jsonl",
+		func(a *approval) time.Time { return a.Timestamp.Time },
+		func(a *approval) {
+			total++
+			if a.Project == "" {
+				noProject++
+				return
+			}
+			pattern, ok := Generalize(a.Permission)
+			if !ok {
+				refused[a.Permission] = true
+				return
+			}
+			k := key{a.Project, pattern}
+			g := groups[k]
+			if g == nil {
+				g = &agg{sessions: map[string]bool{}}
+				groups[k] = g
+			}
+			g.count++
+			g.sessions[a.SessionID] = true
+		})
+	if err != nil {
+		return res, err
+	}
+	res.stat("%d approvals in the last %d days, %d patterns", total, in.Days, len(groups))
+	res.skipped(st, "permission_approvals.jsonl")
+	if noProject > 0 {
+		res.stat("%d approvals without a project_path ignored", noProject)
+	}
+	if len(refused) > 0 {
+		res.stat("%d destructive or unbounded permissions never suggested", len(refused))
+	}
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].project != keys[j].project {
+			return keys[i].project < keys[j].project
+		}
+		return keys[i].pattern < keys[j].pattern
+	})
+	allowedIn := map[string]map[string]bool{}
+	for _, k := range keys {
+		g := groups[k]
+		if g.count < in.Thresholds.MinOccurrences {
+			continue
+		}
+		conf := round2(0.5 + 0.1*float64(len(g.sessions)))
+		if !meets(conf, in.Thresholds.Confidence) {
+			continue
+		}
+		if allowedIn[k.project] == nil {
+			allowedIn[k.project] = allowed(in.Home, k.project)
+		}
+		if allowedIn[k.project][k.pattern] {
+			continue
+		}
+		res.Suggestions = append(res.Suggestions, allowSuggestion(in, "learn-permissions", k.project, k.pattern, conf,
+			fmt.Sprintf("approved %d times in %d sessions", g.count, len(g.sessions)), sessionList(g.sessions)))
+	}
+	return res, nil
+}
+
+func allowSuggestion(in Input, analyzer, project, pattern string, conf float64, evidence string, sessions []string) Suggestion {
+	target := SettingsLocal(project)
+	return Suggestion{
+		ID:         makeID(analyzer, string(AllowPermission), target, pattern),
+		Analyzer:   analyzer,
+		Kind:       AllowPermission,
+		Text:       fmt.Sprintf("allow %s in %s (%s)", pattern, in.tilde(project), evidence),
+		Confidence: conf,
+		Apply:      fmt.Sprintf("adds %q to permissions.allow in %s", pattern, in.tilde(target)),
+		Undo:       fmt.Sprintf("remove %q from permissions.allow in %s", pattern, in.tilde(target)),
+		Target:     target,
+		Sessions:   sessions,
+		Evidence:   evidence,
+		Pattern:    pattern,
+	}
+}

@@ -1,0 +1,162 @@
+package mcpusage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Scope says where a server is configured.
+type Scope string
+
+const (
+	// User: ~/.claude.json "mcpServers", loaded in every session.
+	User Scope = "user"
+	// Local: ~/.claude.json "projects"[path]."mcpServers", one project.
+	Local Scope = "local"
+	// Project: <project>/.claude/mcp.json "mcpServers".
+	Project Scope = "project"
+)
+
+// Server is one configured MCP server.
+type Server struct {
+	Name    string
+	Scope   Scope
+	Project string // the project directory, for Local and Project scope
+	File    string // the file that configures it
+	// Path is the chain of object keys from the file's top level to the
+	// "mcpServers" object that holds this server.
+	Path []string
+	// Raw is the server's configuration as written.
+	Raw json.RawMessage
+}
+
+// Where describes the server's place for a report: "user (~/.claude.json)".
+func (s Server) Where(home string) string {
+	switch s.Scope {
+	case User:
+		return "user (" + Tilde(s.File, home) + ")"
+	case Local:
+		return "local to " + Tilde(s.Project, home) + " (" + Tilde(s.File, home) + ")"
+	default:
+		return "project (" + Tilde(s.File, home) + ")"
+	}
+}
+
+// SameCommand reports whether two configurations start the same program
+// the same way (whitespace and key order aside).
+func SameCommand(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+// Tilde shortens a path under home to ~/….
+func Tilde(p, home string) string {
+	if home == "" {
+		return p
+	}
+	if p == home {
+		return "~"
+	}
+	if rel, err := filepath.Rel(home, p); err == nil && rel != ".." && !startsDotDot(rel) {
+		return "~/" + rel
+	}
+	return p
+}
+
+func startsDotDot(rel string) bool {
+	return len(rel) >= 3 && rel[:3] == "../"
+}
+
+// ClaudeJSON is what ~/.claude.json says about MCP servers and projects.
+type ClaudeJSON struct {
+	Servers  []Server // user and local scope, sorted by scope, project, name
+	Projects []string // every project directory Claude Code knows, sorted
+}
+
+type claudeFile struct {
+	MCPServers map[string]json.RawMessage `json:"mcpServers"`
+	Projects   map[string]struct {
+		MCPServers map[string]json.RawMessage `json:"mcpServers"`
+	} `json:"projects"`
+}
+
+// ReadClaudeJSON reads path (~/.claude.json). A missing file is returned
+// as an error satisfying errors.Is(err, fs.ErrNotExist).
+func ReadClaudeJSON(path string) (ClaudeJSON, error) {
+	var out ClaudeJSON
+	f, err := os.Open(path)
+	if err != nil {
+		return out, err
+	}
+	defer f.Close()
+	var cf claudeFile
+	if err := json.NewDecoder(f).Decode(&cf); err != nil {
+		return out, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, name := range sortedKeys(cf.MCPServers) {
+		out.Servers = append(out.Servers, Server{Name: name, Scope: User, File: path,
+			Path: []string{"mcpServers"}, Raw: cf.MCPServers[name]})
+	}
+	projects := make([]string, 0, len(cf.Projects))
+	for p := range cf.Projects {
+		projects = append(projects, p)
+	}
+	sort.Strings(projects)
+	out.Projects = projects
+	for _, p := range projects {
+		servers := cf.Projects[p].MCPServers
+		for _, name := range sortedKeys(servers) {
+			out.Servers = append(out.Servers, Server{Name: name, Scope: Local, Project: p, File: path,
+				Path: []string{"projects", p, "mcpServers"}, Raw: servers[name]})
+		}
+	}
+	return out, nil
+}
+
+// MCPJSONPath is a project's MCP configuration file.
+func MCPJSONPath(project string) string { return filepath.Join(project, ".claude", "mcp.json") }
+
+// ReadProject reads <project>/.claude/mcp.json. A project without one has
+// no servers and no error.
+func ReadProject(project string) ([]Server, error) {
+	path := MCPJSONPath(project)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cf struct {
+		MCPServers map[string]json.RawMessage `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(data, &cf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Server
+	for _, name := range sortedKeys(cf.MCPServers) {
+		out = append(out, Server{Name: name, Scope: Project, Project: project, File: path,
+			Path: []string{"mcpServers"}, Raw: cf.MCPServers[name]})
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,397 @@
+package mcpusage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+)
+
+// Usage is a token count by kind.
+type Usage struct {
+	Input      int64 `json:"input_tokens"`
+	Output     int64 `json:"output_tokens"`
+	CacheRead  int64 `json:"cache_read_input_tokens"`
+	CacheWrite int64 `json:"cache_creation_input_tokens"`
+}
+
+// Prices in dollars per million tokens (Claude Sonnet list prices).
+const (
+	PriceInput      = 3.00
+	PriceOutput     = 15.00
+	PriceCacheRead  = 0.30
+	PriceCacheWrite = 3.75
+)
+
+// Cost is the estimated price of u in dollars.
+func (u Usage) Cost() float64 {
+	return (float64(u.Input)*PriceInput + float64(u.Output)*PriceOutput +
+		float64(u.CacheRead)*PriceCacheRead + float64(u.CacheWrite)*PriceCacheWrite) / 1e6
+}
+
+// Total is the sum of all four counts.
+func (u Usage) Total() int64 { return u.Input + u.Output + u.CacheRead + u.CacheWrite }
+
+func (u *Usage) add(o Usage) {
+	u.Input += o.Input
+	u.Output += o.Output
+	u.CacheRead += o.CacheRead
+	u.CacheWrite += o.CacheWrite
+}
+
+func (u Usage) div(n int64) Usage {
+	return Usage{u.Input / n, u.Output / n, u.CacheRead / n, u.CacheWrite / n}
+}
+
+func maxUsage(a, b Usage) Usage {
+	return Usage{max(a.Input, b.Input), max(a.Output, b.Output), max(a.CacheRead, b.CacheRead), max(a.CacheWrite, b.CacheWrite)}
+}
+
+// ServerUse is how one server was used in the window.
+type ServerUse struct {
+	Invocations int64
+	Sessions    int
+	// Usage is the tokens of the messages that called the server; a
+	// message calling several servers is split evenly between them.
+	Usage Usage
+}
+
+// Session is one session log with at least one line in the window.
+type Session struct {
+	ID      string // the log's file name without .jsonl
+	Path    string // the log file
+	Project string // the working directory recorded in the log ("" if none)
+	Lines   int64  // lines in the window
+	// Servers maps a server name to its invocations in this session.
+	Servers map[string]int64
+}
+
+// Scan is the result of reading the session logs.
+type Scan struct {
+	Since    time.Time
+	Files    int // logs opened (modified within the window)
+	Sessions []Session
+	Servers  map[string]*ServerUse
+	Stats    jsonl.Stats
+	// Errors are logs that could not be read; the scan went on without them.
+	Errors []error
+}
+
+// Options tune ScanDir.
+type Options struct {
+	// Since: lines older than this are ignored, logs not modified since
+	// are not opened.
+	Since time.Time
+	// Workers read that many logs at once (default min(4, GOMAXPROCS)).
+	Workers int
+	// MaxLine is the longest line decoded (jsonl.DefaultMaxLine when 0).
+	MaxLine int
+	// Progress, when set, is called after each log with the number done
+	// and the total.
+	Progress func(done, total int)
+}
+
+// Logs lists the session logs under dir (dir/<project>/<id>.jsonl), sorted.
+// A missing dir is returned as an error satisfying errors.Is(err, fs.ErrNotExist).
+func Logs(dir string) ([]string, error) {
+	projects, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range projects {
+		if !p.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(dir, p.Name()))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".jsonl") {
+				out = append(out, filepath.Join(dir, p.Name(), e.Name()))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ScanDir reads every session log under dir modified since o.Since. A
+// missing dir is an error satisfying errors.Is(err, fs.ErrNotExist).
+func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
+	logs, err := Logs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var recent []string
+	for _, p := range logs {
+		if fi, err := os.Stat(p); err == nil && !fi.ModTime().Before(o.Since) {
+			recent = append(recent, p)
+		}
+	}
+	return ScanFiles(ctx, recent, o)
+}
+
+// ScanFiles reads the given session logs, several at once.
+func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = min(4, runtime.GOMAXPROCS(0))
+	}
+	type result struct {
+		s     Session
+		use   map[string]*ServerUse
+		stats jsonl.Stats
+		err   error
+	}
+	results := make([]result, len(paths))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range min(workers, max(1, len(paths))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				s, use, st, err := scanLog(ctx, paths[i], o)
+				results[i] = result{s, use, st, err}
+				if o.Progress != nil {
+					mu.Lock()
+					done++
+					o.Progress(done, len(paths))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range paths {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	sc := &Scan{Since: o.Since, Files: len(paths), Servers: map[string]*ServerUse{}}
+	for _, r := range results {
+		sc.Stats = sc.Stats.Add(r.stats)
+		if r.err != nil {
+			sc.Errors = append(sc.Errors, r.err)
+			continue
+		}
+		if r.s.Lines == 0 {
+			continue
+		}
+		sc.Sessions = append(sc.Sessions, r.s)
+		for name, u := range r.use {
+			su := sc.Servers[name]
+			if su == nil {
+				su = &ServerUse{}
+				sc.Servers[name] = su
+			}
+			su.Invocations += u.Invocations
+			su.Sessions++
+			su.Usage.add(u.Usage)
+		}
+	}
+	return sc, nil
+}
+
+// logLine is the part of a session log line that is read.
+type logLine struct {
+	Timestamp string `json:"timestamp"`
+	Cwd       string `json:"cwd"`
+	Message   *struct {
+		ID      string   `json:"id"`
+		Content contents `json:"content"`
+		Usage   *Usage   `json:"usage"`
+	} `json:"message"`
+}
+
+type item struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// contents is message.content: a list of items, or a plain string (a
+// user's prompt), which carries nothing of interest.
+type contents []item
+
+var toolUse = []byte(`"tool_use"`)
+
+func (c *contents) UnmarshalJSON(b []byte) error {
+	// Most bytes of a log are tool results and text: a list without a
+	// tool use is not decoded a second time.
+	if len(b) > 0 && b[0] == '[' && bytes.Contains(b, toolUse) {
+		var items []item
+		if err := json.Unmarshal(b, &items); err != nil {
+			return err
+		}
+		*c = items
+	}
+	return nil
+}
+
+// lineTime is what a line without usage or tool use is read for.
+type lineTime struct {
+	Timestamp string `json:"timestamp"`
+	Cwd       string `json:"cwd"`
+}
+
+var usageKey = []byte(`"usage"`)
+
+// readLog streams one session log into handle. Lines without usage or a
+// tool use (most of a log's bytes: tool results, prompts) are decoded only
+// for their time and folder, which allocates far less.
+func readLog(ctx context.Context, path string, maxLine int, handle func(*logLine) error) (jsonl.Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return jsonl.Stats{}, err
+	}
+	defer f.Close()
+	sc := jsonl.NewScanner(f, maxLine)
+	n := 0
+	for sc.Scan() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return sc.Stats(), err
+			}
+		}
+		line := sc.Bytes()
+		var l logLine
+		if bytes.Contains(line, usageKey) || bytes.Contains(line, toolUse) {
+			err = json.Unmarshal(line, &l)
+		} else {
+			var lt lineTime
+			err = json.Unmarshal(line, &lt)
+			l.Timestamp, l.Cwd = lt.Timestamp, lt.Cwd
+		}
+		if err != nil || handle(&l) != nil {
+			sc.Malformed()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return sc.Stats(), fmt.Errorf("%s: %w", path, err)
+	}
+	return sc.Stats(), nil
+}
+
+// ServerOf returns the server of a tool name mcp__<server>__<tool>.
+func ServerOf(tool string) (string, bool) {
+	rest, ok := strings.CutPrefix(tool, "mcp__")
+	if !ok {
+		return "", false
+	}
+	server, _, ok := strings.Cut(rest, "__")
+	if !ok || server == "" {
+		return "", false
+	}
+	return server, true
+}
+
+// message gathers the lines of one API message: Claude Code writes one
+// line per content block, each repeating the message's id and usage.
+type message struct {
+	id      string
+	usage   Usage
+	servers map[string]bool
+	tools   map[string]bool
+}
+
+func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, error) {
+	s := Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}}
+	use := map[string]*ServerUse{}
+	var cur message
+	flush := func() {
+		if len(cur.servers) > 0 {
+			share := cur.usage.div(int64(len(cur.servers)))
+			for name := range cur.servers {
+				use[name].Usage.add(share)
+			}
+		}
+		cur = message{}
+	}
+	handle := func(l *logLine) error {
+		if l.Timestamp == "" {
+			return nil // summaries and snapshots carry no time
+		}
+		ts, err := time.Parse(time.RFC3339Nano, l.Timestamp)
+		if err != nil {
+			return jsonl.ErrSkip
+		}
+		if ts.Before(o.Since) {
+			return nil
+		}
+		s.Lines++
+		if s.Project == "" && l.Cwd != "" {
+			s.Project = l.Cwd
+		}
+		m := l.Message
+		if m == nil {
+			return nil
+		}
+		if m.ID == "" || m.ID != cur.id {
+			flush()
+			cur.id = m.ID
+		}
+		if m.Usage != nil {
+			cur.usage = maxUsage(cur.usage, *m.Usage)
+		}
+		for _, it := range m.Content {
+			if it.Type != "tool_use" {
+				continue
+			}
+			server, ok := ServerOf(it.Name)
+			if !ok {
+				continue
+			}
+			if it.ID != "" {
+				if cur.tools == nil {
+					cur.tools = map[string]bool{}
+				}
+				if cur.tools[it.ID] {
+					continue
+				}
+				cur.tools[it.ID] = true
+			}
+			if cur.servers == nil {
+				cur.servers = map[string]bool{}
+			}
+			cur.servers[server] = true
+			s.Servers[server]++
+			u := use[server]
+			if u == nil {
+				u = &ServerUse{}
+				use[server] = u
+			}
+			u.Invocations++
+		}
+		return nil
+	}
+	st, err := readLog(ctx, path, o.MaxLine, handle)
+	flush()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s, nil, st, err
+	}
+	return s, use, st, nil
+}

@@ -1,0 +1,377 @@
+package claude_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
+)
+
+func (f *fixture) review(p *scripted, o runOpts) (*tasks.Env, error) {
+	f.t.Helper()
+	o.prompt = p
+	return f.run("learn-review", o)
+}
+
+func interactive(t *testing.T, answers ...rune) *scripted {
+	return &scripted{t: t, interactive: true, answers: answers}
+}
+
+func outcomeOf(t *testing.T, err error) *tasks.Outcome {
+	t.Helper()
+	o, ok := tasks.AsOutcome(err)
+	if !ok {
+		t.Fatalf("got %v, want skipped or declined", err)
+	}
+	return o
+}
+
+func lineCount(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func TestReviewAcceptAddsExactlyThatPattern(t *testing.T) {
+	f := newFixture(t)
+	settings := filepath.Join(f.webapp, ".claude", "settings.local.json")
+	f.mustRun("learn-permissions", runOpts{})
+	p := interactive(t, 'y')
+	env, err := f.review(p, runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := f.read(settings)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(text), &got); err != nil {
+		t.Fatalf("not valid JSON: %v\n%s", err, text)
+	}
+	want := map[string]any{
+		"model": "opus",
+		"permissions": map[string]any{
+			"allow": []any{"Bash(ls:*)", "Bash(git status:*)"},
+			"deny":  []any{"Bash(curl:*)"},
+		},
+		"env": map[string]any{"FOO": "bar"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("settings.local.json:\n%s", text)
+	}
+	if !(strings.Index(text, `"model"`) < strings.Index(text, `"permissions"`) && strings.Index(text, `"permissions"`) < strings.Index(text, `"env"`)) {
+		t.Errorf("keys reordered:\n%s", text)
+	}
+	if len(p.shown) != 1 || !strings.Contains(p.shown[0], `undo: remove "Bash(git status:*)" from permissions.allow in ~/projects/webapp/.claude/settings.local.json`) {
+		t.Errorf("shown %q", p.shown)
+	}
+	rep := env.Report()
+	if !hasLine(rep.Actions, "applied: allow Bash(git status:*) in ~/projects/webapp") ||
+		!hasLine(rep.Stats, "reviewed 1 of 1: 1 applied, 0 rejected, 0 could not be applied") {
+		t.Errorf("report %+v", rep)
+	}
+	var out learn.Outcome
+	if err := json.Unmarshal([]byte(lastLine(f.read(filepath.Join(f.learning, "meta_metrics.jsonl")))), &out); err != nil ||
+		out.Component != "learn-permissions" || !out.Accepted || !out.Applied || out.SuggestionType != learn.AllowPermission {
+		t.Errorf("meta_metrics: %+v %v", out, err)
+	}
+	// The sessions the approvals came from: implemented (forward from
+	// insights_generated and from raw alike); s4 was not among them.
+	for id, want := range map[string]string{"s1": "implemented", "s2": "implemented", "s3": "implemented", "s4": "none"} {
+		if got := stage(t, f, f.webapp, id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+	// Applying it again changes nothing: the pattern is there.
+	f.values = tasks.NewValues()
+	f.mustRun("learn-permissions", runOpts{})
+	if len(f.handedOn("learn-permissions")) != 0 {
+		t.Error("an allowed pattern was suggested again")
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestReviewRejectionIsRememberedFor90Days(t *testing.T) {
+	f := newFixture(t)
+	settings := filepath.Join(f.webapp, ".claude", "settings.local.json")
+	before := f.read(settings)
+	f.mustRun("learn-permissions", runOpts{})
+	env, err := f.review(interactive(t, 'n'), runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.read(settings) != before {
+		t.Error("a rejected suggestion changed the file")
+	}
+	rejections := filepath.Join(f.learning, "suggestion_rejections.jsonl")
+	var r learn.Rejection
+	if err := json.Unmarshal([]byte(f.read(rejections)), &r); err != nil || r.SuggestionID != f.handedOn("learn-permissions")[0].ID {
+		t.Errorf("rejection log %q (%v)", f.read(rejections), err)
+	}
+	if !hasLine(env.Report().Actions, "rejected, not offered again for 90 days") {
+		t.Errorf("actions %q", env.Report().Actions)
+	}
+
+	// The next run does not offer it.
+	f.values = tasks.NewValues()
+	f.mustRun("learn-permissions", runOpts{})
+	p := interactive(t)
+	_, err = f.review(p, runOpts{})
+	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found were rejected in the last 90 days" || p.asked != 0 {
+		t.Errorf("%v, asked %d times", err, p.asked)
+	}
+
+	// 91 days later it is offered again.
+	old := strings.Replace(f.read(rejections), r.Timestamp.Format("2006-01-02T15:04:05Z"), daysAgo(91).Format("2006-01-02T15:04:05Z"), 1)
+	f.write(rejections, old)
+	f.values = tasks.NewValues()
+	f.mustRun("learn-permissions", runOpts{})
+	p = interactive(t, 's')
+	if _, err := f.review(p, runOpts{}); err != nil || p.asked != 1 {
+		t.Errorf("after 91 days: %v, asked %d", err, p.asked)
+	}
+}
+
+// several runs the analyzers whose suggestions the next tests review:
+// best first, test-lint-commit (0.85), git status (0.80), then the two
+// cross-project ones (0.70).
+func (f *fixture) several() {
+	for _, n := range []string{"learn-workflows", "learn-permissions", "learn-cross-project"} {
+		f.mustRun(n, runOpts{})
+	}
+}
+
+func TestReviewQuitStopsWithoutApplyingTheRest(t *testing.T) {
+	f := newFixture(t)
+	f.several()
+	webSettings := f.read(filepath.Join(f.webapp, ".claude", "settings.local.json"))
+	metrics := filepath.Join(f.learning, "meta_metrics.jsonl")
+	n := lineCount(t, metrics)
+	p := interactive(t, 'y', 'q')
+	env, err := f.review(p, runOpts{})
+	if o := outcomeOf(t, err); o.Kind != tasks.Declined || o.Reason != "review quit after 1 of 4 suggestions (1 applied)" {
+		t.Errorf("%+v", o)
+	}
+	if _, err := os.Stat(filepath.Join(f.webapp, ".claude", "commands", "test-lint-commit.md")); err != nil {
+		t.Error("the accepted command was not created")
+	}
+	if f.read(filepath.Join(f.webapp, ".claude", "settings.local.json")) != webSettings {
+		t.Error("a suggestion after q was applied")
+	}
+	for _, p := range []string{filepath.Join(f.api, ".claude", "settings.local.json"), filepath.Join(f.api, ".claude", "commands", "deploy-check.md")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was created after q", p)
+		}
+	}
+	if got := lineCount(t, metrics) - n; got != 1 {
+		t.Errorf("%d outcomes recorded, want 1", got)
+	}
+	if !hasLine(env.Report().Stats, "reviewed 1 of 4: 1 applied") || p.asked != 2 {
+		t.Errorf("stats %q, asked %d", env.Report().Stats, p.asked)
+	}
+}
+
+func TestReviewAllAppliesTheRestAndCapIsKept(t *testing.T) {
+	f := newFixture(t)
+	f.several()
+	p := interactive(t, 'n', 'a')
+	env, err := f.review(p, runOpts{options: map[string]any{"max_suggestions": int64(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.asked != 2 {
+		t.Errorf("asked %d times", p.asked)
+	}
+	rep := env.Report()
+	if !hasLine(rep.Stats, "2 more suggestions left for the next run (max_suggestions = 2)") ||
+		!hasLine(rep.Stats, "reviewed 2 of 2: 1 applied, 1 rejected, 0 could not be applied") {
+		t.Errorf("stats %q", rep.Stats)
+	}
+	// Rejected: the command; applied: git status; left: the cross-project two.
+	if _, err := os.Stat(filepath.Join(f.webapp, ".claude", "commands", "test-lint-commit.md")); err == nil {
+		t.Error("the rejected command was created")
+	}
+	if !strings.Contains(f.read(filepath.Join(f.webapp, ".claude", "settings.local.json")), `"Bash(git status:*)"`) {
+		t.Error("git status not allowed")
+	}
+	if _, err := os.Stat(filepath.Join(f.api, ".claude", "settings.local.json")); err == nil {
+		t.Error("a suggestion beyond max_suggestions was applied")
+	}
+
+	// The next run offers the two left; "a" creates a settings file from nothing.
+	f.values = tasks.NewValues()
+	f.several()
+	p = interactive(t, 'a')
+	if _, err := f.review(p, runOpts{}); err != nil || p.asked != 1 {
+		t.Fatalf("%v, asked %d", err, p.asked)
+	}
+	if got := f.read(filepath.Join(f.api, ".claude", "settings.local.json")); got != "{\n  \"permissions\": {\n    \"allow\": [\n      \"Bash(npm run:*)\"\n    ]\n  }\n}\n" {
+		t.Errorf("new settings file:\n%s", got)
+	}
+	if f.read(filepath.Join(f.api, ".claude", "commands", "deploy-check.md")) != f.read(filepath.Join(f.webapp, ".claude", "commands", "deploy-check.md")) {
+		t.Error("deploy-check.md not copied")
+	}
+}
+
+func TestReviewRefusesAFileWithUncommittedChanges(t *testing.T) {
+	f := newFixture(t)
+	claudeMD := filepath.Join(f.flake, "CLAUDE.md")
+	f.mustRun("learn-context", runOpts{})
+	dirty := flakeClaudeMD + "\nA line not committed yet.\n"
+	f.write(claudeMD, dirty)
+	env, err := f.review(interactive(t, 'y', 'y'), runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.read(claudeMD) != dirty {
+		t.Error("a file with uncommitted changes was modified")
+	}
+	rep := env.Report()
+	if len(rep.Warnings) != 2 || !hasLine(rep.Warnings, "~/nixos-config/CLAUDE.md has uncommitted changes (git status: M CLAUDE.md)") ||
+		!hasLine(rep.Stats, "0 applied, 0 rejected, 2 could not be applied") {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(f.flake, ".backups")); err == nil {
+		t.Error("a backup was written for a refused change")
+	}
+}
+
+func TestReviewStagedChangesRefusedUntrackedFilesAllowed(t *testing.T) {
+	f := newFixture(t)
+	staged := filepath.Join(f.flake, ".claude", "mcp.json")
+	f.write(staged, `{"mcpServers": {"nixos": {"command": "mcp-nixos"}, "extra": {"command": "e"}}}`)
+	f.git("add", ".claude/mcp.json")
+	untracked := f.write(filepath.Join(f.flake, ".claude", "settings.local.json"), `{"permissions": {"allow": []}}`)
+	f.values.Set("learn-mcp", "suggestions", []learn.Suggestion{{
+		ID: "mcp-1", Analyzer: "learn-mcp", Kind: learn.RemoveMCPServer, Text: "remove extra", Confidence: 0.9,
+		Apply: "a", Undo: "u", Target: staged, Server: "extra", JSONPath: []string{"mcpServers"},
+	}})
+	f.values.Set("learn-permissions", "suggestions", []learn.Suggestion{{
+		ID: "perm-1", Analyzer: "learn-permissions", Kind: learn.AllowPermission, Text: "allow x", Confidence: 0.8,
+		Apply: "a", Undo: "u", Target: untracked, Pattern: "Bash(x:*)",
+	}})
+	stagedBefore := f.read(staged)
+	env, err := f.review(interactive(t, 'a'), runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.read(staged) != stagedBefore || !hasLine(env.Report().Warnings, "(git status: M  .claude/mcp.json)") {
+		t.Errorf("staged file: %q", env.Report().Warnings)
+	}
+	if got := f.read(untracked); got != "{\n  \"permissions\": {\n    \"allow\": [\n      \"Bash(x:*)\"\n    ]\n  }\n}\n" {
+		t.Errorf("untracked file:\n%s", got)
+	}
+}
+
+func TestReviewEditsClaudeMD(t *testing.T) {
+	f := newFixture(t)
+	claudeMD := filepath.Join(f.flake, "CLAUDE.md")
+	policies := filepath.Join(f.claude, "CLAUDE-USER-POLICIES.md")
+	f.mustRun("learn-context", runOpts{})
+	f.mustRun("learn-instructions", runOpts{})
+	// Best first: move Git Workflow up (0.90), remove Old Migration Notes
+	// (0.86), strengthen the tests policy (0.95 → first).
+	env, err := f.review(interactive(t, 'a'), runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env.Report().Warnings) > 0 {
+		t.Fatalf("warnings %q", env.Report().Warnings)
+	}
+	i := strings.Index(flakeClaudeMD, "## Coding Style")
+	j := strings.Index(flakeClaudeMD, "## 🔌 MCP Servers")
+	want := flakeClaudeMD[:i] + "## Git Workflow\n\nCommit often.\n\n## Coding Style\n\nUse 2 spaces.\n\n" + flakeClaudeMD[j:]
+	if got := f.read(claudeMD); got != want {
+		t.Errorf("CLAUDE.md:\n%s\nwant:\n%s", got, want)
+	}
+	// The backup is the original, not the state between the two edits.
+	if got := f.read(filepath.Join(f.flake, ".backups", "CLAUDE.md.backup-20250301-120000")); got != flakeClaudeMD {
+		t.Errorf("backup:\n%s", got)
+	}
+	if got := f.read(policies); got != strings.Replace(userPolicies, "- Always run", "- **MUST**: Always run", 1) {
+		t.Errorf("policies:\n%s", got)
+	}
+}
+
+func TestReviewRemovesMCPServers(t *testing.T) {
+	f := newFixture(t)
+	f.mustRun("learn-mcp", runOpts{})
+	if _, err := f.review(interactive(t, 'a'), runOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	var cj struct {
+		NumStartups int                        `json:"numStartups"`
+		MCPServers  map[string]json.RawMessage `json:"mcpServers"`
+		Projects    map[string]map[string]any  `json:"projects"`
+	}
+	if err := json.Unmarshal([]byte(f.read(filepath.Join(f.home, ".claude.json"))), &cj); err != nil {
+		t.Fatal(err)
+	}
+	if cj.NumStartups != 42 || len(cj.MCPServers) != 1 || cj.MCPServers["github"] == nil ||
+		!reflect.DeepEqual(cj.Projects[f.webapp], map[string]any{"mcpServers": map[string]any{}, "allowedTools": []any{}}) {
+		t.Errorf("~/.claude.json: %+v", cj)
+	}
+	var mj map[string]map[string]any
+	json.Unmarshal([]byte(f.read(filepath.Join(f.webapp, ".claude", "mcp.json"))), &mj)
+	if len(mj["mcpServers"]) != 1 || mj["mcpServers"]["playwright"] == nil {
+		t.Errorf("mcp.json: %v", mj)
+	}
+}
+
+func TestReviewWithoutTerminalWritesAReport(t *testing.T) {
+	for _, yes := range []bool{false, true} {
+		f := newFixture(t)
+		f.mustRun("learn-permissions", runOpts{})
+		f.mustRun("learn-mcp", runOpts{})
+		cj := f.read(filepath.Join(f.home, ".claude.json"))
+		settings := f.read(filepath.Join(f.webapp, ".claude", "settings.local.json"))
+		p := &scripted{t: t, interactive: yes}
+		_, err := f.review(p, runOpts{yes: yes})
+		why := "no terminal"
+		if yes {
+			why = "--yes does not apply suggestions"
+		}
+		if o := outcomeOf(t, err); o.Kind != tasks.Skipped || o.Reason != why+": 4 suggestions written to ~/.claude/learning/learn-report.md, nothing applied" {
+			t.Errorf("reason %q", o.Reason)
+		}
+		report := f.read(filepath.Join(f.learning, "learn-report.md"))
+		if !strings.Contains(report, "Not reviewed: "+why) || !strings.Contains(report, "allow Bash(git status:*)") ||
+			strings.Count(report, "- **Undo**:") != 4 {
+			t.Errorf("report:\n%s", report)
+		}
+		if p.asked != 0 || f.read(filepath.Join(f.home, ".claude.json")) != cj ||
+			f.read(filepath.Join(f.webapp, ".claude", "settings.local.json")) != settings {
+			t.Error("something was asked or applied")
+		}
+		// Insights were generated (and written down): raw sessions move on.
+		if got := stage(t, f, f.webapp, "s2"); got != "insights_generated" {
+			t.Errorf("s2: %s", got)
+		}
+	}
+}
+
+func TestReviewWithNothingToReview(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.review(interactive(t), runOpts{})
+	if o := outcomeOf(t, err); o.Reason != "no suggestions: no analyzer ran" {
+		t.Errorf("%q", o.Reason)
+	}
+	f.mustRun("learn-meta", runOpts{})
+	_, err = f.review(interactive(t), runOpts{})
+	if o := outcomeOf(t, err); o.Reason != "no suggestions from the 1 analyzers that ran" {
+		t.Errorf("%q", o.Reason)
+	}
+}
