@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,13 +123,21 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Cmd: display, Code: -1, Err: err}
 	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = c.Dir
 	env := r.Environ
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd.Env = append(append([]string(nil), env...), c.Env...)
+	env = append(append([]string(nil), env...), c.Env...)
+	cmd := exec.Command(args[0], args[1:]...)
+	// A bare name is looked up on the PATH the command will run with, not
+	// on ours: a sandbox or a user's environment may put other tools first.
+	if !strings.Contains(args[0], "/") {
+		if p, ok := lookPath(args[0], getenv(env, "PATH")); ok {
+			cmd.Path, cmd.Err = p, nil
+		}
+	}
+	cmd.Dir = c.Dir
+	cmd.Env = env
 	log := c.Log
 	if log == nil {
 		log = io.Discard
@@ -280,4 +289,32 @@ func (r *Runner) tailLines() int {
 		return r.TailLines
 	}
 	return 20
+}
+
+// getenv reads key from a KEY=VALUE list; the last one wins, as in exec.
+func getenv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// lookPath finds an executable regular file called name in the
+// directories of path.
+func lookPath(name, path string) (string, bool) {
+	if path == "" {
+		return "", false
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
 }

@@ -202,3 +202,20 @@ func TestStripANSI(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A bare program name is found on the PATH the command runs with.
+func TestRunLooksUpProgramOnItsOwnPath(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "only-here")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho found me\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuf
+	r := &Runner{Environ: []string{"PATH=" + dir + ":/usr/bin:/bin"}}
+	if err := r.Run(context.Background(), Cmd{Args: []string{"only-here"}, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "found me") {
+		t.Errorf("log %q", log.String())
+	}
+}
