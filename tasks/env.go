@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,6 +104,23 @@ func (e *Env) Report() Report {
 		Actions:  append([]string(nil), e.actions...),
 		Stats:    append([]string(nil), e.stats...),
 		Warnings: append([]string(nil), e.warnings...),
+	}
+}
+
+// Interactive reports whether a question reaches a person: a Prompter
+// that really asks (stdin and stdout are terminals).
+func (e *Env) Interactive() bool { return e.Prompt != nil && e.Prompt.Interactive() }
+
+// Show puts text (a table, a list) in the log, and on the terminal when
+// someone is there to read it.
+func (e *Env) Show(text string) {
+	text = strings.TrimRight(text, "\n")
+	if text == "" {
+		return
+	}
+	fmt.Fprintln(e.Log, text)
+	if e.Interactive() {
+		e.Prompt.Println(text)
 	}
 }
 

@@ -107,7 +107,13 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	for _, real := range order {
 		list, errs, err := findBackups(ctx, roots[real])
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A folder that cannot be read is reported; the others are
+			// still cleaned.
+			env.Warn("backups: could not read %s: %v", cleanupTilde(env, roots[real].Path), bareError(err))
+			continue
 		}
 		for _, e := range errs {
 			env.Warn("backups: %v", e)
@@ -141,14 +147,14 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		if choice == 0 {
 			choice = 'o' // what --yes would do
 		}
-		cleanupShow(env, table)
+		env.Show(table)
 		return b.remove(ctx, env, roots, sets[choice], labels[choice], true)
 	}
-	if choice == 0 && !cleanupInteractive(env) && !env.Yes {
+	if choice == 0 && !env.Interactive() && !env.Yes {
 		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %d days; [task.backups] policy applies one without asking)",
 			cleanupPlural(len(found), "backup", "backups"), days)
 	}
-	cleanupShow(env, table)
+	env.Show(table)
 	switch {
 	case choice != 0:
 		fmt.Fprintf(env.Log, "policy = %q: %s\n", policy, labels[choice])
@@ -328,7 +334,7 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 		fmt.Fprintf(&text, "%s %s (%s)\n", verb, cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
 	if dryRun {
-		cleanupShow(env, text.String())
+		env.Show(text.String())
 		env.Stat("dry run: would delete %s, %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	} else {
 		fmt.Fprint(env.Log, text.String())

@@ -118,7 +118,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no suggestions from the %d analyzers that ran", ran)
 	}
 
-	interactive := env.Prompt != nil && env.Prompt.Interactive()
+	interactive := env.Interactive()
 	if env.Yes || !interactive {
 		why := "no terminal"
 		if env.Yes {

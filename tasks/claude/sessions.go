@@ -151,7 +151,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if len(walkErrs) > 0 {
-		env.Warn("sessions: could not read %d paths: %v", len(walkErrs), walkErrs[0])
+		env.Warn("sessions: could not read %s: %v", cleanupPlural(len(walkErrs), "path", "paths"), walkErrs[0])
 	}
 	goes := reportSessions(env, all)
 	if len(goes) == 0 {
@@ -170,7 +170,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	}
 
 	if env.DryRun {
-		cleanupShow(env, sessionTable(env, root.Path, goes))
+		env.Show(sessionTable(env, root.Path, goes))
 		out, err := root.Remove(ctx, paths, true)
 		if err != nil {
 			return err
@@ -182,14 +182,14 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		for _, e := range out.Errors {
 			fmt.Fprintf(&b, "would fail: %v\n", e)
 		}
-		cleanupShow(env, b.String())
+		env.Show(b.String())
 		env.Stat("dry run: would %s %s", verb, what)
 		return nil
 	}
-	if policy == "ask" && !cleanupInteractive(env) && !env.Yes {
+	if policy == "ask" && !env.Interactive() && !env.Yes {
 		return tasks.Skip("no terminal: kept %s (--yes or [task.sessions] policy = \"clean\" cleans without asking)", what)
 	}
-	cleanupShow(env, sessionTable(env, root.Path, goes))
+	env.Show(sessionTable(env, root.Path, goes))
 	switch {
 	case policy == "clean":
 		fmt.Fprintf(env.Log, "policy = \"clean\": %s %s\n", verb, what)
@@ -561,22 +561,6 @@ func cleanupChoice(env *tasks.Env, key, def string, allowed ...string) (string, 
 		return "", cleanupOptionError(env, key, v, "not a known value", strings.Join(q, ", "))
 	}
 	return v, nil
-}
-
-// cleanupInteractive reports whether a question reaches a person.
-func cleanupInteractive(env *tasks.Env) bool { return env.Prompt != nil && env.Prompt.Interactive() }
-
-// cleanupShow puts text in the log, and on the terminal when someone is
-// there to read it.
-func cleanupShow(env *tasks.Env, text string) {
-	text = strings.TrimRight(text, "\n")
-	if text == "" {
-		return
-	}
-	fmt.Fprintln(env.Log, text)
-	if cleanupInteractive(env) {
-		env.Prompt.Println(text)
-	}
 }
 
 func cleanupTilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }

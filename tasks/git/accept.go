@@ -35,7 +35,7 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		return fmt.Errorf("no configuration")
 	}
 	activated, _ := value[string](env, "activate", "activated")
-	interactive := env.Prompt != nil && env.Prompt.Interactive()
+	interactive := env.Interactive()
 	if !interactive && !env.Yes {
 		if activated != "" {
 			return tasks.Skip("no terminal: kept the new configuration, nothing committed")

@@ -53,7 +53,7 @@ func (Push) Run(ctx context.Context, env *tasks.Env) error {
 		return nil
 	}
 	if !env.Yes {
-		if env.Prompt == nil || !env.Prompt.Interactive() {
+		if !env.Interactive() {
 			return tasks.Skip("no terminal: nothing pushed (%s waiting)", what)
 		}
 		yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Push " + what + "?", Default: true})

@@ -109,7 +109,7 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	if err != nil {
 		return err
 	}
-	if !env.DryRun && policy == "ask" && !interactive(env) && !env.Yes {
+	if !env.DryRun && policy == "ask" && !env.Interactive() && !env.Yes {
 		return tasks.Skip("no terminal: no cache cleaned (--yes or [task.caches] policy = \"clean\" cleans without asking)")
 	}
 	if len(caches) == 0 {
@@ -139,7 +139,7 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	for _, ca := range caches {
 		total += ca.before.Bytes
 	}
-	show(env, cacheTable(env, caches))
+	env.Show(cacheTable(env, caches))
 	for _, ca := range caches {
 		if ca.problem != nil {
 			env.Warn("caches: %s: %v", tilde(env, ca.root.Path), ca.problem)
@@ -348,7 +348,7 @@ func (c *Caches) dryRun(ctx context.Context, env *tasks.Env, caches []*cache, to
 			fmt.Fprintf(&b, "  would fail: %v\n", e)
 		}
 	}
-	show(env, b.String())
+	env.Show(b.String())
 	env.Stat("dry run: would clean %s and free up to %s", plural(len(caches), "cache", "caches"), fsutil.FormatBytes(total))
 	return nil
 }

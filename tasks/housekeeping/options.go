@@ -78,22 +78,6 @@ func quoteAll(s []string) []string {
 	return out
 }
 
-// interactive reports whether a question reaches a person.
-func interactive(env *tasks.Env) bool { return env.Prompt != nil && env.Prompt.Interactive() }
-
-// show puts text (a table, a list) in the log, and on the terminal when
-// someone is there to read it.
-func show(env *tasks.Env, text string) {
-	text = strings.TrimRight(text, "\n")
-	if text == "" {
-		return
-	}
-	fmt.Fprintln(env.Log, text)
-	if interactive(env) {
-		env.Prompt.Println(text)
-	}
-}
-
 // tilde shows p relative to the home directory.
 func tilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }
 

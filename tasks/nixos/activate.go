@@ -90,7 +90,7 @@ func putBack(ctx context.Context, env *tasks.Env, prev int, bootErr error) error
 // confirmActivation shows the diff and asks. Without a terminal (and
 // without --yes) nothing is activated: --ask asked for a person's word.
 func confirmActivation(ctx context.Context, env *tasks.Env, out string) error {
-	if env.Prompt == nil || !env.Prompt.Interactive() {
+	if !env.Interactive() {
 		return tasks.Skip("--ask: no terminal to confirm; not activated")
 	}
 	summary := "(no diff: the diff task did not run)"

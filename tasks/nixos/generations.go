@@ -90,7 +90,7 @@ func (Generations) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		chosen = byPolicy(gens, pol, env.Now())
 		fmt.Fprintf(env.Log, "policy: %s\n", pol)
-	case env.Prompt == nil || !env.Prompt.Interactive():
+	case !env.Interactive():
 		return tasks.Skip("no terminal: nothing deleted (set keep or keep_since to clean up without asking)")
 	default:
 		env.Prompt.Println("System generations:\n" + table)
