@@ -85,10 +85,16 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 		p.setOption("generations", "keep_since", o.keepSince)
 	}
 	if o.dryRun {
-		if err := writePlan(sys.Out, p, loadEstimates(p)); err != nil {
+		// The plan is text: with --output json it goes to stderr, so that
+		// stdout stays one JSON object per line.
+		w := sys.Out
+		if mode == render.ModeJSON {
+			w = sys.Err
+		}
+		if err := writePlan(w, p, loadEstimates(p)); err != nil {
 			return err
 		}
-		fmt.Fprintln(sys.Out)
+		fmt.Fprintln(w)
 	}
 
 	now := sys.Now()
