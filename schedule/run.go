@@ -509,8 +509,10 @@ func (r *Run) runOne(ctx context.Context, t *task, held map[string]string) *Resu
 	env.Runner = r.opts.Runner
 	env.DryRun, env.Yes = r.opts.DryRun, r.opts.Yes
 	env.Home = r.opts.Home
-	tty := contains(t.resources, tasks.ResourceTTY)
-	if tty {
+	// The terminal, when there is one, goes to the task holding tty; the
+	// renderers stop drawing until it is released. Without a terminal
+	// nobody is asked anything, so there is nothing to announce.
+	if contains(t.resources, tasks.ResourceTTY) && r.opts.Terminal != nil {
 		env.Terminal = r.opts.Terminal
 		r.emit(Event{Task: t.name, Kind: Prompt, State: Running})
 		defer r.emit(Event{Task: t.name, Kind: Release, State: Running})

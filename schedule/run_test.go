@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // recorder is a Sink that keeps every event under a mutex.
@@ -531,4 +532,18 @@ func rng2(seed uint64, name string) int {
 		h = h*31 + uint64(c)
 	}
 	return int(h % 500)
+}
+
+// An interactive task announces that it took the terminal (so renderers
+// stop drawing) only when there is a terminal to take.
+func TestPromptEventOnlyWithTerminal(t *testing.T) {
+	specs := []tasks.Spec{{Name: "ask", Interactive: true, Task: ok()}}
+	_, rec := run(t, specs, Options{Jobs: 1})
+	if rec.index("ask", Prompt) >= 0 || rec.index("ask", Release) >= 0 {
+		t.Errorf("prompt/release without a terminal: %v", rec.kinds("ask"))
+	}
+	_, rec = run(t, specs, Options{Jobs: 1, Terminal: &proc.Terminal{}})
+	if p, s, r := rec.index("ask", Prompt), rec.index("ask", Start), rec.index("ask", Release); p < s || r < p {
+		t.Errorf("with a terminal: %v", rec.kinds("ask"))
+	}
 }

@@ -109,7 +109,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%d suggestions rejected in the last %d days not offered", n, rejectionDays)
+		env.Stat("%d %s rejected in the last %d days not offered", n, pluralWord(n, "suggestion", "suggestions"), rejectionDays)
 	}
 	if len(fresh) == 0 {
 		if len(all) > 0 {

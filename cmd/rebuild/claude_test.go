@@ -1,0 +1,651 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/claudedemo"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
+)
+
+// claudeHome is a temporary HOME for the Claude tasks, driven through the
+// binary (tests that need every analyzer's data add claudedemo's):
+//
+//	<dir>/cfg.toml              flake = "<home>/nixos-config"
+//	~/.claude/learning/         permission_approvals.jsonl, as approve writes it
+//	~/projects/webapp/.claude/settings.local.json   permissions.allow among other keys
+//	~/nixos-config              a git repository with a CLAUDE.md
+type claudeHome struct {
+	t                       *testing.T
+	dir, home, cfg          string
+	flake, webapp, learning string
+	settings                string
+	now                     time.Time
+}
+
+// claudeWebappSettings is the project's settings.local.json: permissions.allow
+// is one key among others, all of which must survive an edit.
+const claudeWebappSettings = `{
+  "model": "opus",
+  "permissions": {
+    "allow": ["Bash(ls:*)"],
+    "deny": ["Bash(curl:*)"]
+  },
+  "env": {"FOO": "bar"}
+}
+`
+
+func newClaudeHome(t *testing.T) *claudeHome {
+	t.Helper()
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	h := &claudeHome{t: t, dir: dir, home: home, cfg: filepath.Join(dir, "cfg.toml"),
+		flake: filepath.Join(home, "nixos-config"), webapp: filepath.Join(home, "projects", "webapp"),
+		learning: filepath.Join(home, ".claude", "learning"), now: time.Now()}
+	h.settings = filepath.Join(h.webapp, ".claude", "settings.local.json")
+	writeFile(t, h.cfg, fmt.Sprintf("flake = %q\n", h.flake))
+	writeFile(t, filepath.Join(h.flake, "CLAUDE.md"), "# NixOS configuration\n\n## Git Workflow\n\nCommit often.\n")
+	h.git("init", "-q", "-b", "main")
+	h.git("add", "-A")
+	h.git("commit", "-q", "-m", "initial")
+	writeFile(t, h.settings, claudeWebappSettings)
+	if err := os.MkdirAll(h.learning, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *claudeHome) git(args ...string) {
+	h.t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", h.flake}, args...)...)
+	cmd.Env = append(cleanEnv(), "HOME="+h.home, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@e", "GIT_COMMITTER_NAME=t",
+		"GIT_COMMITTER_EMAIL=t@e", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		h.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// approve records that permission was approved in webapp once in each of
+// sessions, an hour apart, within the last day.
+func (h *claudeHome) approve(permission string, sessions ...string) {
+	h.t.Helper()
+	path := filepath.Join(h.learning, "permission_approvals.jsonl")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	for i, s := range sessions {
+		b, _ := json.Marshal(map[string]string{
+			"timestamp":    h.now.Add(-time.Duration(i+1) * time.Hour).UTC().Format(time.RFC3339),
+			"permission":   permission,
+			"session_id":   s,
+			"project_path": h.webapp,
+		})
+		if _, err := f.Write(append(b, '\n')); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+// threeSuggestions gives learn-permissions three suggestions of distinct
+// confidence, so they are offered in this order: git status (4 sessions,
+// 0.9), npm test (3 sessions, 0.8), make build (2 sessions, 0.7).
+func (h *claudeHome) threeSuggestions() {
+	h.approve("Bash(git status)", "s1", "s2", "s3", "s4")
+	h.approve("Bash(npm test)", "s1", "s2", "s3")
+	h.approve("Bash(make build)", "s1", "s2", "s2")
+}
+
+func (h *claudeHome) cmd(args ...string) *exec.Cmd {
+	return rebuildCmd(h.t, h.dir, append([]string{"--config", h.cfg}, args...)...)
+}
+
+func (h *claudeHome) read(path string) string {
+	h.t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// startTTY starts rebuild with args in a pseudo-terminal; the screen
+// collects what it shows.
+func (h *claudeHome) startTTY(args ...string) (*exec.Cmd, *os.File, *screen) {
+	h.t.Helper()
+	cmd := h.cmd(args...)
+	cmd.Env = append(cmd.Env, "TERM=xterm")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { f.Close() })
+	scr := &screen{}
+	go io.Copy(scr, f)
+	return cmd, f, scr
+}
+
+// claudeAnswer waits, from offset at, for the review to offer the suggestion
+// allowing pattern and ask "Apply?", then types key. It returns the offset
+// past the question.
+func claudeAnswer(t *testing.T, f *os.File, scr *screen, at int, pattern, key string) int {
+	t.Helper()
+	at = scr.waitText(t, at, "] allow "+pattern+" in ~/projects/webapp")
+	at = scr.waitText(t, at, "Apply?")
+	if _, err := f.Write([]byte(key + "\r")); err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// claudeWaitExit waits for cmd and returns its exit code; the deadline only
+// guards against a hang.
+func claudeWaitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("rebuild still running after a minute: killed")
+	}
+	return exitOf(err)
+}
+
+// allowList parses settings.local.json, checks that every key but
+// permissions.allow is as claudeWebappSettings has it, in the same order, and
+// returns permissions.allow.
+func (h *claudeHome) allowList() []string {
+	h.t.Helper()
+	text := h.read(h.settings)
+	var got struct {
+		Model       string            `json:"model"`
+		Permissions map[string]any    `json:"permissions"`
+		Env         map[string]string `json:"env"`
+	}
+	var all map[string]any
+	if err := json.Unmarshal([]byte(text), &all); err != nil {
+		h.t.Fatalf("settings.local.json is not valid JSON: %v\n%s", err, text)
+	}
+	if err := json.Unmarshal([]byte(text), &got); err != nil {
+		h.t.Fatalf("settings.local.json: %v\n%s", err, text)
+	}
+	if len(all) != 3 || got.Model != "opus" || !reflect.DeepEqual(got.Env, map[string]string{"FOO": "bar"}) ||
+		len(got.Permissions) != 2 || !reflect.DeepEqual(got.Permissions["deny"], []any{"Bash(curl:*)"}) {
+		h.t.Errorf("other keys of settings.local.json changed:\n%s", text)
+	}
+	if !(strings.Index(text, `"model"`) < strings.Index(text, `"permissions"`) &&
+		strings.Index(text, `"permissions"`) < strings.Index(text, `"env"`)) {
+		h.t.Errorf("keys reordered:\n%s", text)
+	}
+	var allow []string
+	for _, p := range got.Permissions["allow"].([]any) {
+		allow = append(allow, p.(string))
+	}
+	return allow
+}
+
+// 1. Accepting one suggestion in a real terminal adds exactly its pattern
+// to settings.local.json; the one rejected before it and the one skipped
+// after it are not added.
+func TestClaudeReviewAcceptAddsExactlyThatPattern(t *testing.T) {
+	h := newClaudeHome(t)
+	h.threeSuggestions()
+	cmd, f, scr := h.startTTY("--only=learn")
+	at := claudeAnswer(t, f, scr, 0, "Bash(git status:*)", "n")
+	at = claudeAnswer(t, f, scr, at, "Bash(npm test:*)", "y")
+	at = claudeAnswer(t, f, scr, at, "Bash(make build:*)", "s")
+	at = scr.waitText(t, at, "applied: allow Bash(npm test:*) in ~/projects/webapp")
+	scr.waitText(t, at, "reviewed 2 of 3: 1 applied, 1 rejected, 0 could not be applied")
+	if code := claudeWaitExit(t, cmd); code != 0 {
+		t.Errorf("exit %d\n%s", code, scr.String())
+	}
+	if got, want := h.allowList(), []string{"Bash(ls:*)", "Bash(npm test:*)"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("permissions.allow = %q, want %q\n%s", got, want, h.read(h.settings))
+	}
+}
+
+// 2. A rejection is recorded in suggestion_rejections.jsonl and the next
+// run, in a terminal again, does not offer it.
+func TestClaudeReviewRejectionIsNotOfferedAgain(t *testing.T) {
+	h := newClaudeHome(t)
+	h.threeSuggestions()
+	cmd, f, scr := h.startTTY("--only=learn")
+	at := claudeAnswer(t, f, scr, 0, "Bash(git status:*)", "n")
+	at = claudeAnswer(t, f, scr, at, "Bash(npm test:*)", "s")
+	scr.waitText(t, at, "reviewed 1 of 3: 0 applied, 1 rejected")
+	if code := claudeWaitExit(t, cmd); code != 0 {
+		t.Errorf("exit %d\n%s", code, scr.String())
+	}
+	if h.read(h.settings) != claudeWebappSettings {
+		t.Errorf("rejecting changed settings.local.json:\n%s", h.read(h.settings))
+	}
+	log := h.read(learn.RejectionsPath(h.learning))
+	var r learn.Rejection
+	if err := json.Unmarshal([]byte(log), &r); err != nil || strings.Count(log, "\n") != 1 ||
+		r.Analyzer != "learn-permissions" || !strings.Contains(r.Text, "Bash(git status:*)") ||
+		!strings.Contains(scr.String(), r.SuggestionID) || time.Since(r.Timestamp.Time) > time.Hour {
+		t.Errorf("rejection log %q (%v)", log, err)
+	}
+
+	// The next run offers the other two, and never the rejected one.
+	cmd, f, scr = h.startTTY("--only=learn")
+	at = claudeAnswer(t, f, scr, 0, "Bash(npm test:*)", "s")
+	at = scr.waitText(t, at, "1 suggestion rejected in the last 90 days not offered")
+	scr.waitText(t, at, "reviewed 0 of 2")
+	if code := claudeWaitExit(t, cmd); code != 0 {
+		t.Errorf("exit %d\n%s", code, scr.String())
+	}
+	if out := scr.String(); strings.Contains(out, "] allow Bash(git status:*)") || !strings.Contains(out, "[1/2] allow Bash(npm test:*)") {
+		t.Errorf("second run:\n%s", out)
+	}
+	if h.read(learn.RejectionsPath(h.learning)) != log {
+		t.Error("the rejection log changed without a rejection")
+	}
+}
+
+// 3. q stops the review: what was accepted before stays applied, nothing
+// after it is applied or recorded, and the task ends declined.
+func TestClaudeReviewQuitStopsWithoutApplyingTheRest(t *testing.T) {
+	h := newClaudeHome(t)
+	h.threeSuggestions()
+	cmd, f, scr := h.startTTY("--only=learn")
+	at := claudeAnswer(t, f, scr, 0, "Bash(git status:*)", "y")
+	// The first is applied before the second question is shown: the
+	// files as they are now must be the files after q.
+	at = scr.waitText(t, at, "] allow Bash(npm test:*) in ")
+	at = scr.waitText(t, at, "Apply?")
+	before := h.snapshot(h.webapp, h.learning)
+	if _, err := f.Write([]byte("q\r")); err != nil {
+		t.Fatal(err)
+	}
+	scr.waitText(t, at, "declined: review quit after 1 of 3 suggestions (1 applied)")
+	if code := claudeWaitExit(t, cmd); code != 0 {
+		t.Errorf("exit %d\n%s", code, scr.String())
+	}
+	if after := h.snapshot(h.webapp, h.learning); !reflect.DeepEqual(after, before) {
+		t.Errorf("files changed after q:\nbefore %q\nafter  %q", before, after)
+	}
+	if got, want := h.allowList(), []string{"Bash(ls:*)", "Bash(git status:*)"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("permissions.allow = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(learn.RejectionsPath(h.learning)); err == nil {
+		t.Error("q recorded a rejection")
+	}
+	if n := strings.Count(h.read(learn.MetricsPath(h.learning)), "\n"); n != 1 {
+		t.Errorf("%d outcomes in meta_metrics.jsonl, want 1 (the accepted one)", n)
+	}
+	if strings.Contains(scr.String(), "] allow Bash(make build:*)") {
+		t.Errorf("offered after q:\n%s", scr.String())
+	}
+}
+
+// snapshot maps every regular file under roots to its content.
+func (h *claudeHome) snapshot(roots ...string) map[string]string {
+	h.t.Helper()
+	files := map[string]string{}
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			files[p] = string(b)
+			return err
+		})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// claudeEvent is one line of --output json.
+type claudeEvent struct {
+	Task    string            `json:"task"`
+	Event   string            `json:"event"`
+	State   string            `json:"state"`
+	Reason  string            `json:"reason"`
+	Actions []string          `json:"actions"`
+	Stats   []string          `json:"stats"`
+	Tasks   map[string]string `json:"tasks"`
+}
+
+func parseClaudeEvents(t *testing.T, out []byte) []claudeEvent {
+	t.Helper()
+	var evs []claudeEvent
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var e claudeEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// finishOf is task's finish event (zero if none).
+func finishOf(evs []claudeEvent, task string) claudeEvent {
+	for _, e := range evs {
+		if e.Task == task && e.Event == "finish" {
+			return e
+		}
+	}
+	return claudeEvent{}
+}
+
+// runJSON runs rebuild without a terminal (stdin /dev/null, stdout a
+// pipe) with --output json and returns its events and exit code.
+func (h *claudeHome) runJSON(args ...string) ([]claudeEvent, int) {
+	h.t.Helper()
+	cmd := h.cmd(append(args, "--output", "json")...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if len(bytes.TrimSpace(out)) == 0 {
+		h.t.Fatalf("no events: %v\n%s", err, stderr.String())
+	}
+	return parseClaudeEvents(h.t, out), exitOf(err)
+}
+
+var claudeAnalyzers = []string{"learn-permissions", "learn-mcp", "learn-context", "learn-workflows",
+	"learn-instructions", "learn-cross-project", "learn-meta"}
+
+// 4. The seven analyzers run at once, shown by the binary's json events:
+// all seven start events come before the first analyzer's finish. Forced,
+// not timed: the first file each analyzer opens is a named pipe that is fed
+// only once the events have shown all seven started, so analyzers run one
+// after another (or fewer at once) would wait for ever. --jobs 8: by
+// default (max(4, CPUs)) a small machine gives the learn group 4 slots.
+func TestClaudeAnalyzersRunConcurrently(t *testing.T) {
+	h := newClaudeHome(t)
+	if err := claudedemo.Seed(h.home, h.flake, h.now); err != nil {
+		t.Fatal(err)
+	}
+	gates := []string{filepath.Join(h.home, ".claude.json")}
+	for _, n := range []string{"permission_approvals", "context_usage", "workflow_commands", "policy_violations", "project_patterns", "meta_metrics"} {
+		gates = append(gates, filepath.Join(h.learning, n+".jsonl"))
+	}
+	content := map[string]string{}
+	for _, g := range gates {
+		content[g] = h.read(g)
+		if err := os.Remove(g); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(g, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := h.cmd("--only=learn", "--output", "json", "--jobs", "8")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hang := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer hang.Stop()
+
+	var feeders sync.WaitGroup
+	feed := func() {
+		for _, g := range gates {
+			feeders.Add(1)
+			go func() {
+				defer feeders.Done()
+				w, err := os.OpenFile(g, os.O_WRONLY, 0) // blocks until the analyzer opens it
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer w.Close()
+				io.WriteString(w, content[g])
+			}()
+		}
+	}
+	var evs []claudeEvent
+	started := map[string]bool{}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e claudeEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Errorf("not JSON: %q: %v", sc.Text(), err)
+			continue
+		}
+		evs = append(evs, e)
+		if e.Event == "start" && slices.Contains(claudeAnalyzers, e.Task) && !started[e.Task] {
+			started[e.Task] = true
+			if len(started) == len(claudeAnalyzers) {
+				feed()
+			}
+		}
+	}
+	code := exitOf(cmd.Wait())
+	killed := !hang.Stop()
+	// A feeder still waiting for its reader (the run was killed) is let go.
+	for _, g := range gates {
+		if r, err := os.OpenFile(g, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			r.Close()
+		}
+	}
+	feeders.Wait()
+	if killed {
+		t.Fatalf("killed after a minute: %d analyzers had started, none could finish", len(started))
+	}
+	if code != 0 {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+
+	// Event indexes: the analyzers' last start and first and last finish,
+	// and the review's start.
+	var order []string
+	lastStart, firstFinish, lastFinish, reviewStart := -1, -1, -1, -1
+	for i, e := range evs {
+		if e.Event != "start" && e.Event != "finish" {
+			continue
+		}
+		order = append(order, e.Event+" "+e.Task)
+		switch {
+		case e.Task == "learn-review":
+			if e.Event == "start" {
+				reviewStart = i
+			}
+		case e.Event == "start":
+			lastStart = i
+		default:
+			if firstFinish < 0 {
+				firstFinish = i
+			}
+			lastFinish = i
+		}
+	}
+	if lastStart < 0 || firstFinish < lastStart || reviewStart < lastFinish {
+		t.Errorf("events in this order:\n%s", strings.Join(order, "\n"))
+	}
+	t.Logf("json events:\n%s", strings.Join(order, "\n"))
+	// learn-meta suggests nothing: it adjusts thresholds.json.
+	if m := finishOf(evs, "learn-meta"); !slices.ContainsFunc(m.Actions, func(s string) bool { return strings.HasPrefix(s, "raised learn-permissions thresholds") }) {
+		t.Errorf("learn-meta: %q", m.Actions)
+	}
+	for _, a := range claudeAnalyzers {
+		f := finishOf(evs, a)
+		if f.State != "succeeded" {
+			t.Errorf("%s: %s (%s)", a, f.State, f.Reason)
+		}
+		// Each finish event lists the analyzer's suggestions, one line each.
+		if a != "learn-meta" && !slices.ContainsFunc(f.Stats, func(s string) bool { return strings.HasPrefix(s, "suggest: ") }) {
+			t.Errorf("%s: no suggestion in its finish event: %q", a, f.Stats)
+		}
+	}
+	if r := finishOf(evs, "learn-review"); r.State != "skipped" || !strings.HasPrefix(r.Reason, "no terminal: ") {
+		t.Errorf("learn-review: %s (%s)", r.State, r.Reason)
+	}
+}
+
+// 5a. Without a terminal, and with --yes, nothing is applied: the
+// suggestions go to the report file and learn-review is skipped, saying so.
+func TestClaudeNoTerminalAppliesNothing(t *testing.T) {
+	h := newClaudeHome(t)
+	h.threeSuggestions()
+	report := filepath.Join(h.learning, "learn-report.md")
+	for _, c := range []struct {
+		args []string
+		why  string
+	}{
+		{[]string{"--only=learn"}, "no terminal"},
+		{[]string{"--only=learn", "--yes"}, "--yes does not apply suggestions"},
+	} {
+		os.Remove(report)
+		evs, code := h.runJSON(c.args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d", c.args, code)
+		}
+		r := finishOf(evs, "learn-review")
+		if want := c.why + ": 3 suggestions written to ~/.claude/learning/learn-report.md, nothing applied"; r.State != "skipped" || r.Reason != want {
+			t.Errorf("%v: learn-review %s (%s), want skipped (%s)", c.args, r.State, r.Reason, want)
+		}
+		if h.read(h.settings) != claudeWebappSettings {
+			t.Errorf("%v: settings.local.json changed:\n%s", c.args, h.read(h.settings))
+		}
+		text := h.read(report)
+		i1, i2, i3 := strings.Index(text, "Bash(git status:*)"), strings.Index(text, "Bash(npm test:*)"), strings.Index(text, "Bash(make build:*)")
+		if !strings.Contains(text, "Not reviewed: "+c.why+".") || !strings.Contains(text, "Nothing was applied.") ||
+			i1 < 0 || i2 < i1 || i3 < i2 {
+			t.Errorf("%v: report:\n%s", c.args, text)
+		}
+		for _, p := range []string{learn.RejectionsPath(h.learning), learn.MetricsPath(h.learning)} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("%v: %s written without a review", c.args, p)
+			}
+		}
+	}
+}
+
+// 5b. Without ~/.claude the whole family is skipped with one reason, and
+// nothing creates ~/.claude.
+func TestClaudeMissingDotClaudeSkipsTheFamily(t *testing.T) {
+	h := newClaudeHome(t)
+	if err := os.RemoveAll(filepath.Join(h.home, ".claude")); err != nil {
+		t.Fatal(err)
+	}
+	evs, code := h.runJSON("--only=claude,learn")
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	last := evs[len(evs)-1]
+	if last.Event != "summary" {
+		t.Fatalf("last event %+v", last)
+	}
+	states := last.Tasks
+	family := append([]string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}, claudeAnalyzers...)
+	for _, name := range family {
+		if f := finishOf(evs, name); f.State != "skipped" || f.Reason != "no ~/.claude: Claude Code is not set up for this user" {
+			t.Errorf("%s: %s (%s)", name, f.State, f.Reason)
+		}
+	}
+	// The group's two cleanup tasks (housekeeping, phases 12–13) are
+	// skipped too, with reasons of their own: nothing to clean.
+	for _, name := range []string{"sessions", "backups"} {
+		if f := finishOf(evs, name); f.State != "skipped" {
+			t.Errorf("%s: %s (%s)", name, f.State, f.Reason)
+		}
+	}
+	if len(states) != len(family)+2 {
+		t.Errorf("ran %v", states)
+	}
+	if _, err := os.Stat(filepath.Join(h.home, ".claude")); err == nil {
+		t.Error("~/.claude was created")
+	}
+}
+
+// claudeGenerated is the CLAUDE.md the generator stand-in writes: the two
+// analytics sections among others, a fenced "## " line inside one of them,
+// a section with CRLF line ends, trailing blanks and no final newline.
+const claudeGenerated = "# NixOS configuration\n\nIntro text, trailing blanks   \n\n## Coding Style\n\n```sh\n## not a heading: in a fence\n```\n\n" +
+	"## 🔌 MCP Servers\n\nold MCP text\n\n```\n## in a fence, still the MCP section\n```\n\n### Details\n\nold details\n\n" +
+	"## Notes\r\n\r\nA line ending in CRLF.\r\n\r\n" +
+	"## 📦 System Tool Usage\n\nold tool text\n\n" +
+	"## Footer\n\n**Total System Tools**: 122\n**Fish Abbreviations**: 45"
+
+// 6. --only=claude: claude-config runs the generator (an offline stand-in
+// rewriting ./CLAUDE.md), then mcp-analytics and tool-analytics replace
+// their two sections of it, and every other byte is the generator's.
+func TestClaudeSectionsReplacedRestKept(t *testing.T) {
+	h := newClaudeHome(t)
+	if err := claudedemo.Seed(h.home, h.flake, h.now); err != nil {
+		t.Fatal(err)
+	}
+	gen := filepath.Join(h.dir, "generated.md")
+	writeFile(t, gen, claudeGenerated)
+	writeFile(t, h.cfg, fmt.Sprintf("flake = %q\n[task.claude-config]\ncommand = [\"cp\", %q, \"CLAUDE.md\"]\n", h.flake, gen))
+	evs, code := h.runJSON("--only=claude")
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	for _, name := range []string{"claude-config", "mcp-analytics", "tool-analytics"} {
+		if f := finishOf(evs, name); f.State != "succeeded" {
+			t.Errorf("%s: %s (%s)", name, f.State, f.Reason)
+		}
+	}
+	cc := finishOf(evs, "claude-config")
+	if !slices.ContainsFunc(cc.Actions, func(s string) bool {
+		return strings.HasPrefix(s, "./CLAUDE.md: ") && strings.Contains(s, ", updated (+")
+	}) ||
+		!slices.Contains(cc.Stats, "System tools: 122 | Fish abbreviations: 45") {
+		t.Errorf("claude-config reported %q %q", cc.Actions, cc.Stats)
+	}
+
+	got := h.read(filepath.Join(h.flake, "CLAUDE.md"))
+	// cut splits doc at the two section headings and the headings after them.
+	cut := func(doc string) (before, mcp, notes, tools, footer string) {
+		i := strings.Index(doc, "## 🔌 MCP Servers\n")
+		j := strings.Index(doc, "## Notes\r\n")
+		k := strings.Index(doc, "## 📦 System Tool Usage\n")
+		l := strings.Index(doc, "## Footer\n")
+		if i < 0 || j < i || k < j || l < k {
+			t.Fatalf("sections missing or out of order:\n%s", doc)
+		}
+		return doc[:i], doc[i:j], doc[j:k], doc[k:l], doc[l:]
+	}
+	b0, _, n0, _, f0 := cut(claudeGenerated)
+	b1, mcp, n1, tools, f1 := cut(got)
+	if b1 != b0 || n1 != n0 || f1 != f0 {
+		t.Errorf("bytes outside the two sections changed:\n%q\nwas\n%q", got, claudeGenerated)
+	}
+	for _, want := range []string{"**Configured**: 2 servers | **Used**: 1 | **Sessions**: 4 | **Analysis period**: 30 days",
+		"- **github** (user): 4 calls in 4 sessions", "- **puppeteer** (user): unused"} {
+		if !strings.Contains(mcp, want) {
+			t.Errorf("MCP section lacks %q:\n%s", want, mcp)
+		}
+	}
+	if want := "**Installed**: 5 tools | **Used**: 3 (60%) | **Analysis period**: 30 days"; !strings.Contains(tools, want) {
+		t.Errorf("tool section lacks %q:\n%s", want, tools)
+	}
+	if strings.Contains(mcp+tools, "old ") || strings.Contains(mcp, "### Details") {
+		t.Errorf("old section text kept:\n%s%s", mcp, tools)
+	}
+	for _, report := range []string{"mcp-analytics.md", "tool-analytics.md"} {
+		if _, err := os.Stat(filepath.Join(h.flake, ".claude", report)); err != nil {
+			t.Error(err)
+		}
+	}
+}
