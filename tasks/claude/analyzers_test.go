@@ -12,6 +12,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // handedOn returns the suggestions an analyzer handed to learn-review.
@@ -251,7 +252,7 @@ func TestMissingClaudeDirSkipsTheWholeFamilyWithOneReason(t *testing.T) {
 	}
 	reasons := map[string]bool{}
 	for _, s := range append(claude.ConfigSpecs(), claude.LearnSpecs()...) {
-		_, err := f.run(s.Name, runOpts{prompt: &scripted{t: t, interactive: true}})
+		_, err := f.run(s.Name, runOpts{prompt: &taskstest.Prompter{T: t, Terminal: true}})
 		o, ok := tasks.AsOutcome(err)
 		if !ok || o.Kind != tasks.Skipped {
 			t.Errorf("%s: %v, want skipped", s.Name, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // backupHome plants the backup folders of PHASES.md phase 13 with files
@@ -20,7 +21,7 @@ func backupHome(t *testing.T) (base, home string) {
 	home = filepath.Join(base, "home")
 	flake := filepath.Join(home, "nixos-config")
 	plant := func(path string, ageDays float64) {
-		cleanupFile(t, path, strings.Repeat("b", 100))
+		taskstest.WriteFile(t, path, strings.Repeat("b", 100))
 		at := cleanupNow.Add(-time.Duration(ageDays * 24 * float64(time.Hour)))
 		if err := os.Chtimes(path, at, at); err != nil {
 			t.Fatal(err)
@@ -62,37 +63,37 @@ func TestBackupsChoices(t *testing.T) {
 	all := []string{bkB0101, bkB0110, bkB0120, bkB0131, bkSet, bkLocal, bkUser}
 	older := []string{bkB0101, bkB0110, bkB0120, bkSet, bkLocal}
 	for name, c := range map[string]struct {
-		p       *cleanupPrompter
+		p       *taskstest.Prompter
 		opts    map[string]any
 		yes     bool
 		outcome string
 		gone    []string
 	}{
-		"answer all":               {&cleanupPrompter{interactive: true, answers: []any{'a'}}, nil, false, "succeeded", all},
-		"answer older":             {&cleanupPrompter{interactive: true, answers: []any{'o'}}, nil, false, "succeeded", older},
-		"answer keep newest 3":     {&cleanupPrompter{interactive: true, answers: []any{'k'}}, nil, false, "succeeded", []string{bkB0101}},
-		"answer skip":              {&cleanupPrompter{interactive: true, answers: []any{'s'}}, nil, false, "declined: kept 7 backups", nil},
-		"no terminal":              {&cleanupPrompter{}, nil, false, "skipped: no terminal: kept 7 backups", nil},
-		"--yes: older than 7 days": {&cleanupPrompter{}, nil, true, "succeeded", older},
-		"older_than_days = 15":     {&cleanupPrompter{}, map[string]any{"older_than_days": int64(15)}, true, "succeeded", []string{bkB0101, bkB0110, bkSet, bkLocal}},
-		"policy keep, keep = 1":    {&cleanupPrompter{}, map[string]any{"policy": "keep", "keep": int64(1)}, false, "succeeded", []string{bkB0101, bkB0110, bkB0120}},
-		"policy all":               {&cleanupPrompter{}, map[string]any{"policy": "all"}, false, "succeeded", all},
-		"policy skip":              {&cleanupPrompter{interactive: true}, map[string]any{"policy": "skip"}, true, "skipped: policy", nil},
-		"nothing old enough":       {&cleanupPrompter{}, map[string]any{"policy": "older", "older_than_days": int64(90)}, false, "skipped: no backups to delete (older than 90 days)", nil},
-		"one folder configured":    {&cleanupPrompter{}, map[string]any{"dirs": []any{"~/.claude/.backups"}, "policy": "all"}, false, "succeeded", []string{bkUser}},
+		"answer all":               {&taskstest.Prompter{Terminal: true, Answers: []any{'a'}}, nil, false, "succeeded", all},
+		"answer older":             {&taskstest.Prompter{Terminal: true, Answers: []any{'o'}}, nil, false, "succeeded", older},
+		"answer keep newest 3":     {&taskstest.Prompter{Terminal: true, Answers: []any{'k'}}, nil, false, "succeeded", []string{bkB0101}},
+		"answer skip":              {&taskstest.Prompter{Terminal: true, Answers: []any{'s'}}, nil, false, "declined: kept 7 backups", nil},
+		"no terminal":              {&taskstest.Prompter{}, nil, false, "skipped: no terminal: kept 7 backups", nil},
+		"--yes: older than 7 days": {&taskstest.Prompter{}, nil, true, "succeeded", older},
+		"older_than_days = 15":     {&taskstest.Prompter{}, map[string]any{"older_than_days": int64(15)}, true, "succeeded", []string{bkB0101, bkB0110, bkSet, bkLocal}},
+		"policy keep, keep = 1":    {&taskstest.Prompter{}, map[string]any{"policy": "keep", "keep": int64(1)}, false, "succeeded", []string{bkB0101, bkB0110, bkB0120}},
+		"policy all":               {&taskstest.Prompter{}, map[string]any{"policy": "all"}, false, "succeeded", all},
+		"policy skip":              {&taskstest.Prompter{Terminal: true}, map[string]any{"policy": "skip"}, true, "skipped: policy", nil},
+		"nothing old enough":       {&taskstest.Prompter{}, map[string]any{"policy": "older", "older_than_days": int64(90)}, false, "skipped: no backups to delete (older than 90 days)", nil},
+		"one folder configured":    {&taskstest.Prompter{}, map[string]any{"dirs": []any{"~/.claude/.backups"}, "policy": "all"}, false, "succeeded", []string{bkUser}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			base, home := backupHome(t)
-			before := cleanupListing(t, base)
+			before := taskstest.Listing(t, base)
 			r := runCleanup(t, &Backups{}, "backups", home, c.opts, c.p, func(e *tasks.Env) { e.Yes = c.yes })
 			if !strings.HasPrefix(r.outcome(), c.outcome) {
 				t.Fatalf("%s, want %s\n%s", r.outcome(), c.outcome, r.log)
 			}
-			if got, want := cleanupListing(t, base), cleanupGone(before, c.gone...); !slices.Equal(got, want) {
-				t.Fatalf("files:\n%s", cleanupDiff(got, want))
+			if got, want := taskstest.Listing(t, base), taskstest.Without(before, c.gone...); !slices.Equal(got, want) {
+				t.Fatalf("files:\n%s", taskstest.Diff(got, want))
 			}
-			if !c.p.interactive && len(c.p.asked) != 0 {
-				t.Errorf("asked without a terminal: %q", c.p.asked)
+			if !c.p.Terminal && len(c.p.Asked()) != 0 {
+				t.Errorf("asked without a terminal: %q", c.p.Asked())
 			}
 			if c.gone != nil {
 				if want := "deleted " + cleanupPlural(len(c.gone), "backup", "backups") + ", freed "; len(r.rep.Actions) != 1 || !strings.HasPrefix(r.rep.Actions[0], want) {
@@ -105,12 +106,12 @@ func TestBackupsChoices(t *testing.T) {
 
 func TestBackupsShowsWhatEachChoiceDeletes(t *testing.T) {
 	_, home := backupHome(t)
-	p := &cleanupPrompter{interactive: true, answers: []any{'s'}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'s'}}
 	runCleanup(t, &Backups{}, "backups", home, nil, p)
-	if len(p.shown) != 1 {
-		t.Fatalf("shown %q", p.shown)
+	if len(p.Printed()) != 1 {
+		t.Fatalf("shown %q", p.Printed())
 	}
-	table := p.shown[0]
+	table := p.Printed()[0]
 	for _, row := range []string{
 		`~/nixos-config/.backups/CLAUDE.md.backup-20250101-000000 +30 d +100 B +a o k`,
 		`~/nixos-config/.backups/CLAUDE.md.backup-20250131-000000 +24 h +100 B +a`,
@@ -126,22 +127,22 @@ func TestBackupsShowsWhatEachChoiceDeletes(t *testing.T) {
 			t.Errorf("table offers %s:\n%s", never, table)
 		}
 	}
-	if len(p.asked) != 1 || p.asked[0] != "Which backups should go?" {
-		t.Errorf("asked %q", p.asked)
+	if len(p.Asked()) != 1 || p.Asked()[0] != "Which backups should go?" {
+		t.Errorf("asked %q", p.Asked())
 	}
 }
 
 func TestBackupsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 	base, home := backupHome(t)
-	before := cleanupListing(t, base)
-	dry := runCleanup(t, &Backups{}, "backups", home, nil, &cleanupPrompter{}, func(e *tasks.Env) { e.DryRun = true })
+	before := taskstest.Listing(t, base)
+	dry := runCleanup(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
 	if dry.err != nil {
 		t.Fatal(dry.err)
 	}
-	if got := cleanupListing(t, base); !slices.Equal(got, before) {
-		t.Fatalf("the dry run deleted:\n%s", cleanupDiff(got, before))
+	if got := taskstest.Listing(t, base); !slices.Equal(got, before) {
+		t.Fatalf("the dry run deleted:\n%s", taskstest.Diff(got, before))
 	}
-	real := runCleanup(t, &Backups{}, "backups", home, nil, &cleanupPrompter{}, func(e *tasks.Env) { e.Yes = true })
+	real := runCleanup(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
 	if real.err != nil {
 		t.Fatal(real.err)
 	}
@@ -161,14 +162,14 @@ func TestBackupsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 func TestBackupsRefusesHomeAndRoot(t *testing.T) {
 	for _, dir := range []string{"~", "/", "~/"} {
 		base, home := backupHome(t)
-		cleanupFile(t, filepath.Join(home, "x.backup-1"), "in home itself")
-		before := cleanupListing(t, base)
-		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{"dirs": []any{dir}, "policy": "all"}, &cleanupPrompter{})
+		taskstest.WriteFile(t, filepath.Join(home, "x.backup-1"), "in home itself")
+		before := taskstest.Listing(t, base)
+		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{"dirs": []any{dir}, "policy": "all"}, &taskstest.Prompter{})
 		if r.err == nil || !strings.Contains(r.err.Error(), "task.backups.dirs") || !strings.Contains(r.err.Error(), "nothing was deleted") {
 			t.Errorf("dirs = [%q]: %s", dir, r.outcome())
 		}
-		if got := cleanupListing(t, base); !slices.Equal(got, before) {
-			t.Fatalf("dirs = [%q] deleted:\n%s", dir, cleanupDiff(got, before))
+		if got := taskstest.Listing(t, base); !slices.Equal(got, before) {
+			t.Fatalf("dirs = [%q] deleted:\n%s", dir, taskstest.Diff(got, before))
 		}
 	}
 }
@@ -176,7 +177,7 @@ func TestBackupsRefusesHomeAndRoot(t *testing.T) {
 func TestBackupsBadOptions(t *testing.T) {
 	_, home := backupHome(t)
 	for key, bad := range map[string]any{"policy": "newest", "older_than_days": int64(-1), "keep": "3", "dirs": "~/.backups"} {
-		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{key: bad}, &cleanupPrompter{})
+		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{key: bad}, &taskstest.Prompter{})
 		if r.err == nil || !strings.Contains(r.err.Error(), "task.backups."+key) {
 			t.Errorf("%s = %v: %s", key, bad, r.outcome())
 		}
@@ -184,7 +185,7 @@ func TestBackupsBadOptions(t *testing.T) {
 }
 
 func TestBackupsNone(t *testing.T) {
-	r := runCleanup(t, &Backups{}, "backups", t.TempDir(), nil, &cleanupPrompter{interactive: true})
+	r := runCleanup(t, &Backups{}, "backups", t.TempDir(), nil, &taskstest.Prompter{Terminal: true})
 	if !strings.HasPrefix(r.outcome(), "skipped: no backups in ~/nixos-config/.backups, ~/nixos-config/.claude/.backups, ~/.claude/.backups") {
 		t.Error(r.outcome())
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // now is the fixture's clock: every record is placed relative to it.
@@ -74,13 +75,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) write(path, content string) string {
 	f.t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-	return path
+	return taskstest.WriteFile(f.t, path, content)
 }
 
 func (f *fixture) read(path string) string {
@@ -445,14 +440,15 @@ func spec(t *testing.T, name string) tasks.Spec {
 // runOpts tune one task run.
 type runOpts struct {
 	options map[string]any
-	prompt  tasks.Prompter
+	prompt  *taskstest.Prompter // without a terminal when nil
 	yes     bool
 	dryRun  bool
 	environ []string // the runner's environment (os.Environ when nil)
 }
 
 // run runs the named task in the fixture, as the scheduler would: its own
-// Env, the fixture's clock, HOME, flake and shared values.
+// Env, the fixture's clock, HOME, flake and shared values. Without a
+// terminal, a task that asks anything at all fails the test.
 func (f *fixture) run(name string, o runOpts) (*tasks.Env, error) {
 	f.t.Helper()
 	env := tasks.NewEnv(name, nil, f.values)
@@ -466,12 +462,16 @@ func (f *fixture) run(name string, o runOpts) (*tasks.Env, error) {
 	env.Config = &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}}
 	env.Options = config.Task{Name: name, Options: o.options}
 	env.Runner = &proc.Runner{Environ: o.environ}
-	env.Prompt = o.prompt
-	if env.Prompt == nil {
-		env.Prompt = &scripted{t: f.t}
+	p := o.prompt
+	if p == nil {
+		p = &taskstest.Prompter{T: f.t}
 	}
+	env.Prompt = p
 	env.Yes, env.DryRun = o.yes, o.dryRun
 	err := spec(f.t, name).Task.Run(context.Background(), env)
+	if asked := p.Asked(); !p.Terminal && len(asked) != 0 {
+		f.t.Errorf("%s asked without a terminal: %q", name, asked)
+	}
 	return env, err
 }
 
@@ -486,53 +486,3 @@ func (f *fixture) mustRun(name string, o runOpts) *tasks.Env {
 	}
 	return env
 }
-
-// scripted is a Prompter that gives the answers it was handed, in order,
-// and records what it was shown.
-type scripted struct {
-	t           *testing.T
-	interactive bool
-	answers     []rune
-	asked       int
-	shown       []string
-}
-
-func (p *scripted) Interactive() bool { return p.interactive }
-
-func (p *scripted) Confirm(context.Context, tasks.Question[bool]) (bool, error) {
-	p.t.Error("unexpected Confirm")
-	return false, nil
-}
-
-func (p *scripted) Choose(_ context.Context, q tasks.Question[rune], choices []tasks.Choice) (rune, error) {
-	if !p.interactive {
-		p.t.Error("asked without a terminal")
-		return q.NonInteractive, nil
-	}
-	var keys []string
-	for _, c := range choices {
-		keys = append(keys, string(c.Key)+"="+c.Label)
-	}
-	if got := strings.Join(keys, " "); got != "y=yes n=no a=all s=skip rest q=quit" {
-		p.t.Errorf("choices %q", got)
-	}
-	if p.asked >= len(p.answers) {
-		p.t.Errorf("asked %d times; only %d answers scripted", p.asked+1, len(p.answers))
-		return 'q', nil
-	}
-	a := p.answers[p.asked]
-	p.asked++
-	return a, nil
-}
-
-func (p *scripted) MultiSelect(context.Context, tasks.Question[[]int], []string) ([]int, error) {
-	p.t.Error("unexpected MultiSelect")
-	return nil, nil
-}
-
-func (p *scripted) Input(context.Context, tasks.Question[string]) (string, error) {
-	p.t.Error("unexpected Input")
-	return "", nil
-}
-
-func (p *scripted) Println(text string) { p.shown = append(p.shown, text) }

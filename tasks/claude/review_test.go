@@ -10,16 +10,30 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
-func (f *fixture) review(p *scripted, o runOpts) (*tasks.Env, error) {
+// review runs learn-review with p; every question it asks must offer
+// the review's keys.
+func (f *fixture) review(p *taskstest.Prompter, o runOpts) (*tasks.Env, error) {
 	f.t.Helper()
 	o.prompt = p
-	return f.run("learn-review", o)
+	env, err := f.run("learn-review", o)
+	for _, choices := range p.Offered() {
+		if got := strings.Join(choices, " "); got != "y=yes n=no a=all s=skip rest q=quit" {
+			f.t.Errorf("choices %q", got)
+		}
+	}
+	return env, err
 }
 
-func interactive(t *testing.T, answers ...rune) *scripted {
-	return &scripted{t: t, interactive: true, answers: answers}
+// interactive is a terminal that gives answers, in order, to Choose.
+func interactive(t *testing.T, answers ...rune) *taskstest.Prompter {
+	p := &taskstest.Prompter{T: t, Terminal: true}
+	for _, a := range answers {
+		p.Answers = append(p.Answers, a)
+	}
+	return p
 }
 
 func outcomeOf(t *testing.T, err error) *tasks.Outcome {
@@ -71,8 +85,8 @@ func TestReviewAcceptAddsExactlyThatPattern(t *testing.T) {
 	if !(strings.Index(text, `"model"`) < strings.Index(text, `"permissions"`) && strings.Index(text, `"permissions"`) < strings.Index(text, `"env"`)) {
 		t.Errorf("keys reordered:\n%s", text)
 	}
-	if len(p.shown) != 1 || !strings.Contains(p.shown[0], `undo: remove "Bash(git status:*)" from permissions.allow in ~/projects/webapp/.claude/settings.local.json`) {
-		t.Errorf("shown %q", p.shown)
+	if len(p.Printed()) != 1 || !strings.Contains(p.Printed()[0], `undo: remove "Bash(git status:*)" from permissions.allow in ~/projects/webapp/.claude/settings.local.json`) {
+		t.Errorf("shown %q", p.Printed())
 	}
 	rep := env.Report()
 	if !hasLine(rep.Actions, "applied: allow Bash(git status:*) in ~/projects/webapp") ||
@@ -130,8 +144,8 @@ func TestReviewRejectionIsRememberedFor90Days(t *testing.T) {
 	f.mustRun("learn-permissions", runOpts{})
 	p := interactive(t)
 	_, err = f.review(p, runOpts{})
-	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found were rejected in the last 90 days" || p.asked != 0 {
-		t.Errorf("%v, asked %d times", err, p.asked)
+	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found were rejected in the last 90 days" || len(p.Asked()) != 0 {
+		t.Errorf("%v, asked %d times", err, len(p.Asked()))
 	}
 
 	// 91 days later it is offered again.
@@ -140,8 +154,8 @@ func TestReviewRejectionIsRememberedFor90Days(t *testing.T) {
 	f.values = tasks.NewValues()
 	f.mustRun("learn-permissions", runOpts{})
 	p = interactive(t, 's')
-	if _, err := f.review(p, runOpts{}); err != nil || p.asked != 1 {
-		t.Errorf("after 91 days: %v, asked %d", err, p.asked)
+	if _, err := f.review(p, runOpts{}); err != nil || len(p.Asked()) != 1 {
+		t.Errorf("after 91 days: %v, asked %d", err, len(p.Asked()))
 	}
 }
 
@@ -179,8 +193,8 @@ func TestReviewQuitStopsWithoutApplyingTheRest(t *testing.T) {
 	if got := lineCount(t, metrics) - n; got != 1 {
 		t.Errorf("%d outcomes recorded, want 1", got)
 	}
-	if !hasLine(env.Report().Stats, "reviewed 1 of 4: 1 applied") || p.asked != 2 {
-		t.Errorf("stats %q, asked %d", env.Report().Stats, p.asked)
+	if !hasLine(env.Report().Stats, "reviewed 1 of 4: 1 applied") || len(p.Asked()) != 2 {
+		t.Errorf("stats %q, asked %d", env.Report().Stats, len(p.Asked()))
 	}
 }
 
@@ -192,8 +206,8 @@ func TestReviewAllAppliesTheRestAndCapIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.asked != 2 {
-		t.Errorf("asked %d times", p.asked)
+	if len(p.Asked()) != 2 {
+		t.Errorf("asked %d times", len(p.Asked()))
 	}
 	rep := env.Report()
 	if !hasLine(rep.Stats, "2 more suggestions left for the next run (max_suggestions = 2)") ||
@@ -215,8 +229,8 @@ func TestReviewAllAppliesTheRestAndCapIsKept(t *testing.T) {
 	f.values = tasks.NewValues()
 	f.several()
 	p = interactive(t, 'a')
-	if _, err := f.review(p, runOpts{}); err != nil || p.asked != 1 {
-		t.Fatalf("%v, asked %d", err, p.asked)
+	if _, err := f.review(p, runOpts{}); err != nil || len(p.Asked()) != 1 {
+		t.Fatalf("%v, asked %d", err, len(p.Asked()))
 	}
 	if got := f.read(filepath.Join(f.api, ".claude", "settings.local.json")); got != "{\n  \"permissions\": {\n    \"allow\": [\n      \"Bash(npm run:*)\"\n    ]\n  }\n}\n" {
 		t.Errorf("new settings file:\n%s", got)
@@ -338,7 +352,7 @@ func TestReviewWithoutTerminalWritesAReport(t *testing.T) {
 		f.mustRun("learn-mcp", runOpts{})
 		cj := f.read(filepath.Join(f.home, ".claude.json"))
 		settings := f.read(filepath.Join(f.webapp, ".claude", "settings.local.json"))
-		p := &scripted{t: t, interactive: yes}
+		p := &taskstest.Prompter{T: t, Terminal: yes}
 		_, err := f.review(p, runOpts{yes: yes})
 		why := "no terminal"
 		if yes {
@@ -352,7 +366,7 @@ func TestReviewWithoutTerminalWritesAReport(t *testing.T) {
 			strings.Count(report, "- **Undo**:") != 4 {
 			t.Errorf("report:\n%s", report)
 		}
-		if p.asked != 0 || f.read(filepath.Join(f.home, ".claude.json")) != cj ||
+		if len(p.Asked()) != 0 || f.read(filepath.Join(f.home, ".claude.json")) != cj ||
 			f.read(filepath.Join(f.webapp, ".claude", "settings.local.json")) != settings {
 			t.Error("something was asked or applied")
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 type jsonEvent struct {
@@ -61,12 +62,16 @@ func runLearnGroup(t *testing.T, f *fixture, jobs int, tap func(schedule.Event))
 	if tap != nil {
 		sink = schedule.Sinks{rend, schedule.SinkFunc(tap)}
 	}
-	r, err := schedule.New(g, specs, schedule.Options{Jobs: jobs, Now: clock, Sink: sink, Prompt: &scripted{t: t},
+	p := &taskstest.Prompter{T: t}
+	r, err := schedule.New(g, specs, schedule.Options{Jobs: jobs, Now: clock, Sink: sink, Prompt: p,
 		Runner: &proc.Runner{}, Config: &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}}, Home: f.home})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := r.Execute(context.Background())
+	if asked := p.Asked(); len(asked) != 0 {
+		t.Errorf("asked without a terminal: %q", asked)
+	}
 	rend.Summary(sum, "")
 	rend.Close()
 	var events []jsonEvent

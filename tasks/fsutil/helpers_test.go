@@ -3,32 +3,11 @@ package fsutil
 import (
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
-
-// file creates path (and its parents) as a sparse file of size bytes.
-func file(t testing.TB, path string, size int64) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func mkdir(t testing.TB, path string) string {
 	t.Helper()
@@ -36,63 +15,6 @@ func mkdir(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func symlink(t testing.TB, target, link string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	return link
-}
-
-// listing returns every path below root (root excluded) relative to it,
-// each with a trailing / for directories and " -> target" for links, as
-// filepath.WalkDir (which does not follow links either) sees it. Tests
-// compare listings before and after to assert what is still there.
-func listing(t testing.TB, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		switch {
-		case d.IsDir():
-			rel += "/"
-		case d.Type()&os.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			rel += " -> " + target
-		}
-		out = append(out, rel)
-		return nil
-	})
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func without(list []string, gone ...string) []string {
-	var out []string
-next:
-	for _, l := range list {
-		for _, g := range gone {
-			if l == g || strings.HasPrefix(l, strings.TrimSuffix(g, "/")+"/") {
-				continue next
-			}
-		}
-		out = append(out, l)
-	}
-	return out
 }
 
 // mountTmpfs mounts a small tmpfs at dir (creating it) for the duration

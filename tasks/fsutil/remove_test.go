@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // sandbox is a home directory with a cache folder inside and a folder
@@ -25,18 +27,18 @@ func newSandbox(t *testing.T) sandbox {
 		outside: mkdir(t, filepath.Join(base, "outside")),
 	}
 	s.cache = mkdir(t, filepath.Join(s.home, ".cache", "tool"))
-	file(t, filepath.Join(s.outside, "precious"), 100)
-	file(t, filepath.Join(s.outside, "dir", "precious-too"), 100)
-	file(t, filepath.Join(s.home, "keep-me"), 100)
+	taskstest.File(t, filepath.Join(s.outside, "precious"), 100)
+	taskstest.File(t, filepath.Join(s.outside, "dir", "precious-too"), 100)
+	taskstest.File(t, filepath.Join(s.home, "keep-me"), 100)
 	return s
 }
 
 func TestGuardRefuses(t *testing.T) {
 	s := newSandbox(t)
 	g := Guard{Home: s.home}
-	symlink(t, s.outside, filepath.Join(s.home, "link-out"))
-	symlink(t, s.home, filepath.Join(s.home, ".cache", "link-home"))
-	f := file(t, filepath.Join(s.home, "a-file"), 1)
+	taskstest.Symlink(t, s.outside, filepath.Join(s.home, "link-out"))
+	taskstest.Symlink(t, s.home, filepath.Join(s.home, ".cache", "link-home"))
+	f := taskstest.File(t, filepath.Join(s.home, "a-file"), 1)
 	for _, c := range []struct {
 		name, root string
 		outside    bool
@@ -81,12 +83,12 @@ func TestGuardRefuses(t *testing.T) {
 
 func TestRemoveContentsLeavesLinkTargetsAlone(t *testing.T) {
 	s := newSandbox(t)
-	file(t, filepath.Join(s.cache, "blob", "x"), 5000)
-	file(t, filepath.Join(s.cache, "deep", "er", "y"), 7000)
-	symlink(t, filepath.Join(s.outside, "precious"), filepath.Join(s.cache, "to-file"))
-	symlink(t, filepath.Join(s.outside, "dir"), filepath.Join(s.cache, "to-dir"))
-	symlink(t, filepath.Join(s.outside, "dir"), filepath.Join(s.cache, "deep", "to-dir"))
-	outsideBefore := listing(t, s.outside)
+	taskstest.File(t, filepath.Join(s.cache, "blob", "x"), 5000)
+	taskstest.File(t, filepath.Join(s.cache, "deep", "er", "y"), 7000)
+	taskstest.Symlink(t, filepath.Join(s.outside, "precious"), filepath.Join(s.cache, "to-file"))
+	taskstest.Symlink(t, filepath.Join(s.outside, "dir"), filepath.Join(s.cache, "to-dir"))
+	taskstest.Symlink(t, filepath.Join(s.outside, "dir"), filepath.Join(s.cache, "deep", "to-dir"))
+	outsideBefore := taskstest.Listing(t, s.outside)
 	want, _, _ := Size(context.Background(), s.cache, Options{})
 	rootSize := func() int64 { fi, _ := os.Lstat(s.cache); return fi.Size() }()
 
@@ -98,11 +100,11 @@ func TestRemoveContentsLeavesLinkTargetsAlone(t *testing.T) {
 	if err != nil || len(out.Errors) != 0 {
 		t.Fatal(err, out.Errors)
 	}
-	if got := listing(t, s.cache); len(got) != 0 {
+	if got := taskstest.Listing(t, s.cache); len(got) != 0 {
 		t.Errorf("left in the cache: %q", got)
 	}
-	if got := listing(t, s.outside); !slices.Equal(got, outsideBefore) {
-		t.Errorf("outside changed:\n%s", diff(got, outsideBefore))
+	if got := taskstest.Listing(t, s.outside); !slices.Equal(got, outsideBefore) {
+		t.Errorf("outside changed:\n%s", taskstest.Diff(got, outsideBefore))
 	}
 	if _, err := os.Stat(filepath.Join(s.home, "keep-me")); err != nil {
 		t.Error("a file beside the cache went:", err)
@@ -121,9 +123,9 @@ func TestRemoveContentsLeavesLinkTargetsAlone(t *testing.T) {
 
 func TestRemoveRefusesWhatIsNotStrictlyInside(t *testing.T) {
 	s := newSandbox(t)
-	file(t, filepath.Join(s.cache, "ok"), 1)
-	symlink(t, s.outside, filepath.Join(s.cache, "out"))
-	before := listing(t, s.base)
+	taskstest.File(t, filepath.Join(s.cache, "ok"), 1)
+	taskstest.Symlink(t, s.outside, filepath.Join(s.cache, "out"))
+	before := taskstest.Listing(t, s.base)
 	r, err := Guard{Home: s.home}.Open(s.cache, false)
 	if err != nil {
 		t.Fatal(err)
@@ -154,16 +156,16 @@ func TestRemoveRefusesWhatIsNotStrictlyInside(t *testing.T) {
 			}
 		}
 	}
-	if got := listing(t, s.base); !slices.Equal(got, before) {
-		t.Errorf("something changed:\n%s", diff(got, before))
+	if got := taskstest.Listing(t, s.base); !slices.Equal(got, before) {
+		t.Errorf("something changed:\n%s", taskstest.Diff(got, before))
 	}
 }
 
 func TestRemoveDryRunListsExactlyWhatGoes(t *testing.T) {
 	s := newSandbox(t)
 	mixedTree(t, s.cache)
-	symlink(t, s.outside, filepath.Join(s.cache, "z-out"))
-	before := listing(t, s.base)
+	taskstest.Symlink(t, s.outside, filepath.Join(s.cache, "z-out"))
+	before := taskstest.Listing(t, s.base)
 	r, err := Guard{Home: s.home}.Open(s.cache, false)
 	if err != nil {
 		t.Fatal(err)
@@ -173,8 +175,8 @@ func TestRemoveDryRunListsExactlyWhatGoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := listing(t, s.base); !slices.Equal(got, before) {
-		t.Fatalf("the dry run changed things:\n%s", diff(got, before))
+	if got := taskstest.Listing(t, s.base); !slices.Equal(got, before) {
+		t.Fatalf("the dry run changed things:\n%s", taskstest.Diff(got, before))
 	}
 	real, err := r.Remove(context.Background(), targets, false)
 	if err != nil {
@@ -186,9 +188,9 @@ func TestRemoveDryRunListsExactlyWhatGoes(t *testing.T) {
 	if len(real.Errors) != 1 || !errors.Is(real.Errors[0], fs.ErrNotExist) {
 		t.Errorf("errors %v, want only the missing path", real.Errors)
 	}
-	want := without(before, "home/.cache/tool/a1/", "home/.cache/tool/links/", "home/.cache/tool/z-out -> "+s.outside)
-	if got := listing(t, s.base); !slices.Equal(got, want) {
-		t.Errorf("after the real run:\n%s", diff(got, want))
+	want := taskstest.Without(before, "home/.cache/tool/a1/", "home/.cache/tool/links/", "home/.cache/tool/z-out -> "+s.outside)
+	if got := taskstest.Listing(t, s.base); !slices.Equal(got, want) {
+		t.Errorf("after the real run:\n%s", taskstest.Diff(got, want))
 	}
 }
 
@@ -196,9 +198,9 @@ func TestRemoveDoesNotEnterAnotherFileSystem(t *testing.T) {
 	s := newSandbox(t)
 	mnt := filepath.Join(s.cache, "sub", "mnt")
 	mountTmpfs(t, mnt)
-	file(t, filepath.Join(mnt, "on-tmpfs"), 10)
-	file(t, filepath.Join(s.cache, "sub", "plain"), 10)
-	file(t, filepath.Join(s.cache, "other"), 10)
+	taskstest.File(t, filepath.Join(mnt, "on-tmpfs"), 10)
+	taskstest.File(t, filepath.Join(s.cache, "sub", "plain"), 10)
+	taskstest.File(t, filepath.Join(s.cache, "other"), 10)
 	r, err := Guard{Home: s.home}.Open(s.cache, false)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +225,7 @@ func TestRemoveDoesNotEnterAnotherFileSystem(t *testing.T) {
 
 func TestRemoveCountsHardLinksOnce(t *testing.T) {
 	s := newSandbox(t)
-	orig := file(t, filepath.Join(s.cache, "orig"), 1000)
+	orig := taskstest.File(t, filepath.Join(s.cache, "orig"), 1000)
 	if err := os.Link(orig, filepath.Join(s.cache, "second")); err != nil {
 		t.Fatal(err)
 	}

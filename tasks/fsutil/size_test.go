@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // duBytes runs `du -sb root` (GNU du: apparent size in bytes, hard links
@@ -37,23 +39,23 @@ func duBytes(tb testing.TB, root string) int64 {
 // and a big folder.
 func mixedTree(t testing.TB, root string) {
 	for i := range 30 {
-		file(t, filepath.Join(root, fmt.Sprintf("a%d", i%3), fmt.Sprintf("b%d", i%7), fmt.Sprintf("f%d", i)), int64(i*1013))
+		taskstest.File(t, filepath.Join(root, fmt.Sprintf("a%d", i%3), fmt.Sprintf("b%d", i%7), fmt.Sprintf("f%d", i)), int64(i*1013))
 	}
-	file(t, filepath.Join(root, "sparse"), 50<<20)
+	taskstest.File(t, filepath.Join(root, "sparse"), 50<<20)
 	mkdir(t, filepath.Join(root, "empty", "also-empty"))
 	big := mkdir(t, filepath.Join(root, "big"))
 	for i := range 300 {
-		file(t, filepath.Join(big, fmt.Sprintf("entry-with-a-longish-name-%04d", i)), 1)
+		taskstest.File(t, filepath.Join(big, fmt.Sprintf("entry-with-a-longish-name-%04d", i)), 1)
 	}
-	orig := file(t, filepath.Join(root, "links", "orig"), 4096*3+5)
+	orig := taskstest.File(t, filepath.Join(root, "links", "orig"), 4096*3+5)
 	for i := range 3 {
 		if err := os.Link(orig, filepath.Join(root, "links", fmt.Sprint("hard", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	symlink(t, "orig", filepath.Join(root, "links", "soft"))
-	symlink(t, "/etc", filepath.Join(root, "links", "to-etc"))
-	symlink(t, "../a0", filepath.Join(root, "links", "to-a0"))
+	taskstest.Symlink(t, "orig", filepath.Join(root, "links", "soft"))
+	taskstest.Symlink(t, "/etc", filepath.Join(root, "links", "to-etc"))
+	taskstest.Symlink(t, "../a0", filepath.Join(root, "links", "to-a0"))
 }
 
 func TestSizeMatchesDu(t *testing.T) {
@@ -82,7 +84,7 @@ func TestSizeMatchesDu(t *testing.T) {
 
 func TestSizeHardLinksCountedOnce(t *testing.T) {
 	root := t.TempDir()
-	orig := file(t, filepath.Join(root, "orig"), 1000)
+	orig := taskstest.File(t, filepath.Join(root, "orig"), 1000)
 	for i := range 4 {
 		if err := os.Link(orig, filepath.Join(root, fmt.Sprint("link", i))); err != nil {
 			t.Fatal(err)

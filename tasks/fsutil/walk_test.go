@@ -11,10 +11,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // collect walks root and returns the visited paths relative to root (root
-// itself as "."), sorted, with the same decorations as listing.
+// itself as "."), sorted, with the same decorations as taskstest.Listing
+// (the size is the one Walk reports).
 func collect(t *testing.T, root string, opt Options) ([]string, Result) {
 	t.Helper()
 	var mu sync.Mutex
@@ -27,6 +30,8 @@ func collect(t *testing.T, root string, opt Options) ([]string, Result) {
 		case e.IsSymlink():
 			target, _ := os.Readlink(e.Path)
 			rel += " -> " + target
+		default:
+			rel += fmt.Sprintf(" (%d)", e.Size)
 		}
 		mu.Lock()
 		got = append(got, rel)
@@ -43,18 +48,18 @@ func TestWalkVisitsEverythingOnce(t *testing.T) {
 	root := t.TempDir()
 	for i := range 20 {
 		for j := range 15 {
-			file(t, filepath.Join(root, fmt.Sprintf("d%02d", i), fmt.Sprintf("e%02d", j%5), fmt.Sprintf("f%02d", j)), int64(i*j))
+			taskstest.File(t, filepath.Join(root, fmt.Sprintf("d%02d", i), fmt.Sprintf("e%02d", j%5), fmt.Sprintf("f%02d", j)), int64(i*j))
 		}
 	}
 	mkdir(t, filepath.Join(root, "empty", "deeper"))
-	symlink(t, "d00", filepath.Join(root, "link-to-dir"))
+	taskstest.Symlink(t, "d00", filepath.Join(root, "link-to-dir"))
 	for _, workers := range []int{1, 2, 16} {
 		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 			got, res := collect(t, root, Options{Workers: workers})
-			want := append([]string{"./"}, listing(t, root)...)
+			want := append([]string{"./"}, taskstest.Listing(t, root)...)
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
-				t.Fatalf("visited %d entries, want %d:\n%s", len(got), len(want), diff(got, want))
+				t.Fatalf("visited %d entries, want %d:\n%s", len(got), len(want), taskstest.Diff(got, want))
 			}
 			if res.Dirs != 1+20+20*5+2 || res.Files != 300+1 {
 				t.Errorf("counted %d dirs and %d files, want 123 and 301", res.Dirs, res.Files)
@@ -70,15 +75,15 @@ func TestWalkNeverFollowsSymlinks(t *testing.T) {
 	base := t.TempDir()
 	root := mkdir(t, filepath.Join(base, "root"))
 	outside := mkdir(t, filepath.Join(base, "outside"))
-	file(t, filepath.Join(outside, "secret"), 10)
-	file(t, filepath.Join(root, "a"), 1)
-	symlink(t, outside, filepath.Join(root, "to-dir"))
-	symlink(t, filepath.Join(outside, "secret"), filepath.Join(root, "to-file"))
-	symlink(t, ".", filepath.Join(root, "loop"))
-	symlink(t, "nowhere", filepath.Join(root, "dangling"))
+	taskstest.File(t, filepath.Join(outside, "secret"), 10)
+	taskstest.File(t, filepath.Join(root, "a"), 1)
+	taskstest.Symlink(t, outside, filepath.Join(root, "to-dir"))
+	taskstest.Symlink(t, filepath.Join(outside, "secret"), filepath.Join(root, "to-file"))
+	taskstest.Symlink(t, ".", filepath.Join(root, "loop"))
+	taskstest.Symlink(t, "nowhere", filepath.Join(root, "dangling"))
 
 	got, _ := collect(t, root, Options{})
-	want := []string{"./", "a", "dangling -> nowhere", "loop -> .", "to-dir -> " + outside, "to-file -> " + filepath.Join(outside, "secret")}
+	want := []string{"./", "a (1)", "dangling -> nowhere", "loop -> .", "to-dir -> " + outside, "to-file -> " + filepath.Join(outside, "secret")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
@@ -95,7 +100,7 @@ func TestWalkMaxDepth(t *testing.T) {
 	// f1 is directly in root (depth 1), f5 four folders down (depth 5).
 	p := root
 	for d := 1; d <= 6; d++ {
-		file(t, filepath.Join(p, fmt.Sprintf("f%d", d)), 1)
+		taskstest.File(t, filepath.Join(p, fmt.Sprintf("f%d", d)), 1)
 		p = filepath.Join(p, fmt.Sprintf("d%d", d))
 	}
 	depths := map[string]int{}
@@ -125,9 +130,9 @@ func TestWalkMaxDepth(t *testing.T) {
 
 func TestWalkFilter(t *testing.T) {
 	root := t.TempDir()
-	file(t, filepath.Join(root, "keep", "x.log"), 5)
-	file(t, filepath.Join(root, "keep", "x.txt"), 5)
-	file(t, filepath.Join(root, "IndexedDB", "y.log"), 5)
+	taskstest.File(t, filepath.Join(root, "keep", "x.log"), 5)
+	taskstest.File(t, filepath.Join(root, "keep", "x.txt"), 5)
+	taskstest.File(t, filepath.Join(root, "IndexedDB", "y.log"), 5)
 	var stated []string
 	var mu sync.Mutex
 	opt := Options{Filter: func(e *Entry) bool {
@@ -159,20 +164,20 @@ func TestWalkFilter(t *testing.T) {
 
 func TestWalkReportsUnreadableFolderAndGoesOn(t *testing.T) {
 	root := t.TempDir()
-	file(t, filepath.Join(root, "a", "readable"), 1)
+	taskstest.File(t, filepath.Join(root, "a", "readable"), 1)
 	locked := mkdir(t, filepath.Join(root, "b", "locked"))
-	file(t, filepath.Join(locked, "hidden"), 1)
-	file(t, filepath.Join(root, "c", "also-readable"), 1)
+	taskstest.File(t, filepath.Join(locked, "hidden"), 1)
+	taskstest.File(t, filepath.Join(root, "c", "also-readable"), 1)
 	openUp(t, locked)
 	var got []string
 	var res Result
 	unreadable(t, locked, func() { got, res = collect(t, root, Options{}) })
-	for _, want := range []string{"a/readable", "c/also-readable", "b/locked/"} {
+	for _, want := range []string{"a/readable (1)", "c/also-readable (1)", "b/locked/"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("%s not visited; got %q", want, got)
 		}
 	}
-	if slices.Contains(got, "b/locked/hidden") {
+	if slices.ContainsFunc(got, func(e string) bool { return strings.HasPrefix(e, "b/locked/hidden") }) {
 		t.Error("read inside the unreadable folder")
 	}
 	if res.ErrorCount != 1 || len(res.Errors) != 1 {
@@ -189,9 +194,9 @@ func TestWalkRootProblems(t *testing.T) {
 	if _, err := Walk(context.Background(), filepath.Join(root, "missing"), Options{}, func(*Entry) {}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing root: %v, want not-exist", err)
 	}
-	f := file(t, filepath.Join(root, "plain"), 7)
+	f := taskstest.File(t, filepath.Join(root, "plain"), 7)
 	got, res := collect(t, f, Options{})
-	if !slices.Equal(got, []string{"./"[:1]}) || res.Files != 1 {
+	if !slices.Equal(got, []string{". (7)"}) || res.Files != 1 {
 		t.Errorf("file root: visited %q, %d files", got, res.Files)
 	}
 	locked := mkdir(t, filepath.Join(root, "locked"))
@@ -206,7 +211,7 @@ func TestWalkRootProblems(t *testing.T) {
 func TestWalkCanceled(t *testing.T) {
 	root := t.TempDir()
 	for i := range 50 {
-		file(t, filepath.Join(root, fmt.Sprint(i), "f"), 1)
+		taskstest.File(t, filepath.Join(root, fmt.Sprint(i), "f"), 1)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -217,43 +222,28 @@ func TestWalkCanceled(t *testing.T) {
 
 func TestWalkStaysOnOneFileSystem(t *testing.T) {
 	root := t.TempDir()
-	file(t, filepath.Join(root, "here"), 1)
+	taskstest.File(t, filepath.Join(root, "here"), 1)
 	mnt := filepath.Join(root, "mnt")
 	mountTmpfs(t, mnt)
-	file(t, filepath.Join(mnt, "elsewhere"), 1)
+	taskstest.File(t, filepath.Join(mnt, "elsewhere"), 1)
 
 	got, res := collect(t, root, Options{})
-	if !slices.Equal(got, []string{"./", "here"}) {
+	if !slices.Equal(got, []string{"./", "here (1)"}) {
 		t.Errorf("visited %q, want only ./ and here", got)
 	}
 	if !slices.Equal(res.Mounts, []string{mnt}) {
 		t.Errorf("mounts %q, want %q", res.Mounts, mnt)
 	}
 	got, _ = collect(t, root, Options{CrossDevices: true})
-	if !slices.Contains(got, "mnt/elsewhere") {
+	if !slices.Contains(got, "mnt/elsewhere (1)") {
 		t.Errorf("CrossDevices: visited %q, want mnt/elsewhere too", got)
 	}
-}
-
-func diff(got, want []string) string {
-	var b strings.Builder
-	for _, g := range got {
-		if !slices.Contains(want, g) {
-			fmt.Fprintf(&b, "+ %s\n", g)
-		}
-	}
-	for _, w := range want {
-		if !slices.Contains(got, w) {
-			fmt.Fprintf(&b, "- %s\n", w)
-		}
-	}
-	return b.String()
 }
 
 func TestWalkHandsAPanicBackToTheCaller(t *testing.T) {
 	root := t.TempDir()
 	for i := range 20 {
-		file(t, filepath.Join(root, fmt.Sprint(i), "f"), 1)
+		taskstest.File(t, filepath.Join(root, fmt.Sprint(i), "f"), 1)
 	}
 	defer func() {
 		r := recover()

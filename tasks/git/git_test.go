@@ -12,6 +12,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // These tests run accept and push after a real update, build and
@@ -39,12 +40,14 @@ func newWorld(t *testing.T) *world {
 	return &world{t: t, s: s, values: tasks.NewValues()}
 }
 
-func (w *world) env(name string, p *nixtest.Prompter, yes bool) *tasks.Env {
+func (w *world) env(name string, p *taskstest.Prompter, yes bool) *tasks.Env {
 	env := w.s.TaskEnv(name, w.values, nil)
 	env.Now = func() time.Time { return time.Date(2026, 5, 4, 3, 2, 1, 0, time.Local) }
-	if p != nil {
-		env.Prompt = p
+	env.Log = &taskstest.Buffer{}
+	if p == nil {
+		p = &taskstest.Prompter{}
 	}
+	env.Prompt = p
 	env.Yes = yes
 	return env
 }
@@ -54,7 +57,7 @@ func (w *world) run(task tasks.Task, env *tasks.Env) error {
 	err := task.Run(context.Background(), env)
 	w.t.Cleanup(func() {
 		if w.t.Failed() {
-			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*nixtest.Buffer).String())
+			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*taskstest.Buffer).String())
 		}
 	})
 	return err
@@ -96,7 +99,7 @@ func outcome(err error) (tasks.Kind, string) {
 func TestAcceptYesCommits(t *testing.T) {
 	w := newWorld(t)
 	w.activate()
-	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{true}, Inputs: []string{"  foo 1.2  "}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{true, "  foo 1.2  "}}
 	env := w.env("accept", p, false)
 	if err := w.run(Accept{}, env); err != nil {
 		t.Fatal(err)
@@ -124,7 +127,7 @@ func TestAcceptNoRollsBack(t *testing.T) {
 	first, _ := nixtest.Resolve(w.s.Profile)
 	head := w.git("rev-parse", "HEAD")
 	w.activate()
-	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{false}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{false}}
 	kind, reason := outcome(w.run(Accept{}, w.env("accept", p, false)))
 	if kind != tasks.Declined || reason != "changes rejected; rolled back" {
 		t.Errorf("outcome %v %q", kind, reason)
@@ -186,7 +189,7 @@ func TestPush(t *testing.T) {
 	head := w.git("rev-parse", "HEAD")
 
 	// Asked, answered no: declined.
-	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{false}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{false}}
 	if kind, _ := outcome(w.run(Push{}, w.env("push", p, false))); kind != tasks.Declined {
 		t.Errorf("answer no: %v", kind)
 	}
@@ -200,7 +203,7 @@ func TestPush(t *testing.T) {
 		t.Errorf("dry run: %v %q", err, dry.Report().Actions)
 	}
 	// Asked, answered yes: the bare remote has the commit.
-	p = &nixtest.Prompter{Terminal: true, Confirms: []bool{true}}
+	p = &taskstest.Prompter{Terminal: true, Answers: []any{true}}
 	env := w.env("push", p, false)
 	if err := w.run(Push{}, env); err != nil {
 		t.Fatal(err)
@@ -256,7 +259,7 @@ func TestAcceptWithoutActivation(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(w.s.Flake, "notes.md"), []byte("notes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &nixtest.Prompter{Terminal: true, Inputs: []string{"notes"}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{"notes"}}
 	if err := w.run(Accept{}, w.env("accept", p, false)); err != nil {
 		t.Fatal(err)
 	}

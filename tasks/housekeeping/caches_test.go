@@ -13,6 +13,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // cacheHome is a home with three caches (uv, npm, chromium), a file
@@ -25,17 +26,17 @@ type cacheHome struct {
 func newCacheHome(t *testing.T) cacheHome {
 	base := t.TempDir()
 	h := cacheHome{base: base, home: filepath.Join(base, "home"), outside: filepath.Join(base, "outside")}
-	file(t, filepath.Join(h.home, ".cache/uv/wheels/a.whl"), 3000)
-	file(t, filepath.Join(h.home, ".cache/uv/wheels/b.whl"), 4000)
-	file(t, filepath.Join(h.home, ".npm/_cacache/index/x"), 500)
-	file(t, filepath.Join(h.home, ".npm/_logs/debug.log"), 200)
-	file(t, filepath.Join(h.home, ".cache/chromium/Default/Cache/data_1"), 9000)
-	file(t, filepath.Join(h.home, ".cache/keep-me/important"), 100)
-	file(t, filepath.Join(h.home, "notes.txt"), 100)
-	file(t, filepath.Join(h.outside, "precious.txt"), 100)
-	file(t, filepath.Join(h.outside, "dir/precious-too.txt"), 100)
-	symlink(t, filepath.Join(h.outside, "precious.txt"), filepath.Join(h.home, ".cache/chromium/to-file"))
-	symlink(t, filepath.Join(h.outside, "dir"), filepath.Join(h.home, ".cache/chromium/Default/to-dir"))
+	taskstest.File(t, filepath.Join(h.home, ".cache/uv/wheels/a.whl"), 3000)
+	taskstest.File(t, filepath.Join(h.home, ".cache/uv/wheels/b.whl"), 4000)
+	taskstest.File(t, filepath.Join(h.home, ".npm/_cacache/index/x"), 500)
+	taskstest.File(t, filepath.Join(h.home, ".npm/_logs/debug.log"), 200)
+	taskstest.File(t, filepath.Join(h.home, ".cache/chromium/Default/Cache/data_1"), 9000)
+	taskstest.File(t, filepath.Join(h.home, ".cache/keep-me/important"), 100)
+	taskstest.File(t, filepath.Join(h.home, "notes.txt"), 100)
+	taskstest.File(t, filepath.Join(h.outside, "precious.txt"), 100)
+	taskstest.File(t, filepath.Join(h.outside, "dir/precious-too.txt"), 100)
+	taskstest.Symlink(t, filepath.Join(h.outside, "precious.txt"), filepath.Join(h.home, ".cache/chromium/to-file"))
+	taskstest.Symlink(t, filepath.Join(h.outside, "dir"), filepath.Join(h.home, ".cache/chromium/Default/to-dir"))
 	return h
 }
 
@@ -62,7 +63,7 @@ var noTools = &Caches{LookPath: func(string) (string, error) { return "", exec.E
 
 func TestCachesYesCleansExactlyTheListedCaches(t *testing.T) {
 	h := newCacheHome(t)
-	before := listing(t, h.base)
+	before := taskstest.Listing(t, h.base)
 	var contents int64 // what must be freed: each cache's size without its own folder
 	for _, c := range []string{".cache/uv", ".npm", ".cache/chromium"} {
 		u, _, err := fsutil.Size(context.Background(), filepath.Join(h.home, c), fsutil.Options{})
@@ -72,20 +73,20 @@ func TestCachesYesCleansExactlyTheListedCaches(t *testing.T) {
 		fi, _ := os.Lstat(filepath.Join(h.home, c))
 		contents += u.Bytes - fi.Size()
 	}
-	p := &prompter{interactive: true, answers: []any{'y'}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
 	r := run(t, noTools, "caches", h.home, nil, p)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	want := h.afterCleaning(t, before, ".cache/uv", ".npm", ".cache/chromium")
-	if got := listing(t, h.base); !slices.Equal(got, want) {
-		t.Fatalf("after cleaning:\n%s", diff(got, want))
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
+		t.Fatalf("after cleaning:\n%s", taskstest.Diff(got, want))
 	}
-	if len(p.asked) != 1 || !strings.HasPrefix(p.asked[0], "Clean 3 caches (") {
-		t.Errorf("asked %q", p.asked)
+	if len(p.Asked()) != 1 || !strings.HasPrefix(p.Asked()[0], "Clean 3 caches (") {
+		t.Errorf("asked %q", p.Asked())
 	}
-	if len(p.shown) == 0 || !strings.Contains(p.shown[0], "~/.cache/chromium") || !strings.Contains(p.shown[0], "total") {
-		t.Errorf("the table was not shown before asking: %q", p.shown)
+	if len(p.Printed()) == 0 || !strings.Contains(p.Printed()[0], "~/.cache/chromium") || !strings.Contains(p.Printed()[0], "total") {
+		t.Errorf("the table was not shown before asking: %q", p.Printed())
 	}
 	// Freed: the contents' apparent sizes, links counted as links.
 	if len(r.rep.Actions) != 1 || !strings.HasPrefix(r.rep.Actions[0], "freed "+fsutil.FormatBytes(contents)+" ") || !strings.Contains(r.rep.Actions[0], "from 3 caches (~/.cache/uv, ~/.cache/chromium, ~/.npm)") {
@@ -95,48 +96,48 @@ func TestCachesYesCleansExactlyTheListedCaches(t *testing.T) {
 
 func TestCachesNoDeletesNothing(t *testing.T) {
 	h := newCacheHome(t)
-	before := listing(t, h.base)
-	r := run(t, noTools, "caches", h.home, nil, &prompter{interactive: true, answers: []any{'n'}})
+	before := taskstest.Listing(t, h.base)
+	r := run(t, noTools, "caches", h.home, nil, &taskstest.Prompter{Terminal: true, Answers: []any{'n'}})
 	if o, ok := tasks.AsOutcome(r.err); !ok || o.Kind != tasks.Declined {
 		t.Fatalf("%s, want declined", outcome(r.err))
 	}
-	if got := listing(t, h.base); !slices.Equal(got, before) {
-		t.Fatalf("answering no changed:\n%s", diff(got, before))
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
+		t.Fatalf("answering no changed:\n%s", taskstest.Diff(got, before))
 	}
 }
 
 func TestCachesPerCacheQuestions(t *testing.T) {
 	h := newCacheHome(t)
-	before := listing(t, h.base)
+	before := taskstest.Listing(t, h.base)
 	// Order of the table: as configured (uv, chromium, npm by the default list).
-	p := &prompter{interactive: true, answers: []any{'d', true, false, true}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'d', true, false, true}}
 	r := run(t, noTools, "caches", h.home, nil, p)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if len(p.asked) != 4 || !strings.HasPrefix(p.asked[1], "Clean ~/.cache/uv (") || !strings.HasPrefix(p.asked[2], "Clean ~/.cache/chromium (") || !strings.HasPrefix(p.asked[3], "Clean ~/.npm (") {
-		t.Fatalf("asked %q", p.asked)
+	if len(p.Asked()) != 4 || !strings.HasPrefix(p.Asked()[1], "Clean ~/.cache/uv (") || !strings.HasPrefix(p.Asked()[2], "Clean ~/.cache/chromium (") || !strings.HasPrefix(p.Asked()[3], "Clean ~/.npm (") {
+		t.Fatalf("asked %q", p.Asked())
 	}
 	want := h.afterCleaning(t, before, ".cache/uv", ".npm")
-	if got := listing(t, h.base); !slices.Equal(got, want) {
-		t.Fatalf("after cleaning uv and npm:\n%s", diff(got, want))
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
+		t.Fatalf("after cleaning uv and npm:\n%s", taskstest.Diff(got, want))
 	}
 }
 
 func TestCachesWithoutTerminal(t *testing.T) {
 	t.Run("skips at once and deletes nothing", func(t *testing.T) {
 		h := newCacheHome(t)
-		before := listing(t, h.base)
-		p := &prompter{}
+		before := taskstest.Listing(t, h.base)
+		p := &taskstest.Prompter{}
 		r := run(t, noTools, "caches", h.home, nil, p)
 		if o, ok := tasks.AsOutcome(r.err); !ok || o.Kind != tasks.Skipped || !strings.HasPrefix(o.Reason, "no terminal") {
 			t.Fatalf("%s, want skipped: no terminal", outcome(r.err))
 		}
-		if len(p.asked) != 0 {
-			t.Errorf("asked %q", p.asked)
+		if len(p.Asked()) != 0 {
+			t.Errorf("asked %q", p.Asked())
 		}
-		if got := listing(t, h.base); !slices.Equal(got, before) {
-			t.Fatalf("changed:\n%s", diff(got, before))
+		if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
+			t.Fatalf("changed:\n%s", taskstest.Diff(got, before))
 		}
 	})
 	t.Run("nil prompter is no terminal", func(t *testing.T) {
@@ -155,30 +156,30 @@ func TestCachesWithoutTerminal(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newCacheHome(t)
-			before := listing(t, h.base)
-			p := &prompter{}
+			before := taskstest.Listing(t, h.base)
+			p := &taskstest.Prompter{}
 			r := run(t, noTools, "caches", h.home, setup.opts, p, func(e *tasks.Env) { e.Yes = setup.yes })
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
-			if len(p.asked) != 0 {
-				t.Errorf("asked %q", p.asked)
+			if len(p.Asked()) != 0 {
+				t.Errorf("asked %q", p.Asked())
 			}
 			want := h.afterCleaning(t, before, ".cache/uv", ".npm", ".cache/chromium")
-			if got := listing(t, h.base); !slices.Equal(got, want) {
-				t.Fatalf("after cleaning:\n%s", diff(got, want))
+			if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
+				t.Fatalf("after cleaning:\n%s", taskstest.Diff(got, want))
 			}
 		})
 	}
 	t.Run("policy skip", func(t *testing.T) {
 		h := newCacheHome(t)
-		before := listing(t, h.base)
-		r := run(t, noTools, "caches", h.home, map[string]any{"policy": "skip"}, &prompter{interactive: true}, func(e *tasks.Env) { e.Yes = true })
+		before := taskstest.Listing(t, h.base)
+		r := run(t, noTools, "caches", h.home, map[string]any{"policy": "skip"}, &taskstest.Prompter{Terminal: true}, func(e *tasks.Env) { e.Yes = true })
 		if !strings.HasPrefix(outcome(r.err), "skipped: policy") {
 			t.Fatal(outcome(r.err))
 		}
-		if got := listing(t, h.base); !slices.Equal(got, before) {
-			t.Fatalf("changed:\n%s", diff(got, before))
+		if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
+			t.Fatalf("changed:\n%s", taskstest.Diff(got, before))
 		}
 	})
 }
@@ -200,13 +201,13 @@ func TestCachesRefusesDangerousPaths(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newCacheHome(t)
-			before := listing(t, h.base)
+			before := taskstest.Listing(t, h.base)
 			paths := c.paths(h)
 			opts := map[string]any{"paths": paths}
 			if c.outside {
 				opts["allow_outside_home"] = paths
 			}
-			r := run(t, noTools, "caches", h.home, opts, &prompter{interactive: true, answers: []any{'y'}}, func(e *tasks.Env) { e.Yes = true })
+			r := run(t, noTools, "caches", h.home, opts, &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}, func(e *tasks.Env) { e.Yes = true })
 			if r.err == nil || tasks.Skip("") == r.err {
 				t.Fatalf("%s, want a failure", outcome(r.err))
 			}
@@ -216,8 +217,8 @@ func TestCachesRefusesDangerousPaths(t *testing.T) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}
 			}
-			if got := listing(t, h.base); !slices.Equal(got, before) {
-				t.Fatalf("something was deleted:\n%s", diff(got, before))
+			if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
+				t.Fatalf("something was deleted:\n%s", taskstest.Diff(got, before))
 			}
 		})
 	}
@@ -225,29 +226,29 @@ func TestCachesRefusesDangerousPaths(t *testing.T) {
 
 func TestCachesOutsideHomeWhenAllowed(t *testing.T) {
 	h := newCacheHome(t)
-	before := listing(t, h.base)
+	before := taskstest.Listing(t, h.base)
 	opts := map[string]any{"paths": []any{h.outside + "/dir"}, "allow_outside_home": []any{h.outside + "/dir"}}
-	r := run(t, noTools, "caches", h.home, opts, &prompter{}, func(e *tasks.Env) { e.Yes = true })
+	r := run(t, noTools, "caches", h.home, opts, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	want := without(before, "outside/dir/precious-too.txt (100)")
-	if got := listing(t, h.base); !slices.Equal(got, want) {
-		t.Fatalf("after cleaning:\n%s", diff(got, want))
+	want := taskstest.Without(before, "outside/dir/precious-too.txt (100)")
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
+		t.Fatalf("after cleaning:\n%s", taskstest.Diff(got, want))
 	}
 }
 
 func TestCachesDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 	h := newCacheHome(t)
-	before := listing(t, h.base)
-	dry := run(t, noTools, "caches", h.home, nil, &prompter{}, func(e *tasks.Env) { e.DryRun = true })
+	before := taskstest.Listing(t, h.base)
+	dry := run(t, noTools, "caches", h.home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
 	if dry.err != nil {
 		t.Fatal(dry.err)
 	}
-	if got := listing(t, h.base); !slices.Equal(got, before) {
-		t.Fatalf("the dry run deleted:\n%s", diff(got, before))
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
+		t.Fatalf("the dry run deleted:\n%s", taskstest.Diff(got, before))
 	}
-	real := run(t, noTools, "caches", h.home, nil, &prompter{}, func(e *tasks.Env) { e.Yes = true })
+	real := run(t, noTools, "caches", h.home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
 	if real.err != nil {
 		t.Fatal(real.err)
 	}
@@ -266,8 +267,8 @@ func TestCachesDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 	for _, d := range did {
 		gone = append(gone, "home/"+strings.TrimPrefix(d[1], "~/"))
 	}
-	if got, want := listing(t, h.base), withoutPrefixes(before, gone); !slices.Equal(got, want) {
-		t.Errorf("after the run:\n%s", diff(got, want))
+	if got, want := taskstest.Listing(t, h.base), taskstest.Without(before, gone...); !slices.Equal(got, want) {
+		t.Errorf("after the run:\n%s", taskstest.Diff(got, want))
 	}
 }
 
@@ -276,11 +277,11 @@ func TestCachesNothingToClean(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(home, ".cache/uv"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, noTools, "caches", home, nil, &prompter{interactive: true})
+	r := run(t, noTools, "caches", home, nil, &taskstest.Prompter{Terminal: true})
 	if !strings.HasPrefix(outcome(r.err), "skipped: nothing to clean") {
 		t.Errorf("empty cache: %s", outcome(r.err))
 	}
-	r = run(t, noTools, "caches", t.TempDir(), nil, &prompter{interactive: true})
+	r = run(t, noTools, "caches", t.TempDir(), nil, &taskstest.Prompter{Terminal: true})
 	if !strings.HasPrefix(outcome(r.err), "skipped: no cache folder found") {
 		t.Errorf("no caches: %s", outcome(r.err))
 	}
@@ -306,7 +307,7 @@ func TestCachesUsesTheToolWithTheListedFolder(t *testing.T) {
 		}
 		return "", exec.ErrNotFound
 	}
-	p := &prompter{interactive: true, answers: []any{'y'}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
 	r := run(t, &Caches{LookPath: look}, "caches", h.home, nil, p)
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -315,8 +316,8 @@ func TestCachesUsesTheToolWithTheListedFolder(t *testing.T) {
 	if want := "cache clean --cache-dir " + filepath.Join(h.home, ".cache/uv") + "\n"; string(args) != want {
 		t.Errorf("uv ran with %q, want %q", args, want)
 	}
-	if !strings.Contains(p.shown[0], "uv cache clean --cache-dir") {
-		t.Errorf("the table does not say how uv's cache is cleaned:\n%s", p.shown[0])
+	if !strings.Contains(p.Printed()[0], "uv cache clean --cache-dir") {
+		t.Errorf("the table does not say how uv's cache is cleaned:\n%s", p.Printed()[0])
 	}
 	if entries, _ := os.ReadDir(filepath.Join(h.home, ".cache/uv")); len(entries) != 0 {
 		t.Errorf("uv's cache still holds %v", entries)
@@ -348,7 +349,7 @@ func TestCachesToolFailureFallsBackToRemovingContents(t *testing.T) {
 		}
 		return "", exec.ErrNotFound
 	}
-	r := run(t, &Caches{LookPath: look}, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv"}}, &prompter{}, func(e *tasks.Env) { e.Yes = true })
+	r := run(t, &Caches{LookPath: look}, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv"}}, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -363,24 +364,9 @@ func TestCachesToolFailureFallsBackToRemovingContents(t *testing.T) {
 func TestCachesBadOptions(t *testing.T) {
 	home := t.TempDir()
 	for key, bad := range map[string]any{"policy": "sometimes", "paths": "~/.cache", "tools": "yes"} {
-		r := run(t, noTools, "caches", home, map[string]any{key: bad}, &prompter{interactive: true})
+		r := run(t, noTools, "caches", home, map[string]any{key: bad}, &taskstest.Prompter{Terminal: true})
 		if r.err == nil || !strings.Contains(r.err.Error(), "task.caches."+key) {
 			t.Errorf("%s = %v: %v", key, bad, r.err)
 		}
 	}
-}
-
-func without(list []string, gone ...string) []string {
-	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return slices.Contains(gone, s) })
-}
-
-func withoutPrefixes(list, prefixes []string) []string {
-	return slices.DeleteFunc(slices.Clone(list), func(s string) bool {
-		for _, p := range prefixes {
-			if s == p || strings.HasPrefix(s, p+"/") || strings.HasPrefix(s, p+" ") {
-				return true
-			}
-		}
-		return false
-	})
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 const mb = 1 << 20 // the thresholds' defaults are in MiB
@@ -15,7 +17,7 @@ const mb = 1 << 20 // the thresholds' defaults are in MiB
 // those that must not.
 func plantDisk(t *testing.T, home string) (found, missed []string) {
 	plant := func(list *[]string, rel string, size int64) {
-		file(t, filepath.Join(home, rel), size)
+		taskstest.File(t, filepath.Join(home, rel), size)
 		*list = append(*list, "~/"+rel)
 	}
 	// *.log over 100 MiB under ~, depth 4.
@@ -52,9 +54,9 @@ func TestDiskFindsEveryThresholdAndMissesJustUnder(t *testing.T) {
 	found, missed := plantDisk(t, home)
 	// Links are not followed: a folder outside with a big log, linked in.
 	outside := t.TempDir()
-	file(t, filepath.Join(outside, "elsewhere.log"), 200*mb)
-	symlink(t, outside, filepath.Join(home, "link-out"))
-	symlink(t, filepath.Join(home, "top.log"), filepath.Join(home, "link-to.log"))
+	taskstest.File(t, filepath.Join(outside, "elsewhere.log"), 200*mb)
+	taskstest.Symlink(t, outside, filepath.Join(home, "link-out"))
+	taskstest.Symlink(t, filepath.Join(home, "top.log"), filepath.Join(home, "link-to.log"))
 
 	r := run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, nil, nil)
 	if r.err != nil {
@@ -137,9 +139,9 @@ func TestDiskHealthLevels(t *testing.T) {
 	} {
 		t.Run(c.level, func(t *testing.T) {
 			home := t.TempDir()
-			file(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), c.projects)
-			file(t, filepath.Join(home, ".claude/learning/data.jsonl"), c.learning)
-			file(t, filepath.Join(home, ".claude/archives/a.tar.gz"), c.archives)
+			taskstest.File(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), c.projects)
+			taskstest.File(t, filepath.Join(home, ".claude/learning/data.jsonl"), c.learning)
+			taskstest.File(t, filepath.Join(home, ".claude/archives/a.tar.gz"), c.archives)
 			r := run(t, &Disk{DiskSize: fixedDisk(disk)}, "disk", home, nil, nil)
 			if r.err != nil {
 				t.Fatal(r.err)
@@ -164,7 +166,7 @@ func TestDiskHealthLevels(t *testing.T) {
 
 func TestDiskRealStatfs(t *testing.T) {
 	home := t.TempDir()
-	file(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), 1000)
+	taskstest.File(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), 1000)
 	r := run(t, &Disk{}, "disk", home, nil, nil)
 	if r.err != nil || !strings.Contains(strings.Join(r.rep.Stats, "\n"), "disk: green") {
 		t.Fatalf("%v %q", r.err, r.rep.Stats)
@@ -173,9 +175,9 @@ func TestDiskRealStatfs(t *testing.T) {
 
 func TestDiskReportsUnreadableFolderAndGoesOn(t *testing.T) {
 	home := t.TempDir()
-	file(t, filepath.Join(home, "readable/big.log"), 100*mb+1)
+	taskstest.File(t, filepath.Join(home, "readable/big.log"), 100*mb+1)
 	locked := filepath.Join(home, "locked")
-	file(t, filepath.Join(locked, "hidden.log"), 100*mb+1)
+	taskstest.File(t, filepath.Join(locked, "hidden.log"), 100*mb+1)
 	var r result
 	asNobody(t, locked, func() {
 		r = run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, nil, nil)

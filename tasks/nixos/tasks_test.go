@@ -13,6 +13,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // These tests run the tasks against real Nix in a private store (package
@@ -44,6 +45,8 @@ func newWorld(t *testing.T) *world {
 func (w *world) env(name string, opts map[string]any) *tasks.Env {
 	env := w.s.TaskEnv(name, w.values, w.status)
 	env.Options = config.Task{Name: name, Options: opts, File: "config.toml"}
+	env.Log = &taskstest.Buffer{}
+	env.Prompt = &taskstest.Prompter{}
 	return env
 }
 
@@ -54,7 +57,7 @@ func (w *world) run(task tasks.Task, env *tasks.Env) error {
 	err := task.Run(context.Background(), env)
 	w.t.Cleanup(func() {
 		if w.t.Failed() {
-			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*nixtest.Buffer).String())
+			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*taskstest.Buffer).String())
 		}
 	})
 	return err
@@ -124,7 +127,7 @@ func TestSystemChainThenNoChanges(t *testing.T) {
 	if st := stats(b); st != "built 2 derivations" {
 		t.Errorf("build stats %q", st)
 	}
-	if log := b.Log.(*nixtest.Buffer).String(); !strings.Contains(log, "foo-1.2> building foo-1.2") || strings.Contains(log, "@nix") {
+	if log := b.Log.(*taskstest.Buffer).String(); !strings.Contains(log, "foo-1.2> building foo-1.2") || strings.Contains(log, "@nix") {
 		t.Errorf("build log:\n%s", log)
 	}
 
@@ -172,7 +175,7 @@ func TestFlakeUpdateSelectedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := w.mustRun(FlakeUpdate{}, w.env("flake-update", map[string]any{"inputs": []any{"pkgs"}}))
-	if log := env.Log.(*nixtest.Buffer).String(); !strings.Contains(log, "nix flake lock --update-input pkgs") {
+	if log := env.Log.(*taskstest.Buffer).String(); !strings.Contains(log, "nix flake lock --update-input pkgs") {
 		t.Errorf("log:\n%s", log)
 	}
 	if st := stats(env); !strings.Contains(st, "input pkgs updated") {
@@ -285,7 +288,7 @@ func TestActivateAsk(t *testing.T) {
 	ask := map[string]any{"ask": true}
 
 	env := w.env("activate", ask)
-	p := &nixtest.Prompter{Terminal: true, Confirms: []bool{false}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{false}}
 	env.Prompt = p
 	if kind, _ := outcome(w.run(Activate{}, env)); kind != tasks.Declined {
 		t.Errorf("answer no: %v", kind)
@@ -407,7 +410,7 @@ func TestGenerationsPolicy(t *testing.T) {
 func TestGenerationsMultiSelect(t *testing.T) {
 	w := worldWithGenerations(t)
 	env := w.env("generations", nil)
-	p := &nixtest.Prompter{Terminal: true, Selections: [][]int{{0, 2}}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{[]int{0, 2}}}
 	env.Prompt = p
 	w.mustRun(Generations{}, env)
 	offered := p.Offered()

@@ -1,0 +1,26 @@
+package taskstest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestBufferConcurrentWriters is for -race: writers and a reader at once.
+func TestBufferConcurrentWriters(t *testing.T) {
+	var b Buffer
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 100 {
+				fmt.Fprintf(&b, "%d\n", i)
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if n := strings.Count(b.String(), "\n"); n != 800 {
+		t.Errorf("%d lines, want 800", n)
+	}
+}
