@@ -37,6 +37,19 @@ func (t Task) optionError(key string, v any, msg, allowed string) error {
 	return valueError(t.source(key), t.key(key), v, &problem{msg, allowed})
 }
 
+// OptionError is a bad value of option key in the configuration's own
+// form, naming the file that set it: FILE: task.NAME.KEY = VALUE: MSG;
+// allowed: ALLOWED. Built-in tasks use it for checks the typed getters
+// cannot make (one of a set of words, a size, a path that must be inside
+// home). A key set by no file is reported as from the defaults.
+func (t Task) OptionError(key string, value any, msg, allowed string) error {
+	e := valueError(t.source(key), t.key(key), value, &problem{msg, allowed})
+	if e.File == "" {
+		e.File = SourceDefaults
+	}
+	return e
+}
+
 // String returns option key as a string, or def when it is not set.
 func (t Task) String(key, def string) (string, error) {
 	v, ok := t.Options[key]

@@ -71,14 +71,14 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if days < 0 {
-		return cleanupOptionError(env, "older_than_days", days, "negative", "a whole number of days ≥ 0")
+		return env.Options.OptionError("older_than_days", days, "negative", "a whole number of days ≥ 0")
 	}
 	keep, err := env.Options.Int("keep", 3)
 	if err != nil {
 		return err
 	}
 	if keep < 0 {
-		return cleanupOptionError(env, "keep", keep, "negative", "a whole number ≥ 0")
+		return env.Options.OptionError("keep", keep, "negative", "a whole number ≥ 0")
 	}
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": backups kept")
@@ -95,7 +95,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 			continue
 		}
 		if err != nil {
-			return cleanupOptionError(env, "dirs", cleanupTilde(env, d), err.Error()+"; nothing was deleted", "folders that hold *.backup-* files")
+			return env.Options.OptionError("dirs", cleanupTilde(env, d), err.Error()+"; nothing was deleted", "folders that hold *.backup-* files")
 		}
 		if _, dup := roots[root.Real]; dup {
 			continue

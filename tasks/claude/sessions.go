@@ -17,7 +17,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -144,7 +143,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no sessions: %s does not exist", cleanupTilde(env, projects))
 	}
 	if err != nil {
-		return cleanupOptionError(env, "projects", projectsOpt, err.Error(), "a folder inside the home directory, or one configured explicitly")
+		return env.Options.OptionError("projects", projectsOpt, err.Error(), "a folder inside the home directory, or one configured explicitly")
 	}
 	all, walkErrs, err := findSessions(ctx, root.Path)
 	if err != nil {
@@ -533,20 +532,6 @@ func archiveCheck(path string, want map[string]int64) error {
 // The helpers below are shared by sessions and backups; their names start
 // with cleanup so the other tasks of this package keep their own.
 
-// cleanupOptionError is a bad option value in the configuration's own
-// error form: FILE: task.NAME.KEY = VALUE: MSG; allowed: ALLOWED.
-func cleanupOptionError(env *tasks.Env, key string, value any, msg, allowed string) error {
-	file := env.Options.File
-	if file == "" {
-		file = "defaults"
-	}
-	v := fmt.Sprint(value)
-	if s, ok := value.(string); ok {
-		v = fmt.Sprintf("%q", s)
-	}
-	return &config.Error{File: file, Key: "task." + env.Name + "." + key, Value: v, Msg: msg, Allowed: allowed}
-}
-
 // cleanupChoice reads a string option that must be one of allowed.
 func cleanupChoice(env *tasks.Env, key, def string, allowed ...string) (string, error) {
 	v, err := env.Options.String(key, def)
@@ -558,7 +543,7 @@ func cleanupChoice(env *tasks.Env, key, def string, allowed ...string) (string, 
 		for i, a := range allowed {
 			q[i] = fmt.Sprintf("%q", a)
 		}
-		return "", cleanupOptionError(env, key, v, "not a known value", strings.Join(q, ", "))
+		return "", env.Options.OptionError(key, v, "not a known value", strings.Join(q, ", "))
 	}
 	return v, nil
 }

@@ -193,7 +193,7 @@ func readDiskConfig(env *tasks.Env) (*diskConfig, error) {
 		var n int
 		n, err = o.Int(key, def)
 		if err == nil && (n < 0 || n > 100) {
-			err = optionError(env, key, n, "not a percentage", "a whole number from 0 to 100")
+			err = env.Options.OptionError(key, n, "not a percentage", "a whole number from 0 to 100")
 		}
 		return n
 	}
@@ -205,11 +205,11 @@ func readDiskConfig(env *tasks.Env) (*diskConfig, error) {
 	}
 	for _, p := range backups.patterns {
 		if _, perr := filepath.Match(p, ""); perr != nil {
-			return nil, optionError(env, "backups_patterns", p, "not a file name pattern", `shell patterns such as "*.bak"`)
+			return nil, env.Options.OptionError("backups_patterns", p, "not a file name pattern", `shell patterns such as "*.bak"`)
 		}
 	}
 	if !(c.yellow <= c.orange && c.orange <= c.red) {
-		return nil, optionError(env, "orange_percent", c.orange, "the levels must grow: yellow_percent ≤ orange_percent ≤ red_percent",
+		return nil, env.Options.OptionError("orange_percent", c.orange, "the levels must grow: yellow_percent ≤ orange_percent ≤ red_percent",
 			fmt.Sprintf("a value from %d to %d", c.yellow, c.red))
 	}
 	c.rules = []*rule{logs, sessions}

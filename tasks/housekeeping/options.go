@@ -5,24 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
-
-// optionError is a bad option value, in the configuration's own error
-// form: FILE: task.NAME.KEY = VALUE: MSG; allowed: ALLOWED.
-func optionError(env *tasks.Env, key string, value any, msg, allowed string) error {
-	file := env.Options.File
-	if file == "" {
-		file = "defaults"
-	}
-	v := fmt.Sprint(value)
-	if s, ok := value.(string); ok {
-		v = fmt.Sprintf("%q", s)
-	}
-	return &config.Error{File: file, Key: "task." + env.Name + "." + key, Value: v, Msg: msg, Allowed: allowed}
-}
 
 // sizeOption reads a size threshold: a string such as "100MB" or "5M"
 // (see fsutil.ParseSize), or a whole number of bytes. It returns the
@@ -36,12 +21,12 @@ func sizeOption(env *tasks.Env, key, def string) (int64, string, error) {
 		} else if n, err2 := env.Options.Int(key, 0); err2 == nil {
 			text = fmt.Sprint(n)
 		} else {
-			return 0, "", optionError(env, key, raw, "not a size", `a size such as "100MB", "5M" or a number of bytes`)
+			return 0, "", env.Options.OptionError(key, raw, "not a size", `a size such as "100MB", "5M" or a number of bytes`)
 		}
 	}
 	n, err := fsutil.ParseSize(text)
 	if err != nil {
-		return 0, "", optionError(env, key, raw, err.Error(), `a size such as "100MB", "5M" or a number of bytes`)
+		return 0, "", env.Options.OptionError(key, raw, err.Error(), `a size such as "100MB", "5M" or a number of bytes`)
 	}
 	return n, text, nil
 }
@@ -53,7 +38,7 @@ func depthOption(env *tasks.Env, key string, def int) (int, error) {
 		return 0, err
 	}
 	if n < 1 {
-		return 0, optionError(env, key, n, "must be at least 1", "a whole number ≥ 1 (1: only the folder's own entries)")
+		return 0, env.Options.OptionError(key, n, "must be at least 1", "a whole number ≥ 1 (1: only the folder's own entries)")
 	}
 	return n, nil
 }
@@ -65,7 +50,7 @@ func choiceOption(env *tasks.Env, key, def string, allowed ...string) (string, e
 		return "", err
 	}
 	if !slices.Contains(allowed, v) {
-		return "", optionError(env, key, v, "not a known value", strings.Join(quoteAll(allowed), ", "))
+		return "", env.Options.OptionError(key, v, "not a known value", strings.Join(quoteAll(allowed), ", "))
 	}
 	return v, nil
 }

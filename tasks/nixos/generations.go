@@ -156,8 +156,7 @@ func readPolicy(opts config.Task) (p policy, havePolicy bool, err error) {
 		return p, false, err
 	}
 	if p.keep < 0 {
-		return p, false, &config.Error{File: opts.File, Key: optionKey(opts, "keep"),
-			Value: strconv.Itoa(p.keep), Msg: "negative", Allowed: "a whole number ≥ 0"}
+		return p, false, opts.OptionError("keep", p.keep, "negative", "a whole number ≥ 0")
 	}
 	since, err := opts.String("keep_since", "")
 	if err != nil {
@@ -165,19 +164,10 @@ func readPolicy(opts config.Task) (p policy, havePolicy bool, err error) {
 	}
 	if haveSince {
 		if p.since, err = ParseAge(since); err != nil {
-			return p, false, &config.Error{File: opts.File, Key: optionKey(opts, "keep_since"),
-				Value: strconv.Quote(since), Msg: err.Error(), Allowed: `an age such as "7d", "36h", "90m" or "1d12h"`}
+			return p, false, opts.OptionError("keep_since", since, err.Error(), `an age such as "7d", "36h", "90m" or "1d12h"`)
 		}
 	}
 	return p, haveKeep || haveSince, nil
-}
-
-func optionKey(opts config.Task, key string) string {
-	name := opts.Name
-	if name == "" {
-		name = "generations"
-	}
-	return "task." + name + "." + key
 }
 
 // byPolicy returns the unprotected generations the policy deletes.
