@@ -26,9 +26,12 @@ func newDemoCmd(sys *System, g *globalOptions) *cobra.Command {
 		Long: `Run the whole graph against a sandbox in a temporary directory: a private
 Nix store, a test host flake with a path: input that has just been
 updated, a git repository with a bare remote to push to, a system profile
-with a few old generations, and current/booted system links — nothing of
-yours is read or changed, and no root is needed. You see a real update,
-build, diff, activation, acceptance, generation cleanup and push.
+with a few old generations, current/booted system links, and a home with
+caches, a log that grew too big, Claude Code sessions, learning data and
+old backups. Nothing of yours is read or changed (--config and REBUILD_*
+settings are ignored), and no root is needed. You see a real update,
+build, diff, activation, acceptance, generation cleanup and push, with
+the disk analysis, cache cleanup, analytics and analyzers beside them.
 
 Needs nix (on Debian: apt-get install nix-bin). Run flags apply, e.g.
 rebuild demo --yes, rebuild demo --only=system --output json.`,
