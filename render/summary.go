@@ -14,10 +14,11 @@ import (
 //
 //	Actions      every task's action lines, in graph order
 //	Statistics   every task's statistics
-//	Warnings     every task's warnings, then the non-successes that are not
-//	             on purpose (failed, declined), then one line per kind of
-//	             consequence (upstream-failed, canceled): only root causes
-//	             are errors
+//	Skipped      skipped and declined tasks with their reasons (on purpose:
+//	             not warnings); a reason shared by several, on one line
+//	Warnings     every task's warnings, then the failures that are not
+//	             critical, then one line per kind of consequence
+//	             (upstream-failed, canceled): only root causes are errors
 //	the failed critical task: reason, last log lines, log path
 //	logs: <dir>
 //	wall time 1m02s · critical path a → b → c
@@ -37,6 +38,8 @@ func summaryText(p palette, s *schedule.Summary, logDir string) string {
 	}
 	section(&b, p, "Actions", p.bold, report(func(r *schedule.Result) []string { return r.Report.Actions }), nil)
 	section(&b, p, "Statistics", p.bold, report(func(r *schedule.Result) []string { return r.Report.Stats }), nil)
+	skipped, grouped := notDone(s, order)
+	section(&b, p, "Skipped", p.bold, skipped, grouped)
 	warn, tail := warnings(p, s, order, s.FailedCritical)
 	section(&b, p, "Warnings", func(t string) string { return p.bold(p.yellow(t)) }, warn, tail)
 
@@ -136,8 +139,6 @@ func warnings(p palette, s *schedule.Summary, order []string, skip string) ([]ro
 			if n != skip {
 				rows = append(rows, row{n, p.yellow("failed") + reasonSuffix(r.Reason)})
 			}
-		case schedule.Declined:
-			rows = append(rows, row{n, "declined" + reasonSuffix(r.Reason)})
 		case schedule.UpstreamFailed:
 			upstream = append(upstream, n)
 		case schedule.Canceled:
@@ -160,6 +161,46 @@ func warnings(p palette, s *schedule.Summary, order []string, skip string) ([]ro
 	}
 	for _, g := range canceled {
 		tail = append(tail, fmt.Sprintf("%s canceled%s (%s)", count(len(g.names)), reasonSuffix(g.reason), strings.Join(g.names, ", ")))
+	}
+	return rows, tail
+}
+
+// notDone lists the tasks that were skipped or declined on purpose, with
+// their reasons: a task's own reason on its row, and one line for a reason
+// several tasks share ("3 tasks skipped: dry run (a, b, c)"). These are
+// not warnings: nothing went wrong, somebody or something chose so.
+func notDone(s *schedule.Summary, order []string) ([]row, []string) {
+	type group struct {
+		state  schedule.State
+		reason string
+		names  []string
+	}
+	var groups []*group
+	for _, n := range order {
+		r := s.Results[n]
+		if r == nil || (r.State != schedule.Skipped && r.State != schedule.Declined) {
+			continue
+		}
+		var g *group
+		for _, c := range groups {
+			if c.state == r.State && c.reason == r.Reason {
+				g = c
+			}
+		}
+		if g == nil {
+			g = &group{state: r.State, reason: r.Reason}
+			groups = append(groups, g)
+		}
+		g.names = append(g.names, n)
+	}
+	var rows []row
+	var tail []string
+	for _, g := range groups {
+		if len(g.names) == 1 {
+			rows = append(rows, row{g.names[0], string(g.state) + reasonSuffix(g.reason)})
+			continue
+		}
+		tail = append(tail, fmt.Sprintf("%s %s%s (%s)", count(len(g.names)), g.state, reasonSuffix(g.reason), strings.Join(g.names, ", ")))
 	}
 	return rows, tail
 }

@@ -128,7 +128,8 @@ func TestSummaryCleanRun(t *testing.T) {
 		"b": {Name: "b", State: schedule.Skipped, Reason: "nothing to do"},
 	}, Wall: 1500 * time.Millisecond, CriticalPath: []string{"a"}}
 	got := summaryText(palette{}, s, "")
-	want := "Actions\n  a  did it\n\nwall time 1.5s · critical path a\n"
+	// DESIGN.md: every state but succeeded has a reason the summary shows.
+	want := "Actions\n  a  did it\n\nSkipped\n  b  skipped: nothing to do\n\nwall time 1.5s · critical path a\n"
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
