@@ -159,11 +159,12 @@ func loadConfig(cmd *cobra.Command, sys *System, g *globalOptions, jobs int) (*c
 		userFile = sys.Getenv("REBUILD_CONFIG")
 	}
 	return config.Load(config.Options{
-		UserFile: userFile,
-		Environ:  sys.Environ,
-		Home:     sys.Home,
-		Hostname: sys.Host,
-		Flags:    g.configFlags(cmd, jobs),
+		SystemFile: sys.SystemFile,
+		UserFile:   userFile,
+		Environ:    sys.Environ,
+		Home:       sys.Home,
+		Hostname:   sys.Host,
+		Flags:      g.configFlags(cmd, jobs),
 	})
 }
 

@@ -28,15 +28,21 @@ Nix store, a test host flake with a path: input that has just been
 updated, a git repository with a bare remote to push to, a system profile
 with a few old generations, current/booted system links, and a home with
 caches, a log that grew too big, Claude Code sessions, learning data and
-old backups. Nothing of yours is read or changed (--config and REBUILD_*
-settings are ignored), and no root is needed. You see a real update,
-build, diff, activation, acceptance, generation cleanup and push, with
-the disk analysis, cache cleanup, analytics and analyzers beside them.
+old backups. Nothing of yours is read or changed (--config, REBUILD_*
+settings and /etc/rebuild/config.toml are ignored), and no root is
+needed. You see a real update, build, diff, activation, acceptance,
+generation cleanup and push, with the disk analysis, cache cleanup,
+analytics and analyzers beside them.
 
 Needs nix (on Debian: apt-get install nix-bin). Run flags apply, e.g.
 rebuild demo --yes, rebuild demo --only=system --output json.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, f := range []string{"config", "flake", "host", "elevate"} {
+				if cmd.Flags().Changed(f) {
+					return usagef("rebuild demo runs in its own sandbox and takes no --%s", f)
+				}
+			}
 			if _, err := exec.LookPath("nix"); err != nil {
 				return usagef("rebuild demo needs Nix, and there is no nix on PATH.\n" +
 					"  On Debian or Ubuntu: apt-get install nix-bin\n" +
@@ -71,9 +77,12 @@ rebuild demo --yes, rebuild demo --only=system --output json.`,
 				return err
 			}
 			// Everything the run touches is the sandbox's: its HOME, its
-			// store, its state directory. Nothing of the user's is read.
+			// store, its state directory. Nothing of the user's is read,
+			// nor the system-wide file (its metrics_file, or a task's
+			// folders, would point the demo at the machine).
 			dsys := *sys
 			dsys.Home = s.Home
+			dsys.SystemFile = "-"
 			dsys.Environ = demoEnviron(s, sys.Environ, dir)
 			dg := *g
 			dg.configFile = cfgPath

@@ -800,6 +800,54 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 	}
 }
 
+// rebuild demo reads no configuration of the machine's: a system-wide file
+// (the NixOS module writes /etc/rebuild/config.toml) naming a metrics file
+// and a backups folder outside the sandbox must not reach the demo's run,
+// which would overwrite the one and, with --yes, empty the other.
+func TestDemoIgnoresTheSystemConfiguration(t *testing.T) {
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	t.Cleanup(func() {
+		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	mine := filepath.Join(dir, "mine")
+	backup := filepath.Join(mine, ".backups", "CLAUDE.md.backup-20240101-120000")
+	writeFile(t, backup, "# my configuration\n")
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	if err := os.Chtimes(backup, old, old); err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(mine, "rebuild.prom")
+	system := filepath.Join(dir, "system.toml")
+	writeFile(t, system, fmt.Sprintf("metrics_file = %q\n\n[task.backups]\ndirs = [%q]\npolicy = \"all\"\n",
+		metrics, filepath.Join(mine, ".backups")))
+	home := filepath.Join(dir, "home")
+	var out, errOut bytes.Buffer
+	sys := &System{Out: &out, Err: &errOut, Environ: append(cleanEnv(), "HOME="+home), Home: home,
+		SystemFile: system, Host: "testhost", Now: time.Now}
+	if code := Run(sys, []string{"demo", "--yes", "--only", "backups", "--output", "plain"}); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if _, err := os.Stat(backup); err != nil {
+		t.Errorf("the demo deleted a backup outside its sandbox: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(metrics); err == nil {
+		t.Errorf("the demo wrote the machine's metrics file %s", metrics)
+	}
+}
+
 // Without nix on PATH, rebuild demo says how to install it and exits 2.
 func TestDemoWithoutNix(t *testing.T) {
 	dir := t.TempDir()

@@ -18,8 +18,11 @@ type System struct {
 	OutFile *os.File
 	Environ []string
 	Home    string
-	Host    string
-	Now     func() time.Time
+	// SystemFile is the system-wide configuration file:
+	// config.DefaultSystemFile when "", none when "-".
+	SystemFile string
+	Host       string
+	Now        func() time.Time
 	// Euid is the effective user id (root needs no elevation).
 	Euid int
 }
