@@ -12,9 +12,13 @@ import (
 
 // Accept is the accept task. After an activation: "Configuration
 // activated. Test it now." and "Keep this configuration?". Yes: stage the
-// flake repository's changes (git add -A), show git status --short, ask
-// for a commit message (blank: no commit), commit. No: roll back
-// (nixos.Rollback) and end declined, so generations and push are skipped.
+// changes in the flake's folder (git add -A -- .), show git status
+// --short of it, ask for a commit message (blank: no commit), commit that
+// folder's changes. Everything is limited to the flake's folder: when the
+// flake is a folder of a larger repository, changes and untracked files
+// elsewhere in it, and what the person staged there, are left alone.
+// No: roll back (nixos.Rollback) and end declined, so generations and
+// push are skipped.
 //
 // When nothing was activated (no changes, or activate not selected) there
 // is nothing to keep or reject: only the staging and commit part runs.
@@ -84,10 +88,10 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		return nothing("the flake is not in a git repository: nothing committed")
 	}
 	env.Status("git add -A")
-	if err := r.run(ctx, proc.Cmd{}, "add", "-A"); err != nil {
+	if err := r.run(ctx, proc.Cmd{}, "add", "-A", "--", "."); err != nil {
 		return err
 	}
-	status, err := r.out(ctx, "status", "--short")
+	status, err := r.out(ctx, "status", "--short", "--", ".")
 	if err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		return nil
 	}
 	env.Status("git commit")
-	if err := r.run(ctx, proc.Cmd{}, "commit", "-q", "-m", msg); err != nil {
+	if err := r.run(ctx, proc.Cmd{}, "commit", "-q", "-m", msg, "--", "."); err != nil {
 		return fmt.Errorf("git commit failed: %s", gitMessage(err))
 	}
 	hash, err := r.out(ctx, "rev-parse", "--short", "HEAD")

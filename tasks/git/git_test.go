@@ -144,6 +144,37 @@ func TestAcceptNoRollsBack(t *testing.T) {
 	}
 }
 
+// Rejecting goes back to the system that ran before the activation, not
+// to whichever generation is numbered just below the new one: after an
+// earlier rollback from 2 to 1, activate makes 3, and "no" must bring back
+// 1, not 2 (the generation the person had rolled back from).
+func TestAcceptNoRollsBackToTheSystemBefore(t *testing.T) {
+	w := newWorld(t)
+	first, _ := nixtest.Resolve(w.s.Profile)
+	if _, err := w.s.AddGeneration(context.Background(), "1.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nixos.Rollback(context.Background(), w.env("rollback", nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, cur, _ := w.s.Generations(); cur != 1 {
+		t.Fatalf("after the first rollback: generation %d", cur)
+	}
+	w.activate()
+	if _, cur, _ := w.s.Generations(); cur != 3 {
+		t.Fatalf("after activate: generation %d, want 3", cur)
+	}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{false}}
+	kind, reason := outcome(w.run(Accept{}, w.env("accept", p, false)))
+	if kind != tasks.Declined || reason != "changes rejected; rolled back" {
+		t.Errorf("outcome %v %q", kind, reason)
+	}
+	running, _ := nixtest.Resolve(w.s.CurrentSystem)
+	if _, cur, _ := w.s.Generations(); cur != 1 || running != first {
+		t.Errorf("rejected: generation %d, running %s; want 1, %s", cur, running, first)
+	}
+}
+
 func TestAcceptYesFlag(t *testing.T) {
 	w := newWorld(t)
 	w.activate()
@@ -268,6 +299,40 @@ func TestAcceptWithoutActivation(t *testing.T) {
 	}
 	if msg := w.git("log", "-1", "--format=%s"); msg != "notes" {
 		t.Errorf("last commit %q", msg)
+	}
+}
+
+// A flake in a folder of a larger repository (a dotfiles repository with
+// the flake in nixos/): accept stages and commits the flake's changes
+// only. Untracked files elsewhere in the repository (a secret not yet in
+// .gitignore) and what the person staged there themselves stay out of the
+// commit, which --yes makes and push then sends to the remote unseen.
+func TestAcceptCommitsOnlyTheFlakeFolder(t *testing.T) {
+	w := newWorld(t)
+	sub := filepath.Join(w.s.Flake, "nixos")
+	for name, text := range map[string]string{
+		filepath.Join(sub, "host.nix"):           "{ }\n",
+		filepath.Join(w.s.Flake, "secrets.env"):  "TOKEN=hunter2\n",
+		filepath.Join(w.s.Flake, "other", "wip"): "half done\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.git("add", "other/wip")
+	env := w.env("accept", nil, true)
+	env.Config.Flake = sub
+	if err := w.run(Accept{}, env); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.git("show", "--name-only", "--format=", "HEAD"); got != "nixos/host.nix" {
+		t.Errorf("committed %q, want only nixos/host.nix", got)
+	}
+	if got := w.git("status", "--porcelain"); got != "A  other/wip\n?? secrets.env" {
+		t.Errorf("left %q, want other/wip still staged and secrets.env untracked", got)
 	}
 }
 

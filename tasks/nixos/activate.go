@@ -68,6 +68,7 @@ func (Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	env.Put("activated", out)
 	env.Put("generation", gen)
+	env.Put("previous", prev) // what Rollback goes back to if the person rejects it
 	env.Action("activated %s as generation %d", out, gen)
 	return nil
 }

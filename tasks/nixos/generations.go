@@ -3,6 +3,7 @@ package nixos
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -23,7 +24,9 @@ import (
 // freed.
 //
 // The current generation, the booted one and the running one are never
-// offered and never deleted, whatever the policy or the answer.
+// offered and never deleted, whatever the policy or the answer. When the
+// booted or the running system link does not resolve, which generation it
+// is cannot be told, and nothing is deleted (the task fails saying so).
 //
 // Without a policy: with --yes, the default policy (keep DefaultKeep); with
 // no terminal, nothing is deleted (skipped). A policy applies without a
@@ -67,6 +70,9 @@ func (Generations) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	if len(gens) == 0 {
 		return tasks.Skip("the profile %s has no generations", env.Config.Profile)
+	}
+	if err := knownSystems(env); err != nil {
+		return err
 	}
 	addSizes(ctx, env, gens)
 	table := generationTable(gens)
@@ -186,11 +192,30 @@ func byPolicy(gens []generation, p policy, now time.Time) []generation {
 	return out
 }
 
+// knownSystems checks that the booted and the running system resolve to
+// store paths: when one does not (a missing or dangling link, a mistyped
+// path), the generation it is cannot be protected, so nothing may go.
+func knownSystems(env *tasks.Env) error {
+	for _, s := range []struct{ what, link string }{{"booted", env.Config.BootedSystem}, {"running", env.Config.CurrentSystem}} {
+		if s.link == "" {
+			return fmt.Errorf("cannot tell which generation is the %s one: no link configured; nothing deleted", s.what)
+		}
+		if _, err := filepath.EvalSymlinks(s.link); err != nil {
+			return fmt.Errorf("cannot tell which generation is the %s one: %v; nothing deleted", s.what, err)
+		}
+	}
+	return nil
+}
+
 // stillDeletable drops anything that became current, booted or running
-// since the list was read: the last check before deleting.
+// since the list was read: the last check before deleting. If the booted
+// or running system no longer resolves, nothing is deletable.
 func stillDeletable(env *tasks.Env, gens []generation) []generation {
 	cur := currentGeneration(env.Config.Profile)
 	booted, running := resolve(env.Config.BootedSystem), resolve(env.Config.CurrentSystem)
+	if booted == "" || running == "" {
+		return nil
+	}
 	var out []generation
 	for _, g := range gens {
 		if g.protected() || g.Number == cur || g.Path == "" || g.Path == booted || g.Path == running {

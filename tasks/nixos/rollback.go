@@ -10,8 +10,11 @@ import (
 
 // Rollback points the system profile at the generation before the
 // current one and runs its `switch-to-configuration switch`. It refuses
-// when there is no previous generation. In a dry run it says what it
-// would do. Used by `rebuild rollback` and by accept when the new
+// when there is no previous generation. After an activation in the same
+// run (accept rejecting it), "before" is the generation the profile
+// pointed at before activate, which is not always the one numbered just
+// below (after an earlier rollback it is not). In a dry run it says what
+// it would do. Used by `rebuild rollback` and by accept when the new
 // configuration is rejected; both need root (env.Runner's elevation).
 func Rollback(ctx context.Context, env *tasks.Env) error {
 	if env.Config == nil {
@@ -33,6 +36,19 @@ func Rollback(ctx context.Context, env *tasks.Env) error {
 	for i := range gens {
 		if g := &gens[i]; g.Number < cur.Number && (prev == nil || g.Number > prev.Number) {
 			prev = g
+		}
+	}
+	made, _ := env.Value("activate", "generation")
+	before, _ := env.Value("activate", "previous")
+	if b, ok := before.(int); ok && made == cur.Number && b != 0 && b != cur.Number {
+		prev = nil
+		for i := range gens {
+			if gens[i].Number == b {
+				prev = &gens[i]
+			}
+		}
+		if prev == nil {
+			return fmt.Errorf("rollback: generation %d, the one before the activation, is gone", b)
 		}
 	}
 	if prev == nil {

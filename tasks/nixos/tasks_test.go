@@ -407,6 +407,31 @@ func TestGenerationsPolicy(t *testing.T) {
 	}
 }
 
+// When the booted (or running) system cannot be resolved — the link is
+// missing, dangling, or the path is mistyped in the configuration — which
+// generation must be kept is unknown: nothing is deleted, whatever the
+// policy, rather than a booted generation that merely could not be seen.
+func TestGenerationsUnknownBootedSystemDeletesNothing(t *testing.T) {
+	for _, link := range []string{"booted", "running"} {
+		t.Run(link, func(t *testing.T) {
+			w := worldWithGenerations(t)
+			env := w.env("generations", map[string]any{"keep": int64(0)})
+			if link == "booted" {
+				env.Config.BootedSystem = filepath.Join(w.s.Root, "run", "booted-sytem")
+			} else {
+				env.Config.CurrentSystem = filepath.Join(w.s.Root, "run", "no-such-system")
+			}
+			err := w.run(Generations{}, env)
+			if err == nil || !strings.Contains(err.Error(), "nothing deleted") {
+				t.Errorf("err = %v, want a refusal saying nothing was deleted", err)
+			}
+			if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 2, 3, 4, 5}) {
+				t.Errorf("generations left %v, want all five", gens)
+			}
+		})
+	}
+}
+
 func TestGenerationsMultiSelect(t *testing.T) {
 	w := worldWithGenerations(t)
 	env := w.env("generations", nil)
