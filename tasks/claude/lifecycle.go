@@ -302,10 +302,16 @@ func lockDir(dir string) (func(), error) {
 
 // writeAtomic replaces path with data through a synced temporary file in
 // the same folder. The new file keeps the old one's permissions (0644 for
-// a new one).
+// a new one). A symlink is refused, not replaced: renaming over it would
+// turn a link someone manages (home-manager links files into the Nix
+// store) into a regular file, and leave the file it points to unchanged.
 func writeAtomic(path string, data []byte) error {
 	mode := fs.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			to, _ := os.Readlink(path)
+			return fmt.Errorf("%s is a symbolic link (to %s): not replaced; change the file it points to", path, to)
+		}
 		mode = fi.Mode().Perm()
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")

@@ -320,6 +320,39 @@ func TestReviewEditsClaudeMD(t *testing.T) {
 	}
 }
 
+// A file that is a symlink (home-manager links ~/.claude's files into the
+// Nix store) is not replaced by a regular file: the link and the file it
+// points to stay as they are, and the suggestion is reported as not applied.
+func TestReviewLeavesASymlinkedFileAlone(t *testing.T) {
+	f := newFixture(t)
+	policies := filepath.Join(f.claude, "CLAUDE-USER-POLICIES.md")
+	target := filepath.Join(t.TempDir(), "store", "home-manager-files", "CLAUDE-USER-POLICIES.md")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(policies, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	taskstest.Symlink(t, target, policies)
+	f.mustRun("learn-instructions", runOpts{})
+	env, err := f.review(interactive(t, 'a'), runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(policies); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symlink: %v, %v", policies, fi.Mode(), err)
+	}
+	if got := f.read(target); got != userPolicies {
+		t.Errorf("the link's target changed:\n%s", got)
+	}
+	if w := strings.Join(env.Report().Warnings, "\n"); !strings.Contains(w, "not applied") || !strings.Contains(w, "symbolic link") {
+		t.Errorf("warnings %q", w)
+	}
+}
+
 func TestReviewRemovesMCPServers(t *testing.T) {
 	f := newFixture(t)
 	f.mustRun("learn-mcp", runOpts{})

@@ -199,7 +199,7 @@ func (r *Root) rel(p string) (string, error) {
 	for _, base := range []string{r.Path, r.Real} {
 		if within(base, c) {
 			rel, err := filepath.Rel(base, c)
-			if err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 				return rel, nil
 			}
 		}

@@ -238,3 +238,26 @@ func TestRemoveCountsHardLinksOnce(t *testing.T) {
 		t.Errorf("got %d bytes in %d entries, want 1000 in 2", out.Bytes, out.Entries)
 	}
 }
+
+// A name that merely starts with two dots ("..data") is inside the folder
+// like any other: it goes with the contents (".." itself stays refused,
+// see TestRemoveRefusesWhatIsNotStrictlyInside).
+func TestRemoveTakesNamesStartingWithTwoDots(t *testing.T) {
+	s := newSandbox(t)
+	taskstest.File(t, filepath.Join(s.cache, "..data", "x"), 10)
+	taskstest.File(t, filepath.Join(s.cache, "..y"), 10)
+	r, err := Guard{Home: s.home}.Open(s.cache, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.RemoveContents(context.Background(), false)
+	if err != nil || len(out.Errors) != 0 {
+		t.Fatal(err, out.Errors)
+	}
+	if got := taskstest.Listing(t, s.cache); len(got) != 0 {
+		t.Errorf("left in the cache: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(s.home, "keep-me")); err != nil {
+		t.Error(err)
+	}
+}
