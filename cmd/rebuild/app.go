@@ -152,6 +152,18 @@ func addSelectFlags(cmd *cobra.Command, sys *System, g *globalOptions) {
 	_ = cmd.RegisterFlagCompletionFunc("skip", completeSelector(sys, g))
 }
 
+// checkSelectFlags refuses an --only or --skip given with nothing in it:
+// a typo, not "everything". (Completion calls buildPlan while the flag is
+// still being typed, so this is checked by the commands, not there.)
+func checkSelectFlags(cmd *cobra.Command) error {
+	for _, f := range []string{"only", "skip"} {
+		if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
+			return usagef("--%s is empty: give task names, phase numbers or groups, separated by commas", f)
+		}
+	}
+	return nil
+}
+
 // loadConfig loads the layered configuration with the flags that were set.
 func loadConfig(cmd *cobra.Command, sys *System, g *globalOptions, jobs int) (*config.Config, error) {
 	userFile := g.configFile

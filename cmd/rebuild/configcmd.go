@@ -17,8 +17,11 @@ func newConfigCmd(sys *System, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show, locate or create the configuration",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown config subcommand %q: show, path or init", args[0])
+			}
 			return usagef("config needs a subcommand: show, path or init")
 		},
 	}

@@ -15,6 +15,9 @@ dashed edges are after (ordering only). --only and --skip select as for a run.
   rebuild graph --format dot | dot -Tsvg > graph.svg`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkSelectFlags(cmd); err != nil {
+				return err
+			}
 			p, err := buildPlan(cmd, sys, g, 0)
 			if err != nil {
 				return err

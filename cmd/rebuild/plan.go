@@ -15,6 +15,9 @@ func newPlanCmd(sys *System, g *globalOptions) *cobra.Command {
 		Short: "Show what would run, in which waves, with estimated times and the critical path; runs nothing",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkSelectFlags(cmd); err != nil {
+				return err
+			}
 			p, err := buildPlan(cmd, sys, g, 0)
 			if err != nil {
 				return err

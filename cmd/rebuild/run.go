@@ -64,6 +64,9 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	if cmd.Flags().Changed("jobs") && o.jobs < 1 {
 		return usagef("--jobs must be at least 1, got %d", o.jobs)
 	}
+	if err := checkSelectFlags(cmd); err != nil {
+		return err
+	}
 	mode, err := render.Resolve(o.output, sys.StdoutTTY())
 	if err != nil {
 		return &usageError{err}

@@ -33,7 +33,7 @@ func flake(env *tasks.Env) (ref, dir string, err error) {
 			return "", "", err
 		}
 		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-			return "", "", fmt.Errorf("flake directory %s does not exist", abs)
+			return "", "", fmt.Errorf("flake directory %s does not exist (set flake in the configuration, REBUILD_FLAKE or --flake)", abs)
 		}
 		return abs, abs, nil
 	}
