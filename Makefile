@@ -12,8 +12,8 @@ build:
 vet:
 	$(GO) vet ./...
 
-# Every test, with the race detector. Tests that need nix, tmux or dot run
-# when those are installed; .ci/run installs them.
+# Every test, with the race detector. Tests that need nix, dot, promtool,
+# mandoc or bash-completion run when those are installed; .ci/run installs them.
 test: vet
 	$(GO) test -race -timeout 40m ./...
 
