@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,6 +41,20 @@ func flake(env *tasks.Env) (ref, dir string, err error) {
 	if rest, ok := strings.CutPrefix(p, "path:"); ok && strings.HasPrefix(rest, "/") {
 		if st, err := os.Stat(rest); err == nil && st.IsDir() {
 			return p, rest, nil
+		}
+	}
+	if strings.HasPrefix(p, "git+file:///") {
+		// git+file:///etc/nixos, git+file:///repo?dir=hosts: the working
+		// tree, unless the URL pins another ref or revision.
+		if u, err := url.Parse(p); err == nil && u.Fragment == "" {
+			q, d := u.Query(), u.Path
+			if sub := q.Get("dir"); sub != "" {
+				d = filepath.Join(d, sub)
+				q.Del("dir")
+			}
+			if st, err := os.Stat(d); err == nil && st.IsDir() && len(q) == 0 {
+				return p, d, nil
+			}
 		}
 	}
 	return p, "", nil

@@ -194,3 +194,30 @@ func TestSpecs(t *testing.T) {
 		t.Errorf("build %+v", s)
 	}
 }
+
+// A local flake written as a URL is still a local directory: flake-update
+// updates its lock, accept commits in it, push pushes it. Only a URL that
+// pins another ref or revision is left alone.
+func TestFlakeDirOfLocalURLs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := tasks.NewEnv("flake-update", nil, nil)
+	for ref, want := range map[string]string{
+		"path:" + dir:                     dir,
+		"git+file://" + dir:               dir,
+		"git+file://" + dir + "?dir=sub":  filepath.Join(dir, "sub"),
+		"git+file://" + dir + "?ref=main": "",
+		"git+file://" + dir + "/missing":  "",
+		"github:owner/repo":               "",
+	} {
+		env.Config = &config.Config{Flake: ref, Host: "x"}
+		if d, err := FlakeDir(env); d != want || err != nil {
+			t.Errorf("%s: dir %q %v, want %q", ref, d, err, want)
+		}
+		if got, _ := toplevel(env); got != ref+"#nixosConfigurations.x.config.system.build.toplevel" {
+			t.Errorf("%s: toplevel %q", ref, got)
+		}
+	}
+}

@@ -3,14 +3,15 @@ package nixos
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // generation is one generation of the system profile.
@@ -68,18 +69,18 @@ func parseLinkName(base, name string) (int, error) {
 	return strconv.Atoi(s)
 }
 
-// listGenerations runs `nix-env -p <profile> --list-generations` and
-// resolves each generation's link; Booted and Running are set from the
-// configured booted and running system links.
-func listGenerations(ctx context.Context, env *tasks.Env) ([]generation, error) {
+// listGenerations lists the profile's generations as `nix-env -p <profile>
+// --list-generations` does, by reading the <profile>-N-link links next to
+// it (a generation's date is its link's mtime), and resolves each link;
+// Booted and Running are set from the configured booted and running system
+// links. It does not run nix-env: that takes the profile's lock, which on
+// NixOS is root's (/nix/var/nix/profiles/system.lock, NixOS/nix#5144), and
+// listing needs no root.
+func listGenerations(_ context.Context, env *tasks.Env) ([]generation, error) {
 	profile := env.Config.Profile
-	out, err := output(ctx, env, proc.Cmd{Args: []string{"nix-env", "-p", profile, "--list-generations"}})
+	gens, err := readGenerations(profile)
 	if err != nil {
 		return nil, err
-	}
-	gens, err := parseGenerations(out, time.Local)
-	if err != nil {
-		return nil, fmt.Errorf("nix-env --list-generations: %w", err)
 	}
 	booted, running := resolve(env.Config.BootedSystem), resolve(env.Config.CurrentSystem)
 	for i := range gens {
@@ -88,6 +89,33 @@ func listGenerations(ctx context.Context, env *tasks.Env) ([]generation, error) 
 		g.Booted = g.Path != "" && g.Path == booted
 		g.Running = g.Path != "" && g.Path == running
 	}
+	return gens, nil
+}
+
+// readGenerations reads the generation links of profile, oldest first.
+func readGenerations(profile string) ([]generation, error) {
+	dir, base := filepath.Split(profile)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing the generations of %s: %w", profile, err)
+	}
+	cur := currentGeneration(profile)
+	var gens []generation
+	for _, e := range entries {
+		n, err := parseLinkName(base, e.Name())
+		if err != nil || n <= 0 || e.Type()&fs.ModeSymlink == 0 {
+			continue
+		}
+		info, err := os.Lstat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		gens = append(gens, generation{Number: n, Date: info.ModTime(), Current: n == cur})
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i].Number < gens[j].Number })
 	return gens, nil
 }
 

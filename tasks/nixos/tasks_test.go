@@ -538,3 +538,90 @@ func processesUnder(dir string) []string {
 	}
 	return out
 }
+
+// On NixOS the system profile's lock, /nix/var/nix/profiles/system.lock,
+// is root's (mode 0600), and `nix-env --list-generations` takes it
+// (NixOS/nix#5144): listing as the invoking user failed with "opening lock
+// file …: Permission denied", and so did `rebuild rollback --dry-run` and
+// the generations task before any deletion. Here the lock is a directory,
+// which nobody can open, not even root running the test. Listing must
+// still work, unelevated: only the commands that change the profile or the
+// store go through the elevation program.
+func TestGenerationsListingNeedsNoProfileLock(t *testing.T) {
+	w := worldWithGenerations(t)
+	elevated := filepath.Join(w.s.Root, "elevated.log")
+	wrapper := filepath.Join(w.s.Root, "elevate")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nprintf '%s\\n' \"$*\" >>"+elevated+"\nexec \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := w.s.Profile + ".lock"
+	if err := os.RemoveAll(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	withElevation := func(env *tasks.Env) *tasks.Env {
+		env.Runner.Elevate = []string{wrapper}
+		return env
+	}
+
+	dry := withElevation(w.env("rollback", nil))
+	dry.DryRun = true
+	if err := Rollback(context.Background(), dry); err != nil {
+		t.Fatalf("rollback --dry-run: %v", err)
+	}
+	if a := strings.Join(dry.Report().Actions, "\n"); !strings.Contains(a, "would roll back from generation 5 to 4") {
+		t.Errorf("rollback --dry-run actions %q", a)
+	}
+	env := withElevation(w.env("generations", map[string]any{"keep": int64(2)}))
+	env.DryRun = true
+	w.mustRun(Generations{}, env)
+	if a := strings.Join(env.Report().Actions, "\n"); a != "would delete generations 2, 3, then collect garbage" {
+		t.Errorf("generations --dry-run actions %q", a)
+	}
+	if b, err := os.ReadFile(elevated); err == nil {
+		t.Errorf("a dry run elevated:\n%s", b)
+	}
+
+	// For real (the lock a file again, as root's nix-env needs it): the
+	// deletion and the garbage collection are elevated, nothing else.
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	w.mustRun(Generations{}, withElevation(w.env("generations", map[string]any{"keep": int64(2)})))
+	b, _ := os.ReadFile(elevated)
+	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\nnix-store --gc\n"
+	if string(b) != want {
+		t.Errorf("elevated commands:\n%s\nwant:\n%s", b, want)
+	}
+	if gens, cur, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 4, 5}) || cur != 5 {
+		t.Errorf("after keep = 2: %v current %d", gens, cur)
+	}
+}
+
+// Reading the links gives what nix-env --list-generations prints.
+func TestReadGenerationsMatchesNixEnv(t *testing.T) {
+	w := worldWithGenerations(t)
+	out, err := w.s.Run(context.Background(), "", "nix-env", "-p", w.s.Profile, "--list-generations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := parseGenerations(out, time.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readGenerations(w.s.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d generations, nix-env lists %d:\n%s", len(got), len(want), out)
+	}
+	for i := range got {
+		g, n := got[i], want[i]
+		if g.Number != n.Number || g.Current != n.Current || !g.Date.Truncate(time.Second).Equal(n.Date) {
+			t.Errorf("generation %d: got %+v, nix-env %+v", i, g, n)
+		}
+	}
+}
