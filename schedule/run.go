@@ -173,6 +173,11 @@ func (r *Run) emit(e Event) {
 	}
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
+	// A panicking Sink loses its event. Emit runs on the walker, on task
+	// goroutines and on a command's output readers: a panic there would
+	// stop the walker waiting forever, or take the process down with
+	// commands still running.
+	defer func() { _ = recover() }()
 	r.opts.Sink.Emit(e)
 }
 
@@ -253,14 +258,14 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 	var release func(t *task)
 	// ready is called once every prerequisite of t is final.
 	ready := func(t *task) {
-		if aborting {
-			settle(t, Canceled, abortReason)
-			release(t)
-			return
-		}
 		for _, e := range r.g.Prereqs(t.name) {
 			p := all[e.From]
 			if e.Kind != dag.Needs || p.state.satisfiesNeeds() {
+				continue
+			}
+			// After an abort, only a failure upstream is a reason of its
+			// own; a canceled or declined prerequisite is the abort's.
+			if aborting && p.state != Failed && p.state != UpstreamFailed {
 				continue
 			}
 			if p.state == Declined {
@@ -268,6 +273,11 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 			} else {
 				settle(t, UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)))
 			}
+			release(t)
+			return
+		}
+		if aborting {
+			settle(t, Canceled, abortReason)
 			release(t)
 			return
 		}
@@ -539,7 +549,9 @@ func (r *Run) runOne(ctx context.Context, t *task, held map[string]string) *Resu
 	switch {
 	case err == nil:
 		res.State = Succeeded
-	case errors.Is(context.Cause(tctx), timedOut) && ctx.Err() == nil:
+	// The cause is whichever came first: an abort before the timeout
+	// leaves the parent's cause here, a timeout before an abort ours.
+	case errors.Is(context.Cause(tctx), timedOut):
 		res.State, res.Err = Failed, err
 		res.Reason = fmt.Sprintf("timed out after %s", t.spec.Timeout)
 		fmt.Fprintf(tw, "%s: %s\n", t.name, res.Reason)

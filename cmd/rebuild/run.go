@@ -208,9 +208,13 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	if err := logs.Prune(); err != nil {
 		fmt.Fprintf(sys.Err, "rebuild: pruning old logs: %v\n", err)
 	}
-	rec := schedule.NewRunRecord(runID, p.cfg.Host, sum, code, r.Values().Snapshot())
-	if err := schedule.AppendHistory(filepath.Join(stateDir, "history.jsonl"), rec); err != nil {
-		fmt.Fprintf(sys.Err, "rebuild: recording history: %v\n", err)
+	// A dry run is not a run: its quick, changeless tasks would drag the
+	// ETAs of the next real run down.
+	if !o.dryRun {
+		rec := schedule.NewRunRecord(runID, p.cfg.Host, sum, code, r.Values().Snapshot())
+		if err := schedule.AppendHistory(filepath.Join(stateDir, "history.jsonl"), rec); err != nil {
+			fmt.Fprintf(sys.Err, "rebuild: recording history: %v\n", err)
+		}
 	}
 	if p.cfg.MetricsFile != "" && !o.dryRun {
 		if err := render.WriteMetrics(p.cfg.MetricsFile, sum, code, sys.Now()); err != nil {

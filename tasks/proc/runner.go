@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // DefaultGrace is how long a canceled command gets between SIGTERM and
@@ -148,6 +149,11 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	var pipes []*os.File // our read ends
 	if c.Terminal != nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal.In, c.Terminal.Out, c.Terminal.Err
+		// A command killed on cancel cannot undo its raw mode or its
+		// `stty -echo`: the terminal's mode is put back when it is done.
+		if restore := saveTerminal(c.Terminal.In); restore != nil {
+			defer restore()
+		}
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Stdin = c.Stdin
@@ -235,7 +241,17 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		// pipes open; it belongs to the command and goes with it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	drains.Wait()
+	// A process that left the group (setsid, a daemon started by the
+	// command) may hold the pipes open forever: after the grace period,
+	// closing our read ends ends the drains.
+	drained := make(chan struct{})
+	go func() { drains.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(r.grace()):
+		closeAll(pipes...)
+		<-drained
+	}
 	closeAll(pipes...)
 	tail.Flush()
 
@@ -269,11 +285,7 @@ func (r *Runner) stop(cmd *exec.Cmd, group bool, waited <-chan error) error {
 		target = -pid
 	}
 	_ = syscall.Kill(target, syscall.SIGTERM)
-	grace := r.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
-	t := time.NewTimer(grace)
+	t := time.NewTimer(r.grace())
 	defer t.Stop()
 	select {
 	case err := <-waited:
@@ -282,6 +294,31 @@ func (r *Runner) stop(cmd *exec.Cmd, group bool, waited <-chan error) error {
 		_ = syscall.Kill(target, syscall.SIGKILL)
 		return <-waited
 	}
+}
+
+// saveTerminal returns a function that puts f's terminal mode back as it
+// is now; nil when f is not a terminal. It does not call f.Fd(), which
+// would switch f to blocking mode.
+func saveTerminal(f *os.File) func() {
+	if f == nil {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var st *term.State
+	if rc.Control(func(fd uintptr) { st, _ = term.GetState(int(fd)) }) != nil || st == nil {
+		return nil
+	}
+	return func() { _ = rc.Control(func(fd uintptr) { _ = term.Restore(int(fd), st) }) }
+}
+
+func (r *Runner) grace() time.Duration {
+	if r.Grace > 0 {
+		return r.Grace
+	}
+	return DefaultGrace
 }
 
 func (r *Runner) tailLines() int {
