@@ -168,10 +168,9 @@ func TestWalkReportsUnreadableFolderAndGoesOn(t *testing.T) {
 	locked := mkdir(t, filepath.Join(root, "b", "locked"))
 	taskstest.File(t, filepath.Join(locked, "hidden"), 1)
 	taskstest.File(t, filepath.Join(root, "c", "also-readable"), 1)
-	openUp(t, locked)
 	var got []string
 	var res Result
-	unreadable(t, locked, func() { got, res = collect(t, root, Options{}) })
+	taskstest.Unreadable(t, locked, func() { got, res = collect(t, root, Options{}) })
 	for _, want := range []string{"a/readable (1)", "c/also-readable (1)", "b/locked/"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("%s not visited; got %q", want, got)
@@ -200,8 +199,7 @@ func TestWalkRootProblems(t *testing.T) {
 		t.Errorf("file root: visited %q, %d files", got, res.Files)
 	}
 	locked := mkdir(t, filepath.Join(root, "locked"))
-	openUp(t, locked)
-	unreadable(t, locked, func() {
+	taskstest.Unreadable(t, locked, func() {
 		if _, err := Walk(context.Background(), locked, Options{}, func(*Entry) {}); !errors.Is(err, fs.ErrPermission) {
 			t.Errorf("unreadable root: %v, want permission denied", err)
 		}

@@ -179,7 +179,7 @@ func TestDiskReportsUnreadableFolderAndGoesOn(t *testing.T) {
 	locked := filepath.Join(home, "locked")
 	taskstest.File(t, filepath.Join(locked, "hidden.log"), 100*mb+1)
 	var r result
-	asNobody(t, locked, func() {
+	taskstest.Unreadable(t, locked, func() {
 		r = run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, nil, nil)
 	})
 	if r.err != nil {

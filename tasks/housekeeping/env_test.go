@@ -2,10 +2,8 @@ package housekeeping
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -54,41 +52,4 @@ func outcome(err error) string {
 		return "failed: " + err.Error()
 	}
 	return "succeeded"
-}
-
-// asNobody makes dir unreadable and runs f as a user the permission
-// applies to: root reads a mode-000 folder anyway, so as root the whole
-// process takes nobody's effective uid while f runs, and every folder
-// from dir up to / is opened to group and others first (nobody keeps
-// root's group).
-func asNobody(t *testing.T, dir string, f func()) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		for d := filepath.Dir(dir); d != "/" && d != "."; d = filepath.Dir(d) {
-			fi, err := os.Stat(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := os.Chmod(dir, 0); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
-	if os.Geteuid() != 0 {
-		f()
-		return
-	}
-	if err := syscall.Seteuid(65534); err != nil {
-		t.Skipf("running as root and cannot drop to nobody to make a folder unreadable: %v", err)
-	}
-	defer func() {
-		if err := syscall.Seteuid(0); err != nil {
-			panic("cannot get root back: " + err.Error())
-		}
-	}()
-	f()
 }
