@@ -71,7 +71,7 @@ func mkdirAll(path string, perm fs.FileMode) error {
 		return err
 	}
 	defer d.Close()
-	sub, err := d.Subdir(filepath.Base(path), perm)
+	sub, err := d.EnsureSubdir(filepath.Base(path), perm)
 	if err != nil {
 		return err
 	}
@@ -91,30 +91,46 @@ func (d *Dir) fd() int { return int(d.f.Fd()) }
 
 func (d *Dir) join(name string) string { return filepath.Join(d.path, name) }
 
-// Subdir opens the directory name inside d, creating it (perm, before the
-// umask) when it is missing. A link in its place is refused, not followed.
-func (d *Dir) Subdir(name string, perm fs.FileMode) (*Dir, error) {
+// Mkdir creates the directory name inside d (perm, before the umask);
+// an existing one is an error satisfying errors.Is(err, fs.ErrExist). Run
+// as root in another user's directory, the new one is that user's.
+func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	p := d.join(name)
+	if err := unix.Mkdirat(d.fd(), name, uint32(perm.Perm())); err != nil {
+		return &fs.PathError{Op: "mkdir", Path: p, Err: err}
+	}
+	fd, err := unix.Openat(d.fd(), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: p, Err: noFollow(d.fd(), name, err)}
+	}
+	defer unix.Close(fd)
+	return d.give(fd, p)
+}
+
+// Subdir opens the directory name inside d. A link in its place is
+// refused, not followed.
+func (d *Dir) Subdir(name string) (*Dir, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
 	p := d.join(name)
-	created := false
-	if err := unix.Mkdirat(d.fd(), name, uint32(perm.Perm())); err == nil {
-		created = true
-	} else if !errors.Is(err, unix.EEXIST) {
-		return nil, &fs.PathError{Op: "mkdir", Path: p, Err: err}
-	}
 	fd, err := unix.Openat(d.fd(), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: noFollow(d.fd(), name, err)}
 	}
-	if created {
-		if err := d.give(fd, p); err != nil {
-			unix.Close(fd)
-			return nil, err
-		}
-	}
 	return newDir(fd, p)
+}
+
+// EnsureSubdir is Subdir, after creating the directory with Mkdir when it
+// is missing.
+func (d *Dir) EnsureSubdir(name string, perm fs.FileMode) (*Dir, error) {
+	if err := d.Mkdir(name, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	return d.Subdir(name)
 }
 
 // OpenFile opens the file name inside d with flag (os.O_*) and, when it

@@ -117,10 +117,10 @@ func TestSubdirRefusesSymlinkAndCreates(t *testing.T) {
 	dir, outside := t.TempDir(), t.TempDir()
 	os.Symlink(outside, filepath.Join(dir, "logs"))
 	d := openDir(t, dir)
-	if _, err := d.Subdir("logs", 0o700); err == nil || !IsSymlinkRefused(err) {
+	if _, err := d.EnsureSubdir("logs", 0o700); err == nil || !IsSymlinkRefused(err) {
 		t.Errorf("Subdir through a link: %v", err)
 	}
-	sub, err := d.Subdir("new", 0o700)
+	sub, err := d.EnsureSubdir("new", 0o700)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestRootGivesWhatItCreatesToTheOwner(t *testing.T) {
 		}
 		f.Close()
 	}
-	logs, err := d.Subdir("logs", 0o700)
+	logs, err := d.EnsureSubdir("logs", 0o700)
 	if err != nil {
 		t.Fatal(err)
 	}
