@@ -18,6 +18,8 @@ type Config struct {
 	StateDir      string // logs and history
 	KeepLogs      int    // runs whose logs are kept, ≥ 1
 	MetricsFile   string // "" = no metrics
+	LogMax        int64  // bytes a task's log keeps (head and tail); 0 = no cap
+	HistoryMax    int64  // history.jsonl past this many bytes drops its oldest runs; 0 = never
 
 	Tasks   map[string]Task // every [task.NAME] table, keyed by NAME; never nil
 	Sources []string        // the files actually loaded, in order

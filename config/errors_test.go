@@ -17,7 +17,7 @@ func TestFileErrors(t *testing.T) {
 		want    []string
 	}{
 		{"unknown key", "jbos = 4\n", "jbos", []string{
-			`: unknown key "jbos" (did you mean "jobs"?); known keys: booted_system, current_system, elevate, flake, host, jobs, keep_logs, metrics_file, profile, state_dir, task`}},
+			`: unknown key "jbos" (did you mean "jobs"?); known keys: booted_system, current_system, elevate, flake, history_max, host, jobs, keep_logs, log_max, metrics_file, profile, state_dir, task`}},
 		{"unknown key without a near one", "colour = true\n", "colour", []string{
 			`: unknown key "colour"; known keys: booted_system,`}},
 		{"elevate", `elevate = "su"` + "\n", "elevate", []string{
@@ -30,6 +30,10 @@ func TestFileErrors(t *testing.T) {
 			`: jobs = "4": not an integer; allowed: a whole number ≥ 0`}},
 		{"jobs as a float", "jobs = 4.5\n", "jobs", []string{
 			`: jobs = 4.5: not an integer`}},
+		{"log_max", `log_max = "lots"` + "\n", "log_max", []string{
+			`: log_max = "lots": not a size; allowed: a size such as "50MiB", "2GiB", "800KiB", or a number of bytes; 0 for no limit`}},
+		{"history_max negative", "history_max = -1\n", "history_max", []string{
+			`: history_max = -1: negative; allowed: a size such as`}},
 		{"keep_logs 0", "keep_logs = 0\n", "keep_logs", []string{
 			`: keep_logs = 0: too small; allowed: a whole number ≥ 1`}},
 		{"flake type", "flake = 3\n", "flake", []string{

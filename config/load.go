@@ -226,6 +226,8 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 	c.StateDir = str("state_dir")
 	c.KeepLogs = num("keep_logs")
 	c.MetricsFile = str("metrics_file")
+	c.LogMax, _ = raw["log_max"].(int64)
+	c.HistoryMax, _ = raw["history_max"].(int64)
 
 	tables, _ := raw["task"].(map[string]any)
 	for _, name := range sortedKeys(tables) {

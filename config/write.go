@@ -30,6 +30,8 @@ func (c *Config) WriteTOML(w io.Writer) error {
 		{"state_dir", c.StateDir},
 		{"keep_logs", c.KeepLogs},
 		{"metrics_file", c.MetricsFile},
+		{"log_max", formatSize(c.LogMax)},
+		{"history_max", formatSize(c.HistoryMax)},
 	}
 	for _, kv := range top {
 		if err := writeKV(&b, kv.key, kv.val); err != nil {
@@ -153,6 +155,14 @@ const initTemplate = `# rebuild configuration (TOML).
 # A file for Prometheus metrics (text format), written after each run;
 # empty means none.
 #metrics_file = ""
+
+# The most a task's log keeps: past it, the first and the last half of it
+# stay, with a line saying how much was cut ("50MiB", "1GiB"; 0: no cap).
+#log_max = "50MiB"
+
+# history.jsonl past this size drops its oldest runs, keeping about half
+# of it (0: keep every run).
+#history_max = "10MiB"
 
 # Tasks (see ` + "`rebuild list`" + `). A [task.NAME] table with the name of a
 # built-in task changes that task. These keys work in every task table:

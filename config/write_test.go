@@ -99,6 +99,7 @@ timeout = "2h"
 	}
 	want := []string{
 		"flake", "host", "profile", "current_system", "booted_system", "elevate", "jobs", "state_dir", "keep_logs", "metrics_file",
+		"log_max", "history_max",
 		"[task.build]", "timeout",
 		"[task.caches]", "date", "max_age", "nested", "'odd key'", "paths", "quote", "ratio", "when",
 		"[task.disk]",
