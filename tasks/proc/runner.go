@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +39,12 @@ type Runner struct {
 	Environ []string
 	// TailLines is how many output lines an error carries (default 20).
 	TailLines int
+	// Subreaper says the process is a child subreaper (BecomeSubreaper):
+	// what a command leaves behind is re-parented to it, and Run reaps
+	// those orphans (reap.go).
+	Subreaper bool
+
+	kids children
 }
 
 // Cmd is one command to run.
@@ -128,7 +135,9 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	if env == nil {
 		env = os.Environ()
 	}
-	env = append(append([]string(nil), env...), c.Env...)
+	// The token marks every process of this command, wherever it goes.
+	token := newToken()
+	env = append(append(append([]string(nil), env...), c.Env...), tokenVar+"="+token)
 	cmd := exec.Command(args[0], args[1:]...)
 	// A bare name is looked up on the PATH the command will run with, not
 	// on ours: a sandbox or a user's environment may put other tools first.
@@ -155,7 +164,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 			defer restore()
 		}
 	} else {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(c)}
 		cmd.Stdin = c.Stdin
 		var mu sync.Mutex
 		// The log and the tail see every byte; only the lines the tail
@@ -211,10 +220,19 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		}()
 	}
 
+	// The death signal follows the thread that forked the child, not the
+	// process: that thread must stay until the child is done.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r.kids.start.RLock()
 	if err := cmd.Start(); err != nil {
+		r.kids.start.RUnlock()
 		closeAll(pipes...)
 		return &Error{Cmd: display, Code: -1, Err: err}
 	}
+	pid := cmd.Process.Pid
+	r.kids.add(pid)
+	r.kids.start.RUnlock()
 	if c.Terminal == nil {
 		// The child holds its copies; dropping ours lets EOF arrive.
 		if f, ok := cmd.Stderr.(*os.File); ok {
@@ -226,7 +244,11 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	}
 
 	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		r.kids.remove(pid)
+		waited <- err
+	}()
 
 	var waitErr error
 	canceled := false
@@ -240,6 +262,11 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		// Anything the command left running in its group would keep our
 		// pipes open; it belongs to the command and goes with it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	// So does what left the group: it carries the command's token.
+	killEscaped(token, r.Subreaper, min(r.grace(), time.Second))
+	if r.Subreaper {
+		r.kids.reapOrphans()
 	}
 	// A process that left the group (setsid, a daemon started by the
 	// command) may hold the pipes open forever: after the grace period,
