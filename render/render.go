@@ -122,6 +122,8 @@ func New(mode string, o Options) (Renderer, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	// A display that goes away mid-run must not stop the run (display.go).
+	o.Out, o.Err = newDisplay(o.Out), newDisplay(o.Err)
 	switch mode {
 	case ModeTTY:
 		return newTTY(o), nil

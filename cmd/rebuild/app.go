@@ -14,11 +14,19 @@ import (
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/catalog"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // Main is the real entry point; it returns the exit code so tests can run
-// the whole program in-process.
-func Main() int { return Run(OSSystem(), os.Args[1:]) }
+// the whole program in-process. What it sets up belongs to the process:
+// a closed pipe is an error, not death (signals.go), and orphans of the
+// commands come back to rebuild (tasks/proc/reap.go).
+func Main() int {
+	catchBrokenPipe()
+	sys := OSSystem()
+	sys.Subreaper = proc.BecomeSubreaper() == nil
+	return Run(sys, os.Args[1:])
+}
 
 // Run runs the program with args on sys and returns the exit code.
 func Run(sys *System, args []string) int {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -36,6 +37,7 @@ func exitCode(err error) int {
 		us  *dag.UnknownSelectorError
 		le  *schedule.LockedError
 		ee  *exitError
+		oe  *safefile.OwnerError
 	)
 	switch {
 	case err == nil:
@@ -45,7 +47,8 @@ func exitCode(err error) int {
 	case errors.As(err, &le):
 		return schedule.ExitLocked
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cy), errors.As(err, &uk),
-		errors.As(err, &dup), errors.As(err, &se), errors.As(err, &us):
+		errors.As(err, &dup), errors.As(err, &se), errors.As(err, &us),
+		errors.As(err, &oe): // a state directory to fix is a setting to fix
 		return schedule.ExitUsage
 	}
 	return schedule.ExitFailed

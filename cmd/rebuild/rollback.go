@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/signal"
-	"syscall"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -34,14 +33,18 @@ generation. Needs root (see elevate).`,
 			env.Config = cfg
 			env.Home = sys.Home
 			env.DryRun = dryRun
-			runner := &proc.Runner{Environ: sys.Environ}
+			runner := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
 			env.Runner = runner
 			var term *proc.Terminal
 			if sys.StdinTTY() && sys.StdoutTTY() {
 				term = &proc.Terminal{In: sys.In, Out: sys.OutFile, Err: sys.OutFile}
 			}
 			env.Prompt = render.NewPrompter(nil, nil, nil, false)
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			// Switching back must not be cut in half either: the first
+			// signal is held back, the second goes through.
+			ctx, stop := holdSignals(context.Background(), func(os.Signal) {
+				fmt.Fprintln(sys.Err, "rebuild: rollback is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway")
+			})
 			defer stop()
 			if !dryRun {
 				el := &proc.Elevator{Method: cfg.Elevate, Runner: runner, Euid: func() int { return sys.Euid }}

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -135,6 +133,7 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 		rend.Close()
 		return fmt.Errorf("logs: %w", err)
 	}
+	logs.CapTasks(p.cfg.LogMax)
 
 	var term *proc.Terminal
 	interactive := sys.StdinTTY() && sys.StdoutTTY()
@@ -149,7 +148,7 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	}
 	prompter := render.NewPrompter(promptIn, promptOut, rend, color)
 
-	runner := &proc.Runner{Environ: sys.Environ}
+	runner := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
 	if w := proc.ForeignOwnerWarning(p.cfg.Flake, sys.Euid); w != "" {
 		fmt.Fprintf(sys.Err, "rebuild: warning: %s\n", w)
 	}
@@ -180,41 +179,35 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 		return err
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == syscall.SIGINT {
-					r.Interrupt()
-				} else {
-					stop()
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	// Caught until the very end, so a signal after the run cannot cut the
+	// history short; after Execute returns an interrupt changes nothing.
+	stopSignals := onStopSignals(func(os.Signal) { r.Interrupt() })
+	defer stopSignals()
 
-	sum := r.Execute(ctx)
+	sum := r.Execute(context.Background())
 	code := sum.ExitCode(o.strict)
+	for _, c := range logs.Cuts() {
+		if res := sum.Results[c.Task]; res != nil {
+			res.Report.Warnings = append(res.Report.Warnings, "log cut: "+c.String())
+		}
+	}
+	// History first: it must not wait for a display that is slow or gone.
+	// A dry run is not a run: its quick, changeless tasks would drag the
+	// ETAs of the next real run down.
+	if !o.dryRun {
+		hist := filepath.Join(stateDir, "history.jsonl")
+		rec := schedule.NewRunRecord(runID, p.cfg.Host, sum, code, r.Values().Snapshot())
+		if err := schedule.AppendHistory(hist, rec); err != nil {
+			fmt.Fprintf(sys.Err, "rebuild: recording history: %v\n", err)
+		} else if _, err := schedule.CompactHistory(hist, p.cfg.HistoryMax); err != nil {
+			fmt.Fprintf(sys.Err, "rebuild: compacting history (history_max): %v\n", err)
+		}
+	}
 	rend.Summary(sum, logs.Dir())
 	rend.Close()
 	logs.Close()
 	if err := logs.Prune(); err != nil {
 		fmt.Fprintf(sys.Err, "rebuild: pruning old logs: %v\n", err)
-	}
-	// A dry run is not a run: its quick, changeless tasks would drag the
-	// ETAs of the next real run down.
-	if !o.dryRun {
-		rec := schedule.NewRunRecord(runID, p.cfg.Host, sum, code, r.Values().Snapshot())
-		if err := schedule.AppendHistory(filepath.Join(stateDir, "history.jsonl"), rec); err != nil {
-			fmt.Fprintf(sys.Err, "rebuild: recording history: %v\n", err)
-		}
 	}
 	if p.cfg.MetricsFile != "" && !o.dryRun {
 		if err := render.WriteMetrics(p.cfg.MetricsFile, sum, code, sys.Now()); err != nil {
@@ -248,8 +241,7 @@ func jobsFor(p *plan, o *runOptions) int {
 // loadEstimates returns the ETA source: the median of a task's last ten
 // successful runs on this host, else its default estimate.
 func loadEstimates(p *plan) func(string) time.Duration {
-	runs, _, _ := schedule.ReadHistory(filepath.Join(p.cfg.StateDir, "history.jsonl"))
-	med := schedule.Estimates(runs, p.cfg.Host)
+	med, _ := schedule.RecentEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
 	return func(name string) time.Duration {
 		if d, ok := med[name]; ok {
 			return d

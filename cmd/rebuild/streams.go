@@ -25,6 +25,9 @@ type System struct {
 	Now        func() time.Time
 	// Euid is the effective user id (root needs no elevation).
 	Euid int
+	// Subreaper: the process is a child subreaper (proc.BecomeSubreaper),
+	// so the runners reap what commands leave behind.
+	Subreaper bool
 }
 
 // OSSystem is the real machine.
