@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -32,24 +33,24 @@ func newHistoryCmd(sys *System, g *globalOptions) *cobra.Command {
 				return err
 			}
 			path := filepath.Join(cfg.StateDir, "history.jsonl")
-			runs, skipped, err := schedule.ReadHistory(path)
+			// Newest first, and only as far back as --limit needs: a long
+			// history costs what is shown.
+			var runs []schedule.RunRecord
+			seen := false
+			skipped, err := schedule.ReadHistoryBackward(path, func(r schedule.RunRecord) bool {
+				seen = true
+				if _, ok := r.Tasks[task]; task != "" && !ok {
+					return true
+				}
+				runs = append(runs, r)
+				return len(runs) < limit
+			})
 			if err != nil {
 				return err
 			}
-			if task != "" {
-				var kept []schedule.RunRecord
-				for _, r := range runs {
-					if _, ok := r.Tasks[task]; ok {
-						kept = append(kept, r)
-					}
-				}
-				if len(kept) == 0 && len(runs) > 0 {
-					return usagef("no run in %s has a task %q", path, task)
-				}
-				runs = kept
-			}
-			if len(runs) > limit {
-				runs = runs[len(runs)-limit:]
+			slices.Reverse(runs)
+			if task != "" && len(runs) == 0 && seen {
+				return usagef("no run in %s has a task %q", path, task)
 			}
 			if asJSON {
 				enc := json.NewEncoder(sys.Out)
@@ -83,7 +84,7 @@ func newHistoryCmd(sys *System, g *globalOptions) *cobra.Command {
 				}
 			}
 			if skipped > 0 {
-				fmt.Fprintf(tw, "(%d unreadable line(s) in %s skipped)\n", skipped, path)
+				fmt.Fprintf(tw, "(%d unreadable or over-long line(s) in %s skipped)\n", skipped, path)
 			}
 			return tw.Flush()
 		},

@@ -18,6 +18,11 @@
 // with /run/current-system), and exits with $NIXTEST_SWITCH_CODE (default 1)
 // when its argument equals $NIXTEST_SWITCH_FAIL.
 //
+// With $NIXTEST_SWITCH_SLOW=N the stand-in works slowly and says so, as
+// the real one does: "start <action>", then N lines a tenth of a second
+// apart, then "end <action>" when it is done (for tests that interrupt
+// activation halfway).
+//
 // A run against the sandbox (a test, or `rebuild demo`): New; SetVersion
 // ("1.2") so flake-update has something to update (AddGeneration first for
 // old generations to clean up); then the tasks with Config() as the
@@ -198,7 +203,8 @@ func (s *Sandbox) Environ(base []string) []string {
 		base = os.Environ()
 	}
 	drop := map[string]bool{"HOME": true, "XDG_CACHE_HOME": true, "NIXTEST_SWITCH_LOG": true,
-		"NIXTEST_CURRENT_SYSTEM": true, "NIXTEST_SWITCH_FAIL": true, "NIXTEST_SWITCH_CODE": true}
+		"NIXTEST_CURRENT_SYSTEM": true, "NIXTEST_SWITCH_FAIL": true, "NIXTEST_SWITCH_CODE": true,
+		"NIXTEST_SWITCH_SLOW": true}
 	var out []string
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
@@ -477,7 +483,14 @@ const switchSh = `#!/bin/sh
 # A stand-in for NixOS's switch-to-configuration (see package nixtest).
 self=$(cd "$(dirname "$0")/.." && pwd -P)
 echo "$1" >> "${NIXTEST_SWITCH_LOG:-/dev/null}"
+echo "start $1"
 echo "switch-to-configuration $1: $self"
+i=0
+while [ "$i" -lt "${NIXTEST_SWITCH_SLOW:-0}" ]; do
+  echo "switch-to-configuration $1: step $i"
+  sleep 0.1
+  i=$((i+1))
+done
 if [ -n "$NIXTEST_SWITCH_FAIL" ] && [ "$1" = "$NIXTEST_SWITCH_FAIL" ]; then
   echo "switch-to-configuration: $1 failed (NIXTEST_SWITCH_FAIL)" >&2
   exit "${NIXTEST_SWITCH_CODE:-1}"
@@ -485,4 +498,5 @@ fi
 case "$1" in
   test|switch) [ -z "$NIXTEST_CURRENT_SYSTEM" ] || ln -sfn "$self" "$NIXTEST_CURRENT_SYSTEM" ;;
 esac
+echo "end $1"
 `
