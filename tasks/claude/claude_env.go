@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -117,7 +118,7 @@ func isExecutable(p string) error {
 // writeFileAtomic writes data to path atomically (lifecycle.go's
 // writeAtomic), creating the folder first.
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := safefile.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return writeAtomic(path, data)

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -404,7 +405,7 @@ func sessionTable(env *tasks.Env, root string, goes []*session) string {
 // and checked, then renamed into place. It returns the archive's path and
 // size. Files are opened without following links.
 func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, int64, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safefile.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, err
 	}
 	name := filepath.Join(dir, "sessions-"+env.Now().Format("20060102-150405")+".tar.gz")
@@ -420,6 +421,9 @@ func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, 
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	if err := safefile.GiveLike(tmp, nil, dir); err != nil {
+		return "", 0, err
+	}
 	want := map[string]int64{}
 	zw := gzip.NewWriter(tmp)
 	tw := tar.NewWriter(zw)
