@@ -177,7 +177,7 @@ func (l *Logs) Open(task string) (io.WriteCloser, string, error) {
 	l.mu.Unlock()
 	prefix := "[" + task + "] "
 	return &taskLog{f: f, l: l, task: task, prefix: prefix, line: make([]byte, 0, len(prefix)+512),
-		pos: st.Size(), max: capped}, path, nil
+		pos: st.Size(), max: capped, runStop: -1}, path, nil
 }
 
 // line writes whole prefixed lines (each ending in '\n') to run.log in one
@@ -258,8 +258,10 @@ func (l *Logs) Prune() error {
 // Past that its first max-max/2 bytes stay and the rest of the file is a
 // ring of the last max/2 bytes, written in place, so a task printing a
 // gigabyte costs neither disk nor memory beyond the cap. Close puts the
-// ring in order behind a line saying what was cut, and passes the part of
-// the tail run.log has not had on to it.
+// ring in order behind a line saying what was cut. run.log (and the
+// verbose stream) take the task's lines until they hold max-max/2 bytes
+// of it; Close then passes on its last lines, up to max/2 bytes, with a
+// line saying what run.log leaves out.
 type taskLog struct {
 	mu     sync.Mutex
 	f      *os.File
@@ -277,6 +279,14 @@ type taskLog struct {
 	ringAt  int64 // the ring's first byte in the file
 	ringPos int64 // the next write's place in the ring
 	ringLen int64 // bytes in the ring (up to its size)
+
+	// run.log's share, capped the same way in its own bytes (prefixes
+	// included: a task printing short lines would otherwise fill run.log
+	// several times over).
+	raw      int64 // output bytes turned into run.log lines so far
+	runBytes int64 // bytes of those lines passed to run.log
+	runStop  int64 // raw offset where run.log stopped taking lines; -1 while it takes them
+	tailing  bool  // Close is passing the tail: no cap
 }
 
 // batchSize bounds the whole lines a task log gathers before passing them
@@ -324,7 +334,7 @@ func (t *taskLog) writeHead(p []byte) error {
 	return err
 }
 
-// split turns p into prefixed lines for run.log.
+// split turns p, output of the task, into prefixed lines for run.log.
 func (t *taskLog) split(p []byte) {
 	for len(p) > 0 {
 		if len(t.line) == 0 {
@@ -336,6 +346,7 @@ func (t *taskLog) split(p []byte) {
 			// it is the next byte, goes with it.
 			if p[0] == '\n' {
 				p = p[1:]
+				t.raw++
 			}
 			t.line = append(t.line, '\n')
 			t.flush()
@@ -343,20 +354,28 @@ func (t *taskLog) split(p []byte) {
 		}
 		if i := bytes.IndexByte(p[:min(room, len(p))], '\n'); i >= 0 {
 			t.line = append(t.line, p[:i+1]...)
+			t.raw += int64(i + 1)
 			t.flush()
 			p = p[i+1:]
 			continue
 		}
 		take := min(room, len(p))
 		t.line = append(t.line, p[:take]...)
+		t.raw += int64(take)
 		p = p[take:]
 	}
 	t.pass()
 }
 
+// note passes a line of rebuild's own to run.log, outside the cap.
+func (t *taskLog) note(text string) {
+	t.endLine()
+	t.batch = append(append(append(t.batch, t.prefix...), text...), '\n')
+	t.pass()
+}
+
 // startCut is called when the log is full: its second half becomes the
-// ring, full, its oldest byte first. run.log and the verbose stream get
-// nothing more until Close.
+// ring, full, its oldest byte first.
 func (t *taskLog) startCut() {
 	t.cutting = true
 	t.ringAt, t.ringPos, t.ringLen = t.head(), 0, t.ringSize()
@@ -394,8 +413,19 @@ func (t *taskLog) writeRing(p []byte) error {
 	return errs
 }
 
-// flush moves the finished line to the batch.
+// flush moves the finished line to the batch, until run.log holds its
+// share of a capped task's output.
 func (t *taskLog) flush() {
+	if t.max > 0 && !t.tailing {
+		if t.runStop >= 0 {
+			t.line = t.line[:0]
+			return
+		}
+		t.runBytes += int64(len(t.line))
+		if t.runBytes >= t.head() {
+			t.runStop = t.raw
+		}
+	}
 	t.batch = append(t.batch, t.line...)
 	t.line = t.line[:0]
 	if len(t.batch) >= batchSize {
@@ -425,17 +455,19 @@ func (t *taskLog) Close() error {
 		err = t.finishCut()
 	}
 	t.endLine()
+	if t.runStop >= 0 {
+		err = errors.Join(err, t.passTail())
+	}
 	return errors.Join(err, t.f.Close())
 }
 
 // finishCut lays the log out as head, a line saying what was cut, then
-// the ring from its oldest byte, and passes the note and the tail on to
-// run.log. It reads and writes in blocks: memory stays flat.
+// the ring from its oldest byte. It reads and writes in blocks: memory
+// stays flat.
 func (t *taskLog) finishCut() error {
 	kept := t.ringAt + t.ringLen
 	cut := t.total - kept
-	note := fmt.Sprintf("\n[rebuild: %s of output cut here; this log keeps the first %s and the last %s of %s (log_max = %s)]\n",
-		formatSize(cut), formatSize(t.ringAt), formatSize(t.ringLen), formatSize(t.total), formatSize(t.max))
+	note := t.cutNote(cut)
 	m := int64(len(note))
 	if t.ringLen == t.ringSize() && t.ringPos != 0 {
 		// The ring wrapped: its oldest byte is at ringPos. Copy it, in
@@ -456,23 +488,49 @@ func (t *taskLog) finishCut() error {
 	if _, err := t.f.WriteAt([]byte(note), t.ringAt); err != nil {
 		return err
 	}
-	if err := t.f.Truncate(t.ringAt + m + t.ringLen); err != nil {
+	t.pos = t.ringAt + m + t.ringLen
+	if err := t.f.Truncate(t.pos); err != nil {
 		return err
 	}
 	t.l.mu.Lock()
-	t.l.cuts = append(t.l.cuts, Cut{Task: t.task, Total: t.total, Kept: t.ringAt + t.ringLen, Max: t.max})
+	t.l.cuts = append(t.l.cuts, Cut{Task: t.task, Total: t.total, Kept: kept, Max: t.max})
 	t.l.mu.Unlock()
-	// run.log had everything up to max; it gets what came after max and
-	// is in the tail, and a note where a gap is left.
-	after := t.total - t.max
-	end := t.ringAt + m + t.ringLen
-	from := end - min(t.ringLen, after)
-	if after > t.ringLen {
-		t.endLine()
-		t.split([]byte(fmt.Sprintf("[rebuild: %s of output cut here (log_max = %s)]\n", formatSize(after-t.ringLen), formatSize(t.max))))
+	return nil
+}
+
+// cutNote is the line a capped log holds where its output was cut.
+func (t *taskLog) cutNote(cut int64) string {
+	return fmt.Sprintf("\n[rebuild: %s of output cut here; this log keeps the first %s and the last %s of %s (log_max = %s)]\n",
+		formatSize(cut), formatSize(t.ringAt), formatSize(t.ringLen), formatSize(t.total), formatSize(t.max))
+}
+
+// passTail gives run.log, which stopped taking lines at runStop, the last
+// lines of the log that fit in max/2 bytes of it, after a line saying
+// what it leaves out. It reads the finished log file in blocks.
+func (t *taskLog) passTail() error {
+	end := t.pos
+	start, err := t.tailStart(end, t.ringSize())
+	if err != nil {
+		return err
 	}
+	had := t.runStop // where run.log stopped, in the file
+	if t.cutting {
+		had = min(had, t.ringAt) // past the head the file is the ring
+	}
+	if start <= had {
+		start = had // never what run.log has
+	} else {
+		shown := end - start
+		if t.cutting && start <= t.ringAt {
+			shown -= int64(len(t.cutNote(t.total - t.ringAt - t.ringLen))) // the note is not output
+		}
+		t.note(fmt.Sprintf("[rebuild: %s of this task's output left out of run.log here (log_max = %s); %s.log has %s]",
+			formatSize(max(t.total-t.runStop-shown, 0)), formatSize(t.max), t.task, keptWords(t.cutting)))
+	}
+	t.tailing = true
+	defer func() { t.tailing = false }()
 	buf := make([]byte, 64<<10)
-	for off := from; off < end; {
+	for off := start; off < end; {
 		k, err := t.f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
 		t.split(buf[:k])
 		off += int64(k)
@@ -481,8 +539,45 @@ func (t *taskLog) finishCut() error {
 		}
 	}
 	t.endLine()
-	t.split([]byte(note[1:]))
 	return nil
+}
+
+func keptWords(cut bool) string {
+	if cut {
+		return "its first and last part"
+	}
+	return "all of it"
+}
+
+// tailStart is where the last lines of the log's first end bytes begin
+// that, prefixed, fit in budget bytes (end when not even the last one
+// does).
+func (t *taskLog) tailStart(end, budget int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	start, lines := end, int64(1)
+	for pos := end; pos > 0; {
+		n := min(int64(len(buf)), pos)
+		pos -= n
+		b := buf[:n]
+		if _, err := t.f.ReadAt(b, pos); err != nil && !errors.Is(err, io.EOF) {
+			return start, err
+		}
+		for i := n - 1; i >= 0; i-- {
+			if b[i] != '\n' || pos+i+1 >= end {
+				continue
+			}
+			ls := pos + i + 1 // a line starts here
+			if end-ls+lines*int64(len(t.prefix)) > budget {
+				return start, nil
+			}
+			start = ls
+			lines++
+		}
+	}
+	if end+lines*int64(len(t.prefix)) <= budget {
+		start = 0
+	}
+	return start, nil
 }
 
 // copyWithin copies n bytes of f from src to dst, in blocks, in the order
