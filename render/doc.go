@@ -8,7 +8,11 @@
 //     escape code), json (one object per line) and quiet (only failures
 //     and warnings, at the end);
 //   - the summary printed after a run;
-//   - the log directory of a run (<task>.log, run.log) and its retention;
+//   - the log directory of a run (<task>.log, run.log), its retention and
+//     the per-task cap (log_max: head and tail kept, the cut said);
+//   - the display the renderers draw on, which drops its output once a
+//     write to it fails (a closed terminal, a pipe nobody reads): the run
+//     never depends on someone watching;
 //   - the Prompter that interactive tasks ask through, which pauses the
 //     live area while a question is on screen.
 //

@@ -3,7 +3,9 @@
 // never block on a full pipe), its latest meaningful line offered as live
 // status, canceled with SIGTERM to the whole group and SIGKILL after a
 // grace period, and its failure reported with the command line and the
-// last lines it printed.
+// last lines it printed. What a command leaves behind — processes that
+// left its group — is killed when it ends, and orphans re-parented to a
+// subreaper rebuild are reaped (reap.go).
 //
 // proc imports nothing of this project's and never writes to the terminal
 // unless a command is explicitly attached to it.
