@@ -78,6 +78,14 @@ graph of tasks: the critical chain (flake-update → build → activate) stays
 serial, and everything that does not depend on it runs beside it, with live
 progress. Without a command it runs the graph.
 
+Run as root, it reads /etc/rebuild/config.toml and root's own user file
+($XDG_CONFIG_HOME/rebuild/config.toml, ~/.config/rebuild/config.toml, or the
+file of --config / REBUILD_CONFIG) only when root owns the file and its
+directory and neither is writable by group or others (sudo -E would pass on
+a user's), and takes no task command (REBUILD_TASK__<NAME>__RUN) from the
+environment; anything else exits 2. Configuration files must be regular
+files of at most 1 MiB.
+
 Exit codes: 0 done (warnings allowed), 1 a critical task failed (or any, with
 --strict), 2 usage or configuration error, 3 another run holds the lock,
 130 interrupted.`
@@ -177,6 +185,7 @@ func loadConfig(cmd *cobra.Command, sys *System, g *globalOptions, jobs int) (*c
 		Home:       sys.Home,
 		Hostname:   sys.Host,
 		Flags:      g.configFlags(cmd, jobs),
+		Root:       sys.Euid == 0,
 	})
 }
 

@@ -712,7 +712,7 @@ func pkRunMain(t *testing.T, env []string, args ...string) (string, string, int)
 	var out, errb bytes.Buffer
 	home := t.TempDir()
 	sys := &System{Out: &out, Err: &errb, Environ: append([]string{"HOME=" + home}, env...), Home: home, Host: "testhost",
-		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
+		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }, Euid: os.Geteuid()}
 	code := Run(sys, args)
 	return out.String(), errb.String(), code
 }
