@@ -32,7 +32,7 @@ buildGoModule {
     ];
   };
 
-  vendorHash = "sha256-7MgvUtd1+hF9gOU0DXLLcxkln+uEpcBmgBMZ7MnmoJE=";
+  vendorHash = "sha256-j0R1+lvSjcdvKT77/rgRgX4KshdNaCH448kdb/QD9fU=";
 
   subPackages = [ "cmd/rebuild" ];
   ldflags = [
