@@ -20,12 +20,12 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/rebuild-nixos/rebuild/tasks/claude/claudedemo"
+	"github.com/rebuild-nixos/rebuild/internal/demo"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 )
 
 // claudeHome is a temporary HOME for the Claude tasks, driven through the
-// binary (tests that need every analyzer's data add claudedemo's):
+// binary (tests that need every analyzer's data add the demo's):
 //
 //	<dir>/cfg.toml              flake = "<home>/nixos-config"
 //	~/.claude/learning/         permission_approvals.jsonl, as approve writes it
@@ -375,7 +375,7 @@ var claudeAnalyzers = []string{"learn-permissions", "learn-mcp", "learn-context"
 // default (max(4, CPUs)) a small machine gives the learn group 4 slots.
 func TestClaudeAnalyzersRunConcurrently(t *testing.T) {
 	h := newClaudeHome(t)
-	if err := claudedemo.Seed(h.home, h.flake, h.now); err != nil {
+	if err := demo.SeedClaude(h.home, h.flake, h.now); err != nil {
 		t.Fatal(err)
 	}
 	gates := []string{filepath.Join(h.home, ".claude.json")}
@@ -591,7 +591,7 @@ const claudeGenerated = "# NixOS configuration\n\nIntro text, trailing blanks   
 // their two sections of it, and every other byte is the generator's.
 func TestClaudeSectionsReplacedRestKept(t *testing.T) {
 	h := newClaudeHome(t)
-	if err := claudedemo.Seed(h.home, h.flake, h.now); err != nil {
+	if err := demo.SeedClaude(h.home, h.flake, h.now); err != nil {
 		t.Fatal(err)
 	}
 	gen := filepath.Join(h.dir, "generated.md")

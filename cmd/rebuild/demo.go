@@ -6,15 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/tasks/claude/claudedemo"
-	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+	"github.com/rebuild-nixos/rebuild/internal/demo"
 )
 
 func newDemoCmd(sys *System, g *globalOptions) *cobra.Command {
@@ -54,7 +50,7 @@ rebuild demo --yes, rebuild demo --only=system --output json.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			fmt.Fprintf(sys.Err, "rebuild demo: building the sandbox in %s …\n", dir)
-			s, err := newDemoSandbox(ctx, dir)
+			s, err := demo.Build(ctx, dir, sys.Now())
 			stop()
 			if s != nil {
 				defer func() {
@@ -72,10 +68,6 @@ rebuild demo --yes, rebuild demo --only=system --output json.`,
 			if err != nil {
 				return fmt.Errorf("demo sandbox: %w", err)
 			}
-			cfgPath := filepath.Join(dir, "rebuild.toml")
-			if err := os.WriteFile(cfgPath, []byte(demoConfig(s, dir)), 0o644); err != nil {
-				return err
-			}
 			// Everything the run touches is the sandbox's: its HOME, its
 			// store, its state directory. Nothing of the user's is read,
 			// nor the system-wide file (its metrics_file, or a task's
@@ -83,9 +75,9 @@ rebuild demo --yes, rebuild demo --only=system --output json.`,
 			dsys := *sys
 			dsys.Home = s.Home
 			dsys.SystemFile = "-"
-			dsys.Environ = demoEnviron(s, sys.Environ, dir)
+			dsys.Environ = s.RebuildEnviron(sys.Environ)
 			dg := *g
-			dg.configFile = cfgPath
+			dg.configFile = s.ConfigFile()
 			dg.flake, dg.host, dg.elevate = "", "", ""
 			return runRun(cmd, &dsys, &dg, o)
 		},
@@ -93,75 +85,4 @@ rebuild demo --yes, rebuild demo --only=system --output json.`,
 	addRunFlags(cmd, sys, g, o)
 	cmd.Flags().BoolVar(&keepSandbox, "keep-sandbox", false, "keep the sandbox directory afterwards, to look around")
 	return cmd
-}
-
-// newDemoSandbox makes the sandbox: three old generations to clean, and
-// the input updated to foo 1.2 so flake-update, build and diff have work.
-func newDemoSandbox(ctx context.Context, dir string) (*nixtest.Sandbox, error) {
-	s, err := nixtest.New(ctx, dir)
-	if err != nil {
-		return s, err
-	}
-	for _, v := range []string{"1.0.1", "1.0.2", "1.1"} {
-		if _, err := s.AddGeneration(ctx, v); err != nil {
-			return s, err
-		}
-	}
-	now := time.Now()
-	if err := seedDemoHome(s.Home, s.Flake, now); err != nil {
-		return s, err
-	}
-	if err := claudedemo.Seed(s.Home, s.Flake, now); err != nil {
-		return s, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "claude-generator.sh"), []byte(demoGenerator), 0o755); err != nil {
-		return s, err
-	}
-	return s, s.SetVersion("1.2")
-}
-
-func demoConfig(s *nixtest.Sandbox, dir string) string {
-	q := func(v string) string { return fmt.Sprintf("%q", v) }
-	return strings.Join([]string{
-		"# rebuild demo: everything points into the sandbox.",
-		"flake = " + q(s.Flake),
-		"host = " + q(s.Host),
-		"profile = " + q(s.Profile),
-		"current_system = " + q(s.CurrentSystem),
-		"booted_system = " + q(s.BootedSystem),
-		`elevate = "none"`,
-		"state_dir = " + q(filepath.Join(dir, "state")),
-		"",
-		"[task.generations]",
-		"keep = 2",
-		"",
-		"# The configuration generator: an offline stand-in for",
-		"# claude-nixos-automation's update-all (see claude-generator.sh).",
-		"[task.claude-config]",
-		"command = [\"sh\", " + q(filepath.Join(dir, "claude-generator.sh")) + "]",
-		"",
-		"# The sandbox's caches, not yours: its HOME is the sandbox's.",
-		"[task.caches]",
-		`paths = ["~/.cache/uv", "~/.npm", "~/.cache/yarn", "~/.cache/chromium"]`,
-		"",
-	}, "\n")
-}
-
-// demoEnviron is the user's environment with the sandbox's Nix, HOME and
-// XDG directories, and without REBUILD_* settings that would point the
-// demo elsewhere.
-func demoEnviron(s *nixtest.Sandbox, base []string, dir string) []string {
-	var kept []string
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "REBUILD_") || strings.HasPrefix(k, "XDG_") {
-			continue
-		}
-		kept = append(kept, kv)
-	}
-	env := s.Environ(kept)
-	return append(env,
-		"XDG_CONFIG_HOME="+filepath.Join(s.Home, ".config"),
-		"XDG_STATE_HOME="+filepath.Join(dir, "state"),
-		"XDG_DATA_HOME="+filepath.Join(s.Home, ".local", "share"))
 }

@@ -87,7 +87,7 @@ func (n *nixosSandbox) rebuild(env []string, args ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(bin, append([]string{"--config", n.cfg}, args...)...)
 	cmd.Dir = n.Root
-	cmd.Env = append(demoEnviron(n.Sandbox, cleanEnv(), n.Root), env...)
+	cmd.Env = append(n.RebuildEnviron(cleanEnv()), env...)
 	return cmd
 }
 
