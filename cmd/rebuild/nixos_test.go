@@ -835,7 +835,7 @@ func TestDemoIgnoresTheSystemConfiguration(t *testing.T) {
 		metrics, filepath.Join(mine, ".backups")))
 	home := filepath.Join(dir, "home")
 	var out, errOut bytes.Buffer
-	sys := &System{Out: &out, Err: &errOut, Environ: append(cleanEnv(), "HOME="+home), Home: home,
+	sys := &System{IO: testIO(&out, &errOut), Environ: append(cleanEnv(), "HOME="+home), Home: home,
 		SystemFile: system, Host: "testhost", Now: time.Now}
 	if code := Run(sys, []string{"demo", "--yes", "--only", "backups", "--output", "plain"}); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())

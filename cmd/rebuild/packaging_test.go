@@ -711,7 +711,7 @@ func pkRunMain(t *testing.T, env []string, args ...string) (string, string, int)
 	t.Helper()
 	var out, errb bytes.Buffer
 	home := t.TempDir()
-	sys := &System{Out: &out, Err: &errb, Environ: append([]string{"HOME=" + home}, env...), Home: home, Host: "testhost",
+	sys := &System{IO: testIO(&out, &errb), Environ: append([]string{"HOME=" + home}, env...), Home: home, Host: "testhost",
 		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
 	code := Run(sys, args)
 	return out.String(), errb.String(), code
@@ -772,7 +772,7 @@ func TestManPageIsTrueToTheCommandLine(t *testing.T) {
 			walk(sub)
 		}
 	}
-	walk(newRootCmd(&System{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Now: time.Now}))
+	walk(newRootCmd(&System{IO: testIO(&bytes.Buffer{}, &bytes.Buffer{}), Now: time.Now}))
 
 	// The top-level keys of `config show` each have their variable.
 	shown, stderr, code := pkRunMain(t, nil, "config", "show", "--config", pkWrite(t, "empty.toml", ""))
