@@ -61,6 +61,25 @@ type globalOptions struct {
 	noUpdate   bool
 }
 
+// configFlags turns the flags that were set into config keys.
+func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any {
+	m := map[string]any{}
+	f := cmd.Flags()
+	if f.Changed("flake") {
+		m["flake"] = g.flake
+	}
+	if f.Changed("host") {
+		m["host"] = g.host
+	}
+	if f.Changed("elevate") {
+		m["elevate"] = g.elevate
+	}
+	if f.Lookup("jobs") != nil && f.Changed("jobs") {
+		m["jobs"] = jobs
+	}
+	return m
+}
+
 const rootLong = `rebuild rebuilds a NixOS machine and does the housekeeping around it as a
 graph of tasks: the critical chain (flake-update → build → activate) stays
 serial, and everything that does not depend on it runs beside it, with live

@@ -31,25 +31,6 @@ func (f *Factory) loadOptions(cmd *cobra.Command, jobs int) loadOptions {
 	return loadOptions{File: f.Global.configFile, Set: f.Global.configFlags(cmd, jobs), NoUpdate: f.Global.noUpdate}
 }
 
-// configFlags turns the flags that were set into config keys.
-func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any {
-	m := map[string]any{}
-	f := cmd.Flags()
-	if f.Changed("flake") {
-		m["flake"] = g.flake
-	}
-	if f.Changed("host") {
-		m["host"] = g.host
-	}
-	if f.Changed("elevate") {
-		m["elevate"] = g.elevate
-	}
-	if f.Lookup("jobs") != nil && f.Changed("jobs") {
-		m["jobs"] = jobs
-	}
-	return m
-}
-
 // userFile is the user configuration file a command was pointed at:
 // --config, else REBUILD_CONFIG ("" for the default path).
 func (l loadOptions) userFile(sys *System) string {
