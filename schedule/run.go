@@ -15,6 +15,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -489,7 +490,7 @@ func firstLine(err error) string {
 func (r *Run) runOne(ctx context.Context, t *task, held map[string]string) *Result {
 	_ = held
 	res := &Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
-	tail := proc.NewTail(r.opts.TailLines)
+	tail := tail.New(r.opts.TailLines)
 	var logw io.Writer = io.Discard
 	if r.opts.Logs != nil {
 		w, path, err := r.opts.Logs(t.name)

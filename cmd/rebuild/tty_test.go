@@ -12,7 +12,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
 )
 
 // screen collects what a program writes to its pseudo-terminal.
@@ -31,7 +31,7 @@ func (s *screen) Write(p []byte) (int, error) {
 func (s *screen) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return proc.StripANSI(s.buf.String())
+	return ansi.Strip(s.buf.String())
 }
 
 // waitText waits until the screen shows text after offset from; it

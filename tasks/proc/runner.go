@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
 // DefaultGrace is how long a canceled command gets between SIGTERM and
@@ -119,7 +121,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	if c.Root && len(r.Elevate) > 0 {
 		args = append(append([]string(nil), r.Elevate...), args...)
 	}
-	tail := NewTail(r.tailLines())
+	last := tail.New(r.tailLines())
 	display := CommandLine(args)
 	if err := ctx.Err(); err != nil {
 		return &Error{Cmd: display, Code: -1, Err: err}
@@ -160,7 +162,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		var mu sync.Mutex
 		// The log and the tail see every byte; only the lines the tail
 		// keeps are looked at, so a gigabyte of output costs little.
-		logw := &lockedWriter{mu: &mu, w: io.MultiWriter(log, tail)}
+		logw := &lockedWriter{mu: &mu, w: io.MultiWriter(log, last)}
 		var onLine func(string)
 		if c.OnLine != nil {
 			onLine = c.OnLine
@@ -171,7 +173,7 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 				return
 			}
 			mu.Lock()
-			s, ok := tail.LastMeaningful()
+			s, ok := lastMeaningful(last)
 			mu.Unlock()
 			if ok && s != lastStatus {
 				lastStatus = s
@@ -253,12 +255,12 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		<-drained
 	}
 	closeAll(pipes...)
-	tail.Flush()
+	last.Flush()
 
 	if waitErr == nil && !canceled {
 		return nil
 	}
-	e := &Error{Cmd: display, Code: -1, Tail: tail.Lines()}
+	e := &Error{Cmd: display, Code: -1, Tail: last.Lines()}
 	if canceled {
 		e.Err = ctx.Err()
 	}
