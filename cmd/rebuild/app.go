@@ -11,6 +11,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/catalog"
@@ -31,7 +32,7 @@ func Run(sys *System, args []string) int {
 	var ee *exitError
 	if err != nil && !errors.As(err, &ee) {
 		fmt.Fprintf(sys.Err, "rebuild: %v\n", err)
-		if code == schedule.ExitUsage && isFlagError(err) {
+		if code == exitcode.Usage && isFlagError(err) {
 			fmt.Fprintln(sys.Err, "Run 'rebuild --help' for usage.")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -39,14 +40,14 @@ func exitCode(err error) int {
 	)
 	switch {
 	case err == nil:
-		return schedule.ExitOK
+		return exitcode.OK
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &le):
-		return schedule.ExitLocked
+		return exitcode.Locked
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cy), errors.As(err, &uk),
 		errors.As(err, &dup), errors.As(err, &se), errors.As(err, &us):
-		return schedule.ExitUsage
+		return exitcode.Usage
 	}
-	return schedule.ExitFailed
+	return exitcode.Failed
 }

@@ -170,9 +170,8 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 		runner.Elevate = prefix
 	}
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
-		Jobs: jobsFor(p, o), Now: sys.Now, Sink: rend, Logs: logs.Open, Estimate: est,
-		Prompt: prompter, Runner: runner, Terminal: term, Config: p.cfg, Home: sys.Home,
-		DryRun: o.dryRun, Yes: o.yes,
+		Jobs: jobsFor(p, o), Now: sys.Now, Sink: rend, Logs: logs.Open, Estimate: est, DryRun: o.dryRun,
+		Env: taskEnv{cfg: p.cfg, prompt: prompter, runner: runner, term: term, home: sys.Home, yes: o.yes}.fill,
 	})
 	if err != nil {
 		rend.Close()
