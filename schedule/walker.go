@@ -23,7 +23,6 @@ type task struct {
 	resources []string
 	wantsTTY  bool               // resources has tasks.ResourceTTY
 	cancel    context.CancelFunc // set when started; ends this task's context
-	result    *Result
 }
 
 // finished is a task's Result on its way from the task's goroutine back to
@@ -147,7 +146,6 @@ func (r *Run) newWalker() *walker {
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
 	t.state = res.State
-	t.result = res
 	w.sum.Results[t.name] = res
 	w.remaining--
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
