@@ -8,8 +8,8 @@ import (
 
 	"github.com/mattn/go-runewidth"
 
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/schedule"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // palette colours text only when on; it is the one place colour is made,
@@ -91,7 +91,7 @@ func dur(d time.Duration) string {
 // clean makes text from a task safe for one line of any mode: escape
 // sequences and control characters go, tabs become spaces.
 func clean(s string) string {
-	s = proc.StripANSI(s)
+	s = ansi.Strip(s)
 	if strings.IndexFunc(s, isControl) < 0 {
 		return s
 	}

@@ -41,14 +41,35 @@ type SummaryEvent struct {
 	LogDir       string            `json:"log_dir,omitempty"`
 }
 
+// jsonStatusEvery rate-limits json status lines per task: a command
+// printing a line per millisecond must not flood the reader. The newest
+// line is held, not dropped (see statusGate).
+const jsonStatusEvery = 50 * time.Millisecond
+
 // jsonOut writes one object per line; Release events are not written, and
 // verbose log lines go to Options.Err so Out stays parseable.
 type jsonOut struct {
-	o  Options
-	mu sync.Mutex
+	o         Options
+	mu        sync.Mutex
+	status    *statusGate
+	stopTicks func()
+	once      sync.Once
 }
 
-func newJSON(o Options) *jsonOut { return &jsonOut{o: o} }
+func newJSON(o Options) *jsonOut {
+	r := &jsonOut{o: o, status: newStatusGate(jsonStatusEvery)}
+	r.stopTicks = o.Ticker(heldEvery, r.tick)
+	return r
+}
+
+// tick writes the held status lines that are due.
+func (r *jsonOut) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.status.due(r.o.Now()) {
+		r.eventLocked(e)
+	}
+}
 
 func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
@@ -59,6 +80,21 @@ func (r *jsonOut) Emit(e schedule.Event) {
 	if e.Time.IsZero() {
 		e.Time = r.o.Now()
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Kind {
+	case schedule.Status:
+		if !r.status.offer(e) {
+			return
+		}
+	case schedule.Finish:
+		r.status.finished(e.Task)
+	}
+	r.eventLocked(e)
+}
+
+// eventLocked writes e as one line.
+func (r *jsonOut) eventLocked(e schedule.Event) {
 	j := Event{
 		Time:       stamp(e.Time),
 		Task:       e.Task,
@@ -79,16 +115,14 @@ func (r *jsonOut) Emit(e schedule.Event) {
 			j.Log = e.LogPath
 		}
 	}
-	r.write(j)
+	r.writeLocked(j)
 }
 
-func (r *jsonOut) write(v any) {
+func (r *jsonOut) writeLocked(v any) {
 	line, err := json.Marshal(v)
 	if err != nil {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	_, _ = r.o.Out.Write(append(line, '\n'))
 }
 
@@ -121,7 +155,13 @@ func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
 	for n, res := range s.Results {
 		j.Tasks[n] = string(res.State)
 	}
-	r.write(j)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writeLocked(j)
 }
 
-func (r *jsonOut) Close() error { return nil }
+// Close stops the ticker. Idempotent.
+func (r *jsonOut) Close() error {
+	r.once.Do(r.stopTicks)
+	return nil
+}

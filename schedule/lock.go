@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 )
 
 // Lock is the single-run lock of a state directory.
@@ -30,6 +32,9 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("another rebuild is running: pid %d, started %s (lock %s)",
 		e.PID, e.Since.Local().Format("2006-01-02 15:04:05"), e.Path)
 }
+
+// ExitCode is exitcode.Locked.
+func (e *LockedError) ExitCode() int { return exitcode.Locked }
 
 // AcquireLock takes an exclusive flock on dir/lock without waiting and
 // writes our pid and start time into it. The kernel drops the lock when

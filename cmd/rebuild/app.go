@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 )
 
 // Main is the real entry point; it returns the exit code so tests can run
@@ -26,7 +26,7 @@ func Run(sys *System, args []string) int {
 	var ee *exitError
 	if err != nil && !errors.As(err, &ee) {
 		fmt.Fprintf(sys.IO.Err, "rebuild: %v\n", err)
-		if code == schedule.ExitUsage && isFlagError(err) {
+		if code == exitcode.Usage && isFlagError(err) {
 			fmt.Fprintln(sys.IO.Err, "Run 'rebuild --help' for usage.")
 		}
 	}

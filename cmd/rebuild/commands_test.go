@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 )
 
 // Flag parsing is tested apart from behaviour, as in cli/cli: a command is
@@ -132,7 +132,7 @@ func TestFlagErrorsStopBeforeTheRun(t *testing.T) {
 			if ran {
 				t.Error("runF was called")
 			}
-			if err == nil || !strings.Contains(err.Error(), c.want) || exitCode(err) != schedule.ExitUsage {
+			if err == nil || !strings.Contains(err.Error(), c.want) || exitCode(err) != exitcode.Usage {
 				t.Errorf("err %v (exit %d), want a usage error with %q", err, exitCode(err), c.want)
 			}
 		})

@@ -18,8 +18,8 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/render"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // The end-to-end harness, one for every test that runs the rebuild binary
@@ -291,7 +291,7 @@ func (s *screen) Write(p []byte) (int, error) {
 func (s *screen) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return proc.StripANSI(s.buf.String())
+	return ansi.Strip(s.buf.String())
 }
 
 // waitText waits until the screen shows text after offset from; it

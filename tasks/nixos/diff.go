@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -42,7 +43,7 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	if err != nil {
 		return err
 	}
-	text = proc.StripANSI(text)
+	text = ansi.Strip(text)
 	env.Log.Write([]byte(text))
 	d := parseDiffClosures(text)
 

@@ -6,7 +6,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
 // Activity and result types of Nix's internal-json log (libutil/logging.hh);
@@ -74,7 +75,7 @@ type activity struct {
 	name  string // the derivation's or path's name, e.g. "firefox-133.0"
 	drv   string // the derivation's store path, for builds
 	phase string
-	tail  *proc.Tail
+	tail  *tail.Tail
 	done  int64 // copied paths: bytes done and expected
 	total int64
 }
@@ -102,7 +103,7 @@ func NewBuildLog() *BuildLog {
 func (l *BuildLog) Line(line string) string {
 	raw, ok := strings.CutPrefix(line, "@nix ")
 	if !ok {
-		if s := strings.TrimSpace(proc.StripANSI(line)); strings.HasPrefix(s, "error:") {
+		if s := strings.TrimSpace(ansi.Strip(line)); strings.HasPrefix(s, "error:") {
 			l.addError(s)
 		}
 		return line
@@ -113,7 +114,7 @@ func (l *BuildLog) Line(line string) string {
 	}
 	switch e.Action {
 	case "msg":
-		msg := strings.TrimRight(proc.StripANSI(e.Msg), "\n")
+		msg := strings.TrimRight(ansi.Strip(e.Msg), "\n")
 		switch {
 		case e.Level == lvlError && (e.RawMsg != nil || strings.HasPrefix(msg, "error:")):
 			l.addError(msg)
@@ -134,7 +135,7 @@ func (l *BuildLog) Line(line string) string {
 }
 
 func (l *BuildLog) start(e *event) string {
-	text := proc.StripANSI(e.Text)
+	text := ansi.Strip(e.Text)
 	if e.Type == actRealise {
 		l.realising = true
 	}
@@ -146,7 +147,7 @@ func (l *BuildLog) start(e *event) string {
 	case actBuild:
 		a.drv = fieldString(e.Fields, 0)
 		a.name = storeName(a.drv)
-		a.tail = proc.NewTail(buildTailLines)
+		a.tail = tail.New(buildTailLines)
 		l.running = append(l.running, e.ID)
 	case actSubstitute:
 		a.name = storeName(fieldString(e.Fields, 0))
@@ -183,7 +184,7 @@ func (l *BuildLog) result(e *event) string {
 	a := l.acts[e.ID]
 	switch e.Type {
 	case resBuildLogLine, resPostBuildLogLine:
-		text := proc.StripANSI(fieldString(e.Fields, 0))
+		text := ansi.Strip(fieldString(e.Fields, 0))
 		if a == nil {
 			return text
 		}

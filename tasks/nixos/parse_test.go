@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 func readTestdata(t *testing.T, name string) string {
@@ -51,7 +51,7 @@ func TestLockChangesRecorded(t *testing.T) {
 // its escape codes and carriage returns.
 func TestParseDiffClosures(t *testing.T) {
 	for _, file := range []string{"diff-closures.txt", "diff-closures-tty.txt"} {
-		d := parseDiffClosures(proc.StripANSI(readTestdata(t, file)))
+		d := parseDiffClosures(ansi.Strip(readTestdata(t, file)))
 		if want := []string{"bar 2.0 → 2.1", "baz 0.3 → 0.4", "foo 1.0 → 1.2"}; !slices.Equal(d.versions, want) {
 			t.Errorf("%s: versions %q", file, d.versions)
 		}

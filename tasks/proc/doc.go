@@ -5,6 +5,8 @@
 // grace period, and its failure reported with the command line and the
 // last lines it printed.
 //
-// proc imports nothing of this project's and never writes to the terminal
-// unless a command is explicitly attached to it.
+// proc imports nothing of this project's but the leaf helpers
+// internal/ansi and internal/tail (which the scheduler and the renderers
+// share), and never writes to the terminal unless a command is explicitly
+// attached to it.
 package proc

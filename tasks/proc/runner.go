@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
 // DefaultGrace is how long a canceled command gets between SIGTERM and
@@ -149,7 +151,7 @@ type execution struct {
 	c       Cmd
 	args    []string // c.Args behind the elevation prefix when c.Root
 	display string   // args quoted, for the log and for errors
-	tail    *Tail
+	tail    *tail.Tail
 	log     io.Writer // c.Log, or io.Discard
 	cmd     *exec.Cmd
 	drains  sync.WaitGroup
@@ -164,7 +166,7 @@ func (r *Runner) newExecution(c Cmd) *execution {
 	if c.Root && len(r.Elevate) > 0 {
 		args = append(append([]string(nil), r.Elevate...), args...)
 	}
-	return &execution{r: r, c: c, args: args, display: CommandLine(args), tail: NewTail(r.tailLines())}
+	return &execution{r: r, c: c, args: args, display: CommandLine(args), tail: tail.New(r.tailLines())}
 }
 
 // notStarted is the error of a command that never ran.
@@ -250,7 +252,7 @@ func (x *execution) statusAfterChunk(mu *sync.Mutex) func() {
 	lastStatus := ""
 	return func() {
 		mu.Lock()
-		s, ok := x.tail.LastMeaningful()
+		s, ok := lastMeaningful(x.tail)
 		mu.Unlock()
 		if ok && s != lastStatus {
 			lastStatus = s
