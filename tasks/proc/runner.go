@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -133,8 +132,10 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	// A bare name is looked up on the PATH the command will run with, not
 	// on ours: a sandbox or a user's environment may put other tools first.
 	if !strings.Contains(args[0], "/") {
-		if p, ok := lookPath(args[0], getenv(env, "PATH")); ok {
+		if p, err := LookPath(args[0], getenv(env, "PATH")); err == nil {
 			cmd.Path, cmd.Err = p, nil
+		} else if errors.Is(err, exec.ErrDot) {
+			cmd.Err = err
 		}
 	}
 	cmd.Dir = c.Dir
@@ -336,22 +337,4 @@ func getenv(env []string, key string) string {
 		}
 	}
 	return ""
-}
-
-// lookPath finds an executable regular file called name in the
-// directories of path.
-func lookPath(name, path string) (string, bool) {
-	if path == "" {
-		return "", false
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
 }
