@@ -5,8 +5,9 @@
 // what they found: sizes, ~ paths, tables (units.go, text.go).
 //
 // What it must never do: follow a symbolic link (every entry is looked at
-// with lstat semantics, every directory is opened with O_NOFOLLOW), leave
-// the file system a walk or a deletion started on, or delete a path that is
+// with lstat semantics, every directory is opened with O_NOFOLLOW), enter
+// a mount point — another file system, or a bind mount that shows the same
+// device (mounts.go) — or delete a path that is
 // not strictly inside a root the caller was allowed to clean. Errors met on
 // the way (an unreadable folder, a file that vanished) are collected and
 // handed back; they never end a walk early.

@@ -157,8 +157,10 @@ func (r *Root) RemoveContents(ctx context.Context, dryRun bool) (Removal, error)
 // refused and reported in Errors. Nothing is followed: the path is reached
 // from the root one folder at a time with O_NOFOLLOW, so a path through a
 // symlink is refused; a symlink met inside is removed as a link and its
-// target is left alone; a folder on another file system is not entered
-// (and so its parent is not removed). With dryRun the same traversal runs
+// target is left alone; a mount point — a folder on another file system,
+// or a bind mount of a folder or a file — is neither entered nor removed
+// (and so its parent is not removed either), and a path through one is
+// refused. With dryRun the same traversal runs
 // and nothing is deleted: Removed is then exactly what a real run would
 // remove, barring permission problems only the deletion itself can show.
 // Remove returns an error only when ctx ends or the root is gone.
@@ -248,6 +250,10 @@ func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal
 			out.Errors = append(out.Errors, &fs.PathError{Op: "remove", Path: p, Err: errors.New("its path leaves the file system of " + r.Path + ": refused")})
 			return 0, 0, false
 		}
+		if mount, err := rm.mounts.isMountPoint(dir, part); err != nil || mount {
+			out.Errors = append(out.Errors, &fs.PathError{Op: "remove", Path: p, Err: errors.New("its path goes through a mount point: refused")})
+			return 0, 0, false
+		}
 		dir = fd
 	}
 	rm.errs = nil
@@ -259,11 +265,12 @@ func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal
 // remover deletes a tree through directory file descriptors (openat,
 // unlinkat), so no path is ever resolved through a link.
 type remover struct {
-	ctx   context.Context
-	dev   uint64
-	dry   bool
-	links *linkSet
-	errs  []error
+	ctx    context.Context
+	dev    uint64
+	dry    bool
+	links  *linkSet
+	mounts mountTable
+	errs   []error
 }
 
 func (rm *remover) fail(op, path string, err error) {
@@ -284,7 +291,21 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 		return 0, 0
 	}
 	size := st.Size
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if isDir && uint64(st.Dev) != rm.dev {
+		rm.fail("remove", display, errors.New("is on another file system: not entered"))
+		return 0, 0
+	}
+	// A bind mount shows the device of everything around it; what is
+	// mounted there is not the root's to delete, a file or a folder.
+	if mount, err := rm.mounts.isMountPoint(parent, name); err != nil {
+		rm.fail("statx", display, err)
+		return 0, 0
+	} else if mount {
+		rm.fail("remove", display, errors.New("is a mount point: not entered"))
+		return 0, 0
+	}
+	if !isDir {
 		// Removing one hard link drops the count of the others, so a node
 		// once met with several links is remembered whatever its count now.
 		dev, ino := uint64(st.Dev), uint64(st.Ino)
@@ -298,10 +319,6 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 			}
 		}
 		return size, 1
-	}
-	if uint64(st.Dev) != rm.dev {
-		rm.fail("remove", display, errors.New("is on another file system: not entered"))
-		return 0, 0
 	}
 	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
