@@ -48,6 +48,7 @@ type backup struct {
 	original string // the backed-up file: path up to ".backup-"
 	size     int64
 	mtime    time.Time
+	node     fsutil.Listed // the file as listed: only that may go
 }
 
 // backupPlan is what each answer would delete.
@@ -223,7 +224,7 @@ func findBackups(ctx context.Context, root *fsutil.Root) ([]*backup, []error, er
 		}
 		i := strings.LastIndex(e.Path, ".backup-")
 		mu.Lock()
-		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime})
+		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime, node: e.Listed()})
 		mu.Unlock()
 	})
 	if err != nil {
@@ -308,16 +309,16 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 	var errs []error
 	for _, real := range backupRootKeys(roots) {
 		root := roots[real]
-		var paths []string
+		var files []fsutil.Listed
 		for _, c := range chosen {
 			if filepath.Dir(c.path) == filepath.Clean(root.Path) {
-				paths = append(paths, c.path)
+				files = append(files, c.node)
 			}
 		}
-		if len(paths) == 0 {
+		if len(files) == 0 {
 			continue
 		}
-		out, err := root.Remove(ctx, paths, dryRun)
+		out, err := root.RemoveListed(ctx, files, dryRun)
 		if err != nil {
 			return err
 		}
@@ -340,9 +341,7 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 		fmt.Fprint(env.Log, text.String())
 		env.Action("deleted %s, freed %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	}
-	if len(errs) > 0 {
-		env.Warn("backups: could not delete %d files: %v", len(errs), errs[0])
-	}
+	cleanupNotDeleted(env, "backups", errs)
 	return nil
 }
 

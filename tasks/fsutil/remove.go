@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -123,33 +122,13 @@ type Removal struct {
 	Errors []error
 }
 
-// Contents returns the paths directly inside the root (under Path as
-// given), sorted: what RemoveContents removes.
-func (r *Root) Contents() ([]string, error) {
-	f, err := r.openRoot()
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, &fs.PathError{Op: "readdir", Path: r.Path, Err: err}
-	}
-	slices.Sort(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = filepath.Join(r.Path, n)
-	}
-	return out, nil
-}
-
 // RemoveContents removes everything inside the root and keeps the root.
 func (r *Root) RemoveContents(ctx context.Context, dryRun bool) (Removal, error) {
-	paths, err := r.Contents()
+	list, err := r.List()
 	if err != nil {
 		return Removal{}, err
 	}
-	return r.Remove(ctx, paths, dryRun)
+	return r.RemoveListed(ctx, list, dryRun)
 }
 
 // Remove deletes each path with everything below it. A path must be
@@ -165,12 +144,28 @@ func (r *Root) RemoveContents(ctx context.Context, dryRun bool) (Removal, error)
 // remove, barring permission problems only the deletion itself can show.
 // Remove returns an error only when ctx ends or the root is gone.
 func (r *Root) Remove(ctx context.Context, paths []string, dryRun bool) (Removal, error) {
+	list := make([]Listed, len(paths))
+	for i, p := range paths {
+		list[i] = Listed{Path: p}
+	}
+	return r.RemoveListed(ctx, list, dryRun)
+}
+
+// RemoveListed is Remove for entries listed earlier (List, Entry.Listed):
+// each is removed only if the node at its path is still the one listed —
+// same device, inode and type — so a folder never goes where a file was
+// listed, nor another file put under a listed name. One that changed is
+// reported in Errors with an error wrapping ErrChanged that says what was
+// listed and what is there now. A Listed without an identity (a bare
+// path) is removed as Remove would.
+func (r *Root) RemoveListed(ctx context.Context, list []Listed, dryRun bool) (Removal, error) {
 	var out Removal
 	rm := &remover{ctx: ctx, dev: r.dev, dry: dryRun, links: newLinkSet()}
-	for _, p := range paths {
+	for _, l := range list {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
+		p := l.Path
 		rel, err := r.rel(p)
 		if err != nil {
 			out.Errors = append(out.Errors, err)
@@ -180,7 +175,7 @@ func (r *Root) Remove(ctx context.Context, paths []string, dryRun bool) (Removal
 		if err != nil {
 			return out, err
 		}
-		b, n, ok := r.removeRel(rm, rootF, p, rel, &out)
+		b, n, ok := r.removeRel(rm, rootF, l, rel, &out)
 		rootF.Close()
 		out.Bytes += b
 		out.Entries += n
@@ -214,19 +209,24 @@ func (r *Root) rel(p string) (string, error) {
 func (r *Root) openRoot() (*os.File, error) {
 	fd, err := unix.Open(r.Real, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			err = fmt.Errorf("%w: it is now a symlink", ErrChanged)
+		}
 		return nil, &fs.PathError{Op: "open", Path: r.Real, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || uint64(st.Dev) != r.dev || uint64(st.Ino) != r.ino {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "open", Path: r.Real, Err: errors.New("the folder was replaced since it was checked")}
+		return nil, &fs.PathError{Op: "open", Path: r.Real, Err: fmt.Errorf("%w: the folder was replaced since it was checked", ErrChanged)}
 	}
 	return os.NewFile(uintptr(fd), r.Real), nil
 }
 
 // removeRel walks from the root down to rel's parent, one component at a
-// time without following links, and removes rel's last element there.
-func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal) (int64, int64, bool) {
+// time without following links, and removes rel's last element there if
+// it is still what l listed.
+func (r *Root) removeRel(rm *remover, root *os.File, l Listed, rel string, out *Removal) (int64, int64, bool) {
+	p := l.Path
 	parts := strings.Split(rel, string(filepath.Separator))
 	dir := int(root.Fd())
 	var opened []int
@@ -257,7 +257,11 @@ func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal
 		dir = fd
 	}
 	rm.errs = nil
-	b, n := rm.tree(dir, parts[len(parts)-1], p)
+	var expect *Listed
+	if l.known() {
+		expect = &l
+	}
+	b, n := rm.tree(dir, parts[len(parts)-1], p, expect)
 	out.Errors = append(out.Errors, rm.errs...)
 	return b, n, len(rm.errs) == 0
 }
@@ -279,8 +283,9 @@ func (rm *remover) fail(op, path string, err error) {
 
 // tree removes name inside the directory parent (display is its path for
 // messages) and everything below it; it returns the bytes and entries
-// removed. Failures are recorded in rm.errs.
-func (rm *remover) tree(parent int, name, display string) (bytes, entries int64) {
+// removed. With expect, name must still be the node listed there, or
+// nothing is removed. Failures are recorded in rm.errs.
+func (rm *remover) tree(parent int, name, display string, expect *Listed) (bytes, entries int64) {
 	if err := rm.ctx.Err(); err != nil {
 		rm.fail("remove", display, err)
 		return 0, 0
@@ -289,6 +294,12 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		rm.fail("lstat", display, err)
 		return 0, 0
+	}
+	if expect != nil {
+		if err := expect.changed(&st); err != nil {
+			rm.fail("remove", display, err)
+			return 0, 0
+		}
 	}
 	size := st.Size
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
@@ -327,6 +338,15 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 	}
 	f := os.NewFile(uintptr(fd), display)
 	defer f.Close()
+	if expect != nil {
+		// Swapped between the lstat and the open: what is open is what
+		// would be emptied, so it is checked again.
+		var now unix.Stat_t
+		if err := unix.Fstat(fd, &now); err != nil || expect.changed(&now) != nil {
+			rm.fail("remove", display, fmt.Errorf("%w while it was being removed: not deleted", ErrChanged))
+			return 0, 0
+		}
+	}
 	// All names first, then the deletions: removing entries while
 	// reading a directory in batches would move the read offset.
 	names, err := f.Readdirnames(-1)
@@ -336,7 +356,7 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 	}
 	before := len(rm.errs)
 	for _, n := range names {
-		b, c := rm.tree(fd, n, display+string(filepath.Separator)+n)
+		b, c := rm.tree(fd, n, display+string(filepath.Separator)+n, nil)
 		bytes += b
 		entries += c
 	}
