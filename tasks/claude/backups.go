@@ -23,7 +23,10 @@ import (
 //	    CLAUDE.md.backup-20250124-101500) are considered, nothing else is
 //	    ever touched. A folder under the flake directory, or listed here
 //	    explicitly, may be outside the home directory; "/" and the home
-//	    directory itself are refused.
+//	    directory itself are refused. "Under the flake" holds for where a
+//	    folder really is: <flake>/.claude as a link to a folder outside
+//	    the flake and the home is not cleaned by default (a warning says
+//	    so; listing it here cleans it).
 //	policy = "ask"
 //	    "ask": show the backups and ask; "all": delete every backup;
 //	    "older": delete those older than older_than_days (by modification
@@ -59,7 +62,7 @@ type backupPlan struct {
 // Run lists the backups, with what each choice would delete, and deletes
 // what the policy or the person chose. See BackupsOptions.
 func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
-	dirs, explicit, err := backupDirs(env)
+	dirs, configured, flake, err := backupDirs(env)
 	if err != nil {
 		return err
 	}
@@ -91,8 +94,19 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	roots := map[string]*fsutil.Root{}
 	var order []string
 	for _, d := range dirs {
-		root, err := guard.Open(d, explicit[d])
+		root, err := openBackupDir(guard, d, configured, flake)
 		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var re *fsutil.RootError
+		if err != nil && !configured && errors.As(err, &re) {
+			// A default folder that resolves somewhere it may not be
+			// cleaned: say so, clean the others.
+			hint := ""
+			if re.Outside {
+				hint = " (list it in task.backups.dirs to clean it)"
+			}
+			env.Warn("backups: %s not cleaned: %v%s", cleanupTilde(env, d), err, hint)
 			continue
 		}
 		if err != nil {
@@ -182,10 +196,10 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
 }
 
-// backupDirs returns the folders to look in, and which of them may be
-// outside the home directory (under the flake, or configured).
-func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
-	flake := ""
+// backupDirs returns the folders to look in, whether they were configured
+// (then each may be outside the home directory), and the flake directory
+// ("" when there is none).
+func backupDirs(env *tasks.Env) (dirs []string, configured bool, flake string, err error) {
 	if env.Config != nil && env.Config.Flake != "" {
 		flake = filepath.Clean(env.Expand(env.Config.Flake))
 	}
@@ -194,18 +208,36 @@ func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
 		def = append(def, filepath.Join(flake, ".backups"), filepath.Join(flake, ".claude", ".backups"))
 	}
 	def = append(def, "~/.claude/.backups")
-	dirs, err := env.Options.Strings("dirs", def)
+	dirs, err = env.Options.Strings("dirs", def)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, "", err
 	}
-	_, configured := env.Options.Options["dirs"]
-	explicit := map[string]bool{}
+	_, configured = env.Options.Options["dirs"]
 	for i, d := range dirs {
-		d = filepath.Clean(env.Expand(d))
-		dirs[i] = d
-		explicit[d] = configured || (flake != "" && strings.HasPrefix(d, flake+"/"))
+		dirs[i] = filepath.Clean(env.Expand(d))
 	}
-	return dirs, explicit, nil
+	return dirs, configured, flake, nil
+}
+
+// openBackupDir checks the backup folder d with guard. A configured folder
+// may be outside the home directory. So may one under the flake (the flake
+// may be /etc/nixos) — but only if it is under the flake once resolved:
+// <flake>/.claude may be a link to anywhere, and the exemption must not
+// follow it there. Such a folder is held to the home-directory rule.
+func openBackupDir(guard fsutil.Guard, d string, configured bool, flake string) (*fsutil.Root, error) {
+	underFlake := flake != "" && strings.HasPrefix(d, flake+"/")
+	root, err := guard.Open(d, configured || underFlake)
+	if err != nil || configured || !underFlake {
+		return root, err
+	}
+	if realFlake, err := filepath.EvalSymlinks(flake); err == nil && realFlake != "/" && strings.HasPrefix(root.Real, realFlake+"/") {
+		return root, nil
+	}
+	if inHome, err := guard.Open(d, false); err == nil && inHome.Real == root.Real {
+		return inHome, nil
+	}
+	return nil, &fsutil.RootError{Path: d, Real: root.Real, Outside: true,
+		Reason: "is outside the flake directory " + flake + " and outside the home directory"}
 }
 
 // findBackups lists the regular files directly in root named *.backup-*.
