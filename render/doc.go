@@ -12,6 +12,12 @@
 //   - the Prompter that interactive tasks ask through, which pauses the
 //     live area while a question is on screen.
 //
+// Text that comes from a task (its status, reason, warnings, the tables
+// and questions it shows, the last lines of its log) may hold file names
+// and command output: it reaches the terminal escaped (internal/termtext),
+// a control character shown as \x1b, never acted on; json lines carry
+// such characters as JSON escapes only.
+//
 // It must never decide anything about scheduling, run a command, or read
 // a task's state from anywhere but the events and the Summary it is given.
 // It keeps no global state: writers, clock, colour and terminal width all

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -85,6 +86,7 @@ func (r *jsonOut) write(v any) {
 	if err != nil {
 		return
 	}
+	line = termtext.JSON(line)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, _ = r.o.Out.Write(append(line, '\n'))
