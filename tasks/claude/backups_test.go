@@ -236,3 +236,28 @@ func TestBackupsUnderTheFlakeOnlyOnceResolved(t *testing.T) {
 		})
 	}
 }
+
+// A backup's name is shown escaped in the table, the log and the
+// summary: a name holding an OSC and a clear-screen sequence sets no
+// title and clears nothing; it reads as what it is.
+func TestBackupsShowsNamesEscaped(t *testing.T) {
+	_, home := backupHome(t)
+	hostile := "x\x1b]0;PWNED\x07\x1b[2J\x9b2J.md.backup-1"
+	taskstest.WriteFile(t, filepath.Join(home, ".claude/.backups", hostile), "b")
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'a'}}
+	r := runCleanup(t, &Backups{}, "backups", home, nil, p)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".claude/.backups", hostile)); !os.IsNotExist(err) {
+		t.Errorf("the backup with the odd name is still there: %v", err)
+	}
+	shown := strings.Join(p.Printed(), "\n")
+	everything := shown + r.log + strings.Join(append(append(r.rep.Actions, r.rep.Warnings...), r.rep.Stats...), "\n")
+	if strings.ContainsAny(everything, "\x1b\x07") || strings.Contains(everything, "\x9b") {
+		t.Errorf("a raw control character is shown:\n%q", everything)
+	}
+	if want := `~/.claude/.backups/x\x1b]0;PWNED\a\x1b[2J\x9b2J.md.backup-1`; !strings.Contains(shown, want) {
+		t.Errorf("the table does not show the name escaped as %s:\n%s", want, shown)
+	}
+}

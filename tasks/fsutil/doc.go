@@ -14,5 +14,7 @@
 // listed. Errors met on the way (an unreadable folder, a file that
 // vanished) are collected and handed back; they never end a walk early.
 //
-// fsutil imports nothing of this project's and never prints.
+// fsutil imports nothing of this project's but the leaf internal/termtext
+// (the tables and ~ paths it makes are escaped for the terminal), and
+// never prints.
 package fsutil
