@@ -574,7 +574,7 @@ func cleanupNotDeleted(env *tasks.Env, task string, errs []error) {
 		}
 	}
 	if len(changed) > 0 {
-		env.Warn("%s: kept %s not as listed when the answer came: %s", task, cleanupPlural(len(changed), "entry", "entries"), cleanupFirst(changed))
+		env.Warn("%s: %s left alone: %s", task, cleanupPlural(len(changed), "entry", "entries"), cleanupFirst(changed))
 	}
 	if len(failed) > 0 {
 		env.Warn("%s: could not delete %s: %s", task, cleanupPlural(len(failed), "entry", "entries"), cleanupFirst(failed))

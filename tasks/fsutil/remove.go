@@ -139,9 +139,9 @@ func (r *Root) RemoveContents(ctx context.Context, dryRun bool) (Removal, error)
 // target is left alone; a mount point — a folder on another file system,
 // or a bind mount of a folder or a file — is neither entered nor removed
 // (and so its parent is not removed either), and a path through one is
-// refused. With dryRun the same traversal runs
-// and nothing is deleted: Removed is then exactly what a real run would
-// remove, barring permission problems only the deletion itself can show.
+// refused. With dryRun the same traversal runs and nothing is deleted:
+// Removed is then exactly what a real run would remove, barring
+// permission problems only the deletion itself can show.
 // Remove returns an error only when ctx ends or the root is gone.
 func (r *Root) Remove(ctx context.Context, paths []string, dryRun bool) (Removal, error) {
 	list := make([]Listed, len(paths))
@@ -251,7 +251,10 @@ func (r *Root) removeRel(rm *remover, root *os.File, l Listed, rel string, out *
 			return 0, 0, false
 		}
 		if mount, err := rm.mounts.isMountPoint(dir, part); err != nil || mount {
-			out.Errors = append(out.Errors, &fs.PathError{Op: "remove", Path: p, Err: errors.New("its path goes through a mount point: refused")})
+			if err == nil {
+				err = errors.New("its path goes through a mount point: refused")
+			}
+			out.Errors = append(out.Errors, &fs.PathError{Op: "remove", Path: p, Err: err})
 			return 0, 0, false
 		}
 		dir = fd
@@ -343,7 +346,7 @@ func (rm *remover) tree(parent int, name, display string, expect *Listed) (bytes
 		// would be emptied, so it is checked again.
 		var now unix.Stat_t
 		if err := unix.Fstat(fd, &now); err != nil || expect.changed(&now) != nil {
-			rm.fail("remove", display, fmt.Errorf("%w while it was being removed: not deleted", ErrChanged))
+			rm.fail("remove", display, fmt.Errorf("%w (replaced as it was being removed): not deleted", ErrChanged))
 			return 0, 0
 		}
 	}

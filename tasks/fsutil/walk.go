@@ -109,9 +109,9 @@ type Result struct {
 // Walk fails only when the root itself cannot be read (or is not a
 // directory: then it is visited alone) or ctx ends; every other problem is
 // collected in the Result and the walk goes on. Cost: one open and one
-// getdents pass per directory, one fstatat per admitted entry (and a statx
-// per directory, to see a mount point); at most
-// Workers directories are open at once.
+// getdents pass per directory, one fstatat per admitted entry and one
+// statx more per directory (to see a mount point); at most Workers
+// directories are open at once.
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
 	root = filepath.Clean(root)
 	w := &walker{ctx: ctx, opt: opt, visit: visit, maxErrors: opt.MaxErrors}
