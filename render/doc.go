@@ -20,6 +20,12 @@
 // its interval (status.go). The ticks come from Options.Ticker, so tests
 // drive them.
 //
+// Text that comes from a task (its status, reason, warnings, the tables
+// and questions it shows, the last lines of its log) may hold file names
+// and command output: it reaches the terminal escaped (internal/termtext),
+// a control character shown as \x1b, never acted on; json lines carry
+// such characters as JSON escapes only.
+//
 // It must never decide anything about scheduling, run a command, or read
 // a task's state from anywhere but the events and the Summary it is given.
 // It keeps no global state: writers, clock, colour and terminal width all

@@ -23,7 +23,10 @@ import (
 //	    CLAUDE.md.backup-20250124-101500) are considered, nothing else is
 //	    ever touched. A folder under the flake directory, or listed here
 //	    explicitly, may be outside the home directory; "/" and the home
-//	    directory itself are refused.
+//	    directory itself are refused. "Under the flake" holds for where a
+//	    folder really is: <flake>/.claude as a link to a folder outside
+//	    the flake and the home is not cleaned by default (a warning says
+//	    so; listing it here cleans it).
 //	policy = "ask"
 //	    "ask": show the backups and ask; "all": delete every backup;
 //	    "older": delete those older than older_than_days (by modification
@@ -48,6 +51,7 @@ type backup struct {
 	original string // the backed-up file: path up to ".backup-"
 	size     int64
 	mtime    time.Time
+	node     fsutil.Listed // the file as listed: only that may go
 }
 
 // backupPlan is what each answer would delete.
@@ -58,7 +62,7 @@ type backupPlan struct {
 // Run lists the backups, with what each choice would delete, and deletes
 // what the policy or the person chose. See BackupsOptions.
 func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
-	dirs, explicit, err := backupDirs(env)
+	dirs, configured, flake, err := backupDirs(env)
 	if err != nil {
 		return err
 	}
@@ -90,8 +94,19 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	roots := map[string]*fsutil.Root{}
 	var order []string
 	for _, d := range dirs {
-		root, err := guard.Open(d, explicit[d])
+		root, err := openBackupDir(guard, d, configured, flake)
 		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var re *fsutil.RootError
+		if err != nil && !configured && errors.As(err, &re) {
+			// A default folder that resolves somewhere it may not be
+			// cleaned: say so, clean the others.
+			hint := ""
+			if re.Outside {
+				hint = " (list it in task.backups.dirs to clean it)"
+			}
+			env.Warn("backups: %s not cleaned: %v%s", cleanupTilde(env, d), err, hint)
 			continue
 		}
 		if err != nil {
@@ -181,10 +196,10 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
 }
 
-// backupDirs returns the folders to look in, and which of them may be
-// outside the home directory (under the flake, or configured).
-func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
-	flake := ""
+// backupDirs returns the folders to look in, whether they were configured
+// (then each may be outside the home directory), and the flake directory
+// ("" when there is none).
+func backupDirs(env *tasks.Env) (dirs []string, configured bool, flake string, err error) {
 	if env.Config != nil && env.Config.Flake != "" {
 		flake = filepath.Clean(env.Expand(env.Config.Flake))
 	}
@@ -193,18 +208,36 @@ func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
 		def = append(def, filepath.Join(flake, ".backups"), filepath.Join(flake, ".claude", ".backups"))
 	}
 	def = append(def, "~/.claude/.backups")
-	dirs, err := env.Options.Strings("dirs", def)
+	dirs, err = env.Options.Strings("dirs", def)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, "", err
 	}
-	_, configured := env.Options.Options["dirs"]
-	explicit := map[string]bool{}
+	_, configured = env.Options.Options["dirs"]
 	for i, d := range dirs {
-		d = filepath.Clean(env.Expand(d))
-		dirs[i] = d
-		explicit[d] = configured || (flake != "" && strings.HasPrefix(d, flake+"/"))
+		dirs[i] = filepath.Clean(env.Expand(d))
 	}
-	return dirs, explicit, nil
+	return dirs, configured, flake, nil
+}
+
+// openBackupDir checks the backup folder d with guard. A configured folder
+// may be outside the home directory. So may one under the flake (the flake
+// may be /etc/nixos) — but only if it is under the flake once resolved:
+// <flake>/.claude may be a link to anywhere, and the exemption must not
+// follow it there. Such a folder is held to the home-directory rule.
+func openBackupDir(guard fsutil.Guard, d string, configured bool, flake string) (*fsutil.Root, error) {
+	underFlake := flake != "" && strings.HasPrefix(d, flake+"/")
+	root, err := guard.Open(d, configured || underFlake)
+	if err != nil || configured || !underFlake {
+		return root, err
+	}
+	if realFlake, err := filepath.EvalSymlinks(flake); err == nil && realFlake != "/" && strings.HasPrefix(root.Real, realFlake+"/") {
+		return root, nil
+	}
+	if inHome, err := guard.Open(d, false); err == nil && inHome.Real == root.Real {
+		return inHome, nil
+	}
+	return nil, &fsutil.RootError{Path: d, Real: root.Real, Outside: true,
+		Reason: "is outside the flake directory " + flake + " and outside the home directory"}
 }
 
 // findBackups lists the regular files directly in root named *.backup-*.
@@ -223,7 +256,7 @@ func findBackups(ctx context.Context, root *fsutil.Root) ([]*backup, []error, er
 		}
 		i := strings.LastIndex(e.Path, ".backup-")
 		mu.Lock()
-		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime})
+		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime, node: e.Listed()})
 		mu.Unlock()
 	})
 	if err != nil {
@@ -308,16 +341,16 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 	var errs []error
 	for _, real := range backupRootKeys(roots) {
 		root := roots[real]
-		var paths []string
+		var files []fsutil.Listed
 		for _, c := range chosen {
 			if filepath.Dir(c.path) == filepath.Clean(root.Path) {
-				paths = append(paths, c.path)
+				files = append(files, c.node)
 			}
 		}
-		if len(paths) == 0 {
+		if len(files) == 0 {
 			continue
 		}
-		out, err := root.Remove(ctx, paths, dryRun)
+		out, err := root.RemoveListed(ctx, files, dryRun)
 		if err != nil {
 			return err
 		}
@@ -340,9 +373,7 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 		fmt.Fprint(env.Log, text.String())
 		env.Action("deleted %s, freed %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	}
-	if len(errs) > 0 {
-		env.Warn("backups: could not delete %d files: %v", len(errs), errs[0])
-	}
+	cleanupNotDeleted(env, "backups", errs)
 	return nil
 }
 

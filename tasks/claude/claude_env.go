@@ -75,9 +75,10 @@ func homeTilde(env *tasks.Env, p string) string {
 	return p
 }
 
-// lookPath finds program name on the PATH the runner gives its commands
-// (its Environ, else ours): a generator that is not installed is a reason
-// to skip, not a failure.
+// lookProgram finds program name on the PATH the runner gives its commands
+// (its Environ, else ours), by proc.LookPath's rules: never in the working
+// directory. A generator that is not installed is a reason to skip, not a
+// failure.
 func lookProgram(name string, environ []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, isExecutable(name)
@@ -91,16 +92,11 @@ func lookProgram(name string, environ []string) (string, error) {
 			}
 		}
 	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if isExecutable(p) == nil {
-			return p, nil
-		}
+	p, err := proc.LookPath(name, pathVar)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
 	}
-	return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+	return p, nil
 }
 
 func isExecutable(p string) error {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -90,6 +91,9 @@ type session struct {
 	bad      error // the sidecar could not be read
 	logSize  int64
 	sideSize int64
+	// logNode and sideNode are the files as listed: what may be deleted
+	// is what the table showed, not what is at those paths later.
+	logNode, sideNode fsutil.Listed
 }
 
 func (s *session) stage() Stage {
@@ -99,14 +103,15 @@ func (s *session) stage() Stage {
 	return s.sc.Stage
 }
 
-// files are the session's files that exist: the log, then the sidecar.
-func (s *session) files() []string {
-	var out []string
+// files are the session's files that exist, as listed: the log, then
+// the sidecar.
+func (s *session) files() []fsutil.Listed {
+	var out []fsutil.Listed
 	if s.hasLog {
-		out = append(out, s.log)
+		out = append(out, s.logNode)
 	}
 	if s.sidecar {
-		out = append(out, SidecarPath(s.log))
+		out = append(out, s.sideNode)
 	}
 	return out
 }
@@ -157,7 +162,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no implemented sessions to clean")
 	}
 	var bytes int64
-	var paths []string
+	var paths []fsutil.Listed
 	for _, s := range goes {
 		bytes += s.logSize + s.sideSize
 		paths = append(paths, s.files()...)
@@ -170,7 +175,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 
 	if env.DryRun {
 		env.Show(sessionTable(env, root.Path, goes))
-		out, err := root.Remove(ctx, paths, true)
+		out, err := root.RemoveListed(ctx, paths, true)
 		if err != nil {
 			return err
 		}
@@ -213,16 +218,14 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		env.Action("archived %s into %s (%s)", what, cleanupTilde(env, name), fsutil.FormatBytes(packed))
 	}
-	out, err := root.Remove(ctx, paths, false)
+	out, err := root.RemoveListed(ctx, paths, false)
 	if err != nil {
 		return err
 	}
 	for _, r := range out.Removed {
 		fmt.Fprintf(env.Log, "deleted %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
-	if len(out.Errors) > 0 {
-		env.Warn("sessions: could not delete %d files: %v", len(out.Errors), out.Errors[0])
-	}
+	cleanupNotDeleted(env, "sessions", out.Errors)
 	env.Action("deleted %s, %s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"),
 		cleanupPlural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
 	return nil
@@ -258,11 +261,11 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 		defer mu.Unlock()
 		if log, ok := LogPath(e.Path); ok {
 			s := get(log)
-			s.sidecar, s.sideSize = true, e.Size
+			s.sidecar, s.sideSize, s.sideNode = true, e.Size, e.Listed()
 			return
 		}
 		s := get(e.Path)
-		s.hasLog, s.logSize = true, e.Size
+		s.hasLog, s.logSize, s.logNode = true, e.Size, e.Listed()
 	})
 	if err != nil {
 		return nil, nil, err
@@ -399,11 +402,12 @@ func sessionTable(env *tasks.Env, root string, goes []*session) string {
 	return fsutil.Table(rows)
 }
 
-// archiveSessions packs paths (relative to root inside the archive) into
+// archiveSessions packs files (relative to root inside the archive) into
 // a new tar.gz under dir, written to a temporary file, synced, read back
 // and checked, then renamed into place. It returns the archive's path and
-// size. Files are opened without following links.
-func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, int64, error) {
+// size. Files are opened without following links, and each must still be
+// the file listed.
+func archiveSessions(env *tasks.Env, root, dir string, files []fsutil.Listed) (string, int64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, err
 	}
@@ -423,12 +427,12 @@ func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, 
 	want := map[string]int64{}
 	zw := gzip.NewWriter(tmp)
 	tw := tar.NewWriter(zw)
-	for _, p := range paths {
-		rel, err := filepath.Rel(root, p)
+	for _, f := range files {
+		rel, err := filepath.Rel(root, f.Path)
 		if err != nil {
 			return "", 0, err
 		}
-		n, err := archiveAddFile(tw, p, rel)
+		n, err := archiveAddFile(tw, f, rel)
 		if err != nil {
 			return "", 0, err
 		}
@@ -459,8 +463,9 @@ func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, 
 	return name, fi.Size(), nil
 }
 
-func archiveAddFile(tw *tar.Writer, path, rel string) (int64, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func archiveAddFile(tw *tar.Writer, listed fsutil.Listed, rel string) (int64, error) {
+	path := listed.Path
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -472,6 +477,9 @@ func archiveAddFile(tw *tar.Writer, path, rel string) (int64, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || uint64(st.Dev) != listed.Dev || uint64(st.Ino) != listed.Ino {
+		return 0, &fs.PathError{Op: "archive", Path: path, Err: fsutil.ErrChanged}
 	}
 	hdr, err := tar.FileInfoHeader(fi, "")
 	if err != nil {
@@ -549,6 +557,46 @@ func cleanupChoice(env *tasks.Env, key, def string, allowed ...string) (string, 
 }
 
 func cleanupTilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }
+
+// cleanupNotDeleted warns about what a removal left behind, the entries
+// that changed since the table was shown apart from real failures: those
+// were kept on purpose, and the person should know which and why. Each
+// one is in the log.
+func cleanupNotDeleted(env *tasks.Env, task string, errs []error) {
+	var changed, failed []string
+	for _, e := range errs {
+		text := cleanupErrorText(env, e)
+		fmt.Fprintf(env.Log, "not deleted: %s\n", text)
+		if errors.Is(e, fsutil.ErrChanged) {
+			changed = append(changed, text)
+		} else {
+			failed = append(failed, text)
+		}
+	}
+	if len(changed) > 0 {
+		env.Warn("%s: %s left alone: %s", task, cleanupPlural(len(changed), "entry", "entries"), cleanupFirst(changed))
+	}
+	if len(failed) > 0 {
+		env.Warn("%s: could not delete %s: %s", task, cleanupPlural(len(failed), "entry", "entries"), cleanupFirst(failed))
+	}
+}
+
+// cleanupErrorText is a removal error with its path written with ~.
+func cleanupErrorText(env *tasks.Env, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return cleanupTilde(env, pe.Path) + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// cleanupFirst is the first of texts, with how many more are in the log.
+func cleanupFirst(texts []string) string {
+	if len(texts) == 1 {
+		return texts[0]
+	}
+	return fmt.Sprintf("%s; and %d more (see the log)", texts[0], len(texts)-1)
+}
 
 func cleanupPlural(n int, one, many string) string {
 	if n == 1 {

@@ -41,11 +41,14 @@ import (
 //	    npm cache clean --force --cache DIR (for ~/.npm),
 //	    yarn cache clean --cache-folder DIR (for …/yarn),
 //	    pnpm store prune --store-dir DIR (for a pnpm store, …/pnpm/store);
-//	    each is given the listed folder, so it cannot clean another one.
-//	    Otherwise (and when the command fails) the folder's contents are
-//	    removed: the entries listed, never following a symlink (a link is
-//	    removed as a link, its target is left alone), never leaving the
-//	    folder's file system.
+//	    each is given the listed folder, resolved, checked again just
+//	    before the command runs (a folder replaced since the table, by a
+//	    link or another folder, is not cleaned), so it cannot clean
+//	    another one. Otherwise (and when the command fails) the folder's
+//	    contents are removed: the entries listed, each only if it is still
+//	    what was listed (a file replaced by a folder stays, with a
+//	    warning), never following a symlink (a link is removed as a link,
+//	    its target is left alone), never entering a mount point.
 //
 // Without a terminal and without --yes, with policy "ask", nothing is
 // deleted and the task is skipped at once. --yes cleans every listed
@@ -67,10 +70,12 @@ type Caches struct {
 type cache struct {
 	given   string // as configured
 	root    *fsutil.Root
-	entries []string // what is in it, listed before asking: what may go
+	entries []fsutil.Listed // what is in it, listed before asking: what may go
 	before  fsutil.Usage
-	tool    []string // the clean command, when a tool cleans it
-	problem error    // sizing trouble, shown with the table
+	// tool is the clean command, when a tool cleans it; its last
+	// argument is the folder, replaced by the rechecked path at run time.
+	tool    []string
+	problem error // sizing trouble, shown with the table
 }
 
 func (c *cache) how() string {
@@ -223,7 +228,8 @@ func (c *Caches) open(env *tasks.Env, paths []string, configured bool, outside [
 }
 
 // toolFor returns the command that cleans the cache at dir, when its tool
-// is installed and knows how to clean exactly that folder.
+// is installed and knows how to clean exactly that folder. dir is the
+// last argument: clean puts the path it checked again there.
 func (c *Caches) toolFor(dir string) []string {
 	look := c.LookPath
 	if look == nil {
@@ -253,8 +259,8 @@ func (c *Caches) toolFor(dir string) []string {
 
 // measure lists a cache's entries and sizes them: the apparent size of
 // everything inside, the folder itself not counted (it stays).
-func measure(ctx context.Context, root *fsutil.Root) (fsutil.Usage, []string, error) {
-	entries, err := root.Contents()
+func measure(ctx context.Context, root *fsutil.Root) (fsutil.Usage, []fsutil.Listed, error) {
+	entries, err := root.List()
 	if err != nil {
 		return fsutil.Usage{}, nil, err
 	}
@@ -336,7 +342,7 @@ func (c *Caches) dryRun(ctx context.Context, env *tasks.Env, caches []*cache, to
 			fmt.Fprintf(&b, "would run: %s\n", proc.CommandLine(ca.tool))
 			continue
 		}
-		out, err := ca.root.Remove(ctx, ca.entries, true)
+		out, err := ca.root.RemoveListed(ctx, ca.entries, true)
 		if err != nil {
 			return err
 		}
@@ -371,7 +377,15 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 		env.Status("cleaning %s", where)
 		removed := false
 		if ca.tool != nil {
-			err := runner.Run(ctx, proc.Cmd{Args: ca.tool, Dir: ca.root.Real, Log: env.Log, Status: env.StatusFunc()})
+			// The tool resolves the path itself, later: what it is handed
+			// must still be the folder the table showed, as it is now.
+			dir, err := ca.root.Recheck()
+			if err != nil {
+				env.Warn("caches: %s not cleaned: %v", where, tildeErrors(env, []error{err})[0])
+				continue
+			}
+			args := append(slices.Clone(ca.tool[:len(ca.tool)-1]), dir)
+			err = runner.Run(ctx, proc.Cmd{Args: args, Dir: dir, Log: env.Log, Status: env.StatusFunc()})
 			if err == nil {
 				removed = true
 			} else if ctx.Err() != nil {
@@ -381,7 +395,7 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 			}
 		}
 		if !removed {
-			out, err := ca.root.Remove(ctx, ca.entries, false)
+			out, err := ca.root.RemoveListed(ctx, ca.entries, false)
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -186,8 +185,10 @@ func (x *execution) prepare() {
 	// A bare name is looked up on the PATH the command will run with, not
 	// on ours: a sandbox or a user's environment may put other tools first.
 	if !strings.Contains(x.args[0], "/") {
-		if p, ok := lookPath(x.args[0], getenv(env, "PATH")); ok {
+		if p, err := LookPath(x.args[0], getenv(env, "PATH")); err == nil {
 			cmd.Path, cmd.Err = p, nil
+		} else if errors.Is(err, exec.ErrDot) {
+			cmd.Err = err
 		}
 	}
 	cmd.Dir = x.c.Dir
@@ -401,22 +402,4 @@ func getenv(env []string, key string) string {
 		}
 	}
 	return ""
-}
-
-// lookPath finds an executable regular file called name in the
-// directories of path.
-func lookPath(name, path string) (string, bool) {
-	if path == "" {
-		return "", false
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
 }
