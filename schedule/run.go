@@ -512,10 +512,6 @@ func (r *Run) runOne(ctx context.Context, t *task, held map[string]string) *Resu
 	env.Log = tw
 	env.Now = r.opts.Now
 	env.Config = r.opts.Config
-	if r.opts.Config != nil {
-		env.Options = r.opts.Config.Tasks[t.name]
-	}
-	env.Options.Name = t.name // also without a [task.NAME] table: errors name the key
 	env.Prompt = r.opts.Prompt
 	env.Runner = r.opts.Runner
 	env.DryRun, env.Yes = r.opts.DryRun, r.opts.Yes

@@ -34,12 +34,13 @@ func newConfigCmd(sys *System, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Validate the task tables against the catalogue too, so a
-			// typo shows here and not only at run time.
-			if _, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{}); err != nil {
+			// Validate the task tables and options against the catalogue
+			// too, so a mistake shows here and not only at run time.
+			builtins := catalog.Builtins()
+			if _, err := catalog.Assemble(cfg, builtins, catalog.Options{}); err != nil {
 				return err
 			}
-			return cfg.WriteTOML(sys.Out)
+			return cfg.WriteTOML(sys.Out, catalog.OptionDocs(builtins)...)
 		},
 	}
 	path := &cobra.Command{
@@ -66,7 +67,7 @@ func newConfigCmd(sys *System, g *globalOptions) *cobra.Command {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(p, []byte(config.InitTemplate()), 0o644); err != nil {
+			if err := os.WriteFile(p, []byte(config.InitTemplate(catalog.OptionDocs(catalog.Builtins())...)), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(sys.Out, "wrote %s\n", p)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -64,6 +63,9 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	if cmd.Flags().Changed("jobs") && o.jobs < 1 {
 		return usagef("--jobs must be at least 1, got %d", o.jobs)
 	}
+	if cmd.Flags().Changed("keep") && o.keep < 1 {
+		return usagef("--keep must be at least 1, got %d", o.keep)
+	}
 	if err := checkSelectFlags(cmd); err != nil {
 		return err
 	}
@@ -74,18 +76,6 @@ func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) er
 	p, err := buildPlan(cmd, sys, g, o.jobs)
 	if err != nil {
 		return err
-	}
-	if o.ask {
-		p.setOption("activate", "ask", true)
-	}
-	if cmd.Flags().Changed("keep") {
-		if o.keep < 1 {
-			return usagef("--keep must be at least 1, got %d", o.keep)
-		}
-		p.setOption("generations", "keep", o.keep)
-	}
-	if o.keepSince != "" {
-		p.setOption("generations", "keep_since", o.keepSince)
 	}
 	if o.dryRun {
 		// The plan is text: with --output json it goes to stderr, so that
@@ -259,20 +249,6 @@ func loadEstimates(p *plan) func(string) time.Duration {
 		}
 		return time.Second
 	}
-}
-
-// setOption sets a run-time option of a built-in task (from a flag).
-func (p *plan) setOption(task, key string, v any) {
-	tc := p.cfg.Tasks[task]
-	if tc.Options == nil {
-		tc.Options = map[string]any{}
-	}
-	tc.Name = task
-	tc.Options[key] = v
-	if p.cfg.Tasks == nil {
-		p.cfg.Tasks = map[string]config.Task{}
-	}
-	p.cfg.Tasks[task] = tc
 }
 
 var _ tasks.Prompter = (*render.Prompter)(nil)

@@ -1,6 +1,7 @@
 // Package catalog is the table of built-in tasks and the place where they
-// meet the user's configuration: per-task overrides, disabled tasks, and
-// the tasks users define themselves with `run`.
+// meet the user's configuration: per-task overrides, disabled tasks, each
+// built-in task's options (decoded and checked here, before anything
+// runs), and the tasks users define themselves with `run`.
 //
 // A built-in task is registered here only once it works; nothing is a
 // placeholder. Built-in `after` edges to a built-in task that is not
@@ -111,10 +112,7 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 				Msg: fmt.Sprintf("task.%s.run: %q is a built-in task; a task of your own needs another name", name, name)}
 		case builtin:
 			sp := &specs[i]
-			opts := append(append([]string(nil), standardBuiltin...), sp.Options...)
-			if err := tc.CheckOptions(sp.Options...); err != nil {
-				return nil, err
-			}
+			opts := append(append([]string(nil), standardBuiltin...), sp.OptionKeys()...)
 			if tc.Interactive != nil {
 				return nil, &config.Error{File: tc.File, Key: "task." + name + ".interactive",
 					Msg: fmt.Sprintf("task.%s.interactive: cannot be changed for a built-in task (it may set: %s)", name, strings.Join(opts, ", "))}
@@ -158,6 +156,9 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 			users = append(users, sp)
 		}
 	}
+	if err := bindOptions(cfg, specs); err != nil {
+		return nil, err
+	}
 	if o.NoUpdate {
 		if i, ok := byName["flake-update"]; ok {
 			specs[i].Disabled = true
@@ -185,6 +186,45 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 		}
 	}
 	return specs, nil
+}
+
+// bindOptions binds every built-in task to its options, before anything
+// runs: a bad option stops the run as a configuration error naming where
+// it was set, instead of failing its task after the build. A task the
+// configuration disables is only checked for unknown keys, and keeps its
+// defaults.
+func bindOptions(cfg *config.Config, builtins []tasks.Spec) error {
+	for i := range builtins {
+		sp := &builtins[i]
+		tc := cfg.Tasks[sp.Name]
+		if sp.Disabled {
+			tc.Name = sp.Name
+			if err := tc.CheckOptions(sp.OptionKeys()...); err != nil {
+				return err
+			}
+			continue
+		}
+		task, err := sp.Configure(tc)
+		if err != nil {
+			return err
+		}
+		sp.Task = task
+	}
+	return nil
+}
+
+// OptionDocs returns the options of every built-in task that has some,
+// with their defaults, for `rebuild config show` and `rebuild config init`.
+func OptionDocs(builtins []tasks.Spec) []config.TaskOptions {
+	var out []config.TaskOptions
+	for _, sp := range builtins {
+		c, ok := sp.Task.(tasks.Configurable)
+		if !ok {
+			continue
+		}
+		out = append(out, config.TaskOptions{Name: sp.Name, Description: sp.Description, Options: tasks.DescribeOptions(c)})
+	}
+	return out
 }
 
 func builtinNames(b []tasks.Spec) []string {
