@@ -79,73 +79,83 @@ func (c *Config) WriteTOML(w io.Writer, builtins ...TaskOptions) error {
 		if !IsName(name) {
 			return fmt.Errorf("config: task name %q is not kebab-case", name)
 		}
-		t := c.Tasks[name]
 		fmt.Fprintf(&b, "\n[task.%s]\n", name)
-		type kv struct {
-			key     string
-			val     any
-			comment string // after the value: "default"; with no value, the whole line
-		}
-		var kvs []kv
-		add := func(key string, val any) { kvs = append(kvs, kv{key: key, val: val}) }
-		if t.Run != "" {
-			add("run", t.Run)
-		}
-		for _, l := range []struct {
-			key  string
-			list []string
-		}{{"needs", t.Needs}, {"after", t.After}, {"groups", t.Groups}} {
-			if l.list != nil {
-				add(l.key, l.list)
-			}
-		}
-		for _, f := range []struct {
-			key string
-			val *bool
-		}{{"critical", t.Critical}, {"interactive", t.Interactive}, {"enabled", t.Enabled}} {
-			if f.val != nil {
-				add(f.key, *f.val)
-			}
-		}
-		if t.Timeout > 0 {
-			add("timeout", formatDuration(t.Timeout))
-		}
-		opts := map[string]kv{}
-		for key, v := range t.Options {
-			opts[key] = kv{key: key, val: v}
-		}
-		for _, o := range docs[name].Options {
-			if _, set := opts[o.Key]; set {
-				continue
-			}
-			if o.Default == nil {
-				opts[o.Key] = kv{key: o.Key, comment: o.Key + " (not set): " + o.Doc}
-			} else {
-				opts[o.Key] = kv{key: o.Key, val: o.Default, comment: "default"}
-			}
-		}
-		for _, key := range sortedKeys(opts) {
-			if isStandardTaskKey(key) {
-				return fmt.Errorf("config: task %s: option %q clashes with a standard key", name, key)
-			}
-			kvs = append(kvs, opts[key])
-		}
-		for _, kv := range kvs {
-			if kv.val == nil {
-				fmt.Fprintf(&b, "# %s\n", kv.comment)
-				continue
-			}
-			if err := writeKV(&b, kv.key, kv.val); err != nil {
-				return fmt.Errorf("config: task %s: %w", name, err)
-			}
-			if kv.comment != "" {
-				b.Truncate(b.Len() - 1)
-				fmt.Fprintf(&b, "  # %s\n", kv.comment)
-			}
+		if err := writeTaskTable(&b, c.Tasks[name], docs[name].Options); err != nil {
+			return fmt.Errorf("config: task %s: %w", name, err)
 		}
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// tableLine is one line of a [task.NAME] table.
+type tableLine struct {
+	key     string
+	val     any
+	comment string // after the value: "default"; with no value, the whole line
+}
+
+// writeTaskTable writes the body of t's table: its standard keys, then
+// its options and those of docs (a built-in task's) that t does not set,
+// sorted.
+func writeTaskTable(b *bytes.Buffer, t Task, docs []OptionDoc) error {
+	var lines []tableLine
+	add := func(key string, val any) { lines = append(lines, tableLine{key: key, val: val}) }
+	if t.Run != "" {
+		add("run", t.Run)
+	}
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"needs", t.Needs}, {"after", t.After}, {"groups", t.Groups}} {
+		if l.list != nil {
+			add(l.key, l.list)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		val *bool
+	}{{"critical", t.Critical}, {"interactive", t.Interactive}, {"enabled", t.Enabled}} {
+		if f.val != nil {
+			add(f.key, *f.val)
+		}
+	}
+	if t.Timeout > 0 {
+		add("timeout", formatDuration(t.Timeout))
+	}
+	opts := map[string]tableLine{}
+	for key, v := range t.Options {
+		opts[key] = tableLine{key: key, val: v}
+	}
+	for _, o := range docs {
+		switch _, set := opts[o.Key]; {
+		case set:
+		case o.Default == nil:
+			opts[o.Key] = tableLine{key: o.Key, comment: o.Key + " (not set): " + o.Doc}
+		default:
+			opts[o.Key] = tableLine{key: o.Key, val: o.Default, comment: "default"}
+		}
+	}
+	for _, key := range sortedKeys(opts) {
+		if isStandardTaskKey(key) {
+			return fmt.Errorf("option %q clashes with a standard key", key)
+		}
+		lines = append(lines, opts[key])
+	}
+	for _, l := range lines {
+		if l.val == nil {
+			fmt.Fprintf(b, "# %s\n", l.comment)
+			continue
+		}
+		if err := writeKV(b, l.key, l.val); err != nil {
+			return err
+		}
+		if l.comment != "" {
+			b.Truncate(b.Len() - 1) // writeKV ends the line
+			fmt.Fprintf(b, "  # %s\n", l.comment)
+		}
+	}
+	return nil
 }
 
 // writeKV writes one "key = value" line; tables and arrays stay inline so
