@@ -39,6 +39,12 @@ type Options struct {
 	// a task's options are decoded, names the flag the person typed
 	// ("flag --keep-since: …") rather than "flags".
 	FlagNames map[string]string
+	// Root is set when rebuild runs as root (effective uid 0). A root run
+	// reads only configuration files that root owns and no one else may
+	// write, in directories no one else may write, and takes no task
+	// commands (REBUILD_TASK__<NAME>__RUN) from the environment: anything
+	// another user can change must not become a command run as root.
+	Root bool
 }
 
 // Load reads the layers described by o and returns the merged, checked and
@@ -68,7 +74,7 @@ func Load(o Options) (*Config, error) {
 		system = DefaultSystemFile
 	}
 	if system != "-" {
-		layer, err := fileLayer(system, false)
+		layer, err := fileLayer(system, false, o.Root)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +87,7 @@ func Load(o Options) (*Config, error) {
 	}
 
 	if user, required := userPath(o, home); user != "" {
-		layer, err := fileLayer(user, required)
+		layer, err := fileLayer(user, required, o.Root)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +99,7 @@ func Load(o Options) (*Config, error) {
 		}
 	}
 
-	layer, err := envLayer(o.Environ)
+	layer, err := envLayer(o.Environ, o.Root)
 	if err != nil {
 		return nil, err
 	}

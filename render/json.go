@@ -9,12 +9,13 @@ import (
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
-// jsonEvent is one line of json mode, DESIGN.md's
+// Event is one line of json mode, DESIGN.md's
 // {"time","task","event","state","duration_ms","reason","error"}; finish
 // events add actions, stats, warnings and, when failed, log; status and
 // notice events carry their text in message. Empty fields are left out,
-// except time and event.
-type jsonEvent struct {
+// except time and event. It is the wire schema: exported so that readers
+// of `--output json` (the end-to-end tests) decode what is written.
+type Event struct {
 	Time       string   `json:"time"`
 	Task       string   `json:"task,omitempty"`
 	Event      string   `json:"event"`
@@ -29,8 +30,9 @@ type jsonEvent struct {
 	Log        string   `json:"log,omitempty"`
 }
 
-// jsonSummary is json mode's last line.
-type jsonSummary struct {
+// SummaryEvent is json mode's last line, the one whose event is
+// "summary". Its fields are written even when empty.
+type SummaryEvent struct {
 	Time         string            `json:"time"`
 	Event        string            `json:"event"`
 	WallMS       int64             `json:"wall_ms"`
@@ -57,7 +59,7 @@ func (r *jsonOut) Emit(e schedule.Event) {
 	if e.Time.IsZero() {
 		e.Time = r.o.Now()
 	}
-	j := jsonEvent{
+	j := Event{
 		Time:       stamp(e.Time),
 		Task:       e.Task,
 		Event:      string(e.Kind),
@@ -108,7 +110,7 @@ func (r *jsonOut) Pause()  {}
 func (r *jsonOut) Resume() {}
 
 func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
-	j := jsonSummary{
+	j := SummaryEvent{
 		Time:         stamp(r.o.Now()),
 		Event:        "summary",
 		WallMS:       s.Wall.Milliseconds(),

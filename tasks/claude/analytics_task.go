@@ -81,10 +81,10 @@ func (t toolAnalytics) Run(ctx context.Context, env *tasks.Env) error {
 	return runToolAnalytics(ctx, env, t.opts)
 }
 
-// runMCPAnalytics is mcp-analytics: servers configured in ~/.claude.json
-// and <flake>/.claude/mcp.json, their use in the session logs of the
-// window, <flake>/.claude/mcp-analytics.md and the CLAUDE.md section. The
-// sessions read move from raw to analyzed, and only from raw.
+// runMCPAnalytics is mcp-analytics: servers configured in ~/.claude.json,
+// <flake>/.mcp.json and <flake>/.claude/mcp.json, their use in the session
+// logs of the window, <flake>/.claude/mcp-analytics.md and the CLAUDE.md
+// section. The sessions read move from raw to analyzed, and only from raw.
 func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
