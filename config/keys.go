@@ -16,6 +16,20 @@ const (
 	SourceFlags       = "flags"
 )
 
+// flagPrefix starts the source of a key set by a named flag.
+const flagPrefix = "flag "
+
+// FlagSource is the source, in errors and Task.File, of a key set by the
+// command-line flag named flag (e.g. "--keep-since" gives "flag
+// --keep-since"): Options.FlagNames says which flag sets which key.
+func FlagSource(flag string) string { return flagPrefix + flag }
+
+// isTextSource reports whether values from source came as text (the
+// environment, flags), so a string is parsed as the key's type requires.
+func isTextSource(source string) bool {
+	return source == SourceEnvironment || source == SourceFlags || strings.HasPrefix(source, flagPrefix)
+}
+
 // DefaultSystemFile is the system-wide file read when Options.SystemFile is "".
 const DefaultSystemFile = "/etc/rebuild/config.toml"
 

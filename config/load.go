@@ -34,6 +34,11 @@ type Options struct {
 	// values (int, bool, []string, time.Duration) or strings, which are
 	// parsed like environment variables.
 	Flags map[string]any
+	// FlagNames names the flag that sets a key ("task.generations.keep_since"
+	// → "--keep-since"), so that an error in its value, found here or when
+	// a task's options are decoded, names the flag the person typed
+	// ("flag --keep-since: …") rather than "flags".
+	FlagNames map[string]string
 	// Root is set when rebuild runs as root (effective uid 0). A root run
 	// reads only configuration files that root owns and no one else may
 	// write, in directories no one else may write, and takes no task
@@ -102,13 +107,14 @@ func Load(o Options) (*Config, error) {
 		return nil, err
 	}
 
-	layer, err = flagsLayer(o.Flags)
+	layer, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
 	if err := merge(SourceFlags, layer); err != nil {
 		return nil, err
 	}
+	st.nameFlags(o.FlagNames)
 
 	cfg, err := build(k.Raw(), st)
 	if err != nil {
@@ -205,6 +211,15 @@ func (o *origins) mark(source string, m map[string]any) {
 			for opt := range table {
 				o.key["task."+name+"."+opt] = source
 			}
+		}
+	}
+}
+
+// nameFlags puts the flag that set a key in place of "flags".
+func (o *origins) nameFlags(names map[string]string) {
+	for key, flag := range names {
+		if o.key[key] == SourceFlags {
+			o.key[key] = FlagSource(flag)
 		}
 	}
 }

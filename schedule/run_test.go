@@ -319,13 +319,14 @@ func TestTTYGrantedInSeedOrder(t *testing.T) {
 
 func TestValuesHandedOn(t *testing.T) {
 	var got any
+	out := tasks.NewKey[string]("build", "out")
 	specs := []tasks.Spec{
 		{Name: "build", Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			env.Put("out", "/nix/store/abc-nixos-system")
+			out.Put(env, "/nix/store/abc-nixos-system")
 			return nil
 		})},
 		{Name: "activate", Needs: []string{"build"}, Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			got, _ = env.Value("build", "out")
+			got, _ = out.Get(env)
 			return nil
 		})},
 	}

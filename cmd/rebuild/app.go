@@ -77,6 +77,30 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 	if f.Lookup("jobs") != nil && f.Changed("jobs") {
 		m["jobs"] = jobs
 	}
+	// The run flags that set a built-in task's option go through the
+	// same layer as the configuration, and are checked with it.
+	for flag, key := range taskOptionFlags {
+		if fl := f.Lookup(flag); fl != nil && fl.Changed {
+			m[key] = fl.Value.String()
+		}
+	}
+	return m
+}
+
+// taskOptionFlags are the run flags that set an option of a built-in
+// task, by flag name.
+var taskOptionFlags = map[string]string{
+	"ask":        "task.activate.ask",
+	"keep":       "task.generations.keep",
+	"keep-since": "task.generations.keep_since",
+}
+
+// flagNames names, by config key, the flag that sets it, for errors.
+func flagNames() map[string]string {
+	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs"}
+	for flag, key := range taskOptionFlags {
+		m[key] = "--" + flag
+	}
 	return m
 }
 

@@ -49,6 +49,7 @@ func loadConfig(sys *System, l loadOptions) (*config.Config, error) {
 		Home:       sys.Home,
 		Hostname:   sys.Host,
 		Flags:      l.Set,
+		FlagNames:  flagNames(),
 		Root:       sys.Euid == 0,
 	})
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -97,11 +96,13 @@ func runRun(o *runOptions) error {
 	if err != nil {
 		return &usageError{err}
 	}
+	if o.KeepSet && o.Keep < 1 {
+		return usagef("--keep must be at least 1, got %d", o.Keep)
+	}
+	// --ask, --keep and --keep-since reach their tasks through the
+	// configuration's flag layer (configFlags), checked with the rest.
 	p, err := buildPlan(o.Sys, o.Load, o.selectOptions)
 	if err != nil {
-		return err
-	}
-	if err := o.setTaskOptions(p); err != nil {
 		return err
 	}
 	est := loadEstimates(p)
@@ -117,23 +118,6 @@ func runRun(o *runOptions) error {
 	}
 	defer lock.Release()
 	return runLocked(o, p, mode, est, render.NewRunID(now))
-}
-
-// setTaskOptions applies the run flags that are options of built-in tasks.
-func (o *runOptions) setTaskOptions(p *plan) error {
-	if o.Ask {
-		p.setOption("activate", "ask", true)
-	}
-	if o.KeepSet {
-		if o.Keep < 1 {
-			return usagef("--keep must be at least 1, got %d", o.Keep)
-		}
-		p.setOption("generations", "keep", o.Keep)
-	}
-	if o.KeepSince != "" {
-		p.setOption("generations", "keep_since", o.KeepSince)
-	}
-	return nil
 }
 
 // writeDryRunPlan prints the plan before a dry run. The plan is text: with
@@ -238,20 +222,6 @@ func loadEstimates(p *plan) func(string) time.Duration {
 		}
 		return time.Second
 	}
-}
-
-// setOption sets a run-time option of a built-in task (from a flag).
-func (p *plan) setOption(task, key string, v any) {
-	tc := p.cfg.Tasks[task]
-	if tc.Options == nil {
-		tc.Options = map[string]any{}
-	}
-	tc.Name = task
-	tc.Options[key] = v
-	if p.cfg.Tasks == nil {
-		p.cfg.Tasks = map[string]config.Task{}
-	}
-	p.cfg.Tasks[task] = tc
 }
 
 var _ tasks.Prompter = (*render.Prompter)(nil)

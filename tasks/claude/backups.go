@@ -11,39 +11,68 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
-// BackupsOptions are the keys `backups` accepts in [task.backups]:
+// BackupsOptions are the options of [task.backups].
 //
-//	dirs = ["<flake>/.backups", "<flake>/.claude/.backups", "~/.claude/.backups"]
-//	    the folders claude-config backs files up into; only the files
-//	    directly in them named *.backup-* (e.g.
-//	    CLAUDE.md.backup-20250124-101500) are considered, nothing else is
-//	    ever touched. A folder under the flake directory, or listed here
-//	    explicitly, may be outside the home directory; "/" and the home
-//	    directory itself are refused. "Under the flake" holds for where a
-//	    folder really is: <flake>/.claude as a link to a folder outside
-//	    the flake and the home is not cleaned by default (a warning says
-//	    so; listing it here cleans it).
-//	policy = "ask"
-//	    "ask": show the backups and ask; "all": delete every backup;
-//	    "older": delete those older than older_than_days (by modification
-//	    time); "keep": keep the newest `keep` of each file, delete the
-//	    rest; "skip": delete nothing. A policy other than "ask" is applied
-//	    without asking.
-//	older_than_days = 7
-//	keep = 3
+// Only the files directly in the dirs named *.backup-* (e.g.
+// CLAUDE.md.backup-20250124-101500) are considered, nothing else is ever
+// touched. A folder under the flake directory, or listed explicitly, may
+// be outside the home directory; "/" and the home directory itself are
+// refused.
+// "Under the flake" holds for where a folder really is: <flake>/.claude
+// as a link to a folder outside the flake and the home is not cleaned by
+// default (a warning says so; listing it in dirs cleans it).
 //
 // Without a terminal and without --yes, with policy "ask", nothing is
 // deleted and the task is skipped. --yes applies "older" (older than
 // older_than_days). --dry-run lists exactly the files that the policy
 // (with "ask": what --yes would do) would delete, and deletes nothing.
-var BackupsOptions = []string{"dirs", "policy", "older_than_days", "keep"}
+type BackupsOptions struct {
+	// Dirs nil: the flake's .backups and .claude/.backups, and
+	// ~/.claude/.backups.
+	Dirs          []string `option:"dirs" doc:"the folders claude-config backs files up into; unset: <flake>/.backups, <flake>/.claude/.backups and ~/.claude/.backups"`
+	Policy        string   `option:"policy" doc:"\"ask\": show the backups and ask; \"all\": delete every backup; \"older\": those older than older_than_days; \"keep\": all but the newest keep of each file; \"skip\": none; other than \"ask\", applied without asking"`
+	OlderThanDays int      `option:"older_than_days" doc:"the age in days (by modification time) of the backups \"older\" deletes"`
+	Keep          int      `option:"keep" doc:"how many of each file's newest backups \"keep\" keeps"`
+	Given         tasks.Given
+}
+
+// DefaultBackupsOptions are backups' defaults.
+func DefaultBackupsOptions() BackupsOptions {
+	return BackupsOptions{Policy: "ask", OlderThanDays: 7, Keep: 3}
+}
+
+// Check refuses an unknown policy and negative numbers.
+func (o BackupsOptions) Check() error {
+	if err := cleanupChoice("policy", o.Policy, "ask", "all", "older", "keep", "skip"); err != nil {
+		return err
+	}
+	if o.OlderThanDays < 0 {
+		return tasks.BadOption("older_than_days", o.OlderThanDays, "negative", "a whole number of days ≥ 0")
+	}
+	if o.Keep < 0 {
+		return tasks.BadOption("keep", o.Keep, "negative", "a whole number ≥ 0")
+	}
+	return nil
+}
 
 // Backups is the backups task.
-type Backups struct{}
+type Backups struct{ Options BackupsOptions }
+
+// Configure implements tasks.Configurable.
+func (b *Backups) Configure(t config.Task) (tasks.Task, error) {
+	c := *b
+	c.Options = DefaultBackupsOptions()
+	err := tasks.DecodeOptions(t, &c.Options)
+	return &c, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (b *Backups) TaskOptions() any { return b.Options }
 
 // backup is one *.backup-* file.
 type backup struct {
@@ -62,28 +91,8 @@ type backupPlan struct {
 // Run lists the backups, with what each choice would delete, and deletes
 // what the policy or the person chose. See BackupsOptions.
 func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
-	dirs, configured, flake, err := backupDirs(env)
-	if err != nil {
-		return err
-	}
-	policy, err := cleanupChoice(env, "policy", "ask", "ask", "all", "older", "keep", "skip")
-	if err != nil {
-		return err
-	}
-	days, err := env.Options.Int("older_than_days", 7)
-	if err != nil {
-		return err
-	}
-	if days < 0 {
-		return env.Options.OptionError("older_than_days", days, "negative", "a whole number of days ≥ 0")
-	}
-	keep, err := env.Options.Int("keep", 3)
-	if err != nil {
-		return err
-	}
-	if keep < 0 {
-		return env.Options.OptionError("keep", keep, "negative", "a whole number ≥ 0")
-	}
+	dirs, configured, flake := backupDirs(env, b.Options.Dirs)
+	policy, days, keep := b.Options.Policy, b.Options.OlderThanDays, b.Options.Keep
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": backups kept")
 	}
@@ -110,7 +119,8 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 			continue
 		}
 		if err != nil {
-			return env.Options.OptionError("dirs", cleanupTilde(env, d), err.Error()+"; nothing was deleted", "folders that hold *.backup-* files")
+			return fmt.Errorf("%s: task.backups.dirs = %q: %v; nothing was deleted; allowed: folders that hold *.backup-* files",
+				b.Options.Given.Source("dirs"), cleanupTilde(env, d), err)
 		}
 		if _, dup := roots[root.Real]; dup {
 			continue
@@ -184,6 +194,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 				cleanupPlural(len(sets[k]), "file", "files"), fsutil.FormatBytes(backupBytes(sets[k])))})
 		}
 		choices = append(choices, tasks.Choice{Key: 's', Label: "skip: keep them all"})
+		var err error
 		choice, err = env.Prompt.Choose(ctx, q, choices)
 		if err != nil {
 			return err
@@ -199,7 +210,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 // backupDirs returns the folders to look in, whether they were configured
 // (then each may be outside the home directory), and the flake directory
 // ("" when there is none).
-func backupDirs(env *tasks.Env) (dirs []string, configured bool, flake string, err error) {
+func backupDirs(env *tasks.Env, configuredDirs []string) (dirs []string, configured bool, flake string) {
 	if env.Config != nil && env.Config.Flake != "" {
 		flake = filepath.Clean(env.Expand(env.Config.Flake))
 	}
@@ -208,15 +219,14 @@ func backupDirs(env *tasks.Env) (dirs []string, configured bool, flake string, e
 		def = append(def, filepath.Join(flake, ".backups"), filepath.Join(flake, ".claude", ".backups"))
 	}
 	def = append(def, "~/.claude/.backups")
-	dirs, err = env.Options.Strings("dirs", def)
-	if err != nil {
-		return nil, false, "", err
+	dirs, configured = append([]string{}, configuredDirs...), configuredDirs != nil
+	if !configured {
+		dirs = def
 	}
-	_, configured = env.Options.Options["dirs"]
 	for i, d := range dirs {
 		dirs[i] = filepath.Clean(env.Expand(d))
 	}
-	return dirs, configured, flake, nil
+	return dirs, configured, flake
 }
 
 // openBackupDir checks the backup folder d with guard. A configured folder

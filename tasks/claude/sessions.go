@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -33,10 +34,9 @@ func Specs() []tasks.Spec {
 			Groups:      []string{"claude", "cleanup"},
 			After:       []string{"mcp-analytics", "learn-review"},
 			Interactive: true,
-			Options:     SessionsOptions,
 			DryRun:      true,
 			Estimate:    2 * time.Second,
-			Task:        &Sessions{},
+			Task:        &Sessions{Options: DefaultSessionsOptions()},
 		},
 		{
 			Name:        "backups",
@@ -45,29 +45,14 @@ func Specs() []tasks.Spec {
 			Groups:      []string{"claude", "cleanup"},
 			After:       []string{"claude-config"},
 			Interactive: true,
-			Options:     BackupsOptions,
 			DryRun:      true,
 			Estimate:    time.Second,
-			Task:        &Backups{},
+			Task:        &Backups{Options: DefaultBackupsOptions()},
 		},
 	}
 }
 
-// SessionsOptions are the keys `sessions` accepts in [task.sessions]:
-//
-//	projects = "~/.claude/projects"
-//	    where the session logs are: <projects>/<project>/<id>.jsonl, each
-//	    with its sidecar <id>.jsonl.lifecycle.json (no sidecar: raw).
-//	    Only the two levels below it are looked at.
-//	policy = "ask"
-//	    "ask": list the implemented sessions and ask (without a terminal:
-//	    keep them); "clean": delete (or archive) them without asking;
-//	    "skip": keep them.
-//	archive = false
-//	    true: pack the implemented sessions, logs and sidecars, into
-//	    <archive_dir>/sessions-YYYYMMDD-HHMMSS.tar.gz, check the archive,
-//	    and only then delete them.
-//	archive_dir = "~/.claude/archives"
+// SessionsOptions are the options of [task.sessions].
 //
 // Only sessions whose sidecar says "implemented" go, each log with its
 // sidecar; a sidecar marked implemented whose log is gone goes alone. A
@@ -77,10 +62,39 @@ func Specs() []tasks.Spec {
 // "ask", nothing is deleted and the task is skipped. --yes deletes the
 // implemented sessions (archives them first with archive = true).
 // --dry-run lists exactly the files that would go and deletes nothing.
-var SessionsOptions = []string{"projects", "policy", "archive", "archive_dir"}
+type SessionsOptions struct {
+	Projects   string `option:"projects" doc:"where the session logs are: <projects>/<project>/<id>.jsonl, each with its sidecar <id>.jsonl.lifecycle.json; only the two levels below it are looked at"`
+	Policy     string `option:"policy" doc:"\"ask\": list the implemented sessions and ask (without a terminal: keep them); \"clean\": delete (or archive) them without asking; \"skip\": keep them"`
+	Archive    bool   `option:"archive" doc:"pack the implemented sessions, logs and sidecars, into <archive_dir>/sessions-YYYYMMDD-HHMMSS.tar.gz, check the archive, and only then delete them"`
+	ArchiveDir string `option:"archive_dir" doc:"where archives go"`
+	// Given: a projects folder configured explicitly may be outside the
+	// home directory.
+	Given tasks.Given
+}
+
+// DefaultSessionsOptions are sessions' defaults.
+func DefaultSessionsOptions() SessionsOptions {
+	return SessionsOptions{Projects: "~/.claude/projects", Policy: "ask", ArchiveDir: "~/.claude/archives"}
+}
+
+// Check refuses an unknown policy.
+func (o SessionsOptions) Check() error {
+	return cleanupChoice("policy", o.Policy, "ask", "clean", "skip")
+}
 
 // Sessions is the sessions task.
-type Sessions struct{}
+type Sessions struct{ Options SessionsOptions }
+
+// Configure implements tasks.Configurable.
+func (s *Sessions) Configure(t config.Task) (tasks.Task, error) {
+	c := *s
+	c.Options = DefaultSessionsOptions()
+	err := tasks.DecodeOptions(t, &c.Options)
+	return &c, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (s *Sessions) TaskOptions() any { return s.Options }
 
 // session is one session log and its sidecar, as found.
 type session struct {
@@ -120,24 +134,10 @@ func (s *session) files() []fsutil.Listed {
 // implemented ones and deletes (or archives) them when agreed. See
 // SessionsOptions.
 func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
-	projectsOpt, err := env.Options.String("projects", "~/.claude/projects")
-	if err != nil {
-		return err
-	}
-	_, explicit := env.Options.Options["projects"]
-	policy, err := cleanupChoice(env, "policy", "ask", "ask", "clean", "skip")
-	if err != nil {
-		return err
-	}
-	archive, err := env.Options.Bool("archive", false)
-	if err != nil {
-		return err
-	}
-	archiveDir, err := env.Options.String("archive_dir", "~/.claude/archives")
-	if err != nil {
-		return err
-	}
-	archiveDir = env.Expand(archiveDir)
+	o := s.Options
+	projectsOpt, explicit := o.Projects, o.Given.Has("projects")
+	policy, archive := o.Policy, o.Archive
+	archiveDir := env.Expand(o.ArchiveDir)
 	projects := env.Expand(projectsOpt)
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": sessions kept")
@@ -148,7 +148,8 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no sessions: %s does not exist", cleanupTilde(env, projects))
 	}
 	if err != nil {
-		return env.Options.OptionError("projects", projectsOpt, err.Error(), "a folder inside the home directory, or one configured explicitly")
+		return fmt.Errorf("%s: task.sessions.projects = %q: %v; allowed: a folder inside the home directory, or one configured explicitly",
+			o.Given.Source("projects"), projectsOpt, err)
 	}
 	all, walkErrs, err := findSessions(ctx, root.Path)
 	if err != nil {
@@ -540,20 +541,17 @@ func archiveCheck(path string, want map[string]int64) error {
 // The helpers below are shared by sessions and backups; their names start
 // with cleanup so the other tasks of this package keep their own.
 
-// cleanupChoice reads a string option that must be one of allowed.
-func cleanupChoice(env *tasks.Env, key, def string, allowed ...string) (string, error) {
-	v, err := env.Options.String(key, def)
-	if err != nil {
-		return "", err
-	}
+// cleanupChoice refuses v, the value of option key, when it is not one of
+// allowed.
+func cleanupChoice(key, v string, allowed ...string) error {
 	if !slices.Contains(allowed, v) {
 		q := make([]string, len(allowed))
 		for i, a := range allowed {
 			q[i] = fmt.Sprintf("%q", a)
 		}
-		return "", env.Options.OptionError(key, v, "not a known value", strings.Join(q, ", "))
+		return tasks.BadOption(key, v, "not a known value", strings.Join(q, ", "))
 	}
-	return v, nil
+	return nil
 }
 
 func cleanupTilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }

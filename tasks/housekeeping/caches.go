@@ -13,49 +13,53 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
-// CachesOptions are the keys `caches` accepts in [task.caches]:
+// CachesOptions are the options of [task.caches].
 //
-//	paths = ["~/.cache/uv", "~/.cache/google-chrome", "~/.cache/chromium",
-//	         "~/.cache/yarn", "~/.cache/ms-playwright", "~/.cache/pnpm", "~/.npm"]
-//	    the cache folders (the default list is this one). A folder that
-//	    does not exist or is empty is left out. A path that is ~ itself,
-//	    "/", a folder containing the home directory, or outside the home
-//	    directory is refused: the task fails naming the key and nothing is
-//	    deleted. Each folder is resolved with its symlinks first, and the
-//	    rules apply to where it really is.
-//	allow_outside_home = ["/var/cache/mytool"]
-//	    folders outside the home directory that may be cleaned: each must
-//	    also be in paths (the explicit configuration PHASES.md asks for).
-//	policy = "ask"
-//	    "ask": show the table and ask (without a terminal: clean nothing);
-//	    "clean": clean every listed cache without asking;
-//	    "skip": clean nothing.
-//	tools = true
-//	    clean with the tool's own command when it is installed:
-//	    uv cache clean --cache-dir DIR (for …/uv),
-//	    npm cache clean --force --cache DIR (for ~/.npm),
-//	    yarn cache clean --cache-folder DIR (for …/yarn),
-//	    pnpm store prune --store-dir DIR (for a pnpm store, …/pnpm/store);
-//	    each is given the listed folder, resolved, checked again just
-//	    before the command runs (a folder replaced since the table, by a
-//	    link or another folder, is not cleaned), so it cannot clean
-//	    another one. Otherwise (and when the command fails) the folder's
-//	    contents are removed: the entries listed, each only if it is still
-//	    what was listed (a file replaced by a folder stays, with a
-//	    warning), never following a symlink (a link is removed as a link,
-//	    its target is left alone), never entering a mount point.
+// A path in paths that does not exist or is empty is left out. A path
+// that is ~ itself, "/", a folder containing the home directory, or
+// outside the home directory is refused: when it was configured the task
+// fails naming the key and nothing is deleted (a default one is only
+// warned about). Each folder is resolved with its symlinks first, and
+// the rules apply to where it really is.
+//
+// The tools' own commands, with tools = true: uv cache clean --cache-dir
+// DIR (for …/uv), npm cache clean --force --cache DIR (for ~/.npm), yarn
+// cache clean --cache-folder DIR (for …/yarn), pnpm store prune
+// --store-dir DIR (for a pnpm store, …/pnpm/store); each is given the
+// listed folder, resolved and checked again just before the command
+// runs (a folder replaced since the table, by a link or another folder,
+// is not cleaned), so it cannot clean another one. Otherwise (and when the
+// command fails) the folder's contents are removed: the entries listed,
+// each only if it is still what was listed (a file replaced by a folder
+// stays, with a warning), never following a symlink (a link is removed as a link, its target is
+// left alone), never leaving the folder's file system, never entering a mount point.
 //
 // Without a terminal and without --yes, with policy "ask", nothing is
 // deleted and the task is skipped at once. --yes cleans every listed
 // cache. --dry-run lists each cache and exactly the entries (or the
 // command) that would go, and deletes nothing. Bytes freed are measured
 // by sizing each cache again afterwards.
-var CachesOptions = []string{"paths", "allow_outside_home", "policy", "tools"}
+type CachesOptions struct {
+	Paths            []string `option:"paths" doc:"the cache folders"`
+	AllowOutsideHome []string `option:"allow_outside_home" doc:"folders outside the home directory that may be cleaned; each must also be in paths"`
+	Policy           string   `option:"policy" doc:"\"ask\": show the table and ask (without a terminal: clean nothing); \"clean\": clean every listed cache without asking; \"skip\": clean nothing"`
+	Tools            bool     `option:"tools" doc:"clean with the tool's own command when it is installed (uv, npm, yarn, pnpm)"`
+	Given            tasks.Given
+}
+
+// DefaultCachesOptions are caches' defaults.
+func DefaultCachesOptions() CachesOptions {
+	return CachesOptions{Paths: append([]string{}, DefaultCaches...), AllowOutsideHome: []string{}, Policy: "ask", Tools: true}
+}
+
+// Check refuses an unknown policy.
+func (o CachesOptions) Check() error { return oneOf("policy", o.Policy, "ask", "clean", "skip") }
 
 // DefaultCaches is the default list of cache folders.
 var DefaultCaches = []string{"~/.cache/uv", "~/.cache/google-chrome", "~/.cache/chromium", "~/.cache/yarn", "~/.cache/ms-playwright", "~/.cache/pnpm", "~/.npm"}
@@ -64,7 +68,19 @@ var DefaultCaches = []string{"~/.cache/uv", "~/.cache/google-chrome", "~/.cache/
 type Caches struct {
 	// LookPath finds a tool's program; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
+	Options  CachesOptions
 }
+
+// Configure implements tasks.Configurable.
+func (c *Caches) Configure(t config.Task) (tasks.Task, error) {
+	cp := *c
+	cp.Options = DefaultCachesOptions()
+	err := tasks.DecodeOptions(t, &cp.Options)
+	return &cp, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (c *Caches) TaskOptions() any { return c.Options }
 
 // cache is one cache folder, checked and sized.
 type cache struct {
@@ -89,28 +105,13 @@ func (c *cache) how() string {
 // total, asks once (or per cache, when the person picks "d") and cleans
 // what was agreed to. See CachesOptions.
 func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
-	paths, err := env.Options.Strings("paths", DefaultCaches)
-	if err != nil {
-		return err
-	}
-	_, configured := env.Options.Options["paths"]
-	outside, err := env.Options.Strings("allow_outside_home", nil)
-	if err != nil {
-		return err
-	}
-	policy, err := choiceOption(env, "policy", "ask", "ask", "clean", "skip")
-	if err != nil {
-		return err
-	}
-	useTools, err := env.Options.Bool("tools", true)
-	if err != nil {
-		return err
-	}
+	o := c.Options
+	paths, policy := o.Paths, o.Policy
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": no cache cleaned")
 	}
 
-	caches, err := c.open(env, paths, configured, outside, useTools)
+	caches, err := c.open(env, paths, o.Given.Has("paths"), o.AllowOutsideHome, o.Tools)
 	if err != nil {
 		return err
 	}
@@ -218,10 +219,7 @@ func (c *Caches) open(env *tasks.Env, paths []string, configured bool, outside [
 		out = append(out, ca)
 	}
 	if len(refused) > 0 {
-		file := env.Options.File
-		if file == "" {
-			file = "defaults"
-		}
+		file := c.Options.Given.Source("paths")
 		return nil, fmt.Errorf("%s: task.caches.paths: %s; nothing was deleted", file, strings.Join(refused, "; "))
 	}
 	return out, nil
