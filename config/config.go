@@ -64,6 +64,16 @@ type Task struct {
 // IsUser reports whether the task is the user's own (it has run).
 func (t Task) IsUser() bool { return t.Run != "" }
 
+// Source returns the layer that set key, for messages: a file's path,
+// "environment", "flag --NAME" or "flags"; for a key no layer set, the
+// layer that last set a key of the task, else "defaults".
+func (t Task) Source(key string) string {
+	if s := t.source(key); s != "" {
+		return s
+	}
+	return SourceDefaults
+}
+
 // source returns the layer that set key, for error messages.
 func (t Task) source(key string) string {
 	if s, ok := t.sources[key]; ok {

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 )
 
 // Error is a configuration error: a bad key, a bad value, a file that
-// cannot be read or parsed. The command line turns it into exit code 2.
+// cannot be read or parsed. Its ExitCode is 2.
 //
 // When Value is set the error is about a value and reads
 //
@@ -61,6 +63,9 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying read or decode error, if any.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is exitcode.Usage: a configuration error is the user's to fix.
+func (e *Error) ExitCode() int { return exitcode.Usage }
 
 // problem is what is wrong with a value, before we know where it came from.
 type problem struct{ msg, allowed string }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -48,6 +49,8 @@ critical = false
 		"flake = \"~\"\nstate_dir = \"~/s\"\n",
 		"[[task]]\nx = 1\n",
 		"host = [\n",
+		"[task.x]\nrun = \"a\\u0000b\"\n",
+		"[task." + strings.Repeat("a", 65) + "]\nrun = \"true\"\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -16,6 +16,20 @@ const (
 	SourceFlags       = "flags"
 )
 
+// flagPrefix starts the source of a key set by a named flag.
+const flagPrefix = "flag "
+
+// FlagSource is the source, in errors and Task.File, of a key set by the
+// command-line flag named flag (e.g. "--keep-since" gives "flag
+// --keep-since"): Options.FlagNames says which flag sets which key.
+func FlagSource(flag string) string { return flagPrefix + flag }
+
+// isTextSource reports whether values from source came as text (the
+// environment, flags), so a string is parsed as the key's type requires.
+func isTextSource(source string) bool {
+	return source == SourceEnvironment || source == SourceFlags || strings.HasPrefix(source, flagPrefix)
+}
+
 // DefaultSystemFile is the system-wide file read when Options.SystemFile is "".
 const DefaultSystemFile = "/etc/rebuild/config.toml"
 
@@ -113,6 +127,25 @@ var kebab = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 // IsName reports whether s is a valid task or group name (kebab-case).
 func IsName(s string) bool { return kebab.MatchString(s) }
 
+// MaxNameLen is the longest task name, in bytes. A task's name becomes a
+// file name, its log NAME.log, and a file name holds at most 255 bytes;
+// the cap leaves room for that and keeps names readable in a table.
+const MaxNameLen = 64
+
+// taskNameError checks the name of a task table (key is where it was
+// written): kebab-case and at most MaxNameLen bytes. nil when it is fine.
+func taskNameError(file, key, name string) *Error {
+	if !IsName(name) {
+		return badTaskName(file, key, name)
+	}
+	if len(name) > MaxNameLen {
+		return &Error{File: file, Key: key,
+			Msg: fmt.Sprintf("task name %s… is %d characters long; the most is %d (the name becomes the file name of the task's log, NAME.log)",
+				name[:32], len(name), MaxNameLen)}
+	}
+	return nil
+}
+
 const (
 	allowedPath     = "a path (~ is your home)"
 	allowedOptPath  = `a path (~ is your home), or "" for the default`
@@ -147,6 +180,9 @@ func convert(k kind, v any, lenient bool) (any, *problem) {
 		if s == "" && k == kindPath {
 			return nil, &problem{"empty", allowed}
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, &problem{"contains a NUL byte, which no path can hold", allowed}
+		}
 		return s, nil
 	case kindElevate:
 		s, ok := v.(string)
@@ -179,6 +215,11 @@ func convert(k kind, v any, lenient bool) (any, *problem) {
 		}
 		if strings.TrimSpace(s) == "" {
 			return nil, &problem{"empty", allowedRun}
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			// Checked here, not at exec time: a command line is a C
+			// string, and the run would fail only when the task starts.
+			return nil, &problem{"contains a NUL byte, which no command line can hold", allowedRun}
 		}
 		return s, nil
 	case kindNames:

@@ -12,7 +12,6 @@ import (
 	"github.com/knadh/koanf/parsers/toml/v2"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
 )
@@ -36,13 +35,17 @@ func defaultsLayer() (*koanf.Koanf, error) {
 }
 
 // fileLayer reads and checks one TOML file. A missing file is (nil, nil)
-// unless required.
-func fileLayer(path string, required bool) (*koanf.Koanf, error) {
-	raw := koanf.New(".")
-	if err := raw.Load(file.Provider(path), toml.Parser()); err != nil {
+// unless required; root is for readFile.
+func fileLayer(path string, required, root bool) (*koanf.Koanf, error) {
+	b, found, err := readFile(path, required, root)
+	if !found || err != nil {
+		return nil, err
+	}
+	tree, err := toml.Parser().Unmarshal(b)
+	if err != nil {
 		return nil, fileError(path, required, err)
 	}
-	norm, err := normalizeTree(path, raw.Raw())
+	norm, err := normalizeTree(path, tree)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +113,8 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 	}
 	out := make(map[string]any, len(tables))
 	for _, name := range sortedKeys(tables) {
-		if !IsName(name) {
-			return nil, badTaskName(file, "task."+name, name)
+		if err := taskNameError(file, "task."+name, name); err != nil {
+			return nil, err
 		}
 		table, ok := tables[name].(map[string]any)
 		if !ok {
@@ -183,7 +186,8 @@ func knownEnvNames() []string {
 
 // envEntry maps one REBUILD_* variable to its key and normal-form value.
 // The key is "" for a variable that is not configuration (REBUILD_CONFIG).
-func envEntry(name, val string) (string, any, *Error) {
+// root refuses a task's run: see Options.Root.
+func envEntry(name, val string, root bool) (string, any, *Error) {
 	if name == EnvConfig {
 		return "", nil, nil
 	}
@@ -196,6 +200,14 @@ func envEntry(name, val string) (string, any, *Error) {
 		}
 		task := strings.ToLower(strings.ReplaceAll(parts[0], "_", "-"))
 		key := strings.ToLower(parts[1])
+		if err := taskNameError(SourceEnvironment, name, task); err != nil {
+			return "", nil, err
+		}
+		if key == "run" && root {
+			return "", nil, &Error{File: SourceEnvironment, Key: name,
+				Msg: fmt.Sprintf("%s defines the command of task %s, and rebuild runs as root: root takes task commands only from configuration files root owns, "+
+					"never from the environment (sudo -E or doas keepenv pass on the user's); unset it, or put run in [task.%s] of %s", name, task, task, DefaultSystemFile)}
+		}
 		v, err := taskValue(SourceEnvironment, name, key, val, true)
 		if err != nil {
 			return "", nil, err
@@ -221,8 +233,8 @@ func envEntry(name, val string) (string, any, *Error) {
 	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(sortedCopy(known), ", ")}
 }
 
-// envLayer reads the REBUILD_* variables of environ.
-func envLayer(environ []string) (*koanf.Koanf, error) {
+// envLayer reads the REBUILD_* variables of environ; root as for envEntry.
+func envLayer(environ []string, root bool) (*koanf.Koanf, error) {
 	var errs []*Error
 	p := env.Provider(".", env.Opt{
 		Prefix:      envPrefix,
@@ -231,12 +243,12 @@ func envLayer(environ []string) (*koanf.Koanf, error) {
 			// An empty variable is unset, as `REBUILD_JOBS= rebuild`
 			// means in a shell; a name that is not ours is still checked.
 			if val == "" {
-				if _, _, err := envEntry(name, "x"); err != nil && err.Value == "" {
+				if _, _, err := envEntry(name, "x", false); err != nil && err.Value == "" {
 					errs = append(errs, err)
 				}
 				return "", nil
 			}
-			key, v, err := envEntry(name, val)
+			key, v, err := envEntry(name, val, root)
 			if err != nil {
 				errs = append(errs, err)
 				return "", nil
@@ -257,28 +269,32 @@ func envLayer(environ []string) (*koanf.Koanf, error) {
 }
 
 // flagsLayer checks the flag overrides, keyed by config key ("jobs",
-// "task.build.timeout").
-func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
+// "task.build.timeout"); an error names the flag when names has it.
+func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, error) {
 	flat := make(map[string]any, len(flags))
 	for _, key := range sortedKeys(flags) {
 		v := flags[key]
 		if v == nil {
 			continue
 		}
+		src := SourceFlags
+		if n := names[key]; n != "" {
+			src = FlagSource(n)
+		}
 		if rest, ok := strings.CutPrefix(key, "task."); ok {
 			parts := strings.Split(rest, ".")
 			if len(parts) != 2 || parts[1] == "" {
-				return nil, &Error{File: SourceFlags, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
+				return nil, &Error{File: src, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
 			}
-			if !IsName(parts[0]) {
-				return nil, badTaskName(SourceFlags, key, parts[0])
+			if err := taskNameError(src, key, parts[0]); err != nil {
+				return nil, err
 			}
-			nv, err := taskValue(SourceFlags, key, parts[1], v, true)
+			nv, err := taskValue(src, key, parts[1], v, true)
 			if err != nil {
 				return nil, err
 			}
 			if !isStandardTaskKey(parts[1]) {
-				opt, err := flagOption(key, v)
+				opt, err := flagOption(src, key, v)
 				if err != nil {
 					return nil, err
 				}
@@ -289,11 +305,11 @@ func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
 		}
 		spec, ok := findSpec(topKeys, key)
 		if !ok {
-			return nil, unknownKey(SourceFlags, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
+			return nil, unknownKey(src, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
 		}
 		nv, p := convert(spec.kind, v, true)
 		if p != nil {
-			return nil, valueError(SourceFlags, key, v, p)
+			return nil, valueError(src, key, v, p)
 		}
 		flat[key] = nv
 	}
@@ -306,7 +322,7 @@ func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
 
 // flagOption brings an option value given as a Go value to the form the
 // TOML parser would give it, so that getters and WriteTOML treat it alike.
-func flagOption(key string, v any) (any, error) {
+func flagOption(src, key string, v any) (any, error) {
 	switch x := v.(type) {
 	case string, bool, float64:
 		return x, nil
@@ -324,7 +340,7 @@ func flagOption(key string, v any) (any, error) {
 	if n, ok := toInt(v, false); ok {
 		return int64(n), nil
 	}
-	return nil, &Error{File: SourceFlags, Key: key, Value: render(v),
+	return nil, &Error{File: src, Key: key, Value: render(v),
 		Msg: fmt.Sprintf("unsupported type %T", v), Allowed: "a string, number, boolean or list of strings"}
 }
 

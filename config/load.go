@@ -34,6 +34,17 @@ type Options struct {
 	// values (int, bool, []string, time.Duration) or strings, which are
 	// parsed like environment variables.
 	Flags map[string]any
+	// FlagNames names the flag that sets a key ("task.generations.keep_since"
+	// → "--keep-since"), so that an error in its value, found here or when
+	// a task's options are decoded, names the flag the person typed
+	// ("flag --keep-since: …") rather than "flags".
+	FlagNames map[string]string
+	// Root is set when rebuild runs as root (effective uid 0). A root run
+	// reads only configuration files that root owns and no one else may
+	// write, in directories no one else may write, and takes no task
+	// commands (REBUILD_TASK__<NAME>__RUN) from the environment: anything
+	// another user can change must not become a command run as root.
+	Root bool
 }
 
 // Load reads the layers described by o and returns the merged, checked and
@@ -63,7 +74,7 @@ func Load(o Options) (*Config, error) {
 		system = DefaultSystemFile
 	}
 	if system != "-" {
-		layer, err := fileLayer(system, false)
+		layer, err := fileLayer(system, false, o.Root)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +87,7 @@ func Load(o Options) (*Config, error) {
 	}
 
 	if user, required := userPath(o, home); user != "" {
-		layer, err := fileLayer(user, required)
+		layer, err := fileLayer(user, required, o.Root)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +99,7 @@ func Load(o Options) (*Config, error) {
 		}
 	}
 
-	layer, err := envLayer(o.Environ)
+	layer, err := envLayer(o.Environ, o.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -96,13 +107,14 @@ func Load(o Options) (*Config, error) {
 		return nil, err
 	}
 
-	layer, err = flagsLayer(o.Flags)
+	layer, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
 	if err := merge(SourceFlags, layer); err != nil {
 		return nil, err
 	}
+	st.nameFlags(o.FlagNames)
 
 	cfg, err := build(k.Raw(), st)
 	if err != nil {
@@ -199,6 +211,15 @@ func (o *origins) mark(source string, m map[string]any) {
 			for opt := range table {
 				o.key["task."+name+"."+opt] = source
 			}
+		}
+	}
+}
+
+// nameFlags puts the flag that set a key in place of "flags".
+func (o *origins) nameFlags(names map[string]string) {
+	for key, flag := range names {
+		if o.key[key] == SourceFlags {
+			o.key[key] = FlagSource(flag)
 		}
 	}
 }

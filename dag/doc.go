@@ -15,7 +15,8 @@
 // derived edges) is written here.
 //
 // This package must never run a task, print to a terminal or read the
-// environment, and it must never import another package of this project: the
-// scheduler imports dag, not the other way round. Drawing functions write to
-// the io.Writer they are given.
+// environment, and it must never import another package of this project
+// but leaf helpers under internal/ (its errors' exit codes): the scheduler
+// imports dag, not the other way round. Drawing functions write to the
+// io.Writer they are given.
 package dag

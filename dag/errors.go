@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 )
 
 // DuplicateError reports two tasks with the same name.
@@ -14,6 +16,9 @@ type DuplicateError struct {
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("duplicate task %q", e.Name)
 }
+
+// ExitCode is exitcode.Usage, as for every error of the graph a user wrote.
+func (e *DuplicateError) ExitCode() int { return exitcode.Usage }
 
 // UnknownEdgeError reports an edge to a task that does not exist.
 // Suggestion is the closest existing task name (edit distance at most 2,
@@ -33,6 +38,9 @@ func (e *UnknownEdgeError) Error() string {
 	return msg
 }
 
+// ExitCode is exitcode.Usage.
+func (e *UnknownEdgeError) ExitCode() int { return exitcode.Usage }
+
 // CycleError reports a cycle. Cycle holds the whole cycle with its first
 // element repeated at the end; it starts at the lexically smallest name in
 // the cycle, so the message is the same on every run.
@@ -43,6 +51,9 @@ type CycleError struct {
 func (e *CycleError) Error() string {
 	return "cycle: " + strings.Join(e.Cycle, " → ")
 }
+
+// ExitCode is exitcode.Usage.
+func (e *CycleError) ExitCode() int { return exitcode.Usage }
 
 // NodeError reports a task that cannot be part of a graph: a name or a
 // group that is not kebab-case (it could never be selected), or a seed
@@ -70,6 +81,9 @@ func (e *SelectorError) Error() string {
 	}
 	return fmt.Sprintf("selector %q: item %q: %s", e.Input, e.Item, e.Msg)
 }
+
+// ExitCode is exitcode.Usage.
+func (e *SelectorError) ExitCode() int { return exitcode.Usage }
 
 // UnknownSelectorError reports a selector token that is neither a task, a
 // group nor a seed phase present in the graph. Tasks are in the graph's
@@ -106,6 +120,9 @@ func (e *UnknownSelectorError) Error() string {
 	}
 	return b.String()
 }
+
+// ExitCode is exitcode.Usage.
+func (e *UnknownSelectorError) ExitCode() int { return exitcode.Usage }
 
 // maxSuggestDistance is how many edits a typo may have and still get a
 // "did you mean".

@@ -20,19 +20,20 @@ buildGoModule {
   pname = "rebuild";
   inherit version;
 
-  # Only what the Go build reads: go.mod, go.sum and the .go files (a
-  # README or nix/ change does not rebuild the package). A package that
-  # starts to use //go:embed needs its files added here.
+  # Only what the Go build reads: go.mod, go.sum, the .go files and what
+  # they //go:embed (a README or nix/ change does not rebuild the package).
+  # A package that starts to use //go:embed needs its files added here.
   src = lib.fileset.toSource {
     root = ../.;
     fileset = lib.fileset.unions [
       ../go.mod
       ../go.sum
       (lib.fileset.fileFilter (file: file.hasExt "go") ../.)
+      ../internal/demo/files
     ];
   };
 
-  vendorHash = "sha256-7MgvUtd1+hF9gOU0DXLLcxkln+uEpcBmgBMZ7MnmoJE=";
+  vendorHash = "sha256-j0R1+lvSjcdvKT77/rgRgX4KshdNaCH448kdb/QD9fU=";
 
   subPackages = [ "cmd/rebuild" ];
   ldflags = [

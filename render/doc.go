@@ -16,6 +16,20 @@
 //   - the Prompter that interactive tasks ask through, which pauses the
 //     live area while a question is on screen.
 //
+// Every status line a task sets reaches its renderer (the scheduler drops
+// none); rate limiting happens here, where the output is drawn, and never
+// loses the newest line: tty keeps the latest status of each task and
+// draws it at the next tick, plain (every 2 s) and json (every 50 ms) hold
+// back a line that comes too soon and write it at the first tick after
+// its interval (status.go). The ticks come from Options.Ticker, so tests
+// drive them.
+//
+// Text that comes from a task (its status, reason, warnings, the tables
+// and questions it shows, the last lines of its log) may hold file names
+// and command output: it reaches the terminal escaped (internal/termtext),
+// a control character shown as \x1b, never acted on; json lines carry
+// such characters as JSON escapes only.
+//
 // It must never decide anything about scheduling, run a command, or read
 // a task's state from anywhere but the events and the Summary it is given.
 // It keeps no global state: writers, clock, colour and terminal width all

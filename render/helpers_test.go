@@ -56,6 +56,46 @@ func (c *clock) Add(d time.Duration) time.Time {
 	return c.t
 }
 
+// manualTicker is a Ticker the test drives: Tick runs every renderer's
+// tick function at once, in the test's goroutine, so what a tick drew can
+// be asserted right after it. It goes on calling a tick function after its
+// stop, which a real Ticker never does: a renderer must not mind.
+type manualTicker struct {
+	mu      sync.Mutex
+	ticks   []func()
+	every   []time.Duration
+	stopped int
+}
+
+func (m *manualTicker) Ticker(every time.Duration, tick func()) func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ticks = append(m.ticks, tick)
+	m.every = append(m.every, every)
+	return func() {
+		m.mu.Lock()
+		m.stopped++
+		m.mu.Unlock()
+	}
+}
+
+// Tick runs one tick of every renderer using m.
+func (m *manualTicker) Tick() {
+	m.mu.Lock()
+	ticks := append([]func(){}, m.ticks...)
+	m.mu.Unlock()
+	for _, tick := range ticks {
+		tick()
+	}
+}
+
+// Stopped reports how many times a stop function was called.
+func (m *manualTicker) Stopped() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopped
+}
+
 // eventually polls cond for up to 3 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

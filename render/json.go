@@ -6,15 +6,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
-// jsonEvent is one line of json mode, DESIGN.md's
+// Event is one line of json mode, DESIGN.md's
 // {"time","task","event","state","duration_ms","reason","error"}; finish
 // events add actions, stats, warnings and, when failed, log; status and
 // notice events carry their text in message. Empty fields are left out,
-// except time and event.
-type jsonEvent struct {
+// except time and event. It is the wire schema: exported so that readers
+// of `--output json` (the end-to-end tests) decode what is written.
+type Event struct {
 	Time       string   `json:"time"`
 	Task       string   `json:"task,omitempty"`
 	Event      string   `json:"event"`
@@ -29,8 +31,9 @@ type jsonEvent struct {
 	Log        string   `json:"log,omitempty"`
 }
 
-// jsonSummary is json mode's last line.
-type jsonSummary struct {
+// SummaryEvent is json mode's last line, the one whose event is
+// "summary". Its fields are written even when empty.
+type SummaryEvent struct {
 	Time         string            `json:"time"`
 	Event        string            `json:"event"`
 	WallMS       int64             `json:"wall_ms"`
@@ -39,14 +42,35 @@ type jsonSummary struct {
 	LogDir       string            `json:"log_dir,omitempty"`
 }
 
+// jsonStatusEvery rate-limits json status lines per task: a command
+// printing a line per millisecond must not flood the reader. The newest
+// line is held, not dropped (see statusGate).
+const jsonStatusEvery = 50 * time.Millisecond
+
 // jsonOut writes one object per line; Release events are not written, and
 // verbose log lines go to Options.Err so Out stays parseable.
 type jsonOut struct {
-	o  Options
-	mu sync.Mutex
+	o         Options
+	mu        sync.Mutex
+	status    *statusGate
+	stopTicks func()
+	once      sync.Once
 }
 
-func newJSON(o Options) *jsonOut { return &jsonOut{o: o} }
+func newJSON(o Options) *jsonOut {
+	r := &jsonOut{o: o, status: newStatusGate(jsonStatusEvery)}
+	r.stopTicks = o.Ticker(heldEvery, r.tick)
+	return r
+}
+
+// tick writes the held status lines that are due.
+func (r *jsonOut) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.status.due(r.o.Now()) {
+		r.eventLocked(e)
+	}
+}
 
 func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
@@ -57,7 +81,22 @@ func (r *jsonOut) Emit(e schedule.Event) {
 	if e.Time.IsZero() {
 		e.Time = r.o.Now()
 	}
-	j := jsonEvent{
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Kind {
+	case schedule.Status:
+		if !r.status.offer(e) {
+			return
+		}
+	case schedule.Finish:
+		r.status.finished(e.Task)
+	}
+	r.eventLocked(e)
+}
+
+// eventLocked writes e as one line.
+func (r *jsonOut) eventLocked(e schedule.Event) {
+	j := Event{
 		Time:       stamp(e.Time),
 		Task:       e.Task,
 		Event:      string(e.Kind),
@@ -77,16 +116,15 @@ func (r *jsonOut) Emit(e schedule.Event) {
 			j.Log = e.LogPath
 		}
 	}
-	r.write(j)
+	r.writeLocked(j)
 }
 
-func (r *jsonOut) write(v any) {
+func (r *jsonOut) writeLocked(v any) {
 	line, err := json.Marshal(v)
 	if err != nil {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	line = termtext.JSON(line)
 	_, _ = r.o.Out.Write(append(line, '\n'))
 }
 
@@ -108,7 +146,7 @@ func (r *jsonOut) Pause()  {}
 func (r *jsonOut) Resume() {}
 
 func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
-	j := jsonSummary{
+	j := SummaryEvent{
 		Time:         stamp(r.o.Now()),
 		Event:        "summary",
 		WallMS:       s.Wall.Milliseconds(),
@@ -119,7 +157,13 @@ func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
 	for n, res := range s.Results {
 		j.Tasks[n] = string(res.State)
 	}
-	r.write(j)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writeLocked(j)
 }
 
-func (r *jsonOut) Close() error { return nil }
+// Close stops the ticker. Idempotent.
+func (r *jsonOut) Close() error {
+	r.once.Do(r.stopTicks)
+	return nil
+}

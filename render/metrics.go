@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -59,7 +60,7 @@ func metricsRegistry(s *schedule.Summary, exitCode int, now time.Time) *promethe
 		reg.MustRegister(g)
 	}
 	success := 0.0
-	if exitCode == schedule.ExitOK {
+	if exitCode == exitcode.OK {
 		success = 1
 	}
 	gauge(metricLastRun, "Unix time at which the last rebuild run ended.", float64(now.UnixNano())/1e9)

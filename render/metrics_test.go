@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
@@ -184,8 +185,8 @@ func TestMetricsOfARealRunPassPromtool(t *testing.T) {
 
 func TestMetricsFailedRunWritesSuccessZero(t *testing.T) {
 	sum, code := metricsRun(t, true, true)
-	if code != schedule.ExitFailed {
-		t.Fatalf("exit code %d, want %d (critical build failed)", code, schedule.ExitFailed)
+	if code != exitcode.Failed {
+		t.Fatalf("exit code %d, want %d (critical build failed)", code, exitcode.Failed)
 	}
 	path := filepath.Join(t.TempDir(), "rebuild.prom")
 	if err := WriteMetrics(path, sum, code, time.Now()); err != nil {

@@ -10,7 +10,8 @@ import (
 )
 
 // statusEvery rate-limits plain status lines per task, so a log of a
-// two-hour build stays readable.
+// two-hour build stays readable; the newest line is held, not dropped
+// (see statusGate).
 const statusEvery = 2 * time.Second
 
 // plain writes one timestamped line per event, for logs and pipes:
@@ -22,14 +23,29 @@ const statusEvery = 2 * time.Second
 //
 // It never writes an escape code and never prompts.
 type plain struct {
-	o          Options
-	mu         sync.Mutex
-	lastStatus map[string]time.Time
+	o         Options
+	mu        sync.Mutex
+	status    *statusGate
+	stopTicks func()
+	once      sync.Once
 }
 
 func newPlain(o Options) *plain {
-	return &plain{o: o, lastStatus: map[string]time.Time{}}
+	r := &plain{o: o, status: newStatusGate(statusEvery)}
+	r.stopTicks = o.Ticker(heldEvery, r.tick)
+	return r
 }
+
+// tick writes the held status lines that are due.
+func (r *plain) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.status.due(r.o.Now()) {
+		r.writeLocked(e.Time, statusLine(e))
+	}
+}
+
+func statusLine(e schedule.Event) string { return "status  " + e.Task + ": " + clean(e.Status) }
 
 // verb is the word of a finish line, with the state's symbol.
 func verb(s schedule.State, critical bool) string {
@@ -53,15 +69,7 @@ func (r *plain) Emit(e schedule.Event) {
 			line += " (~" + dur(e.ETA) + ")"
 		}
 	case schedule.Status:
-		r.mu.Lock()
-		last, seen := r.lastStatus[e.Task]
-		if seen && e.Time.Sub(last) < statusEvery {
-			r.mu.Unlock()
-			return
-		}
-		r.lastStatus[e.Task] = e.Time
-		r.mu.Unlock()
-		line = "status  " + e.Task + ": " + clean(e.Status)
+		line = statusLine(e)
 	case schedule.Finish:
 		line = fmt.Sprintf("%-7s %s", verb(e.State, e.Critical), e.Task)
 		if e.Duration > 0 {
@@ -84,12 +92,26 @@ func (r *plain) Emit(e schedule.Event) {
 	default:
 		return
 	}
-	r.write(e.Time, line)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Kind {
+	case schedule.Status:
+		if !r.status.offer(e) {
+			return
+		}
+	case schedule.Finish:
+		r.status.finished(e.Task)
+	}
+	r.writeLocked(e.Time, line)
 }
 
 func (r *plain) write(t time.Time, line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.writeLocked(t, line)
+}
+
+func (r *plain) writeLocked(t time.Time, line string) {
 	_, _ = io.WriteString(r.o.Out, t.Format("15:04:05")+" "+line+"\n")
 }
 
@@ -114,4 +136,8 @@ func (r *plain) Summary(s *schedule.Summary, logDir string) {
 	_, _ = io.WriteString(r.o.Out, "\n"+text)
 }
 
-func (r *plain) Close() error { return nil }
+// Close stops the ticker. Idempotent.
+func (r *plain) Close() error {
+	r.once.Do(r.stopTicks)
+	return nil
+}

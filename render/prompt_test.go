@@ -102,6 +102,19 @@ func (tm *ptyTerm) typeLine(t *testing.T, s string) {
 	}
 }
 
+// flushMark is what flushOutput writes.
+const flushMark = "<<flushed>>"
+
+// flushOutput writes a marker to the terminal and waits until it has been
+// read: whatever was written to the terminal before it has arrived too.
+func (tm *ptyTerm) flushOutput(t *testing.T) {
+	t.Helper()
+	if _, err := tm.tty.Write([]byte(flushMark)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the marker", func() bool { return strings.Contains(tm.out.String(), flushMark) })
+}
+
 // answer waits for a question to show, then types s.
 func (tm *ptyTerm) answer(t *testing.T, question, s string) {
 	t.Helper()
@@ -217,7 +230,8 @@ func TestPrompterEndOfInput(t *testing.T) {
 func TestPromptPausesLiveArea(t *testing.T) {
 	tm := newTerm(t)
 	c := newClock()
-	r, err := New(ModeTTY, Options{Out: tm.tty, Now: c.Now, Tasks: testTasks, Width: func() int { return 80 }})
+	tk := &manualTicker{}
+	r, err := New(ModeTTY, Options{Out: tm.tty, Now: c.Now, Tasks: testTasks, Width: func() int { return 80 }, Ticker: tk.Ticker})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,23 +240,15 @@ func TestPromptPausesLiveArea(t *testing.T) {
 
 	r.Emit(schedule.Event{Task: "build", Kind: schedule.Start})
 	r.Emit(schedule.Event{Task: "accept", Kind: schedule.Start})
+	tk.Tick()
 	eventually(t, "the area", func() bool { return strings.Contains(tm.out.String(), "accept") })
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // the build keeps talking
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-				c.Add(time.Second)
-				r.Emit(schedule.Event{Task: "build", Kind: schedule.Status, Status: "building"})
-				r.Println("[build] line")
-			}
-		}
-	}()
+	// The build keeps talking, and the display keeps ticking.
+	talk := func() {
+		c.Add(time.Second)
+		r.Emit(schedule.Event{Task: "build", Kind: schedule.Status, Status: "building"})
+		r.Println("[build] line")
+		tk.Tick()
+	}
 	r.Emit(schedule.Event{Task: "accept", Kind: schedule.Prompt})
 	answered := make(chan bool)
 	go func() {
@@ -250,9 +256,14 @@ func TestPromptPausesLiveArea(t *testing.T) {
 		answered <- v
 	}()
 	eventually(t, "the question", func() bool { return strings.Contains(tm.out.String(), "Keep the new generation?") })
-	time.Sleep(400 * time.Millisecond)
+	for range 5 {
+		talk()
+	}
+	// What the ticks wrote, if anything, has reached the reader once a
+	// marker written after them has.
+	tm.flushOutput(t)
 	s := tm.out.String()
-	after := s[strings.Index(s, "? Keep the new generation?"):]
+	after, _, _ := strings.Cut(s[strings.Index(s, "? Keep the new generation?"):], flushMark)
 	if after != "? Keep the new generation? [y/N] " {
 		t.Errorf("written while the question was up: %q", after)
 	}
@@ -262,10 +273,9 @@ func TestPromptPausesLiveArea(t *testing.T) {
 	}
 	r.Emit(schedule.Event{Task: "accept", Kind: schedule.Release})
 	n := tm.out.Len()
+	talk()
 	eventually(t, "the area again", func() bool {
 		s := tm.out.String()[n:]
 		return strings.Contains(s, "building") && strings.Contains(s, "[build] line")
 	})
-	close(stop)
-	wg.Wait()
 }

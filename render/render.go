@@ -75,6 +75,9 @@ type Options struct {
 	// Width is the terminal's width in columns, asked at every redraw so a
 	// resize is followed; 100 when nil or not positive.
 	Width func() int
+	// Ticker drives the redraws of the live area and the held-back status
+	// lines of plain and json (a time.Ticker when nil).
+	Ticker Ticker
 }
 
 func (o *Options) width() int {
@@ -121,6 +124,9 @@ func New(mode string, o Options) (Renderer, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Ticker == nil {
+		o.Ticker = timeTicker
 	}
 	// A display that goes away mid-run must not stop the run (display.go).
 	o.Out, o.Err = newDisplay(o.Out), newDisplay(o.Err)

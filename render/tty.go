@@ -55,9 +55,8 @@ type tty struct {
 	dirty     bool
 	finished  bool
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	stopTicks func() // stops the ticker; set once by newTTY
+	once      sync.Once
 }
 
 // live is a running task as the area shows it.
@@ -78,33 +77,25 @@ func newTTY(o Options) *tty {
 		done:      map[string]bool{},
 		prompting: map[string]bool{},
 		dirty:     true,
-		stop:      make(chan struct{}),
 	}
 	r.remainAt = r.start
 	if o.RemainingETA != nil {
 		r.remain = o.RemainingETA(r.done)
 	}
-	r.wg.Add(1)
-	go r.loop()
+	r.stopTicks = o.Ticker(refresh, r.tick)
 	return r
 }
 
-func (r *tty) loop() {
-	defer r.wg.Done()
-	t := time.NewTicker(refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			r.mu.Lock()
-			r.frame++
-			if r.paused == 0 && !r.finished && (r.dirty || len(r.running) > 0) {
-				r.drawLocked()
-			}
-			r.mu.Unlock()
-		}
+// tick is the only place the area is redrawn while the run goes on (a
+// pause, a resume and the end draw too): every event in between only
+// changes the state, so the newest status is the one a tick shows,
+// however many came since the last.
+func (r *tty) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frame++
+	if r.paused == 0 && !r.finished && (r.dirty || len(r.running) > 0) {
+		r.drawLocked()
 	}
 }
 
@@ -324,8 +315,7 @@ func (r *tty) areaLocked() []string {
 // finish stops the ticker and leaves only permanent lines on screen.
 func (r *tty) finish() {
 	r.once.Do(func() {
-		close(r.stop)
-		r.wg.Wait()
+		r.stopTicks()
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.writeLocked(r.clearLocked() + r.takePendingLocked())

@@ -18,28 +18,39 @@ func lastFrame(s string) string {
 	return s
 }
 
-func newTestTTY(t *testing.T, out *syncBuf, c *clock) Renderer {
+// newTestTTY is a live display whose redraws happen when the test ticks.
+func newTestTTY(t *testing.T, out *syncBuf, c *clock) (Renderer, *manualTicker) {
 	t.Helper()
-	r, err := New(ModeTTY, Options{Out: out, Now: c.Now, Tasks: testTasks, Width: func() int { return 60 },
+	tk := &manualTicker{}
+	r, err := New(ModeTTY, Options{Out: out, Now: c.Now, Tasks: testTasks, Width: func() int { return 60 }, Ticker: tk.Ticker,
 		RemainingETA: CriticalRemaining(testTasks, map[string][]string{"build": {"flake-update"}, "accept": {"build", "learn-meta"}, "push": {"accept"}})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return r, tk
+}
+
+// shown fails the test unless cond holds now (after a tick, say).
+func shown(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if !cond() {
+		t.Fatalf("not on screen: %s", what)
+	}
 }
 
 func TestTTYShowsRunningTasksTogether(t *testing.T) {
 	c := newClock()
 	var out syncBuf
-	r := newTestTTY(t, &out, c)
+	r, tk := newTestTTY(t, &out, c)
 	t0 := c.Now()
 	r.Emit(schedule.Event{Time: t0, Task: "flake-update", Kind: schedule.Start, ETA: 20 * time.Second})
 	r.Emit(schedule.Event{Time: t0, Task: "learn-meta", Kind: schedule.Start, ETA: 30 * time.Second})
 	r.Emit(schedule.Event{Time: t0, Task: "learn-meta", Kind: schedule.Status,
 		Status: "reading sessions · a status long enough to be cut at the terminal's width for sure"})
 	c.Add(5 * time.Second)
-	eventually(t, "both tasks in one frame", func() bool {
+	tk.Tick()
+	shown(t, "both tasks in one frame", func() bool {
 		f := lastFrame(out.String())
 		return strings.Contains(f, "flake-update") && strings.Contains(f, "learn-meta") && strings.Contains(f, "reading")
 	})
@@ -57,8 +68,10 @@ func TestTTYShowsRunningTasksTogether(t *testing.T) {
 
 	// A finished task leaves one permanent line above the area.
 	r.Emit(schedule.Event{Time: c.Now(), Task: "flake-update", Kind: schedule.Finish, State: schedule.Succeeded, Duration: 5 * time.Second})
-	eventually(t, "the finish line", func() bool { return strings.Contains(out.String(), "✔ flake-update") })
-	eventually(t, "a frame without flake-update", func() bool {
+	tk.Tick()
+	shown(t, "the finish line", func() bool { return strings.Contains(out.String(), "✔ flake-update") })
+	tk.Tick() // the frame that printed the finish line had it above the area
+	shown(t, "a frame without flake-update", func() bool {
 		f := lastFrame(out.String())
 		return !strings.Contains(f, "flake-update") && strings.Contains(f, "1/5 tasks")
 	})
@@ -73,10 +86,11 @@ func TestTTYShowsRunningTasksTogether(t *testing.T) {
 func TestTTYNothingWrittenWhilePaused(t *testing.T) {
 	c := newClock()
 	var out syncBuf
-	r := newTestTTY(t, &out, c)
+	r, tk := newTestTTY(t, &out, c)
 	r.Emit(schedule.Event{Task: "build", Kind: schedule.Start})
 	r.Emit(schedule.Event{Task: "learn-meta", Kind: schedule.Start})
-	eventually(t, "a first frame", func() bool { return strings.Contains(out.String(), "build") })
+	tk.Tick()
+	shown(t, "a first frame", func() bool { return strings.Contains(out.String(), "build") })
 
 	check := func(pause, resume func(), what string) {
 		t.Helper()
@@ -89,16 +103,16 @@ func TestTTYNothingWrittenWhilePaused(t *testing.T) {
 			c.Add(time.Second)
 			r.Emit(schedule.Event{Task: "build", Kind: schedule.Status, Status: "building " + what})
 			r.Println("[build] " + what)
-			time.Sleep(60 * time.Millisecond) // several ticks
+			tk.Tick()
 		}
 		r.Emit(schedule.Event{Task: "learn-meta", Kind: schedule.Finish, State: schedule.Failed, Reason: what})
 		r.Emit(schedule.Event{Kind: schedule.Notice, Status: "notice " + what})
-		time.Sleep(250 * time.Millisecond)
+		tk.Tick()
 		if got := out.Len(); got != n {
 			t.Fatalf("%s: %d bytes written while paused: %q", what, got-n, out.String()[n:])
 		}
 		resume()
-		eventually(t, what+": output after resume", func() bool {
+		shown(t, what+": output after resume", func() bool {
 			s := out.String()[n:]
 			return strings.Contains(s, "⚠ learn-meta") && strings.Contains(s, "[build] "+what) &&
 				strings.Contains(s, "notice "+what) && strings.Contains(lastFrame(s), "building "+what)
@@ -123,9 +137,10 @@ func TestTTYNothingWrittenWhilePaused(t *testing.T) {
 func TestTTYSummaryRemovesArea(t *testing.T) {
 	c := newClock()
 	var out syncBuf
-	r := newTestTTY(t, &out, c)
+	r, tk := newTestTTY(t, &out, c)
 	r.Emit(schedule.Event{Task: "build", Kind: schedule.Start})
-	eventually(t, "a frame", func() bool { return strings.Contains(out.String(), "build") })
+	tk.Tick()
+	shown(t, "a frame", func() bool { return strings.Contains(out.String(), "build") })
 	r.Emit(schedule.Event{Task: "build", Kind: schedule.Finish, State: schedule.Succeeded, Duration: time.Minute})
 	r.Summary(summaryFixture(), "/logs")
 	if err := r.Close(); err != nil {
@@ -137,8 +152,11 @@ func TestTTYSummaryRemovesArea(t *testing.T) {
 	if !strings.HasPrefix(tail, "✔ build") || !strings.Contains(tail, "wall time 1m02s") || strings.Contains(tail, "tasks ·") {
 		t.Errorf("after the summary the area should be gone:\n%s", tail)
 	}
+	if tk.Stopped() != 1 {
+		t.Errorf("Close stopped the ticker %d times, want once", tk.Stopped())
+	}
 	n := out.Len()
-	time.Sleep(250 * time.Millisecond)
+	tk.Tick() // a tick that was already under way
 	if out.Len() != n {
 		t.Errorf("drawing after Close")
 	}

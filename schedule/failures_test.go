@@ -39,7 +39,7 @@ func TestSinkPanicDoesNotHangTheRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := New(g, byName, Options{Jobs: 2, StatusEvery: time.Nanosecond, Sink: SinkFunc(func(e Event) {
+			r, err := New(g, byName, Options{Jobs: 2, Sink: SinkFunc(func(e Event) {
 				if e.Kind == kind && e.Task == "a" {
 					panic("renderer bug")
 				}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/internal/safefile"
 )
 
@@ -34,6 +35,9 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("another rebuild is running: pid %d, started %s (lock %s)",
 		e.PID, e.Since.Local().Format("2006-01-02 15:04:05"), e.Path)
 }
+
+// ExitCode is exitcode.Locked.
+func (e *LockedError) ExitCode() int { return exitcode.Locked }
 
 // AcquireLock takes an exclusive flock on dir/lock without waiting and
 // writes our pid and start time into it. The kernel drops the lock when

@@ -35,3 +35,23 @@ func (w ttyWaiters) lowest() int {
 	}
 	return low
 }
+
+// before orders runnable tasks: the longest remaining path first, so the
+// critical chain never waits behind read-only work; then the seed's order.
+func before(a, b *task) bool {
+	if a.prio != b.prio {
+		return a.prio > b.prio
+	}
+	if sa, sb := seedRank(a.spec.Seed), seedRank(b.spec.Seed); sa != sb {
+		return sa < sb
+	}
+	return a.index < b.index
+}
+
+// seedRank sorts unnumbered tasks after the fourteen phases.
+func seedRank(seed int) int {
+	if seed <= 0 {
+		return 1000
+	}
+	return seed
+}

@@ -319,13 +319,14 @@ func TestTTYGrantedInSeedOrder(t *testing.T) {
 
 func TestValuesHandedOn(t *testing.T) {
 	var got any
+	out := tasks.NewKey[string]("build", "out")
 	specs := []tasks.Spec{
 		{Name: "build", Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			env.Put("out", "/nix/store/abc-nixos-system")
+			out.Put(env, "/nix/store/abc-nixos-system")
 			return nil
 		})},
 		{Name: "activate", Needs: []string{"build"}, Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			got, _ = env.Value("build", "out")
+			got, _ = out.Get(env)
 			return nil
 		})},
 	}
@@ -419,69 +420,13 @@ func checkRandomGraph(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
 	n := 5 + rng.IntN(40)
 	jobs := 1 + rng.IntN(5)
-	resources := []string{"tty", "claude-md", "x"}
-	var (
-		mu       sync.Mutex
-		runs     = map[string]int{}
-		finished = map[string]bool{}
-		active   int
-		holders  = map[string]string{}
-		problems []string
-	)
+	w := &watch{jobs: jobs, runs: map[string]int{}, finished: map[string]bool{}, holders: map[string]string{}}
 	specs := make([]tasks.Spec, n)
 	willFail := map[string]bool{}
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("t%02d", i)
-		sp := tasks.Spec{Name: name, Seed: rng.IntN(15)}
-		for j := 0; j < i; j++ {
-			switch rng.IntN(10) {
-			case 0:
-				sp.Needs = append(sp.Needs, fmt.Sprintf("t%02d", j))
-			case 1:
-				sp.After = append(sp.After, fmt.Sprintf("t%02d", j))
-			}
-		}
-		if rng.IntN(4) == 0 {
-			sp.Resources = []string{resources[rng.IntN(len(resources))]}
-		}
-		sp.Interactive = rng.IntN(8) == 0
-		willFail[name] = rng.IntN(6) == 0
-		fails := willFail[name]
-		prereqs := append(append([]string(nil), sp.Needs...), sp.After...)
-		res := sp.AllResources()
-		sp.Task = tasks.Func(func(context.Context, *tasks.Env) error {
-			mu.Lock()
-			runs[name]++
-			active++
-			if active > jobs {
-				problems = append(problems, fmt.Sprintf("%d running > jobs %d", active, jobs))
-			}
-			for _, p := range prereqs {
-				if !finished[p] {
-					problems = append(problems, fmt.Sprintf("%s started before %s finished", name, p))
-				}
-			}
-			for _, r := range res {
-				if h, ok := holders[r]; ok {
-					problems = append(problems, fmt.Sprintf("%s and %s both hold %s", h, name, r))
-				}
-				holders[r] = name
-			}
-			mu.Unlock()
-			time.Sleep(time.Duration(rng2(seed, name)) * time.Microsecond)
-			mu.Lock()
-			for _, r := range res {
-				delete(holders, r)
-			}
-			active--
-			finished[name] = true
-			mu.Unlock()
-			if fails {
-				return errors.New("planned failure")
-			}
-			return nil
-		})
-		specs[i] = sp
+	for i := range specs {
+		specs[i] = randomSpec(rng, i)
+		willFail[specs[i].Name] = rng.IntN(6) == 0
+		specs[i].Task = w.task(seed, specs[i], willFail[specs[i].Name])
 	}
 	graph, byName, err := Graph(specs)
 	if err != nil {
@@ -489,16 +434,16 @@ func checkRandomGraph(t *testing.T, seed uint64) {
 	}
 	r, _ := New(graph, byName, Options{Jobs: jobs, Sink: SinkFunc(func(e Event) {
 		if e.Kind == Finish {
-			mu.Lock()
-			finished[e.Task] = true
-			mu.Unlock()
+			w.mu.Lock()
+			w.finished[e.Task] = true
+			w.mu.Unlock()
 		}
 	})})
 	sum := r.Execute(context.Background())
-	for _, p := range problems {
+	for _, p := range w.problems {
 		t.Error(p)
 	}
-	for name, c := range runs {
+	for name, c := range w.runs {
 		if c > 1 {
 			t.Errorf("%s ran %d times", name, c)
 		}
@@ -506,12 +451,11 @@ func checkRandomGraph(t *testing.T, seed uint64) {
 	// Expected states, computed independently in topological order.
 	want := map[string]State{}
 	for _, name := range graph.Order() {
-		sp := byName[name]
 		st := Succeeded
 		if willFail[name] {
 			st = Failed
 		}
-		for _, p := range sp.Needs {
+		for _, p := range byName[name].Needs {
 			if want[p] == Failed || want[p] == UpstreamFailed {
 				st = UpstreamFailed
 			}
@@ -520,10 +464,89 @@ func checkRandomGraph(t *testing.T, seed uint64) {
 		if got := sum.Results[name].State; got != st {
 			t.Errorf("%s = %s, want %s (%s)", name, got, st, sum.Results[name].Reason)
 		}
-		if (st == Succeeded || st == Failed) != (runs[name] == 1) {
-			t.Errorf("%s ran %d times in state %s", name, runs[name], st)
+		if (st == Succeeded || st == Failed) != (w.runs[name] == 1) {
+			t.Errorf("%s ran %d times in state %s", name, w.runs[name], st)
 		}
 	}
+}
+
+// randomSpec is task i of a random graph: edges to earlier tasks only (so
+// no cycle), sometimes a resource, sometimes interactive. Its Task is set
+// by the caller.
+func randomSpec(rng *rand.Rand, i int) tasks.Spec {
+	resources := []string{"tty", "claude-md", "x"}
+	sp := tasks.Spec{Name: fmt.Sprintf("t%02d", i), Seed: rng.IntN(15)}
+	for j := 0; j < i; j++ {
+		switch rng.IntN(10) {
+		case 0:
+			sp.Needs = append(sp.Needs, fmt.Sprintf("t%02d", j))
+		case 1:
+			sp.After = append(sp.After, fmt.Sprintf("t%02d", j))
+		}
+	}
+	if rng.IntN(4) == 0 {
+		sp.Resources = []string{resources[rng.IntN(len(resources))]}
+	}
+	sp.Interactive = rng.IntN(8) == 0
+	return sp
+}
+
+// watch is what the tasks of a random graph see of each other: who runs,
+// who finished, who holds which resource; every broken rule is a problem.
+type watch struct {
+	mu       sync.Mutex
+	jobs     int
+	runs     map[string]int
+	finished map[string]bool
+	active   int
+	holders  map[string]string
+	problems []string
+}
+
+// task runs sp under watch for a while, then fails if it must.
+func (w *watch) task(seed uint64, sp tasks.Spec, fails bool) tasks.Task {
+	prereqs := append(append([]string(nil), sp.Needs...), sp.After...)
+	res := sp.AllResources()
+	return tasks.Func(func(context.Context, *tasks.Env) error {
+		w.enter(sp.Name, prereqs, res)
+		time.Sleep(time.Duration(rng2(seed, sp.Name)) * time.Microsecond)
+		w.leave(sp.Name, res)
+		if fails {
+			return errors.New("planned failure")
+		}
+		return nil
+	})
+}
+
+func (w *watch) enter(name string, prereqs, res []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.runs[name]++
+	w.active++
+	if w.active > w.jobs {
+		w.problems = append(w.problems, fmt.Sprintf("%d running > jobs %d", w.active, w.jobs))
+	}
+	for _, p := range prereqs {
+		if !w.finished[p] {
+			w.problems = append(w.problems, fmt.Sprintf("%s started before %s finished", name, p))
+		}
+	}
+	for _, r := range res {
+		if h, ok := w.holders[r]; ok {
+			w.problems = append(w.problems, fmt.Sprintf("%s and %s both hold %s", h, name, r))
+		}
+		w.holders[r] = name
+	}
+}
+
+func (w *watch) leave(name string, res []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range res {
+		delete(w.holders, r)
+	}
+	w.active--
+	w.finished[name] = true
 }
 
 func rng2(seed uint64, name string) int {
@@ -542,8 +565,36 @@ func TestPromptEventOnlyWithTerminal(t *testing.T) {
 	if rec.index("ask", Prompt) >= 0 || rec.index("ask", Release) >= 0 {
 		t.Errorf("prompt/release without a terminal: %v", rec.kinds("ask"))
 	}
-	_, rec = run(t, specs, Options{Jobs: 1, Terminal: &proc.Terminal{}})
+	withTerminal := func(env *tasks.Env, tty bool) {
+		if tty {
+			env.Terminal = &proc.Terminal{}
+		}
+	}
+	_, rec = run(t, specs, Options{Jobs: 1, Env: withTerminal})
 	if p, s, r := rec.index("ask", Prompt), rec.index("ask", Start), rec.index("ask", Release); p < s || r < p {
 		t.Errorf("with a terminal: %v", rec.kinds("ask"))
+	}
+}
+
+// Every status line becomes an event, however close together: the newest
+// one must reach the renderers, which rate-limit where they draw.
+func TestEveryStatusLineIsAnEvent(t *testing.T) {
+	specs := []tasks.Spec{{Name: "build", Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
+		env.Status("evaluating")
+		env.Status("building firefox-133.0")
+		return nil
+	})}}
+	_, rec := run(t, specs, Options{Jobs: 1})
+	var got []string
+	for _, e := range rec.events {
+		if e.Kind == Status {
+			if e.Task != "build" || e.State != Running {
+				t.Errorf("status event %+v", e)
+			}
+			got = append(got, e.Status)
+		}
+	}
+	if fmt.Sprint(got) != "[evaluating building firefox-133.0]" {
+		t.Errorf("status events %q, want both lines in order", got)
 	}
 }

@@ -4,16 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/config"
-	"github.com/rebuild-nixos/rebuild/dag"
-	"github.com/rebuild-nixos/rebuild/schedule"
-	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/catalog"
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -32,15 +27,15 @@ func Main() int {
 func Run(sys *System, args []string) int {
 	root := newRootCmd(sys)
 	root.SetArgs(args)
-	root.SetOut(sys.Out)
-	root.SetErr(sys.Err)
+	root.SetOut(sys.IO.Out)
+	root.SetErr(sys.IO.Err)
 	err := root.Execute()
 	code := exitCode(err)
 	var ee *exitError
 	if err != nil && !errors.As(err, &ee) {
-		fmt.Fprintf(sys.Err, "rebuild: %v\n", err)
-		if code == schedule.ExitUsage && isFlagError(err) {
-			fmt.Fprintln(sys.Err, "Run 'rebuild --help' for usage.")
+		fmt.Fprintf(sys.IO.Err, "rebuild: %v\n", err)
+		if code == exitcode.Usage && isFlagError(err) {
+			fmt.Fprintln(sys.IO.Err, "Run 'rebuild --help' for usage.")
 		}
 	}
 	return code
@@ -51,6 +46,19 @@ func isFlagError(err error) bool {
 	return errors.As(err, &ue) && strings.Contains(ue.Error(), "flag")
 }
 
+// Factory is what every command is built from, as in cli/cli: the machine
+// it runs on, its streams, and the flags all commands share (bound to the
+// root command's persistent flags, read once a command's flags are parsed).
+type Factory struct {
+	Sys    *System
+	IO     *IOStreams
+	Global *globalOptions
+}
+
+func newFactory(sys *System) *Factory {
+	return &Factory{Sys: sys, IO: sys.IO, Global: &globalOptions{}}
+}
+
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	configFile string
@@ -59,7 +67,6 @@ type globalOptions struct {
 	elevate    string
 	noColor    bool
 	noUpdate   bool
-	only, skip string
 }
 
 // configFlags turns the flags that were set into config keys.
@@ -78,6 +85,30 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 	if f.Lookup("jobs") != nil && f.Changed("jobs") {
 		m["jobs"] = jobs
 	}
+	// The run flags that set a built-in task's option go through the
+	// same layer as the configuration, and are checked with it.
+	for flag, key := range taskOptionFlags {
+		if fl := f.Lookup(flag); fl != nil && fl.Changed {
+			m[key] = fl.Value.String()
+		}
+	}
+	return m
+}
+
+// taskOptionFlags are the run flags that set an option of a built-in
+// task, by flag name.
+var taskOptionFlags = map[string]string{
+	"ask":        "task.activate.ask",
+	"keep":       "task.generations.keep",
+	"keep-since": "task.generations.keep_since",
+}
+
+// flagNames names, by config key, the flag that sets it, for errors.
+func flagNames() map[string]string {
+	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs"}
+	for flag, key := range taskOptionFlags {
+		m[key] = "--" + flag
+	}
 	return m
 }
 
@@ -86,26 +117,57 @@ graph of tasks: the critical chain (flake-update → build → activate) stays
 serial, and everything that does not depend on it runs beside it, with live
 progress. Without a command it runs the graph.
 
+Run as root, it reads /etc/rebuild/config.toml and root's own user file
+($XDG_CONFIG_HOME/rebuild/config.toml, ~/.config/rebuild/config.toml, or the
+file of --config / REBUILD_CONFIG) only when root owns the file and its
+directory and neither is writable by group or others (sudo -E would pass on
+a user's), and takes no task command (REBUILD_TASK__<NAME>__RUN) from the
+environment; anything else exits 2. Configuration files must be regular
+files of at most 1 MiB.
+
 Exit codes: 0 done (warnings allowed), 1 a critical task failed (or any, with
 --strict), 2 usage or configuration error, 3 another run holds the lock,
 130 interrupted.`
 
-func newRootCmd(sys *System) *cobra.Command {
-	g := &globalOptions{}
-	ro := &runOptions{}
+func newRootCmd(sys *System) *cobra.Command { return newRoot(newFactory(sys), nil) }
+
+// newRoot is the command tree; runF, for tests, replaces the run of
+// rebuild without a command.
+func newRoot(f *Factory, runF func(*runOptions) error) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "rebuild",
-		Short:         "Rebuild NixOS and do the housekeeping, as a concurrent graph of tasks",
-		Long:          rootLong,
-		Args:          noArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runRun(cmd, sys, g, ro)
-		},
+		Use:               "rebuild",
+		Short:             "Rebuild NixOS and do the housekeeping, as a concurrent graph of tasks",
+		Long:              rootLong,
+		Args:              noArgs,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	addGlobalFlags(root, f)
+	bindRun(root, f, runF)
+
+	root.AddCommand(
+		newRunCmd(f, nil),
+		newGraphCmd(f, nil),
+		newListCmd(f, nil),
+		newPlanCmd(f, nil),
+		newHistoryCmd(f, nil),
+		newConfigCmd(f),
+		newRollbackCmd(f, nil),
+		newDemoCmd(f, nil),
+		newVersionCmd(f, nil),
+		newCompletionCmd(f, root, nil),
+		newManCmd(f, root, nil),
+	)
+	return root
+}
+
+// addGlobalFlags gives root the flags every command shares, and makes the
+// colour decision once, before any command reads it: NO_COLOR was read by
+// NewIOStreams, --no-color is parsed by then.
+func addGlobalFlags(root *cobra.Command, f *Factory) {
+	g := f.Global
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default $XDG_CONFIG_HOME/rebuild/config.toml)")
 	pf.StringVar(&g.flake, "flake", "", "flake directory (config key flake)")
@@ -113,22 +175,12 @@ func newRootCmd(sys *System) *cobra.Command {
 	pf.StringVar(&g.elevate, "elevate", "", "how to become root: sudo, doas, run0 or none")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR)")
 	pf.BoolVar(&g.noUpdate, "no-update", false, "skip flake-update")
-	addRunFlags(root, sys, g, ro)
-
-	root.AddCommand(
-		newRunCmd(sys, g),
-		newGraphCmd(sys, g),
-		newListCmd(sys, g),
-		newPlanCmd(sys, g),
-		newHistoryCmd(sys, g),
-		newConfigCmd(sys, g),
-		newRollbackCmd(sys, g),
-		newDemoCmd(sys, g),
-		newVersionCmd(sys),
-		newCompletionCmd(sys, root),
-		newManCmd(sys, root),
-	)
-	return root
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.noColor {
+			f.IO.SetColorEnabled(false)
+		}
+		return nil
+	}
 }
 
 // noArgs rejects stray arguments with a usage error that names them.
@@ -151,79 +203,3 @@ func commandNames(root *cobra.Command) string {
 	}
 	return strings.Join(names, ", ")
 }
-
-func addSelectFlags(cmd *cobra.Command, sys *System, g *globalOptions) {
-	f := cmd.Flags()
-	f.StringVar(&g.only, "only", "", "run only these: comma list of task names, phase numbers 1–14 or group names")
-	f.StringVar(&g.skip, "skip", "", "leave these out (same forms as --only)")
-	_ = cmd.RegisterFlagCompletionFunc("only", completeSelector(sys, g))
-	_ = cmd.RegisterFlagCompletionFunc("skip", completeSelector(sys, g))
-}
-
-// checkSelectFlags refuses an --only or --skip given with nothing in it:
-// a typo, not "everything". (Completion calls buildPlan while the flag is
-// still being typed, so this is checked by the commands, not there.)
-func checkSelectFlags(cmd *cobra.Command) error {
-	for _, f := range []string{"only", "skip"} {
-		if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
-			return usagef("--%s is empty: give task names, phase numbers or groups, separated by commas", f)
-		}
-	}
-	return nil
-}
-
-// loadConfig loads the layered configuration with the flags that were set.
-func loadConfig(cmd *cobra.Command, sys *System, g *globalOptions, jobs int) (*config.Config, error) {
-	userFile := g.configFile
-	if userFile == "" {
-		userFile = sys.Getenv("REBUILD_CONFIG")
-	}
-	return config.Load(config.Options{
-		SystemFile: sys.SystemFile,
-		UserFile:   userFile,
-		Environ:    sys.Environ,
-		Home:       sys.Home,
-		Hostname:   sys.Host,
-		Flags:      g.configFlags(cmd, jobs),
-	})
-}
-
-// plan is a loaded configuration and the selected graph of the run.
-type plan struct {
-	cfg   *config.Config
-	full  *dag.Graph
-	graph *dag.Graph
-	specs map[string]tasks.Spec
-}
-
-// buildPlan loads the configuration, assembles the catalogue with it and
-// selects --only / --skip.
-func buildPlan(cmd *cobra.Command, sys *System, g *globalOptions, jobs int) (*plan, error) {
-	cfg, err := loadConfig(cmd, sys, g, jobs)
-	if err != nil {
-		return nil, err
-	}
-	specs, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{NoUpdate: g.noUpdate, UserDir: userDir(cfg)})
-	if err != nil {
-		return nil, err
-	}
-	full, byName, err := schedule.Graph(specs)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := full.Select(g.only, g.skip)
-	if err != nil {
-		return nil, &usageError{err}
-	}
-	return &plan{cfg: cfg, full: full, graph: sel, specs: byName}, nil
-}
-
-// userDir is where user tasks run: the flake directory when it exists.
-func userDir(cfg *config.Config) string {
-	if st, err := os.Stat(cfg.Flake); err == nil && st.IsDir() {
-		return cfg.Flake
-	}
-	return ""
-}
-
-func defaultJobs(cfg *config.Config) int { return cfg.EffectiveJobs(runtime.NumCPU()) }

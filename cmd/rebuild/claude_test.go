@@ -18,14 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
-	"github.com/rebuild-nixos/rebuild/tasks/claude/claudedemo"
+	"github.com/rebuild-nixos/rebuild/internal/demo"
+	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 )
 
 // claudeHome is a temporary HOME for the Claude tasks, driven through the
-// binary (tests that need every analyzer's data add claudedemo's):
+// binary (tests that need every analyzer's data add the demo's):
 //
 //	<dir>/cfg.toml              flake = "<home>/nixos-config"
 //	~/.claude/learning/         permission_approvals.jsonl, as approve writes it
@@ -33,6 +32,7 @@ import (
 //	~/nixos-config              a git repository with a CLAUDE.md
 type claudeHome struct {
 	t                       *testing.T
+	w                       *world
 	dir, home, cfg          string
 	flake, webapp, learning string
 	settings                string
@@ -53,9 +53,10 @@ const claudeWebappSettings = `{
 
 func newClaudeHome(t *testing.T) *claudeHome {
 	t.Helper()
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	h := &claudeHome{t: t, dir: dir, home: home, cfg: filepath.Join(dir, "cfg.toml"),
+	w := newWorld(t, t.TempDir())
+	w.cfg = filepath.Join(w.dir, "cfg.toml")
+	dir, home := w.dir, w.home
+	h := &claudeHome{t: t, w: w, dir: dir, home: home, cfg: w.cfg,
 		flake: filepath.Join(home, "nixos-config"), webapp: filepath.Join(home, "projects", "webapp"),
 		learning: filepath.Join(home, ".claude", "learning"), now: time.Now()}
 	h.settings = filepath.Join(h.webapp, ".claude", "settings.local.json")
@@ -113,10 +114,6 @@ func (h *claudeHome) threeSuggestions() {
 	h.approve("Bash(make build)", "s1", "s2", "s2")
 }
 
-func (h *claudeHome) cmd(args ...string) *exec.Cmd {
-	return rebuildCmd(h.t, h.dir, append([]string{"--config", h.cfg}, args...)...)
-}
-
 func (h *claudeHome) read(path string) string {
 	h.t.Helper()
 	b, err := os.ReadFile(path)
@@ -126,46 +123,15 @@ func (h *claudeHome) read(path string) string {
 	return string(b)
 }
 
-// startTTY starts rebuild with args in a pseudo-terminal; the screen
-// collects what it shows.
-func (h *claudeHome) startTTY(args ...string) (*exec.Cmd, *os.File, *screen) {
-	h.t.Helper()
-	cmd := h.cmd(args...)
-	cmd.Env = append(cmd.Env, "TERM=xterm")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { f.Close() })
-	scr := &screen{}
-	go io.Copy(scr, f)
-	return cmd, f, scr
-}
-
 // claudeAnswer waits, from offset at, for the review to offer the suggestion
 // allowing pattern and ask "Apply?", then types key. It returns the offset
 // past the question.
-func claudeAnswer(t *testing.T, f *os.File, scr *screen, at int, pattern, key string) int {
+func claudeAnswer(t *testing.T, scr *ttyRun, at int, pattern, key string) int {
 	t.Helper()
 	at = scr.waitText(t, at, "] allow "+pattern+" in ~/projects/webapp")
 	at = scr.waitText(t, at, "Apply?")
-	if _, err := f.Write([]byte(key + "\r")); err != nil {
-		t.Fatal(err)
-	}
+	scr.answer(key)
 	return at
-}
-
-// claudeWaitExit waits for cmd and returns its exit code; the deadline only
-// guards against a hang.
-func claudeWaitExit(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-	defer timer.Stop()
-	err := cmd.Wait()
-	if !timer.Stop() {
-		t.Fatalf("rebuild still running after a minute: killed")
-	}
-	return exitOf(err)
 }
 
 // allowList parses settings.local.json, checks that every key but
@@ -207,13 +173,13 @@ func (h *claudeHome) allowList() []string {
 func TestClaudeReviewAcceptAddsExactlyThatPattern(t *testing.T) {
 	h := newClaudeHome(t)
 	h.threeSuggestions()
-	cmd, f, scr := h.startTTY("--only=learn")
-	at := claudeAnswer(t, f, scr, 0, "Bash(git status:*)", "n")
-	at = claudeAnswer(t, f, scr, at, "Bash(npm test:*)", "y")
-	at = claudeAnswer(t, f, scr, at, "Bash(make build:*)", "s")
+	scr := h.w.tty("--only=learn")
+	at := claudeAnswer(t, scr, 0, "Bash(git status:*)", "n")
+	at = claudeAnswer(t, scr, at, "Bash(npm test:*)", "y")
+	at = claudeAnswer(t, scr, at, "Bash(make build:*)", "s")
 	at = scr.waitText(t, at, "applied: allow Bash(npm test:*) in ~/projects/webapp")
 	scr.waitText(t, at, "reviewed 2 of 3: 1 applied, 1 rejected, 0 could not be applied")
-	if code := claudeWaitExit(t, cmd); code != 0 {
+	if code := scr.exit(); code != 0 {
 		t.Errorf("exit %d\n%s", code, scr.String())
 	}
 	if got, want := h.allowList(), []string{"Bash(ls:*)", "Bash(npm test:*)"}; !reflect.DeepEqual(got, want) {
@@ -226,11 +192,11 @@ func TestClaudeReviewAcceptAddsExactlyThatPattern(t *testing.T) {
 func TestClaudeReviewRejectionIsNotOfferedAgain(t *testing.T) {
 	h := newClaudeHome(t)
 	h.threeSuggestions()
-	cmd, f, scr := h.startTTY("--only=learn")
-	at := claudeAnswer(t, f, scr, 0, "Bash(git status:*)", "n")
-	at = claudeAnswer(t, f, scr, at, "Bash(npm test:*)", "s")
+	scr := h.w.tty("--only=learn")
+	at := claudeAnswer(t, scr, 0, "Bash(git status:*)", "n")
+	at = claudeAnswer(t, scr, at, "Bash(npm test:*)", "s")
 	scr.waitText(t, at, "reviewed 1 of 3: 0 applied, 1 rejected")
-	if code := claudeWaitExit(t, cmd); code != 0 {
+	if code := scr.exit(); code != 0 {
 		t.Errorf("exit %d\n%s", code, scr.String())
 	}
 	if h.read(h.settings) != claudeWebappSettings {
@@ -245,11 +211,11 @@ func TestClaudeReviewRejectionIsNotOfferedAgain(t *testing.T) {
 	}
 
 	// The next run offers the other two, and never the rejected one.
-	cmd, f, scr = h.startTTY("--only=learn")
-	at = claudeAnswer(t, f, scr, 0, "Bash(npm test:*)", "s")
+	scr = h.w.tty("--only=learn")
+	at = claudeAnswer(t, scr, 0, "Bash(npm test:*)", "s")
 	at = scr.waitText(t, at, "1 suggestion rejected in the last 90 days not offered")
 	scr.waitText(t, at, "reviewed 0 of 2")
-	if code := claudeWaitExit(t, cmd); code != 0 {
+	if code := scr.exit(); code != 0 {
 		t.Errorf("exit %d\n%s", code, scr.String())
 	}
 	if out := scr.String(); strings.Contains(out, "] allow Bash(git status:*)") || !strings.Contains(out, "[1/2] allow Bash(npm test:*)") {
@@ -265,18 +231,16 @@ func TestClaudeReviewRejectionIsNotOfferedAgain(t *testing.T) {
 func TestClaudeReviewQuitStopsWithoutApplyingTheRest(t *testing.T) {
 	h := newClaudeHome(t)
 	h.threeSuggestions()
-	cmd, f, scr := h.startTTY("--only=learn")
-	at := claudeAnswer(t, f, scr, 0, "Bash(git status:*)", "y")
+	scr := h.w.tty("--only=learn")
+	at := claudeAnswer(t, scr, 0, "Bash(git status:*)", "y")
 	// The first is applied before the second question is shown: the
 	// files as they are now must be the files after q.
 	at = scr.waitText(t, at, "] allow Bash(npm test:*) in ")
 	at = scr.waitText(t, at, "Apply?")
 	before := h.snapshot(h.webapp, h.learning)
-	if _, err := f.Write([]byte("q\r")); err != nil {
-		t.Fatal(err)
-	}
+	scr.answer("q")
 	scr.waitText(t, at, "declined: review quit after 1 of 3 suggestions (1 applied)")
-	if code := claudeWaitExit(t, cmd); code != 0 {
+	if code := scr.exit(); code != 0 {
 		t.Errorf("exit %d\n%s", code, scr.String())
 	}
 	if after := h.snapshot(h.webapp, h.learning); !reflect.DeepEqual(after, before) {
@@ -316,52 +280,12 @@ func (h *claudeHome) snapshot(roots ...string) map[string]string {
 	return files
 }
 
-// claudeEvent is one line of --output json.
-type claudeEvent struct {
-	Task    string            `json:"task"`
-	Event   string            `json:"event"`
-	State   string            `json:"state"`
-	Reason  string            `json:"reason"`
-	Actions []string          `json:"actions"`
-	Stats   []string          `json:"stats"`
-	Tasks   map[string]string `json:"tasks"`
-}
-
-func parseClaudeEvents(t *testing.T, out []byte) []claudeEvent {
-	t.Helper()
-	var evs []claudeEvent
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var e claudeEvent
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("not JSON: %q: %v", line, err)
-		}
-		evs = append(evs, e)
-	}
-	return evs
-}
-
-// finishOf is task's finish event (zero if none).
-func finishOf(evs []claudeEvent, task string) claudeEvent {
-	for _, e := range evs {
-		if e.Task == task && e.Event == "finish" {
-			return e
-		}
-	}
-	return claudeEvent{}
-}
-
 // runJSON runs rebuild without a terminal (stdin /dev/null, stdout a
 // pipe) with --output json and returns its events and exit code.
-func (h *claudeHome) runJSON(args ...string) ([]claudeEvent, int) {
+func (h *claudeHome) runJSON(args ...string) (jsonRun, int) {
 	h.t.Helper()
-	cmd := h.cmd(append(args, "--output", "json")...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if len(bytes.TrimSpace(out)) == 0 {
-		h.t.Fatalf("no events: %v\n%s", err, stderr.String())
-	}
-	return parseClaudeEvents(h.t, out), exitOf(err)
+	r := h.w.runJSON(nil, nil, args...)
+	return r, r.code
 }
 
 var claudeAnalyzers = []string{"learn-permissions", "learn-mcp", "learn-context", "learn-workflows",
@@ -375,91 +299,117 @@ var claudeAnalyzers = []string{"learn-permissions", "learn-mcp", "learn-context"
 // default (max(4, CPUs)) a small machine gives the learn group 4 slots.
 func TestClaudeAnalyzersRunConcurrently(t *testing.T) {
 	h := newClaudeHome(t)
-	if err := claudedemo.Seed(h.home, h.flake, h.now); err != nil {
+	if err := demo.SeedClaude(h.home, h.flake, h.now); err != nil {
 		t.Fatal(err)
 	}
-	gates := []string{filepath.Join(h.home, ".claude.json")}
-	for _, n := range []string{"permission_approvals", "context_usage", "workflow_commands", "policy_violations", "project_patterns", "meta_metrics"} {
-		gates = append(gates, filepath.Join(h.learning, n+".jsonl"))
-	}
-	content := map[string]string{}
-	for _, g := range gates {
-		content[g] = h.read(g)
-		if err := os.Remove(g); err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Mkfifo(g, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := h.cmd("--only=learn", "--output", "json", "--jobs", "8")
+	gates := h.gateAnalyzerInputs()
+	cmd := h.w.command("--only=learn", "--output", "json", "--jobs", "8")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	hang := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	h.w.start(cmd)
+	hang := time.AfterFunc(hangAfter, func() { cmd.Process.Kill() })
 	defer hang.Stop()
 
-	var feeders sync.WaitGroup
-	feed := func() {
-		for _, g := range gates {
-			feeders.Add(1)
-			go func() {
-				defer feeders.Done()
-				w, err := os.OpenFile(g, os.O_WRONLY, 0) // blocks until the analyzer opens it
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer w.Close()
-				io.WriteString(w, content[g])
-			}()
-		}
-	}
-	var evs []claudeEvent
+	var evs jsonRun
 	started := map[string]bool{}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var e claudeEvent
+		var e render.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Errorf("not JSON: %q: %v", sc.Text(), err)
 			continue
 		}
-		evs = append(evs, e)
+		evs.events = append(evs.events, e)
 		if e.Event == "start" && slices.Contains(claudeAnalyzers, e.Task) && !started[e.Task] {
 			started[e.Task] = true
 			if len(started) == len(claudeAnalyzers) {
-				feed()
+				gates.feed()
 			}
 		}
 	}
 	code := exitOf(cmd.Wait())
 	killed := !hang.Stop()
-	// A feeder still waiting for its reader (the run was killed) is let go.
-	for _, g := range gates {
-		if r, err := os.OpenFile(g, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-			r.Close()
-		}
-	}
-	feeders.Wait()
+	gates.release()
 	if killed {
-		t.Fatalf("killed after a minute: %d analyzers had started, none could finish", len(started))
+		t.Fatalf("killed after %v: %d analyzers had started, none could finish", hangAfter, len(started))
 	}
 	if code != 0 {
 		t.Errorf("exit %d\n%s", code, stderr.String())
 	}
+	checkAnalyzersOverlapped(t, evs)
+	checkAnalyzerResults(t, evs)
+}
 
-	// Event indexes: the analyzers' last start and first and last finish,
-	// and the review's start.
+// fifoGates are the first files the analyzers open, each replaced by a
+// named pipe that gives its content only once fed.
+type fifoGates struct {
+	t       *testing.T
+	paths   []string
+	content map[string]string
+	feeders sync.WaitGroup
+}
+
+// gateAnalyzerInputs turns ~/.claude.json and the six learning files into
+// gates holding what they held.
+func (h *claudeHome) gateAnalyzerInputs() *fifoGates {
+	h.t.Helper()
+	g := &fifoGates{t: h.t, paths: []string{filepath.Join(h.home, ".claude.json")}, content: map[string]string{}}
+	for _, n := range []string{"permission_approvals", "context_usage", "workflow_commands", "policy_violations", "project_patterns", "meta_metrics"} {
+		g.paths = append(g.paths, filepath.Join(h.learning, n+".jsonl"))
+	}
+	for _, p := range g.paths {
+		g.content[p] = h.read(p)
+		if err := os.Remove(p); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// feed writes each gate's content as soon as its reader opens it.
+func (g *fifoGates) feed() {
+	for _, p := range g.paths {
+		g.feeders.Add(1)
+		go func() {
+			defer g.feeders.Done()
+			w, err := os.OpenFile(p, os.O_WRONLY, 0) // blocks until the analyzer opens it
+			if err != nil {
+				g.t.Error(err)
+				return
+			}
+			defer w.Close()
+			io.WriteString(w, g.content[p])
+		}()
+	}
+}
+
+// release lets a feeder still waiting for its reader (the run was killed)
+// go, and waits for the feeders.
+func (g *fifoGates) release() {
+	for _, p := range g.paths {
+		if r, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			r.Close()
+		}
+	}
+	g.feeders.Wait()
+}
+
+// checkAnalyzersOverlapped checks the events' order: every analyzer
+// started before the first finished, and the review started after the
+// last.
+func checkAnalyzersOverlapped(t *testing.T, evs jsonRun) {
+	t.Helper()
 	var order []string
 	lastStart, firstFinish, lastFinish, reviewStart := -1, -1, -1, -1
-	for i, e := range evs {
+	for i, e := range evs.events {
 		if e.Event != "start" && e.Event != "finish" {
 			continue
 		}
@@ -482,12 +432,17 @@ func TestClaudeAnalyzersRunConcurrently(t *testing.T) {
 		t.Errorf("events in this order:\n%s", strings.Join(order, "\n"))
 	}
 	t.Logf("json events:\n%s", strings.Join(order, "\n"))
+}
+
+// checkAnalyzerResults checks what each analyzer and the review reported.
+func checkAnalyzerResults(t *testing.T, evs jsonRun) {
+	t.Helper()
 	// learn-meta suggests nothing: it adjusts thresholds.json.
-	if m := finishOf(evs, "learn-meta"); !slices.ContainsFunc(m.Actions, func(s string) bool { return strings.HasPrefix(s, "raised learn-permissions thresholds") }) {
+	if m := evs.finish("learn-meta"); !slices.ContainsFunc(m.Actions, func(s string) bool { return strings.HasPrefix(s, "raised learn-permissions thresholds") }) {
 		t.Errorf("learn-meta: %q", m.Actions)
 	}
 	for _, a := range claudeAnalyzers {
-		f := finishOf(evs, a)
+		f := evs.finish(a)
 		if f.State != "succeeded" {
 			t.Errorf("%s: %s (%s)", a, f.State, f.Reason)
 		}
@@ -496,7 +451,7 @@ func TestClaudeAnalyzersRunConcurrently(t *testing.T) {
 			t.Errorf("%s: no suggestion in its finish event: %q", a, f.Stats)
 		}
 	}
-	if r := finishOf(evs, "learn-review"); r.State != "skipped" || !strings.HasPrefix(r.Reason, "no terminal: ") {
+	if r := evs.finish("learn-review"); r.State != "skipped" || !strings.HasPrefix(r.Reason, "no terminal: ") {
 		t.Errorf("learn-review: %s (%s)", r.State, r.Reason)
 	}
 }
@@ -519,7 +474,7 @@ func TestClaudeNoTerminalAppliesNothing(t *testing.T) {
 		if code != 0 {
 			t.Errorf("%v: exit %d", c.args, code)
 		}
-		r := finishOf(evs, "learn-review")
+		r := evs.finish("learn-review")
 		if want := c.why + ": 3 suggestions written to ~/.claude/learning/learn-report.md, nothing applied"; r.State != "skipped" || r.Reason != want {
 			t.Errorf("%v: learn-review %s (%s), want skipped (%s)", c.args, r.State, r.Reason, want)
 		}
@@ -551,21 +506,21 @@ func TestClaudeMissingDotClaudeSkipsTheFamily(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	last := evs[len(evs)-1]
+	last := evs.events[len(evs.events)-1]
 	if last.Event != "summary" {
 		t.Fatalf("last event %+v", last)
 	}
-	states := last.Tasks
+	states := evs.summary.Tasks
 	family := append([]string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}, claudeAnalyzers...)
 	for _, name := range family {
-		if f := finishOf(evs, name); f.State != "skipped" || f.Reason != "no ~/.claude: Claude Code is not set up for this user" {
+		if f := evs.finish(name); f.State != "skipped" || f.Reason != "no ~/.claude: Claude Code is not set up for this user" {
 			t.Errorf("%s: %s (%s)", name, f.State, f.Reason)
 		}
 	}
 	// The group's two cleanup tasks (housekeeping, phases 12–13) are
 	// skipped too, with reasons of their own: nothing to clean.
 	for _, name := range []string{"sessions", "backups"} {
-		if f := finishOf(evs, name); f.State != "skipped" {
+		if f := evs.finish(name); f.State != "skipped" {
 			t.Errorf("%s: %s (%s)", name, f.State, f.Reason)
 		}
 	}
@@ -589,9 +544,11 @@ const claudeGenerated = "# NixOS configuration\n\nIntro text, trailing blanks   
 // 6. --only=claude: claude-config runs the generator (an offline stand-in
 // rewriting ./CLAUDE.md), then mcp-analytics and tool-analytics replace
 // their two sections of it, and every other byte is the generator's.
+// (gocyclo counts each check of the document; they follow its sections in
+// order, so the test stays whole.)
 func TestClaudeSectionsReplacedRestKept(t *testing.T) {
 	h := newClaudeHome(t)
-	if err := claudedemo.Seed(h.home, h.flake, h.now); err != nil {
+	if err := demo.SeedClaude(h.home, h.flake, h.now); err != nil {
 		t.Fatal(err)
 	}
 	gen := filepath.Join(h.dir, "generated.md")
@@ -602,11 +559,11 @@ func TestClaudeSectionsReplacedRestKept(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 	for _, name := range []string{"claude-config", "mcp-analytics", "tool-analytics"} {
-		if f := finishOf(evs, name); f.State != "succeeded" {
+		if f := evs.finish(name); f.State != "succeeded" {
 			t.Errorf("%s: %s (%s)", name, f.State, f.Reason)
 		}
 	}
-	cc := finishOf(evs, "claude-config")
+	cc := evs.finish("claude-config")
 	if !slices.ContainsFunc(cc.Actions, func(s string) bool {
 		return strings.HasPrefix(s, "./CLAUDE.md: ") && strings.Contains(s, ", updated (+")
 	}) ||

@@ -6,7 +6,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCompletionCmd(sys *System, root *cobra.Command) *cobra.Command {
+// completionOptions are the arguments of `rebuild completion`.
+type completionOptions struct {
+	IO *IOStreams
+	// Root is the command tree the script completes.
+	Root  *cobra.Command
+	Shell string
+}
+
+func newCompletionCmd(f *Factory, root *cobra.Command, runF func(*completionOptions) error) *cobra.Command {
+	o := &completionOptions{IO: f.IO, Root: root}
 	return &cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print the shell completion script",
@@ -19,27 +28,32 @@ func newCompletionCmd(sys *System, root *cobra.Command) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch args[0] {
-			case "bash":
-				return root.GenBashCompletionV2(sys.Out, true)
-			case "zsh":
-				return root.GenZshCompletion(sys.Out)
-			case "fish":
-				return root.GenFishCompletion(sys.Out, true)
+			o.Shell = args[0]
+			if runF != nil {
+				return runF(o)
 			}
-			return usagef("unknown shell %q: allowed: bash, zsh, fish", args[0])
+			return completionRun(o)
 		},
 	}
 }
 
+func completionRun(o *completionOptions) error {
+	switch o.Shell {
+	case "bash":
+		return o.Root.GenBashCompletionV2(o.IO.Out, true)
+	case "zsh":
+		return o.Root.GenZshCompletion(o.IO.Out)
+	case "fish":
+		return o.Root.GenFishCompletion(o.IO.Out, true)
+	}
+	return usagef("unknown shell %q: allowed: bash, zsh, fish", o.Shell)
+}
+
 // completeSelector completes --only / --skip with task names and groups,
 // after the last comma of what was typed.
-func completeSelector(sys *System, g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+func completeSelector(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, _ []string, typed string) ([]string, cobra.ShellCompDirective) {
-		saveOnly, saveSkip := g.only, g.skip
-		g.only, g.skip = "", ""
-		p, err := buildPlan(cmd, sys, g, 0)
-		g.only, g.skip = saveOnly, saveSkip
+		p, err := buildPlan(f.Sys, f.loadOptions(cmd, 0), selectOptions{})
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/catalog"
 )
 
-func newConfigCmd(sys *System, g *globalOptions) *cobra.Command {
+func newConfigCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show, locate or create the configuration",
@@ -25,63 +25,94 @@ func newConfigCmd(sys *System, g *globalOptions) *cobra.Command {
 			return usagef("config needs a subcommand: show, path or init")
 		},
 	}
-	show := &cobra.Command{
-		Use:   "show",
-		Short: "Print the effective configuration (all layers merged) as TOML",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, sys, g, 0)
-			if err != nil {
-				return err
-			}
-			// Validate the task tables against the catalogue too, so a
-			// typo shows here and not only at run time.
-			if _, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{}); err != nil {
-				return err
-			}
-			return cfg.WriteTOML(sys.Out)
-		},
-	}
-	path := &cobra.Command{
-		Use:   "path",
-		Short: "Print the path of the user configuration file",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(sys.Out, userConfigPath(sys, g))
-			return nil
-		},
-	}
-	var force bool
-	initCmd := &cobra.Command{
-		Use:   "init",
-		Short: "Write a commented configuration file to the user configuration path",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := userConfigPath(sys, g)
-			if _, err := os.Stat(p); err == nil && !force {
-				return usagef("%s exists; not overwriting it (use --force)", p)
-			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(p, []byte(config.InitTemplate()), 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(sys.Out, "wrote %s\n", p)
-			return nil
-		},
-	}
-	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
-	cmd.AddCommand(show, path, initCmd)
+	cmd.AddCommand(newConfigShowCmd(f, nil), newConfigPathCmd(f, nil), newConfigInitCmd(f, nil))
 	return cmd
 }
 
-func userConfigPath(sys *System, g *globalOptions) string {
-	file := g.configFile
-	if file == "" {
-		file = sys.Getenv("REBUILD_CONFIG")
+// configOptions are the flags of `rebuild config show|path|init`.
+type configOptions struct {
+	IO   *IOStreams
+	Sys  *System
+	Load loadOptions
+	// Force is init's --force.
+	Force bool
+}
+
+// configSubcommand makes a `config` subcommand running run (or runF).
+func configSubcommand(f *Factory, c *cobra.Command, run, runF func(*configOptions) error) (*cobra.Command, *configOptions) {
+	o := &configOptions{IO: f.IO, Sys: f.Sys}
+	c.Args = noArgs
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.Load = f.loadOptions(cmd, 0)
+		if runF != nil {
+			return runF(o)
+		}
+		return run(o)
 	}
-	return config.UserPath(config.Options{UserFile: file, Environ: sys.Environ, Home: sys.Home})
+	return c, o
+}
+
+func newConfigShowCmd(f *Factory, runF func(*configOptions) error) *cobra.Command {
+	cmd, _ := configSubcommand(f, &cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration (all layers merged) as TOML",
+	}, configShowRun, runF)
+	return cmd
+}
+
+func configShowRun(o *configOptions) error {
+	cfg, err := loadConfig(o.Sys, o.Load)
+	if err != nil {
+		return err
+	}
+	// Validate the task tables and options against the catalogue too, so
+	// a mistake shows here and not only at run time.
+	builtins := catalog.Builtins()
+	if _, err := catalog.Assemble(cfg, builtins, catalog.Options{}); err != nil {
+		return err
+	}
+	return cfg.WriteTOML(o.IO.Out, catalog.OptionDocs(builtins)...)
+}
+
+func newConfigPathCmd(f *Factory, runF func(*configOptions) error) *cobra.Command {
+	cmd, _ := configSubcommand(f, &cobra.Command{
+		Use:   "path",
+		Short: "Print the path of the user configuration file",
+	}, configPathRun, runF)
+	return cmd
+}
+
+func configPathRun(o *configOptions) error {
+	fmt.Fprintln(o.IO.Out, userConfigPath(o.Sys, o.Load))
+	return nil
+}
+
+func newConfigInitCmd(f *Factory, runF func(*configOptions) error) *cobra.Command {
+	cmd, o := configSubcommand(f, &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented configuration file to the user configuration path",
+	}, configInitRun, runF)
+	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing file")
+	return cmd
+}
+
+func configInitRun(o *configOptions) error {
+	p := userConfigPath(o.Sys, o.Load)
+	if _, err := os.Stat(p); err == nil && !o.Force {
+		return usagef("%s exists; not overwriting it (use --force)", p)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, []byte(config.InitTemplate(catalog.OptionDocs(catalog.Builtins())...)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "wrote %s\n", p)
+	return nil
+}
+
+func userConfigPath(sys *System, l loadOptions) string {
+	return config.UserPath(config.Options{UserFile: l.userFile(sys), Environ: sys.Environ, Home: sys.Home})
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,78 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// rebuildCmd returns a command running the rebuild binary (the test binary
-// installed on PATH by testscript.Main) with a private HOME and state.
-func rebuildCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
-	t.Helper()
-	bin, err := exec.LookPath("rebuild")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	home := filepath.Join(dir, "home")
-	os.MkdirAll(home, 0o755)
-	cmd.Env = append(cleanEnv(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_STATE_HOME="+filepath.Join(home, ".local/state"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
-	return cmd
-}
-
-// cleanEnv is the test's environment without REBUILD_* and NO_COLOR.
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "REBUILD_") || strings.HasPrefix(kv, "NO_COLOR=") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-type jsonEvent struct {
-	Time     string            `json:"time"`
-	Task     string            `json:"task"`
-	Event    string            `json:"event"`
-	State    string            `json:"state"`
-	Reason   string            `json:"reason"`
-	Tasks    map[string]string `json:"tasks"`
-	Critical []string          `json:"critical_path"`
-}
-
-func parseEvents(t *testing.T, out []byte) []jsonEvent {
-	t.Helper()
-	var evs []jsonEvent
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var e jsonEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("not JSON: %q: %v", sc.Text(), err)
-		}
-		evs = append(evs, e)
-	}
-	return evs
-}
-
-func eventIndex(evs []jsonEvent, task, kind string) int {
-	for i, e := range evs {
-		if e.Task == task && e.Event == kind {
-			return i
-		}
-	}
-	return -1
-}
 
 // A diamond plus an independent branch, in json: independent tasks
 // overlapped and dependent ones did not. Overlap is forced, not timed: b, c
@@ -121,27 +46,27 @@ run = "`+meet("e")+`"
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	evs := parseEvents(t, out)
-	last := evs[len(evs)-1]
+	evs := parseJSON(t, string(out))
+	last := evs.events[len(evs.events)-1]
 	if last.Event != "summary" {
 		t.Fatalf("last event %+v", last)
 	}
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
-		if last.Tasks[n] != "succeeded" {
-			t.Errorf("%s: %s", n, last.Tasks[n])
+		if evs.summary.Tasks[n] != "succeeded" {
+			t.Errorf("%s: %s", n, evs.summary.Tasks[n])
 		}
 	}
 	// Independent: b, c and e all started before any of them finished.
 	for _, s := range []string{"b", "c", "e"} {
 		for _, f := range []string{"b", "c", "e"} {
-			if eventIndex(evs, s, "start") > eventIndex(evs, f, "finish") {
+			if evs.index(s, "start") > evs.index(f, "finish") {
 				t.Errorf("%s started after %s finished", s, f)
 			}
 		}
 	}
 	// Dependent: b and c after a; d after b and c.
 	for _, pair := range [][2]string{{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}} {
-		if eventIndex(evs, pair[0], "finish") > eventIndex(evs, pair[1], "start") {
+		if evs.index(pair[0], "finish") > evs.index(pair[1], "start") {
 			t.Errorf("%s started before %s finished", pair[1], pair[0])
 		}
 	}
@@ -242,33 +167,4 @@ run = "yes 'a line of output that goes on and on' | head -c 1000000000; echo; ec
 	if !strings.Contains(string(out), "loud: finished") {
 		t.Errorf("last line not the status:\n%s", out)
 	}
-}
-
-func waitFor(t *testing.T, path string) {
-	t.Helper()
-	for i := 0; i < 3000; i++ {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s never appeared", path)
-}
-
-func exitOf(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
-func processAlive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	return err == nil && !strings.Contains(string(b), ") Z ")
 }

@@ -4,8 +4,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newGraphCmd(sys *System, g *globalOptions) *cobra.Command {
-	var format string
+// graphOptions are the flags of `rebuild graph`.
+type graphOptions struct {
+	IO   *IOStreams
+	Sys  *System
+	Load loadOptions
+	selectOptions
+	Format string
+}
+
+func newGraphCmd(f *Factory, runF func(*graphOptions) error) *cobra.Command {
+	o := &graphOptions{IO: f.IO, Sys: f.Sys}
 	cmd := &cobra.Command{
 		Use:   "graph",
 		Short: "Print the task graph as text, DOT, Mermaid or JSON",
@@ -18,24 +27,32 @@ dashed edges are after (ordering only). --only and --skip select as for a run.
 			if err := checkSelectFlags(cmd); err != nil {
 				return err
 			}
-			p, err := buildPlan(cmd, sys, g, 0)
-			if err != nil {
-				return err
+			o.Load = f.loadOptions(cmd, 0)
+			if runF != nil {
+				return runF(o)
 			}
-			switch format {
-			case "text":
-				return p.graph.WriteText(sys.Out)
-			case "dot":
-				return p.graph.WriteDOT(sys.Out)
-			case "mermaid":
-				return p.graph.WriteMermaid(sys.Out)
-			case "json":
-				return p.graph.WriteJSON(sys.Out)
-			}
-			return usagef("--format %q: allowed: text, dot, mermaid, json", format)
+			return graphRun(o)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text, dot, mermaid or json")
-	addSelectFlags(cmd, sys, g)
+	cmd.Flags().StringVar(&o.Format, "format", "text", "text, dot, mermaid or json")
+	addSelectFlags(cmd, f, &o.selectOptions)
 	return cmd
+}
+
+func graphRun(o *graphOptions) error {
+	p, err := buildPlan(o.Sys, o.Load, o.selectOptions)
+	if err != nil {
+		return err
+	}
+	switch o.Format {
+	case "text":
+		return p.graph.WriteText(o.IO.Out)
+	case "dot":
+		return p.graph.WriteDOT(o.IO.Out)
+	case "mermaid":
+		return p.graph.WriteMermaid(o.IO.Out)
+	case "json":
+		return p.graph.WriteJSON(o.IO.Out)
+	}
+	return usagef("--format %q: allowed: text, dot, mermaid, json", o.Format)
 }

@@ -26,7 +26,7 @@ func hardRun(t *testing.T, cmd *exec.Cmd) (string, int) {
 		}
 		t.Fatal(err)
 	}
-	code := hkWait(t, cmd, out.String)
+	code := waitExit(t, cmd, out.String)
 	return out.String(), code
 }
 
@@ -62,7 +62,7 @@ func TestRootNeverWritesThroughPlantedStateLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, code := hardRun(t, s.command("--only=mine", "--output", "plain"))
+	out, code := hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 	if code == 0 || !strings.Contains(out, filepath.Join(state, "lock")) || !strings.Contains(out, "symbolic link") {
 		t.Errorf("lock as a link: exit %d\n%s", code, out)
 	}
@@ -75,7 +75,7 @@ func TestRootNeverWritesThroughPlantedStateLinks(t *testing.T) {
 	if err := os.Symlink(victim, filepath.Join(state, "history.jsonl")); err != nil {
 		t.Fatal(err)
 	}
-	out, code = hardRun(t, s.command("--only=mine", "--output", "plain"))
+	out, code = hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 	if code != 0 || !strings.Contains(out, "recording history") || !strings.Contains(out, "symbolic link") {
 		t.Errorf("history as a link: exit %d\n%s", code, out)
 	}
@@ -91,9 +91,9 @@ func TestRootRunLeavesTheStateToItsUser(t *testing.T) {
 	needRoot(t)
 	s := newHK(t, "[task.hello]\ngroups = [\"mine\"]\nrun = \"echo hello\"\n")
 	s.asNobody()
-	asUser := s.bin
-	s.bin = "" // the first run as root
-	out, code := hardRun(t, s.command("--only=mine", "--output", "plain"))
+	asUser := s.w.bin
+	s.w.bin = "" // the first run as root
+	out, code := hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 	if code != 0 {
 		t.Fatalf("root run: exit %d\n%s", code, out)
 	}
@@ -107,8 +107,8 @@ func TestRootRunLeavesTheStateToItsUser(t *testing.T) {
 	if len(rootOwned) > 0 {
 		t.Errorf("left to root:\n%s", strings.Join(rootOwned, "\n"))
 	}
-	s.bin = asUser
-	out, code = hardRun(t, s.command("--only=mine", "--output", "plain"))
+	s.w.bin = asUser
+	out, code = hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 	if code != 0 {
 		t.Errorf("the user's run after root's: exit %d\n%s", code, out)
 	}
@@ -145,7 +145,7 @@ func TestForeignStateDirectoryRefused(t *testing.T) {
 			s.asNobody()
 			os.Chown(state, tc.uid, tc.uid)
 			os.Chmod(state, tc.mode)
-			out, code := hardRun(t, s.command("--only=mine", "--output", "plain"))
+			out, code := hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 			if code != 2 || !strings.Contains(out, "state directory "+state) || !strings.Contains(out, tc.want+state) {
 				t.Errorf("exit %d, want 2 and a message naming %s and %q:\n%s", code, state, tc.want, out)
 			}
@@ -209,7 +209,7 @@ timeout = "2s"
 // the runs after it are shown.
 func TestHistoryCommandSkipsAnOverlongLine(t *testing.T) {
 	dir := t.TempDir()
-	state := filepath.Join(dir, "home", ".local", "state", "rebuild")
+	state := filepath.Join(dir, "state", "rebuild") // rebuildCmd's XDG_STATE_HOME is dir/state
 	rec := func(id string) string {
 		return `{"run_id":"` + id + `","start":"2026-01-02T03:04:05Z","wall_ms":1000,"exit_code":0,"tasks":{"build":{"state":"succeeded","start":"2026-01-02T03:04:05Z","duration_ms":1000}}}`
 	}
@@ -241,7 +241,7 @@ run = "echo first line; yes 'a line of output that goes on and on' | head -c 500
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	logs, _ := filepath.Glob(filepath.Join(dir, "home", ".local", "state", "rebuild", "logs", "*", "loud.log"))
+	logs, _ := filepath.Glob(filepath.Join(dir, "state", "rebuild", "logs", "*", "loud.log"))
 	if len(logs) != 1 {
 		t.Fatalf("logs: %v", logs)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,85 +15,109 @@ import (
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
-func newHistoryCmd(sys *System, g *globalOptions) *cobra.Command {
-	var (
-		task   string
-		limit  int
-		asJSON bool
-	)
+// historyOptions are the flags of `rebuild history`.
+type historyOptions struct {
+	IO    *IOStreams
+	Sys   *System
+	Load  loadOptions
+	Task  string
+	Limit int
+	JSON  bool
+}
+
+func newHistoryCmd(f *Factory, runF func(*historyOptions) error) *cobra.Command {
+	o := &historyOptions{IO: f.IO, Sys: f.Sys}
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "Show past runs, or one task's past runs with --task",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usagef("--limit must be at least 1, got %d", limit)
+			if o.Limit < 1 {
+				return usagef("--limit must be at least 1, got %d", o.Limit)
 			}
-			cfg, err := loadConfig(cmd, sys, g, 0)
-			if err != nil {
-				return err
+			o.Load = f.loadOptions(cmd, 0)
+			if runF != nil {
+				return runF(o)
 			}
-			path := filepath.Join(cfg.StateDir, "history.jsonl")
-			// Newest first, and only as far back as --limit needs: a long
-			// history costs what is shown.
-			var runs []schedule.RunRecord
-			seen := false
-			skipped, err := schedule.ReadHistoryBackward(path, func(r schedule.RunRecord) bool {
-				seen = true
-				if _, ok := r.Tasks[task]; task != "" && !ok {
-					return true
-				}
-				runs = append(runs, r)
-				return len(runs) < limit
-			})
-			if err != nil {
-				return err
-			}
-			slices.Reverse(runs)
-			if task != "" && len(runs) == 0 && seen {
-				return usagef("no run in %s has a task %q", path, task)
-			}
-			if asJSON {
-				enc := json.NewEncoder(sys.Out)
-				for _, r := range runs {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			if len(runs) == 0 {
-				fmt.Fprintf(sys.Out, "no runs recorded yet (%s)\n", path)
-				return nil
-			}
-			tw := tabwriter.NewWriter(sys.Out, 0, 0, 2, ' ', 0)
-			if task != "" {
-				fmt.Fprintln(tw, "RUN\tSTARTED\tSTATE\tDURATION\tREASON")
-				for _, r := range runs {
-					t := r.Tasks[task]
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State,
-						short(time.Duration(t.DurationMS)*time.Millisecond), t.Reason)
-				}
-				if med := schedule.Estimates(runs, "")[task]; med > 0 {
-					fmt.Fprintf(tw, "\nETA (median of the last 10 successes): %s\n", short(med))
-				}
-			} else {
-				fmt.Fprintln(tw, "RUN\tSTARTED\tWALL\tEXIT\tTASKS")
-				for _, r := range runs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"),
-						short(time.Duration(r.WallMS)*time.Millisecond), r.ExitCode, countStates(r))
-				}
-			}
-			if skipped > 0 {
-				fmt.Fprintf(tw, "(%d unreadable or over-long line(s) in %s skipped)\n", skipped, path)
-			}
-			return tw.Flush()
+			return historyRun(o)
 		},
 	}
-	cmd.Flags().StringVar(&task, "task", "", "show this task's runs")
-	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many runs, newest last")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run")
+	cmd.Flags().StringVar(&o.Task, "task", "", "show this task's runs")
+	cmd.Flags().IntVar(&o.Limit, "limit", 20, "at most this many runs, newest last")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "one JSON object per run")
 	return cmd
+}
+
+func historyRun(o *historyOptions) error {
+	cfg, err := loadConfig(o.Sys, o.Load)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.StateDir, "history.jsonl")
+	// Newest first, and only as far back as --limit needs: a long history
+	// costs what is shown.
+	var runs []schedule.RunRecord
+	seen := false
+	skipped, err := schedule.ReadHistoryBackward(path, func(r schedule.RunRecord) bool {
+		seen = true
+		if _, ok := r.Tasks[o.Task]; o.Task != "" && !ok {
+			return true
+		}
+		runs = append(runs, r)
+		return len(runs) < o.Limit
+	})
+	if err != nil {
+		return err
+	}
+	slices.Reverse(runs)
+	if o.Task != "" && len(runs) == 0 && seen {
+		return usagef("no run in %s has a task %q", path, o.Task)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		for _, r := range runs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(o.IO.Out, "no runs recorded yet (%s)\n", path)
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
+	if o.Task != "" {
+		writeTaskRuns(tw, runs, o.Task)
+	} else {
+		writeRuns(tw, runs)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(tw, "(%d unreadable or over-long line(s) in %s skipped)\n", skipped, path)
+	}
+	return tw.Flush()
+}
+
+// writeRuns is the table of whole runs.
+func writeRuns(w io.Writer, runs []schedule.RunRecord) {
+	fmt.Fprintln(w, "RUN\tSTARTED\tWALL\tEXIT\tTASKS")
+	for _, r := range runs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"),
+			short(time.Duration(r.WallMS)*time.Millisecond), r.ExitCode, countStates(r))
+	}
+}
+
+// writeTaskRuns is the table of one task's runs, with its ETA.
+func writeTaskRuns(w io.Writer, runs []schedule.RunRecord, task string) {
+	fmt.Fprintln(w, "RUN\tSTARTED\tSTATE\tDURATION\tREASON")
+	for _, r := range runs {
+		t := r.Tasks[task]
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State,
+			short(time.Duration(t.DurationMS)*time.Millisecond), t.Reason)
+	}
+	if med := schedule.Estimates(runs, "")[task]; med > 0 {
+		fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s\n", short(med))
+	}
 }
 
 // countStates summarises a run: "12 succeeded, 1 failed".

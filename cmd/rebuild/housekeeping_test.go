@@ -2,12 +2,9 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,25 +15,22 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/creack/pty"
 )
 
 // End-to-end tests of the housekeeping tasks (disk, caches, sessions,
 // backups): each builds a real tree under a temporary HOME, runs the
 // rebuild binary, and checks the file system afterwards.
 
-// hkSandbox is a temporary directory holding a HOME with a tree the
-// housekeeping tasks act on, a flake directory, and a config file. The
+// hkSandbox is a world (harness_test.go) whose HOME holds a tree the
+// housekeeping tasks act on, with a flake directory and a config file. The
 // run's state and logs go to dir/state, outside the home, so a listing of
 // the tree sees only what the tasks did.
 type hkSandbox struct {
 	t                     *testing.T
+	w                     *world
 	dir, home, flake, cfg string
-	bin                   string // the rebuild binary nobody may run; "" runs as this user
 }
 
 // newHK makes a sandbox whose config holds extra after the top-level keys.
@@ -44,14 +38,15 @@ type hkSandbox struct {
 // generation and touches nothing.
 func newHK(t *testing.T, extra string) *hkSandbox {
 	t.Helper()
-	dir := t.TempDir()
-	s := &hkSandbox{t: t, dir: dir, home: filepath.Join(dir, "home"), flake: filepath.Join(dir, "flake"), cfg: filepath.Join(dir, "cfg.toml")}
-	for _, d := range []string{s.home, s.flake, filepath.Join(dir, "state")} {
+	w := newWorld(t, t.TempDir())
+	w.cfg = filepath.Join(w.dir, "cfg.toml")
+	s := &hkSandbox{t: t, w: w, dir: w.dir, home: w.home, flake: filepath.Join(w.dir, "flake"), cfg: w.cfg}
+	for _, d := range []string{s.home, s.flake, filepath.Join(s.dir, "state")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeFile(t, s.cfg, fmt.Sprintf("flake = %q\nprofile = %q\nelevate = \"none\"\n", s.flake, filepath.Join(dir, "no-profile"))+extra)
+	writeFile(t, s.cfg, fmt.Sprintf("flake = %q\nprofile = %q\nelevate = \"none\"\n", s.flake, filepath.Join(s.dir, "no-profile"))+extra)
 	return s
 }
 
@@ -97,133 +92,11 @@ func (s *hkSandbox) symlink(target, rel string) {
 	}
 }
 
-// command returns the rebuild command for args, with this sandbox's
-// config, home and state.
-func (s *hkSandbox) command(args ...string) *exec.Cmd {
-	s.t.Helper()
-	cmd := rebuildCmd(s.t, s.dir, append([]string{"--config", s.cfg}, args...)...)
-	// A -race binary sleeps a second before it exits, to let reports
-	// come in; these runs end their goroutines before exiting.
-	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	cmd.Env = append(cmd.Env, "XDG_STATE_HOME="+filepath.Join(s.dir, "state"), "TERM=xterm", "GORACE="+gorace)
-	if s.bin != "" {
-		cmd.Path, cmd.Args[0] = s.bin, s.bin
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: hkNobody, Gid: hkNobody}}
-	}
-	return cmd
-}
-
-// hkRun is one run with --output json.
-type hkRun struct {
-	events []hkEvent
-	stderr string
-	code   int
-}
-
-// hkEvent is one line of --output json.
-type hkEvent struct {
-	Task     string            `json:"task"`
-	Event    string            `json:"event"`
-	State    string            `json:"state"`
-	Reason   string            `json:"reason"`
-	Error    string            `json:"error"`
-	Log      string            `json:"log"`
-	Actions  []string          `json:"actions"`
-	Stats    []string          `json:"stats"`
-	Warnings []string          `json:"warnings"`
-	Tasks    map[string]string `json:"tasks"`
-	LogDir   string            `json:"log_dir"`
-}
-
 // run runs rebuild with args and --output json, its stdin /dev/null (no
 // terminal), and returns its events.
-func (s *hkSandbox) run(args ...string) hkRun {
+func (s *hkSandbox) run(args ...string) jsonRun {
 	s.t.Helper()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer devnull.Close()
-	return s.runWith(devnull, args...)
-}
-
-// runWith is run with stdin from in.
-func (s *hkSandbox) runWith(in *os.File, args ...string) hkRun {
-	s.t.Helper()
-	cmd := s.command(append(args, "--output", "json")...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		if s.bin != "" && errors.Is(err, syscall.EPERM) {
-			s.t.Skipf("cannot start rebuild as nobody (%v): this process may not change its user", err)
-		}
-		s.t.Fatal(err)
-	}
-	code := hkWait(s.t, cmd, func() string { return stdout.String() + stderr.String() })
-	r := hkRun{stderr: stderr.String(), code: code}
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e hkEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			s.t.Fatalf("not JSON: %q: %v", sc.Text(), err)
-		}
-		r.events = append(r.events, e)
-	}
-	if len(r.events) == 0 || r.events[len(r.events)-1].Event != "summary" {
-		s.t.Fatalf("exit %d and no summary event:\n%s\n%s", code, stdout.String(), r.stderr)
-	}
-	return r
-}
-
-// finish is task's finish event; the test fails when there is none.
-func (r hkRun) finish(t *testing.T, task string) hkEvent {
-	t.Helper()
-	for _, e := range r.events {
-		if e.Task == task && e.Event == "finish" {
-			return e
-		}
-	}
-	t.Fatalf("%s never finished:\n%s", task, r)
-	return hkEvent{}
-}
-
-// taskLog is what task wrote to its log in this run.
-func (r hkRun) taskLog(t *testing.T, task string) string {
-	t.Helper()
-	dir := r.events[len(r.events)-1].LogDir
-	b, err := os.ReadFile(filepath.Join(dir, task+".log"))
-	if err != nil {
-		t.Fatalf("%s's log: %v", task, err)
-	}
-	return string(b)
-}
-
-func (r hkRun) String() string {
-	var b strings.Builder
-	for _, e := range r.events {
-		j, _ := json.Marshal(e)
-		b.Write(j)
-		b.WriteByte('\n')
-	}
-	return b.String() + r.stderr
-}
-
-// hkWait waits for cmd and returns its exit code; the deadline only
-// guards against a hang (output then tells what the run said).
-func hkWait(t *testing.T, cmd *exec.Cmd, output func() string) int {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return exitOf(err)
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("rebuild hung; its output:\n%s", output())
-	}
-	return 0
+	return s.w.runJSON(nil, nil, args...)
 }
 
 // hkNobody is the user a run drops to when the test runs as root.
@@ -282,7 +155,7 @@ func (s *hkSandbox) asNobody() {
 			}
 		}
 	}
-	s.bin = bin
+	s.w.bin, s.w.uid = bin, hkNobody
 }
 
 // lock makes the folder rel unreadable (mode 000) until the test ends.
@@ -371,23 +244,17 @@ func (s *hkSandbox) rel(p string) string {
 func (s *hkSandbox) expectGone(before, after map[string]string, gone []string, added ...string) {
 	s.t.Helper()
 	under := func(p string, list []string) bool {
-		for _, g := range list {
+		return slices.ContainsFunc(list, func(g string) bool {
 			r := s.rel(g)
-			if p == r || strings.HasPrefix(p, r+"/") {
-				return true
-			}
-		}
-		return false
+			return p == r || strings.HasPrefix(p, r+"/")
+		})
 	}
 	for _, g := range gone {
 		if _, ok := before[s.rel(g)]; !ok {
 			s.t.Errorf("the test expects %s to go, but it was never there", g)
 		}
 	}
-	var keys []string
-	for p := range before {
-		keys = append(keys, p)
-	}
+	keys := slices.Sorted(maps.Keys(before))
 	for p := range after {
 		if _, ok := before[p]; !ok {
 			keys = append(keys, p)
@@ -474,7 +341,7 @@ func TestHousekeepingDiskThresholds(t *testing.T) {
 	before := s.tree()
 
 	r := s.run("--only=disk")
-	f := r.finish(t, "disk")
+	f := r.mustFinish(t, "disk")
 	if f.State != "succeeded" || r.code != 0 {
 		t.Fatalf("disk %s (%s), exit %d\n%s", f.State, f.Reason, r.code, r)
 	}
@@ -524,7 +391,7 @@ func TestHousekeepingDiskHealthLevels(t *testing.T) {
 		t.Run(c.level, func(t *testing.T) {
 			s := newHK(t, fmt.Sprintf("[task.disk]\nyellow_percent = %d\norange_percent = %d\nred_percent = %d\n", c.yellow, c.orange, c.red))
 			s.put(".claude/projects/p/s.jsonl", "{}\n", 2<<20)
-			f := s.run("--only=disk").finish(t, "disk")
+			f := s.run("--only=disk").mustFinish(t, "disk")
 			if f.State != "succeeded" {
 				t.Fatalf("disk %s (%s)", f.State, f.Reason)
 			}
@@ -561,7 +428,7 @@ func TestHousekeepingCachesSymlinksLeaveTargets(t *testing.T) {
 	before := s.tree()
 
 	r := s.run("--only=caches", "--yes")
-	f := r.finish(t, "caches")
+	f := r.mustFinish(t, "caches")
 	if f.State != "succeeded" {
 		t.Fatalf("caches %s (%s)\n%s", f.State, f.Reason, r)
 	}
@@ -616,7 +483,7 @@ func TestHousekeepingCachesRefusedPaths(t *testing.T) {
 			}
 			before := s.tree()
 			r := s.run(args...)
-			f := r.finish(t, "caches")
+			f := r.mustFinish(t, "caches")
 			if f.State != "failed" {
 				t.Fatalf("caches %s (%s), want failed\n%s", f.State, f.Reason, r)
 			}
@@ -638,7 +505,7 @@ func TestHousekeepingCachesRefusedPaths(t *testing.T) {
 		s.put(filepath.Join(s.dir, "outside", "beside.txt"), "beside\n", 0)
 		before := s.tree()
 		r := s.run("--only=caches", "--yes")
-		if f := r.finish(t, "caches"); f.State != "succeeded" {
+		if f := r.mustFinish(t, "caches"); f.State != "succeeded" {
 			t.Fatalf("caches %s (%s)\n%s", f.State, f.Reason, r)
 		}
 		s.expectGone(before, s.tree(), []string{".cache/tool/data.bin", filepath.Join(out, "c.bin")})
@@ -703,7 +570,7 @@ func TestHousekeepingSessionsOnlyImplementedGo(t *testing.T) {
 			}
 			before := s.tree()
 			r := s.run("--only=sessions", "--yes")
-			f := r.finish(t, "sessions")
+			f := r.mustFinish(t, "sessions")
 			if f.State != "succeeded" {
 				t.Fatalf("sessions %s (%s)\n%s", f.State, f.Reason, r)
 			}
@@ -836,7 +703,7 @@ func TestHousekeepingBackupsOnlyBackupsGo(t *testing.T) {
 				args = append(args, "--yes")
 			}
 			r := s.run(args...)
-			f := r.finish(t, "backups")
+			f := r.mustFinish(t, "backups")
 			if f.State != c.state {
 				t.Fatalf("backups %s (%s), want %s\n%s", f.State, f.Reason, c.state, r)
 			}
@@ -861,7 +728,7 @@ func TestHousekeepingUnreadableFolder(t *testing.T) {
 		s.asNobody()
 		s.lock("locked")
 		r := s.run("--only=disk")
-		f := r.finish(t, "disk")
+		f := r.mustFinish(t, "disk")
 		if f.State != "succeeded" {
 			t.Fatalf("disk %s (%s)\n%s", f.State, f.Reason, r)
 		}
@@ -896,7 +763,7 @@ func TestHousekeepingUnreadableFolder(t *testing.T) {
 			"sessions": "could not read",
 			"backups":  "~/.claude/.backups",
 		} {
-			f := r.finish(t, task)
+			f := r.mustFinish(t, task)
 			if f.State != "succeeded" {
 				t.Errorf("%s %s (%s), want succeeded", task, f.State, f.Reason)
 			}
@@ -919,56 +786,10 @@ func TestHousekeepingUnreadableFolder(t *testing.T) {
 
 // ---------------------------------------------------------------- terminal
 
-// hkTerm is a rebuild run in a real pseudo-terminal.
-type hkTerm struct {
-	*screen
-	t   *testing.T
-	f   *os.File
-	cmd *exec.Cmd
-	at  int // the screen offset past the last text waited for
-}
-
 // term starts rebuild with args in a new pseudo-terminal.
-func (s *hkSandbox) term(args ...string) *hkTerm {
+func (s *hkSandbox) term(args ...string) *ttyRun {
 	s.t.Helper()
-	cmd := s.command(args...)
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	tm := &hkTerm{screen: &screen{}, t: s.t, f: f, cmd: cmd}
-	s.t.Cleanup(func() {
-		if cmd.ProcessState == nil { // the test ended early: no rebuild left waiting
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		f.Close()
-	})
-	go io.Copy(tm.screen, f)
-	return tm
-}
-
-// wait waits for text past what was waited for before and returns the
-// screen from there to the end of text.
-func (tm *hkTerm) wait(text string) string {
-	tm.t.Helper()
-	from := tm.at
-	tm.at = tm.waitText(tm.t, from, text)
-	return tm.String()[from:tm.at]
-}
-
-// answer types line and Enter.
-func (tm *hkTerm) answer(line string) {
-	tm.t.Helper()
-	if _, err := tm.f.Write([]byte(line + "\r")); err != nil {
-		tm.t.Fatal(err)
-	}
-}
-
-// exit waits for rebuild to end and returns its exit code.
-func (tm *hkTerm) exit() int {
-	tm.t.Helper()
-	return hkWait(tm.t, tm.cmd, tm.String)
+	return s.w.tty(args...)
 }
 
 // hkCaches plants two caches with content, an empty one, and an
@@ -1161,7 +982,7 @@ func TestHousekeepingNoTerminalDeletesNothing(t *testing.T) {
 
 	r := s.run("--only=cleanup", "--skip=generations")
 	for _, task := range []string{"caches", "sessions", "backups"} {
-		if f := r.finish(t, task); f.State != "skipped" || !strings.Contains(f.Reason, "no terminal") {
+		if f := r.mustFinish(t, task); f.State != "skipped" || !strings.Contains(f.Reason, "no terminal") {
 			t.Errorf("%s %s (%s), want skipped: no terminal", task, f.State, f.Reason)
 		}
 	}
@@ -1174,13 +995,13 @@ func TestHousekeepingNoTerminalDeletesNothing(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
-	cmd := s.command("--only=cleanup", "--skip=generations")
+	cmd := s.w.command("--only=cleanup", "--skip=generations")
 	var out bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if code := hkWait(t, cmd, out.String); code != 0 {
+	if code := waitExit(t, cmd, out.String); code != 0 {
 		t.Errorf("exit %d\n%s", code, out.String())
 	}
 	for _, task := range []string{"caches", "sessions", "backups"} {
@@ -1237,11 +1058,11 @@ func TestHousekeepingCleanupDryRun(t *testing.T) {
 		"sessions": "dry run: would delete 3 implemented sessions",
 		"backups":  "dry run: would delete 4 backups",
 	} {
-		if f := r.finish(t, task); f.State != "succeeded" || !hkHas(f.Stats, stat) {
+		if f := r.mustFinish(t, task); f.State != "succeeded" || !hkHas(f.Stats, stat) {
 			t.Errorf("%s %s (%s), stats %q; want succeeded with %q", task, f.State, f.Reason, f.Stats, stat)
 		}
 	}
-	gen := r.finish(t, "generations")
+	gen := r.mustFinish(t, "generations")
 	if hasProgram("nix-env") {
 		if gen.State != "skipped" || !strings.Contains(gen.Reason, "has no generations") || code != 0 || r.code != 0 {
 			t.Errorf("generations %s (%s), exits %d and %d; want skipped: no generations, exit 0", gen.State, gen.Reason, code, r.code)

@@ -6,47 +6,74 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
-func newListCmd(sys *System, g *globalOptions) *cobra.Command {
+// listOptions are the flags of `rebuild list` (the global ones only).
+type listOptions struct {
+	IO   *IOStreams
+	Sys  *System
+	Load loadOptions
+}
+
+func newListCmd(f *Factory, runF func(*listOptions) error) *cobra.Command {
+	o := &listOptions{IO: f.IO, Sys: f.Sys}
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List every task: number, name, groups, edges, flags, enabled",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := buildPlan(cmd, sys, g, 0)
-			if err != nil {
-				return err
+			o.Load = f.loadOptions(cmd, 0)
+			if runF != nil {
+				return runF(o)
 			}
-			tw := tabwriter.NewWriter(sys.Out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "#\tTASK\tGROUPS\tNEEDS\tAFTER\tFLAGS\tENABLED")
-			for _, n := range p.full.Nodes() {
-				s := p.specs[n.Name]
-				num := "·"
-				if s.Seed > 0 {
-					num = fmt.Sprint(s.Seed)
-				}
-				var flags []string
-				for _, f := range []struct {
-					on   bool
-					name string
-				}{{s.Critical, "critical"}, {s.Interactive, "interactive"}, {s.Root, "root"}, {s.DryRun, "dry-run"}, {s.User, "user"}} {
-					if f.on {
-						flags = append(flags, f.name)
-					}
-				}
-				enabled := "yes"
-				if s.Disabled {
-					enabled = "no"
-					if s.DisabledReason != "" {
-						enabled = "no (" + s.DisabledReason + ")"
-					}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", num, n.Name, dash(n.Groups), dash(n.Needs), dash(n.After), dash(flags), enabled)
-			}
-			return tw.Flush()
+			return listRun(o)
 		},
 	}
+}
+
+func listRun(o *listOptions) error {
+	p, err := buildPlan(o.Sys, o.Load, selectOptions{})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tTASK\tGROUPS\tNEEDS\tAFTER\tFLAGS\tENABLED")
+	for _, n := range p.full.Nodes() {
+		s := p.specs[n.Name]
+		num := "·"
+		if s.Seed > 0 {
+			num = fmt.Sprint(s.Seed)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", num, n.Name, dash(n.Groups), dash(n.Needs), dash(n.After), dash(specFlags(s)), enabled(s))
+	}
+	return tw.Flush()
+}
+
+// specFlags names the flags a task has, as list shows them.
+func specFlags(s tasks.Spec) []string {
+	var flags []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{s.Critical, "critical"}, {s.Interactive, "interactive"}, {s.Root, "root"}, {s.DryRun, "dry-run"}, {s.User, "user"}} {
+		if f.on {
+			flags = append(flags, f.name)
+		}
+	}
+	return flags
+}
+
+// enabled is list's ENABLED column: yes, or no with the reason.
+func enabled(s tasks.Spec) string {
+	if !s.Disabled {
+		return "yes"
+	}
+	if s.DisabledReason != "" {
+		return "no (" + s.DisabledReason + ")"
+	}
+	return "no"
 }
 
 func dash(s []string) string {

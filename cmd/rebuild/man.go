@@ -19,7 +19,16 @@ import (
 var manTopKeys = []string{"flake", "host", "profile", "current_system", "booted_system",
 	"elevate", "jobs", "state_dir", "keep_logs", "metrics_file", "log_max", "history_max"}
 
-func newManCmd(sys *System, root *cobra.Command) *cobra.Command {
+// manOptions are the flags of `rebuild man` (none).
+type manOptions struct {
+	IO  *IOStreams
+	Sys *System
+	// Root is the command tree the page describes.
+	Root *cobra.Command
+}
+
+func newManCmd(f *Factory, root *cobra.Command, runF func(*manOptions) error) *cobra.Command {
+	o := &manOptions{IO: f.IO, Sys: f.Sys, Root: root}
 	return &cobra.Command{
 		Use:   "man",
 		Short: "Print the manual page (roff), generated from the command line",
@@ -27,7 +36,10 @@ func newManCmd(sys *System, root *cobra.Command) *cobra.Command {
 			"of this binary, e.g.\n\n  rebuild man | man -l -\n  rebuild man > rebuild.1",
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return writeMan(sys.Out, root, manDate(sys))
+			if runF != nil {
+				return runF(o)
+			}
+			return writeMan(o.IO.Out, o.Root, manDate(o.Sys))
 		},
 	}
 }

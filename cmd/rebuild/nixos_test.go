@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/creack/pty"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
@@ -32,12 +26,13 @@ import (
 // nixosGraph is the system chain and what follows it.
 const nixosGraph = "--only=system,accept,generations,push"
 
-// nixosSandbox is a nixtest sandbox in t.TempDir() with a rebuild
-// configuration pointing at it.
+// nixosSandbox is a nixtest sandbox in t.TempDir() and the world its runs
+// happen in: the sandbox's environment (as `rebuild demo` has it) and a
+// rebuild configuration pointing at it.
 type nixosSandbox struct {
 	*nixtest.Sandbox
-	t   *testing.T
-	cfg string
+	t *testing.T
+	w *world
 }
 
 // newNixOS builds a sandbox (generation 1, current and booted), adds a
@@ -74,51 +69,23 @@ func newNixOS(t *testing.T, extra string, gens ...string) *nixosSandbox {
 		"state_dir = " + q(filepath.Join(s.Root, "state")),
 		extra,
 	}, "\n"))
-	return &nixosSandbox{Sandbox: s, t: t, cfg: cfg}
+	w := &world{t: t, dir: s.Root, home: s.Home, cfg: cfg, env: s.RebuildEnviron(cleanEnv())}
+	return &nixosSandbox{Sandbox: s, t: t, w: w}
 }
 
-// rebuild returns a command running the rebuild binary on the sandbox,
-// with the sandbox's environment (as `rebuild demo` has it) plus env.
-func (n *nixosSandbox) rebuild(env []string, args ...string) *exec.Cmd {
-	n.t.Helper()
-	bin, err := exec.LookPath("rebuild")
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"--config", n.cfg}, args...)...)
-	cmd.Dir = n.Root
-	cmd.Env = append(demoEnviron(n.Sandbox, cleanEnv(), n.Root), env...)
-	return cmd
-}
-
-// run runs the command with stdin from /dev/null and returns its stdout,
-// stderr and exit code. The deadline only guards against a hang.
+// run runs rebuild on the sandbox with env added, stdin from /dev/null,
+// and returns its stdout, stderr and exit code.
 func (n *nixosSandbox) run(env []string, args ...string) (stdout, stderr string, code int) {
 	n.t.Helper()
-	cmd := n.rebuild(env, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return o.String(), e.String(), exitOf(err)
-	case <-time.After(3 * time.Minute):
-		cmd.Process.Kill()
-		<-done
-		n.t.Fatalf("rebuild %s hung\nstdout:\n%s\nstderr:\n%s", args, o.String(), e.String())
-	}
-	return "", "", 0
+	r := n.w.run(nil, env, args...)
+	return r.stdout, r.stderr, r.code
 }
 
 // runJSON runs with --output json and returns the events.
-func (n *nixosSandbox) runJSON(env []string, args ...string) (nixEvents, string, int) {
+func (n *nixosSandbox) runJSON(env []string, args ...string) (jsonRun, string, int) {
 	n.t.Helper()
-	out, errOut, code := n.run(env, append(args, "--output", "json")...)
-	return parseNixEvents(n.t, out), errOut, code
+	r := n.w.runJSON(nil, env, args...)
+	return r, r.stderr, r.code
 }
 
 // generations returns the profile's generations and the current one.
@@ -158,78 +125,6 @@ func (n *nixosSandbox) git(dir string, args ...string) string {
 		n.t.Fatal(err)
 	}
 	return strings.TrimSpace(out)
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
-
-// nixEvent is one line of --output json.
-type nixEvent struct {
-	Task     string            `json:"task"`
-	Event    string            `json:"event"`
-	State    string            `json:"state"`
-	Reason   string            `json:"reason"`
-	Error    string            `json:"error"`
-	Message  string            `json:"message"`
-	Log      string            `json:"log"`
-	Actions  []string          `json:"actions"`
-	Stats    []string          `json:"stats"`
-	Warnings []string          `json:"warnings"`
-	Tasks    map[string]string `json:"tasks"`
-}
-
-type nixEvents []nixEvent
-
-func parseNixEvents(t *testing.T, out string) nixEvents {
-	t.Helper()
-	var evs nixEvents
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e nixEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("not JSON: %q: %v", sc.Text(), err)
-		}
-		evs = append(evs, e)
-	}
-	if len(evs) == 0 || evs[len(evs)-1].Event != "summary" {
-		t.Fatalf("no summary event:\n%s", out)
-	}
-	return evs
-}
-
-// finish is task's finish event (zero when it has none).
-func (evs nixEvents) finish(task string) nixEvent {
-	for _, e := range evs {
-		if e.Task == task && e.Event == "finish" {
-			return e
-		}
-	}
-	return nixEvent{}
-}
-
-func (evs nixEvents) started(task string) bool {
-	for _, e := range evs {
-		if e.Task == task && e.Event == "start" {
-			return true
-		}
-	}
-	return false
-}
-
-// states is the summary's final state per task.
-func (evs nixEvents) states() map[string]string { return evs[len(evs)-1].Tasks }
-
-func (evs nixEvents) String() string {
-	var b strings.Builder
-	for _, e := range evs {
-		j, _ := json.Marshal(e)
-		b.Write(j)
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 // lastRun is the last run recorded in the sandbox's history.
@@ -296,8 +191,20 @@ func TestNixOSFullRun(t *testing.T) {
 		t.Errorf("diff stats %q lack foo 1.1 → 1.2", evs.finish("diff").Stats)
 	}
 
+	n.checkCommittedAndPushed(5)
+	n.checkCollected(old, []string{booted, kept}, sizeBefore)
+	if booted != n.genPath(1) {
+		t.Errorf("booted system %s is not generation 1 %s", booted, n.genPath(1))
+	}
+}
+
+// checkCommittedAndPushed checks that the run committed generation gen's
+// flake.lock, left nothing uncommitted, and pushed it.
+func (n *nixosSandbox) checkCommittedAndPushed(gen int) {
+	t := n.t
+	t.Helper()
 	head := n.git(n.Flake, "rev-parse", "HEAD")
-	if msg := n.git(n.Flake, "log", "-1", "--format=%s"); !strings.HasPrefix(msg, "rebuild: demo ") || !strings.HasSuffix(msg, "(generation 5)") {
+	if msg := n.git(n.Flake, "log", "-1", "--format=%s"); !strings.HasPrefix(msg, "rebuild: demo ") || !strings.HasSuffix(msg, fmt.Sprintf("(generation %d)", gen)) {
 		t.Errorf("last commit %q", msg)
 	}
 	if st := n.git(n.Flake, "status", "--porcelain"); st != "" {
@@ -309,21 +216,23 @@ func TestNixOSFullRun(t *testing.T) {
 	if !strings.Contains(n.git(n.Remote, "show", "--stat", "main"), "flake.lock") {
 		t.Error("the pushed commit does not hold flake.lock")
 	}
+}
 
-	// Old generations' systems are gone from the store; the booted and the
-	// previous current one (kept by the policy) are there.
+// checkCollected checks that the systems of deleted generations (old) are
+// gone from the store, that those kept are there with the booted and the
+// running one, and that the store shrank from sizeBefore.
+func (n *nixosSandbox) checkCollected(old, kept []string, sizeBefore int64) {
+	t := n.t
+	t.Helper()
 	for _, p := range old {
 		if exists(p) {
 			t.Errorf("%s of a deleted generation is still in the store", p)
 		}
 	}
-	for _, p := range []string{booted, kept, resolved(t, n.BootedSystem), resolved(t, n.CurrentSystem)} {
+	for _, p := range append(kept, resolved(t, n.BootedSystem), resolved(t, n.CurrentSystem)) {
 		if !exists(filepath.Join(p, "bin", "switch-to-configuration")) {
 			t.Errorf("%s is gone", p)
 		}
-	}
-	if booted != n.genPath(1) {
-		t.Errorf("booted system %s is not generation 1 %s", booted, n.genPath(1))
 	}
 	sizeAfter, err := n.StoreSize()
 	if err != nil {
@@ -480,57 +389,6 @@ func TestNixOSActivateFailures(t *testing.T) {
 	})
 }
 
-// ptyScreen is a pseudo-terminal a command runs in, and what it shows.
-type ptyScreen struct {
-	*screen
-	f *os.File
-}
-
-// tty starts cmd in a new pseudo-terminal.
-func tty(t *testing.T, cmd *exec.Cmd) *ptyScreen {
-	t.Helper()
-	cmd.Env = append(cmd.Env, "TERM=xterm")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	t.Cleanup(func() { // a test that ended early leaves no rebuild waiting for input
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	scr := &ptyScreen{screen: &screen{}, f: f}
-	go io.Copy(scr.screen, f)
-	return scr
-}
-
-// answer types line into the terminal.
-func (s *ptyScreen) answer(t *testing.T, line string) {
-	t.Helper()
-	if _, err := s.f.Write([]byte(line + "\r")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitExit waits for cmd to end and returns its exit code; the deadline
-// only guards against a hang (then output tells what was on screen).
-func waitExit(t *testing.T, cmd *exec.Cmd, output func() string) int {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return exitOf(err)
-	case <-time.After(3 * time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("rebuild hung; its output:\n%s", output())
-	}
-	return 0
-}
-
 // Answering no to "Keep this configuration?" in a terminal rolls back
 // (switch-to-configuration switch of the previous generation) and ends
 // accept declined, so generations and push are skipped; the run succeeds.
@@ -542,14 +400,13 @@ func TestNixOSRejectAtAcceptInTerminal(t *testing.T) {
 	before := resolved(t, n.Profile)
 	head := n.git(n.Flake, "rev-parse", "HEAD")
 
-	cmd := n.rebuild(nil, nixosGraph)
-	scr := tty(t, cmd)
-	scr.waitText(t, 0, "Keep this configuration?")
+	scr := n.w.tty(nixosGraph)
+	scr.wait("Keep this configuration?")
 	if calls := n.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot"}) {
 		t.Errorf("before the answer: switch calls %v, want [test boot]", calls)
 	}
-	scr.answer(t, "n")
-	if code := waitExit(t, cmd, scr.String); code != 0 {
+	scr.answer("n")
+	if code := scr.exit(); code != 0 {
 		t.Errorf("exit %d, want 0\n%s", code, scr.String())
 	}
 
@@ -586,8 +443,7 @@ func TestNixOSRejectAtAcceptInTerminal(t *testing.T) {
 func TestNixOSChooseGenerationsInTerminal(t *testing.T) {
 	n := newNixOS(t, "", "1.0.1", "1.0.2", "1.1")
 	// 1 is booted, 4 current and running.
-	cmd := n.rebuild(nil, "--only=generations")
-	scr := tty(t, cmd)
+	scr := n.w.tty("--only=generations")
 	at := scr.waitText(t, 0, "Delete which generations?")
 	end := scr.waitText(t, at, "numbers or ranges")
 	offered := map[int]string{} // generation → its number in the list
@@ -599,8 +455,8 @@ func TestNixOSChooseGenerationsInTerminal(t *testing.T) {
 		t.Fatalf("offered %v, want generations 2 and 3 only:\n%s", offered, scr.String()[at:end])
 	}
 	gone := n.genPath(3)
-	scr.answer(t, offered[3])
-	if code := waitExit(t, cmd, scr.String); code != 0 {
+	scr.answer(offered[3])
+	if code := scr.exit(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, scr.String())
 	}
 	if g, c := n.generations(); !slices.Equal(g, []int{1, 2, 4}) || c != 4 {
@@ -669,7 +525,7 @@ func TestNixOSInterruptDuringBuild(t *testing.T) {
 	if err := n.SetVariant(nixtest.Slow); err != nil {
 		t.Fatal(err)
 	}
-	cmd := n.rebuild(nil, "--only=system", "--yes", "--output", "plain")
+	cmd := n.w.command("--only=system", "--yes", "--output", "plain")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -835,8 +691,8 @@ func TestDemoIgnoresTheSystemConfiguration(t *testing.T) {
 		metrics, filepath.Join(mine, ".backups")))
 	home := filepath.Join(dir, "home")
 	var out, errOut bytes.Buffer
-	sys := &System{Out: &out, Err: &errOut, Environ: append(cleanEnv(), "HOME="+home), Home: home,
-		SystemFile: system, Host: "testhost", Now: time.Now}
+	sys := &System{IO: testIO(&out, &errOut), Environ: append(cleanEnv(), "HOME="+home), Home: home,
+		SystemFile: system, Host: "testhost", Now: time.Now, Euid: os.Geteuid()}
 	if code := Run(sys, []string{"demo", "--yes", "--only", "backups", "--output", "plain"}); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
 	}

@@ -143,6 +143,34 @@ func pkWrite(t *testing.T, name, content string) string {
 	return p
 }
 
+// TestPackageSourceHoldsEmbeddedFiles: the package's source is the .go
+// files and what nix/package.nix adds, so every file the binary embeds
+// (//go:embed) must be in a folder package.nix lists, or Nix cannot
+// build the binary.
+func TestPackageSourceHoldsEmbeddedFiles(t *testing.T) {
+	pkNeed(t, "go")
+	root := pkRepo(t)
+	out, err := pkRun(t, root, os.Environ(), "go", "list", "-deps", "-f",
+		`{{if and .Module .Module.Main}}{{range .EmbedFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{end}}`, "./cmd/rebuild")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := os.ReadFile(filepath.Join(root, "nix", "package.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := regexp.MustCompile(`(?m)^\s*\.\./(\S+)$`).FindAllStringSubmatch(string(pkg), -1)
+	for _, f := range strings.Fields(out) {
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(listed, func(m []string) bool { return rel == m[1] || strings.HasPrefix(rel, m[1]+"/") }) {
+			t.Errorf("the binary embeds %s, which nix/package.nix's source does not hold", rel)
+		}
+	}
+}
+
 // TestPackagingNixFilesParse: flake.nix and every file under nix/ parse.
 func TestPackagingNixFilesParse(t *testing.T) {
 	pkNeed(t, "nix-instantiate")
@@ -172,6 +200,8 @@ type pkPackage struct {
 
 // TestPackagingFlakeOutputs calls flake.nix's outputs with the stand-in
 // nixpkgs and checks what they hand to buildGoModule and the modules.
+// (gocyclo counts each output's check; they are independent and flat, one
+// per output, so the test stays whole.)
 func TestPackagingFlakeOutputs(t *testing.T) {
 	var got struct {
 		Inputs                                       map[string]map[string]string
@@ -311,58 +341,9 @@ func TestModuleNixOS(t *testing.T) {
 	pkEval(t, "nixos.nix", &got)
 
 	full := got.Full
-	if full.ConfigToml == nil || *full.ConfigToml != nixosFullToml {
-		t.Errorf("/etc/rebuild/config.toml:\n%v\nwant:\n%s", pkDeref(full.ConfigToml), nixosFullToml)
-	}
-	if !slices.Equal(full.SystemPackages, []string{"rebuild"}) {
-		t.Errorf("systemPackages = %v", full.SystemPackages)
-	}
-	if full.Timer == nil || full.Service == nil {
-		t.Fatalf("clean.enable made no timer (%v) or service (%v)", full.Timer, full.Service)
-	}
-	if got := full.Timer.TimerConfig; got["OnCalendar"] != "Sun 04:00" || got["Persistent"] != true {
-		t.Errorf("timerConfig = %v, want OnCalendar Sun 04:00 and Persistent", got)
-	}
-	if fmt.Sprint(full.Timer.WantedBy) != "[timers.target]" {
-		t.Errorf("timer wantedBy = %v", full.Timer.WantedBy)
-	}
-	wantExec := fakeStore + "-rebuild/bin/rebuild --only generations --yes --output plain --jobs 1"
-	if got := full.Service.ServiceConfig["ExecStart"]; got != wantExec {
-		t.Errorf("ExecStart = %v\nwant       %s", got, wantExec)
-	}
-	if full.Service.ServiceConfig["Type"] != "oneshot" || full.Service.ServiceConfig["StateDirectory"] != "rebuild" {
-		t.Errorf("serviceConfig = %v", full.Service.ServiceConfig)
-	}
-	if !slices.Equal(full.Service.Path, []string{fakeStore + "-nix"}) {
-		t.Errorf("service path = %v, want nix (generations runs nix-env and nix-store)", full.Service.Path)
-	}
-	wantEnv := map[string]string{"HOME": "/root", "XDG_STATE_HOME": "/var/lib",
-		"REBUILD_TASK__GENERATIONS__KEEP": "3", "REBUILD_TASK__GENERATIONS__KEEP_SINCE": "30d"}
-	if fmt.Sprint(full.Service.Environment) != fmt.Sprint(wantEnv) {
-		t.Errorf("service environment = %v\nwant                  %v", full.Service.Environment, wantEnv)
-	}
-	if !slices.Equal(full.Tmpfiles, []string{"d " + metricsDir + " 2775 root wheel - -"}) {
-		t.Errorf("tmpfiles = %v", full.Tmpfiles)
-	}
-	if !slices.Equal(full.NodeExporterFlags, []string{"--collector.textfile.directory=" + metricsDir}) {
-		t.Errorf("node exporter extraFlags = %v", full.NodeExporterFlags)
-	}
+	checkNixOSModuleFull(t, full)
 
-	// clean.enable alone: the timer's policy is the --yes default; nothing
-	// is written to /etc, so interactive runs keep asking.
-	cd := got.CleanDefaults
-	if cd.ConfigToml != nil {
-		t.Errorf("clean.enable alone wrote /etc/rebuild/config.toml:\n%s", *cd.ConfigToml)
-	}
-	if cd.Timer == nil || cd.Timer.TimerConfig["OnCalendar"] != "weekly" || cd.Service == nil {
-		t.Fatalf("clean.enable alone: timer %+v, service %+v; want weekly", cd.Timer, cd.Service)
-	}
-	if want := map[string]string{"HOME": "/root", "XDG_STATE_HOME": "/var/lib"}; fmt.Sprint(cd.Service.Environment) != fmt.Sprint(want) {
-		t.Errorf("clean.enable alone: service environment %v, want %v", cd.Service.Environment, want)
-	}
-	if len(cd.Tmpfiles) != 0 || len(cd.NodeExporterFlags) != 0 {
-		t.Errorf("metrics off, yet tmpfiles %v and node flags %v", cd.Tmpfiles, cd.NodeExporterFlags)
-	}
+	checkNixOSModuleCleanDefaults(t, got.CleanDefaults)
 
 	off := got.Disabled
 	if off.ConfigToml != nil || off.Timer != nil || off.Service != nil || len(off.SystemPackages) != 0 || len(off.NodeExporterFlags) != 0 {
@@ -403,6 +384,68 @@ func TestModuleNixOS(t *testing.T) {
 	}
 	if !strings.Contains(out, "[task.generations]\nkeep = '3'\nkeep_since = '30d'") {
 		t.Errorf("with the service's variables, config show:\n%s", out)
+	}
+}
+
+// checkNixOSModuleFull checks what the module makes of every setting:
+// /etc/rebuild/config.toml, the package, the cleanup timer and service,
+// and the metrics directory.
+// checkNixOSModuleCleanDefaults checks clean.enable alone: the timer's
+// policy is the --yes default; nothing is written to /etc, so interactive
+// runs keep asking.
+func checkNixOSModuleCleanDefaults(t *testing.T, cd pkNixOS) {
+	t.Helper()
+	if cd.ConfigToml != nil {
+		t.Errorf("clean.enable alone wrote /etc/rebuild/config.toml:\n%s", *cd.ConfigToml)
+	}
+	if cd.Timer == nil || cd.Timer.TimerConfig["OnCalendar"] != "weekly" || cd.Service == nil {
+		t.Fatalf("clean.enable alone: timer %+v, service %+v; want weekly", cd.Timer, cd.Service)
+	}
+	if want := map[string]string{"HOME": "/root", "XDG_STATE_HOME": "/var/lib"}; fmt.Sprint(cd.Service.Environment) != fmt.Sprint(want) {
+		t.Errorf("clean.enable alone: service environment %v, want %v", cd.Service.Environment, want)
+	}
+	if len(cd.Tmpfiles) != 0 || len(cd.NodeExporterFlags) != 0 {
+		t.Errorf("metrics off, yet tmpfiles %v and node flags %v", cd.Tmpfiles, cd.NodeExporterFlags)
+	}
+}
+
+func checkNixOSModuleFull(t *testing.T, full pkNixOS) {
+	t.Helper()
+	if full.ConfigToml == nil || *full.ConfigToml != nixosFullToml {
+		t.Errorf("/etc/rebuild/config.toml:\n%v\nwant:\n%s", pkDeref(full.ConfigToml), nixosFullToml)
+	}
+	if !slices.Equal(full.SystemPackages, []string{"rebuild"}) {
+		t.Errorf("systemPackages = %v", full.SystemPackages)
+	}
+	if full.Timer == nil || full.Service == nil {
+		t.Fatalf("clean.enable made no timer (%v) or service (%v)", full.Timer, full.Service)
+	}
+	if got := full.Timer.TimerConfig; got["OnCalendar"] != "Sun 04:00" || got["Persistent"] != true {
+		t.Errorf("timerConfig = %v, want OnCalendar Sun 04:00 and Persistent", got)
+	}
+	if fmt.Sprint(full.Timer.WantedBy) != "[timers.target]" {
+		t.Errorf("timer wantedBy = %v", full.Timer.WantedBy)
+	}
+	wantExec := fakeStore + "-rebuild/bin/rebuild --only generations --yes --output plain --jobs 1"
+	if got := full.Service.ServiceConfig["ExecStart"]; got != wantExec {
+		t.Errorf("ExecStart = %v\nwant       %s", got, wantExec)
+	}
+	if full.Service.ServiceConfig["Type"] != "oneshot" || full.Service.ServiceConfig["StateDirectory"] != "rebuild" {
+		t.Errorf("serviceConfig = %v", full.Service.ServiceConfig)
+	}
+	if !slices.Equal(full.Service.Path, []string{fakeStore + "-nix"}) {
+		t.Errorf("service path = %v, want nix (generations runs nix-env and nix-store)", full.Service.Path)
+	}
+	wantEnv := map[string]string{"HOME": "/root", "XDG_STATE_HOME": "/var/lib",
+		"REBUILD_TASK__GENERATIONS__KEEP": "3", "REBUILD_TASK__GENERATIONS__KEEP_SINCE": "30d"}
+	if fmt.Sprint(full.Service.Environment) != fmt.Sprint(wantEnv) {
+		t.Errorf("service environment = %v\nwant                  %v", full.Service.Environment, wantEnv)
+	}
+	if !slices.Equal(full.Tmpfiles, []string{"d " + metricsDir + " 2775 root wheel - -"}) {
+		t.Errorf("tmpfiles = %v", full.Tmpfiles)
+	}
+	if !slices.Equal(full.NodeExporterFlags, []string{"--collector.textfile.directory=" + metricsDir}) {
+		t.Errorf("node exporter extraFlags = %v", full.NodeExporterFlags)
 	}
 }
 
@@ -711,8 +754,8 @@ func pkRunMain(t *testing.T, env []string, args ...string) (string, string, int)
 	t.Helper()
 	var out, errb bytes.Buffer
 	home := t.TempDir()
-	sys := &System{Out: &out, Err: &errb, Environ: append([]string{"HOME=" + home}, env...), Home: home, Host: "testhost",
-		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
+	sys := &System{IO: testIO(&out, &errb), Environ: append([]string{"HOME=" + home}, env...), Home: home, Host: "testhost",
+		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }, Euid: os.Geteuid()}
 	code := Run(sys, args)
 	return out.String(), errb.String(), code
 }
@@ -742,7 +785,8 @@ func TestManPagePassesMandocLint(t *testing.T) {
 
 // TestManPageIsTrueToTheCommandLine: every command and flag of the binary,
 // every REBUILD_* variable of the configuration, the files and the exit
-// codes are in the page.
+// codes are in the page. (gocyclo counts each of its checks; they are one
+// flat list, read top to bottom against the page, so it stays whole.)
 func TestManPageIsTrueToTheCommandLine(t *testing.T) {
 	page, _, code := pkRunMain(t, []string{"SOURCE_DATE_EPOCH=1764072000"}, "man")
 	if code != 0 {
@@ -772,7 +816,7 @@ func TestManPageIsTrueToTheCommandLine(t *testing.T) {
 			walk(sub)
 		}
 	}
-	walk(newRootCmd(&System{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Now: time.Now}))
+	walk(newRootCmd(&System{IO: testIO(&bytes.Buffer{}, &bytes.Buffer{}), Now: time.Now}))
 
 	// The top-level keys of `config show` each have their variable.
 	shown, stderr, code := pkRunMain(t, nil, "config", "show", "--config", pkWrite(t, "empty.toml", ""))

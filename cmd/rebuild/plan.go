@@ -9,7 +9,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newPlanCmd(sys *System, g *globalOptions) *cobra.Command {
+// planOptions are the flags of `rebuild plan`.
+type planOptions struct {
+	IO   *IOStreams
+	Sys  *System
+	Load loadOptions
+	selectOptions
+}
+
+func newPlanCmd(f *Factory, runF func(*planOptions) error) *cobra.Command {
+	o := &planOptions{IO: f.IO, Sys: f.Sys}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what would run, in which waves, with estimated times and the critical path; runs nothing",
@@ -18,15 +27,23 @@ func newPlanCmd(sys *System, g *globalOptions) *cobra.Command {
 			if err := checkSelectFlags(cmd); err != nil {
 				return err
 			}
-			p, err := buildPlan(cmd, sys, g, 0)
-			if err != nil {
-				return err
+			o.Load = f.loadOptions(cmd, 0)
+			if runF != nil {
+				return runF(o)
 			}
-			return writePlan(sys.Out, p, loadEstimates(p))
+			return planRun(o)
 		},
 	}
-	addSelectFlags(cmd, sys, g)
+	addSelectFlags(cmd, f, &o.selectOptions)
 	return cmd
+}
+
+func planRun(o *planOptions) error {
+	p, err := buildPlan(o.Sys, o.Load, o.selectOptions)
+	if err != nil {
+		return err
+	}
+	return writePlan(o.IO.Out, p, loadEstimates(p))
 }
 
 // writePlan prints the waves of the selected graph with estimates, the

@@ -10,11 +10,18 @@ import (
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
-func newRollbackCmd(sys *System, g *globalOptions) *cobra.Command {
-	var dryRun bool
+// rollbackOptions are the flags of `rebuild rollback`.
+type rollbackOptions struct {
+	IO     *IOStreams
+	Sys    *System
+	Load   loadOptions
+	DryRun bool
+}
+
+func newRollbackCmd(f *Factory, runF func(*rollbackOptions) error) *cobra.Command {
+	o := &rollbackOptions{IO: f.IO, Sys: f.Sys}
 	cmd := &cobra.Command{
 		Use:   "rollback",
 		Short: "Go back to the previous system generation",
@@ -23,52 +30,56 @@ its switch-to-configuration switch. Refuses when there is no previous
 generation. Needs root (see elevate).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, sys, g, 0)
-			if err != nil {
-				return err
+			o.Load = f.loadOptions(cmd, 0)
+			if runF != nil {
+				return runF(o)
 			}
-			env := tasks.NewEnv("rollback", statusPrinter{sys}, nil)
-			env.Log = sys.Err
-			env.Now = sys.Now
-			env.Config = cfg
-			env.Home = sys.Home
-			env.DryRun = dryRun
-			runner := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
-			env.Runner = runner
-			var term *proc.Terminal
-			if sys.StdinTTY() && sys.StdoutTTY() {
-				term = &proc.Terminal{In: sys.In, Out: sys.OutFile, Err: sys.OutFile}
-			}
-			env.Prompt = render.NewPrompter(nil, nil, nil, false)
-			// Switching back must not be cut in half either: the first
-			// signal is held back, the second goes through.
-			ctx, stop := holdSignals(context.Background(), func(os.Signal) {
-				fmt.Fprintln(sys.Err, "rebuild: rollback is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway")
-			})
-			defer stop()
-			if !dryRun {
-				el := &proc.Elevator{Method: cfg.Elevate, Runner: runner, Euid: func() int { return sys.Euid }}
-				defer el.Close()
-				prefix, err := el.Acquire(ctx, term)
-				if err != nil {
-					return err
-				}
-				runner.Elevate = prefix
-			}
-			if err := nixos.Rollback(ctx, env); err != nil {
-				return err
-			}
-			for _, a := range env.Report().Actions {
-				fmt.Fprintln(sys.Out, a)
-			}
-			return nil
+			return rollbackRun(o)
 		},
 	}
-	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "say which generation it would go back to; change nothing")
+	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "say which generation it would go back to; change nothing")
 	return cmd
 }
 
-// statusPrinter shows a one-off command's status lines on stderr.
-type statusPrinter struct{ sys *System }
+// rollbackRun runs nixos.Rollback outside the graph, with run's executor:
+// root asked for once up front (on the terminal when there is one), and no
+// questions.
+func rollbackRun(o *rollbackOptions) error {
+	cfg, err := loadConfig(o.Sys, o.Load)
+	if err != nil {
+		return err
+	}
+	ex := newExecutor(o.Sys, cfg.Elevate, o.IO.Terminal())
+	defer ex.Close()
+	env := tasks.NewEnv("rollback", statusPrinter{o.IO}, nil)
+	env.Log = o.IO.Err
+	env.Now = o.Sys.Now
+	env.Config = cfg
+	env.Home = o.Sys.Home
+	env.DryRun = o.DryRun
+	env.Runner = ex.runner
+	env.Prompt = render.NewPrompter(nil, nil, nil, false)
+	// Switching back must not be cut in half either: the first signal
+	// is held back, the second goes through.
+	ctx, stop := holdSignals(context.Background(), func(os.Signal) {
+		fmt.Fprintln(o.IO.Err, "rebuild: rollback is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway")
+	})
+	defer stop()
+	if !o.DryRun {
+		if err := ex.acquireRoot(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if err := nixos.Rollback(ctx, env); err != nil {
+		return err
+	}
+	for _, a := range env.Report().Actions {
+		fmt.Fprintln(o.IO.Out, a)
+	}
+	return nil
+}
 
-func (p statusPrinter) Status(_, line string) { fmt.Fprintf(p.sys.Err, "… %s\n", line) }
+// statusPrinter shows a one-off command's status lines on stderr.
+type statusPrinter struct{ io *IOStreams }
+
+func (p statusPrinter) Status(_, line string) { fmt.Fprintf(p.io.Err, "… %s\n", line) }

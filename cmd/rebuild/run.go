@@ -3,221 +3,169 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
-// runOptions are the flags of `rebuild run`.
+// runOptions are the flags of `rebuild run` (and of rebuild without a
+// command, and of rebuild demo).
 type runOptions struct {
-	jobs      int
-	yes       bool
-	ask       bool
-	dryRun    bool
-	verbose   bool
-	output    string
-	strict    bool
-	keep      int
-	keepSince string
+	IO   *IOStreams
+	Sys  *System
+	Load loadOptions
+	selectOptions
+
+	Jobs      int
+	Yes       bool
+	Ask       bool
+	DryRun    bool
+	Verbose   bool
+	Output    string
+	Strict    bool
+	Keep      int
+	KeepSet   bool // --keep was given
+	KeepSince string
 }
 
-func addRunFlags(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) {
-	addSelectFlags(cmd, sys, g)
-	f := cmd.Flags()
-	f.IntVarP(&o.jobs, "jobs", "j", 0, "tasks at once (default max(4, CPUs); config key jobs)")
-	f.BoolVarP(&o.yes, "yes", "y", false, "answer every question with its documented yes answer")
-	f.BoolVar(&o.ask, "ask", false, "show the diff and confirm before activating")
-	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "show the plan and what each task would change; change nothing")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "stream every task's output, prefixed [task]")
-	f.StringVar(&o.output, "output", "auto", "output: auto, tty, plain, json or quiet")
-	f.BoolVar(&o.strict, "strict", false, "exit 1 when any task failed, not only a critical one")
-	f.IntVar(&o.keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
-	f.StringVar(&o.keepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
-}
-
-func newRunCmd(sys *System, g *globalOptions) *cobra.Command {
-	o := &runOptions{}
+func newRunCmd(f *Factory, runF func(*runOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the graph (the default command)",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runRun(cmd, sys, g, o)
-		},
 	}
-	addRunFlags(cmd, sys, g, o)
+	bindRun(cmd, f, runF)
 	return cmd
 }
 
-func runRun(cmd *cobra.Command, sys *System, g *globalOptions, o *runOptions) error {
-	if cmd.Flags().Changed("jobs") && o.jobs < 1 {
-		return usagef("--jobs must be at least 1, got %d", o.jobs)
+// bindRun gives cmd the run flags and makes it run the graph (or runF).
+func bindRun(cmd *cobra.Command, f *Factory, runF func(*runOptions) error) *runOptions {
+	o := &runOptions{IO: f.IO, Sys: f.Sys}
+	addRunFlags(cmd, f, o)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.parse(cmd, f); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(o)
+		}
+		return runRun(o)
+	}
+	return o
+}
+
+func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
+	addSelectFlags(cmd, f, &o.selectOptions)
+	fl := cmd.Flags()
+	fl.IntVarP(&o.Jobs, "jobs", "j", 0, "tasks at once (default max(4, CPUs); config key jobs)")
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer every question with its documented yes answer")
+	fl.BoolVar(&o.Ask, "ask", false, "show the diff and confirm before activating")
+	fl.BoolVarP(&o.DryRun, "dry-run", "n", false, "show the plan and what each task would change; change nothing")
+	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "stream every task's output, prefixed [task]")
+	fl.StringVar(&o.Output, "output", "auto", "output: auto, tty, plain, json or quiet")
+	fl.BoolVar(&o.Strict, "strict", false, "exit 1 when any task failed, not only a critical one")
+	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
+	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
+}
+
+// parse checks the run flags that need no configuration and records what
+// the run needs of the command line.
+func (o *runOptions) parse(cmd *cobra.Command, f *Factory) error {
+	if cmd.Flags().Changed("jobs") && o.Jobs < 1 {
+		return usagef("--jobs must be at least 1, got %d", o.Jobs)
 	}
 	if err := checkSelectFlags(cmd); err != nil {
 		return err
 	}
-	mode, err := render.Resolve(o.output, sys.StdoutTTY())
+	o.KeepSet = cmd.Flags().Changed("keep")
+	o.Load = f.loadOptions(cmd, o.Jobs)
+	return nil
+}
+
+// runRun runs the graph: plan, lock, then the run itself.
+func runRun(o *runOptions) error {
+	mode, err := render.Resolve(o.Output, o.IO.IsStdoutTTY())
 	if err != nil {
 		return &usageError{err}
 	}
-	p, err := buildPlan(cmd, sys, g, o.jobs)
+	if o.KeepSet && o.Keep < 1 {
+		return usagef("--keep must be at least 1, got %d", o.Keep)
+	}
+	// --ask, --keep and --keep-since reach their tasks through the
+	// configuration's flag layer (configFlags), checked with the rest.
+	p, err := buildPlan(o.Sys, o.Load, o.selectOptions)
 	if err != nil {
 		return err
 	}
-	if o.ask {
-		p.setOption("activate", "ask", true)
-	}
-	if cmd.Flags().Changed("keep") {
-		if o.keep < 1 {
-			return usagef("--keep must be at least 1, got %d", o.keep)
-		}
-		p.setOption("generations", "keep", o.keep)
-	}
-	if o.keepSince != "" {
-		p.setOption("generations", "keep_since", o.keepSince)
-	}
-	if o.dryRun {
-		// The plan is text: with --output json it goes to stderr, so that
-		// stdout stays one JSON object per line.
-		w := sys.Out
-		if mode == render.ModeJSON {
-			w = sys.Err
-		}
-		if err := writePlan(w, p, loadEstimates(p)); err != nil {
+	est := loadEstimates(p)
+	if o.DryRun {
+		if err := writeDryRunPlan(o, p, mode, est); err != nil {
 			return err
 		}
-		fmt.Fprintln(w)
 	}
-
-	now := sys.Now()
-	stateDir := p.cfg.StateDir
-	lock, err := schedule.AcquireLock(stateDir, now)
+	now := o.Sys.Now()
+	lock, err := schedule.AcquireLock(p.cfg.StateDir, now)
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
+	return runLocked(o, p, mode, est, render.NewRunID(now))
+}
 
-	est := loadEstimates(p)
-	runID := render.NewRunID(now)
-	color := !g.noColor && sys.Getenv("NO_COLOR") == "" && mode == "tty"
+// writeDryRunPlan prints the plan before a dry run. The plan is text: with
+// --output json it goes to stderr, so that stdout stays one JSON object
+// per line.
+func writeDryRunPlan(o *runOptions, p *plan, mode string, est func(string) time.Duration) error {
+	w := o.IO.Out
+	if mode == render.ModeJSON {
+		w = o.IO.Err
+	}
+	if err := writePlan(w, p, est); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return nil
+}
 
-	infos := make([]render.TaskInfo, 0, p.graph.Len())
-	for _, n := range p.graph.Nodes() {
-		s := p.specs[n.Name]
-		infos = append(infos, render.TaskInfo{Name: n.Name, Seed: s.Seed, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
-	}
-	preds := map[string][]string{}
-	for _, e := range p.graph.Edges() {
-		preds[e.To] = append(preds[e.To], e.From)
-	}
-	rend, err := render.New(mode, render.Options{Out: sys.Out, Err: sys.Err, Now: sys.Now, Color: color,
-		Verbose: o.verbose, Tasks: infos, Width: sys.Width, RemainingETA: render.CriticalRemaining(infos, preds)})
+// runLocked runs the plan once the state directory is ours: the display,
+// the logs, root, the scheduler, and what is recorded afterwards.
+func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string) error {
+	s, err := openSession(o, p, mode, est, runID)
 	if err != nil {
-		return &usageError{err}
-	}
-	var verbose io.Writer
-	if o.verbose {
-		verbose = rend.VerboseWriter()
-	}
-	logs, err := render.OpenLogs(filepath.Join(stateDir, "logs"), runID, p.cfg.KeepLogs, verbose)
-	if err != nil {
-		rend.Close()
-		return fmt.Errorf("logs: %w", err)
-	}
-	logs.CapTasks(p.cfg.LogMax)
-
-	var term *proc.Terminal
-	interactive := sys.StdinTTY() && sys.StdoutTTY()
-	if interactive && mode == render.ModeTTY {
-		term = &proc.Terminal{In: sys.In, Out: sys.OutFile, Err: sys.OutFile}
-	}
-	// Only the live terminal display asks questions: plain and json
-	// output never prompt, whatever stdin is.
-	var promptIn, promptOut *os.File
-	if mode == render.ModeTTY && interactive {
-		promptIn, promptOut = sys.In, sys.OutFile
-	}
-	prompter := render.NewPrompter(promptIn, promptOut, rend, color)
-
-	runner := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
-	if w := proc.ForeignOwnerWarning(p.cfg.Flake, sys.Euid); w != "" {
-		fmt.Fprintf(sys.Err, "rebuild: warning: %s\n", w)
+		return err
 	}
 	// Root is asked for once, up front, before the live display starts and
 	// before the first task that needs it, and kept alive for the run: a
 	// two-hour build never ends at a password prompt nobody is there for.
-	elevator := &proc.Elevator{Method: p.cfg.Elevate, Runner: runner, Euid: func() int { return sys.Euid }}
-	defer elevator.Close()
-	if needsRoot(p, o.dryRun) {
-		rend.Pause()
-		prefix, err := elevator.Acquire(context.Background(), term)
-		rend.Resume()
-		if err != nil {
-			rend.Close()
-			logs.Close()
+	ex := newExecutor(o.Sys, p.cfg.Elevate, s.term)
+	defer ex.Close()
+	if needsRoot(p, o.DryRun) {
+		if err := ex.acquireRoot(context.Background(), s.rend); err != nil {
+			s.close()
 			return err
 		}
-		runner.Elevate = prefix
 	}
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
-		Jobs: jobsFor(p, o), Now: sys.Now, Sink: rend, Logs: logs.Open, Estimate: est,
-		Prompt: prompter, Runner: runner, Terminal: term, Config: p.cfg, Home: sys.Home,
-		DryRun: o.dryRun, Yes: o.yes,
+		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: s.rend, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
+		Env: taskEnv{cfg: p.cfg, prompt: s.prompter, runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes}.fill,
 	})
 	if err != nil {
-		rend.Close()
-		logs.Close()
+		s.close()
 		return err
 	}
-
-	// Caught until the very end, so a signal after the run cannot cut the
-	// history short; after Execute returns an interrupt changes nothing.
+	// SIGINT, SIGTERM and SIGHUP interrupt the run, held back once during
+	// activation (signals.go); caught until the very end, so a signal
+	// after the run cannot cut the history short.
 	stopSignals := onStopSignals(func(os.Signal) { r.Interrupt() })
 	defer stopSignals()
-
 	sum := r.Execute(context.Background())
-	code := sum.ExitCode(o.strict)
-	for _, c := range logs.Cuts() {
-		if res := sum.Results[c.Task]; res != nil {
-			res.Report.Warnings = append(res.Report.Warnings, "log cut: "+c.String())
-		}
-	}
-	// History first: it must not wait for a display that is slow or gone.
-	// A dry run is not a run: its quick, changeless tasks would drag the
-	// ETAs of the next real run down.
-	if !o.dryRun {
-		hist := filepath.Join(stateDir, "history.jsonl")
-		rec := schedule.NewRunRecord(runID, p.cfg.Host, sum, code, r.Values().Snapshot())
-		if err := schedule.AppendHistory(hist, rec); err != nil {
-			fmt.Fprintf(sys.Err, "rebuild: recording history: %v\n", err)
-		} else if _, err := schedule.CompactHistory(hist, p.cfg.HistoryMax); err != nil {
-			fmt.Fprintf(sys.Err, "rebuild: compacting history (history_max): %v\n", err)
-		}
-	}
-	rend.Summary(sum, logs.Dir())
-	rend.Close()
-	logs.Close()
-	if err := logs.Prune(); err != nil {
-		fmt.Fprintf(sys.Err, "rebuild: pruning old logs: %v\n", err)
-	}
-	if p.cfg.MetricsFile != "" && !o.dryRun {
-		if err := render.WriteMetrics(p.cfg.MetricsFile, sum, code, sys.Now()); err != nil {
-			fmt.Fprintf(sys.Err, "rebuild: writing metrics: %v\n", err)
-		}
-	}
-	if code != 0 {
-		return &exitError{code}
-	}
-	return nil
+	return s.finish(r, sum)
 }
 
 // needsRoot reports whether a task that will run needs root.
@@ -232,8 +180,8 @@ func needsRoot(p *plan, dryRun bool) bool {
 }
 
 func jobsFor(p *plan, o *runOptions) int {
-	if o.jobs > 0 {
-		return o.jobs
+	if o.Jobs > 0 {
+		return o.Jobs
 	}
 	return defaultJobs(p.cfg)
 }
@@ -251,20 +199,6 @@ func loadEstimates(p *plan) func(string) time.Duration {
 		}
 		return time.Second
 	}
-}
-
-// setOption sets a run-time option of a built-in task (from a flag).
-func (p *plan) setOption(task, key string, v any) {
-	tc := p.cfg.Tasks[task]
-	if tc.Options == nil {
-		tc.Options = map[string]any{}
-	}
-	tc.Name = task
-	tc.Options[key] = v
-	if p.cfg.Tasks == nil {
-		p.cfg.Tasks = map[string]config.Task{}
-	}
-	p.cfg.Tasks[task] = tc
 }
 
 var _ tasks.Prompter = (*render.Prompter)(nil)

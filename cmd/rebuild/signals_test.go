@@ -108,7 +108,8 @@ func TestActivationSurvivesTheSessionEnding(t *testing.T) {
 			os.Remove(n.SwitchLog)
 			_, genBefore := n.generations()
 			started := time.Now().Add(-time.Second)
-			cmd := n.rebuild([]string{"NIXTEST_SWITCH_SLOW=15"}, append([]string{"--only=system", "--yes"}, tc.args...)...)
+			cmd := n.w.command(append([]string{"--only=system", "--yes"}, tc.args...)...)
+			cmd.Env = append(cmd.Env, "NIXTEST_SWITCH_SLOW=15")
 			out := &lockedBuf{}
 			var reader *os.File
 			var term *os.File
@@ -188,7 +189,8 @@ func TestSecondSignalDuringActivationGoesThrough(t *testing.T) {
 	if err := n.SetVersion("1.2"); err != nil {
 		t.Fatal(err)
 	}
-	cmd := n.rebuild([]string{"NIXTEST_SWITCH_SLOW=100"}, "--only=system", "--yes", "--output", "plain")
+	cmd := n.w.command("--only=system", "--yes", "--output", "plain")
+	cmd.Env = append(cmd.Env, "NIXTEST_SWITCH_SLOW=100")
 	out := &lockedBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -213,7 +215,8 @@ func TestSecondSignalDuringActivationGoesThrough(t *testing.T) {
 func TestRollbackHoldsTheFirstSignal(t *testing.T) {
 	n := newNixOS(t, "", "1.1")
 	first := n.genPath(1)
-	cmd := n.rebuild([]string{"NIXTEST_SWITCH_SLOW=15"}, "rollback")
+	cmd := n.w.command("rollback")
+	cmd.Env = append(cmd.Env, "NIXTEST_SWITCH_SLOW=15")
 	out := &lockedBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -2,55 +2,11 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/creack/pty"
-
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
-
-// screen collects what a program writes to its pseudo-terminal.
-type screen struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *screen) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-// String is the screen's text without escape sequences.
-func (s *screen) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return proc.StripANSI(s.buf.String())
-}
-
-// waitText waits until the screen shows text after offset from; it
-// returns the offset just past it. The deadline only guards against a hang.
-func (s *screen) waitText(t *testing.T, from int, text string) int {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		out := s.String()
-		if from <= len(out) {
-			if i := strings.Index(out[from:], text); i >= 0 {
-				return from + i + len(text)
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("screen never showed %q; it shows:\n%s", text, s.String())
-	return 0
-}
 
 const ttyConfig = `
 [task.fetch]
@@ -72,15 +28,9 @@ needs = ["ask"]
 func TestTTYLiveAreaAndInteractiveTask(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "cfg.toml"), ttyConfig)
-	cmd := rebuildCmd(t, dir, "--config", "cfg.toml", "--only=fetch,index,ask,later")
-	cmd.Env = append(cmd.Env, "TERM=xterm")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 120})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	scr := &screen{}
-	go io.Copy(scr, f)
+	w := newWorld(t, dir)
+	tr := w.tty("--config", "cfg.toml", "--only=fetch,index,ask,later")
+	scr := tr.screen
 
 	// Both read-only tasks are on screen at once, each with a spinner line.
 	at := scr.waitText(t, 0, "fetching part")
@@ -93,16 +43,14 @@ func TestTTYLiveAreaAndInteractiveTask(t *testing.T) {
 
 	// The question reaches the terminal; what we type reaches the task.
 	at = scr.waitText(t, at, "your name? ")
-	if _, err := f.Write([]byte("world\r")); err != nil {
-		t.Fatal(err)
-	}
+	tr.answer("world")
 	// After the interactive task, the live area is back for "later".
 	at = scr.waitText(t, at, "✔ ask")
 	scr.waitText(t, at, "finishing")
 	scr.waitText(t, at, "tasks ·")
 	writeFile(t, filepath.Join(dir, "done"), "")
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("run: %v\n%s", err, scr.String())
+	if code := tr.exit(); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, scr.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "answer"))
 	if err != nil || string(b) != "hello world\n" {

@@ -29,14 +29,27 @@ func versionString() string {
 	return v
 }
 
-func newVersionCmd(sys *System) *cobra.Command {
+// versionOptions are the flags of `rebuild version` (none).
+type versionOptions struct {
+	IO *IOStreams
+}
+
+func newVersionCmd(f *Factory, runF func(*versionOptions) error) *cobra.Command {
+	o := &versionOptions{IO: f.IO}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(sys.Out, "rebuild %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return nil
+			if runF != nil {
+				return runF(o)
+			}
+			return versionRun(o)
 		},
 	}
+}
+
+func versionRun(o *versionOptions) error {
+	fmt.Fprintf(o.IO.Out, "rebuild %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
 }

@@ -14,6 +14,6 @@
 //   - a state directory must belong to the user running rebuild or to
 //     root, and must not be writable by everyone (CheckOwner).
 //
-// It is a leaf: it imports nothing of this project's, so schedule, render
-// and the tasks may all use it.
+// It is a leaf: it imports nothing of this project's but internal/exitcode,
+// so schedule, render and the tasks may all use it.
 package safefile

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 )
 
 // Dir is an open directory: files are opened relative to it, so a
@@ -324,6 +326,9 @@ type OwnerError struct {
 	WorldWritable bool
 	Mode          fs.FileMode
 }
+
+// ExitCode is exitcode.Usage: a state directory to fix is a setting to fix.
+func (e *OwnerError) ExitCode() int { return exitcode.Usage }
 
 func (e *OwnerError) Error() string {
 	if e.WorldWritable {

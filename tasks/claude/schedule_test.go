@@ -63,8 +63,11 @@ func runLearnGroup(t *testing.T, f *fixture, jobs int, tap func(schedule.Event))
 		sink = schedule.Sinks{rend, schedule.SinkFunc(tap)}
 	}
 	p := &taskstest.Prompter{T: t}
-	r, err := schedule.New(g, specs, schedule.Options{Jobs: jobs, Now: clock, Sink: sink, Prompt: p,
-		Runner: &proc.Runner{}, Config: &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}}, Home: f.home})
+	cfg := &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}}
+	r, err := schedule.New(g, specs, schedule.Options{Jobs: jobs, Now: clock, Sink: sink,
+		Env: func(env *tasks.Env, _ bool) {
+			env.Prompt, env.Runner, env.Config, env.Home = p, &proc.Runner{}, cfg, f.home
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -17,8 +16,8 @@ import (
 // folder's changes. Everything is limited to the flake's folder: when the
 // flake is a folder of a larger repository, changes and untracked files
 // elsewhere in it, and what the person staged there, are left alone.
-// No: roll back (nixos.Rollback) and end declined, so generations and
-// push are skipped.
+// No: roll back (through the tasks.Activation activate handed on) and end
+// declined, so generations and push are skipped.
 //
 // When nothing was activated (no changes, or activate not selected) there
 // is nothing to keep or reject: only the staging and commit part runs.
@@ -32,13 +31,11 @@ type Accept struct{}
 
 // Run asks and commits.
 func (Accept) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(); err != nil {
-		return err
-	}
 	if env.Config == nil {
 		return fmt.Errorf("no configuration")
 	}
-	activated, _ := value[string](env, "activate", "activated")
+	act, _ := tasks.Activated.Get(env)
+	activated := act.Path
 	interactive := env.Interactive()
 	if !interactive && !env.Yes {
 		if activated != "" {
@@ -51,7 +48,7 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		if !env.Yes {
 			msg := "Configuration activated. Test it now."
 			// What changed, so the question is answered knowing it.
-			if d, ok := value[string](env, "diff", "summary"); ok && d != "" {
+			if d, ok := tasks.DiffSummary.Get(env); ok && d != "" {
 				msg += "\n  " + strings.ReplaceAll(d, "\n", "\n  ")
 			}
 			env.Prompt.Println(msg)
@@ -62,7 +59,10 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 			}
 		}
 		if !keep {
-			if err := nixos.Rollback(ctx, env); err != nil {
+			if act.Rollback == nil {
+				return fmt.Errorf("changes rejected, but activate handed on no way to roll back")
+			}
+			if err := act.Rollback(ctx, env); err != nil {
 				return fmt.Errorf("changes rejected, but the rollback failed: %w", err)
 			}
 			return tasks.Decline("changes rejected; rolled back")
@@ -79,7 +79,7 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip(format, args...)
 	}
 
-	dir, err := nixos.FlakeDir(env)
+	dir, err := env.FlakeDir()
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	hash = strings.TrimSpace(hash)
-	env.Put("commit", hash)
+	Commit.Put(env, hash)
 	env.Action("committed %s %q", hash, msg)
 	return nil
 }
@@ -133,19 +133,12 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 // defaultMessage is the --yes commit message.
 func defaultMessage(env *tasks.Env) string {
 	msg := fmt.Sprintf("rebuild: %s %s", env.Config.Host, env.Now().Format("2006-01-02 15:04"))
-	if g, ok := value[int](env, "activate", "generation"); ok && g > 0 {
-		msg += fmt.Sprintf(" (generation %d)", g)
+	if a, ok := tasks.Activated.Get(env); ok && a.Generation > 0 {
+		msg += fmt.Sprintf(" (generation %d)", a.Generation)
 	}
 	return msg
 }
 
-// value reads a value another task handed on, typed.
-func value[T any](env *tasks.Env, task, key string) (T, bool) {
-	var zero T
-	v, ok := env.Value(task, key)
-	if !ok {
-		return zero, false
-	}
-	t, ok := v.(T)
-	return t, ok
-}
+// Commit is the short hash of the commit accept made; the run's history
+// keeps it as "accept.commit".
+var Commit = tasks.NewKey[string]("accept", "commit")

@@ -117,7 +117,7 @@ func TestAcceptYesCommits(t *testing.T) {
 	if st := w.git("status", "--porcelain"); st != "" {
 		t.Errorf("not committed: %q", st)
 	}
-	if v, _ := env.Value("accept", "commit"); v != w.git("rev-parse", "--short", "HEAD") {
+	if v, _ := Commit.Get(env); v != w.git("rev-parse", "--short", "HEAD") {
 		t.Errorf("accept.commit = %v", v)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -23,13 +22,10 @@ type Push struct{}
 
 // Run pushes.
 func (Push) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(); err != nil {
-		return err
-	}
 	if env.Config == nil {
 		return fmt.Errorf("no configuration")
 	}
-	dir, err := nixos.FlakeDir(env)
+	dir, err := env.FlakeDir()
 	if err != nil {
 		return err
 	}

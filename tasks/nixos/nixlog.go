@@ -6,7 +6,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
 // Activity and result types of Nix's internal-json log (libutil/logging.hh);
@@ -25,11 +26,20 @@ const (
 	resPostBuildLogLine = 107
 )
 
-// Verbosity levels of msg events: 0 error, 1 warning.
+// Verbosity levels of msg events: 0 error, 1 warning. Level 0 is not only
+// errors: a client prints everything its daemon sends as plain log text at
+// level 0 (RemoteStore's STDERR_NEXT → printError), e.g. the daemon's
+// "linking '…' to '…'" with auto-optimise-store. Nix's own errors are
+// structured (they carry raw_msg) or, forwarded from a daemon, start with
+// "error:"; only those are errors.
 const (
 	lvlError = 0
 	lvlWarn  = 1
 )
+
+// showTraceHint is what Nix prints, plain at level 0, after an evaluation
+// error; it belongs to that error.
+const showTraceHint = "(use '--show-trace' to show detailed location information)"
 
 const (
 	buildTailLines = 10      // build log lines kept per derivation for its failure
@@ -56,6 +66,7 @@ type BuildLog struct {
 	fetchedBytes     int64 // NAR bytes copied from caches so far
 
 	errors   []string
+	seen     map[string]int // error text, and "drv:" + a failed derivation → index in errors
 	warnings []string
 }
 
@@ -64,7 +75,7 @@ type activity struct {
 	name  string // the derivation's or path's name, e.g. "firefox-133.0"
 	drv   string // the derivation's store path, for builds
 	phase string
-	tail  *proc.Tail
+	tail  *tail.Tail
 	done  int64 // copied paths: bytes done and expected
 	total int64
 }
@@ -77,11 +88,14 @@ type event struct {
 	Type   int               `json:"type"`
 	Text   string            `json:"text"`
 	Msg    string            `json:"msg"`
+	RawMsg *string           `json:"raw_msg"` // set on Nix's structured messages (logEI)
 	Fields []json.RawMessage `json:"fields"`
 }
 
 // NewBuildLog returns an empty BuildLog.
-func NewBuildLog() *BuildLog { return &BuildLog{acts: map[int64]*activity{}} }
+func NewBuildLog() *BuildLog {
+	return &BuildLog{acts: map[int64]*activity{}, seen: map[string]int{}}
+}
 
 // Line takes one line of Nix's standard error (without its newline) and
 // returns the readable text for the log, "" for lines with nothing to
@@ -89,8 +103,8 @@ func NewBuildLog() *BuildLog { return &BuildLog{acts: map[int64]*activity{}} }
 func (l *BuildLog) Line(line string) string {
 	raw, ok := strings.CutPrefix(line, "@nix ")
 	if !ok {
-		if s := strings.TrimSpace(proc.StripANSI(line)); strings.HasPrefix(s, "error:") {
-			l.errors = append(l.errors, s)
+		if s := strings.TrimSpace(ansi.Strip(line)); strings.HasPrefix(s, "error:") {
+			l.addError(s)
 		}
 		return line
 	}
@@ -100,11 +114,13 @@ func (l *BuildLog) Line(line string) string {
 	}
 	switch e.Action {
 	case "msg":
-		msg := strings.TrimRight(proc.StripANSI(e.Msg), "\n")
-		switch e.Level {
-		case lvlError:
-			l.errors = append(l.errors, msg)
-		case lvlWarn:
+		msg := strings.TrimRight(ansi.Strip(e.Msg), "\n")
+		switch {
+		case e.Level == lvlError && (e.RawMsg != nil || strings.HasPrefix(msg, "error:")):
+			l.addError(msg)
+		case e.Level == lvlError && msg == showTraceHint && len(l.errors) > 0:
+			l.errors[len(l.errors)-1] += "\n" + msg
+		case e.Level == lvlWarn, e.Level == lvlError && strings.HasPrefix(msg, "warning:"):
 			l.warnings = append(l.warnings, msg)
 		}
 		return msg
@@ -119,7 +135,7 @@ func (l *BuildLog) Line(line string) string {
 }
 
 func (l *BuildLog) start(e *event) string {
-	text := proc.StripANSI(e.Text)
+	text := ansi.Strip(e.Text)
 	if e.Type == actRealise {
 		l.realising = true
 	}
@@ -131,7 +147,7 @@ func (l *BuildLog) start(e *event) string {
 	case actBuild:
 		a.drv = fieldString(e.Fields, 0)
 		a.name = storeName(a.drv)
-		a.tail = proc.NewTail(buildTailLines)
+		a.tail = tail.New(buildTailLines)
 		l.running = append(l.running, e.ID)
 	case actSubstitute:
 		a.name = storeName(fieldString(e.Fields, 0))
@@ -168,7 +184,7 @@ func (l *BuildLog) result(e *event) string {
 	a := l.acts[e.ID]
 	switch e.Type {
 	case resBuildLogLine, resPostBuildLogLine:
-		text := proc.StripANSI(fieldString(e.Fields, 0))
+		text := ansi.Strip(fieldString(e.Fields, 0))
 		if a == nil {
 			return text
 		}
@@ -277,6 +293,30 @@ func (l *BuildLog) firstRunning(typ int) int64 {
 	return -1
 }
 
+// addError records one of Nix's error messages, once: Nix reports a
+// failed builder twice when a derivation that waits for it fails too
+// (logged where it failed, then thrown at the end; through a daemon the
+// first comes as plain text). The later, fuller text replaces the first in
+// its place.
+func (l *BuildLog) addError(msg string) {
+	if _, dup := l.seen[msg]; dup {
+		return
+	}
+	drv := failedDrv(msg)
+	if i, dup := l.seen["drv:"+drv]; dup && drv != "" {
+		if len(msg) > len(l.errors[i]) {
+			l.errors[i] = msg
+		}
+		l.seen[msg] = i
+		return
+	}
+	l.seen[msg] = len(l.errors)
+	if drv != "" {
+		l.seen["drv:"+drv] = len(l.errors)
+	}
+	l.errors = append(l.errors, msg)
+}
+
 // Errors returns Nix's error messages (ANSI stripped), in order.
 func (l *BuildLog) Errors() []string { return append([]string(nil), l.errors...) }
 
@@ -306,7 +346,8 @@ func (l *BuildLog) ErrorReport() string {
 	var lines []string
 	for _, e := range l.errors {
 		lines = append(lines, strings.Split(e, "\n")...)
-		if drv := failedDrv(e); drv != "" {
+		// Newer Nix puts the builder's last lines in the message itself.
+		if drv := failedDrv(e); drv != "" && !strings.Contains(e, " log lines:") {
 			if tail := l.BuildTail(drv); len(tail) > 0 {
 				lines = append(lines, "  last lines of "+storeName(drv)+":")
 				for _, t := range tail {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,10 @@ import (
 // the nixtest host flake): a build of four derivations, a build with
 // nothing to do, paths substituted from a file:// binary cache, a failing
 // builder, a `throw`, an undefined variable, and a locked path: input whose
-// contents changed.
+// contents changed. The daemon-* ones and build-failure-twice were made
+// with testdata/record-daemon (its record.sh says how): a build through a
+// nix-daemon with auto-optimise-store, a failed one, and a failed builder
+// that Nix reports twice.
 
 func feed(t testing.TB, name string) (*BuildLog, []string, []string) {
 	t.Helper()
@@ -135,6 +139,88 @@ func TestBuildLogRecordedEvalErrors(t *testing.T) {
 	}
 }
 
+// Through a nix-daemon, the client prints every line of the daemon's own
+// log at level 0: a successful build with auto-optimise-store has
+// "linking …" lines there. They are the log's text, not errors.
+func TestBuildLogRecordedDaemonBuild(t *testing.T) {
+	l, text, _ := feed(t, "daemon-build-internal-json.log")
+	if errs := l.Errors(); len(errs) != 0 {
+		t.Errorf("errors %q", errs)
+	}
+	if r := l.ErrorReport(); r != "" {
+		t.Errorf("report %q", r)
+	}
+	if w := l.Warnings(); len(w) != 0 {
+		t.Errorf("warnings %q", w)
+	}
+	if p := l.Progress(); p.Built != 3 || p.Expected != 3 || p.Failed != 0 {
+		t.Errorf("progress %+v", p)
+	}
+	if log := strings.Join(text, "\n"); strings.Count(log, "linking '/tmp/recd/store/") != 2 {
+		t.Errorf("the daemon's linking lines are not in the log text:\n%s", log)
+	}
+}
+
+// A failed build through a daemon (--keep-going, the failing derivation
+// asked for directly and by another): the builder's failure comes once as
+// the daemon's plain text and once as the client's structured error, with
+// the daemon's "linking …" line in between. The report has the failure
+// once, with its last lines once, and no linking line.
+func TestBuildLogRecordedDaemonBuildFailure(t *testing.T) {
+	l, _, _ := feed(t, "daemon-build-failure-internal-json.log")
+	report := l.ErrorReport()
+	want := `error: builder for '/tmp/recd/store/mshg42f8z9lg2s6m3f7v2807vzga0g6j-broken-1.0.drv' failed with exit code 1;
+       last 2 log lines:
+       > compiling broken
+       > broken.c:1: this package never builds
+       For full logs, run 'nix log /tmp/recd/store/mshg42f8z9lg2s6m3f7v2807vzga0g6j-broken-1.0.drv'.`
+	if report != want {
+		t.Errorf("report:\n%s\nwant:\n%s", report, want)
+	}
+	if n := len(l.Errors()); n != 1 {
+		t.Errorf("%d errors: %q", n, l.Errors())
+	}
+	if p := l.Progress(); p.Failed != 1 || p.Built != 2 {
+		t.Errorf("progress %+v", p)
+	}
+}
+
+// Without a daemon Nix reports the same failed builder twice, both
+// structured; the report has it once, with the build's last lines.
+func TestBuildLogRecordedBuildFailureReportedTwice(t *testing.T) {
+	l, _, _ := feed(t, "build-failure-twice-internal-json.log")
+	want := `error: builder for '/tmp/recd/store/mshg42f8z9lg2s6m3f7v2807vzga0g6j-broken-1.0.drv' failed with exit code 1
+  last lines of broken-1.0:
+    compiling broken
+    broken.c:1: this package never builds`
+	if report := l.ErrorReport(); report != want {
+		t.Errorf("report:\n%s\nwant:\n%s", report, want)
+	}
+}
+
+// Level 0 without raw_msg is a daemon's plain text: an error only with
+// Nix's "error:" prefix, a warning with "warning:", else neither.
+func TestBuildLogDaemonPlainMessages(t *testing.T) {
+	l := NewBuildLog()
+	for _, line := range []string{
+		`@nix {"action":"msg","level":0,"msg":"linking '/nix/store/abc-foo/share/doc/LICENSE' to '/nix/store/.links/0b2y'"}`,
+		`@nix {"action":"msg","level":0,"msg":"building '/nix/store/abc-foo.drv'..."}`,
+		`@nix {"action":"msg","level":0,"msg":"\u001b[35;1mwarning:\u001b[0m ignoring untrusted substituter 'https://x'"}`,
+		`@nix {"action":"msg","level":0,"msg":"\u001b[31;1merror:\u001b[0m cannot connect to 'x'"}`,
+		`@nix {"action":"msg","level":0,"msg":"\u001b[31;1merror:\u001b[0m cannot connect to 'x'"}`,
+	} {
+		if got := l.Line(line); got == "" || strings.Contains(got, "\x1b") {
+			t.Errorf("log text of %s: %q", line, got)
+		}
+	}
+	if e := l.Errors(); len(e) != 1 || e[0] != "error: cannot connect to 'x'" {
+		t.Errorf("errors %q", e)
+	}
+	if w := l.Warnings(); len(w) != 1 || w[0] != "warning: ignoring untrusted substituter 'https://x'" {
+		t.Errorf("warnings %q", w)
+	}
+}
+
 // Lines that are not internal-json (Nix complaining about its arguments
 // before it logs in JSON) pass through, and their errors count.
 func TestBuildLogPlainLines(t *testing.T) {
@@ -153,7 +239,8 @@ func TestBuildLogPlainLines(t *testing.T) {
 func TestBuildLogErrorReportIsCapped(t *testing.T) {
 	l := NewBuildLog()
 	for i := 0; i < 100; i++ {
-		l.Line(`@nix {"action":"msg","level":0,"msg":"error: number ` + strings.Repeat("x", i%3) + `"}`)
+		// Distinct messages: the same error twice is reported once.
+		l.Line(`@nix {"action":"msg","level":0,"msg":"error: number ` + strconv.Itoa(i) + `"}`)
 	}
 	if n := strings.Count(l.ErrorReport(), "\n"); n != maxErrorLines {
 		t.Errorf("%d lines", n+1)
@@ -163,7 +250,8 @@ func TestBuildLogErrorReportIsCapped(t *testing.T) {
 func FuzzBuildLog(f *testing.F) {
 	// Seeds: the recordings in windows of a few lines (whole recordings
 	// make the mutator crawl).
-	for _, name := range []string{"build-internal-json.log", "build-failure-internal-json.log", "substitute-internal-json.log", "eval-undefined-internal-json.log"} {
+	for _, name := range []string{"build-internal-json.log", "build-failure-internal-json.log", "substitute-internal-json.log", "eval-undefined-internal-json.log",
+		"daemon-build-internal-json.log", "daemon-build-failure-internal-json.log", "build-failure-twice-internal-json.log"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -184,6 +272,13 @@ func FuzzBuildLog(f *testing.F) {
 		}
 		if len(l.acts) > maxActivities || len(l.finished) > keptFinished {
 			t.Fatalf("%d activities, %d finished", len(l.acts), len(l.finished))
+		}
+		seen := map[string]bool{}
+		for _, e := range l.Errors() {
+			if seen[e] {
+				t.Fatalf("error %q reported twice", e)
+			}
+			seen[e] = true
 		}
 		_ = l.ErrorReport()
 	})

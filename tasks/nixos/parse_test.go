@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 func readTestdata(t *testing.T, name string) string {
@@ -51,7 +51,7 @@ func TestLockChangesRecorded(t *testing.T) {
 // its escape codes and carriage returns.
 func TestParseDiffClosures(t *testing.T) {
 	for _, file := range []string{"diff-closures.txt", "diff-closures-tty.txt"} {
-		d := parseDiffClosures(proc.StripANSI(readTestdata(t, file)))
+		d := parseDiffClosures(ansi.Strip(readTestdata(t, file)))
 		if want := []string{"bar 2.0 → 2.1", "baz 0.3 → 0.4", "foo 1.0 → 1.2"}; !slices.Equal(d.versions, want) {
 			t.Errorf("%s: versions %q", file, d.versions)
 		}
@@ -165,7 +165,7 @@ func TestToplevelAndFlake(t *testing.T) {
 	if got, _ := toplevel(env); got != "github:owner/repo#nixosConfigurations.laptop.config.system.build.toplevel" {
 		t.Errorf("remote: %q", got)
 	}
-	if d, err := FlakeDir(env); d != "" || err != nil {
+	if d, err := env.FlakeDir(); d != "" || err != nil {
 		t.Errorf("remote flake dir %q %v", d, err)
 	}
 	env.Config = &config.Config{Flake: filepath.Join(dir, "missing"), Host: "x"}
@@ -213,7 +213,7 @@ func TestFlakeDirOfLocalURLs(t *testing.T) {
 		"github:owner/repo":               "",
 	} {
 		env.Config = &config.Config{Flake: ref, Host: "x"}
-		if d, err := FlakeDir(env); d != want || err != nil {
+		if d, err := env.FlakeDir(); d != want || err != nil {
 			t.Errorf("%s: dir %q %v, want %q", ref, d, err, want)
 		}
 		if got, _ := toplevel(env); got != ref+"#nixosConfigurations.x.config.system.build.toplevel" {

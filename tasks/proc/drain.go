@@ -5,18 +5,21 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/rebuild-nixos/rebuild/internal/ansi"
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
 // drain copies r to dst until EOF, reading in fixed chunks, so memory
 // stays flat whatever the child prints and the child never blocks on a
-// full pipe. onLine, when set, sees every complete line (capped at maxLine
+// full pipe. onLine, when set, sees every complete line (capped at tail.MaxLine
 // bytes, ANSI stripped); afterChunk, when set, runs after each chunk.
 func drain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
 	buf := make([]byte, 64*1024)
 	var line []byte
 	truncated := false
 	flush := func() {
-		onLine(StripANSI(strings.TrimRight(string(line), "\r")))
+		onLine(ansi.Strip(strings.TrimRight(string(line), "\r")))
 		line = line[:0]
 		truncated = false
 	}
@@ -34,7 +37,7 @@ func drain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
 					part = chunk[:i]
 				}
 				if !truncated {
-					room := maxLine - len(line)
+					room := tail.MaxLine - len(line)
 					if len(part) > room {
 						line = append(line, part[:room]...)
 						truncated = true

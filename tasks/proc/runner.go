@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
 // DefaultGrace is how long a canceled command gets between SIGTERM and
@@ -122,170 +123,235 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	if len(c.Args) == 0 {
 		return errors.New("proc: empty command")
 	}
-	args := c.Args
-	if c.Root && len(r.Elevate) > 0 {
-		args = append(append([]string(nil), r.Elevate...), args...)
-	}
-	tail := NewTail(r.tailLines())
-	display := CommandLine(args)
+	x := r.newExecution(c)
 	if err := ctx.Err(); err != nil {
-		return &Error{Cmd: display, Code: -1, Err: err}
+		return x.notStarted(err)
 	}
-	env := r.Environ
-	if env == nil {
-		env = os.Environ()
-	}
-	// The token marks every process of this command, wherever it goes.
-	token := newToken()
-	env = append(append(append([]string(nil), env...), c.Env...), tokenVar+"="+token)
-	cmd := exec.Command(args[0], args[1:]...)
-	// A bare name is looked up on the PATH the command will run with, not
-	// on ours: a sandbox or a user's environment may put other tools first.
-	if !strings.Contains(args[0], "/") {
-		if p, ok := lookPath(args[0], getenv(env, "PATH")); ok {
-			cmd.Path, cmd.Err = p, nil
-		}
-	}
-	cmd.Dir = c.Dir
-	cmd.Env = env
-	log := c.Log
-	if log == nil {
-		log = io.Discard
-	}
-	fmt.Fprintf(log, "$ %s\n", display)
-
-	var drains sync.WaitGroup
-	var pipes []*os.File // our read ends
+	x.prepare()
 	if c.Terminal != nil {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Terminal.In, c.Terminal.Out, c.Terminal.Err
 		// A command killed on cancel cannot undo its raw mode or its
 		// `stty -echo`: the terminal's mode is put back when it is done.
-		if restore := saveTerminal(c.Terminal.In); restore != nil {
+		if restore := x.attachTerminal(); restore != nil {
 			defer restore()
 		}
 	} else {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(c)}
-		cmd.Stdin = c.Stdin
-		var mu sync.Mutex
-		// The log and the tail see every byte; only the lines the tail
-		// keeps are looked at, so a gigabyte of output costs little.
-		logw := &lockedWriter{mu: &mu, w: io.MultiWriter(log, tail)}
-		var onLine func(string)
-		if c.OnLine != nil {
-			onLine = c.OnLine
+		if err := x.attachPipes(); err != nil {
+			return x.notStarted(err)
 		}
-		lastStatus := ""
-		afterChunk := func() {
-			if c.Status == nil {
-				return
-			}
-			mu.Lock()
-			s, ok := tail.LastMeaningful()
-			mu.Unlock()
-			if ok && s != lastStatus {
-				lastStatus = s
-				c.Status(s)
-			}
-		}
-		// Our own pipes, read until EOF by goroutines we own: the child
-		// can always write, however much it prints.
-		errR, errW, err := os.Pipe()
-		if err != nil {
-			return &Error{Cmd: display, Code: -1, Err: err}
-		}
-		cmd.Stderr = errW
-		pipes = append(pipes, errR)
-		drains.Add(1)
-		go func() { defer drains.Done(); drain(errR, logw, onLine, afterChunk) }()
-		var outW *os.File
-		if c.Stdout != nil {
-			outR, w, err := os.Pipe()
-			if err != nil {
-				closeAll(errR, errW)
-				return &Error{Cmd: display, Code: -1, Err: err}
-			}
-			outW = w
-			pipes = append(pipes, outR)
-			drains.Add(1)
-			go func() { defer drains.Done(); drain(outR, c.Stdout, nil, nil) }()
-		} else {
-			cmd.Stdout = errW // one pipe, so the log keeps the order the child wrote
-		}
-		if outW != nil {
-			cmd.Stdout = outW
-		}
-		defer func() {
-			// Close our write ends after Start (below) or on failure.
-			closeAll(errW, outW)
-		}()
+		defer x.closeWriteEnds()
 	}
-
 	// The death signal follows the thread that forked the child, not the
 	// process: that thread must stay until the child is done.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	r.kids.start.RLock()
-	if err := cmd.Start(); err != nil {
+	if err := x.cmd.Start(); err != nil {
 		r.kids.start.RUnlock()
-		closeAll(pipes...)
-		return &Error{Cmd: display, Code: -1, Err: err}
+		closeAll(x.pipes...)
+		return x.notStarted(err)
 	}
-	pid := cmd.Process.Pid
-	r.kids.add(pid)
+	r.kids.add(x.cmd.Process.Pid)
 	r.kids.start.RUnlock()
-	if c.Terminal == nil {
-		// The child holds its copies; dropping ours lets EOF arrive.
-		if f, ok := cmd.Stderr.(*os.File); ok {
-			_ = f.Close()
-		}
-		if f, ok := cmd.Stdout.(*os.File); ok {
-			_ = f.Close()
+	x.dropWriteEnds()
+	waitErr, canceled := x.wait(ctx)
+	x.settle()
+	return x.result(ctx, waitErr, canceled)
+}
+
+// execution is one Run of one command: the process, the pipes we read its
+// output from and the goroutines that drain them.
+type execution struct {
+	r       *Runner
+	c       Cmd
+	args    []string // c.Args behind the elevation prefix when c.Root
+	display string   // args quoted, for the log and for errors
+	tail    *tail.Tail
+	log     io.Writer // c.Log, or io.Discard
+	cmd     *exec.Cmd
+	token   string // marks every process of the command (reap.go)
+	drains  sync.WaitGroup
+	pipes   []*os.File // our read ends
+	// The child's write ends: closed after Start (dropWriteEnds), and
+	// again at the end of Run in case Start was never reached.
+	errW, outW *os.File
+}
+
+func (r *Runner) newExecution(c Cmd) *execution {
+	args := c.Args
+	if c.Root && len(r.Elevate) > 0 {
+		args = append(append([]string(nil), r.Elevate...), args...)
+	}
+	return &execution{r: r, c: c, args: args, display: CommandLine(args), tail: tail.New(r.tailLines())}
+}
+
+// notStarted is the error of a command that never ran.
+func (x *execution) notStarted(err error) error {
+	return &Error{Cmd: x.display, Code: -1, Err: err}
+}
+
+// prepare builds the command with the runner's environment and c's, and
+// writes its command line to the log.
+func (x *execution) prepare() {
+	env := x.r.Environ
+	if env == nil {
+		env = os.Environ()
+	}
+	// The token marks every process of this command, wherever it goes.
+	x.token = newToken()
+	env = append(append(append([]string(nil), env...), x.c.Env...), tokenVar+"="+x.token)
+	cmd := exec.Command(x.args[0], x.args[1:]...)
+	// A bare name is looked up on the PATH the command will run with, not
+	// on ours: a sandbox or a user's environment may put other tools first.
+	if !strings.Contains(x.args[0], "/") {
+		if p, err := LookPath(x.args[0], getenv(env, "PATH")); err == nil {
+			cmd.Path, cmd.Err = p, nil
+		} else if errors.Is(err, exec.ErrDot) {
+			cmd.Err = err
 		}
 	}
+	cmd.Dir = x.c.Dir
+	cmd.Env = env
+	x.cmd = cmd
+	x.log = x.c.Log
+	if x.log == nil {
+		x.log = io.Discard
+	}
+	fmt.Fprintf(x.log, "$ %s\n", x.display)
+}
 
+// attachTerminal gives the command the terminal and returns what puts the
+// terminal's mode back (nil when there is nothing to restore).
+func (x *execution) attachTerminal() (restore func()) {
+	t := x.c.Terminal
+	x.cmd.Stdin, x.cmd.Stdout, x.cmd.Stderr = t.In, t.Out, t.Err
+	return saveTerminal(t.In)
+}
+
+// attachPipes puts the command in a process group of its own and gives it
+// our own pipes, read until EOF by goroutines we own: the child can always
+// write, however much it prints.
+func (x *execution) attachPipes() error {
+	x.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(x.c)}
+	x.cmd.Stdin = x.c.Stdin
+	var mu sync.Mutex
+	// The log and the tail see every byte; only the lines the tail
+	// keeps are looked at, so a gigabyte of output costs little.
+	logw := &lockedWriter{mu: &mu, w: io.MultiWriter(x.log, x.tail)}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	x.cmd.Stderr = errW
+	x.pipes = append(x.pipes, errR)
+	x.startDrain(errR, logw, x.c.OnLine, x.statusAfterChunk(&mu))
+	if x.c.Stdout == nil {
+		x.cmd.Stdout = errW // one pipe, so the log keeps the order the child wrote
+		x.errW = errW
+		return nil
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(errR, errW)
+		return err
+	}
+	x.pipes = append(x.pipes, outR)
+	x.startDrain(outR, x.c.Stdout, nil, nil)
+	x.cmd.Stdout = outW
+	x.errW, x.outW = errW, outW
+	return nil
+}
+
+// statusAfterChunk returns what reports the latest meaningful line to
+// c.Status after each chunk of output, once per new line; nil without
+// c.Status.
+func (x *execution) statusAfterChunk(mu *sync.Mutex) func() {
+	if x.c.Status == nil {
+		return nil
+	}
+	lastStatus := ""
+	return func() {
+		mu.Lock()
+		s, ok := lastMeaningful(x.tail)
+		mu.Unlock()
+		if ok && s != lastStatus {
+			lastStatus = s
+			x.c.Status(s)
+		}
+	}
+}
+
+func (x *execution) startDrain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
+	x.drains.Add(1)
+	go func() { defer x.drains.Done(); drain(r, dst, onLine, afterChunk) }()
+}
+
+func (x *execution) closeWriteEnds() { closeAll(x.errW, x.outW) }
+
+// dropWriteEnds closes our copies of the child's write ends once it has
+// its own, so that EOF arrives when it is done. A terminal stays open.
+func (x *execution) dropWriteEnds() {
+	if x.c.Terminal != nil {
+		return
+	}
+	if f, ok := x.cmd.Stderr.(*os.File); ok {
+		_ = f.Close()
+	}
+	if f, ok := x.cmd.Stdout.(*os.File); ok {
+		_ = f.Close()
+	}
+}
+
+// wait waits for the command to end or, when ctx is done first, stops it;
+// canceled says which.
+func (x *execution) wait(ctx context.Context) (waitErr error, canceled bool) {
 	waited := make(chan error, 1)
 	go func() {
-		err := cmd.Wait()
-		r.kids.remove(pid)
+		err := x.cmd.Wait()
+		x.r.kids.remove(x.cmd.Process.Pid)
 		waited <- err
 	}()
-
-	var waitErr error
-	canceled := false
 	select {
 	case waitErr = <-waited:
+		return waitErr, false
 	case <-ctx.Done():
-		canceled = true
-		waitErr = r.stop(cmd, c.Terminal == nil, waited)
+		return x.r.stop(x.cmd, x.c.Terminal == nil, waited), true
 	}
-	if c.Terminal == nil {
+}
+
+// settle ends what the command left behind and waits for the drains.
+func (x *execution) settle() {
+	if x.c.Terminal == nil {
 		// Anything the command left running in its group would keep our
 		// pipes open; it belongs to the command and goes with it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-x.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	// So does what left the group: it carries the command's token.
-	killEscaped(token, r.Subreaper, min(r.grace(), time.Second))
-	if r.Subreaper {
-		r.kids.reapOrphans()
+	killEscaped(x.token, x.r.Subreaper, min(x.r.grace(), time.Second))
+	if x.r.Subreaper {
+		x.r.kids.reapOrphans()
 	}
 	// A process that left the group (setsid, a daemon started by the
 	// command) may hold the pipes open forever: after the grace period,
 	// closing our read ends ends the drains.
 	drained := make(chan struct{})
-	go func() { drains.Wait(); close(drained) }()
+	go func() { x.drains.Wait(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(r.grace()):
-		closeAll(pipes...)
+	case <-time.After(x.r.grace()):
+		closeAll(x.pipes...)
 		<-drained
 	}
-	closeAll(pipes...)
-	tail.Flush()
+	closeAll(x.pipes...)
+	x.tail.Flush()
+}
 
+// result is Run's answer: nil for exit status 0, else an *Error saying how
+// the command ended, with its last lines.
+func (x *execution) result(ctx context.Context, waitErr error, canceled bool) error {
 	if waitErr == nil && !canceled {
 		return nil
 	}
-	e := &Error{Cmd: display, Code: -1, Tail: tail.Lines()}
+	e := &Error{Cmd: x.display, Code: -1, Tail: x.tail.Lines()}
 	if canceled {
 		e.Err = ctx.Err()
 	}
@@ -363,22 +429,4 @@ func getenv(env []string, key string) string {
 		}
 	}
 	return ""
-}
-
-// lookPath finds an executable regular file called name in the
-// directories of path.
-func lookPath(name, path string) (string, bool) {
-	if path == "" {
-		return "", false
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
 }

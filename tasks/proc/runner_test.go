@@ -183,26 +183,6 @@ func TestRunElevationPrefix(t *testing.T) {
 	}
 }
 
-func TestTailRing(t *testing.T) {
-	tl := NewTail(2)
-	if len(tl.Lines()) != 0 {
-		t.Fatal("not empty")
-	}
-	for _, s := range []string{"a", "b", "c"} {
-		tl.Add(s)
-	}
-	if got := strings.Join(tl.Lines(), ","); got != "b,c" {
-		t.Errorf("lines %q", got)
-	}
-}
-
-func TestStripANSI(t *testing.T) {
-	in := "\x1b[31;1mred\x1b[0m and \x1b]8;;http://x\x07link\x1b]8;;\x07\r"
-	if got := StripANSI(in); got != "red and link" {
-		t.Errorf("got %q", got)
-	}
-}
-
 // A bare program name is found on the PATH the command runs with.
 func TestRunLooksUpProgramOnItsOwnPath(t *testing.T) {
 	dir := t.TempDir()

@@ -5,7 +5,7 @@
 // (files.go).
 //
 // It is for tests only: no package that ends up in the rebuild binary may
-// import it (nixtest, which `rebuild demo` uses, does not). It imports
+// import it. It imports
 // nothing of this project's but package tasks, so the tests of every
 // family (and of fsutil) can use it without an import cycle; proc's own
 // tests cannot, as tasks imports proc.

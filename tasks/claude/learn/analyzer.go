@@ -109,7 +109,7 @@ func Analyzers() []Analyzer {
 			Reads:       "~/.claude/learning/permission_approvals.jsonl"},
 		{Name: "learn-mcp", Run: MCP,
 			Description: "MCP servers configured but unused, or configured twice",
-			Reads:       "~/.claude.json, <project>/.claude/mcp.json, ~/.claude/projects/*/*.jsonl"},
+			Reads:       "~/.claude.json, <project>/.mcp.json, <project>/.claude/mcp.json, ~/.claude/projects/*/*.jsonl"},
 		{Name: "learn-context", Run: Context,
 			Description: "CLAUDE.md sections loaded often but rarely relevant (prune) or often relevant (move up)",
 			Reads:       "~/.claude/learning/context_usage.jsonl"},

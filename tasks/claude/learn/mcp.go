@@ -14,7 +14,8 @@ import (
 )
 
 // MCP is learn-mcp: the MCP servers configured in ~/.claude.json (for the
-// user and per project) and in every known project's .claude/mcp.json,
+// user and per project) and in every known project's .mcp.json and
+// .claude/mcp.json,
 // against their use in the session logs of the window.
 //
 //   - unused: a server no session it was available to called, over at
@@ -61,9 +62,8 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 	servers := append([]mcpusage.Server(nil), cj.Servers...)
 	for _, p := range sortedSet(projects) {
 		ps, err := mcpusage.ReadProject(p)
-		if err != nil {
+		if err != nil { // one bad file; the project's other file still counts
 			res.Warnings = append(res.Warnings, err.Error())
-			continue
 		}
 		servers = append(servers, ps...)
 	}

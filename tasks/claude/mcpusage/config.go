@@ -19,7 +19,9 @@ const (
 	User Scope = "user"
 	// Local: ~/.claude.json "projects"[path]."mcpServers", one project.
 	Local Scope = "local"
-	// Project: <project>/.claude/mcp.json "mcpServers".
+	// Project: "mcpServers" of <project>/.mcp.json (where Claude Code keeps
+	// a project's shared servers, committed with it) or of
+	// <project>/.claude/mcp.json.
 	Project Scope = "project"
 )
 
@@ -124,13 +126,32 @@ func ReadClaudeJSON(path string) (ClaudeJSON, error) {
 	return out, nil
 }
 
-// MCPJSONPath is a project's MCP configuration file.
-func MCPJSONPath(project string) string { return filepath.Join(project, ".claude", "mcp.json") }
+// ProjectFiles are the files that configure a project's servers:
+// <project>/.mcp.json, Claude Code's project scope (`claude mcp add
+// --scope project` writes it, and a team commits it), and
+// <project>/.claude/mcp.json, read as before.
+func ProjectFiles(project string) []string {
+	return []string{filepath.Join(project, ".mcp.json"), filepath.Join(project, ".claude", "mcp.json")}
+}
 
-// ReadProject reads <project>/.claude/mcp.json. A project without one has
-// no servers and no error.
+// ReadProject reads the "mcpServers" of each of ProjectFiles(project), in
+// that order. A missing file has no servers and no error; a file that
+// cannot be read or parsed is an error naming it, and the other's servers
+// are still returned.
 func ReadProject(project string) ([]Server, error) {
-	path := MCPJSONPath(project)
+	var out []Server
+	var errs []error
+	for _, path := range ProjectFiles(project) {
+		servers, err := readProjectFile(project, path)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, servers...)
+	}
+	return out, errors.Join(errs...)
+}
+
+func readProjectFile(project, path string) ([]Server, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

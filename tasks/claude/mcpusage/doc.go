@@ -1,6 +1,6 @@
 // Package mcpusage knows where Claude Code's MCP servers are configured
-// (~/.claude.json, for the user and per project, and a project's
-// .claude/mcp.json) and how much they were used, read from the session
+// (~/.claude.json, for the user and per project, and a project's .mcp.json
+// and .claude/mcp.json) and how much they were used, read from the session
 // logs ~/.claude/projects/<project>/<session>.jsonl: invocations, the
 // sessions that used each server, and the tokens of the messages that
 // called it, with their estimated cost.

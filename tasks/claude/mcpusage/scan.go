@@ -310,26 +310,53 @@ func ServerOf(tool string) (string, bool) {
 }
 
 // message gathers the lines of one API message: Claude Code writes one
-// line per content block, each repeating the message's id and usage.
+// line per content block, each repeating the message's id and usage, and
+// the lines of one message need not be adjacent (a tool_result, or a
+// subagent's message, can come between them).
 type message struct {
-	id      string
 	usage   Usage
 	servers map[string]bool
 	tools   map[string]bool
 }
 
+// maxOpenMessages is how many messages of one log are held before those
+// that called no server are let go: only those that did are counted, and
+// a line of a let-go message arriving later starts it afresh with the
+// usage it repeats.
+const maxOpenMessages = 1 << 12
+
 func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, error) {
 	s := Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}}
 	use := map[string]*ServerUse{}
-	var cur message
-	flush := func() {
-		if len(cur.servers) > 0 {
-			share := cur.usage.div(int64(len(cur.servers)))
-			for name := range cur.servers {
+	// Messages by id, counted once when the log has been read.
+	open := map[string]*message{}
+	limit := maxOpenMessages
+	settle := func(m *message) {
+		if len(m.servers) > 0 {
+			share := m.usage.div(int64(len(m.servers)))
+			for name := range m.servers {
 				use[name].Usage.add(share)
 			}
 		}
-		cur = message{}
+	}
+	messageOf := func(id string) *message {
+		if id == "" { // no id: the line is a message of its own
+			return &message{}
+		}
+		if cur := open[id]; cur != nil {
+			return cur
+		}
+		if len(open) >= limit {
+			for k, m := range open {
+				if len(m.servers) == 0 {
+					delete(open, k)
+				}
+			}
+			limit = max(maxOpenMessages, 2*len(open))
+		}
+		cur := &message{}
+		open[id] = cur
+		return cur
 	}
 	handle := func(l *logLine) error {
 		if l.Timestamp == "" {
@@ -350,9 +377,9 @@ func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*
 		if m == nil {
 			return nil
 		}
-		if m.ID == "" || m.ID != cur.id {
-			flush()
-			cur.id = m.ID
+		cur := messageOf(m.ID)
+		if m.ID == "" {
+			defer settle(cur)
 		}
 		if m.Usage != nil {
 			cur.usage = maxUsage(cur.usage, *m.Usage)
@@ -389,7 +416,9 @@ func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*
 		return nil
 	}
 	st, err := readLog(ctx, path, o.MaxLine, handle)
-	flush()
+	for _, m := range open {
+		settle(m)
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return s, nil, st, err
 	}

@@ -26,9 +26,7 @@ func (s *Sandbox) Config() *config.Config {
 // the scheduler would: the sandbox's configuration, a runner with its
 // environment, statuses recorded in rec (may be nil) and values shared
 // through v. Its Log and Prompt are left to the caller, as by
-// tasks.NewEnv: a test sets a taskstest.Buffer and taskstest.Prompter,
-// which this package, part of the binary through `rebuild demo`, may not
-// import.
+// tasks.NewEnv: a test sets a taskstest.Buffer and taskstest.Prompter.
 func (s *Sandbox) TaskEnv(name string, v *tasks.Values, rec *Statuses) *tasks.Env {
 	var r tasks.Reporter
 	if rec != nil {
@@ -36,7 +34,6 @@ func (s *Sandbox) TaskEnv(name string, v *tasks.Values, rec *Statuses) *tasks.En
 	}
 	env := tasks.NewEnv(name, r, v)
 	env.Config = s.Config()
-	env.Options = config.Task{Name: name}
 	env.Runner = s.Runner()
 	env.Home = s.Home
 	return env

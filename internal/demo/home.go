@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bytes"
@@ -8,12 +8,12 @@ import (
 	"time"
 )
 
-// seedDemoHome fills the sandbox's home with what the housekeeping tasks
+// seedHome fills the sandbox's home with what the housekeeping tasks
 // look for, so the demo shows them at work: caches to clean, a log that
 // grew too big, Claude sessions at every lifecycle stage, and old and new
 // backups of the generated files. Every file is inside home or flake;
 // sizes are small or sparse, so the demo stays fast and light on disk.
-func seedDemoHome(home, flake string, now time.Time) error {
+func seedHome(home, flake string, now time.Time) error {
 	type file struct {
 		path  string
 		size  int64 // apparent size; sparse beyond the content
@@ -42,7 +42,7 @@ func seedDemoHome(home, flake string, now time.Time) error {
 	}
 	for _, f := range files {
 		p := filepath.Join(home, f.path)
-		if err := writeDemoFile(p, f.text, f.size); err != nil {
+		if err := writeFile(p, f.text, f.size); err != nil {
 			return err
 		}
 	}
@@ -56,7 +56,7 @@ func seedDemoHome(home, flake string, now time.Time) error {
 	}
 	for _, f := range backups {
 		p := filepath.Join(flake, f.path)
-		if err := writeDemoFile(p, f.text, 0); err != nil {
+		if err := writeFile(p, f.text, 0); err != nil {
 			return err
 		}
 		if err := os.Chtimes(p, f.mtime, f.mtime); err != nil {
@@ -66,7 +66,7 @@ func seedDemoHome(home, flake string, now time.Time) error {
 	return nil
 }
 
-func writeDemoFile(p, text string, size int64) error {
+func writeFile(p, text string, size int64) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}

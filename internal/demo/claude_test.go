@@ -1,4 +1,4 @@
-package claudedemo
+package demo
 
 import (
 	"context"
@@ -17,14 +17,14 @@ func TestEveryAnalyzerHasSomethingToShow(t *testing.T) {
 	keep := filepath.Join(home, ".claude", "CLAUDE.md")
 	os.MkdirAll(filepath.Dir(keep), 0o755)
 	os.WriteFile(keep, []byte("# mine\n"), 0o644)
-	if err := Seed(home, flake, now); err != nil {
+	if err := SeedClaude(home, flake, now); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(keep); string(b) != "# mine\n" {
 		t.Error("an existing file was replaced")
 	}
 	os.Remove(keep)
-	if err := Seed(home, flake, now); err != nil {
+	if err := SeedClaude(home, flake, now); err != nil {
 		t.Fatal(err)
 	}
 	in := learn.Input{Home: home, Flake: flake, LearningDir: filepath.Join(home, ".claude", "learning"),

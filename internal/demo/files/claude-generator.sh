@@ -1,10 +1,4 @@
-package main
-
-// demoGenerator stands in for claude-nixos-automation's update-all in the
-// demo sandbox: it backs up and rewrites the five files claude-config
-// reports on, in the flake directory (where claude-config runs it) and in
-// ~/.claude (the sandbox's HOME). It needs nothing but sh.
-const demoGenerator = `#!/bin/sh
+#!/bin/sh
 set -e
 stamp=$(date +%Y%m%d-%H%M%S)
 backup() {
@@ -34,4 +28,3 @@ printf '{\n  "permissions": {\n    "allow": ["Bash(git diff:*)"]\n  }\n}\n' > .c
 printf '# Local notes\n\nThe demo host is called demo.\n' > .claude/CLAUDE.local.md
 printf '# My Claude settings\n\n## Style\n\nBe brief.\n\n## Old Notes\n\nNotes about a project that ended in 2023.\n\n## Tools\n\nPrefer rg.\n' > "$HOME/.claude/CLAUDE.md"
 echo "regenerated 5 files"
-`

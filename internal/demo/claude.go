@@ -1,12 +1,4 @@
-// Package claudedemo writes sample Claude Code data into a sandbox home,
-// enough for every task of the claude family to have something to show
-// in `rebuild demo`: MCP servers used and unused, session logs calling
-// them, the learning files each analyzer reads (each yields at least one
-// suggestion), a fish command log and a packages.nix.
-//
-// It never replaces a file that exists, and writes only under home and
-// flake. It is not used by a real run.
-package claudedemo
+package demo
 
 import (
 	"encoding/json"
@@ -19,16 +11,22 @@ import (
 	"time"
 )
 
+// obj is a JSON object, for writing sample data tersely.
 type obj = map[string]any
 
-// Seed writes the sample data for a sandbox whose clock says now.
-func Seed(home, flake string, now time.Time) error {
+// SeedClaude writes sample Claude Code data into home, enough for every
+// task of the claude family to have something to show: MCP servers used
+// and unused, session logs calling them, the learning files each analyzer
+// reads (each yields at least one suggestion), a fish command log, and a
+// packages.nix in flake. The clock says now. It never replaces a file that
+// exists, and writes only under home and flake.
+func SeedClaude(home, flake string, now time.Time) error {
 	webapp := filepath.Join(home, "projects", "webapp")
 	api := filepath.Join(home, "projects", "api")
 	day := 24 * time.Hour
 	ts := func(d time.Duration) string { return now.Add(-d).UTC().Format(time.RFC3339) }
-	var files []file
-	add := func(path string, content string) { files = append(files, file{path, content}) }
+	var files []newFile
+	add := func(path string, content string) { files = append(files, newFile{path, content}) }
 
 	add(filepath.Join(home, ".claude.json"), mustJSON(obj{
 		"mcpServers": obj{"github": obj{"command": "github-mcp-server", "args": []string{"stdio"}},
@@ -102,10 +100,11 @@ func Seed(home, flake string, now time.Time) error {
 	return nil
 }
 
-type file struct{ path, content string }
+// newFile is a file SeedClaude writes unless it exists.
+type newFile struct{ path, content string }
 
 // writeNew writes the file unless something is there already.
-func (f file) writeNew() error {
+func (f newFile) writeNew() error {
 	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 		return err
 	}

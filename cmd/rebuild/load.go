@@ -1,0 +1,120 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/catalog"
+)
+
+// loadOptions say how a command loads the configuration: the global flags
+// as they were given. They are filled once the command's flags are parsed
+// (Factory.loadOptions), so a command's run function needs no cobra.
+type loadOptions struct {
+	// File is --config; "" means REBUILD_CONFIG, else the default path.
+	File string
+	// Set are the configuration keys given as flags (config's flag layer).
+	Set map[string]any
+	// NoUpdate is --no-update: flake-update is left out of the catalogue.
+	NoUpdate bool
+}
+
+// loadOptions reads the global flags, and --jobs when the command has it.
+func (f *Factory) loadOptions(cmd *cobra.Command, jobs int) loadOptions {
+	return loadOptions{File: f.Global.configFile, Set: f.Global.configFlags(cmd, jobs), NoUpdate: f.Global.noUpdate}
+}
+
+// userFile is the user configuration file a command was pointed at:
+// --config, else REBUILD_CONFIG ("" for the default path).
+func (l loadOptions) userFile(sys *System) string {
+	if l.File != "" {
+		return l.File
+	}
+	return sys.Getenv("REBUILD_CONFIG")
+}
+
+// loadConfig loads the layered configuration with the flags that were set.
+func loadConfig(sys *System, l loadOptions) (*config.Config, error) {
+	return config.Load(config.Options{
+		SystemFile: sys.SystemFile,
+		UserFile:   l.userFile(sys),
+		Environ:    sys.Environ,
+		Home:       sys.Home,
+		Hostname:   sys.Host,
+		Flags:      l.Set,
+		FlagNames:  flagNames(),
+		Root:       sys.Euid == 0,
+	})
+}
+
+// plan is a loaded configuration and the selected graph of the run.
+type plan struct {
+	cfg   *config.Config
+	full  *dag.Graph
+	graph *dag.Graph
+	specs map[string]tasks.Spec
+}
+
+// buildPlan loads the configuration, assembles the catalogue with it and
+// selects sel's --only / --skip.
+func buildPlan(sys *System, l loadOptions, sel selectOptions) (*plan, error) {
+	cfg, err := loadConfig(sys, l)
+	if err != nil {
+		return nil, err
+	}
+	specs, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{NoUpdate: l.NoUpdate, UserDir: userDir(cfg)})
+	if err != nil {
+		return nil, err
+	}
+	full, byName, err := schedule.Graph(specs)
+	if err != nil {
+		return nil, err
+	}
+	graph, err := full.Select(sel.Only, sel.Skip)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return &plan{cfg: cfg, full: full, graph: graph, specs: byName}, nil
+}
+
+// userDir is where user tasks run: the flake directory when it exists.
+func userDir(cfg *config.Config) string {
+	if st, err := os.Stat(cfg.Flake); err == nil && st.IsDir() {
+		return cfg.Flake
+	}
+	return ""
+}
+
+func defaultJobs(cfg *config.Config) int { return cfg.EffectiveJobs(runtime.NumCPU()) }
+
+// selectOptions are --only and --skip.
+type selectOptions struct {
+	Only, Skip string
+}
+
+func addSelectFlags(cmd *cobra.Command, f *Factory, o *selectOptions) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Only, "only", "", "run only these: comma list of task names, phase numbers 1–14 or group names")
+	fl.StringVar(&o.Skip, "skip", "", "leave these out (same forms as --only)")
+	_ = cmd.RegisterFlagCompletionFunc("only", completeSelector(f))
+	_ = cmd.RegisterFlagCompletionFunc("skip", completeSelector(f))
+}
+
+// checkSelectFlags refuses an --only or --skip given with nothing in it:
+// a typo, not "everything". (Completion calls buildPlan while the flag is
+// still being typed, so this is checked by the commands, not there.)
+func checkSelectFlags(cmd *cobra.Command) error {
+	for _, f := range []string{"only", "skip"} {
+		if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
+			return usagef("--%s is empty: give task names, phase numbers or groups, separated by commas", f)
+		}
+	}
+	return nil
+}

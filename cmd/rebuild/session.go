@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/render"
+	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
+)
+
+// session is what a run shows and keeps while it is under way: the
+// display, the logs, the terminal its interactive tasks get and the
+// prompter its questions go through.
+type session struct {
+	o        *runOptions
+	p        *plan
+	runID    string
+	rend     render.Renderer
+	logs     *render.Logs
+	term     *proc.Terminal
+	prompter *render.Prompter
+}
+
+// openSession starts the display and opens the run's logs. Only the live
+// terminal display (tty output) uses the terminal: plain and json output
+// never hand it to a task nor ask a question, whatever stdin is.
+func openSession(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string) (*session, error) {
+	live := mode == render.ModeTTY
+	color := live && o.IO.ColorEnabled()
+	rend, err := render.New(mode, renderOptions(o, p, est, color))
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	var verbose io.Writer
+	if o.Verbose {
+		verbose = rend.VerboseWriter()
+	}
+	logs, err := render.OpenLogs(filepath.Join(p.cfg.StateDir, "logs"), runID, p.cfg.KeepLogs, verbose)
+	if err != nil {
+		rend.Close()
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	logs.CapTasks(p.cfg.LogMax)
+	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs}
+	if live {
+		s.term = o.IO.Terminal()
+	}
+	if s.term != nil {
+		s.prompter = render.NewPrompter(s.term.In, s.term.Out, rend, color)
+	} else {
+		s.prompter = render.NewPrompter(nil, nil, rend, color)
+	}
+	if w := proc.ForeignOwnerWarning(p.cfg.Flake, o.Sys.Euid); w != "" {
+		fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
+	}
+	return s, nil
+}
+
+// renderOptions describe the run to the display: its tasks with their
+// estimates, and the remaining critical path for the overall ETA.
+func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color bool) render.Options {
+	infos := make([]render.TaskInfo, 0, p.graph.Len())
+	for _, n := range p.graph.Nodes() {
+		s := p.specs[n.Name]
+		infos = append(infos, render.TaskInfo{Name: n.Name, Seed: s.Seed, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
+	}
+	preds := map[string][]string{}
+	for _, e := range p.graph.Edges() {
+		preds[e.To] = append(preds[e.To], e.From)
+	}
+	return render.Options{Out: o.IO.Out, Err: o.IO.Err, Now: o.Sys.Now, Color: color,
+		Verbose: o.Verbose, Tasks: infos, Width: o.IO.TerminalWidth, RemainingETA: render.CriticalRemaining(infos, preds)}
+}
+
+// close stops the display and closes the logs.
+func (s *session) close() {
+	s.rend.Close()
+	s.logs.Close()
+}
+
+// finish shows the summary, closes the session, and records the run: old
+// logs pruned, the history and the metrics file written. It returns the
+// run's exit code as an error (nil for 0).
+func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
+	o, cfg := s.o, s.p.cfg
+	code := sum.ExitCode(o.Strict)
+	for _, c := range s.logs.Cuts() {
+		if res := sum.Results[c.Task]; res != nil {
+			res.Report.Warnings = append(res.Report.Warnings, "log cut: "+c.String())
+		}
+	}
+	// History first: it must not wait for a display that is slow or gone.
+	// A dry run is not a run: its quick, changeless tasks would drag the
+	// ETAs of the next real run down.
+	if !o.DryRun {
+		hist := filepath.Join(cfg.StateDir, "history.jsonl")
+		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
+		if err := schedule.AppendHistory(hist, rec); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
+		} else if _, err := schedule.CompactHistory(hist, cfg.HistoryMax); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: compacting history (history_max): %v\n", err)
+		}
+	}
+	s.rend.Summary(sum, s.logs.Dir())
+	s.close()
+	if err := s.logs.Prune(); err != nil {
+		fmt.Fprintf(o.IO.Err, "rebuild: pruning old logs: %v\n", err)
+	}
+	if cfg.MetricsFile != "" && !o.DryRun {
+		if err := render.WriteMetrics(cfg.MetricsFile, sum, code, o.Sys.Now()); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: writing metrics: %v\n", err)
+		}
+	}
+	if code != 0 {
+		return &exitError{code}
+	}
+	return nil
+}

@@ -1,0 +1,8 @@
+builtins.derivation {
+      name = "nixos-system-@HOST@";
+      inherit system;
+      builder = "/bin/sh";
+      args = [ ./toplevel.sh ];
+      packages = [ pkgs.demoPackages.foo pkgs.demoPackages.bar pkgs.demoPackages.baz ] ++ extra;
+      switch = ./switch-to-configuration;
+    }

@@ -1,0 +1,7 @@
+set -e
+/bin/mkdir -p $out/bin $out/sw
+for p in $packages; do /bin/ln -s $p $out/sw/; done
+/bin/cp $switch $out/bin/switch-to-configuration
+/bin/chmod +x $out/bin/switch-to-configuration
+echo "$name" > $out/nixos-version
+echo "assembled $name"

@@ -1,0 +1,134 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sourcegraph/conc/panics"
+
+	"github.com/rebuild-nixos/rebuild/internal/tail"
+	"github.com/rebuild-nixos/rebuild/tasks"
+)
+
+// errTimedOut is the cause of a task context that hit the task's timeout.
+var errTimedOut = errors.New("timed out")
+
+// runOne runs a single task with its log, timeout and panic catching. It
+// runs on the task's own goroutine and touches nothing of the walker's.
+func (r *Run) runOne(ctx context.Context, t *task) *Result {
+	res := &Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
+	last := tail.New(r.opts.TailLines)
+	var logw io.Writer = io.Discard
+	if r.opts.Logs != nil {
+		w, path, err := r.opts.Logs(t.name)
+		if err != nil {
+			res.State, res.Err = Failed, fmt.Errorf("open log: %w", err)
+			res.Reason = firstLine(res.Err)
+			return res
+		}
+		defer w.Close()
+		logw, res.LogPath = w, path
+	}
+	// The tail sees every byte but looks only at the lines it keeps.
+	log := io.MultiWriter(logw, last)
+
+	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: r.opts.Estimate(t.name),
+		Critical: t.spec.Critical, Seed: t.spec.Seed, LogPath: res.LogPath})
+
+	env := r.newEnv(t, log)
+	// The terminal, when there is one, goes to the task holding tty; the
+	// renderers stop drawing until it is released. Without a terminal
+	// nobody is asked anything, so there is nothing to announce.
+	if env.Terminal != nil {
+		r.emit(Event{Task: t.name, Kind: Prompt, State: Running})
+		defer r.emit(Event{Task: t.name, Kind: Release, State: Running})
+	}
+
+	// The task runs in this frame (not a helper's), so that a panic's
+	// stack in the failure's tail reaches the task's own frames.
+	tctx, cancel := withTimeout(ctx, t)
+	var err error
+	var pc panics.Catcher
+	pc.Try(func() { err = t.spec.Task.Run(tctx, env) })
+	cancel()
+	if rec := pc.Recovered(); rec != nil {
+		fmt.Fprintf(log, "panic: %v\n\n%s\n", rec.Value, rec.Stack)
+		err = fmt.Errorf("panic: %v", rec.Value)
+	}
+	// The cause is whichever came first: an abort before the timeout
+	// leaves the parent's cause here, a timeout before an abort ours.
+	timedOut := errors.Is(context.Cause(tctx), errTimedOut)
+	res.Duration = r.opts.Now().Sub(res.Start)
+	res.Report = env.Report()
+	judge(res, t, err, timedOut, ctx.Err() != nil, log)
+	if res.State == Failed {
+		last.Flush()
+		res.Tail = last.Lines()
+	}
+	return res
+}
+
+// newEnv builds t's environment: the walker's part here, the caller's
+// through Options.Env.
+func (r *Run) newEnv(t *task, log io.Writer) *tasks.Env {
+	env := tasks.NewEnv(t.name, statusEvents{r}, r.opts.Values)
+	env.Log = log
+	env.Now = r.opts.Now
+	env.DryRun = r.opts.DryRun
+	r.opts.Env(env, t.wantsTTY)
+	if !t.wantsTTY {
+		// Only the task holding tty may touch the terminal, whatever the
+		// caller handed out.
+		env.Terminal = nil
+	}
+	return env
+}
+
+// withTimeout gives t's context its timeout, if it has one; the timeout
+// is its cause, so that it can be told from a cancel from outside.
+func withTimeout(ctx context.Context, t *task) (context.Context, context.CancelFunc) {
+	if t.spec.Timeout > 0 {
+		return context.WithTimeoutCause(ctx, t.spec.Timeout, errTimedOut)
+	}
+	return ctx, func() {}
+}
+
+// judge sets res's state, error and reason from what t's Run returned;
+// canceled says the walker canceled the task (an abort or an interrupt).
+func judge(res *Result, t *task, err error, timedOut, canceled bool, log io.Writer) {
+	switch {
+	case err == nil:
+		res.State = Succeeded
+	case timedOut:
+		res.State, res.Err = Failed, err
+		res.Reason = fmt.Sprintf("timed out after %s", t.spec.Timeout)
+		fmt.Fprintf(log, "%s: %s\n", t.name, res.Reason)
+	case canceled:
+		res.State, res.Err = Canceled, fmt.Errorf("%w: %v", context.Canceled, err)
+		res.Reason = "canceled"
+	default:
+		if o, ok := tasks.AsOutcome(err); ok {
+			res.Reason = o.Reason
+			res.State = Skipped
+			if o.Kind == tasks.Declined {
+				res.State = Declined
+			}
+			return
+		}
+		res.State, res.Err, res.Reason = Failed, err, firstLine(err)
+		// The output is in the log already; the reason is enough here.
+		fmt.Fprintf(log, "%s failed: %s\n", t.name, res.Reason)
+	}
+}
+
+// firstLine is the one-line reason of an error.
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,54 @@
+package schedule
+
+import (
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/tasks"
+)
+
+// Result is how one task ended.
+type Result struct {
+	Name     string
+	State    State
+	Reason   string
+	Err      error
+	Start    time.Time
+	Duration time.Duration
+	Report   tasks.Report
+	Tail     []string
+	LogPath  string
+	Critical bool
+}
+
+// Summary is the outcome of a whole run.
+type Summary struct {
+	// Order is the graph's topological order; Results has every task.
+	Order        []string
+	Results      map[string]*Result
+	Start        time.Time
+	Wall         time.Duration
+	CriticalPath []string
+	// FailedCritical names the critical task whose failure aborted the run.
+	FailedCritical string
+	Interrupted    bool
+}
+
+// ExitCode maps the outcome to the process exit code: 130 interrupted,
+// 1 when a critical task failed (or any task, with strict), else 0.
+func (s *Summary) ExitCode(strict bool) int {
+	switch {
+	case s.Interrupted:
+		return exitcode.Interrupted
+	case s.FailedCritical != "":
+		return exitcode.Failed
+	}
+	if strict {
+		for _, r := range s.Results {
+			if r.State == Failed {
+				return exitcode.Failed
+			}
+		}
+	}
+	return exitcode.OK
+}

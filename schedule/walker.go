@@ -1,0 +1,363 @@
+package schedule
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sourcegraph/conc"
+
+	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/tasks"
+)
+
+// task is the walker's bookkeeping for one node.
+type task struct {
+	name      string
+	spec      tasks.Spec
+	index     int           // position in topological order
+	prio      time.Duration // longest remaining path, this task included
+	waitingOn int           // prerequisites not yet final
+	state     State
+	resources []string
+	wantsTTY  bool               // resources has tasks.ResourceTTY
+	cancel    context.CancelFunc // set when started; ends this task's context
+}
+
+// finished is a task's Result on its way from the task's goroutine back to
+// the walker.
+type finished struct {
+	t   *task
+	res *Result
+}
+
+// walker is one Execute in progress. Every field is read and written only
+// by the goroutine running Execute, with the two exceptions said beside
+// them; that is why it needs no lock.
+type walker struct {
+	r *Run
+	// sum is the outcome: a task's Result goes into it when it becomes
+	// final, never earlier.
+	sum *Summary
+	// all holds every node of the graph by name; built once.
+	all map[string]*task
+	// runnable holds the ready tasks not yet started, best first (see
+	// before): a task is in it exactly while its state is Waiting.
+	runnable queue
+	// waitingTTY counts the runnable tasks that want the terminal, by seed
+	// rank: only the lowest rank may take it, so questions come in the
+	// seed's order.
+	waitingTTY ttyWaiters
+	// running holds the started tasks until their Result arrives on done:
+	// they are what an abort cancels.
+	running map[string]*task
+	// held maps a resource to the running task holding it, from the start
+	// until the Result arrives.
+	held map[string]string
+	// free is Jobs minus the running tasks: a task takes a slot only when
+	// it can start, never while it waits for a resource.
+	free int
+	// remaining counts the tasks not yet final; the walk ends at 0.
+	remaining int
+	// aborting is set once, by a critical failure or an interrupt, and
+	// abortReason says which. From then on nothing starts: every task
+	// that becomes ready is canceled with that reason.
+	aborting    bool
+	abortReason string
+	// interrupts counts Interrupt calls: the first one is held back while
+	// a task that holds interrupts is running.
+	interrupts int
+
+	// ctx is the parent of every task's context; cancel (deferred by
+	// Execute) ends what is left of them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// done is the one field task goroutines touch: each sends its Result
+	// here. wg waits for those goroutines (it catches their panics too).
+	done chan finished
+	wg   conc.WaitGroup
+}
+
+// Execute walks the graph to the end and returns the summary. Canceling
+// ctx is a forced interrupt (exit 130).
+func (r *Run) Execute(ctx context.Context) *Summary {
+	w := r.newWalker()
+	defer w.cancel()
+	for _, n := range w.sum.Order {
+		if t := w.all[n]; t.waitingOn == 0 && t.state == Pending {
+			w.ready(t)
+		}
+	}
+	w.dispatch()
+
+	ctxDone := ctx.Done()
+	for w.remaining > 0 {
+		select {
+		case f := <-w.done:
+			w.collect(f)
+		case <-ctxDone:
+			ctxDone = nil
+			w.sum.Interrupted = true
+			w.abort("interrupted")
+		case <-r.interrupts:
+			if !w.interrupt() {
+				continue
+			}
+		}
+		w.dispatch()
+	}
+	w.wg.Wait()
+	w.sum.Wall = r.opts.Now().Sub(w.sum.Start)
+	return w.sum
+}
+
+func (r *Run) newWalker() *walker {
+	start := r.opts.Now()
+	order := r.g.Order()
+	prio := r.g.LongestToEnd(r.opts.Estimate)
+	cp, _ := r.g.CriticalPath(r.opts.Estimate)
+	w := &walker{
+		r:          r,
+		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start, CriticalPath: cp},
+		all:        make(map[string]*task, len(order)),
+		waitingTTY: ttyWaiters{},
+		running:    map[string]*task{},
+		held:       map[string]string{},
+		free:       r.opts.Jobs,
+		remaining:  len(order),
+		done:       make(chan finished),
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	// One allocation for all the nodes: a big graph is walked often (the
+	// benchmark's cost per task is mostly here).
+	ts := make([]task, len(order))
+	for i, n := range order {
+		t := &ts[i]
+		*t = task{name: n, spec: r.specs[n], index: i, prio: prio[n], state: Pending}
+		t.waitingOn = len(r.g.Prereqs(n))
+		t.resources = t.spec.AllResources()
+		t.wantsTTY = slices.Contains(t.resources, tasks.ResourceTTY)
+		w.all[n] = t
+	}
+	return w
+}
+
+// finish makes t final with res and tells the Sink.
+func (w *walker) finish(t *task, res *Result) {
+	t.state = res.State
+	w.sum.Results[t.name] = res
+	w.remaining--
+	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
+		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
+		Stats: res.Report.Stats, Warnings: res.Report.Warnings, Tail: res.Tail, LogPath: res.LogPath,
+		Critical: t.spec.Critical, Seed: t.spec.Seed})
+}
+
+// settle ends a task without running it.
+func (w *walker) settle(t *task, s State, reason string) {
+	w.finish(t, &Result{Name: t.name, State: s, Reason: reason, Start: w.r.opts.Now(), Critical: t.spec.Critical})
+}
+
+// abort cancels the running tasks and makes every later ready task
+// canceled; only the first reason counts.
+func (w *walker) abort(reason string) {
+	if w.aborting {
+		return
+	}
+	w.aborting = true
+	w.abortReason = reason
+	for _, t := range w.running {
+		t.cancel()
+	}
+}
+
+// ready is called once every prerequisite of t is final: t either ends at
+// once (see unrunnable) or becomes runnable.
+func (w *walker) ready(t *task) {
+	if s, reason, ok := w.unrunnable(t); ok {
+		w.settle(t, s, reason)
+		w.release(t)
+		return
+	}
+	t.state = Waiting
+	if t.wantsTTY {
+		w.waitingTTY[seedRank(t.spec.Seed)]++
+	}
+	w.runnable.push(t)
+}
+
+// unrunnable says whether a ready t ends without running, in which state
+// and why: a needs-prerequisite that did not succeed, the abort, being
+// disabled, or a dry run it does not support.
+func (w *walker) unrunnable(t *task) (State, string, bool) {
+	for _, e := range w.r.g.Prereqs(t.name) {
+		p := w.all[e.From]
+		if e.Kind != dag.Needs || p.state.satisfiesNeeds() {
+			continue
+		}
+		// After an abort, only a failure upstream is a reason of its
+		// own; a canceled or declined prerequisite is the abort's.
+		if w.aborting && p.state != Failed && p.state != UpstreamFailed {
+			continue
+		}
+		if p.state == Declined {
+			return Skipped, fmt.Sprintf("%s was declined", p.name), true
+		}
+		return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), true
+	}
+	switch {
+	case w.aborting:
+		return Canceled, w.abortReason, true
+	case t.spec.Disabled:
+		if t.spec.DisabledReason != "" {
+			return Skipped, t.spec.DisabledReason, true
+		}
+		return Skipped, "disabled", true
+	case w.r.opts.DryRun && !t.spec.DryRun:
+		return Skipped, "dry run", true
+	}
+	return "", "", false
+}
+
+// release tells t's dependents that t is final.
+func (w *walker) release(t *task) {
+	for _, e := range w.r.g.Dependents(t.name) {
+		d := w.all[e.To]
+		d.waitingOn--
+		if d.waitingOn == 0 && d.state == Pending {
+			w.ready(d)
+		}
+	}
+}
+
+// dispatch starts runnable tasks, best first, while there are free slots;
+// a task whose resources are held (or whose question would come out of
+// the seed's order) waits in the queue without taking a slot.
+func (w *walker) dispatch() {
+	if w.aborting {
+		w.cancelRunnable()
+		return
+	}
+	var blocked []*task
+	// Starting a tty task holds the tty, so the lowest rank cannot change
+	// under this loop in a way that lets another tty task start.
+	ttySeed := w.waitingTTY.lowest()
+	for w.free > 0 && w.runnable.Len() > 0 {
+		t := w.runnable.pop()
+		if !w.canStart(t, ttySeed) {
+			blocked = append(blocked, t)
+			continue
+		}
+		if t.wantsTTY {
+			w.waitingTTY[seedRank(t.spec.Seed)]--
+		}
+		w.start(t)
+	}
+	for _, t := range blocked {
+		w.runnable.push(t)
+	}
+}
+
+// canStart reports whether none of t's resources is held and, for a task
+// wanting the terminal, whether its seed's questions are next.
+func (w *walker) canStart(t *task, ttySeed int) bool {
+	for _, res := range t.resources {
+		if _, busy := w.held[res]; busy {
+			return false
+		}
+	}
+	return !t.wantsTTY || seedRank(t.spec.Seed) == ttySeed
+}
+
+// cancelRunnable ends every runnable task with the abort's reason, then
+// tells their dependents (which are canceled in turn).
+func (w *walker) cancelRunnable() {
+	ts := make([]*task, 0, w.runnable.Len())
+	for w.runnable.Len() > 0 {
+		t := w.runnable.pop()
+		w.settle(t, Canceled, w.abortReason)
+		ts = append(ts, t)
+	}
+	clear(w.waitingTTY)
+	for _, t := range ts {
+		w.release(t)
+	}
+}
+
+// start takes a slot and t's resources and runs t on a goroutine of its
+// own; its Result comes back on done.
+func (w *walker) start(t *task) {
+	w.free--
+	for _, res := range t.resources {
+		w.held[res] = t.name
+	}
+	t.state = Running
+	tctx, cancel := context.WithCancel(w.ctx)
+	t.cancel = cancel
+	w.running[t.name] = t
+	w.wg.Go(func() {
+		res := w.r.runOne(tctx, t)
+		cancel()
+		w.done <- finished{t: t, res: res}
+	})
+}
+
+// collect takes a finished task back: its slot and resources are free, it
+// is final, and a critical failure aborts the run.
+func (w *walker) collect(f finished) {
+	delete(w.running, f.t.name)
+	w.free++
+	for _, res := range f.t.resources {
+		delete(w.held, res)
+	}
+	if w.aborting && f.res.State == Canceled {
+		// Say why: the abort, not the task, ended it.
+		f.res.Reason = w.abortReason
+	}
+	w.finish(f.t, f.res)
+	if f.res.State == Failed && f.t.spec.Critical && !w.aborting {
+		w.sum.FailedCritical = f.t.name
+		w.abort(fmt.Sprintf("run aborted: %s failed", f.t.name))
+	}
+	w.release(f.t)
+}
+
+// interrupt handles one Interrupt: the first one while a task holds
+// interrupts only says so (and returns false: nothing changed); any other
+// aborts the run.
+func (w *walker) interrupt() bool {
+	w.interrupts++
+	if holder := w.holdingInterrupt(); holder != "" && w.interrupts == 1 {
+		w.r.emit(Event{Kind: Notice, Task: holder,
+			Status: fmt.Sprintf("%s is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway", holder)})
+		return false
+	}
+	w.sum.Interrupted = true
+	w.abort("interrupted")
+	return true
+}
+
+// holdingInterrupt names the first running task, by name, that holds
+// interrupts back; "" when none does.
+func (w *walker) holdingInterrupt() string {
+	holder := ""
+	for n, t := range w.running {
+		if t.spec.HoldInterrupt && (holder == "" || n < holder) {
+			holder = n
+		}
+	}
+	return holder
+}
+
+func describe(s State) string {
+	switch s {
+	case Failed:
+		return "failed"
+	case UpstreamFailed:
+		return "could not run"
+	case Canceled:
+		return "was canceled"
+	}
+	return string(s)
+}
