@@ -91,8 +91,17 @@ func TestRootRunLeavesTheStateToItsUser(t *testing.T) {
 	needRoot(t)
 	s := newHK(t, "[task.hello]\ngroups = [\"mine\"]\nrun = \"echo hello\"\n")
 	s.asNobody()
-	asUser := s.w.bin
-	s.w.bin = "" // the first run as root
+	// Root reads only a configuration in root's hands (another user's
+	// would be theirs to run commands as root with): the same settings,
+	// in a folder of root's. The state stays the user's.
+	rootCfg := filepath.Join(t.TempDir(), "cfg.toml")
+	b, err := os.ReadFile(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, rootCfg, string(b))
+	asUser, userCfg := s.w.bin, s.w.cfg
+	s.w.bin, s.w.cfg = "", rootCfg // the first run as root
 	out, code := hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 	if code != 0 {
 		t.Fatalf("root run: exit %d\n%s", code, out)
@@ -107,7 +116,7 @@ func TestRootRunLeavesTheStateToItsUser(t *testing.T) {
 	if len(rootOwned) > 0 {
 		t.Errorf("left to root:\n%s", strings.Join(rootOwned, "\n"))
 	}
-	s.w.bin = asUser
+	s.w.bin, s.w.cfg = asUser, userCfg
 	out, code = hardRun(t, s.w.command("--only=mine", "--output", "plain"))
 	if code != 0 {
 		t.Errorf("the user's run after root's: exit %d\n%s", code, out)
