@@ -130,6 +130,7 @@ func TestBadOptionOfEveryBuiltinStopsBeforeAnyTask(t *testing.T) {
 		"learn-meta":          {`days = -1`, `task.learn-meta.days = -1: not allowed; allowed: a whole number ≥ 1`},
 		"learn-review":        {`max_suggestions = 0`, `task.learn-review.max_suggestions = 0: not allowed; allowed: a whole number ≥ 1`},
 		"accept":              {`add_untracked = true`, `unknown key "task.accept.add_untracked" (task accept has no options)`},
+		"commit":              {`add_untracked = "yes"`, `task.commit.add_untracked = "yes": not a boolean; allowed: true or false`},
 		"disk":                {`logs_depth = 0`, `task.disk.logs_depth = 0: must be at least 1; allowed: a whole number ≥ 1`},
 		"caches":              {`policy = "sometimes"`, `task.caches.policy = "sometimes": not a known value; allowed: "ask", "clean", "skip"`},
 		"sessions":            {`archive = "yes"`, `task.sessions.archive = "yes": not a boolean; allowed: true or false`},
@@ -220,7 +221,7 @@ func TestConfigShowAndInitListEveryOption(t *testing.T) {
 // --ask and --keep reach their tasks through the configuration's flag
 // layer, and the history records the values the tasks handed on, as it
 // did when they were untyped: build.out, diff.summary,
-// activate.activated and accept.commit.
+// activate.activated and commit.id.
 func TestNixOSOptionFlagsAndHandedOnValuesInHistory(t *testing.T) {
 	n := newNixOS(t, "", "1.1") // generation 1 booted, 2 current
 	if err := n.SetVersion("1.2"); err != nil {
@@ -253,7 +254,7 @@ func TestNixOSOptionFlagsAndHandedOnValuesInHistory(t *testing.T) {
 	for key, want := range map[string]string{
 		"build.out":          built,
 		"activate.activated": built,
-		"accept.commit":      n.git(n.Flake, "rev-parse", "--short", "HEAD"),
+		"commit.id":          n.git(n.Flake, "rev-parse", "--short", "HEAD"),
 	} {
 		if values[key] != want {
 			t.Errorf("history %s = %q, want %q", key, values[key], want)
