@@ -14,6 +14,8 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/toolusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 // defaultDays is the analytics window.
@@ -143,7 +145,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	}
 	marked := 0
 	for _, s := range scan.Sessions {
-		changed, err := Advance(s.Path, StageAnalyzed, now)
+		changed, err := lifecycle.Advance(s.Path, lifecycle.StageAnalyzed, now)
 		if err != nil {
 			env.Warn("lifecycle of %s: %v", homeTilde(env, s.Path), err)
 			continue
@@ -234,7 +236,7 @@ func writeReportAndSection(env *tasks.Env, flake, name string, report, section [
 	}
 	env.Action("wrote %s", homeTilde(env, reportPath))
 	if doc != nil && !bytes.Equal(doc, updated) {
-		if err := writeAtomic(claudeMD, updated); err != nil {
+		if err := fsutil.WriteAtomic(claudeMD, updated); err != nil {
 			return fmt.Errorf("writing %s: %w", claudeMD, err)
 		}
 		env.Action("updated the section %s of %s", heading, homeTilde(env, claudeMD))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -97,11 +98,11 @@ func isExecutable(p string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path atomically (lifecycle.go's
-// writeAtomic), creating the folder first.
+// writeFileAtomic writes data to path atomically (fsutil.WriteAtomic),
+// creating the folder first.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(path, data)
+	return fsutil.WriteAtomic(path, data)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -143,7 +144,7 @@ func (a *applier) editMarkdown(s learn.Suggestion) error {
 		}
 		a.backedUp[s.Target] = true
 	}
-	return writeAtomic(s.Target, out)
+	return fsutil.WriteAtomic(s.Target, out)
 }
 
 // replaceLine replaces the first line equal to old (line end aside).

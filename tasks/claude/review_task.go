@@ -13,6 +13,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 // ReviewOptions are the options of [task.learn-review].
@@ -141,7 +142,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		if err := writeFileAtomic(reportPath, learn.Report(fresh, now, fmt.Sprintf("Not reviewed: %s.", why))); err != nil {
 			return fmt.Errorf("writing the report: %w", err)
 		}
-		markStage(env, projectsDir, sessionsOf(fresh), StageInsightsGenerated, now)
+		markStage(env, projectsDir, sessionsOf(fresh), lifecycle.StageInsightsGenerated, now)
 		return tasks.Skip("%s: %d %s written to %s, nothing applied", why, len(fresh),
 			pluralWord(len(fresh), "suggestion", "suggestions"), homeTilde(env, reportPath))
 	}
@@ -165,7 +166,7 @@ review:
 		if !applyRest {
 			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", NonInteractive: 's'}, reviewChoices)
 			if err != nil {
-				markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
+				markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
 				return err
 			}
 			fmt.Fprintf(env.Log, "answer: %c\n", answer)
@@ -198,8 +199,8 @@ review:
 			break review
 		}
 	}
-	markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
-	markStage(env, projectsDir, sessionsOf(applied), StageImplemented, now)
+	markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
+	markStage(env, projectsDir, sessionsOf(applied), lifecycle.StageImplemented, now)
 	env.Stat("reviewed %d of %d: %d applied, %d rejected, %d could not be applied",
 		len(shown), len(offered), len(applied), nRejected, nFailed)
 	if quit {
@@ -268,7 +269,7 @@ func sessionsOf(s []learn.Suggestion) []string {
 
 // markStage moves the sessions with the given ids forward to stage (never
 // back), finding their logs under projectsDir. Problems are warnings.
-func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, now time.Time) {
+func markStage(env *tasks.Env, projectsDir string, ids []string, stage lifecycle.Stage, now time.Time) {
 	if len(ids) == 0 || env.DryRun {
 		return
 	}
@@ -291,7 +292,7 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, no
 			continue
 		}
 		seen[id] = true
-		changed, err := Advance(p, stage, now)
+		changed, err := lifecycle.Advance(p, stage, now)
 		if err != nil {
 			env.Warn("lifecycle of %s: %v", homeTilde(env, p), err)
 			continue

@@ -21,6 +21,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 // Specs returns the family's cleanup tasks, sessions (seed 12) and
@@ -101,7 +102,7 @@ type session struct {
 	log      string // the log's path (it may be missing)
 	hasLog   bool
 	sidecar  bool // the sidecar exists
-	sc       Sidecar
+	sc       lifecycle.Sidecar
 	bad      error // the sidecar could not be read
 	logSize  int64
 	sideSize int64
@@ -110,9 +111,9 @@ type session struct {
 	logNode, sideNode fsutil.Listed
 }
 
-func (s *session) stage() Stage {
+func (s *session) stage() lifecycle.Stage {
 	if !s.sidecar {
-		return StageRaw
+		return lifecycle.StageRaw
 	}
 	return s.sc.Stage
 }
@@ -251,7 +252,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 			if e.IsDir() {
 				return e.Depth == 1
 			}
-			return e.Depth == 2 && e.IsRegular() && (strings.HasSuffix(e.Name, ".jsonl") || strings.HasSuffix(e.Name, ".jsonl"+SidecarSuffix))
+			return e.Depth == 2 && e.IsRegular() && (strings.HasSuffix(e.Name, ".jsonl") || strings.HasSuffix(e.Name, ".jsonl"+lifecycle.SidecarSuffix))
 		},
 	}
 	res, err := fsutil.Walk(ctx, root, opt, func(e *fsutil.Entry) {
@@ -260,7 +261,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if log, ok := LogPath(e.Path); ok {
+		if log, ok := lifecycle.LogPath(e.Path); ok {
 			s := get(log)
 			s.sidecar, s.sideSize, s.sideNode = true, e.Size, e.Listed()
 			return
@@ -274,7 +275,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 	out := make([]*session, 0, len(byLog))
 	for _, s := range byLog {
 		if s.sidecar {
-			sc, _, err := ReadSidecar(s.log)
+			sc, _, err := lifecycle.ReadSidecar(s.log)
 			s.sc, s.bad = sc, bareError(err)
 			if !s.hasLog && err == nil {
 				// The log's name exists but is no regular file (a link,
@@ -293,7 +294,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 // reportSessions records the counts per stage and the sidecars left alone,
 // and returns the sessions that may go: implemented ones.
 func reportSessions(env *tasks.Env, all []*session) []*session {
-	counts := map[Stage]int{}
+	counts := map[lifecycle.Stage]int{}
 	var size int64
 	var goes, orphans, bad, unknown []*session
 	for _, s := range all {
@@ -304,7 +305,7 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		case !s.stage().Valid():
 			unknown = append(unknown, s)
 			continue
-		case s.stage() == StageImplemented:
+		case s.stage() == lifecycle.StageImplemented:
 			goes = append(goes, s)
 		case !s.hasLog:
 			orphans = append(orphans, s)
@@ -316,7 +317,7 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		}
 	}
 	var parts []string
-	for _, st := range Stages {
+	for _, st := range lifecycle.Stages {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 	}
 	env.Stat("sessions: %s (%s of logs)", strings.Join(parts, " · "), fsutil.FormatBytes(size))
@@ -336,7 +337,7 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		}
 		env.Warn("sessions: %s: %s", cleanupPlural(len(group.list), group.one, group.many), firstSidecars(env, group.list))
 		for _, s := range group.list {
-			line := cleanupTilde(env, SidecarPath(s.log))
+			line := cleanupTilde(env, lifecycle.SidecarPath(s.log))
 			if s.bad != nil {
 				line += ": " + s.bad.Error()
 			}
@@ -376,7 +377,7 @@ func firstSidecars(env *tasks.Env, list []*session) string {
 			names = append(names, fmt.Sprintf("and %d more (see the log)", len(list)-3))
 			break
 		}
-		name := cleanupTilde(env, SidecarPath(s.log))
+		name := cleanupTilde(env, lifecycle.SidecarPath(s.log))
 		if s.bad != nil {
 			name += " (" + s.bad.Error() + ")"
 		}
@@ -391,7 +392,7 @@ func sessionTable(env *tasks.Env, root string, goes []*session) string {
 		rel, _ := filepath.Rel(root, s.log)
 		project, id := filepath.Split(rel)
 		when := "-"
-		if t, ok := s.sc.Reached(StageImplemented); ok {
+		if t, ok := s.sc.Reached(lifecycle.StageImplemented); ok {
 			when = t.Local().Format("2006-01-02")
 		}
 		what := "log + sidecar"

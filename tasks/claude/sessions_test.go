@@ -18,6 +18,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
@@ -77,7 +78,7 @@ func sessionHome(t *testing.T) (base, home string, goes []string) {
 	home = filepath.Join(base, "home")
 	p := filepath.Join(home, ".claude/projects")
 	side := func(log, stage string) {
-		taskstest.WriteFile(t, SidecarPath(log), fmt.Sprintf(`{"lifecycle_stage": %q, "created_at": "2025-01-01T00:00:00", "implemented_at": "2025-01-20T10:00:00Z", "extra": 1}`, stage))
+		taskstest.WriteFile(t, lifecycle.SidecarPath(log), fmt.Sprintf(`{"lifecycle_stage": %q, "created_at": "2025-01-01T00:00:00", "implemented_at": "2025-01-20T10:00:00Z", "extra": 1}`, stage))
 	}
 	s1 := taskstest.WriteFile(t, filepath.Join(p, "projA/s1.jsonl"), strings.Repeat("x", 1000))
 	side(s1, "implemented")
@@ -254,7 +255,7 @@ func TestSessionsNothingToDo(t *testing.T) {
 		t.Error(r.outcome())
 	}
 	log := taskstest.WriteFile(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), "x")
-	if _, err := Advance(log, StageInsightsGenerated, cleanupNow); err != nil {
+	if _, err := lifecycle.Advance(log, lifecycle.StageInsightsGenerated, cleanupNow); err != nil {
 		t.Fatal(err)
 	}
 	r = runCleanup(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{Terminal: true})
