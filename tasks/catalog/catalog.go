@@ -20,6 +20,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude"
+	"github.com/rebuild-nixos/rebuild/tasks/cleanup"
 	"github.com/rebuild-nixos/rebuild/tasks/git"
 	"github.com/rebuild-nixos/rebuild/tasks/housekeeping"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
@@ -28,7 +29,7 @@ import (
 
 // families lists the Specs functions of every built-in family.
 var families = []func() []tasks.Spec{
-	nixos.Specs, git.Specs, housekeeping.Specs, claude.Specs, claude.ConfigSpecs, claude.LearnSpecs,
+	nixos.Specs, git.Specs, housekeeping.Specs, cleanup.Specs, claude.Specs,
 }
 
 // Builtins returns every registered built-in task, in seed order.

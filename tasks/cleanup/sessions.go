@@ -1,4 +1,4 @@
-package claude
+package cleanup
 
 import (
 	"archive/tar"
@@ -14,44 +14,15 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
-
-// Specs returns the family's cleanup tasks, sessions (seed 12) and
-// backups (seed 13), with DESIGN.md's names, groups and edges.
-func Specs() []tasks.Spec {
-	return []tasks.Spec{
-		{
-			Name:        "sessions",
-			Seed:        12,
-			Description: "delete or archive the Claude sessions whose insights are implemented",
-			Groups:      []string{"claude", "cleanup"},
-			After:       []string{"mcp-analytics", "learn-review"},
-			Interactive: true,
-			DryRun:      true,
-			Estimate:    2 * time.Second,
-			Task:        &Sessions{Options: DefaultSessionsOptions()},
-		},
-		{
-			Name:        "backups",
-			Seed:        13,
-			Description: "delete old *.backup-* files of the Claude configuration",
-			Groups:      []string{"claude", "cleanup"},
-			After:       []string{"claude-config"},
-			Interactive: true,
-			DryRun:      true,
-			Estimate:    time.Second,
-			Task:        &Backups{Options: DefaultBackupsOptions()},
-		},
-	}
-}
 
 // SessionsOptions are the options of [task.sessions].
 //
@@ -80,7 +51,7 @@ func DefaultSessionsOptions() SessionsOptions {
 
 // Check refuses an unknown policy.
 func (o SessionsOptions) Check() error {
-	return cleanupChoice("policy", o.Policy, "ask", "clean", "skip")
+	return tasks.OneOf("policy", o.Policy, "ask", "clean", "skip")
 }
 
 // Sessions is the sessions task.
@@ -146,7 +117,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 
 	root, err := fsutil.Guard{Home: env.Home}.Open(projects, explicit)
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no sessions: %s does not exist", cleanupTilde(env, projects))
+		return tasks.Skip("no sessions: %s does not exist", fsutil.Tilde(env.Home, projects))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: task.sessions.projects = %q: %v; allowed: a folder inside the home directory, or one configured explicitly",
@@ -157,7 +128,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if len(walkErrs) > 0 {
-		env.Warn("sessions: could not read %s: %v", cleanupPlural(len(walkErrs), "path", "paths"), walkErrs[0])
+		env.Warn("sessions: could not read %s: %v", text.Plural(len(walkErrs), "path", "paths"), walkErrs[0])
 	}
 	goes := reportSessions(env, all)
 	if len(goes) == 0 {
@@ -169,10 +140,10 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		bytes += s.logSize + s.sideSize
 		paths = append(paths, s.files()...)
 	}
-	what := fmt.Sprintf("%s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
+	what := fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
 	verb := "delete"
 	if archive {
-		verb = "archive into " + cleanupTilde(env, archiveDir) + " and delete"
+		verb = "archive into " + fsutil.Tilde(env.Home, archiveDir) + " and delete"
 	}
 
 	if env.DryRun {
@@ -183,7 +154,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		var b strings.Builder
 		for _, r := range out.Removed {
-			fmt.Fprintf(&b, "would delete %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+			fmt.Fprintf(&b, "would delete %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 		}
 		for _, e := range out.Errors {
 			fmt.Fprintf(&b, "would fail: %v\n", e)
@@ -202,7 +173,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	case env.Yes:
 		fmt.Fprintf(env.Log, "--yes: %s %s\n", verb, what)
 	default:
-		q := tasks.Question[bool]{Text: fmt.Sprintf("%s the %s listed?", cleanupUpperFirst(verb), what)}
+		q := tasks.Question[bool]{Text: fmt.Sprintf("%s the %s listed?", text.UpperFirst(verb), what)}
 		yes, err := env.Prompt.Confirm(ctx, q)
 		if err != nil {
 			return err
@@ -218,18 +189,18 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		if err != nil {
 			return fmt.Errorf("archiving the sessions (nothing was deleted): %w", err)
 		}
-		env.Action("archived %s into %s (%s)", what, cleanupTilde(env, name), fsutil.FormatBytes(packed))
+		env.Action("archived %s into %s (%s)", what, fsutil.Tilde(env.Home, name), fsutil.FormatBytes(packed))
 	}
 	out, err := root.RemoveListed(ctx, paths, false)
 	if err != nil {
 		return err
 	}
 	for _, r := range out.Removed {
-		fmt.Fprintf(env.Log, "deleted %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+		fmt.Fprintf(env.Log, "deleted %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
-	cleanupNotDeleted(env, "sessions", out.Errors)
-	env.Action("deleted %s, %s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"),
-		cleanupPlural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
+	notDeleted(env, "sessions", out.Errors)
+	env.Action("deleted %s, %s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"),
+		text.Plural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
 	return nil
 }
 
@@ -322,7 +293,7 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 	}
 	env.Stat("sessions: %s (%s of logs)", strings.Join(parts, " · "), fsutil.FormatBytes(size))
 	if n := len(goes) - countLogs(goes); n > 0 {
-		fmt.Fprintf(env.Log, "%s marked implemented whose log is gone: the sidecar goes alone\n", cleanupPlural(n, "sidecar", "sidecars"))
+		fmt.Fprintf(env.Log, "%s marked implemented whose log is gone: the sidecar goes alone\n", text.Plural(n, "sidecar", "sidecars"))
 	}
 	for _, group := range []struct {
 		list      []*session
@@ -335,9 +306,9 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		if len(group.list) == 0 {
 			continue
 		}
-		env.Warn("sessions: %s: %s", cleanupPlural(len(group.list), group.one, group.many), firstSidecars(env, group.list))
+		env.Warn("sessions: %s: %s", text.Plural(len(group.list), group.one, group.many), firstSidecars(env, group.list))
 		for _, s := range group.list {
-			line := cleanupTilde(env, lifecycle.SidecarPath(s.log))
+			line := fsutil.Tilde(env.Home, lifecycle.SidecarPath(s.log))
 			if s.bad != nil {
 				line += ": " + s.bad.Error()
 			}
@@ -377,7 +348,7 @@ func firstSidecars(env *tasks.Env, list []*session) string {
 			names = append(names, fmt.Sprintf("and %d more (see the log)", len(list)-3))
 			break
 		}
-		name := cleanupTilde(env, lifecycle.SidecarPath(s.log))
+		name := fsutil.Tilde(env.Home, lifecycle.SidecarPath(s.log))
 		if s.bad != nil {
 			name += " (" + s.bad.Error() + ")"
 		}
@@ -537,76 +508,4 @@ func archiveCheck(path string, want map[string]int64) error {
 		return fmt.Errorf("%d files in the archive, %d expected", len(got), len(want))
 	}
 	return nil
-}
-
-// The helpers below are shared by sessions and backups; their names start
-// with cleanup so the other tasks of this package keep their own.
-
-// cleanupChoice refuses v, the value of option key, when it is not one of
-// allowed.
-func cleanupChoice(key, v string, allowed ...string) error {
-	if !slices.Contains(allowed, v) {
-		q := make([]string, len(allowed))
-		for i, a := range allowed {
-			q[i] = fmt.Sprintf("%q", a)
-		}
-		return tasks.BadOption(key, v, "not a known value", strings.Join(q, ", "))
-	}
-	return nil
-}
-
-func cleanupTilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }
-
-// cleanupNotDeleted warns about what a removal left behind, the entries
-// that changed since the table was shown apart from real failures: those
-// were kept on purpose, and the person should know which and why. Each
-// one is in the log.
-func cleanupNotDeleted(env *tasks.Env, task string, errs []error) {
-	var changed, failed []string
-	for _, e := range errs {
-		text := cleanupErrorText(env, e)
-		fmt.Fprintf(env.Log, "not deleted: %s\n", text)
-		if errors.Is(e, fsutil.ErrChanged) {
-			changed = append(changed, text)
-		} else {
-			failed = append(failed, text)
-		}
-	}
-	if len(changed) > 0 {
-		env.Warn("%s: %s left alone: %s", task, cleanupPlural(len(changed), "entry", "entries"), cleanupFirst(changed))
-	}
-	if len(failed) > 0 {
-		env.Warn("%s: could not delete %s: %s", task, cleanupPlural(len(failed), "entry", "entries"), cleanupFirst(failed))
-	}
-}
-
-// cleanupErrorText is a removal error with its path written with ~.
-func cleanupErrorText(env *tasks.Env, err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return cleanupTilde(env, pe.Path) + ": " + pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// cleanupFirst is the first of texts, with how many more are in the log.
-func cleanupFirst(texts []string) string {
-	if len(texts) == 1 {
-		return texts[0]
-	}
-	return fmt.Sprintf("%s; and %d more (see the log)", texts[0], len(texts)-1)
-}
-
-func cleanupPlural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
-func cleanupUpperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
