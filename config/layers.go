@@ -14,6 +14,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // Every layer is read into a koanf instance of its own, checked and turned
@@ -225,7 +226,7 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 	}
 	known := knownEnvNames()
 	msg := fmt.Sprintf("unknown variable %s", name)
-	if s := suggest(name, append(known[:1:1], known[2:]...)); s != "" {
+	if s := suggest.Closest(name, append(known[:1:1], known[2:]...)); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	} else if strings.HasPrefix(strings.ToUpper(name), "REBUILD_TASK") {
 		msg += " (task keys are " + envTaskPrefix + "<NAME>__<KEY>)"

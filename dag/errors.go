@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // DuplicateError reports two tasks with the same name.
@@ -99,7 +100,7 @@ func (e *UnknownSelectorError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "unknown task, group or phase %q", e.Token)
 	candidates := append(append([]string(nil), e.Tasks...), e.Groups...)
-	if s := suggest(e.Token, candidates); s != "" {
+	if s := suggest.Closest(e.Token, candidates); s != "" {
 		fmt.Fprintf(&b, " (did you mean %q?)", s)
 	}
 	b.WriteString("; valid: ")
@@ -123,54 +124,3 @@ func (e *UnknownSelectorError) Error() string {
 
 // ExitCode is exitcode.Usage.
 func (e *UnknownSelectorError) ExitCode() int { return exitcode.Usage }
-
-// maxSuggestDistance is how many edits a typo may have and still get a
-// "did you mean".
-const maxSuggestDistance = 2
-
-// suggest returns the candidate closest to s within maxSuggestDistance
-// edits, the earliest one on a tie, or "" when none is close enough. A
-// short s gets fewer edits (one for up to three characters), so "zz" is
-// not taken for a typo of "a". O(len(candidates)·len(s)·len(candidate)).
-func suggest(s string, candidates []string) string {
-	limit := min(maxSuggestDistance, max(1, len(s)/2))
-	best, bestD := "", limit+1
-	for _, c := range candidates {
-		if c == s {
-			continue
-		}
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and transpositions of neighbouring
-// characters each cost one, so "biuld" is one edit from "build".
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// Three rows are enough: transpositions look two rows back.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
-}

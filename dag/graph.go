@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dominikbraun/graph"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // Graph is a validated, acyclic graph of tasks. It is immutable once Build
@@ -68,7 +69,7 @@ func Build(nodes []Node) (*Graph, error) {
 			}
 			for _, t := range targets {
 				if _, ok := pos[t]; !ok {
-					return nil, &UnknownEdgeError{Task: n.Name, Kind: kind, Target: t, Suggestion: suggest(t, names)}
+					return nil, &UnknownEdgeError{Task: n.Name, Kind: kind, Target: t, Suggestion: suggest.Closest(t, names)}
 				}
 				err := lg.AddEdge(t, n.Name, graph.EdgeData(kind))
 				if errors.Is(err, graph.ErrEdgeAlreadyExists) {

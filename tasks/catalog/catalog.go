@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/cleanup"
@@ -94,7 +95,7 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 			}
 		case tc.Run == "":
 			msg := fmt.Sprintf("[task.%s] is not a built-in task, and has no run = \"…\" to be a task of your own", name)
-			if s := config.Suggest(name, all); s != "" {
+			if s := suggest.Closest(name, all); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			msg += "; built-in tasks: " + strings.Join(builtinNames(builtins), ", ")
@@ -204,7 +205,7 @@ func checkEdges(specs []tasks.Spec, all []string) error {
 					continue
 				}
 				msg := fmt.Sprintf("task.%s.%s: unknown task %q", sp.Name, edge.kind, target)
-				if s := config.Suggest(target, all); s != "" {
+				if s := suggest.Closest(target, all); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				msg += "; tasks: " + strings.Join(all, ", ")
