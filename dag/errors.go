@@ -57,7 +57,7 @@ func (e *CycleError) Error() string {
 func (e *CycleError) ExitCode() int { return exitcode.Usage }
 
 // NodeError reports a task that cannot be part of a graph: a name or a
-// group that is not kebab-case (it could never be selected), or a seed
+// group that is not kebab-case (it could never be selected), or a phase
 // number outside 0..14.
 type NodeError struct {
 	Task string
@@ -87,13 +87,13 @@ func (e *SelectorError) Error() string {
 func (e *SelectorError) ExitCode() int { return exitcode.Usage }
 
 // UnknownSelectorError reports a selector token that is neither a task, a
-// group nor a seed phase present in the graph. Tasks are in the graph's
-// Order, Groups sorted, Seeds ascending: everything that would have been valid.
+// group nor a phase present in the graph. Tasks are in the graph's
+// Order, Groups sorted, Phases ascending: everything that would have been valid.
 type UnknownSelectorError struct {
 	Token  string
 	Tasks  []string
 	Groups []string
-	Seeds  []int
+	Phases []int
 }
 
 func (e *UnknownSelectorError) Error() string {
@@ -112,12 +112,12 @@ func (e *UnknownSelectorError) Error() string {
 	if len(e.Groups) > 0 {
 		b.WriteString("; groups " + strings.Join(e.Groups, ", "))
 	}
-	if len(e.Seeds) > 0 {
-		seeds := make([]string, len(e.Seeds))
-		for i, s := range e.Seeds {
-			seeds[i] = strconv.Itoa(s)
+	if len(e.Phases) > 0 {
+		phases := make([]string, len(e.Phases))
+		for i, s := range e.Phases {
+			phases[i] = strconv.Itoa(s)
 		}
-		b.WriteString("; phases 1–14 present: " + strings.Join(seeds, ", "))
+		b.WriteString("; phases 1–14 present: " + strings.Join(phases, ", "))
 	}
 	return b.String()
 }

@@ -17,7 +17,7 @@ func TestErrorMessages(t *testing.T) {
 		{&SelectorError{Input: "a,,b", Msg: "empty item"}, `selector "a,,b": empty item`},
 		{&SelectorError{Input: "a,B", Item: "B", Msg: "uppercase"}, `selector "a,B": item "B": uppercase`},
 		{&UnknownSelectorError{Token: "biuld", Tasks: []string{"flake-update", "build"},
-			Groups: []string{"cleanup", "system"}, Seeds: []int{1, 2}},
+			Groups: []string{"cleanup", "system"}, Phases: []int{1, 2}},
 			`unknown task, group or phase "biuld" (did you mean "build"?); valid: tasks flake-update, build; groups cleanup, system; phases 1–14 present: 1, 2`},
 		{&UnknownSelectorError{Token: "clenup", Tasks: []string{"a"}, Groups: []string{"cleanup"}},
 			`unknown task, group or phase "clenup" (did you mean "cleanup"?); valid: tasks a; groups cleanup`},

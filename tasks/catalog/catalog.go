@@ -33,7 +33,7 @@ var families = []func() []tasks.Spec{
 	nixos.Specs, git.Specs, housekeeping.Specs, cleanup.Specs, claude.Specs,
 }
 
-// Builtins returns every registered built-in task, in seed order.
+// Builtins returns every registered built-in task, in phase order.
 func Builtins() []tasks.Spec {
 	var out []tasks.Spec
 	for _, f := range families {
@@ -43,14 +43,14 @@ func Builtins() []tasks.Spec {
 	return out
 }
 
-// sortSpecs orders by seed (unnumbered tasks right after the task they
-// follow in the registration order is not knowable here, so after the
-// numbered ones with a lower or equal seed of their first prerequisite),
-// then by name. The graph's topological order does the rest.
+// sortSpecs orders by phase, unnumbered tasks last; tasks of one phase
+// keep their registration order (the sort is stable): families' order,
+// then each family's Specs order. The graph's topological order does the
+// rest.
 func sortSpecs(s []tasks.Spec) {
 	rank := func(sp tasks.Spec) int {
-		if sp.Seed > 0 {
-			return sp.Seed * 10
+		if sp.Phase > 0 {
+			return sp.Phase
 		}
 		return 1000
 	}
@@ -69,7 +69,7 @@ type Options struct {
 var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical"}
 
 // Assemble merges builtins with cfg's [task.NAME] tables and returns the
-// specs of the run, built-ins first in seed order, then user tasks by name.
+// specs of the run, built-ins first in phase order, then user tasks by name.
 // Every built-in task comes back bound to its options, decoded and
 // checked: any mistake in the configuration is an error here, before the
 // first task starts.

@@ -55,8 +55,8 @@ func noop(context.Context, *tasks.Env) error { return nil }
 // A small catalogue: a ─▶ b, b after c (not registered), and d.
 func small() []tasks.Spec {
 	return []tasks.Spec{
-		{Name: "a", Seed: 1, Groups: []string{"g"}, Task: tasks.Func(noop)},
-		{Name: "b", Seed: 2, Needs: []string{"a"}, After: []string{"c"}, Task: tasks.Func(noop)},
+		{Name: "a", Phase: 1, Groups: []string{"g"}, Task: tasks.Func(noop)},
+		{Name: "b", Phase: 2, Needs: []string{"a"}, After: []string{"c"}, Task: tasks.Func(noop)},
 		{Name: "d", Task: tasks.Func(noop)},
 	}
 }

@@ -47,7 +47,7 @@ func runLearnGroup(t *testing.T, f *fixture, jobs int, tap func(schedule.Event))
 			continue
 		}
 		specs[s.Name] = s
-		nodes = append(nodes, dag.Node{Name: s.Name, Seed: s.Seed, Groups: s.Groups, Needs: s.Needs, After: s.After, Interactive: s.Interactive})
+		nodes = append(nodes, dag.Node{Name: s.Name, Phase: s.Phase, Groups: s.Groups, Needs: s.Needs, After: s.After, Interactive: s.Interactive})
 	}
 	g, err := dag.Build(nodes)
 	if err != nil {

@@ -15,18 +15,18 @@ func Specs() []tasks.Spec {
 }
 
 // configSpecs returns claude-config, mcp-analytics and tool-analytics
-// (seed phases 4–6). Their options: ClaudeConfigOptions, MCPAnalyticsOptions,
+// (phases 4–6). Their options: ClaudeConfigOptions, MCPAnalyticsOptions,
 // ToolAnalyticsOptions.
 func configSpecs() []tasks.Spec {
 	return []tasks.Spec{
 		{
-			Name: "claude-config", Seed: 4, Groups: []string{"claude"}, Needs: []string{"activate"},
+			Name: "claude-config", Phase: 4, Groups: []string{"claude"}, Needs: []string{"activate"},
 			Description: "regenerate the Claude Code configuration files (CLAUDE.md, permissions)",
 			Estimate:    30 * time.Second,
 			Task:        claudeConfig{defaultClaudeConfigOptions()},
 		},
 		{
-			Name: "mcp-analytics", Seed: 5, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
+			Name: "mcp-analytics", Phase: 5, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
 			Description: "MCP server use and cost from the session logs; CLAUDE.md section",
 			Resources:   []string{tasks.ResourceClaudeMD},
 			DryRun:      true,
@@ -34,7 +34,7 @@ func configSpecs() []tasks.Spec {
 			Task:        mcpAnalytics{defaultMCPAnalyticsOptions()},
 		},
 		{
-			Name: "tool-analytics", Seed: 6, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
+			Name: "tool-analytics", Phase: 6, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
 			Description: "installed tools against the commands run; CLAUDE.md section",
 			Resources:   []string{tasks.ResourceClaudeMD},
 			DryRun:      true,
@@ -44,7 +44,7 @@ func configSpecs() []tasks.Spec {
 	}
 }
 
-// learnSpecs returns the seven analyzers and learn-review (seed phase 7).
+// learnSpecs returns the seven analyzers and learn-review (phase 7).
 // The analyzers are read-only, have no edges and start at once, with the
 // build; the review comes after all of them. `--only=learn` selects
 // exactly these.
@@ -59,7 +59,7 @@ func learnSpecs() []tasks.Spec {
 			est = 5 * time.Second
 		}
 		specs = append(specs, tasks.Spec{
-			Name: a.Name, Seed: 7, Groups: []string{"learn"},
+			Name: a.Name, Phase: 7, Groups: []string{"learn"},
 			Description: a.Description,
 			DryRun:      true,
 			Estimate:    est,
@@ -68,7 +68,7 @@ func learnSpecs() []tasks.Spec {
 		names = append(names, a.Name)
 	}
 	specs = append(specs, tasks.Spec{
-		Name: "learn-review", Seed: 7, Groups: []string{"learn"}, After: names,
+		Name: "learn-review", Phase: 7, Groups: []string{"learn"}, After: names,
 		Description: "review the analyzers' suggestions and apply the accepted ones",
 		Interactive: true,
 		// It edits CLAUDE.md files, as the analytics tasks do.

@@ -6,13 +6,13 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
-// Specs returns the family's tasks, caches (seed 11), sessions (seed 12)
-// and backups (seed 13), with DESIGN.md's names, groups and edges.
+// Specs returns the family's tasks, caches (phase 11), sessions (phase 12)
+// and backups (phase 13), with DESIGN.md's names, groups and edges.
 func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "caches",
-			Seed:        11,
+			Phase:       11,
 			Description: "size tool caches and clean the ones you agree to",
 			Groups:      []string{"cleanup"},
 			Interactive: true,
@@ -22,7 +22,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "sessions",
-			Seed:        12,
+			Phase:       12,
 			Description: "delete or archive the Claude sessions whose insights are implemented",
 			Groups:      []string{"claude", "cleanup"},
 			After:       []string{"mcp-analytics", "learn-review"},
@@ -33,7 +33,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "backups",
-			Seed:        13,
+			Phase:       13,
 			Description: "delete old *.backup-* files of the Claude configuration",
 			Groups:      []string{"claude", "cleanup"},
 			After:       []string{"claude-config"},

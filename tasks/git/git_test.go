@@ -338,8 +338,8 @@ func TestAcceptCommitsOnlyTheFlakeFolder(t *testing.T) {
 
 func TestSpecs(t *testing.T) {
 	s := Specs()
-	if len(s) != 2 || s[0].Name != "accept" || s[0].Seed != 8 || !s[0].Interactive || !slices.Equal(s[0].Needs, []string{"activate"}) ||
-		len(s[0].After) != 4 || s[1].Name != "push" || s[1].Seed != 14 || !slices.Equal(s[1].Needs, []string{"accept"}) {
+	if len(s) != 2 || s[0].Name != "accept" || s[0].Phase != 8 || !s[0].Interactive || !slices.Equal(s[0].Needs, []string{"activate"}) ||
+		len(s[0].After) != 4 || s[1].Name != "push" || s[1].Phase != 14 || !slices.Equal(s[1].Needs, []string{"accept"}) {
 		t.Errorf("specs %+v", s)
 	}
 }

@@ -14,7 +14,7 @@ func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "accept",
-			Seed:        8,
+			Phase:       8,
 			Description: "keep the new configuration and commit it, or reject it and roll back",
 			Groups:      []string{"git"},
 			Needs:       []string{"activate"},
@@ -26,7 +26,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "push",
-			Seed:        14,
+			Phase:       14,
 			Description: "push the flake repository's new commits",
 			Groups:      []string{"git"},
 			Needs:       []string{"accept"},

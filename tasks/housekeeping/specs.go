@@ -6,13 +6,13 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
-// Specs returns the family's built-in tasks, with the names, seeds and
+// Specs returns the family's built-in tasks, with the names, phases and
 // groups of DESIGN.md's default graph.
 func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "disk",
-			Seed:        10,
+			Phase:       10,
 			Description: "find oversized logs, sessions, JSON files and backups; Claude data health",
 			Groups:      []string{"analytics"},
 			DryRun:      true,
