@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -84,7 +86,7 @@ func fileError(path string, required bool, err error) error {
 // first error is always the same one.
 func normalizeTree(file string, raw map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(raw))
-	for _, key := range sortedKeys(raw) {
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[key]
 		if key == "task" {
 			tasks, err := normalizeTasks(file, v)
@@ -113,7 +115,7 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 		return nil, valueError(file, "task", v, &problem{"not a table", "[task.NAME] tables, e.g. [task.build]"})
 	}
 	out := make(map[string]any, len(tables))
-	for _, name := range sortedKeys(tables) {
+	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		if err := taskNameError(file, "task."+name, name); err != nil {
 			return nil, err
 		}
@@ -122,7 +124,7 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 			return nil, valueError(file, "task."+name, tables[name], &problem{"not a table", "a [task." + name + "] table"})
 		}
 		t := make(map[string]any, len(table))
-		for _, key := range sortedKeys(table) {
+		for _, key := range slices.Sorted(maps.Keys(table)) {
 			nv, err := taskValue(file, "task."+name+"."+key, key, table[key], false)
 			if err != nil {
 				return nil, err
@@ -273,7 +275,7 @@ func envLayer(environ []string, root bool) (*koanf.Koanf, error) {
 // "task.build.timeout"); an error names the flag when names has it.
 func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, error) {
 	flat := make(map[string]any, len(flags))
-	for _, key := range sortedKeys(flags) {
+	for _, key := range slices.Sorted(maps.Keys(flags)) {
 		v := flags[key]
 		if v == nil {
 			continue
@@ -343,13 +345,4 @@ func flagOption(src, key string, v any) (any, error) {
 	}
 	return nil, &Error{File: src, Key: key, Value: render(v),
 		Msg: fmt.Sprintf("unsupported type %T", v), Allowed: "a string, number, boolean or list of strings"}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -50,19 +50,6 @@ func taskRunner(env *tasks.Env) *proc.Runner {
 	return &proc.Runner{}
 }
 
-// tilde shortens a path under the home directory for messages.
-func homeTilde(env *tasks.Env, p string) string {
-	if env.Home != "" {
-		if p == env.Home {
-			return "~"
-		}
-		if rel, err := filepath.Rel(env.Home, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return "~/" + rel
-		}
-	}
-	return p
-}
-
 // lookProgram finds program name on the PATH the runner gives its commands
 // (its Environ, else ours), by proc.LookPath's rules: never in the working
 // directory. A generator that is not installed is a reason to skip, not a

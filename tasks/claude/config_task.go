@@ -173,7 +173,7 @@ func runClaudeConfig(ctx context.Context, env *tasks.Env, o ClaudeConfigOptions)
 	}
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
 	args := generator(env, o)
 	r := taskRunner(env)

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
@@ -124,7 +126,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%d %s rejected in the last %d days not offered", n, pluralWord(n, "suggestion", "suggestions"), rejectionDays)
+		env.Stat("%s rejected in the last %d days not offered", text.Plural(n, "suggestion", "suggestions"), rejectionDays)
 	}
 	if len(fresh) == 0 {
 		if len(all) > 0 {
@@ -143,8 +145,8 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 			return fmt.Errorf("writing the report: %w", err)
 		}
 		markStage(env, projectsDir, sessionsOf(fresh), lifecycle.StageInsightsGenerated, now)
-		return tasks.Skip("%s: %d %s written to %s, nothing applied", why, len(fresh),
-			pluralWord(len(fresh), "suggestion", "suggestions"), homeTilde(env, reportPath))
+		return tasks.Skip("%s: %s written to %s, nothing applied", why,
+			text.Plural(len(fresh), "suggestion", "suggestions"), fsutil.Tilde(env.Home, reportPath))
 	}
 
 	offered := fresh
@@ -294,7 +296,7 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage lifecycle
 		seen[id] = true
 		changed, err := lifecycle.Advance(p, stage, now)
 		if err != nil {
-			env.Warn("lifecycle of %s: %v", homeTilde(env, p), err)
+			env.Warn("lifecycle of %s: %v", fsutil.Tilde(env.Home, p), err)
 			continue
 		}
 		if changed {
@@ -302,13 +304,6 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage lifecycle
 		}
 	}
 	if moved > 0 {
-		env.Action("marked %d %s %s", moved, pluralWord(moved, "session", "sessions"), stage)
+		env.Action("marked %s %s", text.Plural(moved, "session", "sessions"), stage)
 	}
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
