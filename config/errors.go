@@ -2,7 +2,8 @@ package config
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,7 @@ func unknownKey(file, key, shown string, known []string, note string, show func(
 	for i, k := range known {
 		shownKnown[i] = show(k)
 	}
-	return &Error{File: file, Key: shown, Msg: msg, Allowed: strings.Join(sortedCopy(shownKnown), ", ")}
+	return &Error{File: file, Key: shown, Msg: msg, Allowed: strings.Join(slices.Sorted(slices.Values(shownKnown)), ", ")}
 }
 
 // render shows a value the way it would be written in TOML, shortened.
@@ -133,11 +134,7 @@ func renderFull(v any) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = k + " = " + renderFull(x[k])
@@ -148,10 +145,4 @@ func renderFull(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }

@@ -199,7 +199,7 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 		if len(parts) != 2 || !envTaskName.MatchString(parts[0]) || !envTaskKey.MatchString(parts[1]) {
 			return "", nil, &Error{File: SourceEnvironment, Key: name,
 				Msg:     fmt.Sprintf("malformed task variable %s (want %s<NAME>__<KEY>, NAME with _ for -, e.g. REBUILD_TASK__FLAKE_UPDATE__TIMEOUT)", name, envTaskPrefix),
-				Allowed: strings.Join(sortedCopy(knownEnvNames()), ", ")}
+				Allowed: strings.Join(slices.Sorted(slices.Values(knownEnvNames())), ", ")}
 		}
 		task := strings.ToLower(strings.ReplaceAll(parts[0], "_", "-"))
 		key := strings.ToLower(parts[1])
@@ -233,7 +233,7 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 	} else if strings.HasPrefix(strings.ToUpper(name), "REBUILD_TASK") {
 		msg += " (task keys are " + envTaskPrefix + "<NAME>__<KEY>)"
 	}
-	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(sortedCopy(known), ", ")}
+	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(slices.Sorted(slices.Values(known)), ", ")}
 }
 
 // envLayer reads the REBUILD_* variables of environ; root as for envEntry.

@@ -230,6 +230,14 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 		folders += res.Dirs
 		mounts = append(mounts, res.Mounts...)
 	}
+	// unreadable notes a folder that could not be read at all: a finding
+	// of the analysis, not a failure of the task.
+	unreadable := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, err)
+		nErrors++
+	}
 	// conc's pool hands a panic back to this goroutine, where the
 	// scheduler's recovery catches it.
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
@@ -240,11 +248,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 				return nil
 			}
 			if err != nil && gctx.Err() == nil {
-				// The root itself could not be read: a finding, not a failure.
-				mu.Lock()
-				problems = append(problems, err)
-				nErrors++
-				mu.Unlock()
+				unreadable(err)
 				return nil
 			}
 			note(res)
@@ -266,10 +270,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 				return nil
 			}
 			if err != nil && gctx.Err() == nil {
-				mu.Lock()
-				problems = append(problems, err)
-				nErrors++
-				mu.Unlock()
+				unreadable(err)
 				return nil
 			}
 			note(res)

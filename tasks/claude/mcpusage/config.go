@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -96,11 +95,7 @@ func ReadClaudeJSON(path string) (ClaudeJSON, error) {
 		out.Servers = append(out.Servers, Server{Name: name, Scope: User, File: path,
 			Path: []string{"mcpServers"}, Raw: cf.MCPServers[name]})
 	}
-	projects := make([]string, 0, len(cf.Projects))
-	for p := range cf.Projects {
-		projects = append(projects, p)
-	}
-	sort.Strings(projects)
+	projects := slices.Sorted(maps.Keys(cf.Projects))
 	out.Projects = projects
 	for _, p := range projects {
 		servers := cf.Projects[p].MCPServers

@@ -94,11 +94,7 @@ func ParsePackages(r io.Reader) ([]string, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
+	out := slices.Sorted(maps.Keys(seen))
 	return out, nil
 }
 
