@@ -35,39 +35,11 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		res.Warnings = append(res.Warnings, err.Error())
 	}
-	in.status("reading session logs")
-	scan, err := mcpusage.ScanDir(ctx, in.ProjectsDir, mcpusage.Options{Since: in.Since(), MaxLine: in.MaxLine,
-		Progress: func(done, total int) { in.status("session logs: %d/%d", done, total) }})
-	if errors.Is(err, fs.ErrNotExist) {
-		return res, noData("no session logs in %s", in.tilde(in.ProjectsDir))
-	}
+	scan, err := scanSessions(ctx, in, &res)
 	if err != nil {
 		return res, err
 	}
-	for _, e := range scan.Errors {
-		res.Warnings = append(res.Warnings, e.Error())
-	}
-
-	projects := map[string]bool{}
-	for _, p := range cj.Projects {
-		projects[p] = true
-	}
-	for _, s := range scan.Sessions {
-		if s.Project != "" {
-			projects[s.Project] = true
-		}
-	}
-	if in.Flake != "" {
-		projects[in.Flake] = true
-	}
-	servers := append([]mcpusage.Server(nil), cj.Servers...)
-	for _, p := range sortedSet(projects) {
-		ps, err := mcpusage.ReadProject(p)
-		if err != nil { // one bad file; the project's other file still counts
-			res.Warnings = append(res.Warnings, err.Error())
-		}
-		servers = append(servers, ps...)
-	}
+	servers := configuredServers(cj, knownProjects(cj, scan, in.Flake), &res)
 	if len(servers) == 0 {
 		return res, noData("no MCP servers configured")
 	}
@@ -78,27 +50,95 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 		len(servers), len(scan.Servers), len(scan.Sessions), in.Days)
 	res.skipped(scan.Stats, "the session logs")
 
-	// available returns the sessions a server was loaded in, and those of
-	// them that called it.
-	available := func(s mcpusage.Server) (avail, used []string) {
-		for _, ses := range scan.Sessions {
-			if s.Scope != mcpusage.User && !within(ses.Project, s.Project) {
-				continue
-			}
-			avail = append(avail, ses.ID)
-			if ses.Servers[s.Name] > 0 {
-				used = append(used, ses.ID)
-			}
-		}
-		return avail, used
-	}
+	sessions := mcpSessions(scan.Sessions)
+	suggested := map[string]bool{} // entryKey of every server already suggested for removal
+	res.Suggestions = append(res.Suggestions, unusedServers(in, sessions, servers, suggested)...)
+	res.Suggestions = append(res.Suggestions, duplicateServers(in, sessions, servers, suggested)...)
+	return res, nil
+}
 
-	suggested := map[string]bool{} // file + path + name
-	entryKey := func(s mcpusage.Server) string {
-		return s.File + "\x00" + strings.Join(s.Path, "\x00") + "\x00" + s.Name
+// scanSessions reads the session logs of the window; a log it could not
+// read is a warning, a missing projects folder is "no data".
+func scanSessions(ctx context.Context, in Input, res *Result) (*mcpusage.Scan, error) {
+	in.status("reading session logs")
+	scan, err := mcpusage.ScanDir(ctx, in.ProjectsDir, mcpusage.Options{Since: in.Since(), MaxLine: in.MaxLine,
+		Progress: func(done, total int) { in.status("session logs: %d/%d", done, total) }})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, noData("no session logs in %s", in.tilde(in.ProjectsDir))
 	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range scan.Errors {
+		res.Warnings = append(res.Warnings, e.Error())
+	}
+	return scan, nil
+}
+
+// knownProjects are those ~/.claude.json lists, those the session logs were
+// recorded in, and the flake, sorted.
+func knownProjects(cj mcpusage.ClaudeJSON, scan *mcpusage.Scan, flake string) []string {
+	projects := map[string]bool{}
+	for _, p := range cj.Projects {
+		projects[p] = true
+	}
+	for _, s := range scan.Sessions {
+		if s.Project != "" {
+			projects[s.Project] = true
+		}
+	}
+	if flake != "" {
+		projects[flake] = true
+	}
+	return sortedSet(projects)
+}
+
+// configuredServers are the servers of ~/.claude.json followed by those of
+// each project's files. One unreadable file is a warning; the project's
+// other file still counts.
+func configuredServers(cj mcpusage.ClaudeJSON, projects []string, res *Result) []mcpusage.Server {
+	servers := append([]mcpusage.Server(nil), cj.Servers...)
+	for _, p := range projects {
+		ps, err := mcpusage.ReadProject(p)
+		if err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
+		servers = append(servers, ps...)
+	}
+	return servers
+}
+
+// mcpSessions are the sessions of the window, asked which of them a server
+// was loaded in.
+type mcpSessions []mcpusage.Session
+
+// available returns the sessions a server was loaded in, and those of them
+// that called it. A user-level server is loaded everywhere; a project or
+// local one only in sessions recorded inside its project.
+func (ss mcpSessions) available(s mcpusage.Server) (avail, used []string) {
+	for _, ses := range ss {
+		if s.Scope != mcpusage.User && !within(ses.Project, s.Project) {
+			continue
+		}
+		avail = append(avail, ses.ID)
+		if ses.Servers[s.Name] > 0 {
+			used = append(used, ses.ID)
+		}
+	}
+	return avail, used
+}
+
+// entryKey names one configured entry: its file, its JSON path and its name.
+func entryKey(s mcpusage.Server) string {
+	return s.File + "\x00" + strings.Join(s.Path, "\x00") + "\x00" + s.Name
+}
+
+// unusedServers suggests removing each server no session it was loaded in
+// called, over at least MinOccurrences sessions, and marks it in suggested.
+func unusedServers(in Input, sessions mcpSessions, servers []mcpusage.Server, suggested map[string]bool) []Suggestion {
+	var out []Suggestion
 	for _, s := range servers {
-		avail, used := available(s)
+		avail, used := sessions.available(s)
 		if len(used) > 0 || len(avail) < in.Thresholds.MinOccurrences {
 			continue
 		}
@@ -107,36 +147,62 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		ev := fmt.Sprintf("not called in any of the %d sessions it was loaded in over %d days", len(avail), in.Days)
-		res.Suggestions = append(res.Suggestions, removeServer(in, s, conf,
+		out = append(out, removeServer(in, s, conf,
 			fmt.Sprintf("remove the unused MCP server %q from %s (%s)", s.Name, s.Where(in.Home), ev), ev, avail))
 		suggested[entryKey(s)] = true
 	}
+	return out
+}
 
-	// Duplicates: the narrower entry of two identical ones is removed.
-	rank := map[mcpusage.Scope]int{mcpusage.User: 0, mcpusage.Project: 1, mcpusage.Local: 2}
+// scopeRank orders scopes from the widest (the user's) to the narrowest.
+func scopeRank(s mcpusage.Scope) int {
+	switch s {
+	case mcpusage.Project:
+		return 1
+	case mcpusage.Local:
+		return 2
+	}
+	return 0
+}
+
+// duplicateServers suggests removing the narrower entry of two identical
+// ones, skipping entries already suggested for removal.
+func duplicateServers(in Input, sessions mcpSessions, servers []mcpusage.Server, suggested map[string]bool) []Suggestion {
+	var out []Suggestion
 	for i, narrow := range servers {
 		if narrow.Scope == mcpusage.User || suggested[entryKey(narrow)] {
 			continue
 		}
-		for j, wide := range servers {
-			if i == j || wide.Name != narrow.Name || rank[wide.Scope] >= rank[narrow.Scope] {
-				continue
-			}
-			if wide.Scope != mcpusage.User && wide.Project != narrow.Project {
-				continue
-			}
-			if !mcpusage.SameCommand(wide.Raw, narrow.Raw) {
-				continue
-			}
-			avail, _ := available(narrow)
-			ev := fmt.Sprintf("configured identically in %s", wide.Where(in.Home))
-			res.Suggestions = append(res.Suggestions, removeServer(in, narrow, 0.9,
-				fmt.Sprintf("remove the duplicate MCP server %q from %s (%s)", narrow.Name, narrow.Where(in.Home), ev), ev, avail))
-			suggested[entryKey(narrow)] = true
-			break
+		wide, ok := widerTwin(servers, i)
+		if !ok {
+			continue
+		}
+		avail, _ := sessions.available(narrow)
+		ev := fmt.Sprintf("configured identically in %s", wide.Where(in.Home))
+		out = append(out, removeServer(in, narrow, 0.9,
+			fmt.Sprintf("remove the duplicate MCP server %q from %s (%s)", narrow.Name, narrow.Where(in.Home), ev), ev, avail))
+		suggested[entryKey(narrow)] = true
+	}
+	return out
+}
+
+// widerTwin returns the first entry of a wider scope that configures
+// servers[i] identically: same name, the user's or the same project's,
+// same command. An entry of the same name that differs is an override.
+func widerTwin(servers []mcpusage.Server, i int) (mcpusage.Server, bool) {
+	narrow := servers[i]
+	for j, wide := range servers {
+		if i == j || wide.Name != narrow.Name || scopeRank(wide.Scope) >= scopeRank(narrow.Scope) {
+			continue
+		}
+		if wide.Scope != mcpusage.User && wide.Project != narrow.Project {
+			continue
+		}
+		if mcpusage.SameCommand(wide.Raw, narrow.Raw) {
+			return wide, true
 		}
 	}
-	return res, nil
+	return mcpusage.Server{}, false
 }
 
 func removeServer(in Input, s mcpusage.Server, conf float64, text, evidence string, sessions []string) Suggestion {
