@@ -36,61 +36,21 @@ const (
 // that no longer exist are left out.
 func CrossProject(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	type pkey struct{ kind, ptype, pattern string }
-	type agg struct {
-		uses     int
-		adopters map[string]bool
-		sessions map[string]bool
-	}
-	byKind := map[string]map[string]bool{} // project type → projects
-	patterns := map[pkey]*agg{}
-	var other int
+	seen := newCrossPatterns()
 	st, err := readLearning(ctx, in, "project_patterns.jsonl",
 		func(p *projectPattern) time.Time { return p.Timestamp.Time },
-		func(p *projectPattern) {
-			if p.Project == "" || p.ProjectType == "" {
-				return
-			}
-			if byKind[p.ProjectType] == nil {
-				byKind[p.ProjectType] = map[string]bool{}
-			}
-			byKind[p.ProjectType][p.Project] = true
-			if p.Pattern == "" {
-				return // a project seen, with nothing adopted
-			}
-			if p.PatternType != PatternPermission && p.PatternType != PatternCommand {
-				other++
-				return
-			}
-			k := pkey{p.ProjectType, p.PatternType, p.Pattern}
-			a := patterns[k]
-			if a == nil {
-				a = &agg{adopters: map[string]bool{}, sessions: map[string]bool{}}
-				patterns[k] = a
-			}
-			a.uses++
-			a.adopters[p.Project] = true
-			a.sessions[p.SessionID] = true
-		})
+		seen.add)
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d patterns in %d kinds of project in the last %d days", len(patterns), len(byKind), in.Days)
+	res.stat("%d patterns in %d kinds of project in the last %d days", len(seen.patterns), len(seen.byKind), in.Days)
 	res.skipped(st, "project_patterns.jsonl")
-	if other > 0 {
-		res.stat("%d records of pattern types other than permission and command ignored", other)
+	if seen.other > 0 {
+		res.stat("%d records of pattern types other than permission and command ignored", seen.other)
 	}
-	keys := make([]pkey, 0, len(patterns))
-	for k := range patterns {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		return a.kind+"\x00"+a.ptype+"\x00"+a.pattern < b.kind+"\x00"+b.ptype+"\x00"+b.pattern
-	})
-	allowedIn := map[string]map[string]bool{}
-	for _, k := range keys {
-		a := patterns[k]
+	allowedIn := map[string]map[string]bool{} // project → its allow-list, read once
+	for _, k := range seen.sortedKeys() {
+		a := seen.patterns[k]
 		if a.uses < in.Thresholds.MinOccurrences {
 			continue
 		}
@@ -101,61 +61,159 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 		adopters := sortedSet(a.adopters)
 		ev := fmt.Sprintf("used %d times in %s: %s", a.uses,
 			text.Plural(len(adopters), k.kind+" project", k.kind+" projects"), strings.Join(fsutil.TildeAll(in.Home, adopters), ", "))
-		for _, target := range sortedSet(byKind[k.kind]) {
-			if a.adopters[target] {
-				continue
-			}
-			if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
-				continue
-			}
+		for _, target := range seen.lackers(k) {
+			var sug Suggestion
+			var ok bool
 			switch k.ptype {
 			case PatternPermission:
-				pattern, ok := Generalize(k.pattern)
-				if !ok || pattern != k.pattern {
-					continue // only patterns that are already allow-list entries
-				}
-				if allowedIn[target] == nil {
-					allowedIn[target] = allowed(in.Home, target)
-				}
-				if allowedIn[target][pattern] {
-					continue
-				}
-				res.Suggestions = append(res.Suggestions, allowSuggestion(in, "learn-cross-project", target, pattern, conf, ev, sessionList(a.sessions)))
+				sug, ok = crossPermission(in, allowedIn, target, k.pattern, conf, ev, sessionList(a.sessions))
 			case PatternCommand:
-				name := strings.TrimSuffix(strings.TrimPrefix(k.pattern, "/"), ".md")
-				if name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
-					continue
-				}
-				dst := CommandFile(target, name)
-				if _, err := os.Stat(dst); err == nil {
-					continue
-				}
-				var content []byte
-				var src string
-				for _, p := range adopters {
-					if b, err := os.ReadFile(CommandFile(p, name)); err == nil {
-						content, src = b, CommandFile(p, name)
-						break
-					}
-				}
-				if src == "" {
-					continue
-				}
-				res.Suggestions = append(res.Suggestions, Suggestion{
-					ID:         makeID("learn-cross-project", string(NewCommand), dst, name),
-					Analyzer:   "learn-cross-project",
-					Kind:       NewCommand,
-					Text:       fmt.Sprintf("add the slash command /%s to %s, as in %s (%s)", name, in.tilde(target), in.tilde(src), ev),
-					Confidence: conf,
-					Apply:      fmt.Sprintf("creates %s, a copy of %s", in.tilde(dst), in.tilde(src)),
-					Undo:       fmt.Sprintf("delete %s", in.tilde(dst)),
-					Target:     dst,
-					Sessions:   sessionList(a.sessions),
-					Evidence:   ev,
-					Content:    string(content),
-				})
+				sug, ok = crossCommand(in, adopters, target, k.pattern, conf, ev, sessionList(a.sessions))
+			}
+			if ok {
+				res.Suggestions = append(res.Suggestions, sug)
 			}
 		}
 	}
 	return res, nil
+}
+
+// crossKey is one pattern of one kind of project.
+type crossKey struct{ kind, ptype, pattern string }
+
+// crossUse is what the window says of one pattern.
+type crossUse struct {
+	uses     int
+	adopters map[string]bool // projects that used it
+	sessions map[string]bool
+}
+
+// crossPatterns gathers project_patterns.jsonl: the projects of each kind,
+// and the patterns used in them.
+type crossPatterns struct {
+	byKind   map[string]map[string]bool // project type → projects
+	patterns map[crossKey]*crossUse
+	other    int // records of a pattern type learn-cross-project does not carry
+}
+
+func newCrossPatterns() *crossPatterns {
+	return &crossPatterns{byKind: map[string]map[string]bool{}, patterns: map[crossKey]*crossUse{}}
+}
+
+// add counts one record. A record without a pattern still makes its
+// project known as one of its kind.
+func (c *crossPatterns) add(p *projectPattern) {
+	if p.Project == "" || p.ProjectType == "" {
+		return
+	}
+	if c.byKind[p.ProjectType] == nil {
+		c.byKind[p.ProjectType] = map[string]bool{}
+	}
+	c.byKind[p.ProjectType][p.Project] = true
+	if p.Pattern == "" {
+		return // a project seen, with nothing adopted
+	}
+	if p.PatternType != PatternPermission && p.PatternType != PatternCommand {
+		c.other++
+		return
+	}
+	k := crossKey{p.ProjectType, p.PatternType, p.Pattern}
+	a := c.patterns[k]
+	if a == nil {
+		a = &crossUse{adopters: map[string]bool{}, sessions: map[string]bool{}}
+		c.patterns[k] = a
+	}
+	a.uses++
+	a.adopters[p.Project] = true
+	a.sessions[p.SessionID] = true
+}
+
+// sortedKeys orders the patterns by kind, type and pattern, so suggestions
+// come out in the same order every run.
+func (c *crossPatterns) sortedKeys() []crossKey {
+	keys := make([]crossKey, 0, len(c.patterns))
+	for k := range c.patterns {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		return a.kind+"\x00"+a.ptype+"\x00"+a.pattern < b.kind+"\x00"+b.ptype+"\x00"+b.pattern
+	})
+	return keys
+}
+
+// lackers are the projects of k's kind, sorted, that did not use k and
+// still exist as folders.
+func (c *crossPatterns) lackers(k crossKey) []string {
+	var out []string
+	for _, target := range sortedSet(c.byKind[k.kind]) {
+		if c.patterns[k].adopters[target] {
+			continue
+		}
+		if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
+			continue
+		}
+		out = append(out, target)
+	}
+	return out
+}
+
+// crossPermission proposes an allow-list entry to target, unless target
+// allows it already. Only patterns that are already allow-list entries
+// (Generalize leaves them as they are) are carried. allowedIn caches each
+// project's allow-list.
+func crossPermission(in Input, allowedIn map[string]map[string]bool, target, pattern string, conf float64, ev string, sessions []string) (Suggestion, bool) {
+	general, ok := Generalize(pattern)
+	if !ok || general != pattern {
+		return Suggestion{}, false
+	}
+	if allowedIn[target] == nil {
+		allowedIn[target] = allowed(in.Home, target)
+	}
+	if allowedIn[target][pattern] {
+		return Suggestion{}, false
+	}
+	return allowSuggestion(in, "learn-cross-project", target, pattern, conf, ev, sessions), true
+}
+
+// crossCommand proposes copying a slash command file from the first
+// adopter that has it into target, unless target has one of that name.
+// A name that could leave the commands folder is refused.
+func crossCommand(in Input, adopters []string, target, pattern string, conf float64, ev string, sessions []string) (Suggestion, bool) {
+	name := strings.TrimSuffix(strings.TrimPrefix(pattern, "/"), ".md")
+	if name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
+		return Suggestion{}, false
+	}
+	dst := CommandFile(target, name)
+	if _, err := os.Stat(dst); err == nil {
+		return Suggestion{}, false
+	}
+	content, src := firstCommandFile(adopters, name)
+	if src == "" {
+		return Suggestion{}, false
+	}
+	return Suggestion{
+		ID:         makeID("learn-cross-project", string(NewCommand), dst, name),
+		Analyzer:   "learn-cross-project",
+		Kind:       NewCommand,
+		Text:       fmt.Sprintf("add the slash command /%s to %s, as in %s (%s)", name, in.tilde(target), in.tilde(src), ev),
+		Confidence: conf,
+		Apply:      fmt.Sprintf("creates %s, a copy of %s", in.tilde(dst), in.tilde(src)),
+		Undo:       fmt.Sprintf("delete %s", in.tilde(dst)),
+		Target:     dst,
+		Sessions:   sessions,
+		Evidence:   ev,
+		Content:    string(content),
+	}, true
+}
+
+// firstCommandFile reads the command file name of the first project that
+// has it; src is "" if none does.
+func firstCommandFile(projects []string, name string) (content []byte, src string) {
+	for _, p := range projects {
+		if b, err := os.ReadFile(CommandFile(p, name)); err == nil {
+			return b, CommandFile(p, name)
+		}
+	}
+	return nil, ""
 }
