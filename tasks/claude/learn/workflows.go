@@ -41,13 +41,7 @@ func CommandFile(project, name string) string {
 // per command beyond two. An existing command file is never proposed.
 func Workflows(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	type step struct {
-		at      time.Time
-		cmd     string
-		ok      bool
-		project string
-	}
-	sessions := map[string][]step{}
+	sessions := map[string][]workflowStep{}
 	var total int
 	st, err := readLearning(ctx, in, "workflow_commands.jsonl",
 		func(w *workflowCommand) time.Time { return w.Timestamp.Time },
@@ -61,7 +55,7 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 			if project == "" {
 				project = in.Flake
 			}
-			sessions[w.SessionID] = append(sessions[w.SessionID], step{w.Timestamp.Time, cmd, w.Success == nil || *w.Success, project})
+			sessions[w.SessionID] = append(sessions[w.SessionID], workflowStep{w.Timestamp.Time, cmd, w.Success == nil || *w.Success, project})
 		})
 	if err != nil {
 		return res, err
@@ -69,72 +63,10 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 	res.stat("%d commands in %d sessions in the last %d days", total, len(sessions), in.Days)
 	res.skipped(st, "workflow_commands.jsonl")
 
-	type seqKey struct {
-		project string
-		seq     string // commands joined by \x00
-	}
-	type agg struct {
-		count    int
-		sessions map[string]bool
-	}
-	seqs := map[seqKey]*agg{}
-	for id, steps := range sessions {
-		sort.SliceStable(steps, func(i, j int) bool { return steps[i].at.Before(steps[j].at) })
-		for i := range steps {
-			for n := MinSequence; n <= MaxSequence && i+n <= len(steps); n++ {
-				run := steps[i : i+n]
-				if !usable(run, func(s step) (string, bool, string) { return s.cmd, s.ok, s.project }) ||
-					run[n-1].at.Sub(run[n-2].at) > MaxGap {
-					break // a longer run from i contains the same flaw
-				}
-				cmds := make([]string, n)
-				for j, s := range run {
-					cmds[j] = s.cmd
-				}
-				k := seqKey{run[0].project, strings.Join(cmds, "\x00")}
-				a := seqs[k]
-				if a == nil {
-					a = &agg{sessions: map[string]bool{}}
-					seqs[k] = a
-				}
-				a.count++
-				a.sessions[id] = true
-			}
-		}
-	}
-
-	type cand struct {
-		k    seqKey
-		cmds []string
-		a    *agg
-	}
-	var cands []cand
-	for k, a := range seqs {
-		if a.count >= in.Thresholds.MinOccurrences && len(a.sessions) >= 2 {
-			cands = append(cands, cand{k, strings.Split(k.seq, "\x00"), a})
-		}
-	}
-	// Longest first, so a run inside a kept longer one can be dropped.
-	sort.Slice(cands, func(i, j int) bool {
-		if len(cands[i].cmds) != len(cands[j].cmds) {
-			return len(cands[i].cmds) > len(cands[j].cmds)
-		}
-		if cands[i].a.count != cands[j].a.count {
-			return cands[i].a.count > cands[j].a.count
-		}
-		return cands[i].k.project+cands[i].k.seq < cands[j].k.project+cands[j].k.seq
-	})
-	var kept []cand
-	names := map[string]bool{}
-	for _, c := range cands {
-		inside := false
-		for _, k := range kept {
-			if k.k.project == c.k.project && k.a.count >= c.a.count && containsRun(k.cmds, c.cmds) {
-				inside = true
-				break
-			}
-		}
-		if inside {
+	var kept []seqCand
+	names := map[string]bool{} // command files already proposed
+	for _, c := range recurringRuns(countRuns(sessions), in.Thresholds.MinOccurrences) {
+		if insideKept(kept, c) {
 			continue
 		}
 		kept = append(kept, c)
@@ -151,22 +83,122 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 		if _, err := os.Stat(file); err == nil {
 			continue
 		}
-		ev := fmt.Sprintf("run %d times in %d sessions", c.a.count, len(c.a.sessions))
-		res.Suggestions = append(res.Suggestions, Suggestion{
-			ID:         makeID("learn-workflows", string(NewCommand), file, c.k.seq),
-			Analyzer:   "learn-workflows",
-			Kind:       NewCommand,
-			Text:       fmt.Sprintf("add the slash command /%s for %s in %s (%s)", name, strings.Join(c.cmds, " → "), in.tilde(c.k.project), ev),
-			Confidence: conf,
-			Apply:      fmt.Sprintf("creates %s", in.tilde(file)),
-			Undo:       fmt.Sprintf("delete %s", in.tilde(file)),
-			Target:     file,
-			Sessions:   sessionList(c.a.sessions),
-			Evidence:   ev,
-			Content:    commandContent(c.cmds, ev),
-		})
+		res.Suggestions = append(res.Suggestions, workflowSuggestion(in, c, name, file, conf))
 	}
 	return res, nil
+}
+
+// workflowStep is one command of a session.
+type workflowStep struct {
+	at      time.Time
+	cmd     string
+	ok      bool
+	project string
+}
+
+// seqKey is one run of commands in one project.
+type seqKey struct {
+	project string
+	seq     string // commands joined by \x00
+}
+
+// seqUse counts a run's occurrences and the sessions it occurred in.
+type seqUse struct {
+	count    int
+	sessions map[string]bool
+}
+
+// seqCand is a run that recurs often enough to be proposed.
+type seqCand struct {
+	k    seqKey
+	cmds []string
+	a    *seqUse
+}
+
+// countRuns counts, in each session in time order, every run of
+// MinSequence to MaxSequence usable commands at most MaxGap apart. It
+// sorts each session's steps in place.
+func countRuns(sessions map[string][]workflowStep) map[seqKey]*seqUse {
+	seqs := map[seqKey]*seqUse{}
+	for id, steps := range sessions {
+		sort.SliceStable(steps, func(i, j int) bool { return steps[i].at.Before(steps[j].at) })
+		for i := range steps {
+			for n := MinSequence; n <= MaxSequence && i+n <= len(steps); n++ {
+				run := steps[i : i+n]
+				if !usable(run, func(s workflowStep) (string, bool, string) { return s.cmd, s.ok, s.project }) ||
+					run[n-1].at.Sub(run[n-2].at) > MaxGap {
+					break // a longer run from i contains the same flaw
+				}
+				k := seqKey{run[0].project, strings.Join(stepCommands(run), "\x00")}
+				a := seqs[k]
+				if a == nil {
+					a = &seqUse{sessions: map[string]bool{}}
+					seqs[k] = a
+				}
+				a.count++
+				a.sessions[id] = true
+			}
+		}
+	}
+	return seqs
+}
+
+func stepCommands(run []workflowStep) []string {
+	cmds := make([]string, len(run))
+	for j, s := range run {
+		cmds[j] = s.cmd
+	}
+	return cmds
+}
+
+// recurringRuns keeps the runs seen at least minOccurrences times in at
+// least two sessions, longest first (then most frequent, then by project
+// and commands), so a run inside a kept longer one can be dropped.
+func recurringRuns(seqs map[seqKey]*seqUse, minOccurrences int) []seqCand {
+	var cands []seqCand
+	for k, a := range seqs {
+		if a.count >= minOccurrences && len(a.sessions) >= 2 {
+			cands = append(cands, seqCand{k, strings.Split(k.seq, "\x00"), a})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if len(cands[i].cmds) != len(cands[j].cmds) {
+			return len(cands[i].cmds) > len(cands[j].cmds)
+		}
+		if cands[i].a.count != cands[j].a.count {
+			return cands[i].a.count > cands[j].a.count
+		}
+		return cands[i].k.project+cands[i].k.seq < cands[j].k.project+cands[j].k.seq
+	})
+	return cands
+}
+
+// insideKept reports whether c only ever occurs inside a longer run kept
+// already: same project, at least as frequent, containing c's commands.
+func insideKept(kept []seqCand, c seqCand) bool {
+	for _, k := range kept {
+		if k.k.project == c.k.project && k.a.count >= c.a.count && containsRun(k.cmds, c.cmds) {
+			return true
+		}
+	}
+	return false
+}
+
+func workflowSuggestion(in Input, c seqCand, name, file string, conf float64) Suggestion {
+	ev := fmt.Sprintf("run %d times in %d sessions", c.a.count, len(c.a.sessions))
+	return Suggestion{
+		ID:         makeID("learn-workflows", string(NewCommand), file, c.k.seq),
+		Analyzer:   "learn-workflows",
+		Kind:       NewCommand,
+		Text:       fmt.Sprintf("add the slash command /%s for %s in %s (%s)", name, strings.Join(c.cmds, " → "), in.tilde(c.k.project), ev),
+		Confidence: conf,
+		Apply:      fmt.Sprintf("creates %s", in.tilde(file)),
+		Undo:       fmt.Sprintf("delete %s", in.tilde(file)),
+		Target:     file,
+		Sessions:   sessionList(c.a.sessions),
+		Evidence:   ev,
+		Content:    commandContent(c.cmds, ev),
+	}
 }
 
 // usable reports whether a run of commands may become a slash command:
