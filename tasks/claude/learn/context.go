@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -30,20 +29,6 @@ const (
 	MoveAbove = 0.8
 )
 
-// claudeMDs are the files whose sections learn-context and
-// learn-instructions look for, in order: the flake's CLAUDE.md, then the
-// user's.
-func (in Input) claudeMDs() []string {
-	var out []string
-	if in.Flake != "" {
-		out = append(out, filepath.Join(in.Flake, "CLAUDE.md"))
-	}
-	if in.Home != "" {
-		out = append(out, filepath.Join(in.Home, ".claude", "CLAUDE.md"))
-	}
-	return out
-}
-
 // generated are the sections other tasks rewrite every run: editing them
 // by hand would be undone.
 var generated = map[string]bool{
@@ -60,14 +45,7 @@ var generated = map[string]bool{
 // never the sections the analytics tasks generate.
 func Context(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	type agg struct {
-		loads, rated int
-		relevance    float64
-		tokens       int64
-		sessions     map[string]bool
-	}
-	sections := map[string]*agg{}
-	names := map[string]string{} // normalized → as first written
+	sections := map[string]*sectionUse{} // normalized name → its use
 	st, err := readLearning(ctx, in, "context_usage.jsonl",
 		func(c *contextUse) time.Time { return c.Timestamp.Time },
 		func(c *contextUse) {
@@ -75,19 +53,10 @@ func Context(ctx context.Context, in Input) (Result, error) {
 				return
 			}
 			k := mdsection.Normalize(c.Section)
-			a := sections[k]
-			if a == nil {
-				a = &agg{sessions: map[string]bool{}}
-				sections[k] = a
-				names[k] = c.Section
+			if sections[k] == nil {
+				sections[k] = &sectionUse{sessions: map[string]bool{}}
 			}
-			a.loads++
-			if c.Relevance != nil {
-				a.rated++
-				a.relevance += *c.Relevance
-			}
-			a.tokens += c.Tokens
-			a.sessions[c.SessionID] = true
+			sections[k].add(c)
 		})
 	if err != nil {
 		return res, err
@@ -95,67 +64,28 @@ func Context(ctx context.Context, in Input) (Result, error) {
 	res.stat("%d sections seen in the last %d days", len(sections), in.Days)
 	res.skipped(st, "context_usage.jsonl")
 
-	docs := map[string][]byte{}
-	for _, f := range in.claudeMDs() {
-		if b, err := os.ReadFile(f); err == nil {
-			docs[f] = b
-		}
-	}
-	keys := slices.Sorted(maps.Keys(sections))
+	docs := readDocs(in.claudeMDs())
 	var notFound int
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(sections)) {
 		a := sections[k]
 		if a.loads < in.Thresholds.MinOccurrences || a.rated == 0 || generated[k] {
 			continue
 		}
-		mean := a.relevance / float64(a.rated)
-		var kind Kind
-		var conf float64
-		switch {
-		case mean < PruneBelow:
-			kind, conf = RemoveSection, (1-mean)*(0.7+0.05*float64(a.loads))
-		case mean >= MoveAbove:
-			kind, conf = MoveSectionUp, mean*(0.7+0.05*float64(a.loads))
-		default:
+		kind, conf, ok := a.action()
+		if !ok || !meets(conf, in.Thresholds.Confidence) {
 			continue
 		}
-		conf = round2(conf)
-		if !meets(conf, in.Thresholds.Confidence) {
-			continue
-		}
-		file, h, ok := findSection(in, docs, k)
+		file, h, ok := findSection(docs, k)
 		if !ok {
 			notFound++
 			continue
 		}
 		if kind == MoveSectionUp {
-			if _, moved := mdsection.MoveUp(docs[file], h); !moved {
+			if _, moved := mdsection.MoveUp(docs.text[file], h); !moved {
 				continue // already first
 			}
 		}
-		avgTokens := a.tokens / int64(a.loads)
-		ev := fmt.Sprintf("loaded %d times, mean relevance %.2f, ~%d tokens", a.loads, mean, avgTokens)
-		s := Suggestion{
-			Analyzer:   "learn-context",
-			Kind:       kind,
-			Confidence: conf,
-			Target:     file,
-			Sessions:   sessionList(a.sessions),
-			Evidence:   ev,
-			Section:    h.Title,
-		}
-		backup := fmt.Sprintf("copy back %s/.backups/%s.backup-<time> (written before the change)",
-			in.tilde(filepath.Dir(file)), filepath.Base(file))
-		if kind == RemoveSection {
-			s.Text = fmt.Sprintf("remove the section %q from %s (%s)", h.Title, in.tilde(file), ev)
-			s.Apply = fmt.Sprintf("deletes the section %q (%d lines) from %s", h.Title, lines(docs[file][h.Start:h.End]), in.tilde(file))
-		} else {
-			s.Text = fmt.Sprintf("move the section %q up in %s (%s)", h.Title, in.tilde(file), ev)
-			s.Apply = fmt.Sprintf("moves the section %q before its first sibling section in %s", h.Title, in.tilde(file))
-		}
-		s.Undo = backup
-		s.ID = makeID("learn-context", string(kind), file, k)
-		res.Suggestions = append(res.Suggestions, s)
+		res.Suggestions = append(res.Suggestions, a.suggestion(in, kind, conf, file, docs.text[file], h, k))
 	}
 	if notFound > 0 {
 		res.stat("%d sections to act on were not found in any CLAUDE.md", notFound)
@@ -163,19 +93,79 @@ func Context(ctx context.Context, in Input) (Result, error) {
 	return res, nil
 }
 
-func findSection(in Input, docs map[string][]byte, norm string) (string, mdsection.Heading, bool) {
-	for _, f := range in.claudeMDs() {
-		doc, ok := docs[f]
-		if !ok {
-			continue
-		}
+// sectionUse is what context_usage.jsonl says of one section.
+type sectionUse struct {
+	loads, rated int     // records, and those with a relevance
+	relevance    float64 // sum over the rated records
+	tokens       int64
+	sessions     map[string]bool
+}
+
+func (a *sectionUse) add(c *contextUse) {
+	a.loads++
+	if c.Relevance != nil {
+		a.rated++
+		a.relevance += *c.Relevance
+	}
+	a.tokens += c.Tokens
+	a.sessions[c.SessionID] = true
+}
+
+func (a *sectionUse) mean() float64 { return a.relevance / float64(a.rated) }
+
+// action decides from the mean relevance: below PruneBelow remove the
+// section, from MoveAbove move it up, in between leave it (ok false).
+// Requires a.rated > 0.
+func (a *sectionUse) action() (kind Kind, conf float64, ok bool) {
+	mean := a.mean()
+	switch {
+	case mean < PruneBelow:
+		kind, conf = RemoveSection, (1-mean)*(0.7+0.05*float64(a.loads))
+	case mean >= MoveAbove:
+		kind, conf = MoveSectionUp, mean*(0.7+0.05*float64(a.loads))
+	default:
+		return "", 0, false
+	}
+	return kind, round2(conf), true
+}
+
+// suggestion proposes kind for the section h (normalized name k) of file,
+// whose text is doc.
+func (a *sectionUse) suggestion(in Input, kind Kind, conf float64, file string, doc []byte, h mdsection.Heading, k string) Suggestion {
+	ev := fmt.Sprintf("loaded %d times, mean relevance %.2f, ~%d tokens", a.loads, a.mean(), a.tokens/int64(a.loads))
+	s := Suggestion{
+		ID:         makeID("learn-context", string(kind), file, k),
+		Analyzer:   "learn-context",
+		Kind:       kind,
+		Confidence: conf,
+		Target:     file,
+		Sessions:   sessionList(a.sessions),
+		Evidence:   ev,
+		Section:    h.Title,
+		Undo: fmt.Sprintf("copy back %s/.backups/%s.backup-<time> (written before the change)",
+			in.tilde(filepath.Dir(file)), filepath.Base(file)),
+	}
+	if kind == RemoveSection {
+		s.Text = fmt.Sprintf("remove the section %q from %s (%s)", h.Title, in.tilde(file), ev)
+		s.Apply = fmt.Sprintf("deletes the section %q (%d lines) from %s", h.Title, lines(doc[h.Start:h.End]), in.tilde(file))
+	} else {
+		s.Text = fmt.Sprintf("move the section %q up in %s (%s)", h.Title, in.tilde(file), ev)
+		s.Apply = fmt.Sprintf("moves the section %q before its first sibling section in %s", h.Title, in.tilde(file))
+	}
+	return s
+}
+
+// findSection returns the first heading whose normalized title is norm, in
+// the first file that has one.
+func findSection(docs instructionDocs, norm string) (string, mdsection.Heading, bool) {
+	return findInDocs(docs, func(doc []byte) (mdsection.Heading, bool) {
 		for _, h := range mdsection.Headings(doc) {
 			if mdsection.Normalize(h.Title) == norm {
-				return f, h, true
+				return h, true
 			}
 		}
-	}
-	return "", mdsection.Heading{}, false
+		return mdsection.Heading{}, false
+	})
 }
 
 func lines(b []byte) int {

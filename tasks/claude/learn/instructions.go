@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,11 +35,7 @@ const strongMark = "**MUST**: "
 // per violation.
 func Instructions(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	type agg struct {
-		seen, violated int
-		sessions       map[string]bool
-	}
-	policies := map[string]*agg{}
+	policies := map[string]*policyUse{} // policy text → its record
 	st, err := readLearning(ctx, in, "policy_violations.jsonl",
 		func(p *policyRecord) time.Time { return p.Timestamp.Time },
 		func(p *policyRecord) {
@@ -48,16 +43,10 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 			if text == "" {
 				return
 			}
-			a := policies[text]
-			if a == nil {
-				a = &agg{sessions: map[string]bool{}}
-				policies[text] = a
+			if policies[text] == nil {
+				policies[text] = &policyUse{sessions: map[string]bool{}}
 			}
-			a.seen++
-			if p.Violated == nil || *p.Violated {
-				a.violated++
-				a.sessions[p.SessionID] = true
-			}
+			policies[text].add(p)
 		})
 	if err != nil {
 		return res, err
@@ -65,30 +54,18 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 	res.stat("%d policies observed in the last %d days", len(policies), in.Days)
 	res.skipped(st, "policy_violations.jsonl")
 
-	files := []string{}
-	if in.Home != "" {
-		files = append(files, filepath.Join(in.Home, ".claude", "CLAUDE-USER-POLICIES.md"))
-	}
-	files = append(files, in.claudeMDs()...)
-	docs := map[string][]byte{}
-	for _, f := range files {
-		if b, err := os.ReadFile(f); err == nil {
-			docs[f] = b
-		}
-	}
-	texts := slices.Sorted(maps.Keys(policies))
+	docs := readDocs(in.policyFiles())
 	var unwritten int
-	for _, text := range texts {
+	for _, text := range slices.Sorted(maps.Keys(policies)) {
 		a := policies[text]
-		compliance := float64(a.seen-a.violated) / float64(a.seen)
-		if a.violated < in.Thresholds.MinOccurrences || compliance >= ComplianceBelow {
+		if a.violated < in.Thresholds.MinOccurrences || a.compliance() >= ComplianceBelow {
 			continue
 		}
-		conf := round2(0.5 + (ComplianceBelow - compliance) + 0.05*float64(a.violated))
+		conf := round2(0.5 + (ComplianceBelow - a.compliance()) + 0.05*float64(a.violated))
 		if !meets(conf, in.Thresholds.Confidence) {
 			continue
 		}
-		file, line, ok := findLine(files, docs, text)
+		file, line, ok := findLine(docs, text)
 		if !ok {
 			unwritten++
 			continue
@@ -96,23 +73,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		if strings.Contains(line, strongMark) {
 			continue
 		}
-		newLine := strengthen(line)
-		ev := fmt.Sprintf("violated %d of %d times (%.0f%% compliance)", a.violated, a.seen, compliance*100)
-		res.Suggestions = append(res.Suggestions, Suggestion{
-			ID:         makeID("learn-instructions", string(RewordLine), file, line),
-			Analyzer:   "learn-instructions",
-			Kind:       RewordLine,
-			Text:       fmt.Sprintf("strengthen the policy %q in %s (%s)", text, in.tilde(file), ev),
-			Confidence: conf,
-			Apply:      fmt.Sprintf("rewrites the line %q as %q in %s", line, newLine, in.tilde(file)),
-			Undo: fmt.Sprintf("restore the line %q in %s, or copy back %s/.backups/%s.backup-<time>",
-				line, in.tilde(file), in.tilde(filepath.Dir(file)), filepath.Base(file)),
-			Target:   file,
-			Sessions: sessionList(a.sessions),
-			Evidence: ev,
-			Line:     line,
-			NewLine:  newLine,
-		})
+		res.Suggestions = append(res.Suggestions, a.suggestion(in, text, file, line, conf))
 	}
 	if unwritten > 0 {
 		res.stat("%d often broken policies are not written in any CLAUDE.md", unwritten)
@@ -120,23 +81,68 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 	return res, nil
 }
 
+// policyFiles are where a policy may be written, in the order they are
+// searched: the user's policy file, then the CLAUDE.md files.
+func (in Input) policyFiles() []string {
+	files := []string{}
+	if in.Home != "" {
+		files = append(files, filepath.Join(in.Home, ".claude", "CLAUDE-USER-POLICIES.md"))
+	}
+	return append(files, in.claudeMDs()...)
+}
+
+// policyUse is what policy_violations.jsonl says of one policy.
+type policyUse struct {
+	seen, violated int
+	sessions       map[string]bool // the sessions that violated it
+}
+
+// add counts one record; a record that does not say is a violation.
+func (a *policyUse) add(p *policyRecord) {
+	a.seen++
+	if p.Violated == nil || *p.Violated {
+		a.violated++
+		a.sessions[p.SessionID] = true
+	}
+}
+
+// compliance is the share of records that are not violations.
+func (a *policyUse) compliance() float64 { return float64(a.seen-a.violated) / float64(a.seen) }
+
+// suggestion rewords line, which holds the policy text, in file.
+func (a *policyUse) suggestion(in Input, text, file, line string, conf float64) Suggestion {
+	newLine := strengthen(line)
+	ev := fmt.Sprintf("violated %d of %d times (%.0f%% compliance)", a.violated, a.seen, a.compliance()*100)
+	return Suggestion{
+		ID:         makeID("learn-instructions", string(RewordLine), file, line),
+		Analyzer:   "learn-instructions",
+		Kind:       RewordLine,
+		Text:       fmt.Sprintf("strengthen the policy %q in %s (%s)", text, in.tilde(file), ev),
+		Confidence: conf,
+		Apply:      fmt.Sprintf("rewrites the line %q as %q in %s", line, newLine, in.tilde(file)),
+		Undo: fmt.Sprintf("restore the line %q in %s, or copy back %s/.backups/%s.backup-<time>",
+			line, in.tilde(file), in.tilde(filepath.Dir(file)), filepath.Base(file)),
+		Target:   file,
+		Sessions: sessionList(a.sessions),
+		Evidence: ev,
+		Line:     line,
+		NewLine:  newLine,
+	}
+}
+
 // findLine returns the first line (without its end) of the first file
 // that contains text, case aside.
-func findLine(files []string, docs map[string][]byte, text string) (string, string, bool) {
+func findLine(docs instructionDocs, text string) (string, string, bool) {
 	want := strings.ToLower(text)
-	for _, f := range files {
-		doc, ok := docs[f]
-		if !ok {
-			continue
-		}
+	return findInDocs(docs, func(doc []byte) (string, bool) {
 		for _, l := range bytes.Split(doc, []byte("\n")) {
 			line := strings.TrimRight(string(l), "\r")
 			if strings.Contains(strings.ToLower(line), want) {
-				return f, line, true
+				return line, true
 			}
 		}
-	}
-	return "", "", false
+		return "", false
+	})
 }
 
 // strengthen keeps a line's indentation and list marker and puts
