@@ -168,71 +168,20 @@ func convert(k kind, v any, lenient bool) (any, *problem) {
 			return nil, &problem{"not a string", "a string"}
 		}
 		return s, nil
-	case kindPath, kindOptPath:
-		allowed := allowedPath
-		if k == kindOptPath {
-			allowed = allowedOptPath
-		}
-		s, ok := v.(string)
-		if !ok {
-			return nil, &problem{"not a string", allowed}
-		}
-		if s == "" && k == kindPath {
-			return nil, &problem{"empty", allowed}
-		}
-		if strings.IndexByte(s, 0) >= 0 {
-			return nil, &problem{"contains a NUL byte, which no path can hold", allowed}
-		}
-		return s, nil
+	case kindPath:
+		return convertPath(v, false, allowedPath)
+	case kindOptPath:
+		return convertPath(v, true, allowedOptPath)
 	case kindElevate:
-		s, ok := v.(string)
-		if !ok {
-			return nil, &problem{"not a string", allowedElevate}
-		}
-		switch s {
-		case ElevateSudo, ElevateDoas, ElevateRun0, ElevateNone:
-			return s, nil
-		}
-		return nil, &problem{"not allowed", allowedElevate}
-	case kindCount0, kindCount1:
-		least := 0
-		if k == kindCount1 {
-			least = 1
-		}
-		allowed := fmt.Sprintf("a whole number ≥ %d", least)
-		n, ok := toInt(v, lenient)
-		if !ok {
-			return nil, &problem{"not an integer", allowed}
-		}
-		if n < least {
-			return nil, &problem{"too small", allowed}
-		}
-		return n, nil
+		return convertElevate(v)
+	case kindCount0:
+		return convertCount(v, 0, lenient)
+	case kindCount1:
+		return convertCount(v, 1, lenient)
 	case kindRun:
-		s, ok := v.(string)
-		if !ok {
-			return nil, &problem{"not a string", allowedRun}
-		}
-		if strings.TrimSpace(s) == "" {
-			return nil, &problem{"empty", allowedRun}
-		}
-		if strings.IndexByte(s, 0) >= 0 {
-			// Checked here, not at exec time: a command line is a C
-			// string, and the run would fail only when the task starts.
-			return nil, &problem{"contains a NUL byte, which no command line can hold", allowedRun}
-		}
-		return s, nil
+		return convertRun(v)
 	case kindNames:
-		list, ok := toStrings(v, lenient)
-		if !ok {
-			return nil, &problem{"not a list of strings", allowedNames}
-		}
-		for _, s := range list {
-			if !IsName(s) {
-				return nil, &problem{fmt.Sprintf("%q is not a kebab-case name", s), allowedNames}
-			}
-		}
-		return list, nil
+		return convertNames(v, lenient)
 	case kindBool:
 		b, ok := toBool(v, lenient)
 		if !ok {
@@ -240,25 +189,102 @@ func convert(k kind, v any, lenient bool) (any, *problem) {
 		}
 		return b, nil
 	case kindSize:
-		n, ok := toSize(v)
-		if !ok {
-			return nil, &problem{"not a size", allowedSize}
-		}
-		if n < 0 {
-			return nil, &problem{"negative", allowedSize}
-		}
-		return n, nil
+		return convertSize(v)
 	case kindTimeout:
-		d, ok := toDuration(v)
-		if !ok {
-			return nil, &problem{"not a duration", allowedDuration}
-		}
-		if d <= 0 {
-			return nil, &problem{"not greater than 0", allowedDuration}
-		}
-		return d, nil
+		return convertTimeout(v)
 	}
 	return nil, &problem{"unsupported", ""}
+}
+
+// convertPath accepts a string a path can hold; "" only if mayBeEmpty.
+func convertPath(v any, mayBeEmpty bool, allowed string) (any, *problem) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, &problem{"not a string", allowed}
+	}
+	if s == "" && !mayBeEmpty {
+		return nil, &problem{"empty", allowed}
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, &problem{"contains a NUL byte, which no path can hold", allowed}
+	}
+	return s, nil
+}
+
+func convertElevate(v any) (any, *problem) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, &problem{"not a string", allowedElevate}
+	}
+	switch s {
+	case ElevateSudo, ElevateDoas, ElevateRun0, ElevateNone:
+		return s, nil
+	}
+	return nil, &problem{"not allowed", allowedElevate}
+}
+
+// convertCount accepts a whole number of at least least.
+func convertCount(v any, least int, lenient bool) (any, *problem) {
+	allowed := fmt.Sprintf("a whole number ≥ %d", least)
+	n, ok := toInt(v, lenient)
+	if !ok {
+		return nil, &problem{"not an integer", allowed}
+	}
+	if n < least {
+		return nil, &problem{"too small", allowed}
+	}
+	return n, nil
+}
+
+func convertRun(v any) (any, *problem) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, &problem{"not a string", allowedRun}
+	}
+	if strings.TrimSpace(s) == "" {
+		return nil, &problem{"empty", allowedRun}
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		// Checked here, not at exec time: a command line is a C
+		// string, and the run would fail only when the task starts.
+		return nil, &problem{"contains a NUL byte, which no command line can hold", allowedRun}
+	}
+	return s, nil
+}
+
+func convertNames(v any, lenient bool) (any, *problem) {
+	list, ok := toStrings(v, lenient)
+	if !ok {
+		return nil, &problem{"not a list of strings", allowedNames}
+	}
+	for _, s := range list {
+		if !IsName(s) {
+			return nil, &problem{fmt.Sprintf("%q is not a kebab-case name", s), allowedNames}
+		}
+	}
+	return list, nil
+}
+
+func convertSize(v any) (any, *problem) {
+	n, ok := toSize(v)
+	if !ok {
+		return nil, &problem{"not a size", allowedSize}
+	}
+	if n < 0 {
+		return nil, &problem{"negative", allowedSize}
+	}
+	return n, nil
+}
+
+func convertTimeout(v any) (any, *problem) {
+	d, ok := toDuration(v)
+	if !ok {
+		return nil, &problem{"not a duration", allowedDuration}
+	}
+	if d <= 0 {
+		return nil, &problem{"not greater than 0", allowedDuration}
+	}
+	return d, nil
 }
 
 func toInt(v any, lenient bool) (int, bool) {
