@@ -326,101 +326,129 @@ type message struct {
 const maxOpenMessages = 1 << 12
 
 func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, error) {
-	s := Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}}
-	use := map[string]*ServerUse{}
-	// Messages by id, counted once when the log has been read.
-	open := map[string]*message{}
-	limit := maxOpenMessages
-	settle := func(m *message) {
-		if len(m.servers) > 0 {
-			share := m.usage.div(int64(len(m.servers)))
-			for name := range m.servers {
-				use[name].Usage.add(share)
-			}
-		}
+	l := &logScan{
+		since:   o.Since,
+		session: Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}},
+		use:     map[string]*ServerUse{},
+		open:    map[string]*message{},
+		limit:   maxOpenMessages,
 	}
-	messageOf := func(id string) *message {
-		if id == "" { // no id: the line is a message of its own
-			return &message{}
-		}
-		if cur := open[id]; cur != nil {
-			return cur
-		}
-		if len(open) >= limit {
-			for k, m := range open {
-				if len(m.servers) == 0 {
-					delete(open, k)
-				}
-			}
-			limit = max(maxOpenMessages, 2*len(open))
-		}
-		cur := &message{}
-		open[id] = cur
-		return cur
-	}
-	handle := func(l *logLine) error {
-		if l.Timestamp == "" {
-			return nil // summaries and snapshots carry no time
-		}
-		ts, err := time.Parse(time.RFC3339Nano, l.Timestamp)
-		if err != nil {
-			return jsonl.ErrSkip
-		}
-		if ts.Before(o.Since) {
-			return nil
-		}
-		s.Lines++
-		if s.Project == "" && l.Cwd != "" {
-			s.Project = l.Cwd
-		}
-		m := l.Message
-		if m == nil {
-			return nil
-		}
-		cur := messageOf(m.ID)
-		if m.ID == "" {
-			defer settle(cur)
-		}
-		if m.Usage != nil {
-			cur.usage = maxUsage(cur.usage, *m.Usage)
-		}
-		for _, it := range m.Content {
-			if it.Type != "tool_use" {
-				continue
-			}
-			server, ok := ServerOf(it.Name)
-			if !ok {
-				continue
-			}
-			if it.ID != "" {
-				if cur.tools == nil {
-					cur.tools = map[string]bool{}
-				}
-				if cur.tools[it.ID] {
-					continue
-				}
-				cur.tools[it.ID] = true
-			}
-			if cur.servers == nil {
-				cur.servers = map[string]bool{}
-			}
-			cur.servers[server] = true
-			s.Servers[server]++
-			u := use[server]
-			if u == nil {
-				u = &ServerUse{}
-				use[server] = u
-			}
-			u.Invocations++
-		}
-		return nil
-	}
-	st, err := readLog(ctx, path, o.MaxLine, handle)
-	for _, m := range open {
-		settle(m)
+	st, err := readLog(ctx, path, o.MaxLine, l.handle)
+	for _, m := range l.open {
+		l.settle(m)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return s, nil, st, err
+		return l.session, nil, st, err
 	}
-	return s, use, st, nil
+	return l.session, l.use, st, nil
+}
+
+// logScan is the state of reading one session log.
+type logScan struct {
+	since   time.Time
+	session Session
+	use     map[string]*ServerUse
+	// open are the messages by id, counted once when the log has been
+	// read (settle); limit is how many may be open before those that
+	// called no server are let go.
+	open  map[string]*message
+	limit int
+}
+
+// settle adds a message's usage to the servers it called, shared evenly.
+func (l *logScan) settle(m *message) {
+	if len(m.servers) > 0 {
+		share := m.usage.div(int64(len(m.servers)))
+		for name := range m.servers {
+			l.use[name].Usage.add(share)
+		}
+	}
+}
+
+// messageOf returns the open message of that id, or opens it. A line
+// without an id is a message of its own, not kept open.
+func (l *logScan) messageOf(id string) *message {
+	if id == "" {
+		return &message{}
+	}
+	if cur := l.open[id]; cur != nil {
+		return cur
+	}
+	if len(l.open) >= l.limit {
+		for k, m := range l.open {
+			if len(m.servers) == 0 {
+				delete(l.open, k)
+			}
+		}
+		l.limit = max(maxOpenMessages, 2*len(l.open))
+	}
+	cur := &message{}
+	l.open[id] = cur
+	return cur
+}
+
+// handle reads one line of the log: lines before the window count for
+// nothing, a line without a time is a summary or snapshot.
+func (l *logScan) handle(line *logLine) error {
+	if line.Timestamp == "" {
+		return nil // summaries and snapshots carry no time
+	}
+	ts, err := time.Parse(time.RFC3339Nano, line.Timestamp)
+	if err != nil {
+		return jsonl.ErrSkip
+	}
+	if ts.Before(l.since) {
+		return nil
+	}
+	l.session.Lines++
+	if l.session.Project == "" && line.Cwd != "" {
+		l.session.Project = line.Cwd
+	}
+	m := line.Message
+	if m == nil {
+		return nil
+	}
+	cur := l.messageOf(m.ID)
+	if m.Usage != nil {
+		cur.usage = maxUsage(cur.usage, *m.Usage)
+	}
+	for _, it := range m.Content {
+		l.countCall(cur, it)
+	}
+	if m.ID == "" {
+		l.settle(cur)
+	}
+	return nil
+}
+
+// countCall counts a call of an MCP server once per tool-use id, however
+// many lines of the message repeat it.
+func (l *logScan) countCall(cur *message, it item) {
+	if it.Type != "tool_use" {
+		return
+	}
+	server, ok := ServerOf(it.Name)
+	if !ok {
+		return
+	}
+	if it.ID != "" {
+		if cur.tools == nil {
+			cur.tools = map[string]bool{}
+		}
+		if cur.tools[it.ID] {
+			return
+		}
+		cur.tools[it.ID] = true
+	}
+	if cur.servers == nil {
+		cur.servers = map[string]bool{}
+	}
+	cur.servers[server] = true
+	l.session.Servers[server]++
+	u := l.use[server]
+	if u == nil {
+		u = &ServerUse{}
+		l.use[server] = u
+	}
+	u.Invocations++
 }
