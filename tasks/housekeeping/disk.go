@@ -212,76 +212,34 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	start := env.Now()
 	env.Status("scanning %s", strings.Join(rootsOf(env, cfg.rules), ", "))
 
-	var (
-		mu       sync.Mutex
-		found    = map[*rule][]finding{}
-		problems []error
-		nErrors  int
-		folders  int64
-		mounts   []string
-		health   = make([]int64, len(cfg.claudeData))
-		missing  = 0
-	)
-	note := func(res fsutil.Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		problems = append(problems, res.Errors...)
-		nErrors += res.ErrorCount
-		folders += res.Dirs
-		mounts = append(mounts, res.Mounts...)
-	}
-	// unreadable notes a folder that could not be read at all: a finding
-	// of the analysis, not a failure of the task.
-	unreadable := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		problems = append(problems, err)
-		nErrors++
-	}
-	// conc's pool hands a panic back to this goroutine, where the
-	// scheduler's recovery catches it.
-	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
-	for root, rules := range groupByRoot(cfg.rules) {
-		g.Go(func(gctx context.Context) error {
-			res, hits, err := scan(gctx, root, rules)
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			if err != nil && gctx.Err() == nil {
-				unreadable(err)
-				return nil
-			}
-			note(res)
-			mu.Lock()
-			for r, h := range hits {
-				found[r] = append(found[r], h...)
-			}
-			mu.Unlock()
-			return gctx.Err()
-		})
-	}
-	for i, p := range cfg.claudeData {
-		g.Go(func(gctx context.Context) error {
-			u, res, err := fsutil.Size(gctx, p, fsutil.Options{})
-			if errors.Is(err, fs.ErrNotExist) {
-				mu.Lock()
-				missing++
-				mu.Unlock()
-				return nil
-			}
-			if err != nil && gctx.Err() == nil {
-				unreadable(err)
-				return nil
-			}
-			note(res)
-			health[i] = u.Bytes
-			return gctx.Err()
-		})
-	}
-	if err := g.Wait(); err != nil {
+	sc := &diskScan{found: map[*rule][]finding{}, health: make([]int64, len(cfg.claudeData))}
+	if err := sc.run(ctx, cfg); err != nil {
 		return err
 	}
 
+	hints := d.reportFindings(env, cfg, sc.found)
+	level, err := d.health(env, cfg, sc.health, sc.missing)
+	if err != nil {
+		env.Warn("Claude data health unknown: %v", err)
+	}
+	if level != "" && level != Green && !slices.Contains(hints, cfg.sessionsRule.hint) {
+		hints = append([]string{cfg.sessionsRule.hint}, hints...)
+	}
+	if level == Orange || level == Red {
+		hints = append(hints, "rebuild --only=caches cleans tool caches; rebuild --only=generations removes old system generations")
+	}
+
+	sc.reportProblems(env)
+	env.Stat("disk: searched %d folders in %s", sc.folders, env.Now().Sub(start).Round(time.Millisecond))
+	for _, h := range hints {
+		env.Stat("next: %s", h)
+	}
+	return nil
+}
+
+// reportFindings reports each rule's oversized files, or that there are
+// none, and returns the hints of the rules that found some, in rule order.
+func (d *Disk) reportFindings(env *tasks.Env, cfg *diskConfig, found map[*rule][]finding) []string {
 	var hints []string
 	total := 0
 	for _, r := range cfg.rules {
@@ -299,33 +257,99 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 		env.Stat("disk: no oversized files (logs over %s, sessions over %s, JSON over %s, backups over %s)",
 			cfg.rules[0].minText, cfg.sessionsRule.minText, jsonMinText(cfg), lastRule(cfg).minText)
 	}
+	return hints
+}
 
-	level, err := d.health(env, cfg, health, missing)
-	if err != nil {
-		env.Warn("Claude data health unknown: %v", err)
-	}
-	if level != "" && level != Green && !slices.Contains(hints, cfg.sessionsRule.hint) {
-		hints = append([]string{cfg.sessionsRule.hint}, hints...)
-	}
-	if level == Orange || level == Red {
-		hints = append(hints, "rebuild --only=caches cleans tool caches; rebuild --only=generations removes old system generations")
-	}
+// diskScan gathers what the parallel scans of one run find; mu guards
+// every field, since each scan reports from its own goroutine.
+type diskScan struct {
+	mu       sync.Mutex
+	found    map[*rule][]finding
+	problems []error // the paths that could not be read
+	nErrors  int     // how many; more than problems when a scan kept only the first
+	folders  int64
+	mounts   []string // folders not entered: another file system
+	health   []int64  // bytes of each of cfg.claudeData, by index
+	missing  int      // how many of cfg.claudeData do not exist
+}
 
-	if nErrors > 0 {
-		env.Warn("disk: could not read %s: %s", text.Plural(nErrors, "path", "paths"), fsutil.FirstErrors(fsutil.TildeErrors(env.Home, problems), nErrors, 3))
-		for _, e := range problems {
+// run scans every root for its rules' files and sizes Claude's data, in
+// parallel. A root that does not exist is skipped; one that cannot be
+// read is a finding (unreadable), not a failure. conc's pool hands a
+// panic back to this goroutine, where the scheduler's recovery catches it.
+func (sc *diskScan) run(ctx context.Context, cfg *diskConfig) error {
+	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	for root, rules := range groupByRoot(cfg.rules) {
+		g.Go(func(gctx context.Context) error {
+			res, hits, err := scan(gctx, root, rules)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil && gctx.Err() == nil {
+				sc.unreadable(err)
+				return nil
+			}
+			sc.note(res)
+			sc.mu.Lock()
+			for r, h := range hits {
+				sc.found[r] = append(sc.found[r], h...)
+			}
+			sc.mu.Unlock()
+			return gctx.Err()
+		})
+	}
+	for i, p := range cfg.claudeData {
+		g.Go(func(gctx context.Context) error {
+			u, res, err := fsutil.Size(gctx, p, fsutil.Options{})
+			if errors.Is(err, fs.ErrNotExist) {
+				sc.mu.Lock()
+				sc.missing++
+				sc.mu.Unlock()
+				return nil
+			}
+			if err != nil && gctx.Err() == nil {
+				sc.unreadable(err)
+				return nil
+			}
+			sc.note(res)
+			sc.health[i] = u.Bytes
+			return gctx.Err()
+		})
+	}
+	return g.Wait()
+}
+
+func (sc *diskScan) note(res fsutil.Result) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.problems = append(sc.problems, res.Errors...)
+	sc.nErrors += res.ErrorCount
+	sc.folders += res.Dirs
+	sc.mounts = append(sc.mounts, res.Mounts...)
+}
+
+// unreadable notes a folder that could not be read at all: a finding
+// of the analysis, not a failure of the task.
+func (sc *diskScan) unreadable(err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.problems = append(sc.problems, err)
+	sc.nErrors++
+}
+
+// reportProblems warns of the paths that could not be read (all of them in
+// the log) and logs the mount points not entered. Call after run.
+func (sc *diskScan) reportProblems(env *tasks.Env) {
+	if sc.nErrors > 0 {
+		env.Warn("disk: could not read %s: %s", text.Plural(sc.nErrors, "path", "paths"), fsutil.FirstErrors(fsutil.TildeErrors(env.Home, sc.problems), sc.nErrors, 3))
+		for _, e := range sc.problems {
 			fmt.Fprintf(env.Log, "  unreadable: %v\n", e)
 		}
 	}
-	slices.Sort(mounts)
-	for _, m := range slices.Compact(mounts) {
+	slices.Sort(sc.mounts)
+	for _, m := range slices.Compact(sc.mounts) {
 		fmt.Fprintf(env.Log, "  not entered (another file system): %s\n", m)
 	}
-	env.Stat("disk: searched %d folders in %s", folders, env.Now().Sub(start).Round(time.Millisecond))
-	for _, h := range hints {
-		env.Stat("next: %s", h)
-	}
-	return nil
 }
 
 func jsonMinText(c *diskConfig) string {
