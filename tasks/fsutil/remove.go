@@ -289,51 +289,78 @@ func (rm *remover) fail(op, path string, err error) {
 // removed. With expect, name must still be the node listed there, or
 // nothing is removed. Failures are recorded in rm.errs.
 func (rm *remover) tree(parent int, name, display string, expect *Listed) (bytes, entries int64) {
-	if err := rm.ctx.Err(); err != nil {
-		rm.fail("remove", display, err)
+	st, ok := rm.admit(parent, name, display, expect)
+	if !ok {
 		return 0, 0
 	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return rm.unlinkFile(parent, name, display, &st)
+	}
+	return rm.removeDir(parent, name, display, &st, expect)
+}
+
+// admit lstats name in parent, never following a link, and decides
+// whether it may be removed at all. It refuses (recorded in rm.errs, and
+// nothing changed) when ctx has ended, when the node is not the one expect
+// listed, when it is a folder of another file system, and when it is a
+// mount point of any kind.
+func (rm *remover) admit(parent int, name, display string, expect *Listed) (unix.Stat_t, bool) {
 	var st unix.Stat_t
+	if err := rm.ctx.Err(); err != nil {
+		rm.fail("remove", display, err)
+		return st, false
+	}
 	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		rm.fail("lstat", display, err)
-		return 0, 0
+		return st, false
 	}
 	if expect != nil {
 		if err := expect.changed(&st); err != nil {
 			rm.fail("remove", display, err)
-			return 0, 0
+			return st, false
 		}
 	}
-	size := st.Size
-	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if isDir && uint64(st.Dev) != rm.dev {
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR && uint64(st.Dev) != rm.dev {
 		rm.fail("remove", display, errors.New("is on another file system: not entered"))
-		return 0, 0
+		return st, false
 	}
 	// A bind mount shows the device of everything around it; what is
 	// mounted there is not the root's to delete, a file or a folder.
 	if mount, err := rm.mounts.isMountPoint(parent, name); err != nil {
 		rm.fail("statx", display, err)
-		return 0, 0
+		return st, false
 	} else if mount {
 		rm.fail("remove", display, errors.New("is a mount point: not entered"))
-		return 0, 0
+		return st, false
 	}
-	if !isDir {
-		// Removing one hard link drops the count of the others, so a node
-		// once met with several links is remembered whatever its count now.
-		dev, ino := uint64(st.Dev), uint64(st.Ino)
-		if (st.Nlink > 1 && !rm.links.first(dev, ino)) || (st.Nlink == 1 && rm.links.has(dev, ino)) {
-			size = 0
-		}
-		if !rm.dry {
-			if err := unix.Unlinkat(parent, name, 0); err != nil {
-				rm.fail("remove", display, err)
-				return 0, 0
-			}
-		}
-		return size, 1
+	return st, true
+}
+
+// unlinkFile removes name, admitted and not a folder (a symlink is
+// removed as a link), and returns its size (0 for a hard link counted
+// already) and 1 entry.
+func (rm *remover) unlinkFile(parent int, name, display string, st *unix.Stat_t) (bytes, entries int64) {
+	size := st.Size
+	// Removing one hard link drops the count of the others, so a node
+	// once met with several links is remembered whatever its count now.
+	dev, ino := uint64(st.Dev), uint64(st.Ino)
+	if (st.Nlink > 1 && !rm.links.first(dev, ino)) || (st.Nlink == 1 && rm.links.has(dev, ino)) {
+		size = 0
 	}
+	if !rm.dry {
+		if err := unix.Unlinkat(parent, name, 0); err != nil {
+			rm.fail("remove", display, err)
+			return 0, 0
+		}
+	}
+	return size, 1
+}
+
+// removeDir empties the folder name, admitted with st, through a
+// descriptor opened without following a link, then removes it. A folder
+// any of whose entries could not be removed is kept, and so, since the
+// failure is in rm.errs, are the folders above it.
+func (rm *remover) removeDir(parent int, name, display string, st *unix.Stat_t, expect *Listed) (bytes, entries int64) {
 	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		rm.fail("open", display, err)
@@ -372,5 +399,5 @@ func (rm *remover) tree(parent int, name, display string, expect *Listed) (bytes
 			return bytes, entries
 		}
 	}
-	return bytes + size, entries + 1
+	return bytes + st.Size, entries + 1
 }
