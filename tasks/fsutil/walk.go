@@ -257,56 +257,76 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 				continue
 			}
 			e := &Entry{Path: prefix + name, Name: name, Depth: depth, Type: typ}
-			var st unix.Stat_t
-			stated := false
-			if !known {
-				// The file system does not say the type in the listing
-				// (DT_UNKNOWN): stat first, the filter needs it.
-				if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-					w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
-					continue
-				}
-				e.Type = typeBits(st.Mode)
-				stated = true
-			}
-			if w.opt.Filter != nil && !w.opt.Filter(e) {
-				continue
-			}
-			if !stated {
-				if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-					w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
-					continue
-				}
-			}
-			fillEntry(e, &st)
-			if e.IsDir() {
-				if !w.opt.CrossDevices {
-					mount := e.Dev != w.rootDev
-					if !mount {
-						var err error
-						if mount, err = w.mounts.isMountPoint(fd, name); err != nil {
-							w.fail(&fs.PathError{Op: "statx", Path: e.Path, Err: err})
-							continue
-						}
-					}
-					if mount {
-						w.mu.Lock()
-						w.res.Mounts = append(w.res.Mounts, e.Path)
-						w.mu.Unlock()
-						continue
-					}
-				}
+			switch {
+			case !w.admit(fd, e, known):
+			case e.IsDir():
 				subdirs = append(subdirs, e)
-				continue
+			default:
+				files++
+				w.visit(e)
 			}
-			files++
-			w.visit(e)
 		}
 	}
 	w.mu.Lock()
 	w.res.Files += files
 	w.mu.Unlock()
 	return subdirs, nil
+}
+
+// admit decides whether the entry e of the directory fd is part of the
+// walk, and fills it from an lstat (never following a link). Refused are
+// an entry the filter rejects, one that cannot be stat'ed (recorded), and
+// a folder the walk may not enter (enters). known says whether the listing
+// gave e's type; if not, it is stat'ed before the filter, which needs it.
+func (w *walker) admit(fd int, e *Entry, known bool) bool {
+	name := e.Name // as listed, whatever the filter does with e
+	var st unix.Stat_t
+	if !known {
+		// The file system does not say the type in the listing
+		// (DT_UNKNOWN): stat first, the filter needs it.
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+			return false
+		}
+		e.Type = typeBits(st.Mode)
+	}
+	if w.opt.Filter != nil && !w.opt.Filter(e) {
+		return false
+	}
+	if known {
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+			return false
+		}
+	}
+	fillEntry(e, &st)
+	return !e.IsDir() || w.enters(fd, name, e)
+}
+
+// enters reports whether the walk may go into the folder e, listed as name
+// in the directory fd. Unless CrossDevices, a folder on another device or a
+// mount point (a bind mount keeps the device) is not entered and is
+// recorded in Mounts; one whose mount status cannot be told is recorded
+// as an error and not entered either.
+func (w *walker) enters(fd int, name string, e *Entry) bool {
+	if w.opt.CrossDevices {
+		return true
+	}
+	mount := e.Dev != w.rootDev
+	if !mount {
+		var err error
+		if mount, err = w.mounts.isMountPoint(fd, name); err != nil {
+			w.fail(&fs.PathError{Op: "statx", Path: e.Path, Err: err})
+			return false
+		}
+	}
+	if mount {
+		w.mu.Lock()
+		w.res.Mounts = append(w.res.Mounts, e.Path)
+		w.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 // direntBufs holds getdents buffers: large ones mean few system calls for
