@@ -68,32 +68,36 @@ func run(files, runs, workers int, keep bool) error {
 	fmt.Printf("tree: %s — %s, built in %s\n", root, shape, time.Since(start).Round(time.Millisecond))
 	fmt.Printf("cpus: %d, GOMAXPROCS %d, walker workers %d\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), effectiveWorkers(workers))
 
-	ctx := context.Background()
+	if err := compareTimes(root, du, runs, workers); err != nil {
+		return err
+	}
+	if err := comparePeakMemory(root, du, workers); err != nil {
+		return err
+	}
+	if keep {
+		fmt.Println("kept:", root)
+	}
+	return nil
+}
+
+// compareTimes sizes root with the walker and with du, interleaved, runs
+// times each, prints each run and the best of each, and fails if their
+// sizes differ.
+func compareTimes(root, du string, runs, workers int) error {
 	var bestWalk, bestDu time.Duration
 	var walkBytes, duBytes int64
 	fmt.Printf("%-4s %14s %14s\n", "run", "walker", "du -sb")
 	for i := 1; i <= runs; i++ {
-		t0 := time.Now()
-		u, res, err := fsutil.Size(ctx, root, fsutil.Options{Workers: workers})
-		w := time.Since(t0)
+		w, b, err := timeWalker(root, workers)
 		if err != nil {
 			return err
 		}
-		if res.ErrorCount > 0 {
-			return fmt.Errorf("walker met %d errors, first: %v", res.ErrorCount, res.Errors[0])
-		}
-		walkBytes = u.Bytes
-
-		t0 = time.Now()
-		out, err := exec.Command(du, "-sb", root).Output()
-		d := time.Since(t0)
+		walkBytes = b
+		d, b, err := timeDu(du, root)
 		if err != nil {
-			return fmt.Errorf("du -sb: %w", err)
+			return err
 		}
-		duBytes, err = strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
-		if err != nil {
-			return fmt.Errorf("du printed %q", out)
-		}
+		duBytes = b
 		fmt.Printf("%-4d %14s %14s\n", i, w.Round(time.Microsecond), d.Round(time.Microsecond))
 		if bestWalk == 0 || w < bestWalk {
 			bestWalk = w
@@ -107,10 +111,44 @@ func run(files, runs, workers int, keep bool) error {
 	}
 	fmt.Printf("best %14s %14s   walker ÷ du = %.2f   (both %d bytes)\n\n",
 		bestWalk.Round(time.Microsecond), bestDu.Round(time.Microsecond), float64(bestWalk)/float64(bestDu), walkBytes)
+	return nil
+}
 
-	// Peak memory from a child that does one walk and nothing else: its
-	// VmHWM, which starts afresh at exec (getrusage's maxrss does not: a
-	// child forked from this process inherits its high-water mark).
+// timeWalker sizes root once with the walker; any unreadable path fails
+// the bench, since the sizes would then not compare.
+func timeWalker(root string, workers int) (time.Duration, int64, error) {
+	t0 := time.Now()
+	u, res, err := fsutil.Size(context.Background(), root, fsutil.Options{Workers: workers})
+	w := time.Since(t0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if res.ErrorCount > 0 {
+		return 0, 0, fmt.Errorf("walker met %d errors, first: %v", res.ErrorCount, res.Errors[0])
+	}
+	return w, u.Bytes, nil
+}
+
+// timeDu sizes root once with du -sb.
+func timeDu(du, root string) (time.Duration, int64, error) {
+	t0 := time.Now()
+	out, err := exec.Command(du, "-sb", root).Output()
+	d := time.Since(t0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("du -sb: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("du printed %q", out)
+	}
+	return d, n, nil
+}
+
+// comparePeakMemory prints the walker's peak memory, from a child that
+// does one walk and nothing else: its VmHWM, which starts afresh at exec
+// (getrusage's maxrss does not: a child forked from this process inherits
+// its high-water mark). du's is printed too when GNU time is installed.
+func comparePeakMemory(root, du string, workers int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -122,19 +160,26 @@ func run(files, runs, workers int, keep bool) error {
 		return fmt.Errorf("measuring child: %w", err)
 	}
 	fmt.Printf("walker: %s", out)
-	if tm, err := exec.LookPath("/usr/bin/time"); err == nil {
-		out, err := exec.Command(tm, "-f", "%M", du, "-sb", root).CombinedOutput()
-		if err == nil {
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			if kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64); err == nil {
-				fmt.Printf("du -sb: peak RSS %s (GNU time)\n", fsutil.FormatBytes(kib*1024))
-			}
-		}
-	}
-	if keep {
-		fmt.Println("kept:", root)
+	if kib, ok := duPeakKiB(du, root); ok {
+		fmt.Printf("du -sb: peak RSS %s (GNU time)\n", fsutil.FormatBytes(kib*1024))
 	}
 	return nil
+}
+
+// duPeakKiB is du -sb's peak RSS as GNU time reports it; false when
+// /usr/bin/time is missing or says nothing readable.
+func duPeakKiB(du, root string) (int64, bool) {
+	tm, err := exec.LookPath("/usr/bin/time")
+	if err != nil {
+		return 0, false
+	}
+	out, err := exec.Command(tm, "-f", "%M", du, "-sb", root).CombinedOutput()
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	return kib, err == nil
 }
 
 func effectiveWorkers(w int) int {
