@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -92,27 +93,11 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 		return err
 	}
 	days, claudeJSON, projectsDir := o.Days, env.Expand(o.ClaudeJSON), env.Expand(o.ProjectsDir)
-	flake := flakeOf(env)
-	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
-	}
-
-	cj, err := mcpusage.ReadClaudeJSON(claudeJSON)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		env.Warn("%v", err)
-	}
-	// Servers local to other projects are not this flake's business.
-	var configured []mcpusage.Server
-	for _, s := range cj.Servers {
-		if s.Scope == mcpusage.User || s.Project == flake {
-			configured = append(configured, s)
-		}
-	}
-	ps, err := mcpusage.ReadProject(flake)
+	flake, err := existingFlake(env)
 	if err != nil {
-		env.Warn("%v", err)
+		return err
 	}
-	configured = append(configured, ps...)
+	configured := flakeServers(env, claudeJSON, flake)
 
 	now := env.Now()
 	env.Status("reading session logs")
@@ -138,13 +123,50 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	if d := scan.Stats.Describe("the session logs"); d != "" {
 		env.Stat("%s", d)
 	}
+	markAnalyzed(env, scan.Sessions, now)
+	return nil
+}
 
+// existingFlake is the flake directory, or a skip when it is not one.
+func existingFlake(env *tasks.Env) (string, error) {
+	flake := flakeOf(env)
+	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
+		return "", tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
+	}
+	return flake, nil
+}
+
+// flakeServers are the MCP servers the flake sees: the user's and those
+// ~/.claude.json keeps for the flake, then those of the flake's own files.
+// Servers local to other projects are not this flake's business. A file
+// that cannot be read is a warning.
+func flakeServers(env *tasks.Env, claudeJSON, flake string) []mcpusage.Server {
+	cj, err := mcpusage.ReadClaudeJSON(claudeJSON)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		env.Warn("%v", err)
+	}
+	var configured []mcpusage.Server
+	for _, s := range cj.Servers {
+		if s.Scope == mcpusage.User || s.Project == flake {
+			configured = append(configured, s)
+		}
+	}
+	ps, err := mcpusage.ReadProject(flake)
+	if err != nil {
+		env.Warn("%v", err)
+	}
+	return append(configured, ps...)
+}
+
+// markAnalyzed moves the sessions read from raw to analyzed, and only from
+// raw; in a dry run it only says how many it would consider.
+func markAnalyzed(env *tasks.Env, sessions []mcpusage.Session, now time.Time) {
 	if env.DryRun {
-		env.Action("would mark the raw sessions of %d read as analyzed", len(scan.Sessions))
-		return nil
+		env.Action("would mark the raw sessions of %d read as analyzed", len(sessions))
+		return
 	}
 	marked := 0
-	for _, s := range scan.Sessions {
+	for _, s := range sessions {
 		changed, err := lifecycle.Advance(s.Path, lifecycle.StageAnalyzed, now)
 		if err != nil {
 			env.Warn("lifecycle of %s: %v", fsutil.Tilde(env.Home, s.Path), err)
@@ -157,7 +179,6 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	if marked > 0 {
 		env.Action("marked %d raw sessions analyzed", marked)
 	}
-	return nil
 }
 
 // runToolAnalytics is tool-analytics: the tools of packages.nix against
@@ -168,9 +189,9 @@ func runToolAnalytics(ctx context.Context, env *tasks.Env, o ToolAnalyticsOption
 		return err
 	}
 	days := o.Days
-	flake := flakeOf(env)
-	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
+	flake, err := existingFlake(env)
+	if err != nil {
+		return err
 	}
 	pkgPath := filepath.Join(flake, "modules", "core", "packages.nix")
 	if o.Packages != "" {
