@@ -24,37 +24,9 @@ func Rollback(ctx context.Context, env *tasks.Env) error {
 	if err != nil {
 		return err
 	}
-	var cur, prev *generation
-	for i := range gens {
-		if gens[i].Current {
-			cur = &gens[i]
-		}
-	}
-	if cur == nil {
-		return fmt.Errorf("rollback: the profile %s has no current generation", env.Config.Profile)
-	}
-	for i := range gens {
-		if g := &gens[i]; g.Number < cur.Number && (prev == nil || g.Number > prev.Number) {
-			prev = g
-		}
-	}
-	act, activated := tasks.Activated.Get(env)
-	if b := act.Previous; activated && act.Generation == cur.Number && b != 0 && b != cur.Number {
-		prev = nil
-		for i := range gens {
-			if gens[i].Number == b {
-				prev = &gens[i]
-			}
-		}
-		if prev == nil {
-			return fmt.Errorf("rollback: generation %d, the one before the activation, is gone", b)
-		}
-	}
-	if prev == nil {
-		return fmt.Errorf("rollback: no generation before %d to roll back to", cur.Number)
-	}
-	if prev.Path == "" {
-		return fmt.Errorf("rollback: generation %d's link %s cannot be resolved", prev.Number, link(env.Config.Profile, prev.Number))
+	cur, prev, err := rollbackTarget(env, gens)
+	if err != nil {
+		return err
 	}
 	if env.DryRun {
 		env.Action("would roll back from generation %d to %d (%s)", cur.Number, prev.Number, prev.Path)
@@ -72,4 +44,45 @@ func Rollback(ctx context.Context, env *tasks.Env) error {
 	}
 	env.Action("rolled back from generation %d to %d (%s)", cur.Number, prev.Number, prev.Path)
 	return nil
+}
+
+// rollbackTarget returns the current generation and the one to roll back
+// to: the one the profile pointed at before this run's activation, if
+// the current one is what activate made; else the highest numbered below
+// the current one. It must still exist and its link resolve.
+func rollbackTarget(env *tasks.Env, gens []generation) (cur, prev *generation, err error) {
+	cur = findGeneration(gens, func(g *generation) bool { return g.Current })
+	if cur == nil {
+		return nil, nil, fmt.Errorf("rollback: the profile %s has no current generation", env.Config.Profile)
+	}
+	for i := range gens {
+		if g := &gens[i]; g.Number < cur.Number && (prev == nil || g.Number > prev.Number) {
+			prev = g
+		}
+	}
+	act, activated := tasks.Activated.Get(env)
+	if b := act.Previous; activated && act.Generation == cur.Number && b != 0 && b != cur.Number {
+		prev = findGeneration(gens, func(g *generation) bool { return g.Number == b })
+		if prev == nil {
+			return nil, nil, fmt.Errorf("rollback: generation %d, the one before the activation, is gone", b)
+		}
+	}
+	if prev == nil {
+		return nil, nil, fmt.Errorf("rollback: no generation before %d to roll back to", cur.Number)
+	}
+	if prev.Path == "" {
+		return nil, nil, fmt.Errorf("rollback: generation %d's link %s cannot be resolved", prev.Number, link(env.Config.Profile, prev.Number))
+	}
+	return cur, prev, nil
+}
+
+// findGeneration returns the last generation that is, or nil.
+func findGeneration(gens []generation, is func(*generation) bool) *generation {
+	var found *generation
+	for i := range gens {
+		if is(&gens[i]) {
+			found = &gens[i]
+		}
+	}
+	return found
 }
