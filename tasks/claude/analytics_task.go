@@ -74,7 +74,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 		env.Warn("%v", e)
 	}
 	if len(configured) == 0 && len(scan.Servers) == 0 {
-		return tasks.Skip("no data: no MCP server configured or used in the last %d days", days)
+		return tasks.Skip("no data: no MCP server configured or used in the last %s", cleanupPlural(days, "day", "days"))
 	}
 	rep := mcpusage.Report{Home: env.Home, Days: days, Configured: configured, Scan: scan, Now: now}
 	if err := writeReportAndSection(env, flake, "mcp-analytics.md", rep.Markdown(), rep.Section()); err != nil {
@@ -86,7 +86,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 	}
 
 	if env.DryRun {
-		env.Action("would mark the raw sessions of %d read as analyzed", len(scan.Sessions))
+		env.Action("would mark the raw sessions of the %s read as analyzed", cleanupPlural(len(scan.Sessions), "session", "sessions"))
 		return nil
 	}
 	marked := 0
@@ -101,7 +101,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	if marked > 0 {
-		env.Action("marked %d raw sessions analyzed", marked)
+		env.Action("marked %s analyzed", cleanupPlural(marked, "raw session", "raw sessions"))
 	}
 	return nil
 }

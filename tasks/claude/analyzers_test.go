@@ -126,7 +126,7 @@ func TestLearnContext(t *testing.T) {
 	expect(t, "learn-context", got,
 		"remove-section nixos-config/CLAUDE.md Old Migration Notes",
 		"move-section-up nixos-config/CLAUDE.md Git Workflow")
-	if !hasLine(rep.Stats, "1 sections to act on were not found in any CLAUDE.md") {
+	if !hasLine(rep.Stats, "1 section to act on was not found in any CLAUDE.md") {
 		t.Errorf("stats %q", rep.Stats)
 	}
 }
@@ -151,7 +151,7 @@ func TestLearnInstructions(t *testing.T) {
 	// "Unwritten policy" (nowhere to strengthen it).
 	expect(t, "learn-instructions", got,
 		"reword-line .claude/CLAUDE-USER-POLICIES.md - **MUST**: Always run tests before committing")
-	if !hasLine(rep.Stats, "1 often broken policies are not written in any CLAUDE.md") {
+	if !hasLine(rep.Stats, "1 often broken policy is not written in any CLAUDE.md") {
 		t.Errorf("stats %q", rep.Stats)
 	}
 }

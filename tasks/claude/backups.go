@@ -128,7 +128,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 
 	labels := map[rune]string{
 		'a': "all",
-		'o': fmt.Sprintf("older than %d days", days),
+		'o': "older than " + cleanupPlural(days, "day", "days"),
 		'k': fmt.Sprintf("keep the newest %d of each file", keep),
 	}
 	sets := map[rune][]*backup{'a': plan.all, 'o': plan.older, 'k': plan.keep}
@@ -151,8 +151,8 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		return b.remove(ctx, env, roots, sets[choice], labels[choice], true)
 	}
 	if choice == 0 && !env.Interactive() && !env.Yes {
-		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %d days; [task.backups] policy applies one without asking)",
-			cleanupPlural(len(found), "backup", "backups"), days)
+		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %s; [task.backups] policy applies one without asking)",
+			cleanupPlural(len(found), "backup", "backups"), cleanupPlural(days, "day", "days"))
 	}
 	env.Show(table)
 	switch {
@@ -341,7 +341,7 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 		env.Action("deleted %s, freed %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	}
 	if len(errs) > 0 {
-		env.Warn("backups: could not delete %d files: %v", len(errs), errs[0])
+		env.Warn("backups: could not delete %s: %v", cleanupPlural(len(errs), "file", "files"), errs[0])
 	}
 	return nil
 }

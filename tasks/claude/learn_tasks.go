@@ -127,7 +127,7 @@ func (t analyzerTask) Run(ctx context.Context, env *tasks.Env) error {
 	learn.Sort(res.Suggestions)
 	for i, s := range res.Suggestions {
 		if i == maxListed {
-			env.Stat("… and %d weaker suggestions (all are handed to learn-review)", len(res.Suggestions)-maxListed)
+			env.Stat("… and %s (all are handed to learn-review)", cleanupPlural(len(res.Suggestions)-maxListed, "weaker suggestion", "weaker suggestions"))
 			break
 		}
 		env.Stat("%s", s.Summary())

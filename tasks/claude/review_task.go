@@ -109,13 +109,13 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%d %s rejected in the last %d days not offered", n, pluralWord(n, "suggestion", "suggestions"), rejectionDays)
+		env.Stat("%d %s rejected in the last %s not offered", n, pluralWord(n, "suggestion", "suggestions"), cleanupPlural(rejectionDays, "day", "days"))
 	}
 	if len(fresh) == 0 {
 		if len(all) > 0 {
-			return tasks.Skip("no new suggestions: the %d found were rejected in the last %d days", len(all), rejectionDays)
+			return tasks.Skip("no new suggestions: the %s rejected in the last %s", pluralWord(len(all), "1 found was", fmt.Sprintf("%d found were", len(all))), cleanupPlural(rejectionDays, "day", "days"))
 		}
-		return tasks.Skip("no suggestions from the %d analyzers that ran", ran)
+		return tasks.Skip("no suggestions from the %s that ran", cleanupPlural(ran, "analyzer", "analyzers"))
 	}
 
 	interactive := env.Interactive()
@@ -134,7 +134,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 
 	offered := fresh
 	if len(offered) > maxN {
-		env.Stat("%d more suggestions left for the next run (max_suggestions = %d)", len(offered)-maxN, maxN)
+		env.Stat("%s left for the next run (max_suggestions = %d)", cleanupPlural(len(offered)-maxN, "more suggestion", "more suggestions"), maxN)
 		offered = offered[:maxN]
 	}
 	ap := &applier{env: env, clean: map[string]bool{}, backedUp: map[string]bool{}}
@@ -176,7 +176,7 @@ review:
 				env.Warn("recording the rejection: %v", err)
 			}
 			recordOutcome(env, metrics, s, false, false, now)
-			env.Action("rejected, not offered again for %d days: %s", rejectionDays, s.Text)
+			env.Action("rejected, not offered again for %s: %s", cleanupPlural(rejectionDays, "day", "days"), s.Text)
 		case 'q':
 			quit = true
 			break review
@@ -189,7 +189,7 @@ review:
 	env.Stat("reviewed %d of %d: %d applied, %d rejected, %d could not be applied",
 		len(shown), len(offered), len(applied), nRejected, nFailed)
 	if quit {
-		return tasks.Decline("review quit after %d of %d suggestions (%d applied)", len(shown), len(offered), len(applied))
+		return tasks.Decline("review quit after %d of %s (%d applied)", len(shown), cleanupPlural(len(offered), "suggestion", "suggestions"), len(applied))
 	}
 	return nil
 }

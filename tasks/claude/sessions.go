@@ -221,7 +221,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		fmt.Fprintf(env.Log, "deleted %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
 	if len(out.Errors) > 0 {
-		env.Warn("sessions: could not delete %d files: %v", len(out.Errors), out.Errors[0])
+		env.Warn("sessions: could not delete %s: %v", cleanupPlural(len(out.Errors), "file", "files"), out.Errors[0])
 	}
 	env.Action("deleted %s, %s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"),
 		cleanupPlural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
@@ -524,7 +524,7 @@ func archiveCheck(path string, want map[string]int64) error {
 		}
 	}
 	if len(got) != len(want) {
-		return fmt.Errorf("%d files in the archive, %d expected", len(got), len(want))
+		return fmt.Errorf("%s in the archive, %d expected", cleanupPlural(len(got), "file", "files"), len(want))
 	}
 	return nil
 }

@@ -347,7 +347,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	for _, m := range slices.Compact(mounts) {
 		fmt.Fprintf(env.Log, "  not entered (another file system): %s\n", m)
 	}
-	env.Stat("disk: searched %d folders in %s", folders, env.Now().Sub(start).Round(time.Millisecond))
+	env.Stat("disk: searched %s in %s", plural(int(folders), "folder", "folders"), env.Now().Sub(start).Round(time.Millisecond))
 	for _, h := range hints {
 		env.Stat("next: %s", h)
 	}

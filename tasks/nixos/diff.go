@@ -50,7 +50,7 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	var summary []string
 	for i, c := range d.versions {
 		if i == maxDiffStats {
-			summary = append(summary, fmt.Sprintf("… %d more version changes (see the log)", len(d.versions)-maxDiffStats))
+			summary = append(summary, fmt.Sprintf("… %d more version change%s (see the log)", len(d.versions)-maxDiffStats, plural(len(d.versions)-maxDiffStats)))
 			break
 		}
 		summary = append(summary, c)

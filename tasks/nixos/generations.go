@@ -143,7 +143,7 @@ func (Generations) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if freed, paths, ok := gc.result(); ok {
-		env.Stat("freed %s (%d store paths)", freed, paths)
+		env.Stat("freed %s (%d store path%s)", freed, paths, plural(paths))
 	} else {
 		env.Stat("garbage collected")
 	}

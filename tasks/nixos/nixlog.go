@@ -357,7 +357,7 @@ func (l *BuildLog) ErrorReport() string {
 		}
 	}
 	if len(lines) > maxErrorLines {
-		lines = append(lines[:maxErrorLines], fmt.Sprintf("… %d more lines in the log", len(lines)-maxErrorLines))
+		lines = append(lines[:maxErrorLines], fmt.Sprintf("… %d more line%s in the log", len(lines)-maxErrorLines, plural(len(lines)-maxErrorLines)))
 	}
 	return strings.Join(lines, "\n")
 }

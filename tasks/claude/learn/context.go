@@ -91,7 +91,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d sections seen in the last %d days", len(sections), in.Days)
+	res.stat("%s seen %s", count(len(sections), "section", "sections"), inDays(in.Days))
 	res.skipped(st, "context_usage.jsonl")
 
 	docs := map[string][]byte{}
@@ -137,7 +137,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 			}
 		}
 		avgTokens := a.tokens / int64(a.loads)
-		ev := fmt.Sprintf("loaded %d times, mean relevance %.2f, ~%d tokens", a.loads, mean, avgTokens)
+		ev := fmt.Sprintf("loaded %s, mean relevance %.2f, ~%d tokens", count(a.loads, "time", "times"), mean, avgTokens)
 		s := Suggestion{
 			Analyzer:   "learn-context",
 			Kind:       kind,
@@ -151,7 +151,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 			in.tilde(filepath.Dir(file)), filepath.Base(file))
 		if kind == RemoveSection {
 			s.Text = fmt.Sprintf("remove the section %q from %s (%s)", h.Title, in.tilde(file), ev)
-			s.Apply = fmt.Sprintf("deletes the section %q (%d lines) from %s", h.Title, lines(docs[file][h.Start:h.End]), in.tilde(file))
+			s.Apply = fmt.Sprintf("deletes the section %q (%s) from %s", h.Title, count(lines(docs[file][h.Start:h.End]), "line", "lines"), in.tilde(file))
 		} else {
 			s.Text = fmt.Sprintf("move the section %q up in %s (%s)", h.Title, in.tilde(file), ev)
 			s.Apply = fmt.Sprintf("moves the section %q before its first sibling section in %s", h.Title, in.tilde(file))
@@ -161,7 +161,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 		res.Suggestions = append(res.Suggestions, s)
 	}
 	if notFound > 0 {
-		res.stat("%d sections to act on were not found in any CLAUDE.md", notFound)
+		res.stat("%s not found in any CLAUDE.md", count(notFound, "section to act on was", "sections to act on were"))
 	}
 	return res, nil
 }

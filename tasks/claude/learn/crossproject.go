@@ -72,10 +72,10 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d patterns in %d kinds of project in the last %d days", len(patterns), len(byKind), in.Days)
+	res.stat("%s in %s %s", count(len(patterns), "pattern", "patterns"), count(len(byKind), "kind", "kinds"), "of project "+inDays(in.Days))
 	res.skipped(st, "project_patterns.jsonl")
 	if other > 0 {
-		res.stat("%d records of pattern types other than permission and command ignored", other)
+		res.stat("%s of pattern types other than permission and command ignored", count(other, "record", "records"))
 	}
 	keys := make([]pkey, 0, len(patterns))
 	for k := range patterns {
@@ -96,7 +96,7 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		adopters := sortedSet(a.adopters)
-		ev := fmt.Sprintf("used %d times in %d %s %s: %s", a.uses, len(adopters), k.kind,
+		ev := fmt.Sprintf("used %s in %d %s %s: %s", count(a.uses, "time", "times"), len(adopters), k.kind,
 			plural(len(adopters), "project", "projects"), tildeAll(in, adopters))
 		for _, target := range sortedSet(byKind[k.kind]) {
 			if a.adopters[target] {
@@ -163,6 +163,17 @@ func tildeAll(in Input, paths []string) string {
 		out[i] = in.tilde(p)
 	}
 	return strings.Join(out, ", ")
+}
+
+// count is "1 pattern" or "3 patterns".
+func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
+
+// inDays is "in the last day" or "in the last 30 days".
+func inDays(n int) string {
+	if n == 1 {
+		return "in the last day"
+	}
+	return fmt.Sprintf("in the last %d days", n)
 }
 
 func plural(n int, one, many string) string {

@@ -61,7 +61,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d policies observed in the last %d days", len(policies), in.Days)
+	res.stat("%s observed %s", count(len(policies), "policy", "policies"), inDays(in.Days))
 	res.skipped(st, "policy_violations.jsonl")
 
 	files := []string{}
@@ -100,7 +100,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		newLine := strengthen(line)
-		ev := fmt.Sprintf("violated %d of %d times (%.0f%% compliance)", a.violated, a.seen, compliance*100)
+		ev := fmt.Sprintf("violated %d of %s (%.0f%% compliance)", a.violated, count(a.seen, "time", "times"), compliance*100)
 		res.Suggestions = append(res.Suggestions, Suggestion{
 			ID:         makeID("learn-instructions", string(RewordLine), file, line),
 			Analyzer:   "learn-instructions",
@@ -118,7 +118,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		})
 	}
 	if unwritten > 0 {
-		res.stat("%d often broken policies are not written in any CLAUDE.md", unwritten)
+		res.stat("%s not written in any CLAUDE.md", count(unwritten, "often broken policy is", "often broken policies are"))
 	}
 	return res, nil
 }

@@ -119,7 +119,7 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 		}
 		if a.newN < MetaMinOutcomes {
 			res.stat("%s: %d of %d accepted (%.0f%%); %s not judged yet (%d needed)", name, a.accepted, a.n,
-				100*float64(a.accepted)/float64(a.n), plural(a.newN, "1 new outcome", fmt.Sprintf("%d new outcomes", a.newN)), MetaMinOutcomes)
+				100*float64(a.accepted)/float64(a.n), count(a.newN, "new outcome", "new outcomes"), MetaMinOutcomes)
 			continue
 		}
 		// These outcomes are judged now, whatever the verdict: the next
@@ -166,7 +166,7 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 			would, verb, name, strings.Join(moved, ", "), rate*100, a.newN))
 	}
 	if ignored > 0 {
-		res.stat("%s of unknown components ignored", plural(ignored, "1 outcome", fmt.Sprintf("%d outcomes", ignored)))
+		res.stat("%s of unknown components ignored", count(ignored, "outcome", "outcomes"))
 	}
 	if changed {
 		b, err := tf.Marshal()

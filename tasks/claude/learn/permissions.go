@@ -55,13 +55,13 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d approvals in the last %d days, %d patterns", total, in.Days, len(groups))
+	res.stat("%s %s, %s", count(total, "approval", "approvals"), inDays(in.Days), count(len(groups), "pattern", "patterns"))
 	res.skipped(st, "permission_approvals.jsonl")
 	if noProject > 0 {
-		res.stat("%d approvals without a project_path ignored", noProject)
+		res.stat("%s without a project_path ignored", count(noProject, "approval", "approvals"))
 	}
 	if len(refused) > 0 {
-		res.stat("%d destructive or unbounded permissions never suggested", len(refused))
+		res.stat("%s never suggested", count(len(refused), "destructive or unbounded permission", "destructive or unbounded permissions"))
 	}
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
@@ -90,7 +90,7 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		res.Suggestions = append(res.Suggestions, allowSuggestion(in, "learn-permissions", k.project, k.pattern, conf,
-			fmt.Sprintf("approved %d times in %d sessions", g.count, len(g.sessions)), sessionList(g.sessions)))
+			fmt.Sprintf("approved %s in %s", count(g.count, "time", "times"), count(len(g.sessions), "session", "sessions")), sessionList(g.sessions)))
 	}
 	return res, nil
 }
