@@ -27,7 +27,7 @@ func (s taskEnv) fill(env *tasks.Env, tty bool) {
 		env.Options = s.cfg.Tasks[env.Name]
 	}
 	env.Options.Name = env.Name // also without a [task.NAME] table: errors name the key
-	env.Prompt = s.prompt
+	env.Prompt = timeWaits(s.prompt, env)
 	env.Runner = s.runner
 	env.Home = s.home
 	env.Yes = s.yes
