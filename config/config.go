@@ -18,6 +18,11 @@ type Config struct {
 	StateDir      string // logs and history
 	KeepLogs      int    // runs whose logs are kept, ≥ 1
 	MetricsFile   string // "" = no metrics
+	// FlakeSource is where flake was set: a file, SourceEnvironment or
+	// SourceFlags; "" when it is the built-in default. A default is only
+	// a place to look; a setting is what the user asked for (see the
+	// lookup in cmd/rebuild).
+	FlakeSource string
 
 	Tasks   map[string]Task // every [task.NAME] table, keyed by NAME; never nil
 	Sources []string        // the files actually loaded, in order

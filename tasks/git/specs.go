@@ -21,6 +21,7 @@ func Specs() []tasks.Spec {
 			After:       []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"},
 			Interactive: true,
 			Root:        true, // a rejection rolls back
+			UsesFlake:   true,
 			Estimate:    30 * time.Second,
 			Task:        Accept{},
 		},
@@ -32,6 +33,7 @@ func Specs() []tasks.Spec {
 			Needs:       []string{"accept"},
 			Interactive: true,
 			DryRun:      true,
+			UsesFlake:   true,
 			Estimate:    5 * time.Second,
 			Task:        Push{},
 		},
