@@ -53,7 +53,9 @@ func (m *bareMachine) run(args ...string) int {
 }
 
 // stateDir is where the machine's runs keep their state.
-func (m *bareMachine) stateDir() string { return filepath.Join(m.sys.Home, ".local", "state", "rebuild") }
+func (m *bareMachine) stateDir() string {
+	return filepath.Join(m.sys.Home, ".local", "state", "rebuild")
+}
 
 // nothingStarted fails the test when the run left any trace: an event on
 // stdout, or anything at all in the state directory.
