@@ -89,3 +89,24 @@ func TestSummaryCriticalPathIsMeasured(t *testing.T) {
 		t.Errorf("build took %d ms, caches %d ms: the build was meant to be slower", b, c)
 	}
 }
+
+// In a real terminal, the time accept waits for the person is recorded
+// apart from its duration (history's wait_ms, which ETAs leave out).
+func TestWaitForAnswerRecordedApart(t *testing.T) {
+	n := newNixOS(t, "")
+	if err := n.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	scr := n.w.tty("--only=system,accept")
+	scr.wait("Keep this configuration?")
+	const think = 1500 * time.Millisecond
+	time.Sleep(think)
+	scr.answer("n")
+	if code := scr.exit(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, scr.String())
+	}
+	rec := n.lastRun().Tasks["accept"]
+	if rec.WaitMS < think.Milliseconds() || rec.WaitMS > rec.DurationMS {
+		t.Fatalf("accept took %d ms and waited %d ms; it waited at least %d ms", rec.DurationMS, rec.WaitMS, think.Milliseconds())
+	}
+}
