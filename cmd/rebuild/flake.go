@@ -52,7 +52,7 @@ func lookupFlake(sys *System, cfg *config.Config, userFile string) flakeLookup {
 	var l flakeLookup
 	// set is a place the user set: what it names must be a flake.
 	set := func(place, ref string) {
-		ref = expandHome(ref, sys.Home)
+		ref = absFlake(expandHome(ref, sys.Home))
 		if problem := checkFlake(ref); problem != "" {
 			l.Looked = append(l.Looked, lookedAt{place, ref + " " + problem})
 			l.Err = &flakeError{fmt.Sprintf("the flake set by %s, %s, %s", place, ref, problem)}
@@ -127,6 +127,20 @@ func checkFlake(ref string) string {
 		return "has no flake.nix"
 	}
 	return ""
+}
+
+// absFlake makes a flake that is a plain path absolute: Nix reads a bare
+// word as a name in its registry, and the tasks run in other folders.
+func absFlake(ref string) string {
+	if strings.HasPrefix(ref, "path:") {
+		return ref
+	}
+	if dir, local := localFlakeDir(ref); local {
+		if abs, err := filepath.Abs(dir); err == nil {
+			return abs
+		}
+	}
+	return ref
 }
 
 // localFlakeDir is the directory of a flake reference that names one:
