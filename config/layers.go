@@ -269,28 +269,32 @@ func envLayer(environ []string, root bool) (*koanf.Koanf, error) {
 }
 
 // flagsLayer checks the flag overrides, keyed by config key ("jobs",
-// "task.build.timeout").
-func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
+// "task.build.timeout"); an error names the flag when names has it.
+func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, error) {
 	flat := make(map[string]any, len(flags))
 	for _, key := range sortedKeys(flags) {
 		v := flags[key]
 		if v == nil {
 			continue
 		}
+		src := SourceFlags
+		if n := names[key]; n != "" {
+			src = FlagSource(n)
+		}
 		if rest, ok := strings.CutPrefix(key, "task."); ok {
 			parts := strings.Split(rest, ".")
 			if len(parts) != 2 || parts[1] == "" {
-				return nil, &Error{File: SourceFlags, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
+				return nil, &Error{File: src, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
 			}
-			if err := taskNameError(SourceFlags, key, parts[0]); err != nil {
+			if err := taskNameError(src, key, parts[0]); err != nil {
 				return nil, err
 			}
-			nv, err := taskValue(SourceFlags, key, parts[1], v, true)
+			nv, err := taskValue(src, key, parts[1], v, true)
 			if err != nil {
 				return nil, err
 			}
 			if !isStandardTaskKey(parts[1]) {
-				opt, err := flagOption(key, v)
+				opt, err := flagOption(src, key, v)
 				if err != nil {
 					return nil, err
 				}
@@ -301,11 +305,11 @@ func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
 		}
 		spec, ok := findSpec(topKeys, key)
 		if !ok {
-			return nil, unknownKey(SourceFlags, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
+			return nil, unknownKey(src, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
 		}
 		nv, p := convert(spec.kind, v, true)
 		if p != nil {
-			return nil, valueError(SourceFlags, key, v, p)
+			return nil, valueError(src, key, v, p)
 		}
 		flat[key] = nv
 	}
@@ -318,7 +322,7 @@ func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
 
 // flagOption brings an option value given as a Go value to the form the
 // TOML parser would give it, so that getters and WriteTOML treat it alike.
-func flagOption(key string, v any) (any, error) {
+func flagOption(src, key string, v any) (any, error) {
 	switch x := v.(type) {
 	case string, bool, float64:
 		return x, nil
@@ -336,7 +340,7 @@ func flagOption(key string, v any) (any, error) {
 	if n, ok := toInt(v, false); ok {
 		return int64(n), nil
 	}
-	return nil, &Error{File: SourceFlags, Key: key, Value: render(v),
+	return nil, &Error{File: src, Key: key, Value: render(v),
 		Msg: fmt.Sprintf("unsupported type %T", v), Allowed: "a string, number, boolean or list of strings"}
 }
 

@@ -23,6 +23,8 @@ func TestDefaults(t *testing.T) {
 		StateDir:      filepath.Join(e.home, ".local", "state", "rebuild"),
 		KeepLogs:      20,
 		MetricsFile:   "",
+		LogMax:        50 << 20,
+		HistoryMax:    10 << 20,
 		Tasks:         map[string]Task{},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -312,6 +314,8 @@ func TestEnvironment(t *testing.T) {
 		"REBUILD_STATE_DIR=/s",
 		"REBUILD_KEEP_LOGS=2",
 		"REBUILD_METRICS_FILE=/m",
+		"REBUILD_LOG_MAX=1.5GiB",
+		"REBUILD_HISTORY_MAX=4096",
 		"REBUILD_CONFIG=",
 		"REBUILD_TASK__FLAKE_UPDATE__TIMEOUT=30m",
 		"REBUILD_TASK__FLAKE_UPDATE__ENABLED=false",
@@ -324,7 +328,8 @@ func TestEnvironment(t *testing.T) {
 	c := mustLoad(t, o)
 	want := Config{
 		Flake: e.home + "/flake", Host: "h2", Profile: "/p", CurrentSystem: "/c", BootedSystem: "/b",
-		Elevate: "none", Jobs: 6, StateDir: "/s", KeepLogs: 2, MetricsFile: "/m", FlakeSource: SourceEnvironment,
+		Elevate: "none", Jobs: 6, StateDir: "/s", KeepLogs: 2, MetricsFile: "/m",
+		LogMax: 3 << 29, HistoryMax: 4096, FlakeSource: SourceEnvironment,
 	}
 	got := *c
 	got.Tasks = nil

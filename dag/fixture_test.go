@@ -20,8 +20,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 //	                                                                      ┄┄▶ tool-analytics(6)
 //	learn-permissions, learn-mcp, learn-context, learn-workflows,
 //	learn-instructions, learn-cross-project, learn-meta (7, all start at once) ┄┄▶ learn-review(7)
-//	activate ─▶ accept(8) ◀┄┄ claude-config, mcp-analytics, tool-analytics, learn-review
-//	accept ─▶ generations(9)      accept ─▶ push(14)
+//	activate ─▶ accept(8) ─▶ commit(8) ◀┄┄ claude-config, mcp-analytics, tool-analytics, learn-review
+//	accept ─▶ generations(9)      commit ─▶ push(14)
 //	disk(10) and caches(11) start at once
 //	mcp-analytics ┄┄▶ sessions(12) ◀┄┄ learn-review      claude-config ┄┄▶ backups(13)
 //
@@ -45,7 +45,8 @@ func defaultNodes() []Node {
 	}
 	nodes = append(nodes,
 		Node{Name: "learn-review", Seed: 7, Groups: []string{"learn"}, After: analyzers, Interactive: true},
-		Node{Name: "accept", Seed: 8, Groups: []string{"git"}, Needs: []string{"activate"},
+		Node{Name: "accept", Seed: 8, Groups: []string{"git"}, Needs: []string{"activate"}, Interactive: true},
+		Node{Name: "commit", Seed: 8, Groups: []string{"git"}, Needs: []string{"accept"},
 			After: []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}, Interactive: true},
 		Node{Name: "generations", Seed: 9, Groups: []string{"cleanup"}, Needs: []string{"accept"}, Interactive: true},
 		Node{Name: "disk", Seed: 10, Groups: []string{"analytics"}},
@@ -53,7 +54,7 @@ func defaultNodes() []Node {
 		Node{Name: "sessions", Seed: 12, Groups: []string{"claude", "cleanup"},
 			After: []string{"mcp-analytics", "learn-review"}, Interactive: true},
 		Node{Name: "backups", Seed: 13, Groups: []string{"claude", "cleanup"}, After: []string{"claude-config"}, Interactive: true},
-		Node{Name: "push", Seed: 14, Groups: []string{"git"}, Needs: []string{"accept"}, Interactive: true},
+		Node{Name: "push", Seed: 14, Groups: []string{"git"}, Needs: []string{"commit"}, Interactive: true},
 	)
 	return nodes
 }

@@ -87,10 +87,10 @@ func TestWavesDefaultGraph(t *testing.T) {
 		{"build", "learn-review"},
 		{"diff"},
 		{"activate"},
-		{"claude-config"},
-		{"mcp-analytics", "tool-analytics", "backups"},
-		{"accept", "sessions"},
-		{"generations", "push"},
+		{"claude-config", "accept"},
+		{"mcp-analytics", "tool-analytics", "generations", "backups"},
+		{"commit", "sessions"},
+		{"push"},
 	}
 	if got := defaultGraph(t).Waves(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Waves() =\n%v\nwant\n%v", got, want)

@@ -59,7 +59,7 @@ func TestResolve(t *testing.T) {
 		{[]string{"7"}, []string{"learn-permissions", "learn-mcp", "learn-context", "learn-workflows",
 			"learn-instructions", "learn-cross-project", "learn-meta", "learn-review"}},
 		{[]string{"cleanup"}, []string{"generations", "caches", "sessions", "backups"}},
-		{[]string{"git", "push", "14"}, []string{"accept", "push"}},
+		{[]string{"git", "push", "14"}, []string{"accept", "commit", "push"}},
 	}
 	for _, c := range cases {
 		got, err := g.Resolve(c.tokens)
@@ -175,6 +175,6 @@ func FuzzParseSelector(f *testing.F) {
 const unknownBiuld = `unknown task, group or phase "biuld" (did you mean "build"?); valid: ` +
 	`tasks flake-update, build, diff, activate, claude-config, mcp-analytics, tool-analytics, ` +
 	`learn-permissions, learn-mcp, learn-context, learn-workflows, learn-instructions, ` +
-	`learn-cross-project, learn-meta, learn-review, accept, generations, disk, caches, sessions, ` +
+	`learn-cross-project, learn-meta, learn-review, accept, commit, generations, disk, caches, sessions, ` +
 	`backups, push; groups analytics, claude, cleanup, git, learn, system; ` +
 	`phases 1–14 present: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`

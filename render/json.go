@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -123,6 +124,7 @@ func (r *jsonOut) writeLocked(v any) {
 	if err != nil {
 		return
 	}
+	line = termtext.JSON(line)
 	_, _ = r.o.Out.Write(append(line, '\n'))
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
@@ -103,7 +104,7 @@ func (p *Prompter) Confirm(ctx context.Context, q tasks.Question[bool]) (bool, e
 	if q.Default {
 		hint = "[Y/n]"
 	}
-	return ask(p, ctx, q, true, q.Text+" "+p.pal.dim(hint), "please answer y or n", func(s string) (bool, bool) {
+	return ask(p, ctx, q, true, cleanText(q.Text)+" "+p.pal.dim(hint), "please answer y or n", func(s string) (bool, bool) {
 		switch strings.ToLower(s) {
 		case "y", "yes":
 			return true, true
@@ -118,12 +119,12 @@ func (p *Prompter) Confirm(ctx context.Context, q tasks.Question[bool]) (bool, e
 func (p *Prompter) Choose(ctx context.Context, q tasks.Question[rune], choices []tasks.Choice) (rune, error) {
 	keys := make([]string, len(choices))
 	for i, c := range choices {
-		keys[i] = string(c.Key) + "=" + c.Label
+		keys[i] = termtext.Escape(string(c.Key) + "=" + c.Label)
 	}
-	text := q.Text + " " + p.pal.dim("["+strings.Join(keys, " ")+"]")
+	text := cleanText(q.Text) + " " + p.pal.dim("["+strings.Join(keys, " ")+"]")
 	hasDefault := valid(q.Default, choices)
 	if hasDefault {
-		text += " " + p.pal.dim("(Enter: "+string(q.Default)+")")
+		text += " " + p.pal.dim("(Enter: "+termtext.Escape(string(q.Default))+")")
 	}
 	return ask(p, ctx, q, hasDefault, text, "please answer with one of the keys", func(s string) (rune, bool) {
 		if r, size := utf8.DecodeRuneInString(s); size == len(s) {
@@ -158,9 +159,9 @@ func valid(k rune, choices []tasks.Choice) bool {
 
 // Input asks for a line of text.
 func (p *Prompter) Input(ctx context.Context, q tasks.Question[string]) (string, error) {
-	text := q.Text
+	text := cleanText(q.Text)
 	if q.Default != "" {
-		text += " " + p.pal.dim("["+q.Default+"]")
+		text += " " + p.pal.dim("["+termtext.Escape(q.Default)+"]")
 	}
 	return ask(p, ctx, q, true, text+":", "", func(s string) (string, bool) { return s, true })
 }
@@ -186,7 +187,7 @@ func (p *Prompter) MultiSelect(ctx context.Context, q tasks.Question[[]int], opt
 		}
 		fmt.Fprintf(&list, "  %*d %s %s\n", w, i+1, mark, clean(o))
 	}
-	text := q.Text + "\n" + list.String() + p.pal.dim("numbers or ranges (1 3 5, 2-4), all, none; Enter keeps the [x] ones") + ":"
+	text := cleanText(q.Text) + "\n" + list.String() + p.pal.dim("numbers or ranges (1 3 5, 2-4), all, none; Enter keeps the [x] ones") + ":"
 	return ask(p, ctx, q, true, text, "", func(s string) ([]int, bool) { return parseSelection(s, len(options)) })
 }
 
@@ -242,7 +243,7 @@ func (p *Prompter) Println(text string) {
 	}
 	p.pauseDisplay()
 	defer p.resumeDisplay()
-	p.write(strings.TrimSuffix(text, "\n") + "\n")
+	p.write(cleanText(strings.TrimSuffix(text, "\n")) + "\n")
 }
 
 func (p *Prompter) pauseDisplay() {

@@ -128,6 +128,8 @@ func New(mode string, o Options) (Renderer, error) {
 	if o.Ticker == nil {
 		o.Ticker = timeTicker
 	}
+	// A display that goes away mid-run must not stop the run (display.go).
+	o.Out, o.Err = newDisplay(o.Out), newDisplay(o.Err)
 	switch mode {
 	case ModeTTY:
 		return newTTY(o), nil

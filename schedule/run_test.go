@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,6 +184,60 @@ func TestDeclinedSkipsNeedsDependents(t *testing.T) {
 	}
 }
 
+// A "no" carries down the needs edges: what needs a task skipped for a
+// declined prerequisite is skipped too, with the same reason, while a task
+// that only comes after it runs. A task may say what its "no" means for
+// the tasks after it (a rolled-back configuration).
+func TestDeclinedCarriesDownNeeds(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		outcome error
+		reason  string
+	}{
+		{"default reason", tasks.Decline("not activated"), "activate was declined"},
+		{"carried reason", &tasks.Outcome{Kind: tasks.Declined, Reason: "changes rejected; rolled back", Carry: "configuration was rolled back"},
+			"configuration was rolled back"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ran := make(chan string, 8)
+			okNamed := func(name string) tasks.Task {
+				return tasks.Func(func(context.Context, *tasks.Env) error { ran <- name; return nil })
+			}
+			specs := []tasks.Spec{
+				{Name: "activate", Task: tasks.Func(func(context.Context, *tasks.Env) error { return c.outcome })},
+				{Name: "accept", Needs: []string{"activate"}, Task: okNamed("accept")},
+				{Name: "generations", Needs: []string{"accept"}, Task: okNamed("generations")},
+				{Name: "commit", Needs: []string{"accept"}, Task: okNamed("commit")},
+				{Name: "push", Needs: []string{"commit"}, Task: okNamed("push")},
+				{Name: "sessions", After: []string{"commit"}, Task: okNamed("sessions")},
+				{Name: "skipper", Task: tasks.Func(func(context.Context, *tasks.Env) error { return tasks.Skip("nothing to do") })},
+				{Name: "after-skip", Needs: []string{"skipper"}, Task: okNamed("after-skip")},
+			}
+			sum, _ := run(t, specs, Options{Jobs: 2})
+			close(ran)
+			var got []string
+			for n := range ran {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"after-skip", "sessions"}) {
+				t.Errorf("ran %v, want only after-skip and sessions", got)
+			}
+			if state(sum, "activate") != Declined {
+				t.Errorf("activate %s", state(sum, "activate"))
+			}
+			for _, n := range []string{"accept", "generations", "commit", "push"} {
+				if r := sum.Results[n]; r.State != Skipped || r.Reason != c.reason {
+					t.Errorf("%s %s (%q), want skipped (%q)", n, r.State, r.Reason, c.reason)
+				}
+			}
+			if r := sum.Results["after-skip"]; r.State != Succeeded || r.Carry != "" {
+				t.Errorf("after a plain skip: %s, carry %q", r.State, r.Carry)
+			}
+		})
+	}
+}
+
 func TestDisabledAndSkippedCountAsDone(t *testing.T) {
 	specs := []tasks.Spec{
 		{Name: "a", Disabled: true},
@@ -319,13 +374,14 @@ func TestTTYGrantedInSeedOrder(t *testing.T) {
 
 func TestValuesHandedOn(t *testing.T) {
 	var got any
+	out := tasks.NewKey[string]("build", "out")
 	specs := []tasks.Spec{
 		{Name: "build", Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			env.Put("out", "/nix/store/abc-nixos-system")
+			out.Put(env, "/nix/store/abc-nixos-system")
 			return nil
 		})},
 		{Name: "activate", Needs: []string{"build"}, Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			got, _ = env.Value("build", "out")
+			got, _ = out.Get(env)
 			return nil
 		})},
 	}

@@ -116,6 +116,10 @@ func judge(res *Result, t *task, err error, timedOut, canceled bool, log io.Writ
 			res.State = Skipped
 			if o.Kind == tasks.Declined {
 				res.State = Declined
+				res.Carry = o.Carry
+				if res.Carry == "" {
+					res.Carry = fmt.Sprintf("%s was declined", t.name)
+				}
 			}
 			return
 		}

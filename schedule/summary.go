@@ -22,6 +22,11 @@ type Result struct {
 	Tail     []string
 	LogPath  string
 	Critical bool
+	// Carry is set when the task was declined, or skipped because a
+	// needs-prerequisite carried a "no": the reason its own
+	// needs-dependents are skipped with, so that a declined activation
+	// also skips what needs the tasks after it.
+	Carry string
 }
 
 // Summary is the outcome of a whole run.

@@ -175,8 +175,12 @@ func (w *walker) abort(reason string) {
 // ready is called once every prerequisite of t is final: t either ends at
 // once (see unrunnable) or becomes runnable.
 func (w *walker) ready(t *task) {
-	if s, reason, ok := w.unrunnable(t); ok {
-		w.settle(t, s, reason)
+	if s, reason, carried, ok := w.unrunnable(t); ok {
+		res := &Result{Name: t.name, State: s, Reason: reason, Start: w.r.opts.Now(), Critical: t.spec.Critical}
+		if carried {
+			res.Carry = reason
+		}
+		w.finish(t, res)
 		w.release(t)
 		return
 	}
@@ -188,36 +192,47 @@ func (w *walker) ready(t *task) {
 }
 
 // unrunnable says whether a ready t ends without running, in which state
-// and why: a needs-prerequisite that did not succeed, the abort, being
-// disabled, or a dry run it does not support.
-func (w *walker) unrunnable(t *task) (State, string, bool) {
+// and why: a needs-prerequisite that did not succeed or that carries a
+// "no", the abort, being disabled, or a dry run it does not support.
+// carried says t is skipped for a "no" upstream, which it carries on to
+// its own needs-dependents: declining activate skips accept, and through
+// it generations, commit and push.
+func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) {
 	for _, e := range w.r.g.Prereqs(t.name) {
 		p := w.all[e.From]
-		if e.Kind != dag.Needs || p.state.satisfiesNeeds() {
+		if e.Kind != dag.Needs {
 			continue
 		}
 		// After an abort, only a failure upstream is a reason of its
 		// own; a canceled or declined prerequisite is the abort's.
-		if w.aborting && p.state != Failed && p.state != UpstreamFailed {
+		if w.aborting {
+			if p.state == Failed || p.state == UpstreamFailed {
+				return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), false, true
+			}
 			continue
 		}
-		if p.state == Declined {
-			return Skipped, fmt.Sprintf("%s was declined", p.name), true
+		if r := w.sum.Results[p.name]; r != nil && r.Carry != "" {
+			return Skipped, r.Carry, true, true
 		}
-		return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), true
+		if p.state == Declined { // declined without a Result's Carry: say so all the same
+			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
+		}
+		if !p.state.satisfiesNeeds() {
+			return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), false, true
+		}
 	}
 	switch {
 	case w.aborting:
-		return Canceled, w.abortReason, true
+		return Canceled, w.abortReason, false, true
 	case t.spec.Disabled:
 		if t.spec.DisabledReason != "" {
-			return Skipped, t.spec.DisabledReason, true
+			return Skipped, t.spec.DisabledReason, false, true
 		}
-		return Skipped, "disabled", true
+		return Skipped, "disabled", false, true
 	case w.r.opts.DryRun && !t.spec.DryRun:
-		return Skipped, "dry run", true
+		return Skipped, "dry run", false, true
 	}
-	return "", "", false
+	return "", "", false, false
 }
 
 // release tells t's dependents that t is final.

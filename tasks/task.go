@@ -3,6 +3,8 @@ package tasks
 import (
 	"context"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/config"
 )
 
 // Task is the unit of work. Run returns nil on success, an error from
@@ -54,9 +56,6 @@ type Spec struct {
 	// UsesHost: it builds nixosConfigurations.<host>, so the run first
 	// checks that the flake has that host.
 	UsesFlake, UsesHost bool
-	// Options lists the keys this built-in task accepts in [task.NAME]
-	// besides the standard ones (timeout, enabled, needs, after, groups).
-	Options []string
 	// DryRun: the task supports --dry-run (it then shows exactly what it
 	// would change and changes nothing). Other tasks are skipped in a dry run.
 	DryRun bool
@@ -65,7 +64,37 @@ type Spec struct {
 	Source string
 	// User is true for a task defined in config.toml with `run`.
 	User bool
+	// Task does the work. A built-in task with options is a Configurable,
+	// registered with its defaults; Configure binds it to the
+	// configuration's.
 	Task Task
+}
+
+// Configure returns the task bound to t, its [task.NAME] table (zero when
+// there is none): a Configurable gets its options decoded over its
+// defaults and checked; any other task accepts no option key. Every error
+// is a *config.Error naming the layer, the key, the value and what is
+// allowed.
+func (s Spec) Configure(t config.Task) (Task, error) {
+	t.Name = s.Name
+	if c, ok := s.Task.(Configurable); ok {
+		return c.Configure(t)
+	}
+	return s.Task, t.CheckOptions()
+}
+
+// OptionKeys returns the keys the task accepts in [task.NAME] besides the
+// standard ones (timeout, enabled, needs, after, groups, critical).
+func (s Spec) OptionKeys() []string {
+	c, ok := s.Task.(Configurable)
+	if !ok {
+		return nil
+	}
+	var keys []string
+	for _, o := range DescribeOptions(c) {
+		keys = append(keys, o.Key)
+	}
+	return keys
 }
 
 // AllResources is Resources plus tty for an interactive task, sorted and

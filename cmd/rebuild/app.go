@@ -9,11 +9,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // Main is the real entry point; it returns the exit code so tests can run
-// the whole program in-process.
-func Main() int { return Run(OSSystem(), os.Args[1:]) }
+// the whole program in-process. What it sets up belongs to the process:
+// a closed pipe is an error, not death (signals.go), and orphans of the
+// commands come back to rebuild (tasks/proc/reap.go).
+func Main() int {
+	catchBrokenPipe()
+	sys := OSSystem()
+	sys.Subreaper = proc.BecomeSubreaper() == nil
+	return Run(sys, os.Args[1:])
+}
 
 // Run runs the program with args on sys and returns the exit code.
 func Run(sys *System, args []string) int {
@@ -76,6 +84,30 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 	}
 	if f.Lookup("jobs") != nil && f.Changed("jobs") {
 		m["jobs"] = jobs
+	}
+	// The run flags that set a built-in task's option go through the
+	// same layer as the configuration, and are checked with it.
+	for flag, key := range taskOptionFlags {
+		if fl := f.Lookup(flag); fl != nil && fl.Changed {
+			m[key] = fl.Value.String()
+		}
+	}
+	return m
+}
+
+// taskOptionFlags are the run flags that set an option of a built-in
+// task, by flag name.
+var taskOptionFlags = map[string]string{
+	"ask":        "task.activate.ask",
+	"keep":       "task.generations.keep",
+	"keep-since": "task.generations.keep_since",
+}
+
+// flagNames names, by config key, the flag that sets it, for errors.
+func flagNames() map[string]string {
+	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs"}
+	for flag, key := range taskOptionFlags {
+		m[key] = "--" + flag
 	}
 	return m
 }

@@ -51,10 +51,12 @@ func TestRunFlagsParse(t *testing.T) {
 	}{
 		{nil, runOptions{Output: "auto"}, map[string]any{}},
 		{[]string{"-j", "3", "-y", "--ask", "-n", "-v", "--output", "json", "--strict"},
-			runOptions{Jobs: 3, Yes: true, Ask: true, DryRun: true, Verbose: true, Output: "json", Strict: true}, map[string]any{"jobs": 3}},
+			runOptions{Jobs: 3, Yes: true, Ask: true, DryRun: true, Verbose: true, Output: "json", Strict: true},
+			map[string]any{"jobs": 3, "task.activate.ask": "true"}},
 		{[]string{"--keep", "2", "--keep-since", "7d", "--only", "system,push", "--skip", "diff"},
-			runOptions{Keep: 2, KeepSet: true, KeepSince: "7d", Output: "auto", selectOptions: selectOptions{Only: "system,push", Skip: "diff"}}, map[string]any{}},
-		{[]string{"--keep", "0"}, runOptions{KeepSet: true, Output: "auto"}, map[string]any{}}, // refused once the plan is loaded
+			runOptions{Keep: 2, KeepSet: true, KeepSince: "7d", Output: "auto", selectOptions: selectOptions{Only: "system,push", Skip: "diff"}},
+			map[string]any{"task.generations.keep": "2", "task.generations.keep_since": "7d"}},
+		{[]string{"--keep", "0"}, runOptions{KeepSet: true, Output: "auto"}, map[string]any{"task.generations.keep": "0"}}, // refused by the run
 		{[]string{"--flake", "/etc/nixos", "-H", "box", "--elevate", "doas", "--config", "my.toml", "--no-update"},
 			runOptions{Output: "auto"}, map[string]any{"flake": "/etc/nixos", "host": "box", "elevate": "doas"}},
 	} {

@@ -73,15 +73,17 @@ func lookupFlake(sys *System, cfg *config.Config, userFile string) flakeLookup {
 		return true
 	}
 
-	switch src := cfg.FlakeSource; src {
-	case config.SourceFlags:
+	// The flag layer names the flag ("flag --flake") when it knows it.
+	flagPrefix := config.FlagSource("")
+	switch src := cfg.FlakeSource; {
+	case src == config.SourceFlags || strings.HasPrefix(src, flagPrefix):
 		set("--flake", cfg.Flake)
 		return l
-	case config.SourceEnvironment:
+	case src == config.SourceEnvironment:
 		l.Looked = append(l.Looked, lookedAt{"--flake", "not given"})
 		set(config.EnvName("flake"), cfg.Flake)
 		return l
-	case "":
+	case src == "":
 		l.Looked = append(l.Looked, lookedAt{"--flake", "not given"},
 			lookedAt{"flake in the configuration", "not set in " + configPlaces(cfg, userFile) + " nor " + config.EnvName("flake")})
 	default:

@@ -37,6 +37,8 @@ func TestFlakeLookupOrder(t *testing.T) {
 	}{
 		{name: "--flake first", cfg: config.Config{Flake: fromFlag, FlakeSource: config.SourceFlags},
 			env: []string{"NH_FLAKE=" + nh}, nixosDir: etc, wantRef: fromFlag, from: "--flake"},
+		{name: "--flake, as the flag layer names it", cfg: config.Config{Flake: fromFlag, FlakeSource: config.FlagSource("--flake")},
+			env: []string{"NH_FLAKE=" + nh}, wantRef: fromFlag, from: "--flake"},
 		{name: "the configuration before NH_*", cfg: config.Config{Flake: fromCfg, FlakeSource: "/etc/rebuild/config.toml"},
 			env: []string{"NH_OS_FLAKE=" + nhOS}, wantRef: fromCfg, from: "flake in /etc/rebuild/config.toml"},
 		{name: "REBUILD_FLAKE", cfg: config.Config{Flake: fromCfg, FlakeSource: config.SourceEnvironment},

@@ -53,6 +53,7 @@ func loadConfigOptions(sys *System, l loadOptions) config.Options {
 		Home:       sys.Home,
 		Hostname:   sys.Host,
 		Flags:      l.Set,
+		FlagNames:  flagNames(),
 		Root:       sys.Euid == 0,
 	}
 }

@@ -87,7 +87,7 @@ func checkHost(sys *System, flake, from, host string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var out, log bytes.Buffer
-	r := &proc.Runner{Environ: sys.Environ}
+	r := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
 	err := r.Run(ctx, proc.Cmd{Args: []string{"nix", "eval", "--json", "--no-write-lock-file",
 		flake + "#nixosConfigurations", "--apply", "builtins.attrNames"}, Stdout: &out, Log: &log})
 	if ctx.Err() != nil {
@@ -152,25 +152,11 @@ func checkElevation(sys *System, method string, root []string) error {
 	default:
 		return fmt.Errorf("elevate = %q: unknown method; allowed: sudo, doas, run0, none", method)
 	}
-	if _, ok := lookProgram(method, sys.Getenv("PATH")); ok {
+	if _, err := proc.LookPath(method, sys.Getenv("PATH")); err == nil {
 		return nil
 	}
 	return fmt.Errorf("elevate = %q, but %s is not installed; %s need root. Set elevate to another method (sudo, doas, run0, none), or run as root",
 		method, method, andList(root))
-}
-
-// lookProgram finds an executable file called name in the directories of path.
-func lookProgram(name, path string) (string, bool) {
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
 }
 
 // andList is "a", "a and b", "a, b and c".

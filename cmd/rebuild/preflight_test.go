@@ -84,7 +84,7 @@ func TestNoFlakeAnywhereStopsBeforeAnyTask(t *testing.T) {
 		t.Errorf("%d messages, want one:\n%s", n, msg)
 	}
 	places := []string{"--flake", "flake in the configuration", "REBUILD_FLAKE", "NH_OS_FLAKE", "NH_FLAKE",
-		m.sys.NixosDir, "~/nixos-config", "Set one with --flake DIR", "--skip flake-update,build,accept,push"}
+		m.sys.NixosDir, "~/nixos-config", "Set one with --flake DIR", "--skip flake-update,build,commit,push"}
 	at := 0
 	for _, p := range places {
 		i := strings.Index(msg[at:], p)

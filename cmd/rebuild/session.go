@@ -43,6 +43,7 @@ func openSession(o *runOptions, p *plan, mode string, est func(string) time.Dura
 		rend.Close()
 		return nil, fmt.Errorf("logs: %w", err)
 	}
+	logs.CapTasks(p.cfg.LogMax)
 	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs}
 	if live {
 		s.term = o.IO.Terminal()
@@ -86,18 +87,27 @@ func (s *session) close() {
 func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 	o, cfg := s.o, s.p.cfg
 	code := sum.ExitCode(o.Strict)
+	for _, c := range s.logs.Cuts() {
+		if res := sum.Results[c.Task]; res != nil {
+			res.Report.Warnings = append(res.Report.Warnings, "log cut: "+c.String())
+		}
+	}
+	// History first: it must not wait for a display that is slow or gone.
+	// A dry run is not a run: its quick, changeless tasks would drag the
+	// ETAs of the next real run down.
+	if !o.DryRun {
+		hist := filepath.Join(cfg.StateDir, "history.jsonl")
+		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
+		if err := schedule.AppendHistory(hist, rec); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
+		} else if _, err := schedule.CompactHistory(hist, cfg.HistoryMax); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: compacting history (history_max): %v\n", err)
+		}
+	}
 	s.rend.Summary(sum, s.logs.Dir())
 	s.close()
 	if err := s.logs.Prune(); err != nil {
 		fmt.Fprintf(o.IO.Err, "rebuild: pruning old logs: %v\n", err)
-	}
-	// A dry run is not a run: its quick, changeless tasks would drag the
-	// ETAs of the next real run down.
-	if !o.DryRun {
-		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
-		if err := schedule.AppendHistory(filepath.Join(cfg.StateDir, "history.jsonl"), rec); err != nil {
-			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
-		}
 	}
 	if cfg.MetricsFile != "" && !o.DryRun {
 		if err := render.WriteMetrics(cfg.MetricsFile, sum, code, o.Sys.Now()); err != nil {

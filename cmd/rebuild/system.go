@@ -23,6 +23,9 @@ type System struct {
 	// NixosDir is /etc/nixos, where NixOS keeps its configuration: the
 	// flake is looked for there (see lookupFlake). "" looks nowhere.
 	NixosDir string
+	// Subreaper: the process is a child subreaper (proc.BecomeSubreaper),
+	// so the runners reap what commands leave behind.
+	Subreaper bool
 }
 
 // OSSystem is the real machine.

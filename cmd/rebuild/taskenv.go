@@ -23,10 +23,6 @@ type taskEnv struct {
 // fill is the run's schedule.EnvFunc.
 func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Config = s.cfg
-	if s.cfg != nil {
-		env.Options = s.cfg.Tasks[env.Name]
-	}
-	env.Options.Name = env.Name // also without a [task.NAME] table: errors name the key
 	env.Prompt = timeWaits(s.prompt, env)
 	env.Runner = s.runner
 	env.Home = s.home

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
@@ -18,26 +19,77 @@ import (
 // defaultDays is the analytics window.
 const defaultDays = 30
 
+// MCPAnalyticsOptions are the options of [task.mcp-analytics].
+type MCPAnalyticsOptions struct {
+	Days        int    `option:"days" doc:"the window, in days"`
+	ClaudeJSON  string `option:"claude_json" doc:"Claude Code's user configuration, with its MCP servers"`
+	ProjectsDir string `option:"projects_dir" doc:"the session logs"`
+}
+
+func defaultMCPAnalyticsOptions() MCPAnalyticsOptions {
+	return MCPAnalyticsOptions{Days: defaultDays, ClaudeJSON: "~/.claude.json", ProjectsDir: "~/.claude/projects"}
+}
+
+// Check refuses a window shorter than a day.
+func (o MCPAnalyticsOptions) Check() error { return positive("days", o.Days) }
+
+// mcpAnalytics is the mcp-analytics task.
+type mcpAnalytics struct{ opts MCPAnalyticsOptions }
+
+// Configure implements tasks.Configurable.
+func (t mcpAnalytics) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultMCPAnalyticsOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t mcpAnalytics) TaskOptions() any { return t.opts }
+
+func (t mcpAnalytics) Run(ctx context.Context, env *tasks.Env) error {
+	return runMCPAnalytics(ctx, env, t.opts)
+}
+
+// ToolAnalyticsOptions are the options of [task.tool-analytics].
+type ToolAnalyticsOptions struct {
+	Days       int    `option:"days" doc:"the window, in days"`
+	Packages   string `option:"packages" doc:"the Nix file listing the installed tools; empty: <flake>/modules/core/packages.nix"`
+	CommandLog string `option:"command_log" doc:"fish's log of the commands run, by whom"`
+}
+
+func defaultToolAnalyticsOptions() ToolAnalyticsOptions {
+	return ToolAnalyticsOptions{Days: defaultDays, CommandLog: "~/.local/share/fish/command-source.jsonl"}
+}
+
+// Check refuses a window shorter than a day.
+func (o ToolAnalyticsOptions) Check() error { return positive("days", o.Days) }
+
+// toolAnalytics is the tool-analytics task.
+type toolAnalytics struct{ opts ToolAnalyticsOptions }
+
+// Configure implements tasks.Configurable.
+func (t toolAnalytics) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultToolAnalyticsOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t toolAnalytics) TaskOptions() any { return t.opts }
+
+func (t toolAnalytics) Run(ctx context.Context, env *tasks.Env) error {
+	return runToolAnalytics(ctx, env, t.opts)
+}
+
 // runMCPAnalytics is mcp-analytics: servers configured in ~/.claude.json,
 // <flake>/.mcp.json and <flake>/.claude/mcp.json, their use in the session
 // logs of the window, <flake>/.claude/mcp-analytics.md and the CLAUDE.md
 // section. The sessions read move from raw to analyzed, and only from raw.
-func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
+func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	days, err := positiveOption(env, "days", defaultDays)
-	if err != nil {
-		return err
-	}
-	claudeJSON, err := pathOption(env, "claude_json", "~/.claude.json")
-	if err != nil {
-		return err
-	}
-	projectsDir, err := pathOption(env, "projects_dir", "~/.claude/projects")
-	if err != nil {
-		return err
-	}
+	days, claudeJSON, projectsDir := o.Days, env.Expand(o.ClaudeJSON), env.Expand(o.ProjectsDir)
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
 		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
@@ -109,26 +161,20 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 // runToolAnalytics is tool-analytics: the tools of packages.nix against
 // the fish command log of the window, <flake>/.claude/tool-analytics.md
 // and the CLAUDE.md section.
-func runToolAnalytics(ctx context.Context, env *tasks.Env) error {
+func runToolAnalytics(ctx context.Context, env *tasks.Env, o ToolAnalyticsOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	days, err := positiveOption(env, "days", defaultDays)
-	if err != nil {
-		return err
-	}
+	days := o.Days
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
 		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
 	}
-	pkgPath, err := pathOption(env, "packages", filepath.Join(flake, "modules", "core", "packages.nix"))
-	if err != nil {
-		return err
+	pkgPath := filepath.Join(flake, "modules", "core", "packages.nix")
+	if o.Packages != "" {
+		pkgPath = env.Expand(o.Packages)
 	}
-	logPath, err := pathOption(env, "command_log", "~/.local/share/fish/command-source.jsonl")
-	if err != nil {
-		return err
-	}
+	logPath := env.Expand(o.CommandLog)
 	installed, err := toolusage.ReadPackages(pkgPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return tasks.Skip("no data: no %s", homeTilde(env, pkgPath))

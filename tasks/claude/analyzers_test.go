@@ -18,11 +18,11 @@ import (
 // handedOn returns the suggestions an analyzer handed to learn-review.
 func (f *fixture) handedOn(name string) []learn.Suggestion {
 	f.t.Helper()
-	v, ok := f.values.Get(name, claude.SuggestionsKey)
+	v, ok := claude.Suggestions(name).Get(f.values)
 	if !ok {
 		f.t.Fatalf("%s handed nothing on", name)
 	}
-	return v.([]learn.Suggestion)
+	return v
 }
 
 // brief is what identifies a suggestion in these tests: its kind, its

@@ -11,36 +11,68 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
-// BackupsOptions are the keys `backups` accepts in [task.backups]:
+// BackupsOptions are the options of [task.backups].
 //
-//	dirs = ["<flake>/.backups", "<flake>/.claude/.backups", "~/.claude/.backups"]
-//	    the folders claude-config backs files up into; only the files
-//	    directly in them named *.backup-* (e.g.
-//	    CLAUDE.md.backup-20250124-101500) are considered, nothing else is
-//	    ever touched. A folder under the flake directory, or listed here
-//	    explicitly, may be outside the home directory; "/" and the home
-//	    directory itself are refused.
-//	policy = "ask"
-//	    "ask": show the backups and ask; "all": delete every backup;
-//	    "older": delete those older than older_than_days (by modification
-//	    time); "keep": keep the newest `keep` of each file, delete the
-//	    rest; "skip": delete nothing. A policy other than "ask" is applied
-//	    without asking.
-//	older_than_days = 7
-//	keep = 3
+// Only the files directly in the dirs named *.backup-* (e.g.
+// CLAUDE.md.backup-20250124-101500) are considered, nothing else is ever
+// touched. A folder under the flake directory, or listed explicitly, may
+// be outside the home directory; "/" and the home directory itself are
+// refused.
+// "Under the flake" holds for where a folder really is: <flake>/.claude
+// as a link to a folder outside the flake and the home is not cleaned by
+// default (a warning says so; listing it in dirs cleans it).
 //
 // Without a terminal and without --yes, with policy "ask", nothing is
 // deleted and the task is skipped. --yes applies "older" (older than
 // older_than_days). --dry-run lists exactly the files that the policy
 // (with "ask": what --yes would do) would delete, and deletes nothing.
-var BackupsOptions = []string{"dirs", "policy", "older_than_days", "keep"}
+type BackupsOptions struct {
+	// Dirs nil: the flake's .backups and .claude/.backups, and
+	// ~/.claude/.backups.
+	Dirs          []string `option:"dirs" doc:"the folders claude-config backs files up into; unset: <flake>/.backups, <flake>/.claude/.backups and ~/.claude/.backups"`
+	Policy        string   `option:"policy" doc:"\"ask\": show the backups and ask; \"all\": delete every backup; \"older\": those older than older_than_days; \"keep\": all but the newest keep of each file; \"skip\": none; other than \"ask\", applied without asking"`
+	OlderThanDays int      `option:"older_than_days" doc:"the age in days (by modification time) of the backups \"older\" deletes"`
+	Keep          int      `option:"keep" doc:"how many of each file's newest backups \"keep\" keeps"`
+	Given         tasks.Given
+}
+
+// DefaultBackupsOptions are backups' defaults.
+func DefaultBackupsOptions() BackupsOptions {
+	return BackupsOptions{Policy: "ask", OlderThanDays: 7, Keep: 3}
+}
+
+// Check refuses an unknown policy and negative numbers.
+func (o BackupsOptions) Check() error {
+	if err := cleanupChoice("policy", o.Policy, "ask", "all", "older", "keep", "skip"); err != nil {
+		return err
+	}
+	if o.OlderThanDays < 0 {
+		return tasks.BadOption("older_than_days", o.OlderThanDays, "negative", "a whole number of days ≥ 0")
+	}
+	if o.Keep < 0 {
+		return tasks.BadOption("keep", o.Keep, "negative", "a whole number ≥ 0")
+	}
+	return nil
+}
 
 // Backups is the backups task.
-type Backups struct{}
+type Backups struct{ Options BackupsOptions }
+
+// Configure implements tasks.Configurable.
+func (b *Backups) Configure(t config.Task) (tasks.Task, error) {
+	c := *b
+	c.Options = DefaultBackupsOptions()
+	err := tasks.DecodeOptions(t, &c.Options)
+	return &c, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (b *Backups) TaskOptions() any { return b.Options }
 
 // backup is one *.backup-* file.
 type backup struct {
@@ -48,6 +80,7 @@ type backup struct {
 	original string // the backed-up file: path up to ".backup-"
 	size     int64
 	mtime    time.Time
+	node     fsutil.Listed // the file as listed: only that may go
 }
 
 // backupPlan is what each answer would delete.
@@ -58,28 +91,8 @@ type backupPlan struct {
 // Run lists the backups, with what each choice would delete, and deletes
 // what the policy or the person chose. See BackupsOptions.
 func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
-	dirs, explicit, err := backupDirs(env)
-	if err != nil {
-		return err
-	}
-	policy, err := cleanupChoice(env, "policy", "ask", "ask", "all", "older", "keep", "skip")
-	if err != nil {
-		return err
-	}
-	days, err := env.Options.Int("older_than_days", 7)
-	if err != nil {
-		return err
-	}
-	if days < 0 {
-		return env.Options.OptionError("older_than_days", days, "negative", "a whole number of days ≥ 0")
-	}
-	keep, err := env.Options.Int("keep", 3)
-	if err != nil {
-		return err
-	}
-	if keep < 0 {
-		return env.Options.OptionError("keep", keep, "negative", "a whole number ≥ 0")
-	}
+	dirs, configured, flake := backupDirs(env, b.Options.Dirs)
+	policy, days, keep := b.Options.Policy, b.Options.OlderThanDays, b.Options.Keep
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": backups kept")
 	}
@@ -90,12 +103,24 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	roots := map[string]*fsutil.Root{}
 	var order []string
 	for _, d := range dirs {
-		root, err := guard.Open(d, explicit[d])
+		root, err := openBackupDir(guard, d, configured, flake)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
+		var re *fsutil.RootError
+		if err != nil && !configured && errors.As(err, &re) {
+			// A default folder that resolves somewhere it may not be
+			// cleaned: say so, clean the others.
+			hint := ""
+			if re.Outside {
+				hint = " (list it in task.backups.dirs to clean it)"
+			}
+			env.Warn("backups: %s not cleaned: %v%s", cleanupTilde(env, d), err, hint)
+			continue
+		}
 		if err != nil {
-			return env.Options.OptionError("dirs", cleanupTilde(env, d), err.Error()+"; nothing was deleted", "folders that hold *.backup-* files")
+			return fmt.Errorf("%s: task.backups.dirs = %q: %v; nothing was deleted; allowed: folders that hold *.backup-* files",
+				b.Options.Given.Source("dirs"), cleanupTilde(env, d), err)
 		}
 		if _, dup := roots[root.Real]; dup {
 			continue
@@ -169,6 +194,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 				cleanupPlural(len(sets[k]), "file", "files"), fsutil.FormatBytes(backupBytes(sets[k])))})
 		}
 		choices = append(choices, tasks.Choice{Key: 's', Label: "skip: keep them all"})
+		var err error
 		choice, err = env.Prompt.Choose(ctx, q, choices)
 		if err != nil {
 			return err
@@ -181,10 +207,10 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
 }
 
-// backupDirs returns the folders to look in, and which of them may be
-// outside the home directory (under the flake, or configured).
-func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
-	flake := ""
+// backupDirs returns the folders to look in, whether they were configured
+// (then each may be outside the home directory), and the flake directory
+// ("" when there is none).
+func backupDirs(env *tasks.Env, configuredDirs []string) (dirs []string, configured bool, flake string) {
 	if env.Config != nil && env.Config.Flake != "" {
 		flake = filepath.Clean(env.Expand(env.Config.Flake))
 	}
@@ -193,18 +219,35 @@ func backupDirs(env *tasks.Env) ([]string, map[string]bool, error) {
 		def = append(def, filepath.Join(flake, ".backups"), filepath.Join(flake, ".claude", ".backups"))
 	}
 	def = append(def, "~/.claude/.backups")
-	dirs, err := env.Options.Strings("dirs", def)
-	if err != nil {
-		return nil, nil, err
+	dirs, configured = append([]string{}, configuredDirs...), configuredDirs != nil
+	if !configured {
+		dirs = def
 	}
-	_, configured := env.Options.Options["dirs"]
-	explicit := map[string]bool{}
 	for i, d := range dirs {
-		d = filepath.Clean(env.Expand(d))
-		dirs[i] = d
-		explicit[d] = configured || (flake != "" && strings.HasPrefix(d, flake+"/"))
+		dirs[i] = filepath.Clean(env.Expand(d))
 	}
-	return dirs, explicit, nil
+	return dirs, configured, flake
+}
+
+// openBackupDir checks the backup folder d with guard. A configured folder
+// may be outside the home directory. So may one under the flake (the flake
+// may be /etc/nixos) — but only if it is under the flake once resolved:
+// <flake>/.claude may be a link to anywhere, and the exemption must not
+// follow it there. Such a folder is held to the home-directory rule.
+func openBackupDir(guard fsutil.Guard, d string, configured bool, flake string) (*fsutil.Root, error) {
+	underFlake := flake != "" && strings.HasPrefix(d, flake+"/")
+	root, err := guard.Open(d, configured || underFlake)
+	if err != nil || configured || !underFlake {
+		return root, err
+	}
+	if realFlake, err := filepath.EvalSymlinks(flake); err == nil && realFlake != "/" && strings.HasPrefix(root.Real, realFlake+"/") {
+		return root, nil
+	}
+	if inHome, err := guard.Open(d, false); err == nil && inHome.Real == root.Real {
+		return inHome, nil
+	}
+	return nil, &fsutil.RootError{Path: d, Real: root.Real, Outside: true,
+		Reason: "is outside the flake directory " + flake + " and outside the home directory"}
 }
 
 // findBackups lists the regular files directly in root named *.backup-*.
@@ -223,7 +266,7 @@ func findBackups(ctx context.Context, root *fsutil.Root) ([]*backup, []error, er
 		}
 		i := strings.LastIndex(e.Path, ".backup-")
 		mu.Lock()
-		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime})
+		out = append(out, &backup{path: e.Path, original: e.Path[:i], size: e.Size, mtime: e.ModTime, node: e.Listed()})
 		mu.Unlock()
 	})
 	if err != nil {
@@ -308,16 +351,16 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 	var errs []error
 	for _, real := range backupRootKeys(roots) {
 		root := roots[real]
-		var paths []string
+		var files []fsutil.Listed
 		for _, c := range chosen {
 			if filepath.Dir(c.path) == filepath.Clean(root.Path) {
-				paths = append(paths, c.path)
+				files = append(files, c.node)
 			}
 		}
-		if len(paths) == 0 {
+		if len(files) == 0 {
 			continue
 		}
-		out, err := root.Remove(ctx, paths, dryRun)
+		out, err := root.RemoveListed(ctx, files, dryRun)
 		if err != nil {
 			return err
 		}
@@ -340,9 +383,7 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 		fmt.Fprint(env.Log, text.String())
 		env.Action("deleted %s, freed %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	}
-	if len(errs) > 0 {
-		env.Warn("backups: could not delete %s: %v", cleanupPlural(len(errs), "file", "files"), errs[0])
-	}
+	cleanupNotDeleted(env, "backups", errs)
 	return nil
 }
 

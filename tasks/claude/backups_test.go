@@ -190,3 +190,74 @@ func TestBackupsNone(t *testing.T) {
 		t.Error(r.outcome())
 	}
 }
+
+// The folders under the flake may be outside the home (the flake may be
+// /etc/nixos) only while they really are under the flake: with
+// <flake>/.claude a link to a folder outside the home, its .backups is
+// not cleaned under --yes, and a warning says why; the other folders
+// are. A link to a folder inside the home is cleaned as before.
+func TestBackupsUnderTheFlakeOnlyOnceResolved(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		target  func(base, home string) string
+		cleaned bool
+	}{
+		{"link out of the home", func(base, _ string) string { return filepath.Join(base, "elsewhere", "claude") }, false},
+		{"link into the home", func(_, home string) string { return filepath.Join(home, "dotfiles", "claude") }, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base, home := backupHome(t)
+			dotClaude := filepath.Join(home, "nixos-config", ".claude")
+			target := c.target(base, home)
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(dotClaude, target); err != nil {
+				t.Fatal(err)
+			}
+			taskstest.Symlink(t, target, dotClaude)
+			before := taskstest.Listing(t, base)
+			r := runCleanup(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
+			if r.err != nil {
+				t.Fatalf("%s\n%s", r.outcome(), r.log)
+			}
+			gone := []string{bkB0101, bkB0110, bkB0120, bkSet}
+			moved, _ := filepath.Rel(base, filepath.Join(target, ".backups", "settings.local.json.backup-20250115-000000"))
+			if c.cleaned {
+				gone = append(gone, moved)
+			}
+			if got, want := taskstest.Listing(t, base), taskstest.Without(before, gone...); !slices.Equal(got, want) {
+				t.Fatalf("files:\n%s", taskstest.Diff(got, want))
+			}
+			w := strings.Join(r.rep.Warnings, "\n")
+			if warned := strings.Contains(w, "~/nixos-config/.claude/.backups") && strings.Contains(w, "outside the flake"); warned == c.cleaned {
+				t.Errorf("warnings %q", w)
+			}
+		})
+	}
+}
+
+// A backup's name is shown escaped in the table, the log and the
+// summary: a name holding an OSC and a clear-screen sequence sets no
+// title and clears nothing; it reads as what it is.
+func TestBackupsShowsNamesEscaped(t *testing.T) {
+	_, home := backupHome(t)
+	hostile := "x\x1b]0;PWNED\x07\x1b[2J\x9b2J.md.backup-1"
+	taskstest.WriteFile(t, filepath.Join(home, ".claude/.backups", hostile), "b")
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'a'}}
+	r := runCleanup(t, &Backups{}, "backups", home, nil, p)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".claude/.backups", hostile)); !os.IsNotExist(err) {
+		t.Errorf("the backup with the odd name is still there: %v", err)
+	}
+	shown := strings.Join(p.Printed(), "\n")
+	everything := shown + r.log + strings.Join(append(append(r.rep.Actions, r.rep.Warnings...), r.rep.Stats...), "\n")
+	if strings.ContainsAny(everything, "\x1b\x07") || strings.Contains(everything, "\x9b") {
+		t.Errorf("a raw control character is shown:\n%q", everything)
+	}
+	if want := `~/.claude/.backups/x\x1b]0;PWNED\a\x1b[2J\x9b2J.md.backup-1`; !strings.Contains(shown, want) {
+		t.Errorf("the table does not show the name escaped as %s:\n%s", want, shown)
+	}
+}

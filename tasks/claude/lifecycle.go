@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 )
 
 // Stage is where a session is in its lifecycle. Stages only move forward:
@@ -302,12 +304,15 @@ func lockDir(dir string) (func(), error) {
 
 // writeAtomic replaces path with data through a synced temporary file in
 // the same folder. The new file keeps the old one's permissions (0644 for
-// a new one). A symlink is refused, not replaced: renaming over it would
+// a new one) and, run as root in someone's home, its owner (the folder's
+// for a new one), so a root run leaves nothing the user cannot rewrite. A symlink is refused, not replaced: renaming over it would
 // turn a link someone manages (home-manager links files into the Nix
 // store) into a regular file, and leave the file it points to unchanged.
 func writeAtomic(path string, data []byte) error {
 	mode := fs.FileMode(0o644)
+	var old fs.FileInfo
 	if fi, err := os.Lstat(path); err == nil {
+		old = fi
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			to, _ := os.Readlink(path)
 			return fmt.Errorf("%s is a symbolic link (to %s): not replaced; change the file it points to", path, to)
@@ -326,6 +331,9 @@ func writeAtomic(path string, data []byte) error {
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := safefile.GiveLike(tmp, old, filepath.Dir(path)); err != nil {
 		return err
 	}
 	if err := tmp.Chmod(mode); err != nil {

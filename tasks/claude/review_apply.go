@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
@@ -175,7 +176,7 @@ func replaceLine(doc []byte, old, repl string) ([]byte, error) {
 // hard-linked to the name, which fails if the name exists.
 func createExclusive(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := safefile.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -184,6 +185,10 @@ func createExclusive(path string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := safefile.GiveLike(tmp, nil, dir); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -9,16 +9,49 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 )
 
-// Review defaults.
-const (
-	defaultMaxSuggestions = 5
-	defaultRejectionDays  = 90
-)
+// ReviewOptions are the options of [task.learn-review].
+type ReviewOptions struct {
+	MaxSuggestions int    `option:"max_suggestions" doc:"how many suggestions are offered per run"`
+	RejectionDays  int    `option:"rejection_days" doc:"how long, in days, a rejected suggestion is not offered again"`
+	LearningDir    string `option:"learning_dir" doc:"the learning data (rejections, outcomes)"`
+	ProjectsDir    string `option:"projects_dir" doc:"the session logs, whose lifecycle moves on"`
+	Report         string `option:"report" doc:"the report written when it cannot ask; empty: <learning_dir>/learn-report.md"`
+}
+
+func defaultReviewOptions() ReviewOptions {
+	return ReviewOptions{MaxSuggestions: 5, RejectionDays: 90, LearningDir: "~/.claude/learning", ProjectsDir: "~/.claude/projects"}
+}
+
+// Check refuses counts below 1.
+func (o ReviewOptions) Check() error {
+	if err := positive("max_suggestions", o.MaxSuggestions); err != nil {
+		return err
+	}
+	return positive("rejection_days", o.RejectionDays)
+}
+
+// learnReview is the learn-review task.
+type learnReview struct{ opts ReviewOptions }
+
+// Configure implements tasks.Configurable.
+func (t learnReview) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultReviewOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t learnReview) TaskOptions() any { return t.opts }
+
+func (t learnReview) Run(ctx context.Context, env *tasks.Env) error {
+	return runLearnReview(ctx, env, t.opts)
+}
 
 // reviewChoices are the answers to "Apply?".
 var reviewChoices = []tasks.Choice{
@@ -48,42 +81,23 @@ var reviewChoices = []tasks.Choice{
 // and the task is skipped with a reason naming it. --yes does not apply
 // suggestions: they change how an agent may act on the machine, and each
 // deserves a look.
-func runLearnReview(ctx context.Context, env *tasks.Env) error {
+func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	maxN, err := positiveOption(env, "max_suggestions", defaultMaxSuggestions)
-	if err != nil {
-		return err
-	}
-	rejectionDays, err := positiveOption(env, "rejection_days", defaultRejectionDays)
-	if err != nil {
-		return err
-	}
-	learningDir, err := pathOption(env, "learning_dir", "~/.claude/learning")
-	if err != nil {
-		return err
-	}
-	projectsDir, err := pathOption(env, "projects_dir", "~/.claude/projects")
-	if err != nil {
-		return err
-	}
-	reportPath, err := pathOption(env, "report", filepath.Join(learningDir, "learn-report.md"))
-	if err != nil {
-		return err
+	maxN, rejectionDays := o.MaxSuggestions, o.RejectionDays
+	learningDir, projectsDir := env.Expand(o.LearningDir), env.Expand(o.ProjectsDir)
+	reportPath := filepath.Join(learningDir, "learn-report.md")
+	if o.Report != "" {
+		reportPath = env.Expand(o.Report)
 	}
 	now := env.Now()
 
 	var all []learn.Suggestion
 	ran := 0
 	for _, a := range learn.Analyzers() {
-		v, ok := env.Value(a.Name, SuggestionsKey)
+		list, ok := Suggestions(a.Name).Get(env)
 		if !ok {
-			continue
-		}
-		list, ok := v.([]learn.Suggestion)
-		if !ok {
-			env.Warn("%s handed on %T, not suggestions", a.Name, v)
 			continue
 		}
 		ran++

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
@@ -269,11 +270,11 @@ func TestReviewStagedChangesRefusedUntrackedFilesAllowed(t *testing.T) {
 	f.write(staged, `{"mcpServers": {"nixos": {"command": "mcp-nixos"}, "extra": {"command": "e"}}}`)
 	f.git("add", ".claude/mcp.json")
 	untracked := f.write(filepath.Join(f.flake, ".claude", "settings.local.json"), `{"permissions": {"allow": []}}`)
-	f.values.Set("learn-mcp", "suggestions", []learn.Suggestion{{
+	claude.Suggestions("learn-mcp").Put(f.values, []learn.Suggestion{{
 		ID: "mcp-1", Analyzer: "learn-mcp", Kind: learn.RemoveMCPServer, Text: "remove extra", Confidence: 0.9,
 		Apply: "a", Undo: "u", Target: staged, Server: "extra", JSONPath: []string{"mcpServers"},
 	}})
-	f.values.Set("learn-permissions", "suggestions", []learn.Suggestion{{
+	claude.Suggestions("learn-permissions").Put(f.values, []learn.Suggestion{{
 		ID: "perm-1", Analyzer: "learn-permissions", Kind: learn.AllowPermission, Text: "allow x", Confidence: 0.8,
 		Apply: "a", Undo: "u", Target: untracked, Pattern: "Bash(x:*)",
 	}})

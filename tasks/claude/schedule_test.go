@@ -67,7 +67,6 @@ func runLearnGroup(t *testing.T, f *fixture, jobs int, tap func(schedule.Event))
 	r, err := schedule.New(g, specs, schedule.Options{Jobs: jobs, Now: clock, Sink: sink,
 		Env: func(env *tasks.Env, _ bool) {
 			env.Prompt, env.Runner, env.Config, env.Home = p, &proc.Runner{}, cfg, f.home
-			env.Options = config.Task{Name: env.Name}
 		}})
 	if err != nil {
 		t.Fatal(err)

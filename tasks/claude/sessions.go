@@ -13,10 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -32,10 +35,9 @@ func Specs() []tasks.Spec {
 			Groups:      []string{"claude", "cleanup"},
 			After:       []string{"mcp-analytics", "learn-review"},
 			Interactive: true,
-			Options:     SessionsOptions,
 			DryRun:      true,
 			Estimate:    2 * time.Second,
-			Task:        &Sessions{},
+			Task:        &Sessions{Options: DefaultSessionsOptions()},
 		},
 		{
 			Name:        "backups",
@@ -44,29 +46,14 @@ func Specs() []tasks.Spec {
 			Groups:      []string{"claude", "cleanup"},
 			After:       []string{"claude-config"},
 			Interactive: true,
-			Options:     BackupsOptions,
 			DryRun:      true,
 			Estimate:    time.Second,
-			Task:        &Backups{},
+			Task:        &Backups{Options: DefaultBackupsOptions()},
 		},
 	}
 }
 
-// SessionsOptions are the keys `sessions` accepts in [task.sessions]:
-//
-//	projects = "~/.claude/projects"
-//	    where the session logs are: <projects>/<project>/<id>.jsonl, each
-//	    with its sidecar <id>.jsonl.lifecycle.json (no sidecar: raw).
-//	    Only the two levels below it are looked at.
-//	policy = "ask"
-//	    "ask": list the implemented sessions and ask (without a terminal:
-//	    keep them); "clean": delete (or archive) them without asking;
-//	    "skip": keep them.
-//	archive = false
-//	    true: pack the implemented sessions, logs and sidecars, into
-//	    <archive_dir>/sessions-YYYYMMDD-HHMMSS.tar.gz, check the archive,
-//	    and only then delete them.
-//	archive_dir = "~/.claude/archives"
+// SessionsOptions are the options of [task.sessions].
 //
 // Only sessions whose sidecar says "implemented" go, each log with its
 // sidecar; a sidecar marked implemented whose log is gone goes alone. A
@@ -76,10 +63,39 @@ func Specs() []tasks.Spec {
 // "ask", nothing is deleted and the task is skipped. --yes deletes the
 // implemented sessions (archives them first with archive = true).
 // --dry-run lists exactly the files that would go and deletes nothing.
-var SessionsOptions = []string{"projects", "policy", "archive", "archive_dir"}
+type SessionsOptions struct {
+	Projects   string `option:"projects" doc:"where the session logs are: <projects>/<project>/<id>.jsonl, each with its sidecar <id>.jsonl.lifecycle.json; only the two levels below it are looked at"`
+	Policy     string `option:"policy" doc:"\"ask\": list the implemented sessions and ask (without a terminal: keep them); \"clean\": delete (or archive) them without asking; \"skip\": keep them"`
+	Archive    bool   `option:"archive" doc:"pack the implemented sessions, logs and sidecars, into <archive_dir>/sessions-YYYYMMDD-HHMMSS.tar.gz, check the archive, and only then delete them"`
+	ArchiveDir string `option:"archive_dir" doc:"where archives go"`
+	// Given: a projects folder configured explicitly may be outside the
+	// home directory.
+	Given tasks.Given
+}
+
+// DefaultSessionsOptions are sessions' defaults.
+func DefaultSessionsOptions() SessionsOptions {
+	return SessionsOptions{Projects: "~/.claude/projects", Policy: "ask", ArchiveDir: "~/.claude/archives"}
+}
+
+// Check refuses an unknown policy.
+func (o SessionsOptions) Check() error {
+	return cleanupChoice("policy", o.Policy, "ask", "clean", "skip")
+}
 
 // Sessions is the sessions task.
-type Sessions struct{}
+type Sessions struct{ Options SessionsOptions }
+
+// Configure implements tasks.Configurable.
+func (s *Sessions) Configure(t config.Task) (tasks.Task, error) {
+	c := *s
+	c.Options = DefaultSessionsOptions()
+	err := tasks.DecodeOptions(t, &c.Options)
+	return &c, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (s *Sessions) TaskOptions() any { return s.Options }
 
 // session is one session log and its sidecar, as found.
 type session struct {
@@ -90,6 +106,9 @@ type session struct {
 	bad      error // the sidecar could not be read
 	logSize  int64
 	sideSize int64
+	// logNode and sideNode are the files as listed: what may be deleted
+	// is what the table showed, not what is at those paths later.
+	logNode, sideNode fsutil.Listed
 }
 
 func (s *session) stage() Stage {
@@ -99,14 +118,15 @@ func (s *session) stage() Stage {
 	return s.sc.Stage
 }
 
-// files are the session's files that exist: the log, then the sidecar.
-func (s *session) files() []string {
-	var out []string
+// files are the session's files that exist, as listed: the log, then
+// the sidecar.
+func (s *session) files() []fsutil.Listed {
+	var out []fsutil.Listed
 	if s.hasLog {
-		out = append(out, s.log)
+		out = append(out, s.logNode)
 	}
 	if s.sidecar {
-		out = append(out, SidecarPath(s.log))
+		out = append(out, s.sideNode)
 	}
 	return out
 }
@@ -115,24 +135,10 @@ func (s *session) files() []string {
 // implemented ones and deletes (or archives) them when agreed. See
 // SessionsOptions.
 func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
-	projectsOpt, err := env.Options.String("projects", "~/.claude/projects")
-	if err != nil {
-		return err
-	}
-	_, explicit := env.Options.Options["projects"]
-	policy, err := cleanupChoice(env, "policy", "ask", "ask", "clean", "skip")
-	if err != nil {
-		return err
-	}
-	archive, err := env.Options.Bool("archive", false)
-	if err != nil {
-		return err
-	}
-	archiveDir, err := env.Options.String("archive_dir", "~/.claude/archives")
-	if err != nil {
-		return err
-	}
-	archiveDir = env.Expand(archiveDir)
+	o := s.Options
+	projectsOpt, explicit := o.Projects, o.Given.Has("projects")
+	policy, archive := o.Policy, o.Archive
+	archiveDir := env.Expand(o.ArchiveDir)
 	projects := env.Expand(projectsOpt)
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": sessions kept")
@@ -143,7 +149,8 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no sessions: %s does not exist", cleanupTilde(env, projects))
 	}
 	if err != nil {
-		return env.Options.OptionError("projects", projectsOpt, err.Error(), "a folder inside the home directory, or one configured explicitly")
+		return fmt.Errorf("%s: task.sessions.projects = %q: %v; allowed: a folder inside the home directory, or one configured explicitly",
+			o.Given.Source("projects"), projectsOpt, err)
 	}
 	all, walkErrs, err := findSessions(ctx, root.Path)
 	if err != nil {
@@ -157,7 +164,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no implemented sessions to clean")
 	}
 	var bytes int64
-	var paths []string
+	var paths []fsutil.Listed
 	for _, s := range goes {
 		bytes += s.logSize + s.sideSize
 		paths = append(paths, s.files()...)
@@ -170,7 +177,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 
 	if env.DryRun {
 		env.Show(sessionTable(env, root.Path, goes))
-		out, err := root.Remove(ctx, paths, true)
+		out, err := root.RemoveListed(ctx, paths, true)
 		if err != nil {
 			return err
 		}
@@ -213,16 +220,14 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		env.Action("archived %s into %s (%s)", what, cleanupTilde(env, name), fsutil.FormatBytes(packed))
 	}
-	out, err := root.Remove(ctx, paths, false)
+	out, err := root.RemoveListed(ctx, paths, false)
 	if err != nil {
 		return err
 	}
 	for _, r := range out.Removed {
 		fmt.Fprintf(env.Log, "deleted %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
-	if len(out.Errors) > 0 {
-		env.Warn("sessions: could not delete %s: %v", cleanupPlural(len(out.Errors), "file", "files"), out.Errors[0])
-	}
+	cleanupNotDeleted(env, "sessions", out.Errors)
 	env.Action("deleted %s, %s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"),
 		cleanupPlural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
 	return nil
@@ -258,11 +263,11 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 		defer mu.Unlock()
 		if log, ok := LogPath(e.Path); ok {
 			s := get(log)
-			s.sidecar, s.sideSize = true, e.Size
+			s.sidecar, s.sideSize, s.sideNode = true, e.Size, e.Listed()
 			return
 		}
 		s := get(e.Path)
-		s.hasLog, s.logSize = true, e.Size
+		s.hasLog, s.logSize, s.logNode = true, e.Size, e.Listed()
 	})
 	if err != nil {
 		return nil, nil, err
@@ -399,12 +404,13 @@ func sessionTable(env *tasks.Env, root string, goes []*session) string {
 	return fsutil.Table(rows)
 }
 
-// archiveSessions packs paths (relative to root inside the archive) into
+// archiveSessions packs files (relative to root inside the archive) into
 // a new tar.gz under dir, written to a temporary file, synced, read back
 // and checked, then renamed into place. It returns the archive's path and
-// size. Files are opened without following links.
-func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, int64, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// size. Files are opened without following links, and each must still be
+// the file listed.
+func archiveSessions(env *tasks.Env, root, dir string, files []fsutil.Listed) (string, int64, error) {
+	if err := safefile.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, err
 	}
 	name := filepath.Join(dir, "sessions-"+env.Now().Format("20060102-150405")+".tar.gz")
@@ -420,15 +426,18 @@ func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, 
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	if err := safefile.GiveLike(tmp, nil, dir); err != nil {
+		return "", 0, err
+	}
 	want := map[string]int64{}
 	zw := gzip.NewWriter(tmp)
 	tw := tar.NewWriter(zw)
-	for _, p := range paths {
-		rel, err := filepath.Rel(root, p)
+	for _, f := range files {
+		rel, err := filepath.Rel(root, f.Path)
 		if err != nil {
 			return "", 0, err
 		}
-		n, err := archiveAddFile(tw, p, rel)
+		n, err := archiveAddFile(tw, f, rel)
 		if err != nil {
 			return "", 0, err
 		}
@@ -459,8 +468,9 @@ func archiveSessions(env *tasks.Env, root, dir string, paths []string) (string, 
 	return name, fi.Size(), nil
 }
 
-func archiveAddFile(tw *tar.Writer, path, rel string) (int64, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func archiveAddFile(tw *tar.Writer, listed fsutil.Listed, rel string) (int64, error) {
+	path := listed.Path
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -472,6 +482,9 @@ func archiveAddFile(tw *tar.Writer, path, rel string) (int64, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || uint64(st.Dev) != listed.Dev || uint64(st.Ino) != listed.Ino {
+		return 0, &fs.PathError{Op: "archive", Path: path, Err: fsutil.ErrChanged}
 	}
 	hdr, err := tar.FileInfoHeader(fi, "")
 	if err != nil {
@@ -532,23 +545,60 @@ func archiveCheck(path string, want map[string]int64) error {
 // The helpers below are shared by sessions and backups; their names start
 // with cleanup so the other tasks of this package keep their own.
 
-// cleanupChoice reads a string option that must be one of allowed.
-func cleanupChoice(env *tasks.Env, key, def string, allowed ...string) (string, error) {
-	v, err := env.Options.String(key, def)
-	if err != nil {
-		return "", err
-	}
+// cleanupChoice refuses v, the value of option key, when it is not one of
+// allowed.
+func cleanupChoice(key, v string, allowed ...string) error {
 	if !slices.Contains(allowed, v) {
 		q := make([]string, len(allowed))
 		for i, a := range allowed {
 			q[i] = fmt.Sprintf("%q", a)
 		}
-		return "", env.Options.OptionError(key, v, "not a known value", strings.Join(q, ", "))
+		return tasks.BadOption(key, v, "not a known value", strings.Join(q, ", "))
 	}
-	return v, nil
+	return nil
 }
 
 func cleanupTilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }
+
+// cleanupNotDeleted warns about what a removal left behind, the entries
+// that changed since the table was shown apart from real failures: those
+// were kept on purpose, and the person should know which and why. Each
+// one is in the log.
+func cleanupNotDeleted(env *tasks.Env, task string, errs []error) {
+	var changed, failed []string
+	for _, e := range errs {
+		text := cleanupErrorText(env, e)
+		fmt.Fprintf(env.Log, "not deleted: %s\n", text)
+		if errors.Is(e, fsutil.ErrChanged) {
+			changed = append(changed, text)
+		} else {
+			failed = append(failed, text)
+		}
+	}
+	if len(changed) > 0 {
+		env.Warn("%s: %s left alone: %s", task, cleanupPlural(len(changed), "entry", "entries"), cleanupFirst(changed))
+	}
+	if len(failed) > 0 {
+		env.Warn("%s: could not delete %s: %s", task, cleanupPlural(len(failed), "entry", "entries"), cleanupFirst(failed))
+	}
+}
+
+// cleanupErrorText is a removal error with its path written with ~.
+func cleanupErrorText(env *tasks.Env, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return cleanupTilde(env, pe.Path) + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// cleanupFirst is the first of texts, with how many more are in the log.
+func cleanupFirst(texts []string) string {
+	if len(texts) == 1 {
+		return texts[0]
+	}
+	return fmt.Sprintf("%s; and %d more (see the log)", texts[0], len(texts)-1)
+}
 
 func cleanupPlural(n int, one, many string) string {
 	if n == 1 {

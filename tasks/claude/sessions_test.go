@@ -50,7 +50,6 @@ func runCleanup(t *testing.T, task tasks.Task, name, home string, opts map[strin
 	env := tasks.NewEnv(name, nil, nil)
 	env.Home = home
 	env.Now = func() time.Time { return cleanupNow }
-	env.Options = config.Task{Name: name, Options: opts, File: "/test/config.toml"}
 	env.Config = &config.Config{Flake: filepath.Join(home, "nixos-config"), Tasks: map[string]config.Task{}}
 	if p != nil {
 		p.T = t
@@ -61,7 +60,12 @@ func runCleanup(t *testing.T, task tasks.Task, name, home string, opts map[strin
 	for _, s := range setup {
 		s(env)
 	}
-	err := task.Run(context.Background(), env)
+	// Bound to its options as the catalogue does before a run: an error
+	// there is the task's error.
+	task, err := task.(tasks.Configurable).Configure(config.Task{Name: name, Options: opts, File: "/test/config.toml"})
+	if err == nil {
+		err = task.Run(context.Background(), env)
+	}
 	return cleanupResult{err, env.Report(), log.String()}
 }
 

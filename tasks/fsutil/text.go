@@ -4,31 +4,47 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 )
 
 // Tilde shows path with the home directory written as ~, the way the
-// tasks list paths to the person and in the summary.
+// tasks list paths to the person, in their logs and in the summary. A
+// path comes from disk and may hold anything a file name can: it is
+// escaped (termtext.Escape), so it can neither drive the terminal nor
+// break the line it is shown in.
 func Tilde(home, path string) string {
 	if home == "" || home == "/" {
-		return path
+		return termtext.Escape(path)
 	}
 	home = filepath.Clean(home)
 	switch {
 	case path == home:
 		return "~"
 	case strings.HasPrefix(path, home+"/"):
-		return "~" + path[len(home):]
+		return "~" + termtext.Escape(path[len(home):])
 	}
-	return path
+	return termtext.Escape(path)
 }
 
 // Table lays rows out in columns separated by two spaces; a column whose
 // every cell (past the header row) looks like a number or a size is
-// aligned right. Lines carry no trailing spaces.
+// aligned right. Lines carry no trailing spaces. Every cell is escaped
+// (termtext.Escape: a name from disk cannot drive the terminal or add a
+// line to the table); escaping a cell twice changes nothing, so a caller
+// may hand in cells it escaped itself.
 func Table(rows [][]string) string {
 	if len(rows) == 0 {
 		return ""
 	}
+	escaped := make([][]string, len(rows))
+	for i, r := range rows {
+		escaped[i] = make([]string, len(r))
+		for c, cell := range r {
+			escaped[i][c] = termtext.Escape(cell)
+		}
+	}
+	rows = escaped
 	cols := 0
 	for _, r := range rows {
 		cols = max(cols, len(r))

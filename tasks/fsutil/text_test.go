@@ -1,6 +1,10 @@
 package fsutil
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 func TestTilde(t *testing.T) {
 	for _, c := range [][3]string{
@@ -31,4 +35,56 @@ func TestTable(t *testing.T) {
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+}
+
+// FuzzTableNames: whatever a file name holds, the table it is shown in
+// (as a cell and as a ~ path) lets no control character reach the
+// terminal — nothing below 0x20 but tab, nothing in 0x7f–0x9f, no invalid
+// UTF-8 — and has exactly one line per row.
+func FuzzTableNames(f *testing.F) {
+	f.Add("CLAUDE.md.backup-20250101-000000")
+	f.Add("x\x1b]0;PWNED\x07\x1b[2J")
+	f.Fuzz(func(t *testing.T, name string) {
+		home := "/home/u"
+		table := Table([][]string{
+			{"backup", "size", "goes with"},
+			{Tilde(home, home+"/.claude/.backups/"+name), "1 KiB", "a o"},
+			{name, "12", name},
+			{"total", "1 KiB"},
+		})
+		lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+		if len(lines) != 4 {
+			t.Fatalf("%d lines, want 4:\n%q", len(lines), table)
+		}
+		for _, l := range lines {
+			if i, c, bad := rawControl(l); bad {
+				t.Fatalf("byte %#x at %d reaches the terminal raw in %q", c, i, l)
+			}
+		}
+	})
+}
+
+// rawControl finds a byte that must not reach a terminal raw in line: an
+// ASCII control but tab, DEL, a C1 control in UTF-8 (C2 80–C2 9F), or a
+// byte that is not part of valid UTF-8 (0x80–0x9F among them).
+func rawControl(line string) (int, byte, bool) {
+	for i := 0; i < len(line); {
+		c := line[i]
+		if c < 0x80 {
+			if (c < 0x20 && c != '\t') || c == 0x7f {
+				return i, c, true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(line[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i, c, true
+		}
+		if r >= 0x80 && r <= 0x9f {
+			return i, line[i+1], true
+		}
+		i += size
+	}
+	return 0, 0, false
 }

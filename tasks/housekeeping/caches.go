@@ -13,46 +13,53 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
-// CachesOptions are the keys `caches` accepts in [task.caches]:
+// CachesOptions are the options of [task.caches].
 //
-//	paths = ["~/.cache/uv", "~/.cache/google-chrome", "~/.cache/chromium",
-//	         "~/.cache/yarn", "~/.cache/ms-playwright", "~/.cache/pnpm", "~/.npm"]
-//	    the cache folders (the default list is this one). A folder that
-//	    does not exist or is empty is left out. A path that is ~ itself,
-//	    "/", a folder containing the home directory, or outside the home
-//	    directory is refused: the task fails naming the key and nothing is
-//	    deleted. Each folder is resolved with its symlinks first, and the
-//	    rules apply to where it really is.
-//	allow_outside_home = ["/var/cache/mytool"]
-//	    folders outside the home directory that may be cleaned: each must
-//	    also be in paths (the explicit configuration PHASES.md asks for).
-//	policy = "ask"
-//	    "ask": show the table and ask (without a terminal: clean nothing);
-//	    "clean": clean every listed cache without asking;
-//	    "skip": clean nothing.
-//	tools = true
-//	    clean with the tool's own command when it is installed:
-//	    uv cache clean --cache-dir DIR (for …/uv),
-//	    npm cache clean --force --cache DIR (for ~/.npm),
-//	    yarn cache clean --cache-folder DIR (for …/yarn),
-//	    pnpm store prune --store-dir DIR (for a pnpm store, …/pnpm/store);
-//	    each is given the listed folder, so it cannot clean another one.
-//	    Otherwise (and when the command fails) the folder's contents are
-//	    removed: the entries listed, never following a symlink (a link is
-//	    removed as a link, its target is left alone), never leaving the
-//	    folder's file system.
+// A path in paths that does not exist or is empty is left out. A path
+// that is ~ itself, "/", a folder containing the home directory, or
+// outside the home directory is refused: when it was configured the task
+// fails naming the key and nothing is deleted (a default one is only
+// warned about). Each folder is resolved with its symlinks first, and
+// the rules apply to where it really is.
+//
+// The tools' own commands, with tools = true: uv cache clean --cache-dir
+// DIR (for …/uv), npm cache clean --force --cache DIR (for ~/.npm), yarn
+// cache clean --cache-folder DIR (for …/yarn), pnpm store prune
+// --store-dir DIR (for a pnpm store, …/pnpm/store); each is given the
+// listed folder, resolved and checked again just before the command
+// runs (a folder replaced since the table, by a link or another folder,
+// is not cleaned), so it cannot clean another one. Otherwise (and when the
+// command fails) the folder's contents are removed: the entries listed,
+// each only if it is still what was listed (a file replaced by a folder
+// stays, with a warning), never following a symlink (a link is removed as a link, its target is
+// left alone), never leaving the folder's file system, never entering a mount point.
 //
 // Without a terminal and without --yes, with policy "ask", nothing is
 // deleted and the task is skipped at once. --yes cleans every listed
 // cache. --dry-run lists each cache and exactly the entries (or the
 // command) that would go, and deletes nothing. Bytes freed are measured
 // by sizing each cache again afterwards.
-var CachesOptions = []string{"paths", "allow_outside_home", "policy", "tools"}
+type CachesOptions struct {
+	Paths            []string `option:"paths" doc:"the cache folders"`
+	AllowOutsideHome []string `option:"allow_outside_home" doc:"folders outside the home directory that may be cleaned; each must also be in paths"`
+	Policy           string   `option:"policy" doc:"\"ask\": show the table and ask (without a terminal: clean nothing); \"clean\": clean every listed cache without asking; \"skip\": clean nothing"`
+	Tools            bool     `option:"tools" doc:"clean with the tool's own command when it is installed (uv, npm, yarn, pnpm)"`
+	Given            tasks.Given
+}
+
+// DefaultCachesOptions are caches' defaults.
+func DefaultCachesOptions() CachesOptions {
+	return CachesOptions{Paths: append([]string{}, DefaultCaches...), AllowOutsideHome: []string{}, Policy: "ask", Tools: true}
+}
+
+// Check refuses an unknown policy.
+func (o CachesOptions) Check() error { return oneOf("policy", o.Policy, "ask", "clean", "skip") }
 
 // DefaultCaches is the default list of cache folders.
 var DefaultCaches = []string{"~/.cache/uv", "~/.cache/google-chrome", "~/.cache/chromium", "~/.cache/yarn", "~/.cache/ms-playwright", "~/.cache/pnpm", "~/.npm"}
@@ -61,16 +68,30 @@ var DefaultCaches = []string{"~/.cache/uv", "~/.cache/google-chrome", "~/.cache/
 type Caches struct {
 	// LookPath finds a tool's program; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
+	Options  CachesOptions
 }
+
+// Configure implements tasks.Configurable.
+func (c *Caches) Configure(t config.Task) (tasks.Task, error) {
+	cp := *c
+	cp.Options = DefaultCachesOptions()
+	err := tasks.DecodeOptions(t, &cp.Options)
+	return &cp, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (c *Caches) TaskOptions() any { return c.Options }
 
 // cache is one cache folder, checked and sized.
 type cache struct {
 	given   string // as configured
 	root    *fsutil.Root
-	entries []string // what is in it, listed before asking: what may go
+	entries []fsutil.Listed // what is in it, listed before asking: what may go
 	before  fsutil.Usage
-	tool    []string // the clean command, when a tool cleans it
-	problem error    // sizing trouble, shown with the table
+	// tool is the clean command, when a tool cleans it; its last
+	// argument is the folder, replaced by the rechecked path at run time.
+	tool    []string
+	problem error // sizing trouble, shown with the table
 }
 
 func (c *cache) how() string {
@@ -84,28 +105,13 @@ func (c *cache) how() string {
 // total, asks once (or per cache, when the person picks "d") and cleans
 // what was agreed to. See CachesOptions.
 func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
-	paths, err := env.Options.Strings("paths", DefaultCaches)
-	if err != nil {
-		return err
-	}
-	_, configured := env.Options.Options["paths"]
-	outside, err := env.Options.Strings("allow_outside_home", nil)
-	if err != nil {
-		return err
-	}
-	policy, err := choiceOption(env, "policy", "ask", "ask", "clean", "skip")
-	if err != nil {
-		return err
-	}
-	useTools, err := env.Options.Bool("tools", true)
-	if err != nil {
-		return err
-	}
+	o := c.Options
+	paths, policy := o.Paths, o.Policy
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": no cache cleaned")
 	}
 
-	caches, err := c.open(env, paths, configured, outside, useTools)
+	caches, err := c.open(env, paths, o.Given.Has("paths"), o.AllowOutsideHome, o.Tools)
 	if err != nil {
 		return err
 	}
@@ -213,17 +219,15 @@ func (c *Caches) open(env *tasks.Env, paths []string, configured bool, outside [
 		out = append(out, ca)
 	}
 	if len(refused) > 0 {
-		file := env.Options.File
-		if file == "" {
-			file = "defaults"
-		}
+		file := c.Options.Given.Source("paths")
 		return nil, fmt.Errorf("%s: task.caches.paths: %s; nothing was deleted", file, strings.Join(refused, "; "))
 	}
 	return out, nil
 }
 
 // toolFor returns the command that cleans the cache at dir, when its tool
-// is installed and knows how to clean exactly that folder.
+// is installed and knows how to clean exactly that folder. dir is the
+// last argument: clean puts the path it checked again there.
 func (c *Caches) toolFor(dir string) []string {
 	look := c.LookPath
 	if look == nil {
@@ -253,8 +257,8 @@ func (c *Caches) toolFor(dir string) []string {
 
 // measure lists a cache's entries and sizes them: the apparent size of
 // everything inside, the folder itself not counted (it stays).
-func measure(ctx context.Context, root *fsutil.Root) (fsutil.Usage, []string, error) {
-	entries, err := root.Contents()
+func measure(ctx context.Context, root *fsutil.Root) (fsutil.Usage, []fsutil.Listed, error) {
+	entries, err := root.List()
 	if err != nil {
 		return fsutil.Usage{}, nil, err
 	}
@@ -336,7 +340,7 @@ func (c *Caches) dryRun(ctx context.Context, env *tasks.Env, caches []*cache, to
 			fmt.Fprintf(&b, "would run: %s\n", proc.CommandLine(ca.tool))
 			continue
 		}
-		out, err := ca.root.Remove(ctx, ca.entries, true)
+		out, err := ca.root.RemoveListed(ctx, ca.entries, true)
 		if err != nil {
 			return err
 		}
@@ -371,7 +375,15 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 		env.Status("cleaning %s", where)
 		removed := false
 		if ca.tool != nil {
-			err := runner.Run(ctx, proc.Cmd{Args: ca.tool, Dir: ca.root.Real, Log: env.Log, Status: env.StatusFunc()})
+			// The tool resolves the path itself, later: what it is handed
+			// must still be the folder the table showed, as it is now.
+			dir, err := ca.root.Recheck()
+			if err != nil {
+				env.Warn("caches: %s not cleaned: %v", where, tildeErrors(env, []error{err})[0])
+				continue
+			}
+			args := append(slices.Clone(ca.tool[:len(ca.tool)-1]), dir)
+			err = runner.Run(ctx, proc.Cmd{Args: args, Dir: dir, Log: env.Log, Status: env.StatusFunc()})
 			if err == nil {
 				removed = true
 			} else if ctx.Err() != nil {
@@ -381,7 +393,7 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 			}
 		}
 		if !removed {
-			out, err := ca.root.Remove(ctx, ca.entries, false)
+			out, err := ca.root.RemoveListed(ctx, ca.entries, false)
 			if err != nil {
 				return err
 			}

@@ -370,3 +370,75 @@ func TestCachesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// An entry of a cache replaced between the table and the answer is not
+// what was listed: it stays, with a warning; the rest goes.
+func TestCachesDeleteOnlyWhatIsStillWhatWasListed(t *testing.T) {
+	h := newCacheHome(t)
+	wheels := filepath.Join(h.home, ".cache/uv/wheels")
+	var before []string
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}, BeforeAnswer: func(string) {
+		// A new folder of the same name, made before the old one goes.
+		taskstest.File(t, wheels+".new/not-listed.whl", 10)
+		if err := os.RemoveAll(wheels); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(wheels+".new", wheels); err != nil {
+			t.Fatal(err)
+		}
+		before = taskstest.Listing(t, h.base)
+	}}
+	r := run(t, noTools, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv", "~/.npm"}}, p)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := h.afterCleaning(t, before, ".npm")
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
+		t.Fatalf("after cleaning:\n%s", taskstest.Diff(got, want))
+	}
+	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "changed since it was listed") {
+		t.Errorf("warnings %q do not say why wheels stayed", w)
+	}
+}
+
+// A cache cleaned by its tool is checked again just before the tool runs:
+// replaced by a link to another folder after the table, it is not handed
+// to the tool (which would clean the link's target), and not emptied.
+func TestCachesToolIsNotHandedAReplacedFolder(t *testing.T) {
+	h := newCacheHome(t)
+	bin := t.TempDir()
+	record := filepath.Join(bin, "args")
+	uv := filepath.Join(bin, "uv")
+	script := "#!/bin/sh\necho \"$@\" > " + record + "\nfor last; do :; done\nrm -rf \"$last\"/*\n"
+	if err := os.WriteFile(uv, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	look := func(name string) (string, error) {
+		if name == "uv" {
+			return uv, nil
+		}
+		return "", exec.ErrNotFound
+	}
+	cache := filepath.Join(h.home, ".cache/uv")
+	var before []string
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}, BeforeAnswer: func(string) {
+		if err := os.Rename(cache, cache+".moved"); err != nil {
+			t.Fatal(err)
+		}
+		taskstest.Symlink(t, h.outside, cache)
+		before = taskstest.Listing(t, h.base)
+	}}
+	r := run(t, &Caches{LookPath: look}, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv"}}, p)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if args, err := os.ReadFile(record); err == nil {
+		t.Errorf("uv ran with %q", args)
+	}
+	if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
+		t.Fatalf("files changed:\n%s", taskstest.Diff(got, before))
+	}
+	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "~/.cache/uv") || !strings.Contains(w, "not cleaned") {
+		t.Errorf("warnings %q do not say the cache was not cleaned", w)
+	}
+}

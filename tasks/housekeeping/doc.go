@@ -25,10 +25,9 @@ func Specs() []tasks.Spec {
 			Seed:        10,
 			Description: "find oversized logs, sessions, JSON files and backups; Claude data health",
 			Groups:      []string{"analytics"},
-			Options:     DiskOptions,
 			DryRun:      true,
 			Estimate:    5 * time.Second,
-			Task:        &Disk{},
+			Task:        &Disk{Options: DefaultDiskOptions()},
 		},
 		{
 			Name:        "caches",
@@ -36,10 +35,9 @@ func Specs() []tasks.Spec {
 			Description: "size tool caches and clean the ones you agree to",
 			Groups:      []string{"cleanup"},
 			Interactive: true,
-			Options:     CachesOptions,
 			DryRun:      true,
 			Estimate:    10 * time.Second,
-			Task:        &Caches{},
+			Task:        &Caches{Options: DefaultCachesOptions()},
 		},
 	}
 }

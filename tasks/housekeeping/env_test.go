@@ -24,12 +24,11 @@ func (r result) all() string {
 }
 
 // run runs task with a fresh Env on home, the given options (as if from
-// a config file) and prompter.
+// a config file, over the task's defaults) and prompter.
 func run(t *testing.T, task tasks.Task, name, home string, opts map[string]any, p *taskstest.Prompter, setup ...func(*tasks.Env)) result {
 	t.Helper()
 	env := tasks.NewEnv(name, nil, nil)
 	env.Home = home
-	env.Options = config.Task{Name: name, Options: opts, File: "/test/config.toml"}
 	env.Config = &config.Config{Flake: filepath.Join(home, "nixos-config"), Tasks: map[string]config.Task{}}
 	if p != nil {
 		p.T = t
@@ -40,7 +39,12 @@ func run(t *testing.T, task tasks.Task, name, home string, opts map[string]any, 
 	for _, s := range setup {
 		s(env)
 	}
-	err := task.Run(context.Background(), env)
+	// Bound to its options as the catalogue does before a run: an error
+	// there is the task's error.
+	task, err := task.(tasks.Configurable).Configure(config.Task{Name: name, Options: opts, File: "/test/config.toml"})
+	if err == nil {
+		err = task.Run(context.Background(), env)
+	}
 	return result{err, env.Report(), log.String()}
 }
 

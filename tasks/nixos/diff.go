@@ -14,7 +14,8 @@ import (
 
 // Diff is the diff task: `nix store diff-closures <running> <new>`,
 // colour stripped, summarised as statistics (version changes, closure
-// size) and handed on as diff.summary for activate's --ask. Read-only.
+// size) and handed on as tasks.DiffSummary for the questions of activate
+// (--ask) and accept. Read-only.
 type Diff struct{}
 
 // maxDiffStats is how many version changes the summary lists one by one.
@@ -22,17 +23,15 @@ const maxDiffStats = 8
 
 // Run compares the running system with the one build made.
 func (Diff) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(); err != nil {
-		return err
-	}
 	if env.Config == nil {
 		return errNoConfig
 	}
-	out, changed, ok := builtPath(env)
-	if !ok {
+	built, ok := BuiltKey.Get(env)
+	if !ok || built.Out == "" {
 		return tasks.Skip("nothing built in this run")
 	}
-	if !changed {
+	out := built.Out
+	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
 	current := resolve(env.Config.CurrentSystem)
@@ -67,8 +66,7 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	for _, s := range summary {
 		env.Stat("%s", s)
 	}
-	env.Put("summary", strings.Join(summary, "\n"))
-	env.Put("versions", d.versions)
+	tasks.DiffSummary.Put(env, strings.Join(summary, "\n"))
 	return nil
 }
 

@@ -165,7 +165,7 @@ func TestToplevelAndFlake(t *testing.T) {
 	if got, _ := toplevel(env); got != "github:owner/repo#nixosConfigurations.laptop.config.system.build.toplevel" {
 		t.Errorf("remote: %q", got)
 	}
-	if d, err := FlakeDir(env); d != "" || err != nil {
+	if d, err := env.FlakeDir(); d != "" || err != nil {
 		t.Errorf("remote flake dir %q %v", d, err)
 	}
 	env.Config = &config.Config{Flake: filepath.Join(dir, "missing"), Host: "x"}
@@ -213,7 +213,7 @@ func TestFlakeDirOfLocalURLs(t *testing.T) {
 		"github:owner/repo":               "",
 	} {
 		env.Config = &config.Config{Flake: ref, Host: "x"}
-		if d, err := FlakeDir(env); d != want || err != nil {
+		if d, err := env.FlakeDir(); d != want || err != nil {
 			t.Errorf("%s: dir %q %v, want %q", ref, d, err, want)
 		}
 		if got, _ := toplevel(env); got != ref+"#nixosConfigurations.x.config.system.build.toplevel" {

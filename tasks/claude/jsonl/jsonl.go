@@ -7,7 +7,9 @@
 // being held in memory. Neither ends the read: a log being appended to
 // while it is read, or a single corrupt line, must not hide the rest.
 //
-// jsonl imports nothing of this project's and never prints.
+// jsonl imports nothing of this project's but the leaf internal/safefile
+// (so a file it creates as root in a user's home stays the user's), and
+// never prints.
 package jsonl
 
 import (
@@ -17,7 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 )
 
 // DefaultMaxLine is the longest line decoded by default. Claude Code
@@ -266,12 +271,20 @@ func Append(path string, v ...any) error {
 		}
 		buf = append(append(buf, b...), '\n')
 	}
-	if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
+	if err := safefile.MkdirAll(dirOf(path), 0o755); err != nil {
 		return err
 	}
+	_, statErr := os.Lstat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// Created now: run as root in someone's home, it is theirs.
+		if err := safefile.GiveLike(f, nil, dirOf(path)); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if _, err := f.Write(buf); err != nil {
 		f.Close()
