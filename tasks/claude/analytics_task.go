@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
@@ -128,7 +129,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 		env.Warn("%v", e)
 	}
 	if len(configured) == 0 && len(scan.Servers) == 0 {
-		return tasks.Skip("no data: no MCP server configured or used in the last %d days", days)
+		return tasks.Skip("no data: no MCP server configured or used in the last %s", text.Plural(days, "day", "days"))
 	}
 	rep := mcpusage.Report{Home: env.Home, Days: days, Configured: configured, Scan: scan, Now: now}
 	if err := writeReportAndSection(env, flake, "mcp-analytics.md", rep.Markdown(), rep.Section()); err != nil {
@@ -140,7 +141,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	}
 
 	if env.DryRun {
-		env.Action("would mark the raw sessions of %d read as analyzed", len(scan.Sessions))
+		env.Action("would mark the raw sessions of the %s read as analyzed", text.Plural(len(scan.Sessions), "session", "sessions"))
 		return nil
 	}
 	marked := 0
@@ -155,7 +156,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 		}
 	}
 	if marked > 0 {
-		env.Action("marked %d raw sessions analyzed", marked)
+		env.Action("marked %s analyzed", text.Plural(marked, "raw session", "raw sessions"))
 	}
 	return nil
 }

@@ -321,7 +321,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	for _, m := range slices.Compact(mounts) {
 		fmt.Fprintf(env.Log, "  not entered (another file system): %s\n", m)
 	}
-	env.Stat("disk: searched %d folders in %s", folders, env.Now().Sub(start).Round(time.Millisecond))
+	env.Stat("disk: searched %s in %s", text.Plural(int(folders), "folder", "folders"), env.Now().Sub(start).Round(time.Millisecond))
 	for _, h := range hints {
 		env.Stat("next: %s", h)
 	}
