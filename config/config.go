@@ -21,6 +21,12 @@ type Config struct {
 	MetricsFile   string // "" = no metrics
 	LogMax        int64  // bytes a task's log keeps (head and tail); 0 = no cap
 	HistoryMax    int64  // history.jsonl past this many bytes drops its oldest runs; 0 = never
+	// FlakeSource is where flake was set: a file, SourceEnvironment,
+	// SourceFlags or FlagSource("--flake"); "" when it is the built-in
+	// default. A default is only
+	// a place to look; a setting is what the user asked for (see the
+	// lookup in cmd/rebuild).
+	FlakeSource string
 
 	Tasks   map[string]Task // every [task.NAME] table, keyed by NAME; never nil
 	Sources []string        // the files actually loaded, in order

@@ -123,6 +123,9 @@ func Load(o Options) (*Config, error) {
 		return nil, err
 	}
 	cfg.Sources = sources
+	if src := st.of("flake"); src != SourceDefaults {
+		cfg.FlakeSource = src
+	}
 	if err := cfg.resolve(o, home, st); err != nil {
 		return nil, err
 	}

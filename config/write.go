@@ -227,7 +227,10 @@ const initHead = `# rebuild configuration (TOML).
 # Each key has an environment variable: jobs is REBUILD_JOBS, and
 # [task.flake-update] timeout is REBUILD_TASK__FLAKE_UPDATE__TIMEOUT.
 
-# The flake that holds the NixOS configuration (--flake).
+# The flake that holds the NixOS configuration (--flake). When neither
+# --flake nor this sets it, rebuild looks at NH_OS_FLAKE, NH_FLAKE,
+# /etc/nixos (when it has a flake.nix), then the default below (when it
+# has one).
 #flake = "~/nixos-config"
 
 # Which nixosConfigurations.<host> to build; empty means this machine's

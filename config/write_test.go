@@ -14,6 +14,7 @@ import (
 func forCompare(c *Config) *Config {
 	out := *c
 	out.Sources = nil
+	out.FlakeSource = ""
 	out.Tasks = make(map[string]Task, len(c.Tasks))
 	for name, t := range c.Tasks {
 		t.File = ""

@@ -89,7 +89,10 @@ func (r *jsonOut) Emit(e schedule.Event) {
 			return
 		}
 	case schedule.Finish:
-		r.status.finished(e.Task)
+		if last, held := r.status.finished(e.Task); held {
+			last.Time = e.Time
+			r.eventLocked(last)
+		}
 	}
 	r.eventLocked(e)
 }

@@ -36,6 +36,9 @@ type TaskRecord struct {
 	Start      time.Time `json:"start"`
 	DurationMS int64     `json:"duration_ms"`
 	Reason     string    `json:"reason,omitempty"`
+	// WaitMS is the part of DurationMS spent waiting for the person's
+	// answers; Estimates leave it out.
+	WaitMS int64 `json:"wait_ms,omitempty"`
 }
 
 // NewRunRecord builds the history record of a finished run.
@@ -43,7 +46,8 @@ func NewRunRecord(runID, host string, s *Summary, exit int, values map[string]an
 	rec := RunRecord{RunID: runID, Start: s.Start, WallMS: s.Wall.Milliseconds(), Host: host,
 		ExitCode: exit, Tasks: map[string]TaskRecord{}}
 	for name, r := range s.Results {
-		rec.Tasks[name] = TaskRecord{State: r.State, Start: r.Start, DurationMS: r.Duration.Milliseconds(), Reason: r.Reason}
+		rec.Tasks[name] = TaskRecord{State: r.State, Start: r.Start, DurationMS: r.Duration.Milliseconds(),
+			WaitMS: r.Wait.Milliseconds(), Reason: r.Reason}
 	}
 	for k, v := range values {
 		if str, ok := v.(string); ok {
@@ -392,7 +396,9 @@ func RecentEstimates(path, host string) (map[string]time.Duration, error) {
 }
 
 // Estimates returns, per task, the median of its last 10 successful
-// durations in runs (oldest first) on host ("" matches every host).
+// durations in runs (oldest first) on host ("" matches every host),
+// without the time each run waited for answers: how long a person takes
+// to read a question says nothing about the next run.
 func Estimates(runs []RunRecord, host string) map[string]time.Duration {
 	last := map[string][]int64{}
 	for i := len(runs) - 1; i >= 0; i-- {
@@ -401,7 +407,7 @@ func Estimates(runs []RunRecord, host string) map[string]time.Duration {
 		}
 		for name, t := range runs[i].Tasks {
 			if t.State == Succeeded && len(last[name]) < 10 {
-				last[name] = append(last[name], t.DurationMS)
+				last[name] = append(last[name], max(0, t.DurationMS-t.WaitMS))
 			}
 		}
 	}

@@ -62,6 +62,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 	// leaves the parent's cause here, a timeout before an abort ours.
 	timedOut := errors.Is(context.Cause(tctx), errTimedOut)
 	res.Duration = r.opts.Now().Sub(res.Start)
+	res.Wait = min(env.Waited(), res.Duration)
 	res.Report = env.Report()
 	judge(res, t, err, timedOut, ctx.Err() != nil, log)
 	if res.State == Failed {

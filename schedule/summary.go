@@ -15,6 +15,9 @@ type Result struct {
 	Err      error
 	Start    time.Time
 	Duration time.Duration
+	// Wait is the part of Duration the task spent waiting for answers
+	// (tasks.Env.AddWait): history keeps it apart, ETAs leave it out.
+	Wait     time.Duration
 	Report   tasks.Report
 	Tail     []string
 	LogPath  string
@@ -33,7 +36,7 @@ type Summary struct {
 	Results      map[string]*Result
 	Start        time.Time
 	Wall         time.Duration
-	CriticalPath []string
+	CriticalPath []string // measured: see measuredPath
 	// FailedCritical names the critical task whose failure aborted the run.
 	FailedCritical string
 	Interrupted    bool

@@ -22,7 +22,7 @@ type task struct {
 	state     State
 	resources []string
 	wantsTTY  bool               // resources has tasks.ResourceTTY
-	cancel    context.CancelFunc // set when started; ends this task's context
+	cancel    context.CancelFunc // set when started (and only then); ends this task's context
 }
 
 // finished is a task's Result on its way from the task's goroutine back to
@@ -109,6 +109,7 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 	}
 	w.wg.Wait()
 	w.sum.Wall = r.opts.Now().Sub(w.sum.Start)
+	w.sum.CriticalPath = measuredPath(r.g, w.sum, func(n string) bool { return w.all[n].cancel != nil })
 	return w.sum
 }
 
@@ -116,10 +117,9 @@ func (r *Run) newWalker() *walker {
 	start := r.opts.Now()
 	order := r.g.Order()
 	prio := r.g.LongestToEnd(r.opts.Estimate)
-	cp, _ := r.g.CriticalPath(r.opts.Estimate)
 	w := &walker{
 		r:          r,
-		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start, CriticalPath: cp},
+		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start},
 		all:        make(map[string]*task, len(order)),
 		waitingTTY: ttyWaiters{},
 		running:    map[string]*task{},

@@ -45,6 +45,7 @@ type Env struct {
 	actions  []string
 	stats    []string
 	warnings []string
+	waited   time.Duration
 }
 
 // Reporter receives a task's live status lines; the scheduler turns them
@@ -89,6 +90,23 @@ func (e *Env) add(dst *[]string, format string, args []any) {
 	*dst = append(*dst, line)
 	e.mu.Unlock()
 	fmt.Fprintln(e.Log, line)
+}
+
+// AddWait records d as time the task spent waiting for the person to
+// answer. The Prompter a task is given reports it; the scheduler keeps it
+// apart from the task's working time, so a slow answer never makes the
+// next run's estimate longer.
+func (e *Env) AddWait(d time.Duration) {
+	e.mu.Lock()
+	e.waited += d
+	e.mu.Unlock()
+}
+
+// Waited is the time recorded with AddWait.
+func (e *Env) Waited() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.waited
 }
 
 // Report is what a task recorded for the summary.

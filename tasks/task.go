@@ -51,6 +51,11 @@ type Spec struct {
 	// Root: the task runs commands through the elevation program; it is
 	// asked for once, before the first such task.
 	Root bool
+	// UsesFlake: the task works on the flake (its directory or its
+	// outputs), so a run that selects it first checks that there is one.
+	// UsesHost: it builds nixosConfigurations.<host>, so the run first
+	// checks that the flake has that host.
+	UsesFlake, UsesHost bool
 	// DryRun: the task supports --dry-run (it then shows exactly what it
 	// would change and changes nothing). Other tasks are skipped in a dry run.
 	DryRun bool

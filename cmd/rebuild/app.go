@@ -126,6 +126,15 @@ a user's), and takes no task command (REBUILD_TASK__<NAME>__RUN) from the
 environment; anything else exits 2. Configuration files must be regular
 files of at most 1 MiB.
 
+The flake is the one --flake names, else the configuration's flake (a file
+or REBUILD_FLAKE), else NH_OS_FLAKE, else NH_FLAKE, else /etc/nixos when it
+holds a flake.nix, else ~/nixos-config when it holds one. Before its first
+task a run checks that the flake is there and has the host (only when a
+selected task needs them: --only=caches needs neither), that the state
+directory can be written, and that the elevation program is installed when
+a task needs root; if not, it says so in one message and exits 2, having
+started nothing.
+
 Exit codes: 0 done (warnings allowed), 1 a critical task failed (or any, with
 --strict), 2 usage or configuration error, 3 another run holds the lock,
 130 interrupted.`
@@ -171,7 +180,7 @@ func addGlobalFlags(root *cobra.Command, f *Factory) {
 	g := f.Global
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default $XDG_CONFIG_HOME/rebuild/config.toml)")
-	pf.StringVar(&g.flake, "flake", "", "flake directory (config key flake)")
+	pf.StringVar(&g.flake, "flake", "", "the flake (config key flake; else NH_OS_FLAKE, NH_FLAKE, /etc/nixos, ~/nixos-config)")
 	pf.StringVarP(&g.host, "host", "H", "", "NixOS configuration to build (default: short hostname)")
 	pf.StringVar(&g.elevate, "elevate", "", "how to become root: sudo, doas, run0 or none")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR)")

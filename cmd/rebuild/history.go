@@ -112,11 +112,14 @@ func writeTaskRuns(w io.Writer, runs []schedule.RunRecord, task string) {
 	fmt.Fprintln(w, "RUN\tSTARTED\tSTATE\tDURATION\tREASON")
 	for _, r := range runs {
 		t := r.Tasks[task]
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State,
-			short(time.Duration(t.DurationMS)*time.Millisecond), t.Reason)
+		d := short(time.Duration(t.DurationMS) * time.Millisecond)
+		if t.WaitMS > 0 {
+			d += fmt.Sprintf(" (%s waiting for answers)", short(time.Duration(t.WaitMS)*time.Millisecond))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State, d, t.Reason)
 	}
 	if med := schedule.Estimates(runs, "")[task]; med > 0 {
-		fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s\n", short(med))
+		fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s, time waiting for answers left out\n", short(med))
 	}
 }
 

@@ -103,6 +103,11 @@ func runRun(o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	// Before anything starts: a run that cannot do what it was asked
+	// says so once, and leaves no trace.
+	if err := preflight(o, p); err != nil {
+		return err
+	}
 	est := loadEstimates(p)
 	if o.DryRun {
 		if err := writeDryRunPlan(o, p, mode, est); err != nil {

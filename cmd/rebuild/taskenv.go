@@ -23,7 +23,7 @@ type taskEnv struct {
 // fill is the run's schedule.EnvFunc.
 func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Config = s.cfg
-	env.Prompt = s.prompt
+	env.Prompt = timeWaits(s.prompt, env)
 	env.Runner = s.runner
 	env.Home = s.home
 	env.Yes = s.yes

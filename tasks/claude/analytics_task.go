@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
@@ -113,7 +114,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 		env.Warn("%v", e)
 	}
 	if len(configured) == 0 && len(scan.Servers) == 0 {
-		return tasks.Skip("no data: no MCP server configured or used in the last %d days", days)
+		return tasks.Skip("no data: no MCP server configured or used in the last %s", text.Plural(days, "day", "days"))
 	}
 	rep := mcpusage.Report{Home: env.Home, Days: days, Configured: configured, Scan: scan, Now: now}
 	if err := writeReportAndSection(env, flake, "mcp-analytics.md", rep.Markdown(), rep.Section()); err != nil {
@@ -162,7 +163,7 @@ func flakeServers(env *tasks.Env, claudeJSON, flake string) []mcpusage.Server {
 // raw; in a dry run it only says how many it would consider.
 func markAnalyzed(env *tasks.Env, sessions []mcpusage.Session, now time.Time) {
 	if env.DryRun {
-		env.Action("would mark the raw sessions of %d read as analyzed", len(sessions))
+		env.Action("would mark the raw sessions of the %s read as analyzed", text.Plural(len(sessions), "session", "sessions"))
 		return
 	}
 	marked := 0
@@ -177,7 +178,7 @@ func markAnalyzed(env *tasks.Env, sessions []mcpusage.Session, now time.Time) {
 		}
 	}
 	if marked > 0 {
-		env.Action("marked %d raw sessions analyzed", marked)
+		env.Action("marked %s analyzed", text.Plural(marked, "raw session", "raw sessions"))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 )
@@ -122,7 +123,7 @@ func (t analyzerTask) Run(ctx context.Context, env *tasks.Env) error {
 	learn.Sort(res.Suggestions)
 	for i, s := range res.Suggestions {
 		if i == maxListed {
-			env.Stat("… and %d weaker suggestions (all are handed to learn-review)", len(res.Suggestions)-maxListed)
+			env.Stat("… and %s (all are handed to learn-review)", text.Plural(len(res.Suggestions)-maxListed, "weaker suggestion", "weaker suggestions"))
 			break
 		}
 		env.Stat("%s", s.Summary())

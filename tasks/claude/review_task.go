@@ -126,13 +126,17 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%s rejected in the last %d days not offered", text.Plural(n, "suggestion", "suggestions"), rejectionDays)
+		env.Stat("%s rejected in the last %s not offered", text.Plural(n, "suggestion", "suggestions"), text.Plural(rejectionDays, "day", "days"))
 	}
 	if len(fresh) == 0 {
 		if len(all) > 0 {
-			return tasks.Skip("no new suggestions: the %d found were rejected in the last %d days", len(all), rejectionDays)
+			found := "1 found was"
+			if len(all) != 1 {
+				found = fmt.Sprintf("%d found were", len(all))
+			}
+			return tasks.Skip("no new suggestions: the %s rejected in the last %s", found, text.Plural(rejectionDays, "day", "days"))
 		}
-		return tasks.Skip("no suggestions from the %d analyzers that ran", ran)
+		return tasks.Skip("no suggestions from the %s that ran", text.Plural(ran, "analyzer", "analyzers"))
 	}
 
 	interactive := env.Interactive()
@@ -151,7 +155,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 
 	offered := fresh
 	if len(offered) > maxN {
-		env.Stat("%d more suggestions left for the next run (max_suggestions = %d)", len(offered)-maxN, maxN)
+		env.Stat("%s left for the next run (max_suggestions = %d)", text.Plural(len(offered)-maxN, "more suggestion", "more suggestions"), maxN)
 		offered = offered[:maxN]
 	}
 	ap := &applier{env: env, clean: map[string]bool{}, backedUp: map[string]bool{}}
@@ -162,9 +166,9 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 review:
 	for i, s := range offered {
 		answer := 'y'
-		text := describeSuggestion(i, len(offered), s)
-		env.Prompt.Println(text) // also for those "a" applies: the person sees what changes
-		fmt.Fprintln(env.Log, text)
+		desc := describeSuggestion(i, len(offered), s)
+		env.Prompt.Println(desc) // also for those "a" applies: the person sees what changes
+		fmt.Fprintln(env.Log, desc)
 		if !applyRest {
 			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", NonInteractive: 's'}, reviewChoices)
 			if err != nil {
@@ -193,7 +197,7 @@ review:
 				env.Warn("recording the rejection: %v", err)
 			}
 			recordOutcome(env, metrics, s, false, false, now)
-			env.Action("rejected, not offered again for %d days: %s", rejectionDays, s.Text)
+			env.Action("rejected, not offered again for %s: %s", text.Plural(rejectionDays, "day", "days"), s.Text)
 		case 'q':
 			quit = true
 			break review
@@ -206,7 +210,7 @@ review:
 	env.Stat("reviewed %d of %d: %d applied, %d rejected, %d could not be applied",
 		len(shown), len(offered), len(applied), nRejected, nFailed)
 	if quit {
-		return tasks.Decline("review quit after %d of %d suggestions (%d applied)", len(shown), len(offered), len(applied))
+		return tasks.Decline("review quit after %d of %s (%d applied)", len(shown), text.Plural(len(offered), "suggestion", "suggestions"), len(applied))
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func TestReviewRejectionIsRememberedFor90Days(t *testing.T) {
 	f.mustRun("learn-permissions", runOpts{})
 	p := interactive(t)
 	_, err = f.review(p, runOpts{})
-	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found were rejected in the last 90 days" || len(p.Asked()) != 0 {
+	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found was rejected in the last 90 days" || len(p.Asked()) != 0 {
 		t.Errorf("%v, asked %d times", err, len(p.Asked()))
 	}
 
@@ -419,7 +419,7 @@ func TestReviewWithNothingToReview(t *testing.T) {
 	}
 	f.mustRun("learn-meta", runOpts{})
 	_, err = f.review(interactive(t), runOpts{})
-	if o := outcomeOf(t, err); o.Reason != "no suggestions from the 1 analyzers that ran" {
+	if o := outcomeOf(t, err); o.Reason != "no suggestions from the 1 analyzer that ran" {
 		t.Errorf("%q", o.Reason)
 	}
 }

@@ -155,7 +155,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 
 	labels := map[rune]string{
 		'a': "all",
-		'o': fmt.Sprintf("older than %d days", days),
+		'o': "older than " + text.Plural(days, "day", "days"),
 		'k': fmt.Sprintf("keep the newest %d of each file", keep),
 	}
 	sets := map[rune][]*backup{'a': plan.all, 'o': plan.older, 'k': plan.keep}
@@ -178,8 +178,8 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		return b.remove(ctx, env, roots, sets[choice], labels[choice], true)
 	}
 	if choice == 0 && !env.Interactive() && !env.Yes {
-		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %d days; [task.backups] policy applies one without asking)",
-			text.Plural(len(found), "backup", "backups"), days)
+		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %s; [task.backups] policy applies one without asking)",
+			text.Plural(len(found), "backup", "backups"), text.Plural(days, "day", "days"))
 	}
 	env.Show(table)
 	switch {

@@ -509,7 +509,7 @@ func archiveCheck(path string, want map[string]int64) error {
 		}
 	}
 	if len(got) != len(want) {
-		return fmt.Errorf("%d files in the archive, %d expected", len(got), len(want))
+		return fmt.Errorf("%s in the archive, %d expected", text.Plural(len(got), "file", "files"), len(want))
 	}
 	return nil
 }

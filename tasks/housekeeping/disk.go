@@ -230,7 +230,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	}
 
 	sc.reportProblems(env)
-	env.Stat("disk: searched %d folders in %s", sc.folders, env.Now().Sub(start).Round(time.Millisecond))
+	env.Stat("disk: searched %s in %s", text.Plural(int(sc.folders), "folder", "folders"), env.Now().Sub(start).Round(time.Millisecond))
 	for _, h := range hints {
 		env.Stat("next: %s", h)
 	}

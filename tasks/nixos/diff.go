@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/internal/ansi"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -38,18 +39,18 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	if current == "" {
 		return tasks.Skip("no running system at %s", env.Config.CurrentSystem)
 	}
-	text, err := output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
+	raw, err := output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
 	if err != nil {
 		return err
 	}
-	text = ansi.Strip(text)
-	env.Log.Write([]byte(text))
-	d := parseDiffClosures(text)
+	raw = ansi.Strip(raw)
+	env.Log.Write([]byte(raw))
+	d := parseDiffClosures(raw)
 
 	var summary []string
 	for i, c := range d.versions {
 		if i == maxDiffStats {
-			summary = append(summary, fmt.Sprintf("… %d more version changes (see the log)", len(d.versions)-maxDiffStats))
+			summary = append(summary, "… "+text.Plural(len(d.versions)-maxDiffStats, "more version change", "more version changes")+" (see the log)")
 			break
 		}
 		summary = append(summary, c)

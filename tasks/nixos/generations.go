@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -187,7 +188,7 @@ func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if freed, paths, ok := gc.result(); ok {
-		env.Stat("freed %s (%d store paths)", freed, paths)
+		env.Stat("freed %s (%s)", freed, text.Plural(paths, "store path", "store paths"))
 	} else {
 		env.Stat("garbage collected")
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
 )
 
@@ -61,7 +62,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d sections seen in the last %d days", len(sections), in.Days)
+	res.stat("%s seen %s", text.Plural(len(sections), "section", "sections"), inDays(in.Days))
 	res.skipped(st, "context_usage.jsonl")
 
 	docs := readDocs(in.claudeMDs())
@@ -88,7 +89,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 		res.Suggestions = append(res.Suggestions, a.suggestion(in, kind, conf, file, docs.text[file], h, k))
 	}
 	if notFound > 0 {
-		res.stat("%d sections to act on were not found in any CLAUDE.md", notFound)
+		res.stat("%s not found in any CLAUDE.md", text.Plural(notFound, "section to act on was", "sections to act on were"))
 	}
 	return res, nil
 }
@@ -132,7 +133,7 @@ func (a *sectionUse) action() (kind Kind, conf float64, ok bool) {
 // suggestion proposes kind for the section h (normalized name k) of file,
 // whose text is doc.
 func (a *sectionUse) suggestion(in Input, kind Kind, conf float64, file string, doc []byte, h mdsection.Heading, k string) Suggestion {
-	ev := fmt.Sprintf("loaded %d times, mean relevance %.2f, ~%d tokens", a.loads, a.mean(), a.tokens/int64(a.loads))
+	ev := fmt.Sprintf("loaded %s, mean relevance %.2f, ~%d tokens", text.Plural(a.loads, "time", "times"), a.mean(), a.tokens/int64(a.loads))
 	s := Suggestion{
 		ID:         makeID("learn-context", string(kind), file, k),
 		Analyzer:   "learn-context",
@@ -147,7 +148,7 @@ func (a *sectionUse) suggestion(in Input, kind Kind, conf float64, file string, 
 	}
 	if kind == RemoveSection {
 		s.Text = fmt.Sprintf("remove the section %q from %s (%s)", h.Title, in.tilde(file), ev)
-		s.Apply = fmt.Sprintf("deletes the section %q (%d lines) from %s", h.Title, lines(doc[h.Start:h.End]), in.tilde(file))
+		s.Apply = fmt.Sprintf("deletes the section %q (%s) from %s", h.Title, text.Plural(lines(doc[h.Start:h.End]), "line", "lines"), in.tilde(file))
 	} else {
 		s.Text = fmt.Sprintf("move the section %q up in %s (%s)", h.Title, in.tilde(file), ev)
 		s.Apply = fmt.Sprintf("moves the section %q before its first sibling section in %s", h.Title, in.tilde(file))

@@ -43,10 +43,10 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d patterns in %d kinds of project in the last %d days", len(seen.patterns), len(seen.byKind), in.Days)
+	res.stat("%s in %s %s", text.Plural(len(seen.patterns), "pattern", "patterns"), text.Plural(len(seen.byKind), "kind", "kinds"), "of project "+inDays(in.Days))
 	res.skipped(st, "project_patterns.jsonl")
 	if seen.other > 0 {
-		res.stat("%d records of pattern types other than permission and command ignored", seen.other)
+		res.stat("%s of pattern types other than permission and command ignored", text.Plural(seen.other, "record", "records"))
 	}
 	allowedIn := map[string]map[string]bool{} // project → its allow-list, read once
 	for _, k := range seen.sortedKeys() {
@@ -59,7 +59,7 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		adopters := sortedSet(a.adopters)
-		ev := fmt.Sprintf("used %d times in %s: %s", a.uses,
+		ev := fmt.Sprintf("used %s in %s: %s", text.Plural(a.uses, "time", "times"),
 			text.Plural(len(adopters), k.kind+" project", k.kind+" projects"), strings.Join(fsutil.TildeAll(in.Home, adopters), ", "))
 		for _, target := range seen.lackers(k) {
 			var sug Suggestion
@@ -216,4 +216,12 @@ func firstCommandFile(projects []string, name string) (content []byte, src strin
 		}
 	}
 	return nil, ""
+}
+
+// inDays is "in the last day" or "in the last 30 days".
+func inDays(n int) string {
+	if n == 1 {
+		return "in the last day"
+	}
+	return fmt.Sprintf("in the last %d days", n)
 }

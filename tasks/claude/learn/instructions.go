@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 type policyRecord struct {
@@ -51,13 +53,13 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d policies observed in the last %d days", len(policies), in.Days)
+	res.stat("%s observed %s", text.Plural(len(policies), "policy", "policies"), inDays(in.Days))
 	res.skipped(st, "policy_violations.jsonl")
 
 	docs := readDocs(in.policyFiles())
 	var unwritten int
-	for _, text := range slices.Sorted(maps.Keys(policies)) {
-		a := policies[text]
+	for _, policy := range slices.Sorted(maps.Keys(policies)) {
+		a := policies[policy]
 		if a.violated < in.Thresholds.MinOccurrences || a.compliance() >= ComplianceBelow {
 			continue
 		}
@@ -65,7 +67,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		if !meets(conf, in.Thresholds.Confidence) {
 			continue
 		}
-		file, line, ok := findLine(docs, text)
+		file, line, ok := findLine(docs, policy)
 		if !ok {
 			unwritten++
 			continue
@@ -73,10 +75,10 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		if strings.Contains(line, strongMark) {
 			continue
 		}
-		res.Suggestions = append(res.Suggestions, a.suggestion(in, text, file, line, conf))
+		res.Suggestions = append(res.Suggestions, a.suggestion(in, policy, file, line, conf))
 	}
 	if unwritten > 0 {
-		res.stat("%d often broken policies are not written in any CLAUDE.md", unwritten)
+		res.stat("%s not written in any CLAUDE.md", text.Plural(unwritten, "often broken policy is", "often broken policies are"))
 	}
 	return res, nil
 }
@@ -109,15 +111,15 @@ func (a *policyUse) add(p *policyRecord) {
 // compliance is the share of records that are not violations.
 func (a *policyUse) compliance() float64 { return float64(a.seen-a.violated) / float64(a.seen) }
 
-// suggestion rewords line, which holds the policy text, in file.
-func (a *policyUse) suggestion(in Input, text, file, line string, conf float64) Suggestion {
+// suggestion rewords line, which holds the text of policy, in file.
+func (a *policyUse) suggestion(in Input, policy, file, line string, conf float64) Suggestion {
 	newLine := strengthen(line)
-	ev := fmt.Sprintf("violated %d of %d times (%.0f%% compliance)", a.violated, a.seen, a.compliance()*100)
+	ev := fmt.Sprintf("violated %d of %s (%.0f%% compliance)", a.violated, text.Plural(a.seen, "time", "times"), a.compliance()*100)
 	return Suggestion{
 		ID:         makeID("learn-instructions", string(RewordLine), file, line),
 		Analyzer:   "learn-instructions",
 		Kind:       RewordLine,
-		Text:       fmt.Sprintf("strengthen the policy %q in %s (%s)", text, in.tilde(file), ev),
+		Text:       fmt.Sprintf("strengthen the policy %q in %s (%s)", policy, in.tilde(file), ev),
 		Confidence: conf,
 		Apply:      fmt.Sprintf("rewrites the line %q as %q in %s", line, newLine, in.tilde(file)),
 		Undo: fmt.Sprintf("restore the line %q in %s, or copy back %s/.backups/%s.backup-<time>",

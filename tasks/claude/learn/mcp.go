@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 )
 
@@ -44,10 +45,10 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 		return res, noData("no MCP servers configured")
 	}
 	if len(scan.Sessions) == 0 {
-		return res, noData("no session in the last %d days", in.Days)
+		return res, noData("no session %s", inDays(in.Days))
 	}
-	res.stat("%d MCP servers configured, %d used, %d sessions in the last %d days",
-		len(servers), len(scan.Servers), len(scan.Sessions), in.Days)
+	res.stat("%s configured, %d used, %s %s", text.Plural(len(servers), "MCP server", "MCP servers"),
+		len(scan.Servers), text.Plural(len(scan.Sessions), "session", "sessions"), inDays(in.Days))
 	res.skipped(scan.Stats, "the session logs")
 
 	sessions := mcpSessions(scan.Sessions)
@@ -146,7 +147,11 @@ func unusedServers(in Input, sessions mcpSessions, servers []mcpusage.Server, su
 		if !meets(conf, in.Thresholds.Confidence) {
 			continue
 		}
-		ev := fmt.Sprintf("not called in any of the %d sessions it was loaded in over %d days", len(avail), in.Days)
+		loadedIn := "the 1 session"
+		if len(avail) != 1 {
+			loadedIn = fmt.Sprintf("any of the %d sessions", len(avail))
+		}
+		ev := fmt.Sprintf("not called in %s it was loaded in over %s", loadedIn, text.Plural(in.Days, "day", "days"))
 		out = append(out, removeServer(in, s, conf,
 			fmt.Sprintf("remove the unused MCP server %q from %s (%s)", s.Name, s.Where(in.Home), ev), ev, avail))
 		suggested[entryKey(s)] = true

@@ -83,7 +83,11 @@ func (r Report) Counts() (used, configured, sessions int) {
 // Stat is the summary statistic: "MCP: C/T servers used | S sessions".
 func (r Report) Stat() string {
 	used, configured, sessions := r.Counts()
-	return fmt.Sprintf("MCP: %d/%d servers used | %d sessions", used, configured, sessions)
+	s := "sessions"
+	if sessions == 1 {
+		s = "session"
+	}
+	return fmt.Sprintf("MCP: %d/%d servers used | %d %s", used, configured, sessions, s)
 }
 
 // Markdown is <flake>/.claude/mcp-analytics.md.
