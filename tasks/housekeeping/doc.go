@@ -34,7 +34,7 @@ func Specs() []tasks.Spec {
 			Seed:        11,
 			Description: "size tool caches and clean the ones you agree to",
 			Groups:      []string{"cleanup"},
-			Interactive: true,
+			Cleanup:     true,
 			DryRun:      true,
 			Estimate:    10 * time.Second,
 			Task:        &Caches{Options: DefaultCachesOptions()},
