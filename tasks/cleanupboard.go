@@ -307,7 +307,7 @@ func CleanupTable(plans []CleanupPlan) string {
 			fmt.Fprintf(&s, "  %-*s  %-*s  %*s  %s\n", w[0], r[0], w[1], r[1], w[2], r[2], r[3])
 		}
 	}
-	fmt.Fprintf(&s, "goes: %s, %s", countOf(goesN, "item", "items"), FormatBytes(goesB))
+	fmt.Fprintf(&s, "total: %s to go, %s", countOf(goesN, "item", "items"), FormatBytes(goesB))
 	return s.String()
 }
 
