@@ -1,7 +1,8 @@
 package config
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -36,11 +37,7 @@ func (c *Config) EffectiveJobs(cpus int) int {
 
 // TaskNames returns the names of the configured tasks, sorted.
 func (c *Config) TaskNames() []string {
-	names := make([]string, 0, len(c.Tasks))
-	for name := range c.Tasks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Tasks))
 	return names
 }
 

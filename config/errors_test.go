@@ -302,22 +302,3 @@ func TestErrorFormat(t *testing.T) {
 		}
 	}
 }
-
-func TestSuggest(t *testing.T) {
-	known := []string{"jobs", "flake", "keep_logs", "metrics_file", "state_dir"}
-	for in, want := range map[string]string{
-		"jbos":        "jobs",
-		"job":         "jobs",
-		"flak":        "flake",
-		"keeplogs":    "keep_logs",
-		"metricsfile": "metrics_file",
-		"JOBS":        "jobs",
-		"x":           "",
-		"colour":      "",
-		"jobs":        "",
-	} {
-		if got := suggest(in, known); got != want {
-			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

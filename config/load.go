@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,10 +253,10 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 	c.HistoryMax, _ = raw["history_max"].(int64)
 
 	tables, _ := raw["task"].(map[string]any)
-	for _, name := range sortedKeys(tables) {
+	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		table, _ := tables[name].(map[string]any)
 		t := Task{Name: name, File: st.task[name], sources: map[string]string{}}
-		for _, key := range sortedKeys(table) {
+		for _, key := range slices.Sorted(maps.Keys(table)) {
 			v := table[key]
 			t.sources[key] = st.of("task." + name + "." + key)
 			switch key {
@@ -291,7 +293,7 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 
 // userTaskOption reports the first option key of a task that has run.
 func userTaskOption(t Task) *Error {
-	opts := sortedKeys(t.Options)
+	opts := slices.Sorted(maps.Keys(t.Options))
 	key := opts[0]
 	src := t.source(key)
 	note := "a task with run has no options"

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // CheckOptions is for a built-in task, which knows its own option keys:
 // an option key not in allowed is an *Error naming the file, the key and
@@ -10,7 +14,7 @@ func (t Task) CheckOptions(allowed ...string) error {
 	for _, a := range allowed {
 		ok[a] = true
 	}
-	for _, key := range sortedKeys(t.Options) {
+	for _, key := range slices.Sorted(maps.Keys(t.Options)) {
 		if ok[key] {
 			continue
 		}

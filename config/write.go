@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -138,7 +140,7 @@ func writeTaskTable(b *bytes.Buffer, t Task, docs []OptionDoc) error {
 			opts[o.Key] = tableLine{key: o.Key, val: o.Default, comment: "default"}
 		}
 	}
-	for _, key := range sortedKeys(opts) {
+	for _, key := range slices.Sorted(maps.Keys(opts)) {
 		if isStandardTaskKey(key) {
 			return fmt.Errorf("option %q clashes with a standard key", key)
 		}

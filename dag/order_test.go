@@ -49,7 +49,7 @@ func TestOrderTiesByInput(t *testing.T) {
 	}
 }
 
-// The default graph is given in seed order, which is already topological,
+// The default graph is given in phase order, which is already topological,
 // so Order keeps it.
 func TestOrderDefaultGraph(t *testing.T) {
 	var want []string

@@ -77,15 +77,15 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-// A task name wins over a group of the same name; seeds are numbers
-// written plainly, and a seed no task has is unknown:
+// A task name wins over a group of the same name; phases are numbers
+// written plainly, and a phase no task has is unknown:
 //
-//	x (seed 1, group y)   y (seed 2, group x)   z (seed 2)
+//	x (phase 1, group y)   y (phase 2, group x)   z (phase 2)
 func TestResolvePrecedence(t *testing.T) {
 	g := mustBuild(t, []Node{
-		{Name: "x", Seed: 1, Groups: []string{"y"}},
-		{Name: "y", Seed: 2, Groups: []string{"x"}},
-		{Name: "z", Seed: 2},
+		{Name: "x", Phase: 1, Groups: []string{"y"}},
+		{Name: "y", Phase: 2, Groups: []string{"x"}},
+		{Name: "z", Phase: 2},
 	})
 	for tok, want := range map[string][]string{"x": {"x"}, "y": {"y"}, "2": {"y", "z"}} {
 		got, err := g.Resolve([]string{tok})

@@ -42,7 +42,7 @@ func Resolve(mode string, stdoutIsTTY bool) (string, error) {
 // TaskInfo is what the renderer knows about a task before it runs.
 type TaskInfo struct {
 	Name        string
-	Seed        int
+	Phase       int
 	Critical    bool
 	Interactive bool
 	// ETA is the expected duration (history's median, else the default

@@ -323,13 +323,13 @@ func TestCriticalChainFirstWithOneSlot(t *testing.T) {
 		})
 	}
 	specs := []tasks.Spec{
-		{Name: "flake-update", Seed: 1, Estimate: 10 * time.Second, Task: rec("flake-update")},
-		{Name: "build", Seed: 2, Needs: []string{"flake-update"}, Estimate: 600 * time.Second, Task: rec("build")},
-		{Name: "activate", Seed: 3, Needs: []string{"build"}, Estimate: 30 * time.Second, Task: rec("activate")},
+		{Name: "flake-update", Phase: 1, Estimate: 10 * time.Second, Task: rec("flake-update")},
+		{Name: "build", Phase: 2, Needs: []string{"flake-update"}, Estimate: 600 * time.Second, Task: rec("build")},
+		{Name: "activate", Phase: 3, Needs: []string{"build"}, Estimate: 30 * time.Second, Task: rec("activate")},
 	}
 	for i := 0; i < 5; i++ {
 		n := fmt.Sprintf("learn-%d", i)
-		specs = append(specs, tasks.Spec{Name: n, Seed: 7, Estimate: 20 * time.Second, Task: rec(n)})
+		specs = append(specs, tasks.Spec{Name: n, Phase: 7, Estimate: 20 * time.Second, Task: rec(n)})
 	}
 	run(t, specs, Options{Jobs: 1})
 	if fmt.Sprint(order[:3]) != "[flake-update build activate]" {
@@ -337,8 +337,8 @@ func TestCriticalChainFirstWithOneSlot(t *testing.T) {
 	}
 }
 
-// Interactive tasks get the terminal lowest seed first, one at a time.
-func TestTTYGrantedInSeedOrder(t *testing.T) {
+// Interactive tasks get the terminal lowest phase first, one at a time.
+func TestTTYGrantedInPhaseOrder(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
 	var holders atomic.Int32
@@ -356,10 +356,10 @@ func TestTTYGrantedInSeedOrder(t *testing.T) {
 		})
 	}
 	specs := []tasks.Spec{
-		{Name: "push", Seed: 14, Interactive: true, Task: ask("push")},
-		{Name: "caches", Seed: 11, Interactive: true, Task: ask("caches")},
-		{Name: "backups", Seed: 13, Interactive: true, Task: ask("backups")},
-		{Name: "accept", Seed: 8, Interactive: true, Task: ask("accept")},
+		{Name: "push", Phase: 14, Interactive: true, Task: ask("push")},
+		{Name: "caches", Phase: 11, Interactive: true, Task: ask("caches")},
+		{Name: "backups", Phase: 13, Interactive: true, Task: ask("backups")},
+		{Name: "accept", Phase: 8, Interactive: true, Task: ask("accept")},
 	}
 	sum, _ := run(t, specs, Options{Jobs: 4})
 	for n, r := range sum.Results {
@@ -530,7 +530,7 @@ func checkRandomGraph(t *testing.T, seed uint64) {
 // by the caller.
 func randomSpec(rng *rand.Rand, i int) tasks.Spec {
 	resources := []string{"tty", "claude-md", "x"}
-	sp := tasks.Spec{Name: fmt.Sprintf("t%02d", i), Seed: rng.IntN(15)}
+	sp := tasks.Spec{Name: fmt.Sprintf("t%02d", i), Phase: rng.IntN(15)}
 	for j := 0; j < i; j++ {
 		switch rng.IntN(10) {
 		case 0:

@@ -36,7 +36,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 	log := io.MultiWriter(logw, last)
 
 	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: r.opts.Estimate(t.name),
-		Critical: t.spec.Critical, Seed: t.spec.Seed, LogPath: res.LogPath})
+		Critical: t.spec.Critical, Phase: t.spec.Phase, LogPath: res.LogPath})
 
 	env := r.newEnv(t, log)
 	// The terminal, when there is one, goes to the task holding tty; the

@@ -45,9 +45,9 @@ type walker struct {
 	// runnable holds the ready tasks not yet started, best first (see
 	// before): a task is in it exactly while its state is Waiting.
 	runnable queue
-	// waitingTTY counts the runnable tasks that want the terminal, by seed
+	// waitingTTY counts the runnable tasks that want the terminal, by phase
 	// rank: only the lowest rank may take it, so questions come in the
-	// seed's order.
+	// phase order.
 	waitingTTY ttyWaiters
 	// running holds the started tasks until their Result arrives on done:
 	// they are what an abort cancels.
@@ -153,7 +153,7 @@ func (w *walker) finish(t *task, res *Result) {
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
 		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
 		Stats: res.Report.Stats, Warnings: res.Report.Warnings, Tail: res.Tail, LogPath: res.LogPath,
-		Critical: t.spec.Critical, Seed: t.spec.Seed})
+		Critical: t.spec.Critical, Phase: t.spec.Phase})
 }
 
 // settle ends a task without running it.
@@ -188,7 +188,7 @@ func (w *walker) ready(t *task) {
 	}
 	t.state = Waiting
 	if t.wantsTTY {
-		w.waitingTTY[seedRank(t.spec.Seed)]++
+		w.waitingTTY[phaseRank(t.spec.Phase)]++
 	}
 	w.runnable.push(t)
 }
@@ -250,7 +250,7 @@ func (w *walker) release(t *task) {
 
 // dispatch starts runnable tasks, best first, while there are free slots;
 // a task whose resources are held (or whose question would come out of
-// the seed's order) waits in the queue without taking a slot.
+// the phase order) waits in the queue without taking a slot.
 func (w *walker) dispatch() {
 	if w.aborting {
 		w.cancelRunnable()
@@ -259,15 +259,15 @@ func (w *walker) dispatch() {
 	var blocked []*task
 	// Starting a tty task holds the tty, so the lowest rank cannot change
 	// under this loop in a way that lets another tty task start.
-	ttySeed := w.waitingTTY.lowest()
+	ttyPhase := w.waitingTTY.lowest()
 	for w.free > 0 && w.runnable.Len() > 0 {
 		t := w.runnable.pop()
-		if !w.canStart(t, ttySeed) {
+		if !w.canStart(t, ttyPhase) {
 			blocked = append(blocked, t)
 			continue
 		}
 		if t.wantsTTY {
-			w.waitingTTY[seedRank(t.spec.Seed)]--
+			w.waitingTTY[phaseRank(t.spec.Phase)]--
 		}
 		w.start(t)
 	}
@@ -277,14 +277,14 @@ func (w *walker) dispatch() {
 }
 
 // canStart reports whether none of t's resources is held and, for a task
-// wanting the terminal, whether its seed's questions are next.
-func (w *walker) canStart(t *task, ttySeed int) bool {
+// wanting the terminal, whether its phase.s questions are next.
+func (w *walker) canStart(t *task, ttyPhase int) bool {
 	for _, res := range t.resources {
 		if _, busy := w.held[res]; busy {
 			return false
 		}
 	}
-	return !t.wantsTTY || seedRank(t.spec.Seed) == ttySeed
+	return !t.wantsTTY || phaseRank(t.spec.Phase) == ttyPhase
 }
 
 // cancelRunnable ends every runnable task with the abort's reason, then

@@ -12,6 +12,9 @@
 //
 // A task never prints to the terminal and never imports render or schedule:
 // it writes to the writers it is given and reports through its Env. The
-// built-in tasks live in sub-packages, one per family (nixos, claude,
-// housekeeping, git); the catalogue that registers them is tasks/catalog.
+// built-in tasks live in sub-packages, one per family (nixos, git,
+// claude, housekeeping, cleanup), each declaring its tasks in its
+// specs.go; the catalogue that registers them is tasks/catalog. What
+// several families share lives in leaves no family owns: fsutil, proc,
+// lifecycle.
 package tasks

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 // Configurable is a built-in task with typed options: a struct whose
@@ -91,6 +92,15 @@ func (e *Invalid) Error() string {
 // BadOption is the error a Check returns for option key's value.
 func BadOption(key string, value any, msg, allowed string) error {
 	return &Invalid{Key: key, Value: value, Msg: msg, Allowed: allowed}
+}
+
+// OneOf is the Check of an option that takes one of a few words (a
+// policy): v, the value of key, must be one of allowed.
+func OneOf(key, v string, allowed ...string) error {
+	if !slices.Contains(allowed, v) {
+		return BadOption(key, v, "not a known value", text.Quoted(allowed))
+	}
+	return nil
 }
 
 // DecodeOptions reads the options t sets into *dst, a struct that holds

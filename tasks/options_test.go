@@ -295,3 +295,15 @@ func TestDecodeOptionsUnsupportedField(t *testing.T) {
 	}
 	_ = tasks.DecodeOptions(config.Task{Name: "x"}, &o)
 }
+
+// A policy outside its words is refused with every word allowed, quoted.
+func TestOneOf(t *testing.T) {
+	if err := tasks.OneOf("policy", "ask", "ask", "skip"); err != nil {
+		t.Errorf("ask refused: %v", err)
+	}
+	err := tasks.OneOf("policy", "sometimes", "ask", "skip")
+	var inv *tasks.Invalid
+	if !errors.As(err, &inv) || inv.Key != "policy" || inv.Value != "sometimes" || inv.Allowed != `"ask", "skip"` {
+		t.Errorf("OneOf = %#v", err)
+	}
+}

@@ -32,7 +32,7 @@ const (
 // The names in a Spec are the names users see in `rebuild list`.
 type Spec struct {
 	Name        string
-	Seed        int // phase number of the original script, 1–14; 0 = none
+	Phase       int // phase number of the original script, 1–14; 0 = none
 	Description string
 	Groups      []string
 	Needs       []string // run after these, only if they succeeded or skipped on purpose

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -187,19 +188,24 @@ func addGlobalFlags(root *cobra.Command, f *Factory) {
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		if !cmd.HasParent() {
-			return usagef("unknown command %q; commands: %s", args[0], commandNames(cmd))
+			names := commandNames(cmd)
+			if s := suggest.Closest(args[0], names); s != "" {
+				return usagef("unknown command %q (did you mean %q?); commands: %s", args[0], s, strings.Join(names, ", "))
+			}
+			return usagef("unknown command %q; commands: %s", args[0], strings.Join(names, ", "))
 		}
 		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 	}
 	return nil
 }
 
-func commandNames(root *cobra.Command) string {
+// commandNames are the commands root offers, as help lists them.
+func commandNames(root *cobra.Command) []string {
 	var names []string
 	for _, c := range root.Commands() {
 		if c.IsAvailableCommand() {
 			names = append(names, c.Name())
 		}
 	}
-	return strings.Join(names, ", ")
+	return names
 }

@@ -245,3 +245,30 @@ func TestRunFollowsTheDecidedTerminal(t *testing.T) {
 		}
 	}
 }
+
+// A mistyped command is a usage error that suggests the command meant,
+// by the same rule as every other "did you mean" (internal/suggest); a
+// word that is no typo of a command gets the list only. Nothing runs.
+func TestUnknownCommandSuggests(t *testing.T) {
+	for _, c := range []struct{ arg, want, not string }{
+		{"plna", `unknown command "plna" (did you mean "plan"?); commands: `, ""},
+		{"hsitory", `(did you mean "history"?)`, ""},
+		{"Graph", `(did you mean "graph"?)`, ""},
+		{"xyzzy", `unknown command "xyzzy"; commands: `, "did you mean"},
+	} {
+		var out, errw bytes.Buffer
+		ran := false
+		root := newRoot(newFactory(testSystem(t, &out, &errw)), func(*runOptions) error { ran = true; return nil })
+		root.SetArgs([]string{c.arg})
+		err := root.Execute()
+		if err == nil || !strings.Contains(err.Error(), c.want) || exitCode(err) != exitcode.Usage {
+			t.Errorf("rebuild %s: %v (exit %d), want exit 2 and …%s", c.arg, err, exitCode(err), c.want)
+		}
+		if c.not != "" && err != nil && strings.Contains(err.Error(), c.not) {
+			t.Errorf("rebuild %s: %v says %q", c.arg, err, c.not)
+		}
+		if ran {
+			t.Errorf("rebuild %s ran", c.arg)
+		}
+	}
+}

@@ -59,8 +59,8 @@ func writePlan(w io.Writer, p *plan, est func(string) time.Duration) error {
 		for _, name := range wave {
 			s := p.specs[name]
 			num := "·"
-			if s.Seed > 0 {
-				num = fmt.Sprint(s.Seed)
+			if s.Phase > 0 {
+				num = fmt.Sprint(s.Phase)
 			}
 			note := ""
 			if s.Disabled {

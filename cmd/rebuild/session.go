@@ -65,7 +65,7 @@ func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color
 	infos := make([]render.TaskInfo, 0, p.graph.Len())
 	for _, n := range p.graph.Nodes() {
 		s := p.specs[n.Name]
-		infos = append(infos, render.TaskInfo{Name: n.Name, Seed: s.Seed, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
+		infos = append(infos, render.TaskInfo{Name: n.Name, Phase: s.Phase, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
 	}
 	preds := map[string][]string{}
 	for _, e := range p.graph.Edges() {

@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude"
+	"github.com/rebuild-nixos/rebuild/tasks/cleanup"
 	"github.com/rebuild-nixos/rebuild/tasks/git"
 	"github.com/rebuild-nixos/rebuild/tasks/housekeeping"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
@@ -28,10 +30,10 @@ import (
 
 // families lists the Specs functions of every built-in family.
 var families = []func() []tasks.Spec{
-	nixos.Specs, git.Specs, housekeeping.Specs, claude.Specs, claude.ConfigSpecs, claude.LearnSpecs,
+	nixos.Specs, git.Specs, housekeeping.Specs, cleanup.Specs, claude.Specs,
 }
 
-// Builtins returns every registered built-in task, in seed order.
+// Builtins returns every registered built-in task, in phase order.
 func Builtins() []tasks.Spec {
 	var out []tasks.Spec
 	for _, f := range families {
@@ -41,14 +43,14 @@ func Builtins() []tasks.Spec {
 	return out
 }
 
-// sortSpecs orders by seed (unnumbered tasks right after the task they
-// follow in the registration order is not knowable here, so after the
-// numbered ones with a lower or equal seed of their first prerequisite),
-// then by name. The graph's topological order does the rest.
+// sortSpecs orders by phase, unnumbered tasks last; tasks of one phase
+// keep their registration order (the sort is stable): families' order,
+// then each family's Specs order. The graph's topological order does the
+// rest.
 func sortSpecs(s []tasks.Spec) {
 	rank := func(sp tasks.Spec) int {
-		if sp.Seed > 0 {
-			return sp.Seed * 10
+		if sp.Phase > 0 {
+			return sp.Phase
 		}
 		return 1000
 	}
@@ -67,7 +69,7 @@ type Options struct {
 var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical"}
 
 // Assemble merges builtins with cfg's [task.NAME] tables and returns the
-// specs of the run, built-ins first in seed order, then user tasks by name.
+// specs of the run, built-ins first in phase order, then user tasks by name.
 // Every built-in task comes back bound to its options, decoded and
 // checked: any mistake in the configuration is an error here, before the
 // first task starts.
@@ -93,7 +95,7 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 			}
 		case tc.Run == "":
 			msg := fmt.Sprintf("[task.%s] is not a built-in task, and has no run = \"…\" to be a task of your own", name)
-			if s := config.Suggest(name, all); s != "" {
+			if s := suggest.Closest(name, all); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			msg += "; built-in tasks: " + strings.Join(builtinNames(builtins), ", ")
@@ -203,7 +205,7 @@ func checkEdges(specs []tasks.Spec, all []string) error {
 					continue
 				}
 				msg := fmt.Sprintf("task.%s.%s: unknown task %q", sp.Name, edge.kind, target)
-				if s := config.Suggest(target, all); s != "" {
+				if s := suggest.Closest(target, all); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				msg += "; tasks: " + strings.Join(all, ", ")

@@ -55,8 +55,8 @@ func noop(context.Context, *tasks.Env) error { return nil }
 // A small catalogue: a ─▶ b, b after c (not registered), and d.
 func small() []tasks.Spec {
 	return []tasks.Spec{
-		{Name: "a", Seed: 1, Groups: []string{"g"}, Task: tasks.Func(noop)},
-		{Name: "b", Seed: 2, Needs: []string{"a"}, After: []string{"c"}, Task: tasks.Func(noop)},
+		{Name: "a", Phase: 1, Groups: []string{"g"}, Task: tasks.Func(noop)},
+		{Name: "b", Phase: 2, Needs: []string{"a"}, After: []string{"c"}, Task: tasks.Func(noop)},
 		{Name: "d", Task: tasks.Func(noop)},
 	}
 }
@@ -151,6 +151,10 @@ func TestAssembleErrors(t *testing.T) {
 		{"run on a built-in", "[task.a]\nrun = \"x\"\n", `task.a.run: "a" is a built-in task; a task of your own needs another name`},
 		{"interactive on a built-in", "[task.a]\ninteractive = true\n", `task.a.interactive: cannot be changed for a built-in task`},
 		{"neither built in nor run", "[task.bb]\ntimeout = \"1h\"\n", `[task.bb] is not a built-in task, and has no run = "…" to be a task of your own`},
+		// A typo of a built-in task's name is its own table: it is among
+		// the names a suggestion is looked for in, and must not hide the
+		// suggestion.
+		{"typo of a built-in", "[task.dd]\ntimeout = \"1h\"\n", `[task.dd] is not a built-in task, and has no run = "…" to be a task of your own (did you mean "d"?)`},
 		{"unknown edge", "[task.x]\nrun = \"true\"\nneeds = [\"dd\"]\n", `task.x.needs: unknown task "dd" (did you mean "d"?); tasks: a, b, d, x`},
 		{"option of a task without options", "[task.d]\ncolor = true\n", `unknown key "task.d.color" (task d has no options)`},
 	} {

@@ -14,6 +14,8 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/toolusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 // defaultDays is the analytics window.
@@ -92,7 +94,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	days, claudeJSON, projectsDir := o.Days, env.Expand(o.ClaudeJSON), env.Expand(o.ProjectsDir)
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
 
 	cj, err := mcpusage.ReadClaudeJSON(claudeJSON)
@@ -117,7 +119,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	scan, err := mcpusage.ScanDir(ctx, projectsDir, mcpusage.Options{Since: now.AddDate(0, 0, -days),
 		Progress: func(done, total int) { env.Status("session logs: %d/%d", done, total) }})
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no data: no session logs in %s", homeTilde(env, projectsDir))
+		return tasks.Skip("no data: no session logs in %s", fsutil.Tilde(env.Home, projectsDir))
 	}
 	if err != nil {
 		return err
@@ -143,9 +145,9 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 	}
 	marked := 0
 	for _, s := range scan.Sessions {
-		changed, err := Advance(s.Path, StageAnalyzed, now)
+		changed, err := lifecycle.Advance(s.Path, lifecycle.StageAnalyzed, now)
 		if err != nil {
-			env.Warn("lifecycle of %s: %v", homeTilde(env, s.Path), err)
+			env.Warn("lifecycle of %s: %v", fsutil.Tilde(env.Home, s.Path), err)
 			continue
 		}
 		if changed {
@@ -168,7 +170,7 @@ func runToolAnalytics(ctx context.Context, env *tasks.Env, o ToolAnalyticsOption
 	days := o.Days
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
 	pkgPath := filepath.Join(flake, "modules", "core", "packages.nix")
 	if o.Packages != "" {
@@ -177,16 +179,16 @@ func runToolAnalytics(ctx context.Context, env *tasks.Env, o ToolAnalyticsOption
 	logPath := env.Expand(o.CommandLog)
 	installed, err := toolusage.ReadPackages(pkgPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no data: no %s", homeTilde(env, pkgPath))
+		return tasks.Skip("no data: no %s", fsutil.Tilde(env.Home, pkgPath))
 	}
 	if err != nil {
 		return err
 	}
 	now := env.Now()
-	env.Status("reading %s", homeTilde(env, logPath))
+	env.Status("reading %s", fsutil.Tilde(env.Home, logPath))
 	usage, err := toolusage.ReadLog(ctx, logPath, now.AddDate(0, 0, -days), 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no data: no fish command log at %s", homeTilde(env, logPath))
+		return tasks.Skip("no data: no fish command log at %s", fsutil.Tilde(env.Home, logPath))
 	}
 	if err != nil {
 		return err
@@ -214,7 +216,7 @@ func writeReportAndSection(env *tasks.Env, flake, name string, report, section [
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		doc = nil
-		env.Stat("no %s: section %s not written", homeTilde(env, claudeMD), heading)
+		env.Stat("no %s: section %s not written", fsutil.Tilde(env.Home, claudeMD), heading)
 	case err != nil:
 		return err
 	}
@@ -223,21 +225,21 @@ func writeReportAndSection(env *tasks.Env, flake, name string, report, section [
 		updated = mdsection.Replace(doc, section)
 	}
 	if env.DryRun {
-		env.Action("would write %s", homeTilde(env, reportPath))
+		env.Action("would write %s", fsutil.Tilde(env.Home, reportPath))
 		if doc != nil && !bytes.Equal(doc, updated) {
-			env.Action("would update the section %s of %s", heading, homeTilde(env, claudeMD))
+			env.Action("would update the section %s of %s", heading, fsutil.Tilde(env.Home, claudeMD))
 		}
 		return nil
 	}
 	if err := writeFileAtomic(reportPath, report); err != nil {
 		return fmt.Errorf("writing %s: %w", reportPath, err)
 	}
-	env.Action("wrote %s", homeTilde(env, reportPath))
+	env.Action("wrote %s", fsutil.Tilde(env.Home, reportPath))
 	if doc != nil && !bytes.Equal(doc, updated) {
-		if err := writeAtomic(claudeMD, updated); err != nil {
+		if err := fsutil.WriteAtomic(claudeMD, updated); err != nil {
 			return fmt.Errorf("writing %s: %w", claudeMD, err)
 		}
-		env.Action("updated the section %s of %s", heading, homeTilde(env, claudeMD))
+		env.Action("updated the section %s of %s", heading, fsutil.Tilde(env.Home, claudeMD))
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func TestMissingClaudeDirSkipsTheWholeFamilyWithOneReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	reasons := map[string]bool{}
-	for _, s := range append(claude.ConfigSpecs(), claude.LearnSpecs()...) {
+	for _, s := range claude.Specs() {
 		_, err := f.run(s.Name, runOpts{prompt: &taskstest.Prompter{T: t, Terminal: true}})
 		o, ok := tasks.AsOutcome(err)
 		if !ok || o.Kind != tasks.Skipped {

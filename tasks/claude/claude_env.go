@@ -10,6 +10,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -50,19 +51,6 @@ func taskRunner(env *tasks.Env) *proc.Runner {
 	return &proc.Runner{}
 }
 
-// tilde shortens a path under the home directory for messages.
-func homeTilde(env *tasks.Env, p string) string {
-	if env.Home != "" {
-		if p == env.Home {
-			return "~"
-		}
-		if rel, err := filepath.Rel(env.Home, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return "~/" + rel
-		}
-	}
-	return p
-}
-
 // lookProgram finds program name on the PATH the runner gives its commands
 // (its Environ, else ours), by proc.LookPath's rules: never in the working
 // directory. A generator that is not installed is a reason to skip, not a
@@ -98,11 +86,11 @@ func isExecutable(p string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path atomically (lifecycle.go's
-// writeAtomic), creating the folder first.
+// writeFileAtomic writes data to path atomically (fsutil.WriteAtomic),
+// creating the folder first.
 func writeFileAtomic(path string, data []byte) error {
 	if err := safefile.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(path, data)
+	return fsutil.WriteAtomic(path, data)
 }

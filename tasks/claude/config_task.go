@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -22,37 +21,6 @@ import (
 // PublishedAutomation is the generator's flake when there is no local
 // checkout.
 const PublishedAutomation = "github:jacopone/claude-nixos-automation"
-
-// ConfigSpecs returns claude-config, mcp-analytics and tool-analytics
-// (seed phases 4–6). The catalogue registers them with the family's other
-// Specs. Their options: ClaudeConfigOptions, MCPAnalyticsOptions,
-// ToolAnalyticsOptions.
-func ConfigSpecs() []tasks.Spec {
-	return []tasks.Spec{
-		{
-			Name: "claude-config", Seed: 4, Groups: []string{"claude"}, Needs: []string{"activate"},
-			Description: "regenerate the Claude Code configuration files (CLAUDE.md, permissions)",
-			Estimate:    30 * time.Second,
-			Task:        claudeConfig{defaultClaudeConfigOptions()},
-		},
-		{
-			Name: "mcp-analytics", Seed: 5, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
-			Description: "MCP server use and cost from the session logs; CLAUDE.md section",
-			Resources:   []string{tasks.ResourceClaudeMD},
-			DryRun:      true,
-			Estimate:    5 * time.Second,
-			Task:        mcpAnalytics{defaultMCPAnalyticsOptions()},
-		},
-		{
-			Name: "tool-analytics", Seed: 6, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
-			Description: "installed tools against the commands run; CLAUDE.md section",
-			Resources:   []string{tasks.ResourceClaudeMD},
-			DryRun:      true,
-			Estimate:    2 * time.Second,
-			Task:        toolAnalytics{defaultToolAnalyticsOptions()},
-		},
-	}
-}
 
 // generatedFiles are the five files the generator rewrites, by the name
 // the report gives them.
@@ -205,7 +173,7 @@ func runClaudeConfig(ctx context.Context, env *tasks.Env, o ClaudeConfigOptions)
 	}
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
 	args := generator(env, o)
 	r := taskRunner(env)

@@ -428,7 +428,7 @@ func (f *fixture) writeFishLog() {
 // spec returns the named Spec of the family.
 func spec(t *testing.T, name string) tasks.Spec {
 	t.Helper()
-	for _, s := range append(claude.ConfigSpecs(), claude.LearnSpecs()...) {
+	for _, s := range claude.Specs() {
 		if s.Name == name {
 			return s
 		}

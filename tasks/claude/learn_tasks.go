@@ -2,7 +2,6 @@ package claude
 
 import (
 	"context"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -45,41 +44,6 @@ type LearnMCPOptions struct {
 func defaultLearnMCPOptions() LearnMCPOptions {
 	return LearnMCPOptions{AnalyzerOptions: AnalyzerOptions{LearningDir: "~/.claude/learning"},
 		ClaudeJSON: "~/.claude.json", ProjectsDir: "~/.claude/projects"}
-}
-
-// LearnSpecs returns the seven analyzers and learn-review (seed phase 7).
-// The analyzers are read-only, have no edges and start at once, with the
-// build; the review comes after all of them. The catalogue registers them
-// with the family's other Specs; `--only=learn` selects exactly these.
-// Options: AnalyzerOptions (LearnMCPOptions for learn-mcp) and
-// ReviewOptions.
-func LearnSpecs() []tasks.Spec {
-	var specs []tasks.Spec
-	var names []string
-	for _, a := range learn.Analyzers() {
-		est := 2 * time.Second
-		if a.Name == "learn-mcp" {
-			est = 5 * time.Second
-		}
-		specs = append(specs, tasks.Spec{
-			Name: a.Name, Seed: 7, Groups: []string{"learn"},
-			Description: a.Description,
-			DryRun:      true,
-			Estimate:    est,
-			Task:        analyzerTask{a: a, opts: defaultLearnMCPOptions()},
-		})
-		names = append(names, a.Name)
-	}
-	specs = append(specs, tasks.Spec{
-		Name: "learn-review", Seed: 7, Groups: []string{"learn"}, After: names,
-		Description: "review the analyzers' suggestions and apply the accepted ones",
-		Interactive: true,
-		// It edits CLAUDE.md files, as the analytics tasks do.
-		Resources: []string{tasks.ResourceClaudeMD},
-		Estimate:  time.Minute,
-		Task:      learnReview{defaultReviewOptions()},
-	})
-	return specs
 }
 
 // analyzerTask runs one learn.Analyzer as a task. Every analyzer has the

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 // nobody is the user whose home a root run writes in.
@@ -44,7 +45,7 @@ func TestRootWritesKeepTheUsersOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := writeAtomic(existing, []byte("# rewritten\n")); err != nil {
+	if err := fsutil.WriteAtomic(existing, []byte("# rewritten\n")); err != nil {
 		t.Fatal(err)
 	}
 	report := filepath.Join(claudeDir, "reports", "learn", "report.md")

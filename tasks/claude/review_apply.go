@@ -15,6 +15,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -105,7 +106,7 @@ func (a *applier) editJSON(path string, at []string, create bool, edit func(o *j
 	}
 	out, err := editJSONDoc(doc, at, create, edit)
 	if err != nil {
-		return fmt.Errorf("%s: %w", homeTilde(a.env, path), err)
+		return fmt.Errorf("%s: %w", fsutil.Tilde(a.env.Home, path), err)
 	}
 	return writeFileAtomic(path, out)
 }
@@ -125,7 +126,7 @@ func (a *applier) editMarkdown(s learn.Suggestion) error {
 	default:
 		h, ok := mdsection.Find(doc, 0, s.Section)
 		if !ok {
-			return fmt.Errorf("no section %q in %s any more", s.Section, homeTilde(a.env, s.Target))
+			return fmt.Errorf("no section %q in %s any more", s.Section, fsutil.Tilde(a.env.Home, s.Target))
 		}
 		if s.Kind == learn.RemoveSection {
 			out = mdsection.Remove(doc, h)
@@ -144,7 +145,7 @@ func (a *applier) editMarkdown(s learn.Suggestion) error {
 		}
 		a.backedUp[s.Target] = true
 	}
-	return writeAtomic(s.Target, out)
+	return fsutil.WriteAtomic(s.Target, out)
 }
 
 // replaceLine replaces the first line equal to old (line end aside).
@@ -252,13 +253,13 @@ func (a *applier) refuseDirty(ctx context.Context, path string) error {
 				return nil // no git: nothing can be uncommitted
 			}
 		}
-		return fmt.Errorf("cannot tell whether %s has uncommitted changes: %w", homeTilde(a.env, path), err)
+		return fmt.Errorf("cannot tell whether %s has uncommitted changes: %w", fsutil.Tilde(a.env.Home, path), err)
 	}
 	// An untracked file ("??") has no committed version for a change to be
 	// mixed into; git itself lists those apart from changes.
 	for _, l := range strings.Split(out.String(), "\n") {
 		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "??") {
-			return &errDirty{file: homeTilde(a.env, path), status: strings.TrimSpace(l)}
+			return &errDirty{file: fsutil.Tilde(a.env.Home, path), status: strings.TrimSpace(l)}
 		}
 	}
 	a.clean[path] = true

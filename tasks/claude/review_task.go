@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 // ReviewOptions are the options of [task.learn-review].
@@ -123,7 +126,7 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%d %s rejected in the last %d days not offered", n, pluralWord(n, "suggestion", "suggestions"), rejectionDays)
+		env.Stat("%s rejected in the last %d days not offered", text.Plural(n, "suggestion", "suggestions"), rejectionDays)
 	}
 	if len(fresh) == 0 {
 		if len(all) > 0 {
@@ -141,9 +144,9 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		if err := writeFileAtomic(reportPath, learn.Report(fresh, now, fmt.Sprintf("Not reviewed: %s.", why))); err != nil {
 			return fmt.Errorf("writing the report: %w", err)
 		}
-		markStage(env, projectsDir, sessionsOf(fresh), StageInsightsGenerated, now)
-		return tasks.Skip("%s: %d %s written to %s, nothing applied", why, len(fresh),
-			pluralWord(len(fresh), "suggestion", "suggestions"), homeTilde(env, reportPath))
+		markStage(env, projectsDir, sessionsOf(fresh), lifecycle.StageInsightsGenerated, now)
+		return tasks.Skip("%s: %s written to %s, nothing applied", why,
+			text.Plural(len(fresh), "suggestion", "suggestions"), fsutil.Tilde(env.Home, reportPath))
 	}
 
 	offered := fresh
@@ -165,7 +168,7 @@ review:
 		if !applyRest {
 			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", NonInteractive: 's'}, reviewChoices)
 			if err != nil {
-				markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
+				markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
 				return err
 			}
 			fmt.Fprintf(env.Log, "answer: %c\n", answer)
@@ -198,8 +201,8 @@ review:
 			break review
 		}
 	}
-	markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
-	markStage(env, projectsDir, sessionsOf(applied), StageImplemented, now)
+	markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
+	markStage(env, projectsDir, sessionsOf(applied), lifecycle.StageImplemented, now)
 	env.Stat("reviewed %d of %d: %d applied, %d rejected, %d could not be applied",
 		len(shown), len(offered), len(applied), nRejected, nFailed)
 	if quit {
@@ -268,7 +271,7 @@ func sessionsOf(s []learn.Suggestion) []string {
 
 // markStage moves the sessions with the given ids forward to stage (never
 // back), finding their logs under projectsDir. Problems are warnings.
-func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, now time.Time) {
+func markStage(env *tasks.Env, projectsDir string, ids []string, stage lifecycle.Stage, now time.Time) {
 	if len(ids) == 0 || env.DryRun {
 		return
 	}
@@ -291,9 +294,9 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, no
 			continue
 		}
 		seen[id] = true
-		changed, err := Advance(p, stage, now)
+		changed, err := lifecycle.Advance(p, stage, now)
 		if err != nil {
-			env.Warn("lifecycle of %s: %v", homeTilde(env, p), err)
+			env.Warn("lifecycle of %s: %v", fsutil.Tilde(env.Home, p), err)
 			continue
 		}
 		if changed {
@@ -301,13 +304,6 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, no
 		}
 	}
 	if moved > 0 {
-		env.Action("marked %d %s %s", moved, pluralWord(moved, "session", "sessions"), stage)
+		env.Action("marked %s %s", text.Plural(moved, "session", "sessions"), stage)
 	}
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -2,7 +2,8 @@
 // a parallel directory walker (walk.go), directory sizing like du -sb
 // (size.go), a deletion helper that cannot delete outside the folder it
 // was given (remove.go) and deletes an entry only if it is still what was
-// listed (listed.go), mount-point detection (mounts.go), and the few text
+// listed (listed.go), mount-point detection (mounts.go), replacing a file
+// atomically (atomic.go), and the few text
 // helpers the tasks share to show what they found: sizes, ~ paths, tables
 // (units.go, text.go).
 //

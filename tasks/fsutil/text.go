@@ -1,6 +1,9 @@
 package fsutil
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -25,6 +28,48 @@ func Tilde(home, path string) string {
 		return "~" + termtext.Escape(path[len(home):])
 	}
 	return termtext.Escape(path)
+}
+
+// TildeAll is Tilde of each of paths.
+func TildeAll(home string, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = Tilde(home, p)
+	}
+	return out
+}
+
+// TildeErrors rewrites each *fs.PathError of errs as its path, with ~
+// (Tilde), and what went wrong, for a warning or the summary; other
+// errors are kept as they are.
+func TildeErrors(home string, errs []error) []error {
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		var pe *fs.PathError
+		if errors.As(e, &pe) {
+			out[i] = fmt.Errorf("%s: %v", Tilde(home, pe.Path), pe.Err)
+		} else {
+			out[i] = e
+		}
+	}
+	return out
+}
+
+// FirstErrors lists up to n of errs on one line, with how many more of
+// total (errs may hold only the first few) are left to the log.
+func FirstErrors(errs []error, total, n int) string {
+	var parts []string
+	for i, e := range errs {
+		if i == n {
+			break
+		}
+		parts = append(parts, e.Error())
+	}
+	s := strings.Join(parts, "; ")
+	if total > len(parts) {
+		s += fmt.Sprintf("; and %d more (see the log)", total-len(parts))
+	}
+	return s
 }
 
 // Table lays rows out in columns separated by two spaces; a column whose

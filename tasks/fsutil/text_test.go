@@ -1,6 +1,9 @@
 package fsutil
 
 import (
+	"errors"
+	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -87,4 +90,26 @@ func rawControl(line string) (int, byte, bool) {
 		i += size
 	}
 	return 0, 0, false
+}
+
+// Warnings name paths with ~ and without the operation, and say how
+// many more problems the log holds than the line shows.
+func TestTildeErrorsAndFirstErrors(t *testing.T) {
+	errs := TildeErrors("/home/u", []error{
+		&fs.PathError{Op: "open", Path: "/home/u/a", Err: fs.ErrPermission},
+		errors.New("plain"),
+		&fs.PathError{Op: "lstat", Path: "/etc/x\x1b[2J", Err: fs.ErrNotExist},
+	})
+	if got, want := FirstErrors(errs, 5, 2), "~/a: permission denied; plain; and 3 more (see the log)"; got != want {
+		t.Errorf("FirstErrors = %q, want %q", got, want)
+	}
+	if got := errs[2].Error(); strings.ContainsRune(got, 0x1b) {
+		t.Errorf("an error's path reaches the terminal unescaped: %q", got)
+	}
+	if got, want := FirstErrors(errs[:1], 1, 3), "~/a: permission denied"; got != want {
+		t.Errorf("FirstErrors = %q, want %q", got, want)
+	}
+	if got := TildeAll("/home/u", []string{"/home/u", "/home/u/b", "/x"}); !slices.Equal(got, []string{"~", "~/b", "/x"}) {
+		t.Errorf("TildeAll = %q", got)
+	}
 }

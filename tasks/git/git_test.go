@@ -386,16 +386,16 @@ func TestSpecs(t *testing.T) {
 		t.Fatalf("specs %+v", s)
 	}
 	accept, commit, push := s[0], s[1], s[2]
-	if accept.Name != "accept" || accept.Seed != 8 || !accept.Interactive || !accept.Root ||
+	if accept.Name != "accept" || accept.Phase != 8 || !accept.Interactive || !accept.Root ||
 		!slices.Equal(accept.Needs, []string{"activate"}) || len(accept.After) != 0 {
 		t.Errorf("accept %+v: it must need only activate", accept)
 	}
-	if commit.Name != "commit" || commit.Seed != 8 || !commit.Interactive || commit.Root || !slices.Equal(commit.Needs, []string{"accept"}) ||
+	if commit.Name != "commit" || commit.Phase != 8 || !commit.Interactive || commit.Root || !slices.Equal(commit.Needs, []string{"accept"}) ||
 		!slices.Equal(commit.After, []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}) ||
 		!slices.Equal(commit.Groups, []string{"git"}) {
 		t.Errorf("commit %+v", commit)
 	}
-	if push.Name != "push" || push.Seed != 14 || !slices.Equal(push.Needs, []string{"commit"}) {
+	if push.Name != "push" || push.Phase != 14 || !slices.Equal(push.Needs, []string{"commit"}) {
 		t.Errorf("push %+v", push)
 	}
 }

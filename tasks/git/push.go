@@ -3,9 +3,11 @@ package git
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -45,7 +47,7 @@ func (Push) Run(ctx context.Context, env *tasks.Env) error {
 	if t.ahead == 0 {
 		return tasks.Skip("nothing to push")
 	}
-	what := fmt.Sprintf("%d commit%s to %s/%s", t.ahead, plural(t.ahead), t.remote, t.branch)
+	what := fmt.Sprintf("%s to %s/%s", text.Plural(t.ahead, "commit", "commits"), t.remote, t.branch)
 	if env.DryRun {
 		env.Action("would push %s", what)
 		return nil
@@ -128,7 +130,7 @@ func (r *repo) target(ctx context.Context) (pushTarget, error) {
 		}
 		list := strings.Fields(remotes)
 		switch {
-		case contains(list, "origin"):
+		case slices.Contains(list, "origin"):
 			t.remote = "origin"
 		case len(list) == 1:
 			t.remote = list[0]
@@ -143,20 +145,4 @@ func (r *repo) target(ctx context.Context) (pushTarget, error) {
 	}
 	t.ahead, err = strconv.Atoi(strings.TrimSpace(count))
 	return t, err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

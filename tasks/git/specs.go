@@ -19,7 +19,7 @@ func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "accept",
-			Seed:        8,
+			Phase:       8,
 			Description: "keep the new configuration, or reject it and roll back",
 			Groups:      []string{"git"},
 			Needs:       []string{"activate"},
@@ -30,7 +30,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "commit",
-			Seed:        8,
+			Phase:       8,
 			Description: "commit flake.lock and the flake's tracked changes (untracked files only when picked)",
 			Groups:      []string{"git"},
 			Needs:       []string{"accept"},
@@ -41,7 +41,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "push",
-			Seed:        14,
+			Phase:       14,
 			Description: "push the flake repository's new commits",
 			Groups:      []string{"git"},
 			Needs:       []string{"commit"},

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -229,6 +230,14 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 		folders += res.Dirs
 		mounts = append(mounts, res.Mounts...)
 	}
+	// unreadable notes a folder that could not be read at all: a finding
+	// of the analysis, not a failure of the task.
+	unreadable := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, err)
+		nErrors++
+	}
 	// conc's pool hands a panic back to this goroutine, where the
 	// scheduler's recovery catches it.
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
@@ -239,11 +248,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 				return nil
 			}
 			if err != nil && gctx.Err() == nil {
-				// The root itself could not be read: a finding, not a failure.
-				mu.Lock()
-				problems = append(problems, err)
-				nErrors++
-				mu.Unlock()
+				unreadable(err)
 				return nil
 			}
 			note(res)
@@ -265,10 +270,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 				return nil
 			}
 			if err != nil && gctx.Err() == nil {
-				mu.Lock()
-				problems = append(problems, err)
-				nErrors++
-				mu.Unlock()
+				unreadable(err)
 				return nil
 			}
 			note(res)
@@ -310,7 +312,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	}
 
 	if nErrors > 0 {
-		env.Warn("disk: could not read %s: %s", plural(nErrors, "path", "paths"), firstErrors(tildeErrors(env, problems), nErrors, 3))
+		env.Warn("disk: could not read %s: %s", text.Plural(nErrors, "path", "paths"), fsutil.FirstErrors(fsutil.TildeErrors(env.Home, problems), nErrors, 3))
 		for _, e := range problems {
 			fmt.Fprintf(env.Log, "  unreadable: %v\n", e)
 		}
@@ -353,7 +355,7 @@ func (d *Disk) report(env *tasks.Env, r *rule, hits []finding) {
 	rows := [][]string{{"size", r.label + " over " + r.minText}}
 	for _, h := range hits {
 		sum += h.size
-		rows = append(rows, []string{fsutil.FormatBytes(h.size), tilde(env, h.path)})
+		rows = append(rows, []string{fsutil.FormatBytes(h.size), fsutil.Tilde(env.Home, h.path)})
 	}
 	fmt.Fprint(env.Log, fsutil.Table(rows))
 	var top []string
@@ -362,10 +364,10 @@ func (d *Disk) report(env *tasks.Env, r *rule, hits []finding) {
 			top = append(top, fmt.Sprintf("and %d more", len(hits)-5))
 			break
 		}
-		top = append(top, fmt.Sprintf("%s (%s)", tilde(env, h.path), fsutil.FormatBytes(h.size)))
+		top = append(top, fmt.Sprintf("%s (%s)", fsutil.Tilde(env.Home, h.path), fsutil.FormatBytes(h.size)))
 	}
-	where := tilde(env, r.root)
-	env.Warn("%s over %s under %s, %s in all: %s", plural(len(hits), strings.TrimSuffix(r.label, "s"), r.label),
+	where := fsutil.Tilde(env.Home, r.root)
+	env.Warn("%s over %s under %s, %s in all: %s", text.Plural(len(hits), strings.TrimSuffix(r.label, "s"), r.label),
 		r.minText, where, fsutil.FormatBytes(sum), strings.Join(top, ", "))
 }
 
@@ -373,7 +375,7 @@ func (d *Disk) report(env *tasks.Env, r *rule, hits []finding) {
 // holds the home directory.
 func (d *Disk) health(env *tasks.Env, cfg *diskConfig, sizes []int64, missing int) (Level, error) {
 	if missing == len(cfg.claudeData) {
-		env.Stat("Claude data: none found (%s)", strings.Join(tildeAll(env, cfg.claudeData), ", "))
+		env.Stat("Claude data: none found (%s)", strings.Join(fsutil.TildeAll(env.Home, cfg.claudeData), ", "))
 		return "", nil
 	}
 	diskSize := d.DiskSize
@@ -426,7 +428,7 @@ func groupByRoot(rules []*rule) map[string][]*rule {
 func rootsOf(env *tasks.Env, rules []*rule) []string {
 	var out []string
 	for root := range groupByRoot(rules) {
-		out = append(out, tilde(env, root))
+		out = append(out, fsutil.Tilde(env.Home, root))
 	}
 	slices.Sort(out)
 	return out
@@ -512,26 +514,4 @@ func matchAny(patterns []string, name string) bool {
 		}
 	}
 	return false
-}
-
-func tildeAll(env *tasks.Env, paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = tilde(env, p)
-	}
-	return out
-}
-
-// tildeErrors rewrites path errors with ~ paths, for the summary.
-func tildeErrors(env *tasks.Env, errs []error) []error {
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		var pe *fs.PathError
-		if errors.As(e, &pe) {
-			out[i] = fmt.Errorf("%s: %v", tilde(env, pe.Path), pe.Err)
-		} else {
-			out[i] = e
-		}
-	}
-	return out
 }

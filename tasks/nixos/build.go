@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -89,9 +90,9 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	case p.Built == 0 && p.Fetched == 0:
 		env.Stat("nothing to build: already in the store")
 	case p.Fetched == 0:
-		env.Stat("built %d derivation%s", p.Built, plural(p.Built))
+		env.Stat("built %s", text.Plural(p.Built, "derivation", "derivations"))
 	default:
-		env.Stat("built %d derivation%s, downloaded %d path%s (%s)", p.Built, plural(p.Built), p.Fetched, plural(p.Fetched), humanBytes(p.FetchedBytes))
+		env.Stat("built %s, downloaded %s (%s)", text.Plural(p.Built, "derivation", "derivations"), text.Plural(p.Fetched, "path", "paths"), humanBytes(p.FetchedBytes))
 	}
 	for _, w := range nl.log.Warnings() {
 		if !strings.Contains(w, "is dirty") {
@@ -216,13 +217,6 @@ func (w *nixLogWriter) line(l string) {
 	}
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
@@ -235,7 +229,10 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// humanBytes formats n as Nix does: KiB, MiB, GiB with one decimal.
+// humanBytes formats n as Nix does: KiB, MiB, GiB with one decimal,
+// never bytes ("0.5 KiB"). It is not fsutil.FormatBytes (du's "512 B",
+// "150 MiB") on purpose: sizes of store paths and closures are shown as
+// nix and nvd print them, so the two can be compared.
 func humanBytes(n int64) string {
 	sign := ""
 	if n < 0 {

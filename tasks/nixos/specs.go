@@ -13,7 +13,7 @@ func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "flake-update",
-			Seed:        1,
+			Phase:       1,
 			Description: "update the flake's inputs (nix flake update; option inputs = [...] for some)",
 			Groups:      []string{"system"},
 			Critical:    true,
@@ -22,7 +22,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "build",
-			Seed:        2,
+			Phase:       2,
 			Description: "build the host's system (nix build), live status from Nix's JSON log",
 			Groups:      []string{"system"},
 			Needs:       []string{"flake-update"},
@@ -40,7 +40,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:          "activate",
-			Seed:          3,
+			Phase:         3,
 			Description:   "switch-to-configuration test, set the profile, switch-to-configuration boot",
 			Groups:        []string{"system"},
 			Needs:         []string{"build"},
@@ -53,7 +53,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "generations",
-			Seed:        9,
+			Phase:       9,
 			Description: "delete old system generations (never the current or booted one) and collect garbage",
 			Groups:      []string{"cleanup"},
 			Needs:       []string{"accept"},

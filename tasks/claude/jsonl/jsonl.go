@@ -23,6 +23,7 @@ import (
 	"os"
 
 	"github.com/rebuild-nixos/rebuild/internal/safefile"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 // DefaultMaxLine is the longest line decoded by default. Claude Code
@@ -54,10 +55,10 @@ func (s Stats) Add(o Stats) Stats {
 func (s Stats) Describe(where string) string {
 	var parts []string
 	if s.Malformed > 0 {
-		parts = append(parts, fmt.Sprintf("%d malformed %s", s.Malformed, plural(s.Malformed, "line", "lines")))
+		parts = append(parts, text.Plural(s.Malformed, "malformed line", "malformed lines"))
 	}
 	if s.TooLong > 0 {
-		parts = append(parts, fmt.Sprintf("%d over-long %s", s.TooLong, plural(s.TooLong, "line", "lines")))
+		parts = append(parts, text.Plural(s.TooLong, "over-long line", "over-long lines"))
 	}
 	switch len(parts) {
 	case 0:
@@ -67,13 +68,6 @@ func (s Stats) Describe(where string) string {
 	default:
 		return parts[0] + " and " + parts[1] + " skipped in " + where
 	}
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // Scanner yields the non-blank lines of a stream, each at most max bytes.

@@ -3,9 +3,10 @@ package learn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
@@ -100,11 +101,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 			docs[f] = b
 		}
 	}
-	keys := make([]string, 0, len(sections))
-	for k := range sections {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(sections))
 	var notFound int
 	for _, k := range keys {
 		a := sections[k]

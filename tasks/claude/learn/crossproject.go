@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 type projectPattern struct {
@@ -96,8 +99,8 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		adopters := sortedSet(a.adopters)
-		ev := fmt.Sprintf("used %d times in %d %s %s: %s", a.uses, len(adopters), k.kind,
-			plural(len(adopters), "project", "projects"), tildeAll(in, adopters))
+		ev := fmt.Sprintf("used %d times in %s: %s", a.uses,
+			text.Plural(len(adopters), k.kind+" project", k.kind+" projects"), strings.Join(fsutil.TildeAll(in.Home, adopters), ", "))
 		for _, target := range sortedSet(byKind[k.kind]) {
 			if a.adopters[target] {
 				continue
@@ -155,19 +158,4 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 		}
 	}
 	return res, nil
-}
-
-func tildeAll(in Input, paths []string) string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = in.tilde(p)
-	}
-	return strings.Join(out, ", ")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -75,11 +76,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 			docs[f] = b
 		}
 	}
-	texts := make([]string, 0, len(policies))
-	for t := range policies {
-		texts = append(texts, t)
-	}
-	sort.Strings(texts)
+	texts := slices.Sorted(maps.Keys(policies))
 	var unwritten int
 	for _, text := range texts {
 		a := policies[text]

@@ -3,9 +3,10 @@ package learn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -74,11 +75,7 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 	for _, a := range Analyzers() {
 		known[a.Name] = true
 	}
-	names := make([]string, 0, len(comps))
-	for n := range comps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(comps))
 	changed := false
 	var ignored int
 	for _, name := range names {

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 )
 
 // Thresholds decide when evidence becomes a suggestion.
@@ -122,11 +123,7 @@ func (tf ThresholdsFile) Marshal() ([]byte, error) {
 	for key, v := range map[string]any{"min_occurrences": tf.Global.MinOccurrences, "confidence": tf.Global.Confidence, "days": tf.Global.Days} {
 		out[key], _ = json.Marshal(v)
 	}
-	names := make([]string, 0, len(tf.rawAn))
-	for n := range tf.rawAn {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(tf.rawAn))
 	if len(names) > 0 {
 		an, err := json.Marshal(tf.rawAn)
 		if err != nil {

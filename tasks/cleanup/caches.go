@@ -1,4 +1,4 @@
-package housekeeping
+package cleanup
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
@@ -59,7 +60,7 @@ func DefaultCachesOptions() CachesOptions {
 }
 
 // Check refuses an unknown policy.
-func (o CachesOptions) Check() error { return oneOf("policy", o.Policy, "ask", "clean", "skip") }
+func (o CachesOptions) Check() error { return tasks.OneOf("policy", o.Policy, "ask", "clean", "skip") }
 
 // DefaultCaches is the default list of cache folders.
 var DefaultCaches = []string{"~/.cache/uv", "~/.cache/google-chrome", "~/.cache/chromium", "~/.cache/yarn", "~/.cache/ms-playwright", "~/.cache/pnpm", "~/.npm"}
@@ -126,7 +127,7 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no cache folder found (%s)", strings.Join(paths, ", "))
 	}
 
-	env.Status("sizing %s", plural(len(caches), "cache", "caches"))
+	env.Status("sizing %s", text.Plural(len(caches), "cache", "caches"))
 	g := pool.New() // a panic comes back here, to the scheduler's recovery
 	for _, ca := range caches {
 		g.Go(func() { ca.before, ca.entries, ca.problem = measure(ctx, ca.root) })
@@ -137,7 +138,7 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	caches = slices.DeleteFunc(caches, func(ca *cache) bool {
 		if len(ca.entries) == 0 && ca.problem == nil {
-			fmt.Fprintf(env.Log, "%s is empty\n", tilde(env, ca.root.Path))
+			fmt.Fprintf(env.Log, "%s is empty\n", fsutil.Tilde(env.Home, ca.root.Path))
 			return true
 		}
 		return false
@@ -158,7 +159,7 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	for _, ca := range caches {
 		if ca.problem != nil {
-			env.Warn("caches: %s: %v", tilde(env, ca.root.Path), ca.problem)
+			env.Warn("caches: %s: %v", fsutil.Tilde(env.Home, ca.root.Path), ca.problem)
 		}
 	}
 
@@ -201,7 +202,7 @@ func (c *Caches) open(env *tasks.Env, paths []string, configured bool, outside [
 		switch {
 		case err == nil:
 		case errors.Is(err, fs.ErrNotExist):
-			fmt.Fprintf(env.Log, "%s does not exist\n", tilde(env, p))
+			fmt.Fprintf(env.Log, "%s does not exist\n", fsutil.Tilde(env.Home, p))
 			continue
 		case errors.As(err, &re) && configured:
 			msg := err.Error()
@@ -219,7 +220,7 @@ func (c *Caches) open(env *tasks.Env, paths []string, configured bool, outside [
 		if dup := slices.IndexFunc(out, func(o *cache) bool {
 			return o.root.Real == root.Real || strings.HasPrefix(root.Real, o.root.Real+"/") || strings.HasPrefix(o.root.Real, root.Real+"/")
 		}); dup >= 0 {
-			fmt.Fprintf(env.Log, "%s overlaps %s: left out, so nothing is counted or cleaned twice\n", tilde(env, p), tilde(env, out[dup].root.Path))
+			fmt.Fprintf(env.Log, "%s overlaps %s: left out, so nothing is counted or cleaned twice\n", fsutil.Tilde(env.Home, p), fsutil.Tilde(env.Home, out[dup].root.Path))
 			continue
 		}
 		ca := &cache{given: given, root: root}
@@ -287,7 +288,7 @@ func contentsSize(ctx context.Context, root *fsutil.Root) (fsutil.Usage, error) 
 		u.Dirs--
 	}
 	if res.ErrorCount > 0 {
-		return u, fmt.Errorf("could not read %s: %s", plural(res.ErrorCount, "path", "paths"), firstErrors(res.Errors, res.ErrorCount, 2))
+		return u, fmt.Errorf("could not read %s: %s", text.Plural(res.ErrorCount, "path", "paths"), fsutil.FirstErrors(res.Errors, res.ErrorCount, 2))
 	}
 	return u, nil
 }
@@ -296,7 +297,7 @@ func cacheTable(env *tasks.Env, caches []*cache) string {
 	rows := [][]string{{"cache", "size", "files", "how"}}
 	var total, files int64
 	for _, ca := range caches {
-		rows = append(rows, []string{tilde(env, ca.root.Path), fsutil.FormatBytes(ca.before.Bytes), fmt.Sprint(ca.before.Files), ca.how()})
+		rows = append(rows, []string{fsutil.Tilde(env.Home, ca.root.Path), fsutil.FormatBytes(ca.before.Bytes), fmt.Sprint(ca.before.Files), ca.how()})
 		total += ca.before.Bytes
 		files += ca.before.Files
 	}
@@ -311,7 +312,7 @@ func ask(ctx context.Context, env *tasks.Env, caches []*cache) ([]*cache, error)
 	plan := tasks.CleanupPlan{Title: "tool caches"}
 	for _, ca := range caches {
 		plan.Lines = append(plan.Lines, tasks.CleanupLine{
-			Label: tilde(env, ca.root.Path), Bytes: ca.before.Bytes, Goes: true,
+			Label: fsutil.Tilde(env.Home, ca.root.Path), Bytes: ca.before.Bytes, Goes: true,
 			Reason: fmt.Sprintf("a cache, refilled on demand (%s files; %s)", fmt.Sprint(ca.before.Files), ca.how()),
 		})
 	}
@@ -340,16 +341,16 @@ func (c *Caches) dryRun(ctx context.Context, env *tasks.Env, caches []*cache, to
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "would delete from %s:\n", tilde(env, ca.root.Path))
+		fmt.Fprintf(&b, "would delete from %s:\n", fsutil.Tilde(env.Home, ca.root.Path))
 		for _, r := range out.Removed {
-			fmt.Fprintf(&b, "  %s  (%s)\n", tilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+			fmt.Fprintf(&b, "  %s  (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 		}
 		for _, e := range out.Errors {
 			fmt.Fprintf(&b, "  would fail: %v\n", e)
 		}
 	}
 	env.Show(b.String())
-	env.Stat("dry run: would clean %s and free up to %s", plural(len(caches), "cache", "caches"), fsutil.FormatBytes(total))
+	env.Stat("dry run: would clean %s and free up to %s", text.Plural(len(caches), "cache", "caches"), fsutil.FormatBytes(total))
 	return nil
 }
 
@@ -367,7 +368,7 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		where := tilde(env, ca.root.Path)
+		where := fsutil.Tilde(env.Home, ca.root.Path)
 		env.Status("cleaning %s", where)
 		removed := false
 		if ca.tool != nil {
@@ -375,7 +376,7 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 			// must still be the folder the table showed, as it is now.
 			dir, err := ca.root.Recheck()
 			if err != nil {
-				env.Warn("caches: %s not cleaned: %v", where, tildeErrors(env, []error{err})[0])
+				env.Warn("caches: %s not cleaned: %v", where, fsutil.TildeErrors(env.Home, []error{err})[0])
 				continue
 			}
 			args := append(slices.Clone(ca.tool[:len(ca.tool)-1]), dir)
@@ -394,10 +395,10 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 				return err
 			}
 			for _, r := range out.Removed {
-				fmt.Fprintf(env.Log, "deleted %s (%s)\n", tilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+				fmt.Fprintf(env.Log, "deleted %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 			}
 			if len(out.Errors) > 0 {
-				env.Warn("caches: %s: could not delete %s: %s", where, plural(len(out.Errors), "entry", "entries"), firstErrors(tildeErrors(env, out.Errors), len(out.Errors), 3))
+				env.Warn("caches: %s: could not delete %s: %s", where, text.Plural(len(out.Errors), "entry", "entries"), fsutil.FirstErrors(fsutil.TildeErrors(env.Home, out.Errors), len(out.Errors), 3))
 			}
 		}
 		after, err := contentsSize(ctx, ca.root)
@@ -409,6 +410,6 @@ func (c *Caches) clean(ctx context.Context, env *tasks.Env, chosen []*cache) err
 		freed += f
 		cleaned = append(cleaned, where)
 	}
-	env.Action("freed %s from %s (%s)", fsutil.FormatBytes(freed), plural(len(cleaned), "cache", "caches"), strings.Join(cleaned, ", "))
+	env.Action("freed %s from %s (%s)", fsutil.FormatBytes(freed), text.Plural(len(cleaned), "cache", "caches"), strings.Join(cleaned, ", "))
 	return nil
 }

@@ -1,4 +1,4 @@
-package housekeeping
+package cleanup
 
 import (
 	"context"
@@ -75,8 +75,8 @@ func TestCachesYesCleansExactlyTheListedCaches(t *testing.T) {
 	}
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
 	r := run(t, noTools, "caches", h.home, nil, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	want := h.afterCleaning(t, before, ".cache/uv", ".npm", ".cache/chromium")
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
@@ -89,8 +89,8 @@ func TestCachesYesCleansExactlyTheListedCaches(t *testing.T) {
 		t.Errorf("the table was not shown before asking: %q", p.Printed())
 	}
 	// Freed: the contents' apparent sizes, links counted as links.
-	if len(r.rep.Actions) != 1 || !strings.HasPrefix(r.rep.Actions[0], "freed "+fsutil.FormatBytes(contents)+" ") || !strings.Contains(r.rep.Actions[0], "from 3 caches (~/.cache/uv, ~/.cache/chromium, ~/.npm)") {
-		t.Errorf("actions %q", r.rep.Actions)
+	if len(r.Rep.Actions) != 1 || !strings.HasPrefix(r.Rep.Actions[0], "freed "+fsutil.FormatBytes(contents)+" ") || !strings.Contains(r.Rep.Actions[0], "from 3 caches (~/.cache/uv, ~/.cache/chromium, ~/.npm)") {
+		t.Errorf("actions %q", r.Rep.Actions)
 	}
 }
 
@@ -98,8 +98,8 @@ func TestCachesNoDeletesNothing(t *testing.T) {
 	h := newCacheHome(t)
 	before := taskstest.Listing(t, h.base)
 	r := run(t, noTools, "caches", h.home, nil, &taskstest.Prompter{Terminal: true, Answers: []any{'n'}})
-	if o, ok := tasks.AsOutcome(r.err); !ok || o.Kind != tasks.Declined {
-		t.Fatalf("%s, want declined", outcome(r.err))
+	if o, ok := tasks.AsOutcome(r.Err); !ok || o.Kind != tasks.Declined {
+		t.Fatalf("%s, want declined", r.Outcome())
 	}
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
 		t.Fatalf("answering no changed:\n%s", taskstest.Diff(got, before))
@@ -112,8 +112,8 @@ func TestCachesPerCacheQuestions(t *testing.T) {
 	// Order of the table: as configured (uv, chromium, npm by the default list).
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0, 2}}}
 	r := run(t, noTools, "caches", h.home, nil, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if o := p.Offered(); len(p.Asked()) != 2 || len(o) != 2 || len(o[1]) != 3 || !strings.HasPrefix(o[1][0], "caches: ~/.cache/uv ") || !strings.HasPrefix(o[1][1], "caches: ~/.cache/chromium ") || !strings.HasPrefix(o[1][2], "caches: ~/.npm ") {
 		t.Fatalf("asked %q, offered %q", p.Asked(), o)
@@ -130,8 +130,8 @@ func TestCachesWithoutTerminal(t *testing.T) {
 		before := taskstest.Listing(t, h.base)
 		p := &taskstest.Prompter{}
 		r := run(t, noTools, "caches", h.home, nil, p)
-		if o, ok := tasks.AsOutcome(r.err); !ok || o.Kind != tasks.Skipped || !strings.HasPrefix(o.Reason, "no terminal") {
-			t.Fatalf("%s, want skipped: no terminal", outcome(r.err))
+		if o, ok := tasks.AsOutcome(r.Err); !ok || o.Kind != tasks.Skipped || !strings.HasPrefix(o.Reason, "no terminal") {
+			t.Fatalf("%s, want skipped: no terminal", r.Outcome())
 		}
 		if len(p.Asked()) != 0 {
 			t.Errorf("asked %q", p.Asked())
@@ -143,8 +143,8 @@ func TestCachesWithoutTerminal(t *testing.T) {
 	t.Run("nil prompter is no terminal", func(t *testing.T) {
 		h := newCacheHome(t)
 		r := run(t, noTools, "caches", h.home, nil, nil)
-		if !strings.HasPrefix(outcome(r.err), "skipped: no terminal") {
-			t.Fatal(outcome(r.err))
+		if !strings.HasPrefix(r.Outcome(), "skipped: no terminal") {
+			t.Fatal(r.Outcome())
 		}
 	})
 	for name, setup := range map[string]struct {
@@ -159,8 +159,8 @@ func TestCachesWithoutTerminal(t *testing.T) {
 			before := taskstest.Listing(t, h.base)
 			p := &taskstest.Prompter{}
 			r := run(t, noTools, "caches", h.home, setup.opts, p, func(e *tasks.Env) { e.Yes = setup.yes })
-			if r.err != nil {
-				t.Fatal(r.err)
+			if r.Err != nil {
+				t.Fatal(r.Err)
 			}
 			if len(p.Asked()) != 0 {
 				t.Errorf("asked %q", p.Asked())
@@ -175,8 +175,8 @@ func TestCachesWithoutTerminal(t *testing.T) {
 		h := newCacheHome(t)
 		before := taskstest.Listing(t, h.base)
 		r := run(t, noTools, "caches", h.home, map[string]any{"policy": "skip"}, &taskstest.Prompter{Terminal: true}, func(e *tasks.Env) { e.Yes = true })
-		if !strings.HasPrefix(outcome(r.err), "skipped: policy") {
-			t.Fatal(outcome(r.err))
+		if !strings.HasPrefix(r.Outcome(), "skipped: policy") {
+			t.Fatal(r.Outcome())
 		}
 		if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
 			t.Fatalf("changed:\n%s", taskstest.Diff(got, before))
@@ -208,10 +208,10 @@ func TestCachesRefusesDangerousPaths(t *testing.T) {
 				opts["allow_outside_home"] = paths
 			}
 			r := run(t, noTools, "caches", h.home, opts, &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}, func(e *tasks.Env) { e.Yes = true })
-			if r.err == nil || tasks.Skip("") == r.err {
-				t.Fatalf("%s, want a failure", outcome(r.err))
+			if r.Err == nil || tasks.Skip("") == r.Err {
+				t.Fatalf("%s, want a failure", r.Outcome())
 			}
-			msg := r.err.Error()
+			msg := r.Err.Error()
 			for _, want := range []string{"/test/config.toml", "task.caches.paths", c.says, "nothing was deleted"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q lacks %q", msg, want)
@@ -229,8 +229,8 @@ func TestCachesOutsideHomeWhenAllowed(t *testing.T) {
 	before := taskstest.Listing(t, h.base)
 	opts := map[string]any{"paths": []any{h.outside + "/dir"}, "allow_outside_home": []any{h.outside + "/dir"}}
 	r := run(t, noTools, "caches", h.home, opts, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	want := taskstest.Without(before, "outside/dir/precious-too.txt (100)")
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
@@ -242,20 +242,20 @@ func TestCachesDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 	h := newCacheHome(t)
 	before := taskstest.Listing(t, h.base)
 	dry := run(t, noTools, "caches", h.home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
-	if dry.err != nil {
-		t.Fatal(dry.err)
+	if dry.Err != nil {
+		t.Fatal(dry.Err)
 	}
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
 		t.Fatalf("the dry run deleted:\n%s", taskstest.Diff(got, before))
 	}
 	real := run(t, noTools, "caches", h.home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-	if real.err != nil {
-		t.Fatal(real.err)
+	if real.Err != nil {
+		t.Fatal(real.Err)
 	}
-	would := regexp.MustCompile(`(?m)^  (~\S+)  \(`).FindAllStringSubmatch(dry.log, -1)
-	did := regexp.MustCompile(`(?m)^deleted (~\S+) \(`).FindAllStringSubmatch(real.log, -1)
+	would := regexp.MustCompile(`(?m)^  (~\S+)  \(`).FindAllStringSubmatch(dry.Log, -1)
+	did := regexp.MustCompile(`(?m)^deleted (~\S+) \(`).FindAllStringSubmatch(real.Log, -1)
 	if len(would) == 0 || len(would) != len(did) {
-		t.Fatalf("dry run listed %d, real run deleted %d:\n%s\n---\n%s", len(would), len(did), dry.log, real.log)
+		t.Fatalf("dry run listed %d, real run deleted %d:\n%s\n---\n%s", len(would), len(did), dry.Log, real.Log)
 	}
 	for i := range would {
 		if would[i][1] != did[i][1] {
@@ -278,12 +278,12 @@ func TestCachesNothingToClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, noTools, "caches", home, nil, &taskstest.Prompter{Terminal: true})
-	if !strings.HasPrefix(outcome(r.err), "skipped: nothing to clean") {
-		t.Errorf("empty cache: %s", outcome(r.err))
+	if !strings.HasPrefix(r.Outcome(), "skipped: nothing to clean") {
+		t.Errorf("empty cache: %s", r.Outcome())
 	}
 	r = run(t, noTools, "caches", t.TempDir(), nil, &taskstest.Prompter{Terminal: true})
-	if !strings.HasPrefix(outcome(r.err), "skipped: no cache folder found") {
-		t.Errorf("no caches: %s", outcome(r.err))
+	if !strings.HasPrefix(r.Outcome(), "skipped: no cache folder found") {
+		t.Errorf("no caches: %s", r.Outcome())
 	}
 }
 
@@ -309,8 +309,8 @@ func TestCachesUsesTheToolWithTheListedFolder(t *testing.T) {
 	}
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
 	r := run(t, &Caches{LookPath: look}, "caches", h.home, nil, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	args, _ := os.ReadFile(record)
 	if want := "cache clean --cache-dir " + filepath.Join(h.home, ".cache/uv") + "\n"; string(args) != want {
@@ -325,14 +325,14 @@ func TestCachesUsesTheToolWithTheListedFolder(t *testing.T) {
 	if _, err := exec.LookPath("npm"); err == nil {
 		// Real npm, offline: it removes _cacache from the folder it is given.
 		if _, err := os.Stat(filepath.Join(h.home, ".npm/_cacache")); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("npm cache clean left _cacache: %v\n%s", err, r.log)
+			t.Errorf("npm cache clean left _cacache: %v\n%s", err, r.Log)
 		}
 		if _, err := os.Stat(filepath.Join(h.home, ".npm/_logs/debug.log")); err != nil {
 			t.Errorf("npm's logs should stay (npm cache clean removes only _cacache): %v", err)
 		}
 	}
-	if !strings.Contains(r.rep.Actions[0], "from 3 caches") {
-		t.Errorf("actions %q", r.rep.Actions)
+	if !strings.Contains(r.Rep.Actions[0], "from 3 caches") {
+		t.Errorf("actions %q", r.Rep.Actions)
 	}
 }
 
@@ -350,13 +350,13 @@ func TestCachesToolFailureFallsBackToRemovingContents(t *testing.T) {
 		return "", exec.ErrNotFound
 	}
 	r := run(t, &Caches{LookPath: look}, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv"}}, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(h.home, ".cache/uv")); len(entries) != 0 {
 		t.Errorf("uv's cache still holds %v", entries)
 	}
-	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "cache is locked") {
+	if w := strings.Join(r.Rep.Warnings, "\n"); !strings.Contains(w, "cache is locked") {
 		t.Errorf("warnings %q lack the tool's error", w)
 	}
 }
@@ -365,8 +365,8 @@ func TestCachesBadOptions(t *testing.T) {
 	home := t.TempDir()
 	for key, bad := range map[string]any{"policy": "sometimes", "paths": "~/.cache", "tools": "yes"} {
 		r := run(t, noTools, "caches", home, map[string]any{key: bad}, &taskstest.Prompter{Terminal: true})
-		if r.err == nil || !strings.Contains(r.err.Error(), "task.caches."+key) {
-			t.Errorf("%s = %v: %v", key, bad, r.err)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "task.caches."+key) {
+			t.Errorf("%s = %v: %v", key, bad, r.Err)
 		}
 	}
 }
@@ -389,14 +389,14 @@ func TestCachesDeleteOnlyWhatIsStillWhatWasListed(t *testing.T) {
 		before = taskstest.Listing(t, h.base)
 	}}
 	r := run(t, noTools, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv", "~/.npm"}}, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	want := h.afterCleaning(t, before, ".npm")
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
 		t.Fatalf("after cleaning:\n%s", taskstest.Diff(got, want))
 	}
-	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "changed since it was listed") {
+	if w := strings.Join(r.Rep.Warnings, "\n"); !strings.Contains(w, "changed since it was listed") {
 		t.Errorf("warnings %q do not say why wheels stayed", w)
 	}
 }
@@ -429,8 +429,8 @@ func TestCachesToolIsNotHandedAReplacedFolder(t *testing.T) {
 		before = taskstest.Listing(t, h.base)
 	}}
 	r := run(t, &Caches{LookPath: look}, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv"}}, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if args, err := os.ReadFile(record); err == nil {
 		t.Errorf("uv ran with %q", args)
@@ -438,7 +438,7 @@ func TestCachesToolIsNotHandedAReplacedFolder(t *testing.T) {
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, before) {
 		t.Fatalf("files changed:\n%s", taskstest.Diff(got, before))
 	}
-	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "~/.cache/uv") || !strings.Contains(w, "not cleaned") {
+	if w := strings.Join(r.Rep.Warnings, "\n"); !strings.Contains(w, "~/.cache/uv") || !strings.Contains(w, "not cleaned") {
 		t.Errorf("warnings %q do not say the cache was not cleaned", w)
 	}
 }

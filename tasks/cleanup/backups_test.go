@@ -1,4 +1,4 @@
-package claude
+package cleanup
 
 import (
 	"os"
@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // backupHome plants the backup folders of PHASES.md phase 13 with files
-// of known ages (relative to cleanupNow) and the files that must never be
+// of known ages (relative to testNow) and the files that must never be
 // touched. Paths returned are relative to base.
 func backupHome(t *testing.T) (base, home string) {
 	base = t.TempDir()
@@ -22,7 +23,7 @@ func backupHome(t *testing.T) (base, home string) {
 	flake := filepath.Join(home, "nixos-config")
 	plant := func(path string, ageDays float64) {
 		taskstest.WriteFile(t, path, strings.Repeat("b", 100))
-		at := cleanupNow.Add(-time.Duration(ageDays * 24 * float64(time.Hour)))
+		at := testNow.Add(-time.Duration(ageDays * 24 * float64(time.Hour)))
 		if err := os.Chtimes(path, at, at); err != nil {
 			t.Fatal(err)
 		}
@@ -85,9 +86,9 @@ func TestBackupsChoices(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			base, home := backupHome(t)
 			before := taskstest.Listing(t, base)
-			r := runCleanup(t, &Backups{}, "backups", home, c.opts, c.p, func(e *tasks.Env) { e.Yes = c.yes })
-			if !strings.HasPrefix(r.outcome(), c.outcome) {
-				t.Fatalf("%s, want %s\n%s", r.outcome(), c.outcome, r.log)
+			r := run(t, &Backups{}, "backups", home, c.opts, c.p, func(e *tasks.Env) { e.Yes = c.yes })
+			if !strings.HasPrefix(r.Outcome(), c.outcome) {
+				t.Fatalf("%s, want %s\n%s", r.Outcome(), c.outcome, r.Log)
 			}
 			if got, want := taskstest.Listing(t, base), taskstest.Without(before, c.gone...); !slices.Equal(got, want) {
 				t.Fatalf("files:\n%s", taskstest.Diff(got, want))
@@ -96,8 +97,8 @@ func TestBackupsChoices(t *testing.T) {
 				t.Errorf("asked without a terminal: %q", c.p.Asked())
 			}
 			if c.gone != nil {
-				if want := "deleted " + cleanupPlural(len(c.gone), "backup", "backups") + ", freed "; len(r.rep.Actions) != 1 || !strings.HasPrefix(r.rep.Actions[0], want) {
-					t.Errorf("actions %q, want %q…", r.rep.Actions, want)
+				if want := "deleted " + text.Plural(len(c.gone), "backup", "backups") + ", freed "; len(r.Rep.Actions) != 1 || !strings.HasPrefix(r.Rep.Actions[0], want) {
+					t.Errorf("actions %q, want %q…", r.Rep.Actions, want)
 				}
 			}
 		})
@@ -107,7 +108,7 @@ func TestBackupsChoices(t *testing.T) {
 func TestBackupsPlanShowsWhatGoesAndWhatStays(t *testing.T) {
 	_, home := backupHome(t)
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{'n'}}
-	runCleanup(t, &Backups{}, "backups", home, nil, p)
+	run(t, &Backups{}, "backups", home, nil, p)
 	if len(p.Printed()) != 1 {
 		t.Fatalf("shown %q", p.Printed())
 	}
@@ -135,16 +136,16 @@ func TestBackupsPlanShowsWhatGoesAndWhatStays(t *testing.T) {
 func TestBackupsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 	base, home := backupHome(t)
 	before := taskstest.Listing(t, base)
-	dry := runCleanup(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
-	if dry.err != nil {
-		t.Fatal(dry.err)
+	dry := run(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
+	if dry.Err != nil {
+		t.Fatal(dry.Err)
 	}
 	if got := taskstest.Listing(t, base); !slices.Equal(got, before) {
 		t.Fatalf("the dry run deleted:\n%s", taskstest.Diff(got, before))
 	}
-	real := runCleanup(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-	if real.err != nil {
-		t.Fatal(real.err)
+	real := run(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
+	if real.Err != nil {
+		t.Fatal(real.Err)
 	}
 	pick := func(re, log string) []string {
 		var out []string
@@ -153,7 +154,7 @@ func TestBackupsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 		}
 		return out
 	}
-	would, did := pick(`(?m)^would delete (~\S+) `, dry.log), pick(`(?m)^deleted (~\S+) `, real.log)
+	would, did := pick(`(?m)^would delete (~\S+) `, dry.Log), pick(`(?m)^deleted (~\S+) `, real.Log)
 	if len(would) != 5 || !slices.Equal(would, did) {
 		t.Errorf("dry run listed %q, the run deleted %q", would, did)
 	}
@@ -164,9 +165,9 @@ func TestBackupsRefusesHomeAndRoot(t *testing.T) {
 		base, home := backupHome(t)
 		taskstest.WriteFile(t, filepath.Join(home, "x.backup-1"), "in home itself")
 		before := taskstest.Listing(t, base)
-		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{"dirs": []any{dir}, "policy": "all"}, &taskstest.Prompter{})
-		if r.err == nil || !strings.Contains(r.err.Error(), "task.backups.dirs") || !strings.Contains(r.err.Error(), "nothing was deleted") {
-			t.Errorf("dirs = [%q]: %s", dir, r.outcome())
+		r := run(t, &Backups{}, "backups", home, map[string]any{"dirs": []any{dir}, "policy": "all"}, &taskstest.Prompter{})
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "task.backups.dirs") || !strings.Contains(r.Err.Error(), "nothing was deleted") {
+			t.Errorf("dirs = [%q]: %s", dir, r.Outcome())
 		}
 		if got := taskstest.Listing(t, base); !slices.Equal(got, before) {
 			t.Fatalf("dirs = [%q] deleted:\n%s", dir, taskstest.Diff(got, before))
@@ -177,17 +178,17 @@ func TestBackupsRefusesHomeAndRoot(t *testing.T) {
 func TestBackupsBadOptions(t *testing.T) {
 	_, home := backupHome(t)
 	for key, bad := range map[string]any{"policy": "newest", "older_than_days": int64(-1), "keep": "3", "dirs": "~/.backups"} {
-		r := runCleanup(t, &Backups{}, "backups", home, map[string]any{key: bad}, &taskstest.Prompter{})
-		if r.err == nil || !strings.Contains(r.err.Error(), "task.backups."+key) {
-			t.Errorf("%s = %v: %s", key, bad, r.outcome())
+		r := run(t, &Backups{}, "backups", home, map[string]any{key: bad}, &taskstest.Prompter{})
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "task.backups."+key) {
+			t.Errorf("%s = %v: %s", key, bad, r.Outcome())
 		}
 	}
 }
 
 func TestBackupsNone(t *testing.T) {
-	r := runCleanup(t, &Backups{}, "backups", t.TempDir(), nil, &taskstest.Prompter{Terminal: true})
-	if !strings.HasPrefix(r.outcome(), "skipped: no backups in ~/nixos-config/.backups, ~/nixos-config/.claude/.backups, ~/.claude/.backups") {
-		t.Error(r.outcome())
+	r := run(t, &Backups{}, "backups", t.TempDir(), nil, &taskstest.Prompter{Terminal: true})
+	if !strings.HasPrefix(r.Outcome(), "skipped: no backups in ~/nixos-config/.backups, ~/nixos-config/.claude/.backups, ~/.claude/.backups") {
+		t.Error(r.Outcome())
 	}
 }
 
@@ -217,9 +218,9 @@ func TestBackupsUnderTheFlakeOnlyOnceResolved(t *testing.T) {
 			}
 			taskstest.Symlink(t, target, dotClaude)
 			before := taskstest.Listing(t, base)
-			r := runCleanup(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-			if r.err != nil {
-				t.Fatalf("%s\n%s", r.outcome(), r.log)
+			r := run(t, &Backups{}, "backups", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
+			if r.Err != nil {
+				t.Fatalf("%s\n%s", r.Outcome(), r.Log)
 			}
 			gone := []string{bkB0101, bkB0110, bkB0120, bkSet}
 			moved, _ := filepath.Rel(base, filepath.Join(target, ".backups", "settings.local.json.backup-20250115-000000"))
@@ -229,7 +230,7 @@ func TestBackupsUnderTheFlakeOnlyOnceResolved(t *testing.T) {
 			if got, want := taskstest.Listing(t, base), taskstest.Without(before, gone...); !slices.Equal(got, want) {
 				t.Fatalf("files:\n%s", taskstest.Diff(got, want))
 			}
-			w := strings.Join(r.rep.Warnings, "\n")
+			w := strings.Join(r.Rep.Warnings, "\n")
 			if warned := strings.Contains(w, "~/nixos-config/.claude/.backups") && strings.Contains(w, "outside the flake"); warned == c.cleaned {
 				t.Errorf("warnings %q", w)
 			}
@@ -245,15 +246,15 @@ func TestBackupsShowsNamesEscaped(t *testing.T) {
 	hostile := "x\x1b]0;PWNED\x07\x1b[2J\x9b2J.md.backup-1"
 	taskstest.WriteFile(t, filepath.Join(home, ".claude/.backups", hostile), "b")
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0, 1, 2, 3, 4, 5, 6, 7}}}
-	r := runCleanup(t, &Backups{}, "backups", home, nil, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := run(t, &Backups{}, "backups", home, nil, p)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if _, err := os.Stat(filepath.Join(home, ".claude/.backups", hostile)); !os.IsNotExist(err) {
 		t.Errorf("the backup with the odd name is still there: %v", err)
 	}
 	shown := strings.Join(p.Printed(), "\n")
-	everything := shown + r.log + strings.Join(append(append(r.rep.Actions, r.rep.Warnings...), r.rep.Stats...), "\n")
+	everything := shown + r.Log + strings.Join(append(append(r.Rep.Actions, r.Rep.Warnings...), r.Rep.Stats...), "\n")
 	if strings.ContainsAny(everything, "\x1b\x07") || strings.Contains(everything, "\x9b") {
 		t.Errorf("a raw control character is shown:\n%q", everything)
 	}

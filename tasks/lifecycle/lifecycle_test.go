@@ -1,4 +1,4 @@
-package claude
+package lifecycle
 
 import (
 	"encoding/json"

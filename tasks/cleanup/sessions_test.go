@@ -1,10 +1,8 @@
-package claude
+package cleanup
 
 import (
 	"archive/tar"
-	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,60 +12,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
-
-// The helpers of the cleanup tests are named cleanup… so the other tests
-// of this package keep their own names.
-
-type cleanupResult struct {
-	err error
-	rep tasks.Report
-	log string
-}
-
-func (r cleanupResult) outcome() string {
-	if o, ok := tasks.AsOutcome(r.err); ok {
-		return o.Error()
-	}
-	if r.err != nil {
-		return "failed: " + r.err.Error()
-	}
-	return "succeeded"
-}
-
-// cleanupNow is the tests' clock.
-var cleanupNow = time.Date(2025, 2, 1, 12, 0, 0, 0, time.UTC)
-
-// runCleanup runs task on home with options (as if from a config file),
-// the flake at <home>/nixos-config and the clock at cleanupNow.
-func runCleanup(t *testing.T, task tasks.Task, name, home string, opts map[string]any, p *taskstest.Prompter, setup ...func(*tasks.Env)) cleanupResult {
-	t.Helper()
-	env := tasks.NewEnv(name, nil, nil)
-	env.Home = home
-	env.Now = func() time.Time { return cleanupNow }
-	env.Config = &config.Config{Flake: filepath.Join(home, "nixos-config"), Tasks: map[string]config.Task{}}
-	if p != nil {
-		p.T = t
-		env.Prompt = p
-	}
-	var log bytes.Buffer
-	env.Log = &log
-	for _, s := range setup {
-		s(env)
-	}
-	// Bound to its options as the catalogue does before a run: an error
-	// there is the task's error.
-	task, err := task.(tasks.Configurable).Configure(config.Task{Name: name, Options: opts, File: "/test/config.toml"})
-	if err == nil {
-		err = task.Run(context.Background(), env)
-	}
-	return cleanupResult{err, env.Report(), log.String()}
-}
 
 // sessionHome plants ~/.claude/projects with every case of PHASES.md
 // phase 12 and returns the base folder (home is <base>/home) and the
@@ -77,7 +26,7 @@ func sessionHome(t *testing.T) (base, home string, goes []string) {
 	home = filepath.Join(base, "home")
 	p := filepath.Join(home, ".claude/projects")
 	side := func(log, stage string) {
-		taskstest.WriteFile(t, SidecarPath(log), fmt.Sprintf(`{"lifecycle_stage": %q, "created_at": "2025-01-01T00:00:00", "implemented_at": "2025-01-20T10:00:00Z", "extra": 1}`, stage))
+		taskstest.WriteFile(t, lifecycle.SidecarPath(log), fmt.Sprintf(`{"lifecycle_stage": %q, "created_at": "2025-01-01T00:00:00", "implemented_at": "2025-01-20T10:00:00Z", "extra": 1}`, stage))
 	}
 	s1 := taskstest.WriteFile(t, filepath.Join(p, "projA/s1.jsonl"), strings.Repeat("x", 1000))
 	side(s1, "implemented")
@@ -109,9 +58,9 @@ func TestSessionsYesDeletesTheImplementedOnes(t *testing.T) {
 	base, home, goes := sessionHome(t)
 	before := taskstest.Listing(t, base)
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
-	r := runCleanup(t, &Sessions{}, "sessions", home, nil, p)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := run(t, &Sessions{}, "sessions", home, nil, p)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if got, want := taskstest.Listing(t, base), taskstest.Without(before, goes...); !slices.Equal(got, want) {
 		t.Fatalf("after the cleanup:\n%s", taskstest.Diff(got, want))
@@ -122,11 +71,11 @@ func TestSessionsYesDeletesTheImplementedOnes(t *testing.T) {
 	if len(p.Printed()) != 1 || !regexp.MustCompile(`goes +projB/t1 `).MatchString(p.Printed()[0]) || !strings.Contains(p.Printed()[0], "the log is gone, the sidecar goes") {
 		t.Errorf("shown %q", p.Printed())
 	}
-	stats := strings.Join(r.rep.Stats, "\n")
+	stats := strings.Join(r.Rep.Stats, "\n")
 	if !strings.Contains(stats, "sessions: 1 raw · 1 analyzed · 0 insights_generated · 2 implemented") {
 		t.Errorf("stats %q", stats)
 	}
-	warnings := strings.Join(r.rep.Warnings, "\n")
+	warnings := strings.Join(r.Rep.Warnings, "\n")
 	for _, want := range []string{
 		"2 sidecars left alone: ~/.claude/projects/projA/s6.jsonl.lifecycle.json (unexpected end of JSON input)" +
 			", ~/.claude/projects/projA/s8.jsonl.lifecycle.json (its log is not a regular file)",
@@ -137,8 +86,8 @@ func TestSessionsYesDeletesTheImplementedOnes(t *testing.T) {
 			t.Errorf("warnings lack %q:\n%s", want, warnings)
 		}
 	}
-	if want := "deleted 3 implemented sessions, 5 files (4.3 KiB)"; len(r.rep.Actions) != 1 || r.rep.Actions[0] != want {
-		t.Errorf("actions %q, want %q", r.rep.Actions, want)
+	if want := "deleted 3 implemented sessions, 5 files (4.3 KiB)"; len(r.Rep.Actions) != 1 || r.Rep.Actions[0] != want {
+		t.Errorf("actions %q, want %q", r.Rep.Actions, want)
 	}
 }
 
@@ -161,9 +110,9 @@ func TestSessionsAnswers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			base, home, goes := sessionHome(t)
 			before := taskstest.Listing(t, base)
-			r := runCleanup(t, &Sessions{}, "sessions", home, c.opts, c.p, func(e *tasks.Env) { e.Yes = c.yes })
-			if !strings.HasPrefix(r.outcome(), c.outcome) {
-				t.Fatalf("%s, want %s", r.outcome(), c.outcome)
+			r := run(t, &Sessions{}, "sessions", home, c.opts, c.p, func(e *tasks.Env) { e.Yes = c.yes })
+			if !strings.HasPrefix(r.Outcome(), c.outcome) {
+				t.Fatalf("%s, want %s", r.Outcome(), c.outcome)
 			}
 			want := before
 			if c.deletes {
@@ -182,9 +131,9 @@ func TestSessionsAnswers(t *testing.T) {
 func TestSessionsArchive(t *testing.T) {
 	base, home, goes := sessionHome(t)
 	before := taskstest.Listing(t, base)
-	r := runCleanup(t, &Sessions{}, "sessions", home, map[string]any{"archive": true}, &taskstest.Prompter{Terminal: true, Answers: []any{'y'}})
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := run(t, &Sessions{}, "sessions", home, map[string]any{"archive": true}, &taskstest.Prompter{Terminal: true, Answers: []any{'y'}})
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	name := filepath.Join(home, ".claude/archives/sessions-20250201-120000.tar.gz")
 	got := readTarGz(t, name)
@@ -210,8 +159,8 @@ func TestSessionsArchive(t *testing.T) {
 	if !slices.Equal(after, wantProjects) {
 		t.Errorf("projects after archiving:\n%s", taskstest.Diff(after, wantProjects))
 	}
-	if !strings.Contains(strings.Join(r.rep.Actions, "\n"), "archived 3 implemented sessions (4.3 KiB) into ~/.claude/archives/sessions-20250201-120000.tar.gz") {
-		t.Errorf("actions %q", r.rep.Actions)
+	if !strings.Contains(strings.Join(r.Rep.Actions, "\n"), "archived 3 implemented sessions (4.3 KiB) into ~/.claude/archives/sessions-20250201-120000.tar.gz") {
+		t.Errorf("actions %q", r.Rep.Actions)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(name))
 	if len(entries) != 1 {
@@ -222,19 +171,19 @@ func TestSessionsArchive(t *testing.T) {
 func TestSessionsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 	base, home, _ := sessionHome(t)
 	before := taskstest.Listing(t, base)
-	dry := runCleanup(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
-	if dry.err != nil {
-		t.Fatal(dry.err)
+	dry := run(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.DryRun = true })
+	if dry.Err != nil {
+		t.Fatal(dry.Err)
 	}
 	if got := taskstest.Listing(t, base); !slices.Equal(got, before) {
 		t.Fatalf("the dry run deleted:\n%s", taskstest.Diff(got, before))
 	}
-	real := runCleanup(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-	if real.err != nil {
-		t.Fatal(real.err)
+	real := run(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
+	if real.Err != nil {
+		t.Fatal(real.Err)
 	}
-	would := regexp.MustCompile(`(?m)^would delete (\S+) `).FindAllStringSubmatch(dry.log, -1)
-	did := regexp.MustCompile(`(?m)^deleted (~\S+) `).FindAllStringSubmatch(real.log, -1)
+	would := regexp.MustCompile(`(?m)^would delete (\S+) `).FindAllStringSubmatch(dry.Log, -1)
+	did := regexp.MustCompile(`(?m)^deleted (~\S+) `).FindAllStringSubmatch(real.Log, -1)
 	var w, d []string
 	for _, m := range would {
 		w = append(w, m[1])
@@ -249,17 +198,17 @@ func TestSessionsDryRunListsExactlyWhatTheRunDeletes(t *testing.T) {
 
 func TestSessionsNothingToDo(t *testing.T) {
 	home := t.TempDir()
-	r := runCleanup(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{Terminal: true})
-	if !strings.HasPrefix(r.outcome(), "skipped: no sessions: ~/.claude/projects does not exist") {
-		t.Error(r.outcome())
+	r := run(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{Terminal: true})
+	if !strings.HasPrefix(r.Outcome(), "skipped: no sessions: ~/.claude/projects does not exist") {
+		t.Error(r.Outcome())
 	}
 	log := taskstest.WriteFile(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), "x")
-	if _, err := Advance(log, StageInsightsGenerated, cleanupNow); err != nil {
+	if _, err := lifecycle.Advance(log, lifecycle.StageInsightsGenerated, testNow); err != nil {
 		t.Fatal(err)
 	}
-	r = runCleanup(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{Terminal: true})
-	if r.outcome() != "skipped: no implemented sessions to clean" {
-		t.Error(r.outcome())
+	r = run(t, &Sessions{}, "sessions", home, nil, &taskstest.Prompter{Terminal: true})
+	if r.Outcome() != "skipped: no implemented sessions to clean" {
+		t.Error(r.Outcome())
 	}
 }
 
@@ -267,9 +216,9 @@ func TestSessionsRefusesHomeAndRoot(t *testing.T) {
 	for _, projects := range []string{"~", "/"} {
 		base, home, _ := sessionHome(t)
 		before := taskstest.Listing(t, base)
-		r := runCleanup(t, &Sessions{}, "sessions", home, map[string]any{"projects": projects}, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-		if r.err == nil || !strings.Contains(r.err.Error(), "task.sessions.projects") || !strings.Contains(r.err.Error(), "refusing") {
-			t.Errorf("projects = %q: %s", projects, r.outcome())
+		r := run(t, &Sessions{}, "sessions", home, map[string]any{"projects": projects}, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "task.sessions.projects") || !strings.Contains(r.Err.Error(), "refusing") {
+			t.Errorf("projects = %q: %s", projects, r.Outcome())
 		}
 		if got := taskstest.Listing(t, base); !slices.Equal(got, before) {
 			t.Fatalf("projects = %q deleted:\n%s", projects, taskstest.Diff(got, before))

@@ -1,12 +1,9 @@
-// Package claude holds the tasks that look after Claude Code's data:
-// the configuration generator, the analytics, the learning cycle, and the
-// cleanup of sessions and backups.
-//
-// lifecycle.go owns the session lifecycle sidecars every one of them
-// shares (see Sidecar); sessions.go and backups.go are the cleanup tasks.
-// Nothing here deletes a file that was not listed to the person first, and
-// nothing moves a session's lifecycle stage backwards.
-package claude
+// Package lifecycle owns the session lifecycle sidecars
+// (<id>.jsonl.lifecycle.json beside each Claude session log) that the
+// claude family writes as it analyzes and learns, and the cleanup family
+// reads to know which sessions may go. It is a leaf: a family may import
+// it, it imports no family. Stages only move forward.
+package lifecycle
 
 import (
 	"bytes"
@@ -19,9 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"golang.org/x/sys/unix"
-
-	"github.com/rebuild-nixos/rebuild/internal/safefile"
 )
 
 // Stage is where a session is in its lifecycle. Stages only move forward:
@@ -225,7 +221,7 @@ func WriteSidecar(logPath string, sc Sidecar) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(SidecarPath(logPath), b)
+	return fsutil.WriteAtomic(SidecarPath(logPath), b)
 }
 
 // UpdateSidecar reads the sidecar of logPath, lets f change it and writes
@@ -258,7 +254,7 @@ func UpdateSidecar(logPath string, now time.Time, f func(sc *Sidecar) error) err
 	if bytes.Equal(before, after) {
 		return nil
 	}
-	return writeAtomic(SidecarPath(logPath), after)
+	return fsutil.WriteAtomic(SidecarPath(logPath), after)
 }
 
 // Advance moves the session at logPath to stage to, and records when, but
@@ -300,54 +296,4 @@ func lockDir(dir string) (func(), error) {
 		return nil, &fs.PathError{Op: "flock", Path: dir, Err: err}
 	}
 	return func() { unix.Close(fd) }, nil
-}
-
-// writeAtomic replaces path with data through a synced temporary file in
-// the same folder. The new file keeps the old one's permissions (0644 for
-// a new one) and, run as root in someone's home, its owner (the folder's
-// for a new one), so a root run leaves nothing the user cannot rewrite. A symlink is refused, not replaced: renaming over it would
-// turn a link someone manages (home-manager links files into the Nix
-// store) into a regular file, and leave the file it points to unchanged.
-func writeAtomic(path string, data []byte) error {
-	mode := fs.FileMode(0o644)
-	var old fs.FileInfo
-	if fi, err := os.Lstat(path); err == nil {
-		old = fi
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			to, _ := os.Readlink(path)
-			return fmt.Errorf("%s is a symbolic link (to %s): not replaced; change the file it points to", path, to)
-		}
-		mode = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := safefile.GiveLike(tmp, old, filepath.Dir(path)); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	done = true
-	return nil
 }

@@ -1,4 +1,4 @@
-package claude
+package cleanup
 
 import (
 	"os"
@@ -44,16 +44,16 @@ func TestSessionsDeleteOnlyWhatIsStillWhatWasListed(t *testing.T) {
 		replaceWithAnotherFile(t, t1)
 		before = taskstest.Listing(t, base)
 	}}
-	r := runCleanup(t, &Sessions{}, "sessions", home, nil, prompt)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := run(t, &Sessions{}, "sessions", home, nil, prompt)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	// Only the sidecars go: both logs changed since the table.
 	gone := slices.DeleteFunc(slices.Clone(goes), func(g string) bool { return strings.HasSuffix(g, ".jsonl") })
 	if got, want := taskstest.Listing(t, base), taskstest.Without(before, gone...); !slices.Equal(got, want) {
 		t.Fatalf("after the cleanup:\n%s", taskstest.Diff(got, want))
 	}
-	warnings := strings.Join(r.rep.Warnings, "\n")
+	warnings := strings.Join(r.Rep.Warnings, "\n")
 	for _, want := range []string{"changed since it was listed", "listed as a file, now a folder"} {
 		if !strings.Contains(warnings, want) {
 			t.Errorf("warnings lack %q:\n%s", want, warnings)
@@ -76,15 +76,15 @@ func TestBackupsDeleteOnlyWhatIsStillWhatWasListed(t *testing.T) {
 		replaceWithFolder(t, replaced)
 		before = taskstest.Listing(t, base)
 	}}
-	r := runCleanup(t, &Backups{}, "backups", home, nil, prompt)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := run(t, &Backups{}, "backups", home, nil, prompt)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	gone := []string{bkB0110, bkB0120, bkB0131, bkSet, bkLocal, bkUser}
 	if got, want := taskstest.Listing(t, base), taskstest.Without(before, gone...); !slices.Equal(got, want) {
 		t.Fatalf("after the cleanup:\n%s", taskstest.Diff(got, want))
 	}
-	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "listed as a file, now a folder") {
+	if w := strings.Join(r.Rep.Warnings, "\n"); !strings.Contains(w, "listed as a file, now a folder") {
 		t.Errorf("warnings %q do not say why the backup stayed", w)
 	}
 }

@@ -1,4 +1,4 @@
-package housekeeping
+package cleanup
 
 import (
 	"os"
@@ -34,8 +34,8 @@ func TestCachesLeaveABindMountInsideAlone(t *testing.T) {
 	before := taskstest.Listing(t, h.outside)
 
 	r := run(t, noTools, "caches", h.home, map[string]any{"paths": []any{"~/.cache/uv"}}, &taskstest.Prompter{}, func(e *tasks.Env) { e.Yes = true })
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if got := taskstest.Listing(t, h.outside); !slices.Equal(got, before) {
 		t.Errorf("behind the bind mount:\n%s", taskstest.Diff(got, before))
@@ -44,10 +44,10 @@ func TestCachesLeaveABindMountInsideAlone(t *testing.T) {
 		t.Errorf("the cache's own contents should be gone: %v", err)
 	}
 	// The table counts the two wheels, not the two files behind the mount.
-	if !regexp.MustCompile(`~/\.cache/uv +[0-9.]+ \S+ +2 +remove contents`).MatchString(r.log) {
-		t.Errorf("the table does not count only the cache's own 2 files:\n%s", r.log)
+	if !regexp.MustCompile(`~/\.cache/uv +[0-9.]+ \S+ +2 +remove contents`).MatchString(r.Log) {
+		t.Errorf("the table does not count only the cache's own 2 files:\n%s", r.Log)
 	}
-	if w := strings.Join(r.rep.Warnings, "\n"); !strings.Contains(w, "mount point") {
+	if w := strings.Join(r.Rep.Warnings, "\n"); !strings.Contains(w, "mount point") {
 		t.Errorf("warnings %q do not say the mount point was left alone", w)
 	}
 }

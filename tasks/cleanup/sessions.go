@@ -1,4 +1,4 @@
-package claude
+package cleanup
 
 import (
 	"archive/tar"
@@ -14,44 +14,16 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/internal/safefile"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
-
-// Specs returns the family's cleanup tasks, sessions (seed 12) and
-// backups (seed 13), with DESIGN.md's names, groups and edges.
-func Specs() []tasks.Spec {
-	return []tasks.Spec{
-		{
-			Name:        "sessions",
-			Seed:        12,
-			Description: "delete or archive the Claude sessions whose insights are implemented",
-			Groups:      []string{"claude", "cleanup"},
-			After:       []string{"mcp-analytics", "learn-review"},
-			Cleanup:     true,
-			DryRun:      true,
-			Estimate:    2 * time.Second,
-			Task:        &Sessions{Options: DefaultSessionsOptions()},
-		},
-		{
-			Name:        "backups",
-			Seed:        13,
-			Description: "delete old *.backup-* files of the Claude configuration",
-			Groups:      []string{"claude", "cleanup"},
-			After:       []string{"claude-config"},
-			Cleanup:     true,
-			DryRun:      true,
-			Estimate:    time.Second,
-			Task:        &Backups{Options: DefaultBackupsOptions()},
-		},
-	}
-}
 
 // SessionsOptions are the options of [task.sessions].
 //
@@ -80,7 +52,7 @@ func DefaultSessionsOptions() SessionsOptions {
 
 // Check refuses an unknown policy.
 func (o SessionsOptions) Check() error {
-	return cleanupChoice("policy", o.Policy, "ask", "clean", "skip")
+	return tasks.OneOf("policy", o.Policy, "ask", "clean", "skip")
 }
 
 // Sessions is the sessions task.
@@ -102,7 +74,7 @@ type session struct {
 	log      string // the log's path (it may be missing)
 	hasLog   bool
 	sidecar  bool // the sidecar exists
-	sc       Sidecar
+	sc       lifecycle.Sidecar
 	bad      error // the sidecar could not be read
 	logSize  int64
 	sideSize int64
@@ -111,9 +83,9 @@ type session struct {
 	logNode, sideNode fsutil.Listed
 }
 
-func (s *session) stage() Stage {
+func (s *session) stage() lifecycle.Stage {
 	if !s.sidecar {
-		return StageRaw
+		return lifecycle.StageRaw
 	}
 	return s.sc.Stage
 }
@@ -150,7 +122,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 
 	root, err := fsutil.Guard{Home: env.Home}.Open(projects, explicit)
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no sessions: %s does not exist", cleanupTilde(env, projects))
+		return tasks.Skip("no sessions: %s does not exist", fsutil.Tilde(env.Home, projects))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: task.sessions.projects = %q: %v; allowed: a folder inside the home directory, or one configured explicitly",
@@ -161,7 +133,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if len(walkErrs) > 0 {
-		env.Warn("sessions: could not read %s: %v", cleanupPlural(len(walkErrs), "path", "paths"), walkErrs[0])
+		env.Warn("sessions: could not read %s: %v", text.Plural(len(walkErrs), "path", "paths"), walkErrs[0])
 	}
 	goes := reportSessions(env, all)
 	if len(goes) == 0 {
@@ -173,10 +145,10 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		bytes += s.logSize + s.sideSize
 		paths = append(paths, s.files()...)
 	}
-	what := fmt.Sprintf("%s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
+	what := fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
 	verb := "delete"
 	if archive {
-		verb = "archive into " + cleanupTilde(env, archiveDir) + " and delete"
+		verb = "archive into " + fsutil.Tilde(env.Home, archiveDir) + " and delete"
 	}
 
 	if env.DryRun {
@@ -187,7 +159,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		var b strings.Builder
 		for _, r := range out.Removed {
-			fmt.Fprintf(&b, "would delete %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+			fmt.Fprintf(&b, "would delete %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 		}
 		for _, e := range out.Errors {
 			fmt.Fprintf(&b, "would fail: %v\n", e)
@@ -228,7 +200,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 				bytes += s.logSize + s.sideSize
 				paths = append(paths, s.files()...)
 			}
-			what = fmt.Sprintf("%s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
+			what = fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
 		}
 	}
 
@@ -237,18 +209,18 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		if err != nil {
 			return fmt.Errorf("archiving the sessions (nothing was deleted): %w", err)
 		}
-		env.Action("archived %s into %s (%s)", what, cleanupTilde(env, name), fsutil.FormatBytes(packed))
+		env.Action("archived %s into %s (%s)", what, fsutil.Tilde(env.Home, name), fsutil.FormatBytes(packed))
 	}
 	out, err := root.RemoveListed(ctx, paths, false)
 	if err != nil {
 		return err
 	}
 	for _, r := range out.Removed {
-		fmt.Fprintf(env.Log, "deleted %s (%s)\n", cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+		fmt.Fprintf(env.Log, "deleted %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
-	cleanupNotDeleted(env, "sessions", out.Errors)
-	env.Action("deleted %s, %s (%s)", cleanupPlural(len(goes), "implemented session", "implemented sessions"),
-		cleanupPlural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
+	notDeleted(env, "sessions", out.Errors)
+	env.Action("deleted %s, %s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"),
+		text.Plural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
 	return nil
 }
 
@@ -271,7 +243,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 			if e.IsDir() {
 				return e.Depth == 1
 			}
-			return e.Depth == 2 && e.IsRegular() && (strings.HasSuffix(e.Name, ".jsonl") || strings.HasSuffix(e.Name, ".jsonl"+SidecarSuffix))
+			return e.Depth == 2 && e.IsRegular() && (strings.HasSuffix(e.Name, ".jsonl") || strings.HasSuffix(e.Name, ".jsonl"+lifecycle.SidecarSuffix))
 		},
 	}
 	res, err := fsutil.Walk(ctx, root, opt, func(e *fsutil.Entry) {
@@ -280,7 +252,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if log, ok := LogPath(e.Path); ok {
+		if log, ok := lifecycle.LogPath(e.Path); ok {
 			s := get(log)
 			s.sidecar, s.sideSize, s.sideNode = true, e.Size, e.Listed()
 			return
@@ -294,7 +266,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 	out := make([]*session, 0, len(byLog))
 	for _, s := range byLog {
 		if s.sidecar {
-			sc, _, err := ReadSidecar(s.log)
+			sc, _, err := lifecycle.ReadSidecar(s.log)
 			s.sc, s.bad = sc, bareError(err)
 			if !s.hasLog && err == nil {
 				// The log's name exists but is no regular file (a link,
@@ -313,7 +285,7 @@ func findSessions(ctx context.Context, root string) ([]*session, []error, error)
 // reportSessions records the counts per stage and the sidecars left alone,
 // and returns the sessions that may go: implemented ones.
 func reportSessions(env *tasks.Env, all []*session) []*session {
-	counts := map[Stage]int{}
+	counts := map[lifecycle.Stage]int{}
 	var size int64
 	var goes, orphans, bad, unknown []*session
 	for _, s := range all {
@@ -324,7 +296,7 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		case !s.stage().Valid():
 			unknown = append(unknown, s)
 			continue
-		case s.stage() == StageImplemented:
+		case s.stage() == lifecycle.StageImplemented:
 			goes = append(goes, s)
 		case !s.hasLog:
 			orphans = append(orphans, s)
@@ -336,12 +308,12 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		}
 	}
 	var parts []string
-	for _, st := range Stages {
+	for _, st := range lifecycle.Stages {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 	}
 	env.Stat("sessions: %s (%s of logs)", strings.Join(parts, " · "), fsutil.FormatBytes(size))
 	if n := len(goes) - countLogs(goes); n > 0 {
-		fmt.Fprintf(env.Log, "%s marked implemented whose log is gone: the sidecar goes alone\n", cleanupPlural(n, "sidecar", "sidecars"))
+		fmt.Fprintf(env.Log, "%s marked implemented whose log is gone: the sidecar goes alone\n", text.Plural(n, "sidecar", "sidecars"))
 	}
 	for _, group := range []struct {
 		list      []*session
@@ -354,9 +326,9 @@ func reportSessions(env *tasks.Env, all []*session) []*session {
 		if len(group.list) == 0 {
 			continue
 		}
-		env.Warn("sessions: %s: %s", cleanupPlural(len(group.list), group.one, group.many), firstSidecars(env, group.list))
+		env.Warn("sessions: %s: %s", text.Plural(len(group.list), group.one, group.many), firstSidecars(env, group.list))
 		for _, s := range group.list {
-			line := cleanupTilde(env, SidecarPath(s.log))
+			line := fsutil.Tilde(env.Home, lifecycle.SidecarPath(s.log))
 			if s.bad != nil {
 				line += ": " + s.bad.Error()
 			}
@@ -396,7 +368,7 @@ func firstSidecars(env *tasks.Env, list []*session) string {
 			names = append(names, fmt.Sprintf("and %d more (see the log)", len(list)-3))
 			break
 		}
-		name := cleanupTilde(env, SidecarPath(s.log))
+		name := fsutil.Tilde(env.Home, lifecycle.SidecarPath(s.log))
 		if s.bad != nil {
 			name += " (" + s.bad.Error() + ")"
 		}
@@ -413,7 +385,7 @@ func sessionPlan(env *tasks.Env, root string, all, goes []*session, verb string)
 	for _, s := range goes {
 		rel, _ := filepath.Rel(root, s.log)
 		reason := "implemented"
-		if t, ok := s.sc.Reached(StageImplemented); ok {
+		if t, ok := s.sc.Reached(lifecycle.StageImplemented); ok {
 			reason += " " + t.Local().Format("2006-01-02")
 		}
 		if !s.hasLog {
@@ -422,16 +394,16 @@ func sessionPlan(env *tasks.Env, root string, all, goes []*session, verb string)
 		reason += ": " + verb
 		plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: strings.TrimSuffix(rel, ".jsonl"), Bytes: s.logSize + s.sideSize, Goes: true, Reason: reason})
 	}
-	counts, sizes := map[Stage]int{}, map[Stage]int64{}
+	counts, sizes := map[lifecycle.Stage]int{}, map[lifecycle.Stage]int64{}
 	for _, s := range all {
-		if s.hasLog && s.bad == nil && s.stage().Valid() && s.stage() != StageImplemented {
+		if s.hasLog && s.bad == nil && s.stage().Valid() && s.stage() != lifecycle.StageImplemented {
 			counts[s.stage()]++
 			sizes[s.stage()] += s.logSize + s.sideSize
 		}
 	}
-	for _, st := range Stages {
+	for _, st := range lifecycle.Stages {
 		if counts[st] > 0 {
-			plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: cleanupPlural(counts[st], "session", "sessions") + " " + string(st),
+			plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: text.Plural(counts[st], "session", "sessions") + " " + string(st),
 				Bytes: sizes[st], Fixed: true, Reason: "not implemented yet"})
 		}
 	}
@@ -444,7 +416,7 @@ func sessionTable(env *tasks.Env, root string, goes []*session) string {
 		rel, _ := filepath.Rel(root, s.log)
 		project, id := filepath.Split(rel)
 		when := "-"
-		if t, ok := s.sc.Reached(StageImplemented); ok {
+		if t, ok := s.sc.Reached(lifecycle.StageImplemented); ok {
 			when = t.Local().Format("2006-01-02")
 		}
 		what := "log + sidecar"
@@ -592,76 +564,4 @@ func archiveCheck(path string, want map[string]int64) error {
 		return fmt.Errorf("%d files in the archive, %d expected", len(got), len(want))
 	}
 	return nil
-}
-
-// The helpers below are shared by sessions and backups; their names start
-// with cleanup so the other tasks of this package keep their own.
-
-// cleanupChoice refuses v, the value of option key, when it is not one of
-// allowed.
-func cleanupChoice(key, v string, allowed ...string) error {
-	if !slices.Contains(allowed, v) {
-		q := make([]string, len(allowed))
-		for i, a := range allowed {
-			q[i] = fmt.Sprintf("%q", a)
-		}
-		return tasks.BadOption(key, v, "not a known value", strings.Join(q, ", "))
-	}
-	return nil
-}
-
-func cleanupTilde(env *tasks.Env, p string) string { return fsutil.Tilde(env.Home, p) }
-
-// cleanupNotDeleted warns about what a removal left behind, the entries
-// that changed since the table was shown apart from real failures: those
-// were kept on purpose, and the person should know which and why. Each
-// one is in the log.
-func cleanupNotDeleted(env *tasks.Env, task string, errs []error) {
-	var changed, failed []string
-	for _, e := range errs {
-		text := cleanupErrorText(env, e)
-		fmt.Fprintf(env.Log, "not deleted: %s\n", text)
-		if errors.Is(e, fsutil.ErrChanged) {
-			changed = append(changed, text)
-		} else {
-			failed = append(failed, text)
-		}
-	}
-	if len(changed) > 0 {
-		env.Warn("%s: %s left alone: %s", task, cleanupPlural(len(changed), "entry", "entries"), cleanupFirst(changed))
-	}
-	if len(failed) > 0 {
-		env.Warn("%s: could not delete %s: %s", task, cleanupPlural(len(failed), "entry", "entries"), cleanupFirst(failed))
-	}
-}
-
-// cleanupErrorText is a removal error with its path written with ~.
-func cleanupErrorText(env *tasks.Env, err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return cleanupTilde(env, pe.Path) + ": " + pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// cleanupFirst is the first of texts, with how many more are in the log.
-func cleanupFirst(texts []string) string {
-	if len(texts) == 1 {
-		return texts[0]
-	}
-	return fmt.Sprintf("%s; and %d more (see the log)", texts[0], len(texts)-1)
-}
-
-func cleanupPlural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
-func cleanupUpperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -1,10 +1,11 @@
-package claude
+package cleanup
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
@@ -48,7 +50,7 @@ func DefaultBackupsOptions() BackupsOptions {
 
 // Check refuses an unknown policy and negative numbers.
 func (o BackupsOptions) Check() error {
-	if err := cleanupChoice("policy", o.Policy, "ask", "all", "older", "keep", "skip"); err != nil {
+	if err := tasks.OneOf("policy", o.Policy, "ask", "all", "older", "keep", "skip"); err != nil {
 		return err
 	}
 	if o.OlderThanDays < 0 {
@@ -119,12 +121,12 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 			if re.Outside {
 				hint = " (list it in task.backups.dirs to clean it)"
 			}
-			env.Warn("backups: %s not cleaned: %v%s", cleanupTilde(env, d), err, hint)
+			env.Warn("backups: %s not cleaned: %v%s", fsutil.Tilde(env.Home, d), err, hint)
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("%s: task.backups.dirs = %q: %v; nothing was deleted; allowed: folders that hold *.backup-* files",
-				b.Options.Given.Source("dirs"), cleanupTilde(env, d), err)
+				b.Options.Given.Source("dirs"), fsutil.Tilde(env.Home, d), err)
 		}
 		if _, dup := roots[root.Real]; dup {
 			continue
@@ -141,7 +143,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 			}
 			// A folder that cannot be read is reported; the others are
 			// still cleaned.
-			env.Warn("backups: could not read %s: %v", cleanupTilde(env, roots[real].Path), bareError(err))
+			env.Warn("backups: could not read %s: %v", fsutil.Tilde(env.Home, roots[real].Path), bareError(err))
 			continue
 		}
 		for _, e := range errs {
@@ -150,10 +152,10 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		found = append(found, list...)
 	}
 	if len(found) == 0 {
-		return tasks.Skip("no backups in %s", strings.Join(cleanupTildeAll(env, dirs), ", "))
+		return tasks.Skip("no backups in %s", strings.Join(fsutil.TildeAll(env.Home, dirs), ", "))
 	}
 	plan := planBackups(found, env.Now(), days, keep)
-	env.Stat("backups: %s, %s", cleanupPlural(len(found), "file", "files"), fsutil.FormatBytes(backupBytes(found)))
+	env.Stat("backups: %s, %s", text.Plural(len(found), "file", "files"), fsutil.FormatBytes(backupBytes(found)))
 
 	labels := map[rune]string{
 		'a': "all",
@@ -181,7 +183,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	if choice == 0 && !env.Interactive() && !env.Yes {
 		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %d days; [task.backups] policy applies one without asking)",
-			cleanupPlural(len(found), "backup", "backups"), days)
+			text.Plural(len(found), "backup", "backups"), days)
 	}
 	switch {
 	case choice != 0:
@@ -206,7 +208,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 			}
 		}
 		if len(chosen) == 0 {
-			return tasks.Decline("kept %s", cleanupPlural(len(found), "backup", "backups"))
+			return tasks.Decline("kept %s", text.Plural(len(found), "backup", "backups"))
 		}
 		return b.remove(ctx, env, roots, chosen, "chosen in the cleanup plan", false)
 	}
@@ -218,7 +220,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 func backupPlanLines(env *tasks.Env, found, goes []*backup, goesLabel string) tasks.CleanupPlan {
 	plan := tasks.CleanupPlan{Title: "backups of the Claude configuration"}
 	for _, b := range found {
-		l := tasks.CleanupLine{Label: cleanupTilde(env, b.path), Bytes: b.size, Reason: "newer: kept (" + backupAge(env.Now().Sub(b.mtime)) + " old)"}
+		l := tasks.CleanupLine{Label: fsutil.Tilde(env.Home, b.path), Bytes: b.size, Reason: "newer: kept (" + backupAge(env.Now().Sub(b.mtime)) + " old)"}
 		if slices.Contains(goes, b) {
 			l.Goes, l.Reason = true, goesLabel
 		}
@@ -343,7 +345,7 @@ func backupTable(env *tasks.Env, found []*backup, plan backupPlan, labels map[ru
 				marks = append(marks, c.key)
 			}
 		}
-		rows = append(rows, []string{cleanupTilde(env, b.path), backupAge(env.Now().Sub(b.mtime)), fsutil.FormatBytes(b.size), strings.Join(marks, " ")})
+		rows = append(rows, []string{fsutil.Tilde(env.Home, b.path), backupAge(env.Now().Sub(b.mtime)), fsutil.FormatBytes(b.size), strings.Join(marks, " ")})
 	}
 	return fsutil.Table(rows) + fmt.Sprintf("goes with: a = %s, o = %s, k = %s\n", labels['a'], labels['o'], labels['k'])
 }
@@ -369,7 +371,7 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 	var removed []fsutil.Removed
 	var bytes int64
 	var errs []error
-	for _, real := range backupRootKeys(roots) {
+	for _, real := range slices.Sorted(maps.Keys(roots)) {
 		root := roots[real]
 		var files []fsutil.Listed
 		for _, c := range chosen {
@@ -392,18 +394,18 @@ func (b *Backups) remove(ctx context.Context, env *tasks.Env, roots map[string]*
 	if dryRun {
 		verb = "would delete"
 	}
-	var text strings.Builder
+	var listing strings.Builder
 	for _, r := range removed {
-		fmt.Fprintf(&text, "%s %s (%s)\n", verb, cleanupTilde(env, r.Path), fsutil.FormatBytes(r.Bytes))
+		fmt.Fprintf(&listing, "%s %s (%s)\n", verb, fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
 	if dryRun {
-		env.Show(text.String())
-		env.Stat("dry run: would delete %s, %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
+		env.Show(listing.String())
+		env.Stat("dry run: would delete %s, %s (%s)", text.Plural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	} else {
-		fmt.Fprint(env.Log, text.String())
-		env.Action("deleted %s, freed %s (%s)", cleanupPlural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
+		fmt.Fprint(env.Log, listing.String())
+		env.Action("deleted %s, freed %s (%s)", text.Plural(len(removed), "backup", "backups"), fsutil.FormatBytes(bytes), label)
 	}
-	cleanupNotDeleted(env, "backups", errs)
+	notDeleted(env, "backups", errs)
 	return nil
 }
 
@@ -413,21 +415,4 @@ func backupBytes(list []*backup) int64 {
 		n += b.size
 	}
 	return n
-}
-
-func backupRootKeys(m map[string]*fsutil.Root) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func cleanupTildeAll(env *tasks.Env, paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = cleanupTilde(env, p)
-	}
-	return out
 }
