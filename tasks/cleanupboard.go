@@ -212,8 +212,9 @@ func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string]
 	table := CleanupTable(plans)
 	fmt.Fprintln(env.Log, table)
 	if n == 0 {
-		fmt.Fprintln(env.Log, "cleanup plan: nothing goes; nothing asked")
-		return answers, nil
+		// Nothing is proposed: the one question is which, if any, of
+		// what may go should go.
+		return pickLines(ctx, env, plans, table, "Nothing is planned to go. Delete any of these?")
 	}
 	env.Prompt.Println(table)
 	q := Question[rune]{
@@ -233,34 +234,50 @@ func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string]
 			answers[p.Task] = p.goes()
 		}
 	case 'c':
-		type ref struct {
-			task string
-			line int
-		}
-		var refs []ref
-		var labels []string
-		var pre []int
-		for _, p := range plans {
-			for i, l := range p.Lines {
-				if l.Fixed {
-					continue
-				}
-				if l.Goes {
-					pre = append(pre, len(refs))
-				}
-				refs = append(refs, ref{p.Task, i})
-				labels = append(labels, fmt.Sprintf("%s: %s  %s  (%s)", p.Task, l.Label, sizeText(l.Bytes), l.Reason))
+		return pickLines(ctx, env, plans, "", "Delete which?")
+	}
+	return answers, nil
+}
+
+// pickLines offers every line that may go (not Fixed), those planned to
+// go preselected, and returns each task's picked lines. table, when not
+// empty, is shown first; with no line to offer nothing is asked.
+func pickLines(ctx context.Context, env *Env, plans []CleanupPlan, table, text string) (map[string][]int, error) {
+	answers := map[string][]int{}
+	type ref struct {
+		task string
+		line int
+	}
+	var refs []ref
+	var labels []string
+	var pre []int
+	for _, p := range plans {
+		for i, l := range p.Lines {
+			if l.Fixed {
+				continue
 			}
-		}
-		picked, err := env.Prompt.MultiSelect(ctx, Question[[]int]{Text: "Delete which?", Default: pre}, labels)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(env.Log, "picked %v\n", picked)
-		for _, i := range picked {
-			if i >= 0 && i < len(refs) {
-				answers[refs[i].task] = append(answers[refs[i].task], refs[i].line)
+			if l.Goes {
+				pre = append(pre, len(refs))
 			}
+			refs = append(refs, ref{p.Task, i})
+			labels = append(labels, fmt.Sprintf("%s: %s  %s  (%s)", p.Task, l.Label, sizeText(l.Bytes), l.Reason))
+		}
+	}
+	if len(refs) == 0 {
+		fmt.Fprintln(env.Log, "cleanup plan: nothing may go; nothing asked")
+		return answers, nil
+	}
+	if table != "" {
+		env.Prompt.Println(table)
+	}
+	picked, err := env.Prompt.MultiSelect(ctx, Question[[]int]{Text: text, Default: pre}, labels)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.Log, "%s %v\n", text, picked)
+	for _, i := range picked {
+		if i >= 0 && i < len(refs) {
+			answers[refs[i].task] = append(answers[refs[i].task], refs[i].line)
 		}
 	}
 	return answers, nil

@@ -172,11 +172,20 @@ func TestCleanupBoardYesAsksNothing(t *testing.T) {
 	}
 }
 
-// Nothing proposed anywhere: no question.
-func TestCleanupBoardNothingGoesAsksNothing(t *testing.T) {
+// Nothing proposed: one question, which of the lines that may go should
+// go; with nothing that may go, no question at all.
+func TestCleanupBoardNothingPlanned(t *testing.T) {
 	b := tasks.NewCleanupBoard("generations")
-	p := &taskstest.Prompter{T: t, Terminal: true}
+	p := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{[]int{1}}}
 	got := submitAll(t, b, p, false, map[string]tasks.CleanupPlan{"generations": boardPlan(false, false)})
+	if len(p.Asked()) != 1 || !strings.HasPrefix(p.Asked()[0], "Nothing is planned to go") || !slices.Equal(got["generations"].picked, []int{1}) {
+		t.Errorf("asked %q, got %v", p.Asked(), got)
+	}
+	fixed := boardPlan(false)
+	fixed.Lines[0].Fixed = true
+	b = tasks.NewCleanupBoard("generations")
+	p = &taskstest.Prompter{T: t, Terminal: true}
+	got = submitAll(t, b, p, false, map[string]tasks.CleanupPlan{"generations": fixed})
 	if len(p.Asked()) != 0 || len(got["generations"].picked) != 0 {
 		t.Errorf("asked %q, got %v", p.Asked(), got)
 	}
