@@ -56,7 +56,10 @@ type Run struct {
 	opts  Options
 
 	interrupts chan struct{}
-	emitMu     sync.Mutex
+	// lent carries slot changes from tasks that wait idle (tasks.Env.Idle):
+	// +1 lends the slot to the walker, -1 takes it back.
+	lent   chan int
+	emitMu sync.Mutex
 }
 
 // New checks that every node of g has a spec and returns a Run.
@@ -91,7 +94,7 @@ func New(g *dag.Graph, specs map[string]tasks.Spec, opts Options) (*Run, error) 
 	if opts.TailLines <= 0 {
 		opts.TailLines = 20
 	}
-	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16)}, nil
+	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16), lent: make(chan int)}, nil
 }
 
 // Values is the store of values tasks handed on during the run.
@@ -128,4 +131,16 @@ type statusEvents struct{ r *Run }
 
 func (s statusEvents) Status(task, line string) {
 	s.r.emit(Event{Task: task, Kind: Status, State: Running, Status: line})
+}
+
+// Idle lends task's slot to the walker while it waits idle, and takes it
+// back afterwards, even when the slots are all taken then (the walker
+// starts nothing until enough tasks have finished): a task waiting for
+// others (the cleanup board) never keeps them from starting.
+func (s statusEvents) Idle(task string, idle bool) {
+	if idle {
+		s.r.lent <- 1
+	} else {
+		s.r.lent <- -1
+	}
 }

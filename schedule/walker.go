@@ -104,6 +104,8 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 			if !w.interrupt() {
 				continue
 			}
+		case d := <-r.lent:
+			w.free += d
 		}
 		w.dispatch()
 	}

@@ -38,6 +38,9 @@ type Env struct {
 	DryRun bool
 	// Yes answers every question with its documented --yes answer.
 	Yes bool
+	// Cleanup is the run's one cleanup question (see CleanupBoard); nil
+	// asks each plan alone.
+	Cleanup *CleanupBoard
 
 	report   Reporter
 	vals     *Values
@@ -68,6 +71,24 @@ func (e *Env) Status(format string, args ...any) {
 	if e.report != nil {
 		e.report.Status(e.Name, fmt.Sprintf(format, args...))
 	}
+}
+
+// Idler is a Reporter that can lend a task's concurrency slot to other
+// tasks while the task waits for something that uses no machine (other
+// tasks' plans, a person).
+type Idler interface {
+	Idle(task string, idle bool)
+}
+
+// Idle runs wait, which blocks without working, with the task's
+// concurrency slot lent to other tasks meanwhile: a task waiting for
+// others must not keep them from starting.
+func (e *Env) Idle(wait func()) {
+	if i, ok := e.report.(Idler); ok {
+		i.Idle(e.Name, true)
+		defer i.Idle(e.Name, false)
+	}
+	wait()
 }
 
 // StatusFunc returns Status as a plain func, for command runners.

@@ -39,9 +39,13 @@ type Spec struct {
 	After       []string // run after these, whatever their outcome
 	Critical    bool     // a failure aborts the whole run
 	Interactive bool     // needs the terminal; implies the tty resource
-	Resources   []string // exclusive named locks
-	Timeout     time.Duration
-	Disabled    bool // counts as done (skipped) for its dependents
+	// Cleanup: the task asks through the run's one cleanup plan
+	// (CleanupBoard), not on its own. It does not hold the tty while it
+	// works out its plan: the cleanup tasks plan side by side.
+	Cleanup   bool
+	Resources []string // exclusive named locks
+	Timeout   time.Duration
+	Disabled  bool // counts as done (skipped) for its dependents
 	// DisabledReason replaces "disabled" as the skip reason (e.g. --no-update).
 	DisabledReason string
 	Estimate       time.Duration // default duration when history has none

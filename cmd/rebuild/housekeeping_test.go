@@ -806,18 +806,18 @@ func hkCaches(s *hkSandbox) {
 
 const hkCachesConfig = "[task.caches]\npaths = [\"~/.cache/alpha\", \"~/.cache/beta\", \"~/.cache/empty\", \"~/.cache/missing\"]\n"
 
-// In a terminal, caches shows the caches with content in a table and asks
-// once: "n" deletes nothing; "y" empties exactly the caches listed; "d"
-// asks per cache and empties exactly the one agreed to.
+// In a terminal, caches shows the caches with content in the cleanup
+// plan and asks once: "n" deletes nothing; "y" empties exactly the caches
+// listed; "c" offers the caches and empties exactly the one picked.
 func TestHousekeepingCachesInTerminal(t *testing.T) {
 	cases := []struct {
 		name    string
-		answers []string // after "Clean 2 caches", each answering the next question
+		answers []string // the plan's answer, then the pick (with "c")
 		gone    []string
 	}{
 		{"no", []string{"n"}, nil},
 		{"yes", []string{"y"}, []string{".cache/alpha/a.bin", ".cache/alpha/sub", ".cache/beta/c.bin"}},
-		{"per cache", []string{"d", "y", "n"}, []string{".cache/alpha/a.bin", ".cache/alpha/sub"}},
+		{"per cache", []string{"c", "1"}, []string{".cache/alpha/a.bin", ".cache/alpha/sub"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -825,19 +825,19 @@ func TestHousekeepingCachesInTerminal(t *testing.T) {
 			hkCaches(s)
 			before := s.tree()
 			tm := s.term("--only=caches")
-			shown := tm.wait("Clean 2 caches (3.0 MiB)?")
+			shown := tm.wait("Apply the cleanup plan: delete the 2 items marked goes (3.0 MiB)?")
 			var listed []string
 			for _, l := range strings.Split(shown, "\n") {
-				if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "~/.cache/") {
-					listed = append(listed, f[0])
+				if f := strings.Fields(l); len(f) > 1 && f[0] == "goes" && strings.HasPrefix(f[1], "~/.cache/") {
+					listed = append(listed, f[1])
 				}
 			}
 			if !slices.Equal(listed, []string{"~/.cache/alpha", "~/.cache/beta"}) {
 				t.Fatalf("listed %q, want ~/.cache/alpha and ~/.cache/beta:\n%s", listed, shown)
 			}
 			tm.answer(c.answers[0])
-			for i, a := range c.answers[1:] {
-				tm.wait("Clean " + listed[i] + " (")
+			for _, a := range c.answers[1:] {
+				tm.wait("Delete which?")
 				tm.answer(a)
 			}
 			if code := tm.exit(); code != 0 {
@@ -851,55 +851,55 @@ func TestHousekeepingCachesInTerminal(t *testing.T) {
 	}
 }
 
-// In a terminal, backups lists every backup with the choices that would
-// delete it ("goes with": a = all, o = older than 7 days, k = keep the
-// newest 1 of each file) and asks: "s" deletes nothing; "a", "o" and "k"
-// delete exactly the backups the table marked with that letter.
+// In a terminal, backups lists every backup in the cleanup plan, those
+// older than 7 days marked goes and the rest stays, and asks once: "n"
+// deletes nothing; "y" deletes exactly the backups marked goes; "c" then
+// "all" deletes every backup listed.
 func TestHousekeepingBackupsInTerminal(t *testing.T) {
 	for _, c := range []struct {
-		answer string
-		gone   func(older, keepOne, all []string) []string
+		answers []string
+		gone    func(older, all []string) []string
 	}{
-		{"s", func(_, _, _ []string) []string { return nil }},
-		{"o", func(o, _, _ []string) []string { return o }},
-		{"k", func(_, k, _ []string) []string { return k }},
-		{"a", func(_, _, a []string) []string { return a }},
+		{[]string{"n"}, func(_, _ []string) []string { return nil }},
+		{[]string{"y"}, func(o, _ []string) []string { return o }},
+		{[]string{"c", "all"}, func(_, a []string) []string { return a }},
 	} {
-		t.Run(c.answer, func(t *testing.T) {
+		t.Run(strings.Join(c.answers, " "), func(t *testing.T) {
 			s := newHK(t, "[task.backups]\nkeep = 1\n")
-			gone := c.gone(hkBackups(s))
+			older, _, all := hkBackups(s)
+			gone := c.gone(older, all)
 			before := s.tree()
 			tm := s.term("--only=backups")
-			shown := tm.wait("Which backups should go?")
-			listed := map[string][]string{} // path → the choices that delete it
+			shown := tm.wait("Apply the cleanup plan")
+			listed := map[string]string{} // path → goes or stays
 			for _, l := range strings.Split(shown, "\n") {
 				cols := hkColumns.Split(strings.TrimSpace(l), -1)
-				if len(cols) >= 3 && strings.Contains(cols[0], ".backup-") {
-					listed[cols[0]] = nil
-					if len(cols) == 4 {
-						listed[cols[0]] = strings.Fields(cols[3])
-					}
+				if len(cols) >= 3 && strings.Contains(cols[1], ".backup-") {
+					listed[cols[1]] = cols[0]
 				}
 			}
-			var marked []string // what the table says the answer deletes
-			for p, marks := range listed {
-				if slices.Contains(marks, c.answer) {
+			var marked, want []string // what the table says goes; what --yes deletes
+			for p, mark := range listed {
+				if mark == "goes" {
 					marked = append(marked, p)
 				}
 			}
-			var want []string
-			for _, g := range gone {
+			for _, g := range older {
 				want = append(want, hkTilde(s.home, s.path(g)))
 			}
 			slices.Sort(marked)
 			slices.Sort(want)
 			if !slices.Equal(marked, want) {
-				t.Errorf("the table marks %q with %s, want %q:\n%s", marked, c.answer, want, shown)
+				t.Errorf("the table marks %q as going, want %q:\n%s", marked, want, shown)
 			}
 			if len(listed) != 6 {
 				t.Errorf("listed %d backups, want the 6 backups:\n%s", len(listed), shown)
 			}
-			tm.answer(c.answer)
+			tm.answer(c.answers[0])
+			for _, a := range c.answers[1:] {
+				tm.wait("Delete which?")
+				tm.answer(a)
+			}
 			if code := tm.exit(); code != 0 {
 				t.Errorf("exit %d\n%s", code, tm.String())
 			}
@@ -931,8 +931,8 @@ func TestHousekeepingSessionsInTerminal(t *testing.T) {
 			gone := hkSessions(s)
 			before := s.tree()
 			tm := s.term("--only=sessions")
-			shown := tm.wait("Delete the 3 implemented sessions")
-			for _, row := range []string{"-home-me-app  done ", "-home-me-app  lost ", "other         done2 "} {
+			shown := tm.wait("Apply the cleanup plan: delete the 3 items")
+			for _, row := range []string{"goes   -home-me-app/done ", "goes   -home-me-app/lost ", "goes   other/done2 "} {
 				if !strings.Contains(shown, row) {
 					t.Errorf("the table lacks %q:\n%s", row, shown)
 				}

@@ -501,10 +501,12 @@ func TestNixOSChooseGenerationsInTerminal(t *testing.T) {
 	n := newNixOS(t, "", "1.0.1", "1.0.2", "1.1")
 	// 1 is booted, 4 current and running.
 	scr := n.w.tty("--only=generations")
-	at := scr.waitText(t, 0, "Delete which generations?")
+	// Four generations: the plan (keep 5) proposes none, so the one
+	// question offers what may go.
+	at := scr.waitText(t, 0, "Nothing is planned to go. Delete any of these?")
 	end := scr.waitText(t, at, "numbers or ranges")
 	offered := map[int]string{} // generation → its number in the list
-	for _, m := range regexp.MustCompile(`(?m)^\s*(\d+) \[ \]\s+(\d+)\s`).FindAllStringSubmatch(scr.String()[at:end], -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s*(\d+) \[ \] generations: (\d+)\s`).FindAllStringSubmatch(scr.String()[at:end], -1) {
 		g, _ := strconv.Atoi(m[2])
 		offered[g] = m[1]
 	}

@@ -156,9 +156,10 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 			return err
 		}
 	}
+	board := cleanupBoard(p.graph, p.specs)
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
-		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: s.rend, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
-		Env: taskEnv{cfg: p.cfg, prompt: s.prompter, runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes}.fill,
+		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
+		Env: taskEnv{cfg: p.cfg, prompt: s.prompter, runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board}.fill,
 	})
 	if err != nil {
 		s.close()

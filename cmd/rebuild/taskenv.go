@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/dag"
+	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -18,6 +20,8 @@ type taskEnv struct {
 	term *proc.Terminal
 	home string
 	yes  bool
+	// cleanup is the run's one cleanup question.
+	cleanup *tasks.CleanupBoard
 }
 
 // fill is the run's schedule.EnvFunc.
@@ -27,7 +31,63 @@ func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Runner = s.runner
 	env.Home = s.home
 	env.Yes = s.yes
+	env.Cleanup = s.cleanup
 	if tty {
 		env.Terminal = s.term
 	}
+}
+
+// cleanupBoard returns the run's cleanup board: its members are the
+// selected, enabled cleanup tasks (Spec.Cleanup), so that with --only a
+// plan never waits for a task that is not in the run. A cleanup task that
+// runs after another one (an edge, direct or not) cannot be waited for by
+// it: it is left out and asks its plan alone, after.
+func cleanupBoard(g *dag.Graph, specs map[string]tasks.Spec) *tasks.CleanupBoard {
+	var cands []string
+	for _, n := range g.Order() {
+		if s := specs[n]; s.Cleanup && !s.Disabled {
+			cands = append(cands, n)
+		}
+	}
+	var members []string
+	for _, n := range cands {
+		if !afterAny(g, n, cands) {
+			members = append(members, n)
+		}
+	}
+	return tasks.NewCleanupBoard(members...)
+}
+
+// afterAny reports whether one of others is among n's ancestors.
+func afterAny(g *dag.Graph, n string, others []string) bool {
+	seen := map[string]bool{}
+	stack := []string{n}
+	for len(stack) > 0 {
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range g.Prereqs(cur) {
+			if seen[e.From] {
+				continue
+			}
+			seen[e.From] = true
+			for _, o := range others {
+				if o == e.From {
+					return true
+				}
+			}
+			stack = append(stack, e.From)
+		}
+	}
+	return false
+}
+
+// withdrawOnFinish takes every finished task off the board, whatever
+// ended it (run, skipped, declined upstream, canceled): the board then
+// never waits for a plan that cannot come.
+func withdrawOnFinish(b *tasks.CleanupBoard) schedule.Sink {
+	return schedule.SinkFunc(func(e schedule.Event) {
+		if e.Kind == schedule.Finish {
+			b.Withdraw(e.Task)
+		}
+	})
 }

@@ -95,6 +95,10 @@ type backupPlan struct {
 func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	dirs, configured, flake := backupDirs(env, b.Options.Dirs)
 	policy, days, keep := b.Options.Policy, b.Options.OlderThanDays, b.Options.Keep
+	if policy != "ask" || env.Yes || env.DryRun || !env.Interactive() {
+		// No question: the cleanup plan does not wait for this task.
+		env.Cleanup.Withdraw(env.Name)
+	}
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": backups kept")
 	}
@@ -181,32 +185,48 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no terminal: kept %s (--yes deletes those older than %s; [task.backups] policy applies one without asking)",
 			text.Plural(len(found), "backup", "backups"), text.Plural(days, "day", "days"))
 	}
-	env.Show(table)
 	switch {
 	case choice != 0:
+		env.Show(table)
 		fmt.Fprintf(env.Log, "policy = %q: %s\n", policy, labels[choice])
 	case env.Yes:
+		env.Show(table)
 		choice = 'o'
 		fmt.Fprintf(env.Log, "--yes: %s\n", labels[choice])
 	default:
-		q := tasks.Question[rune]{Text: "Which backups should go?", Default: 's', NonInteractive: 's'}
-		var choices []tasks.Choice
-		for _, k := range []rune{'a', 'o', 'k'} {
-			choices = append(choices, tasks.Choice{Key: k, Label: fmt.Sprintf("%s: %s, %s", labels[k],
-				text.Plural(len(sets[k]), "file", "files"), fsutil.FormatBytes(backupBytes(sets[k])))})
-		}
-		choices = append(choices, tasks.Choice{Key: 's', Label: "skip: keep them all"})
-		var err error
-		choice, err = env.Prompt.Choose(ctx, q, choices)
+		// The person sees the backups in the one cleanup plan: those
+		// --yes would delete proposed to go, the rest staying.
+		fmt.Fprintln(env.Log, table)
+		picked, err := env.Cleanup.Submit(ctx, env, backupPlanLines(env, found, plan.older, labels['o']))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Log, "%s %c\n", q.Text, choice)
-		if _, ok := sets[choice]; !ok {
+		var chosen []*backup
+		for _, i := range picked {
+			if i >= 0 && i < len(found) {
+				chosen = append(chosen, found[i])
+			}
+		}
+		if len(chosen) == 0 {
 			return tasks.Decline("kept %s", text.Plural(len(found), "backup", "backups"))
 		}
+		return b.remove(ctx, env, roots, chosen, "chosen in the cleanup plan", false)
 	}
 	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
+}
+
+// backupPlanLines is the cleanup plan's part for the backups: line i is
+// found[i]; those in goes are proposed to go.
+func backupPlanLines(env *tasks.Env, found, goes []*backup, goesLabel string) tasks.CleanupPlan {
+	plan := tasks.CleanupPlan{Title: "backups of the Claude configuration"}
+	for _, b := range found {
+		l := tasks.CleanupLine{Label: fsutil.Tilde(env.Home, b.path), Bytes: b.size, Reason: "newer: kept (" + backupAge(env.Now().Sub(b.mtime)) + " old)"}
+		if slices.Contains(goes, b) {
+			l.Goes, l.Reason = true, goesLabel
+		}
+		plan.Lines = append(plan.Lines, l)
+	}
+	return plan
 }
 
 // backupDirs returns the folders to look in, whether they were configured

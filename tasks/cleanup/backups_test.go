@@ -70,10 +70,10 @@ func TestBackupsChoices(t *testing.T) {
 		outcome string
 		gone    []string
 	}{
-		"answer all":               {&taskstest.Prompter{Terminal: true, Answers: []any{'a'}}, nil, false, "succeeded", all},
-		"answer older":             {&taskstest.Prompter{Terminal: true, Answers: []any{'o'}}, nil, false, "succeeded", older},
-		"answer keep newest 3":     {&taskstest.Prompter{Terminal: true, Answers: []any{'k'}}, nil, false, "succeeded", []string{bkB0101}},
-		"answer skip":              {&taskstest.Prompter{Terminal: true, Answers: []any{'s'}}, nil, false, "declined: kept 7 backups", nil},
+		"answer all":               {&taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0, 1, 2, 3, 4, 5, 6}}}, nil, false, "succeeded", all},
+		"answer older":             {&taskstest.Prompter{Terminal: true, Answers: []any{'y'}}, nil, false, "succeeded", older},
+		"answer keep newest 3":     {&taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0}}}, nil, false, "succeeded", []string{bkB0101}},
+		"answer skip":              {&taskstest.Prompter{Terminal: true, Answers: []any{'n'}}, nil, false, "declined: kept 7 backups", nil},
 		"no terminal":              {&taskstest.Prompter{}, nil, false, "skipped: no terminal: kept 7 backups", nil},
 		"--yes: older than 7 days": {&taskstest.Prompter{}, nil, true, "succeeded", older},
 		"older_than_days = 15":     {&taskstest.Prompter{}, map[string]any{"older_than_days": int64(15)}, true, "succeeded", []string{bkB0101, bkB0110, bkSet, bkLocal}},
@@ -105,19 +105,19 @@ func TestBackupsChoices(t *testing.T) {
 	}
 }
 
-func TestBackupsShowsWhatEachChoiceDeletes(t *testing.T) {
+func TestBackupsPlanShowsWhatGoesAndWhatStays(t *testing.T) {
 	_, home := backupHome(t)
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{'s'}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'n'}}
 	run(t, &Backups{}, "backups", home, nil, p)
 	if len(p.Printed()) != 1 {
 		t.Fatalf("shown %q", p.Printed())
 	}
 	table := p.Printed()[0]
 	for _, row := range []string{
-		`~/nixos-config/.backups/CLAUDE.md.backup-20250101-000000 +30 d +100 B +a o k`,
-		`~/nixos-config/.backups/CLAUDE.md.backup-20250131-000000 +24 h +100 B +a`,
-		`~/.claude/.backups/CLAUDE-USER-POLICIES.md.backup-20250130-000000 +2 d +100 B +a`,
-		`goes with: a = all, o = older than 7 days, k = keep the newest 3 of each file`,
+		`goes +~/nixos-config/.backups/CLAUDE.md.backup-20250101-000000 +100 B +older than 7 days`,
+		`stays +~/nixos-config/.backups/CLAUDE.md.backup-20250131-000000 +100 B +newer: kept \(24 h old\)`,
+		`stays +~/.claude/.backups/CLAUDE-USER-POLICIES.md.backup-20250130-000000 +100 B +newer: kept \(2 d old\)`,
+		`total: 5 items to go, 500 B`,
 	} {
 		if !regexp.MustCompile(row).MatchString(table) {
 			t.Errorf("table lacks %q:\n%s", row, table)
@@ -128,7 +128,7 @@ func TestBackupsShowsWhatEachChoiceDeletes(t *testing.T) {
 			t.Errorf("table offers %s:\n%s", never, table)
 		}
 	}
-	if len(p.Asked()) != 1 || p.Asked()[0] != "Which backups should go?" {
+	if len(p.Asked()) != 1 || p.Asked()[0] != "Apply the cleanup plan: delete the 5 items marked goes (500 B)?" {
 		t.Errorf("asked %q", p.Asked())
 	}
 }
@@ -245,7 +245,7 @@ func TestBackupsShowsNamesEscaped(t *testing.T) {
 	_, home := backupHome(t)
 	hostile := "x\x1b]0;PWNED\x07\x1b[2J\x9b2J.md.backup-1"
 	taskstest.WriteFile(t, filepath.Join(home, ".claude/.backups", hostile), "b")
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{'a'}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0, 1, 2, 3, 4, 5, 6, 7}}}
 	r := run(t, &Backups{}, "backups", home, nil, p)
 	if r.Err != nil {
 		t.Fatal(r.Err)

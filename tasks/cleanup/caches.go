@@ -108,6 +108,10 @@ func (c *cache) how() string {
 func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	o := c.Options
 	paths, policy := o.Paths, o.Policy
+	if policy != "ask" || env.Yes || env.DryRun || !env.Interactive() {
+		// No question: the cleanup plan does not wait for this task.
+		env.Cleanup.Withdraw(env.Name)
+	}
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": no cache cleaned")
 	}
@@ -146,7 +150,13 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	for _, ca := range caches {
 		total += ca.before.Bytes
 	}
-	env.Show(cacheTable(env, caches))
+	asks := policy == "ask" && !env.Yes && !env.DryRun
+	if asks {
+		// The person sees the caches in the one cleanup plan.
+		fmt.Fprintln(env.Log, cacheTable(env, caches))
+	} else {
+		env.Show(cacheTable(env, caches))
+	}
 	for _, ca := range caches {
 		if ca.problem != nil {
 			env.Warn("caches: %s: %v", fsutil.Tilde(env.Home, ca.root.Path), ca.problem)
@@ -163,7 +173,7 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	case env.Yes:
 		fmt.Fprintln(env.Log, "--yes: cleaning every cache listed")
 	default:
-		chosen, err = ask(ctx, env, caches, total)
+		chosen, err = ask(ctx, env, caches)
 		if err != nil {
 			return err
 		}
@@ -295,42 +305,28 @@ func cacheTable(env *tasks.Env, caches []*cache) string {
 	return fsutil.Table(rows)
 }
 
-// ask asks once for all caches, or once per cache when the person wants
-// to decide one by one. Without a terminal the answer is "no".
-func ask(ctx context.Context, env *tasks.Env, caches []*cache, total int64) ([]*cache, error) {
-	q := tasks.Question[rune]{
-		Text:           fmt.Sprintf("Clean %s (%s)?", text.Plural(len(caches), "cache", "caches"), fsutil.FormatBytes(total)),
-		Default:        'n',
-		NonInteractive: 'n',
+// ask puts every cache in the run's one cleanup plan, each proposed to
+// go, and returns those the person agreed to. Without a terminal the
+// answer is "no".
+func ask(ctx context.Context, env *tasks.Env, caches []*cache) ([]*cache, error) {
+	plan := tasks.CleanupPlan{Title: "tool caches"}
+	for _, ca := range caches {
+		plan.Lines = append(plan.Lines, tasks.CleanupLine{
+			Label: fsutil.Tilde(env.Home, ca.root.Path), Bytes: ca.before.Bytes, Goes: true,
+			Reason: fmt.Sprintf("a cache, refilled on demand (%s files; %s)", fmt.Sprint(ca.before.Files), ca.how()),
+		})
 	}
-	choices := []tasks.Choice{{Key: 'y', Label: "yes, all listed"}, {Key: 'n', Label: "no"}, {Key: 'd', Label: "decide per cache"}}
-	if len(caches) == 1 {
-		choices = choices[:2]
-	}
-	a, err := env.Prompt.Choose(ctx, q, choices)
+	picked, err := env.Cleanup.Submit(ctx, env, plan)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(env.Log, "%s %c\n", q.Text, a)
-	switch a {
-	case 'y':
-		return caches, nil
-	case 'd':
-		var out []*cache
-		for _, ca := range caches {
-			q := tasks.Question[bool]{Text: fmt.Sprintf("Clean %s (%s)?", fsutil.Tilde(env.Home, ca.root.Path), fsutil.FormatBytes(ca.before.Bytes))}
-			yes, err := env.Prompt.Confirm(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(env.Log, "%s %v\n", q.Text, yes)
-			if yes {
-				out = append(out, ca)
-			}
+	var out []*cache
+	for _, i := range picked {
+		if i >= 0 && i < len(caches) {
+			out = append(out, caches[i])
 		}
-		return out, nil
 	}
-	return nil, nil
+	return out, nil
 }
 
 // dryRun lists exactly what would go, and deletes nothing.

@@ -82,7 +82,7 @@ func TestCachesYesCleansExactlyTheListedCaches(t *testing.T) {
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {
 		t.Fatalf("after cleaning:\n%s", taskstest.Diff(got, want))
 	}
-	if len(p.Asked()) != 1 || !strings.HasPrefix(p.Asked()[0], "Clean 3 caches (") {
+	if len(p.Asked()) != 1 || !strings.HasPrefix(p.Asked()[0], "Apply the cleanup plan: delete the 3 items marked goes (") {
 		t.Errorf("asked %q", p.Asked())
 	}
 	if len(p.Printed()) == 0 || !strings.Contains(p.Printed()[0], "~/.cache/chromium") || !strings.Contains(p.Printed()[0], "total") {
@@ -110,13 +110,13 @@ func TestCachesPerCacheQuestions(t *testing.T) {
 	h := newCacheHome(t)
 	before := taskstest.Listing(t, h.base)
 	// Order of the table: as configured (uv, chromium, npm by the default list).
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{'d', true, false, true}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0, 2}}}
 	r := run(t, noTools, "caches", h.home, nil, p)
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if len(p.Asked()) != 4 || !strings.HasPrefix(p.Asked()[1], "Clean ~/.cache/uv (") || !strings.HasPrefix(p.Asked()[2], "Clean ~/.cache/chromium (") || !strings.HasPrefix(p.Asked()[3], "Clean ~/.npm (") {
-		t.Fatalf("asked %q", p.Asked())
+	if o := p.Offered(); len(p.Asked()) != 2 || len(o) != 2 || len(o[1]) != 3 || !strings.HasPrefix(o[1][0], "caches: ~/.cache/uv ") || !strings.HasPrefix(o[1][1], "caches: ~/.cache/chromium ") || !strings.HasPrefix(o[1][2], "caches: ~/.npm ") {
+		t.Fatalf("asked %q, offered %q", p.Asked(), o)
 	}
 	want := h.afterCleaning(t, before, ".cache/uv", ".npm")
 	if got := taskstest.Listing(t, h.base); !slices.Equal(got, want) {

@@ -39,7 +39,7 @@ func TestSessionsDeleteOnlyWhatIsStillWhatWasListed(t *testing.T) {
 	p := filepath.Join(home, ".claude/projects")
 	s1, t1 := filepath.Join(p, "projA/s1.jsonl"), filepath.Join(p, "projB/t1.jsonl")
 	var before []string
-	prompt := &taskstest.Prompter{Terminal: true, Answers: []any{true}, BeforeAnswer: func(string) {
+	prompt := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}, BeforeAnswer: func(string) {
 		replaceWithFolder(t, s1)
 		replaceWithAnotherFile(t, t1)
 		before = taskstest.Listing(t, base)
@@ -66,7 +66,13 @@ func TestBackupsDeleteOnlyWhatIsStillWhatWasListed(t *testing.T) {
 	base, home := backupHome(t)
 	replaced := filepath.Join(base, bkB0101)
 	var before []string
-	prompt := &taskstest.Prompter{Terminal: true, Answers: []any{'a'}, BeforeAnswer: func(string) {
+	// Before the first question (the plan's; the second picks the lines).
+	var asked bool
+	prompt := &taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{0, 1, 2, 3, 4, 5, 6}}, BeforeAnswer: func(string) {
+		if asked {
+			return
+		}
+		asked = true
 		replaceWithFolder(t, replaced)
 		before = taskstest.Listing(t, base)
 	}}

@@ -112,6 +112,10 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	policy, archive := o.Policy, o.Archive
 	archiveDir := env.Expand(o.ArchiveDir)
 	projects := env.Expand(projectsOpt)
+	if policy != "ask" || env.Yes || env.DryRun || !env.Interactive() {
+		// No question: the cleanup plan does not wait for this task.
+		env.Cleanup.Withdraw(env.Name)
+	}
 	if policy == "skip" {
 		return tasks.Skip("policy = \"skip\": sessions kept")
 	}
@@ -167,21 +171,36 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	if policy == "ask" && !env.Interactive() && !env.Yes {
 		return tasks.Skip("no terminal: kept %s (--yes or [task.sessions] policy = \"clean\" cleans without asking)", what)
 	}
-	env.Show(sessionTable(env, root.Path, goes))
 	switch {
 	case policy == "clean":
+		env.Show(sessionTable(env, root.Path, goes))
 		fmt.Fprintf(env.Log, "policy = \"clean\": %s %s\n", verb, what)
 	case env.Yes:
+		env.Show(sessionTable(env, root.Path, goes))
 		fmt.Fprintf(env.Log, "--yes: %s %s\n", verb, what)
 	default:
-		q := tasks.Question[bool]{Text: fmt.Sprintf("%s the %s listed?", text.UpperFirst(verb), what)}
-		yes, err := env.Prompt.Confirm(ctx, q)
+		// The person sees the sessions in the one cleanup plan.
+		fmt.Fprintln(env.Log, sessionTable(env, root.Path, goes))
+		picked, err := env.Cleanup.Submit(ctx, env, sessionPlan(env, root.Path, all, goes, verb))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Log, "%s %v\n", q.Text, yes)
-		if !yes {
+		var approved []*session
+		for _, i := range picked {
+			if i >= 0 && i < len(goes) {
+				approved = append(approved, goes[i])
+			}
+		}
+		if len(approved) == 0 {
 			return tasks.Decline("kept %s", what)
+		}
+		if len(approved) < len(goes) {
+			goes, paths, bytes = approved, nil, 0
+			for _, s := range goes {
+				bytes += s.logSize + s.sideSize
+				paths = append(paths, s.files()...)
+			}
+			what = fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
 		}
 	}
 
@@ -356,6 +375,39 @@ func firstSidecars(env *tasks.Env, list []*session) string {
 		names = append(names, name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// sessionPlan is the cleanup plan's part for the sessions: one line per
+// implemented session (line i is goes[i]), proposed to go; then, staying
+// whatever the answer, the others by stage.
+func sessionPlan(env *tasks.Env, root string, all, goes []*session, verb string) tasks.CleanupPlan {
+	plan := tasks.CleanupPlan{Title: "Claude sessions"}
+	for _, s := range goes {
+		rel, _ := filepath.Rel(root, s.log)
+		reason := "implemented"
+		if t, ok := s.sc.Reached(lifecycle.StageImplemented); ok {
+			reason += " " + t.Local().Format("2006-01-02")
+		}
+		if !s.hasLog {
+			reason += "; the log is gone, the sidecar goes"
+		}
+		reason += ": " + verb
+		plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: strings.TrimSuffix(rel, ".jsonl"), Bytes: s.logSize + s.sideSize, Goes: true, Reason: reason})
+	}
+	counts, sizes := map[lifecycle.Stage]int{}, map[lifecycle.Stage]int64{}
+	for _, s := range all {
+		if s.hasLog && s.bad == nil && s.stage().Valid() && s.stage() != lifecycle.StageImplemented {
+			counts[s.stage()]++
+			sizes[s.stage()] += s.logSize + s.sideSize
+		}
+	}
+	for _, st := range lifecycle.Stages {
+		if counts[st] > 0 {
+			plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: text.Plural(counts[st], "session", "sessions") + " " + string(st),
+				Bytes: sizes[st], Fixed: true, Reason: "not implemented yet"})
+		}
+	}
+	return plan
 }
 
 func sessionTable(env *tasks.Env, root string, goes []*session) string {

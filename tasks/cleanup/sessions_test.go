@@ -57,7 +57,7 @@ func sessionHome(t *testing.T) (base, home string, goes []string) {
 func TestSessionsYesDeletesTheImplementedOnes(t *testing.T) {
 	base, home, goes := sessionHome(t)
 	before := taskstest.Listing(t, base)
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{true}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
 	r := run(t, &Sessions{}, "sessions", home, nil, p)
 	if r.Err != nil {
 		t.Fatal(r.Err)
@@ -65,10 +65,10 @@ func TestSessionsYesDeletesTheImplementedOnes(t *testing.T) {
 	if got, want := taskstest.Listing(t, base), taskstest.Without(before, goes...); !slices.Equal(got, want) {
 		t.Fatalf("after the cleanup:\n%s", taskstest.Diff(got, want))
 	}
-	if len(p.Asked()) != 1 || p.Asked()[0] != "Delete the 3 implemented sessions (4.3 KiB) listed?" {
+	if len(p.Asked()) != 1 || p.Asked()[0] != "Apply the cleanup plan: delete the 3 items marked goes (4.3 KiB)?" {
 		t.Errorf("asked %q", p.Asked())
 	}
-	if len(p.Printed()) != 1 || !regexp.MustCompile(`projB +t1 `).MatchString(p.Printed()[0]) || !strings.Contains(p.Printed()[0], "sidecar (log is gone)") {
+	if len(p.Printed()) != 1 || !regexp.MustCompile(`goes +projB/t1 `).MatchString(p.Printed()[0]) || !strings.Contains(p.Printed()[0], "the log is gone, the sidecar goes") {
 		t.Errorf("shown %q", p.Printed())
 	}
 	stats := strings.Join(r.Rep.Stats, "\n")
@@ -99,7 +99,7 @@ func TestSessionsAnswers(t *testing.T) {
 		outcome string
 		deletes bool
 	}{
-		"no":                       {&taskstest.Prompter{Terminal: true, Answers: []any{false}}, nil, false, "declined: kept 3 implemented sessions (4.3 KiB)", false},
+		"no":                       {&taskstest.Prompter{Terminal: true, Answers: []any{'n'}}, nil, false, "declined: kept 3 implemented sessions (4.3 KiB)", false},
 		"no terminal":              {&taskstest.Prompter{}, nil, false, "skipped: no terminal: kept 3 implemented sessions (4.3 KiB)", false},
 		"no prompter":              {nil, nil, false, "skipped: no terminal", false},
 		"--yes without a terminal": {&taskstest.Prompter{}, nil, true, "succeeded", true},
@@ -131,7 +131,7 @@ func TestSessionsAnswers(t *testing.T) {
 func TestSessionsArchive(t *testing.T) {
 	base, home, goes := sessionHome(t)
 	before := taskstest.Listing(t, base)
-	r := run(t, &Sessions{}, "sessions", home, map[string]any{"archive": true}, &taskstest.Prompter{Terminal: true, Answers: []any{true}})
+	r := run(t, &Sessions{}, "sessions", home, map[string]any{"archive": true}, &taskstest.Prompter{Terminal: true, Answers: []any{'y'}})
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}

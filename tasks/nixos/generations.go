@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,6 +106,10 @@ func (p policy) String() string {
 // Run lists, chooses, deletes and collects garbage.
 func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 	pol, havePolicy := g.Options.policy()
+	if havePolicy || env.Yes || env.DryRun || !env.Interactive() {
+		// No question: the cleanup plan does not wait for this task.
+		env.Cleanup.Withdraw(env.Name)
+	}
 	if env.Config == nil {
 		return errNoConfig
 	}
@@ -144,18 +149,16 @@ func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 	case !env.Interactive():
 		return tasks.Skip("no terminal: nothing deleted (set keep or keep_since to clean up without asking)")
 	default:
-		env.Prompt.Println("System generations:\n" + table)
-		labels := make([]string, len(candidates))
-		for i, g := range candidates {
-			labels[i] = generationLine(g)
-		}
-		picked, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{Text: "Delete which generations?"}, labels)
+		// One line per generation in the run's one cleanup plan: the
+		// default policy's proposal, the protected ones shown as staying.
+		plan, lines := generationPlan(gens, byPolicy(gens, policy{keep: DefaultKeep}, env.Now()))
+		picked, err := env.Cleanup.Submit(ctx, env, plan)
 		if err != nil {
 			return err
 		}
 		for _, i := range picked {
-			if i >= 0 && i < len(candidates) {
-				chosen = append(chosen, candidates[i])
+			if i >= 0 && i < len(lines) && !lines[i].protected() {
+				chosen = append(chosen, lines[i])
 			}
 		}
 	}
@@ -279,6 +282,32 @@ func addSizes(ctx context.Context, env *tasks.Env, gens []generation) {
 	for i := range gens {
 		gens[i].Size = sizes[gens[i].Path]
 	}
+}
+
+// generationPlan is the cleanup plan's part for the generations, newest
+// first: goes are those the policy would delete; the protected ones stay
+// whatever the answer. lines[i] is the plan's line i.
+func generationPlan(gens []generation, goes []generation) (tasks.CleanupPlan, []generation) {
+	plan := tasks.CleanupPlan{Title: "system generations"}
+	var lines []generation
+	for i := len(gens) - 1; i >= 0; i-- {
+		g := gens[i]
+		l := tasks.CleanupLine{Label: fmt.Sprintf("%d  %s", g.Number, g.Date.Format("2006-01-02 15:04")), Bytes: g.Size}
+		if g.Size <= 0 {
+			l.Bytes = -1
+		}
+		switch {
+		case g.protected():
+			l.Fixed, l.Reason = true, g.marks()+": never deleted"
+		case slices.ContainsFunc(goes, func(x generation) bool { return x.Number == g.Number }):
+			l.Goes, l.Reason = true, fmt.Sprintf("older than the newest %d", DefaultKeep)
+		default:
+			l.Reason = fmt.Sprintf("among the newest %d", DefaultKeep)
+		}
+		plan.Lines = append(plan.Lines, l)
+		lines = append(lines, g)
+	}
+	return plan, lines
 }
 
 func generationLine(g generation) string {

@@ -187,7 +187,7 @@ func TestSpecs(t *testing.T) {
 		!slices.Equal(s.Needs, []string{"build"}) || !slices.Equal(s.After, []string{"diff"}) {
 		t.Errorf("activate %+v", s)
 	}
-	if s := byName["generations"]; !s.Interactive || !s.Root || !s.DryRun || s.Phase != 9 || !slices.Equal(s.Needs, []string{"accept"}) {
+	if s := byName["generations"]; s.Interactive || !s.Cleanup || !s.Root || !s.DryRun || s.Phase != 9 || !slices.Equal(s.Needs, []string{"accept"}) {
 		t.Errorf("generations %+v", s)
 	}
 	if s := byName["build"]; s.DryRun || !s.Critical || !slices.Equal(s.Needs, []string{"flake-update"}) {

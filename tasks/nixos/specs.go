@@ -60,7 +60,7 @@ func Specs() []tasks.Spec {
 			Description: "delete old system generations (never the current or booted one) and collect garbage",
 			Groups:      []string{"cleanup"},
 			Needs:       []string{"accept"},
-			Interactive: true,
+			Cleanup:     true,
 			Root:        true,
 			DryRun:      true,
 			Estimate:    20 * time.Second,

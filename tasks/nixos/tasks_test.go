@@ -450,23 +450,29 @@ func TestGenerationsUnknownBootedSystemDeletesNothing(t *testing.T) {
 
 func TestGenerationsMultiSelect(t *testing.T) {
 	w := worldWithGenerations(t)
+	// Seven: the default plan (keep 5) proposes 2; 1 is booted, 7 current.
+	for _, v := range []string{"1.5", "1.6"} {
+		if _, err := w.s.AddGeneration(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env := w.env("generations", nil)
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{[]int{0, 2}}}
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'c', []int{2, 4}}}
 	env.Prompt = p
 	w.mustRun(Generations{}, env)
 	offered := p.Offered()
-	if len(offered) != 1 || len(offered[0]) != 3 {
+	if len(offered) != 2 || len(offered[1]) != 5 {
 		t.Fatalf("offered %q", offered)
 	}
-	for i, want := range []string{"   4  ", "   3  ", "   2  "} {
-		if !strings.HasPrefix(offered[0][i], want) || strings.Contains(offered[0][i], "current") || strings.Contains(offered[0][i], "booted") {
-			t.Errorf("option %d = %q", i, offered[0][i])
+	for i, want := range []string{"generations: 6  ", "generations: 5  ", "generations: 4  ", "generations: 3  ", "generations: 2  "} {
+		if !strings.HasPrefix(offered[1][i], want) || strings.Contains(offered[1][i], "current") || strings.Contains(offered[1][i], "booted") {
+			t.Errorf("option %d = %q", i, offered[1][i])
 		}
 	}
 	if table := strings.Join(p.Printed(), "\n"); !strings.Contains(table, "current") || !strings.Contains(table, "booted") {
 		t.Errorf("table %q", table)
 	}
-	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 5}) {
+	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 5, 6, 7}) {
 		t.Errorf("after choosing 4 and 2: %v", gens)
 	}
 }

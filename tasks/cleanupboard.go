@@ -1,0 +1,365 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// CleanupLine is one line of a cleanup plan: something that goes or
+// stays, why, and its size.
+type CleanupLine struct {
+	// Label says what it is: a generation, a cache folder, a file.
+	Label string
+	// Bytes is its size; negative when unknown.
+	Bytes int64
+	// Reason says why it goes or why it stays.
+	Reason string
+	// Goes: the plan proposes to delete it. A yes deletes exactly these.
+	Goes bool
+	// Fixed: it stays whatever the answer (the current generation); it is
+	// shown, never offered.
+	Fixed bool
+}
+
+// CleanupPlan is one task's part of the cleanup plan.
+type CleanupPlan struct {
+	Task  string // the task's name; Submit fills it from the Env
+	Title string // what the lines are, e.g. "system generations"
+	Lines []CleanupLine
+}
+
+// CleanupBoard is the run's one cleanup question. The cleanup tasks
+// (generations, caches, sessions, backups) work out their plans
+// concurrently and Submit them here; the board waits until every task
+// still expected has submitted or withdrawn, shows one table of what goes
+// and what stays, grouped by task, and asks once: yes, no, or choose per
+// line. Each Submit then returns its task's approved lines, and each task
+// applies its part with its own safety checks.
+//
+// A task withdraws when it will not submit (a policy that applies without
+// asking, nothing to clean, a failure, a "no" upstream); the run
+// withdraws every task when it finishes, whatever the reason, so the
+// board never waits for a task that is gone. A nil board, or a task that
+// is not a member, asks its plan alone.
+type CleanupBoard struct {
+	mu      sync.Mutex
+	pending map[string]bool // members that have neither submitted nor withdrawn
+	order   []string        // members, in the order the table shows them
+	plans   map[string]CleanupPlan
+	asking  bool
+	asked   bool
+	answers map[string][]int
+	err     error
+	// changed is closed and replaced on every change: the waiters'
+	// broadcast, which (unlike sync.Cond) can be selected with a context.
+	changed chan struct{}
+}
+
+// NewCleanupBoard returns a board expecting a plan (or a withdrawal) from
+// each of members: the cleanup tasks selected for this run.
+func NewCleanupBoard(members ...string) *CleanupBoard {
+	b := &CleanupBoard{pending: map[string]bool{}, plans: map[string]CleanupPlan{}, changed: make(chan struct{})}
+	for _, m := range members {
+		if !b.pending[m] {
+			b.pending[m] = true
+			b.order = append(b.order, m)
+		}
+	}
+	return b
+}
+
+// Member reports whether task is expected on the board.
+func (b *CleanupBoard) Member(task string) bool {
+	if b == nil {
+		return false
+	}
+	return slices.Contains(b.order, task)
+}
+
+// Withdraw says task will not submit a plan (or no longer needs its
+// answer). It is safe to call more than once, after Submit, and for a
+// task that is not a member.
+func (b *CleanupBoard) Withdraw(task string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending[task] {
+		delete(b.pending, task)
+		b.broadcast()
+	}
+}
+
+// broadcast wakes every waiter; b.mu is held.
+func (b *CleanupBoard) broadcast() {
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// Submit hands in env's task's plan and returns the indexes of the lines
+// the person approved to go. It asks nobody and returns at once when no
+// question is to be asked: without a terminal (nothing goes), with --yes
+// or in a dry run (the lines marked Goes go). Otherwise it waits, without
+// using a concurrency slot (Env.Idle), until every member has submitted
+// or withdrawn, then one of the waiting tasks asks for all of them.
+func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]int, error) {
+	p.Task = env.Name
+	switch {
+	case env.Yes || env.DryRun:
+		b.Withdraw(p.Task)
+		return p.goes(), nil
+	case !env.Interactive():
+		b.Withdraw(p.Task)
+		return nil, nil
+	case !b.Member(p.Task):
+		// Alone: a board of one.
+		b = NewCleanupBoard(p.Task)
+	}
+	b.mu.Lock()
+	if !b.pending[p.Task] || b.asking || b.asked {
+		b.mu.Unlock()
+		// Withdrawn already, or the question is gone: ask alone.
+		b = NewCleanupBoard(p.Task)
+		b.mu.Lock()
+	}
+	b.plans[p.Task] = p
+	delete(b.pending, p.Task)
+	b.broadcast()
+	for {
+		switch {
+		case b.asked:
+			ans, err := b.answers[p.Task], b.err
+			b.mu.Unlock()
+			return ans, err
+		case len(b.pending) == 0 && !b.asking:
+			b.asking = true
+			plans := b.ordered()
+			b.mu.Unlock()
+			answers, err := askCleanup(ctx, env, plans)
+			b.mu.Lock()
+			b.asking, b.asked, b.answers, b.err = false, true, answers, err
+			if err != nil {
+				b.err = fmt.Errorf("the cleanup question (asked by %s): %w", p.Task, err)
+			}
+			b.broadcast()
+			continue
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		var canceled error
+		env.Idle(func() {
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				canceled = ctx.Err()
+			}
+		})
+		b.mu.Lock()
+		if canceled != nil && !b.asked {
+			if !b.asking {
+				// Not asked yet: the plan goes off the board with its task.
+				delete(b.plans, p.Task)
+				b.broadcast()
+			}
+			b.mu.Unlock()
+			return nil, canceled
+		}
+	}
+}
+
+// ordered is the submitted plans in the members' order; b.mu is held.
+func (b *CleanupBoard) ordered() []CleanupPlan {
+	var out []CleanupPlan
+	for _, m := range b.order {
+		if p, ok := b.plans[m]; ok {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 { // a lone board's task was not in order
+		for _, p := range b.plans {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (p CleanupPlan) goes() []int {
+	var out []int
+	for i, l := range p.Lines {
+		if l.Goes && !l.Fixed {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// askCleanup shows the one table and asks the one question for plans;
+// the answer is each task's approved line indexes.
+func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string][]int, error) {
+	answers := map[string][]int{}
+	var n int
+	var bytes int64
+	for _, p := range plans {
+		for _, i := range p.goes() {
+			n++
+			bytes += max(p.Lines[i].Bytes, 0)
+		}
+	}
+	table := CleanupTable(plans)
+	fmt.Fprintln(env.Log, table)
+	if n == 0 {
+		// Nothing is proposed: the one question is which, if any, of
+		// what may go should go.
+		return pickLines(ctx, env, plans, table, "Nothing is planned to go. Delete any of these?")
+	}
+	env.Prompt.Println(table)
+	q := Question[rune]{
+		Text:           fmt.Sprintf("Apply the cleanup plan: delete the %s marked goes (%s)?", countOf(n, "item", "items"), FormatBytes(bytes)),
+		Default:        'n',
+		NonInteractive: 'n',
+	}
+	choices := []Choice{{Key: 'y', Label: "yes, as planned"}, {Key: 'n', Label: "no, keep everything"}, {Key: 'c', Label: "choose per line"}}
+	a, err := env.Prompt.Choose(ctx, q, choices)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.Log, "%s %c\n", q.Text, a)
+	switch a {
+	case 'y':
+		for _, p := range plans {
+			answers[p.Task] = p.goes()
+		}
+	case 'c':
+		return pickLines(ctx, env, plans, "", "Delete which?")
+	}
+	return answers, nil
+}
+
+// pickLines offers every line that may go (not Fixed), those planned to
+// go preselected, and returns each task's picked lines. table, when not
+// empty, is shown first; with no line to offer nothing is asked.
+func pickLines(ctx context.Context, env *Env, plans []CleanupPlan, table, text string) (map[string][]int, error) {
+	answers := map[string][]int{}
+	type ref struct {
+		task string
+		line int
+	}
+	var refs []ref
+	var labels []string
+	var pre []int
+	for _, p := range plans {
+		for i, l := range p.Lines {
+			if l.Fixed {
+				continue
+			}
+			if l.Goes {
+				pre = append(pre, len(refs))
+			}
+			refs = append(refs, ref{p.Task, i})
+			labels = append(labels, fmt.Sprintf("%s: %s  %s  (%s)", p.Task, l.Label, sizeText(l.Bytes), l.Reason))
+		}
+	}
+	if len(refs) == 0 {
+		fmt.Fprintln(env.Log, "cleanup plan: nothing may go; nothing asked")
+		return answers, nil
+	}
+	if table != "" {
+		env.Prompt.Println(table)
+	}
+	picked, err := env.Prompt.MultiSelect(ctx, Question[[]int]{Text: text, Default: pre}, labels)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.Log, "%s %v\n", text, picked)
+	for _, i := range picked {
+		if i >= 0 && i < len(refs) {
+			answers[refs[i].task] = append(answers[refs[i].task], refs[i].line)
+		}
+	}
+	return answers, nil
+}
+
+// CleanupTable is the plans as one table, grouped by task, as `nh clean`
+// shows it: each line goes or stays, with its size and the reason, and a
+// total of what goes.
+func CleanupTable(plans []CleanupPlan) string {
+	var rows [][4]string
+	var w [4]int
+	var heads []int // row index where a task's group starts
+	var goesN int
+	var goesB int64
+	for _, p := range plans {
+		heads = append(heads, len(rows))
+		for _, l := range p.Lines {
+			mark := "stays"
+			if l.Goes && !l.Fixed {
+				mark = "goes"
+				goesN++
+				goesB += max(l.Bytes, 0)
+			}
+			r := [4]string{mark, l.Label, sizeText(l.Bytes), l.Reason}
+			for i, c := range r {
+				w[i] = max(w[i], len([]rune(c)))
+			}
+			rows = append(rows, r)
+		}
+	}
+	var s strings.Builder
+	s.WriteString("Cleanup plan\n")
+	for pi, p := range plans {
+		title := p.Task
+		if p.Title != "" {
+			title += " — " + p.Title
+		}
+		s.WriteString(title + "\n")
+		end := len(rows)
+		if pi+1 < len(heads) {
+			end = heads[pi+1]
+		}
+		for _, r := range rows[heads[pi]:end] {
+			fmt.Fprintf(&s, "  %-*s  %-*s  %*s  %s\n", w[0], r[0], w[1], r[1], w[2], r[2], r[3])
+		}
+	}
+	fmt.Fprintf(&s, "total: %s to go, %s", countOf(goesN, "item", "items"), FormatBytes(goesB))
+	return s.String()
+}
+
+func sizeText(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	return FormatBytes(n)
+}
+
+// FormatBytes writes n in binary units: "512 B", "1.5 KiB", "120 MiB".
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < 0 {
+		return "-" + FormatBytes(-n)
+	}
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v := float64(n)
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	i := -1
+	for v >= unit && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f %s", v, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
