@@ -146,10 +146,11 @@ review:
 	for i, s := range offered {
 		answer := 'y'
 		text := describeSuggestion(i, len(offered), s)
-		env.Prompt.Println(text) // also for those "a" applies: the person sees what changes
 		fmt.Fprintln(env.Log, text)
-		if !applyRest {
-			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", NonInteractive: 's'}, reviewChoices)
+		if applyRest {
+			env.Prompt.Println(text) // the person sees what "a" changes too
+		} else {
+			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", Body: text, NonInteractive: 's'}, reviewChoices)
 			if err != nil {
 				markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
 				return err

@@ -54,9 +54,8 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 			if d, ok := value[string](env, "diff", "summary"); ok && d != "" {
 				msg += "\n  " + strings.ReplaceAll(d, "\n", "\n  ")
 			}
-			env.Prompt.Println(msg)
 			var err error
-			keep, err = env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Keep this configuration?", Default: true, NonInteractive: true})
+			keep, err = env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Keep this configuration?", Body: msg, Default: true, NonInteractive: true})
 			if err != nil {
 				return err
 			}
@@ -105,8 +104,8 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Yes {
 		msg = defaultMessage(env)
 	} else {
-		env.Prompt.Println("Staged changes in " + dir + ":\n" + status)
-		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)"})
+		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)",
+			Body: "Staged changes in " + dir + ":\n" + status})
 		if err != nil {
 			return err
 		}

@@ -111,6 +111,10 @@ func TestAcceptYesCommits(t *testing.T) {
 	if !strings.Contains(printed, "Configuration activated. Test it now.") || !strings.Contains(printed, "M  flake.lock") {
 		t.Errorf("shown %q", printed)
 	}
+	// Each text goes with its own question.
+	if b := p.Bodies(); len(b) != 2 || !strings.Contains(b[0], "Configuration activated. Test it now.") || !strings.Contains(b[1], "M  flake.lock") {
+		t.Errorf("the questions' bodies are %q", b)
+	}
 	if msg := w.git("log", "-1", "--format=%s"); msg != "foo 1.2" {
 		t.Errorf("last commit %q", msg)
 	}

@@ -99,12 +99,12 @@ func (Generations) Run(ctx context.Context, env *tasks.Env) error {
 	case !env.Interactive():
 		return tasks.Skip("no terminal: nothing deleted (set keep or keep_since to clean up without asking)")
 	default:
-		env.Prompt.Println("System generations:\n" + table)
 		labels := make([]string, len(candidates))
 		for i, g := range candidates {
 			labels[i] = generationLine(g)
 		}
-		picked, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{Text: "Delete which generations?"}, labels)
+		picked, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{Text: "Delete which generations?",
+			Body: "System generations:\n" + table}, labels)
 		if err != nil {
 			return err
 		}

@@ -296,6 +296,10 @@ func TestActivateAsk(t *testing.T) {
 	if pr := strings.Join(p.Printed(), "\n"); !strings.Contains(pr, "foo 1.0 → 1.2") {
 		t.Errorf("diff not shown: %q", pr)
 	}
+	// The diff is part of the question, so nothing can come between them.
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "foo 1.0 → 1.2") {
+		t.Errorf("the activation question's body is %q, want the diff", b)
+	}
 	env = w.env("activate", ask)
 	if kind, reason := outcome(w.run(Activate{}, env)); kind != tasks.Skipped || !strings.Contains(reason, "no terminal") {
 		t.Errorf("no terminal: %v %q", kind, reason)
@@ -449,6 +453,9 @@ func TestGenerationsMultiSelect(t *testing.T) {
 	}
 	if table := strings.Join(p.Printed(), "\n"); !strings.Contains(table, "current") || !strings.Contains(table, "booted") {
 		t.Errorf("table %q", table)
+	}
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "System generations:") || !strings.Contains(b[0], "booted") {
+		t.Errorf("the question's body is %q, want the generations table", b)
 	}
 	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 5}) {
 		t.Errorf("after choosing 4 and 2: %v", gens)
