@@ -59,7 +59,7 @@ func rollbackRun(o *rollbackOptions) error {
 	env.Home = o.Sys.Home
 	env.DryRun = o.DryRun
 	env.Runner = ex.runner
-	env.Prompt = render.NewPrompter(nil, nil, nil, false)
+	env.Prompt = render.NewConversation(nil).Prompter(render.Asker{Label: "rollback"})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if !o.DryRun {

@@ -171,7 +171,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: s.rend, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
-		Env: taskEnv{cfg: p.cfg, prompt: s.prompter, runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes}.fill,
+		Env: taskEnv{cfg: p.cfg, conv: s.conv, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes}.fill,
 	})
 	if err != nil {
 		s.close()

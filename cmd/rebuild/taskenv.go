@@ -1,7 +1,10 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -10,8 +13,11 @@ import (
 // the scheduler imports neither config nor proc, so their parts of a
 // task's environment are wired here (see schedule.EnvFunc).
 type taskEnv struct {
-	cfg    *config.Config
-	prompt tasks.Prompter
+	cfg *config.Config
+	// conv owns the terminal's questions; each task asks through a
+	// prompter of its own, labelled and ranked by askers.
+	conv   *render.Conversation
+	askers map[string]render.Asker
 	runner *proc.Runner
 	// term is the terminal when stdin and stdout are one and the live
 	// display runs; only a task holding the tty resource gets it.
@@ -27,11 +33,28 @@ func (s taskEnv) fill(env *tasks.Env, tty bool) {
 		env.Options = s.cfg.Tasks[env.Name]
 	}
 	env.Options.Name = env.Name // also without a [task.NAME] table: errors name the key
-	env.Prompt = s.prompt
+	who, ok := s.askers[env.Name]
+	if !ok {
+		who = render.Asker{Label: env.Name}
+	}
+	env.Prompt = s.conv.Prompter(who)
 	env.Runner = s.runner
 	env.Home = s.home
 	env.Yes = s.yes
 	if tty {
 		env.Terminal = s.term
 	}
+}
+
+// askers says, for each task, how its questions are labelled (its name)
+// and ordered: the system first — a critical task (activate's --ask) and
+// a task that needs one (accept's keep-or-roll-back: what to do with the
+// system just switched) — then by phase.
+func askers(specs map[string]tasks.Spec) map[string]render.Asker {
+	out := make(map[string]render.Asker, len(specs))
+	for name, s := range specs {
+		system := s.Critical || slices.ContainsFunc(s.Needs, func(n string) bool { return specs[n].Critical })
+		out[name] = render.Asker{Label: name, System: system, Phase: s.Seed}
+	}
+	return out
 }
