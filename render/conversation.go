@@ -204,6 +204,7 @@ func (c *Conversation) bestLocked() *question {
 // one when none is open, or a System one in place of an open one that is
 // not System.
 func (c *Conversation) scheduleLocked() {
+	defer c.tellLocked()
 	if c.st == nil || c.closed || c.gone || len(c.holders) > 0 {
 		return
 	}
@@ -217,6 +218,22 @@ func (c *Conversation) scheduleLocked() {
 		c.pending = append(c.pending, c.open)
 		c.showLocked(best, true)
 	}
+}
+
+// tellLocked tells the display which tasks have a question open or
+// waiting, for their lines in the area.
+func (c *Conversation) tellLocked() {
+	if c.st == nil {
+		return
+	}
+	asks := map[string]bool{}
+	for _, q := range c.pending {
+		asks[q.who.Label] = false
+	}
+	if c.open != nil {
+		asks[c.open.who.Label] = true
+	}
+	c.st.setAsking(asks)
 }
 
 // showLocked puts q on screen, in place of the open question when
@@ -239,6 +256,7 @@ func (c *Conversation) showLocked(q *question, replaced bool) {
 	}
 	c.shows++
 	q.view.id, q.view.input = c.shows, ""
+	c.tellLocked()
 	c.st.showQuestion(q.view)
 	c.startReaderLocked()
 	c.wake.Broadcast()
@@ -266,6 +284,7 @@ func (c *Conversation) withdrawLocked(q *question) {
 		return
 	}
 	c.pending = slices.DeleteFunc(c.pending, func(p *question) bool { return p == q })
+	c.tellLocked()
 }
 
 // cookedLocked gives the terminal its own mode back.
@@ -292,6 +311,7 @@ func (c *Conversation) suspend(task string) {
 			c.st.showQuestion(questionView{})
 		}
 	}
+	c.tellLocked()
 	c.cookedLocked()
 }
 
@@ -332,6 +352,7 @@ func (c *Conversation) goneLocked() {
 		close(q.done)
 	}
 	c.pending = nil
+	c.tellLocked()
 	c.cookedLocked()
 	c.wake.Broadcast()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -450,6 +451,8 @@ func TestQuestionOrder(t *testing.T) {
 // answer goes to it, and the other question comes back, unanswered.
 func TestSystemQuestionTakesTheScreen(t *testing.T) {
 	a := newAsking(t, 100, 40)
+	a.r.Emit(schedule.Event{Task: "caches", Kind: schedule.Start})
+	a.r.Emit(schedule.Event{Task: "activate", Kind: schedule.Start})
 	caches := a.confirm(Asker{Label: "caches", Phase: 11}, tasks.Question[bool]{Text: "Clean 4 caches?"})
 	a.waitFrame(t, "caches ›", "Clean 4 caches?")
 	a.typeLine(t, "y") // half an answer to the caches question
@@ -460,6 +463,12 @@ func TestSystemQuestionTakesTheScreen(t *testing.T) {
 	if strings.Contains(f, "Clean 4 caches") {
 		t.Errorf("both questions on screen:\n%s", f)
 	}
+	// The area says who asks and whose question waits.
+	a.tk.Tick()
+	eventually(t, "the area saying who asks", func() bool {
+		f = a.frame()
+		return regexp.MustCompile(`caches .*\? question waiting`).MatchString(f) && regexp.MustCompile(`activate .*\? asking below`).MatchString(f)
+	})
 	// The Enter meant for the caches, typed as the screen changed.
 	a.typeLine(t, "\r")
 	a.flushOutput(t)

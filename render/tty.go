@@ -67,13 +67,14 @@ type tty struct {
 	remainAt  time.Time
 	prompting map[string]bool // tasks holding the terminal (Prompt without Release yet)
 	paused    int
-	pending   []string     // permanent lines not yet on screen
-	dropped   int          // pending lines dropped over maxPending
-	height    int          // lines of the frame on screen now
-	up        int          // rows from the frame's first line to the cursor's
-	q         questionView // the open question; id 0: none
-	spilled   uint64       // the question whose text went above the frame
-	hold      bool         // permanent lines wait: a spilled question is open
+	pending   []string        // permanent lines not yet on screen
+	dropped   int             // pending lines dropped over maxPending
+	height    int             // lines of the frame on screen now
+	up        int             // rows from the frame's first line to the cursor's
+	q         questionView    // the open question; id 0: none
+	spilled   uint64          // the question whose text went above the frame
+	hold      bool            // permanent lines wait: a spilled question is open
+	asks      map[string]bool // tasks with a question: open (true) or waiting
 	frame     int
 	dirty     bool
 	finished  bool
@@ -427,6 +428,15 @@ func (r *tty) printBlock(label string, lines []string) {
 	}
 }
 
+// setAsking records which tasks have a question open or waiting; their
+// lines in the area say so.
+func (r *tty) setAsking(asks map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asks = asks
+	r.dirty = true
+}
+
 // redrawLocked draws now, when drawing is allowed: a question's changes
 // (a key typed) are not left for the next tick.
 func (r *tty) redrawLocked() {
@@ -458,6 +468,13 @@ func (r *tty) areaLocked(rows int) []string {
 		}
 		if l.eta > 0 {
 			segs = append(segs, seg{" ~" + dur(l.eta), p.dim})
+		}
+		if open, ok := r.asks[l.name]; ok {
+			if open {
+				segs = append(segs, seg{"  ? asking below", p.cyan})
+			} else {
+				segs = append(segs, seg{"  ? question waiting", p.dim})
+			}
 		}
 		if l.status != "" {
 			segs = append(segs, seg{"  " + l.status, nil})
