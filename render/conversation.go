@@ -15,6 +15,12 @@ import (
 // for the question the person was reading.
 const settle = 400 * time.Millisecond
 
+// linger is how long the screen waits, after an answer, for the next
+// question of the same task (the review's next suggestion, accept's
+// commit message after keep) before another task's question is shown:
+// a task's questions in a row stay together.
+const linger = 250 * time.Millisecond
+
 // maxAnswer caps one answer line; a paste of a megabyte is not an answer.
 const maxAnswer = 64 << 10
 
@@ -58,7 +64,8 @@ func (a Asker) before(b Asker) bool {
 //
 // Order: the questions of Askers that are System first, then by phase,
 // then by arrival. A System question takes the screen from an open one
-// that is not; that one waits, unanswered, and comes back after. An
+// that is not; that one waits, unanswered, and comes back after. Right
+// after an answer, the same task's next question goes first (linger). An
 // answer belongs to the question on screen when its Enter is read, and
 // that question is gone from the screen in the same step: an answer is
 // never given to another question. What was typed before a question was
@@ -91,6 +98,8 @@ type Conversation struct {
 	restore func() // puts the terminal's mode back; nil while it is as found
 	ed      lineEditor
 	deaf    time.Time     // input before this is ignored (see settle)
+	after   string        // the task just answered, whose next question goes first (see linger)
+	lingers uint64        // one more at each answer: a linger's timer ends only its own
 	reader  chan struct{} // closed when the reader ends; nil before it starts
 }
 
@@ -209,6 +218,18 @@ func (c *Conversation) scheduleLocked() {
 		return
 	}
 	best := c.bestLocked()
+	if c.after != "" && c.open == nil {
+		// Just after one of its answers, the task's next question goes
+		// first; another waits for the linger, unless it is the system's.
+		for _, q := range c.pending {
+			if q.who.Label == c.after && (best.who.Label != c.after || q.seq < best.seq) {
+				best = q
+			}
+		}
+		if best != nil && best.who.Label != c.after && !best.who.System {
+			return
+		}
+	}
 	switch {
 	case c.open == nil && best == nil:
 		c.cookedLocked()
@@ -268,6 +289,17 @@ func (c *Conversation) finishLocked(answer, note string) {
 	q := c.open
 	c.open = nil
 	c.st.answered(q.view.id, answer, note)
+	c.lingers++
+	c.after = q.who.Label
+	n := c.lingers
+	time.AfterFunc(linger, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.lingers == n {
+			c.after = ""
+			c.scheduleLocked()
+		}
+	})
 	c.scheduleLocked()
 	// The task hears its answer once the screen and the terminal's mode
 	// say it was taken.

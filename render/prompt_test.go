@@ -724,3 +724,40 @@ func TestBlockRowsFitTheWidth(t *testing.T) {
 		}
 	}
 }
+
+// A task's questions in a row stay together: right after an answer, the
+// same task's next question goes before one that waited, even of an
+// earlier phase; the waiting one comes next.
+func TestTaskQuestionsStayTogether(t *testing.T) {
+	a := newAsking(t, 100, 40)
+	review := a.c.Prompter(Asker{Label: "learn-review", Phase: 12})
+	done := make(chan []bool, 1)
+	go func() {
+		var got []bool
+		for _, q := range []string{"Apply the first?", "Apply the second?"} {
+			v, err := review.Confirm(context.Background(), tasks.Question[bool]{Text: q})
+			if err != nil {
+				panic(err)
+			}
+			got = append(got, v)
+		}
+		done <- got
+	}()
+	a.waitFrame(t, "Apply the first?")
+	caches := a.confirm(Asker{Label: "caches", Phase: 11}, tasks.Question[bool]{Text: "Clean?"})
+	eventually(t, "caches waiting", func() bool { return a.waiting() == 1 })
+	a.typeLine(t, "y\r")
+	f := a.waitFrame(t, "Apply the second?")
+	if strings.Contains(f, "Clean?") {
+		t.Errorf("caches' question came between the review's:\n%s", f)
+	}
+	a.typeLine(t, "n\r")
+	a.waitFrame(t, "caches ›", "Clean?")
+	a.typeLine(t, "y\r")
+	if !answerOf(t, "caches", caches) {
+		t.Error("caches: answered y, got no")
+	}
+	if got := <-done; len(got) != 2 || !got[0] || got[1] {
+		t.Errorf("the review's answers %v, want [true false]", got)
+	}
+}
