@@ -218,17 +218,19 @@ func (c *Conversation) scheduleLocked() {
 		return
 	}
 	best := c.bestLocked()
-	if c.after != "" && c.open == nil {
+	if c.after != "" && c.open == nil && best != nil && (best.who.Label == c.after || !best.who.System) {
 		// Just after one of its answers, the task's next question goes
 		// first; another waits for the linger, unless it is the system's.
+		var next *question
 		for _, q := range c.pending {
-			if q.who.Label == c.after && (best.who.Label != c.after || q.seq < best.seq) {
-				best = q
+			if q.who.Label == c.after && (next == nil || q.seq < next.seq) {
+				next = q
 			}
 		}
-		if best != nil && best.who.Label != c.after && !best.who.System {
+		if next == nil {
 			return
 		}
+		best = next
 	}
 	switch {
 	case c.open == nil && best == nil:
