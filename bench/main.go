@@ -162,7 +162,7 @@ func phaseShape(total time.Duration, buildShare float64) []sleepSpec {
 		if s.name == "build" {
 			d = time.Duration(float64(total) * buildShare)
 		}
-		out[i] = sleepSpec{Spec: tasks.Spec{Name: s.name, Seed: s.seed, Needs: s.needs, After: s.after, Interactive: s.interactive}, d: d}
+		out[i] = sleepSpec{Spec: tasks.Spec{Name: s.name, Phase: s.seed, Needs: s.needs, After: s.after, Interactive: s.interactive}, d: d}
 	}
 	return out
 }

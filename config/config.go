@@ -1,7 +1,8 @@
 package config
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -18,6 +19,14 @@ type Config struct {
 	StateDir      string // logs and history
 	KeepLogs      int    // runs whose logs are kept, ≥ 1
 	MetricsFile   string // "" = no metrics
+	LogMax        int64  // bytes a task's log keeps (head and tail); 0 = no cap
+	HistoryMax    int64  // history.jsonl past this many bytes drops its oldest runs; 0 = never
+	// FlakeSource is where flake was set: a file, SourceEnvironment,
+	// SourceFlags or FlagSource("--flake"); "" when it is the built-in
+	// default. A default is only
+	// a place to look; a setting is what the user asked for (see the
+	// lookup in cmd/rebuild).
+	FlakeSource string
 
 	Tasks   map[string]Task // every [task.NAME] table, keyed by NAME; never nil
 	Sources []string        // the files actually loaded, in order
@@ -34,11 +43,7 @@ func (c *Config) EffectiveJobs(cpus int) int {
 
 // TaskNames returns the names of the configured tasks, sorted.
 func (c *Config) TaskNames() []string {
-	names := make([]string, 0, len(c.Tasks))
-	for name := range c.Tasks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Tasks))
 	return names
 }
 
@@ -61,6 +66,16 @@ type Task struct {
 
 // IsUser reports whether the task is the user's own (it has run).
 func (t Task) IsUser() bool { return t.Run != "" }
+
+// Source returns the layer that set key, for messages: a file's path,
+// "environment", "flag --NAME" or "flags"; for a key no layer set, the
+// layer that last set a key of the task, else "defaults".
+func (t Task) Source(key string) string {
+	if s := t.source(key); s != "" {
+		return s
+	}
+	return SourceDefaults
+}
 
 // source returns the layer that set key, for error messages.
 func (t Task) source(key string) string {

@@ -23,8 +23,10 @@
 // It never prints, never reads the process environment, the clock or the
 // hostname itself (everything comes in through Options), keeps no mutable
 // package state, and imports no other package of this project but leaf
-// helpers under internal/ (its errors' exit code). It does not
+// helpers under internal/ (its errors' exit code, the "did you mean"). It does not
 // know the built-in task catalogue: whether a task name, an edge or an
-// option is valid for a particular task is checked by the task (with
-// Task.CheckOptions and the typed getters) and by the graph.
+// option is valid for a particular task is checked by the task (the
+// catalogue decodes each built-in task's options with tasks.DecodeOptions,
+// which uses Task.CheckOptions and the typed getters, before the run) and
+// by the graph.
 package config

@@ -2,13 +2,15 @@ package config
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // Error is a configuration error: a bad key, a bad value, a file that
@@ -86,7 +88,7 @@ func unknownKey(file, key, shown string, known []string, note string, show func(
 	if note != "" {
 		extra = append(extra, note)
 	}
-	if s := suggest(key, known); s != "" {
+	if s := suggest.Closest(key, known); s != "" {
 		extra = append(extra, fmt.Sprintf("did you mean %q?", show(s)))
 	}
 	if len(extra) > 0 {
@@ -96,66 +98,7 @@ func unknownKey(file, key, shown string, known []string, note string, show func(
 	for i, k := range known {
 		shownKnown[i] = show(k)
 	}
-	return &Error{File: file, Key: shown, Msg: msg, Allowed: strings.Join(sortedCopy(shownKnown), ", ")}
-}
-
-// suggest returns the known word closest to s, if it is close enough to be
-// a typo. Ties go to the alphabetically first word, so the message is stable.
-func suggest(s string, known []string) string {
-	best, bestD := "", -1
-	for _, k := range sortedCopy(known) {
-		d := editDistance(strings.ToLower(s), strings.ToLower(k))
-		if bestD < 0 || d < bestD {
-			best, bestD = k, d
-		}
-	}
-	switch {
-	case bestD < 0:
-		return ""
-	case bestD == 0: // differs only in case
-		if s != best {
-			return best
-		}
-		return ""
-	}
-	limit := max(2, utf8.RuneCountInString(best)/3)
-	if bestD > limit || bestD >= utf8.RuneCountInString(s) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the optimal string alignment distance: Levenshtein plus
-// transposition of neighbours, the commonest typo ("jbos").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		if a == b {
-			return 0
-		}
-		return 1 << 20
-	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+	return &Error{File: file, Key: shown, Msg: msg, Allowed: strings.Join(slices.Sorted(slices.Values(shownKnown)), ", ")}
 }
 
 // render shows a value the way it would be written in TOML, shortened.
@@ -191,11 +134,7 @@ func renderFull(v any) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = k + " = " + renderFull(x[k])
@@ -206,10 +145,4 @@ func renderFull(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }

@@ -17,7 +17,7 @@ func TestFileErrors(t *testing.T) {
 		want    []string
 	}{
 		{"unknown key", "jbos = 4\n", "jbos", []string{
-			`: unknown key "jbos" (did you mean "jobs"?); known keys: booted_system, current_system, elevate, flake, host, jobs, keep_logs, metrics_file, profile, state_dir, task`}},
+			`: unknown key "jbos" (did you mean "jobs"?); known keys: booted_system, current_system, elevate, flake, history_max, host, jobs, keep_logs, log_max, metrics_file, profile, state_dir, task`}},
 		{"unknown key without a near one", "colour = true\n", "colour", []string{
 			`: unknown key "colour"; known keys: booted_system,`}},
 		{"elevate", `elevate = "su"` + "\n", "elevate", []string{
@@ -30,6 +30,10 @@ func TestFileErrors(t *testing.T) {
 			`: jobs = "4": not an integer; allowed: a whole number ≥ 0`}},
 		{"jobs as a float", "jobs = 4.5\n", "jobs", []string{
 			`: jobs = 4.5: not an integer`}},
+		{"log_max", `log_max = "lots"` + "\n", "log_max", []string{
+			`: log_max = "lots": not a size; allowed: a size such as "50MiB", "2GiB", "800KiB", or a number of bytes; 0 for no limit`}},
+		{"history_max negative", "history_max = -1\n", "history_max", []string{
+			`: history_max = -1: negative; allowed: a size such as`}},
 		{"keep_logs 0", "keep_logs = 0\n", "keep_logs", []string{
 			`: keep_logs = 0: too small; allowed: a whole number ≥ 1`}},
 		{"flake type", "flake = 3\n", "flake", []string{
@@ -221,6 +225,63 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
+// A named flag is the source of what it sets: its errors, and those a
+// task finds later in its value, name the flag the person typed.
+func TestNamedFlagErrors(t *testing.T) {
+	names := map[string]string{"elevate": "--elevate", "task.generations.keep_since": "--keep-since", "task.activate.ask": "--ask"}
+	for _, c := range []struct {
+		flags map[string]any
+		want  string
+	}{
+		{map[string]any{"elevate": "su"}, `flag --elevate: elevate = "su": not allowed; allowed: sudo, doas, run0, none`},
+		{map[string]any{"task.activate.ask": struct{}{}}, `flag --ask: task.activate.ask = {}: unsupported type struct {}; allowed: a string, number, boolean or list of strings`},
+	} {
+		e := newEnv(t)
+		o := e.opts()
+		o.Flags, o.FlagNames = c.flags, names
+		err := loadError(t, o)
+		if err.Error() != c.want || err.File != FlagSource(names[err.Key]) {
+			t.Errorf("%v: %q (file %q), want %q", c.flags, err.Error(), err.File, c.want)
+		}
+	}
+
+	e := newEnv(t)
+	o := e.opts()
+	o.Flags, o.FlagNames = map[string]any{"task.generations.keep_since": "7x", "task.generations.keep": "3"}, names
+	c := mustLoad(t, o)
+	g := c.Tasks["generations"]
+	if g.Source("keep_since") != "flag --keep-since" || g.Source("keep") != SourceFlags {
+		t.Errorf("sources %q %q", g.Source("keep_since"), g.Source("keep"))
+	}
+	// The value came as text: it is read as the getter's type.
+	if n, err := g.Int("keep", 0); n != 3 || err != nil {
+		t.Errorf("keep %d %v", n, err)
+	}
+	wantIn(t, g.OptionError("keep_since", "7x", "not an age", "e.g. 7d").Error(),
+		`flag --keep-since: task.generations.keep_since = "7x": not an age; allowed: e.g. 7d`)
+}
+
+// An option set in the environment is named by its variable.
+func TestEnvironmentOptionErrorsNameTheVariable(t *testing.T) {
+	e := newEnv(t)
+	o := e.opts()
+	o.Environ = append(o.Environ, "REBUILD_TASK__GENERATIONS__KEEP_SINCE=7x", "REBUILD_TASK__GENERATIONS__KEEP=many", "REBUILD_TASK__DIFF__COLOR=1")
+	c := mustLoad(t, o)
+	g := c.Tasks["generations"]
+	if g.Source("keep_since") != SourceEnvironment || g.Source("other") != SourceEnvironment {
+		t.Errorf("sources %q %q", g.Source("keep_since"), g.Source("other"))
+	}
+	wantIn(t, g.OptionError("keep_since", "7x", "not an age", "e.g. 7d").Error(),
+		`environment: REBUILD_TASK__GENERATIONS__KEEP_SINCE = "7x": not an age; allowed: e.g. 7d`)
+	_, err := g.Int("keep", 0)
+	wantIn(t, err.Error(), `environment: REBUILD_TASK__GENERATIONS__KEEP = "many": not an integer`)
+	wantIn(t, c.Tasks["diff"].CheckOptions().Error(),
+		`environment: unknown key "REBUILD_TASK__DIFF__COLOR" (task diff has no options); known variables: REBUILD_TASK__DIFF__AFTER,`)
+	if s := (Task{Name: "x"}).Source("k"); s != SourceDefaults {
+		t.Errorf("Source of a task no layer set: %q", s)
+	}
+}
+
 func TestErrorFormat(t *testing.T) {
 	cases := []struct {
 		err  Error
@@ -238,25 +299,6 @@ func TestErrorFormat(t *testing.T) {
 	for _, c := range cases {
 		if got := c.err.Error(); got != c.want {
 			t.Errorf("Error() = %q, want %q", got, c.want)
-		}
-	}
-}
-
-func TestSuggest(t *testing.T) {
-	known := []string{"jobs", "flake", "keep_logs", "metrics_file", "state_dir"}
-	for in, want := range map[string]string{
-		"jbos":        "jobs",
-		"job":         "jobs",
-		"flak":        "flake",
-		"keeplogs":    "keep_logs",
-		"metricsfile": "metrics_file",
-		"JOBS":        "jobs",
-		"x":           "",
-		"colour":      "",
-		"jobs":        "",
-	} {
-		if got := suggest(in, known); got != want {
-			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -16,6 +16,20 @@ const (
 	SourceFlags       = "flags"
 )
 
+// flagPrefix starts the source of a key set by a named flag.
+const flagPrefix = "flag "
+
+// FlagSource is the source, in errors and Task.File, of a key set by the
+// command-line flag named flag (e.g. "--keep-since" gives "flag
+// --keep-since"): Options.FlagNames says which flag sets which key.
+func FlagSource(flag string) string { return flagPrefix + flag }
+
+// isTextSource reports whether values from source came as text (the
+// environment, flags), so a string is parsed as the key's type requires.
+func isTextSource(source string) bool {
+	return source == SourceEnvironment || source == SourceFlags || strings.HasPrefix(source, flagPrefix)
+}
+
 // DefaultSystemFile is the system-wide file read when Options.SystemFile is "".
 const DefaultSystemFile = "/etc/rebuild/config.toml"
 
@@ -41,6 +55,7 @@ const (
 	kindNames               // a list of kebab-case names
 	kindBool                // true | false
 	kindTimeout             // a duration > 0, written as a string
+	kindSize                // a size in bytes ≥ 0 (0: no limit), a number or a string with a unit
 )
 
 type keySpec struct {
@@ -62,6 +77,8 @@ var topKeys = []keySpec{
 	{"state_dir", kindOptPath, ""},
 	{"keep_logs", kindCount1, 20},
 	{"metrics_file", kindOptPath, ""},
+	{"log_max", kindSize, int64(50 << 20)},
+	{"history_max", kindSize, int64(10 << 20)},
 }
 
 // taskKeys are the keys every [task.NAME] table may hold, in write order.
@@ -137,6 +154,7 @@ const (
 	allowedDuration = `e.g. "90s", "2h"`
 	allowedNames    = `a list of kebab-case names, e.g. ["flake-update", "build"]`
 	allowedRun      = "a shell command line (run with sh -c)"
+	allowedSize     = `a size such as "50MiB", "2GiB", "800KiB", or a number of bytes; 0 for no limit`
 )
 
 // convert checks v against k and returns it in its normal form: string,
@@ -221,6 +239,15 @@ func convert(k kind, v any, lenient bool) (any, *problem) {
 			return nil, &problem{"not a boolean", allowedBool}
 		}
 		return b, nil
+	case kindSize:
+		n, ok := toSize(v)
+		if !ok {
+			return nil, &problem{"not a size", allowedSize}
+		}
+		if n < 0 {
+			return nil, &problem{"negative", allowedSize}
+		}
+		return n, nil
 	case kindTimeout:
 		d, ok := toDuration(v)
 		if !ok {
@@ -349,4 +376,49 @@ func formatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// sizeUnits are the units a size may carry: binary (KiB, K) and decimal
+// (KB), as du and systemd accept them.
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
+	"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+	"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
+	"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
+}
+
+// toSize reads a size: a whole number of bytes, or a string such as
+// "50MiB", "1.5 GiB" or "4096". Strings are accepted from every source: a
+// TOML file writes a size with a unit as one.
+func toSize(v any) (int64, bool) {
+	if s, ok := v.(string); ok {
+		t := strings.TrimSpace(s)
+		i := 0
+		for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {
+			i++
+		}
+		mult, ok := sizeUnits[strings.ToLower(strings.TrimSpace(t[i:]))]
+		f, err := strconv.ParseFloat(t[:i], 64)
+		if !ok || err != nil || f*float64(mult) >= math.MaxInt64 {
+			return 0, false
+		}
+		return int64(math.Round(f * float64(mult))), true
+	}
+	n, ok := toInt(v, false)
+	return int64(n), ok
+}
+
+// formatSize writes n as toSize reads it back exactly: with the largest
+// binary unit that divides it, else as a number of bytes.
+func formatSize(n int64) any {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		}
+	}
+	return n
 }

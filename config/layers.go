@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // Every layer is read into a koanf instance of its own, checked and turned
@@ -83,7 +86,7 @@ func fileError(path string, required bool, err error) error {
 // first error is always the same one.
 func normalizeTree(file string, raw map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(raw))
-	for _, key := range sortedKeys(raw) {
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[key]
 		if key == "task" {
 			tasks, err := normalizeTasks(file, v)
@@ -112,7 +115,7 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 		return nil, valueError(file, "task", v, &problem{"not a table", "[task.NAME] tables, e.g. [task.build]"})
 	}
 	out := make(map[string]any, len(tables))
-	for _, name := range sortedKeys(tables) {
+	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		if err := taskNameError(file, "task."+name, name); err != nil {
 			return nil, err
 		}
@@ -121,7 +124,7 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 			return nil, valueError(file, "task."+name, tables[name], &problem{"not a table", "a [task." + name + "] table"})
 		}
 		t := make(map[string]any, len(table))
-		for _, key := range sortedKeys(table) {
+		for _, key := range slices.Sorted(maps.Keys(table)) {
 			nv, err := taskValue(file, "task."+name+"."+key, key, table[key], false)
 			if err != nil {
 				return nil, err
@@ -196,7 +199,7 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 		if len(parts) != 2 || !envTaskName.MatchString(parts[0]) || !envTaskKey.MatchString(parts[1]) {
 			return "", nil, &Error{File: SourceEnvironment, Key: name,
 				Msg:     fmt.Sprintf("malformed task variable %s (want %s<NAME>__<KEY>, NAME with _ for -, e.g. REBUILD_TASK__FLAKE_UPDATE__TIMEOUT)", name, envTaskPrefix),
-				Allowed: strings.Join(sortedCopy(knownEnvNames()), ", ")}
+				Allowed: strings.Join(slices.Sorted(slices.Values(knownEnvNames())), ", ")}
 		}
 		task := strings.ToLower(strings.ReplaceAll(parts[0], "_", "-"))
 		key := strings.ToLower(parts[1])
@@ -225,12 +228,12 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 	}
 	known := knownEnvNames()
 	msg := fmt.Sprintf("unknown variable %s", name)
-	if s := suggest(name, append(known[:1:1], known[2:]...)); s != "" {
+	if s := suggest.Closest(name, append(known[:1:1], known[2:]...)); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	} else if strings.HasPrefix(strings.ToUpper(name), "REBUILD_TASK") {
 		msg += " (task keys are " + envTaskPrefix + "<NAME>__<KEY>)"
 	}
-	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(sortedCopy(known), ", ")}
+	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(slices.Sorted(slices.Values(known)), ", ")}
 }
 
 // envLayer reads the REBUILD_* variables of environ; root as for envEntry.
@@ -269,28 +272,32 @@ func envLayer(environ []string, root bool) (*koanf.Koanf, error) {
 }
 
 // flagsLayer checks the flag overrides, keyed by config key ("jobs",
-// "task.build.timeout").
-func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
+// "task.build.timeout"); an error names the flag when names has it.
+func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, error) {
 	flat := make(map[string]any, len(flags))
-	for _, key := range sortedKeys(flags) {
+	for _, key := range slices.Sorted(maps.Keys(flags)) {
 		v := flags[key]
 		if v == nil {
 			continue
 		}
+		src := SourceFlags
+		if n := names[key]; n != "" {
+			src = FlagSource(n)
+		}
 		if rest, ok := strings.CutPrefix(key, "task."); ok {
 			parts := strings.Split(rest, ".")
 			if len(parts) != 2 || parts[1] == "" {
-				return nil, &Error{File: SourceFlags, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
+				return nil, &Error{File: src, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
 			}
-			if err := taskNameError(SourceFlags, key, parts[0]); err != nil {
+			if err := taskNameError(src, key, parts[0]); err != nil {
 				return nil, err
 			}
-			nv, err := taskValue(SourceFlags, key, parts[1], v, true)
+			nv, err := taskValue(src, key, parts[1], v, true)
 			if err != nil {
 				return nil, err
 			}
 			if !isStandardTaskKey(parts[1]) {
-				opt, err := flagOption(key, v)
+				opt, err := flagOption(src, key, v)
 				if err != nil {
 					return nil, err
 				}
@@ -301,11 +308,11 @@ func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
 		}
 		spec, ok := findSpec(topKeys, key)
 		if !ok {
-			return nil, unknownKey(SourceFlags, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
+			return nil, unknownKey(src, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
 		}
 		nv, p := convert(spec.kind, v, true)
 		if p != nil {
-			return nil, valueError(SourceFlags, key, v, p)
+			return nil, valueError(src, key, v, p)
 		}
 		flat[key] = nv
 	}
@@ -318,7 +325,7 @@ func flagsLayer(flags map[string]any) (*koanf.Koanf, error) {
 
 // flagOption brings an option value given as a Go value to the form the
 // TOML parser would give it, so that getters and WriteTOML treat it alike.
-func flagOption(key string, v any) (any, error) {
+func flagOption(src, key string, v any) (any, error) {
 	switch x := v.(type) {
 	case string, bool, float64:
 		return x, nil
@@ -336,15 +343,6 @@ func flagOption(key string, v any) (any, error) {
 	if n, ok := toInt(v, false); ok {
 		return int64(n), nil
 	}
-	return nil, &Error{File: SourceFlags, Key: key, Value: render(v),
+	return nil, &Error{File: src, Key: key, Value: render(v),
 		Msg: fmt.Sprintf("unsupported type %T", v), Allowed: "a string, number, boolean or list of strings"}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

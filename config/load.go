@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +36,11 @@ type Options struct {
 	// values (int, bool, []string, time.Duration) or strings, which are
 	// parsed like environment variables.
 	Flags map[string]any
+	// FlagNames names the flag that sets a key ("task.generations.keep_since"
+	// → "--keep-since"), so that an error in its value, found here or when
+	// a task's options are decoded, names the flag the person typed
+	// ("flag --keep-since: …") rather than "flags".
+	FlagNames map[string]string
 	// Root is set when rebuild runs as root (effective uid 0). A root run
 	// reads only configuration files that root owns and no one else may
 	// write, in directories no one else may write, and takes no task
@@ -102,19 +109,23 @@ func Load(o Options) (*Config, error) {
 		return nil, err
 	}
 
-	layer, err = flagsLayer(o.Flags)
+	layer, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
 	if err := merge(SourceFlags, layer); err != nil {
 		return nil, err
 	}
+	st.nameFlags(o.FlagNames)
 
 	cfg, err := build(k.Raw(), st)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Sources = sources
+	if src := st.of("flake"); src != SourceDefaults {
+		cfg.FlakeSource = src
+	}
 	if err := cfg.resolve(o, home, st); err != nil {
 		return nil, err
 	}
@@ -209,6 +220,15 @@ func (o *origins) mark(source string, m map[string]any) {
 	}
 }
 
+// nameFlags puts the flag that set a key in place of "flags".
+func (o *origins) nameFlags(names map[string]string) {
+	for key, flag := range names {
+		if o.key[key] == SourceFlags {
+			o.key[key] = FlagSource(flag)
+		}
+	}
+}
+
 func (o *origins) of(key string) string {
 	if s, ok := o.key[key]; ok {
 		return s
@@ -232,12 +252,14 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 	c.StateDir = str("state_dir")
 	c.KeepLogs = num("keep_logs")
 	c.MetricsFile = str("metrics_file")
+	c.LogMax, _ = raw["log_max"].(int64)
+	c.HistoryMax, _ = raw["history_max"].(int64)
 
 	tables, _ := raw["task"].(map[string]any)
-	for _, name := range sortedKeys(tables) {
+	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		table, _ := tables[name].(map[string]any)
 		t := Task{Name: name, File: st.task[name], sources: map[string]string{}}
-		for _, key := range sortedKeys(table) {
+		for _, key := range slices.Sorted(maps.Keys(table)) {
 			v := table[key]
 			t.sources[key] = st.of("task." + name + "." + key)
 			switch key {
@@ -274,7 +296,7 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 
 // userTaskOption reports the first option key of a task that has run.
 func userTaskOption(t Task) *Error {
-	opts := sortedKeys(t.Options)
+	opts := slices.Sorted(maps.Keys(t.Options))
 	key := opts[0]
 	src := t.source(key)
 	note := "a task with run has no options"

@@ -23,6 +23,8 @@ func TestDefaults(t *testing.T) {
 		StateDir:      filepath.Join(e.home, ".local", "state", "rebuild"),
 		KeepLogs:      20,
 		MetricsFile:   "",
+		LogMax:        50 << 20,
+		HistoryMax:    10 << 20,
 		Tasks:         map[string]Task{},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -312,6 +314,8 @@ func TestEnvironment(t *testing.T) {
 		"REBUILD_STATE_DIR=/s",
 		"REBUILD_KEEP_LOGS=2",
 		"REBUILD_METRICS_FILE=/m",
+		"REBUILD_LOG_MAX=1.5GiB",
+		"REBUILD_HISTORY_MAX=4096",
 		"REBUILD_CONFIG=",
 		"REBUILD_TASK__FLAKE_UPDATE__TIMEOUT=30m",
 		"REBUILD_TASK__FLAKE_UPDATE__ENABLED=false",
@@ -325,6 +329,7 @@ func TestEnvironment(t *testing.T) {
 	want := Config{
 		Flake: e.home + "/flake", Host: "h2", Profile: "/p", CurrentSystem: "/c", BootedSystem: "/b",
 		Elevate: "none", Jobs: 6, StateDir: "/s", KeepLogs: 2, MetricsFile: "/m",
+		LogMax: 3 << 29, HistoryMax: 4096, FlakeSource: SourceEnvironment,
 	}
 	got := *c
 	got.Tasks = nil
@@ -432,5 +437,27 @@ func TestEmptyEnvironmentVariableIsUnset(t *testing.T) {
 	o.Environ = append(o.Environ, "REBUILD_JBOS=")
 	if _, err := Load(o); err == nil || !strings.Contains(err.Error(), "REBUILD_JBOS") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// FlakeSource tells the built-in default of flake from a setting, and
+// names the layer that set it.
+func TestFlakeSource(t *testing.T) {
+	e := newEnv(t)
+	o := e.opts()
+	if c := mustLoad(t, o); c.FlakeSource != "" {
+		t.Errorf("default flake has source %q", c.FlakeSource)
+	}
+	o.SystemFile = e.system(`flake = "/srv/flake"`)
+	if c := mustLoad(t, o); c.FlakeSource != o.SystemFile || c.Flake != "/srv/flake" {
+		t.Errorf("from the system file: %q from %q", c.Flake, c.FlakeSource)
+	}
+	o.Environ = append(o.Environ, "REBUILD_FLAKE=/env/flake")
+	if c := mustLoad(t, o); c.FlakeSource != SourceEnvironment {
+		t.Errorf("from the environment: source %q", c.FlakeSource)
+	}
+	o.Flags = map[string]any{"flake": "/flag/flake"}
+	if c := mustLoad(t, o); c.FlakeSource != SourceFlags || c.Flake != "/flag/flake" {
+		t.Errorf("from the flags: %q from %q", c.Flake, c.FlakeSource)
 	}
 }

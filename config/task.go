@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // CheckOptions is for a built-in task, which knows its own option keys:
 // an option key not in allowed is an *Error naming the file, the key and
@@ -10,7 +14,7 @@ func (t Task) CheckOptions(allowed ...string) error {
 	for _, a := range allowed {
 		ok[a] = true
 	}
-	for _, key := range sortedKeys(t.Options) {
+	for _, key := range slices.Sorted(maps.Keys(t.Options)) {
 		if ok[key] {
 			continue
 		}
@@ -19,31 +23,43 @@ func (t Task) CheckOptions(allowed ...string) error {
 		if len(allowed) == 0 {
 			note = "task " + t.Name + " has no options"
 		}
-		return unknownKey(t.source(key), key, t.key(key), known, note, nil)
+		var show func(string) string
+		if t.source(key) == SourceEnvironment {
+			show = func(k string) string { return EnvName(t.key(k)) }
+		}
+		return unknownKey(t.source(key), key, t.shown(key), known, note, show)
 	}
 	return nil
 }
 
 func (t Task) key(k string) string { return "task." + t.Name + "." + k }
 
-// lenient reports whether key came as text (environment, flags), so a
-// string is parsed as the getter's type.
-func (t Task) lenient(key string) bool {
-	s := t.source(key)
-	return s == SourceEnvironment || s == SourceFlags
+// shown is key as the user wrote it: the variable's name when it came
+// from the environment (REBUILD_TASK__NAME__KEY), else task.NAME.KEY.
+func (t Task) shown(key string) string {
+	if t.source(key) == SourceEnvironment {
+		return EnvName(t.key(key))
+	}
+	return t.key(key)
 }
 
+// lenient reports whether key came as text (environment, flags), so a
+// string is parsed as the getter's type.
+func (t Task) lenient(key string) bool { return isTextSource(t.source(key)) }
+
 func (t Task) optionError(key string, v any, msg, allowed string) error {
-	return valueError(t.source(key), t.key(key), v, &problem{msg, allowed})
+	return valueError(t.source(key), t.shown(key), v, &problem{msg, allowed})
 }
 
 // OptionError is a bad value of option key in the configuration's own
-// form, naming the file that set it: FILE: task.NAME.KEY = VALUE: MSG;
-// allowed: ALLOWED. Built-in tasks use it for checks the typed getters
-// cannot make (one of a set of words, a size, a path that must be inside
-// home). A key set by no file is reported as from the defaults.
+// form, naming the layer that set it: FILE: task.NAME.KEY = VALUE: MSG;
+// allowed: ALLOWED, where FILE is the file's path, "environment" (and the
+// key is then the variable, REBUILD_TASK__NAME__KEY), "flag --NAME" or
+// "flags". Built-in tasks use it for checks the typed getters cannot make
+// (one of a set of words, a size, a path that must be inside home). A key
+// set by no layer is reported as from the defaults.
 func (t Task) OptionError(key string, value any, msg, allowed string) error {
-	e := valueError(t.source(key), t.key(key), value, &problem{msg, allowed})
+	e := valueError(t.source(key), t.shown(key), value, &problem{msg, allowed})
 	if e.File == "" {
 		e.File = SourceDefaults
 	}

@@ -4,16 +4,44 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"sort"
 	"strings"
 
 	gotoml "github.com/pelletier/go-toml/v2"
 )
 
+// TaskOptions describes the options of a built-in task, for WriteTOML and
+// InitTemplate, which know no task of their own: the catalogue hands them
+// in.
+type TaskOptions struct {
+	Name        string
+	Description string // one line, shown above the task's table by InitTemplate
+	Options     []OptionDoc
+}
+
+// OptionDoc is one option of a built-in task.
+type OptionDoc struct {
+	Key string
+	// Default is the value when the key is not set, as TOML holds it
+	// (string, int64, bool, []string); nil when the option has no default
+	// value (not setting it means something of its own, which Doc says).
+	Default any
+	Doc     string // what it does, one line
+}
+
 // WriteTOML writes the effective configuration as TOML that Load reads
 // back to the same Config: the top-level keys in the order of the
 // template, then one [task.NAME] table per task, sorted by name, with the
 // standard keys first and the options sorted. Unset task keys are left out.
-func (c *Config) WriteTOML(w io.Writer) error {
+//
+// builtins, when given, adds what the built-in tasks do with the options
+// nobody set: each such option is written with its default, marked
+// "# default" (and one without a default as a comment saying what unset
+// means), in the table of its task, which is written even when no layer
+// touched it. Loaded back, those values are set rather than defaulted.
+func (c *Config) WriteTOML(w io.Writer, builtins ...TaskOptions) error {
 	var b bytes.Buffer
 	b.WriteString("# rebuild: effective configuration\n")
 	top := []struct {
@@ -30,64 +58,108 @@ func (c *Config) WriteTOML(w io.Writer) error {
 		{"state_dir", c.StateDir},
 		{"keep_logs", c.KeepLogs},
 		{"metrics_file", c.MetricsFile},
+		{"log_max", formatSize(c.LogMax)},
+		{"history_max", formatSize(c.HistoryMax)},
 	}
 	for _, kv := range top {
 		if err := writeKV(&b, kv.key, kv.val); err != nil {
 			return err
 		}
 	}
-	for _, name := range c.TaskNames() {
+	docs := map[string]TaskOptions{}
+	for _, bt := range builtins {
+		if len(bt.Options) > 0 {
+			docs[bt.Name] = bt
+		}
+	}
+	names := c.TaskNames()
+	for name := range docs {
+		if _, ok := c.Tasks[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		if !IsName(name) {
 			return fmt.Errorf("config: task name %q is not kebab-case", name)
 		}
-		t := c.Tasks[name]
 		fmt.Fprintf(&b, "\n[task.%s]\n", name)
-		var kvs []struct {
-			key string
-			val any
-		}
-		add := func(key string, val any) {
-			kvs = append(kvs, struct {
-				key string
-				val any
-			}{key, val})
-		}
-		if t.Run != "" {
-			add("run", t.Run)
-		}
-		for _, l := range []struct {
-			key  string
-			list []string
-		}{{"needs", t.Needs}, {"after", t.After}, {"groups", t.Groups}} {
-			if l.list != nil {
-				add(l.key, l.list)
-			}
-		}
-		for _, f := range []struct {
-			key string
-			val *bool
-		}{{"critical", t.Critical}, {"interactive", t.Interactive}, {"enabled", t.Enabled}} {
-			if f.val != nil {
-				add(f.key, *f.val)
-			}
-		}
-		if t.Timeout > 0 {
-			add("timeout", formatDuration(t.Timeout))
-		}
-		for _, key := range sortedKeys(t.Options) {
-			if isStandardTaskKey(key) {
-				return fmt.Errorf("config: task %s: option %q clashes with a standard key", name, key)
-			}
-			add(key, t.Options[key])
-		}
-		for _, kv := range kvs {
-			if err := writeKV(&b, kv.key, kv.val); err != nil {
-				return fmt.Errorf("config: task %s: %w", name, err)
-			}
+		if err := writeTaskTable(&b, c.Tasks[name], docs[name].Options); err != nil {
+			return fmt.Errorf("config: task %s: %w", name, err)
 		}
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// tableLine is one line of a [task.NAME] table.
+type tableLine struct {
+	key     string
+	val     any
+	comment string // after the value: "default"; with no value, the whole line
+}
+
+// writeTaskTable writes the body of t's table: its standard keys, then
+// its options and those of docs (a built-in task's) that t does not set,
+// sorted.
+func writeTaskTable(b *bytes.Buffer, t Task, docs []OptionDoc) error {
+	var lines []tableLine
+	add := func(key string, val any) { lines = append(lines, tableLine{key: key, val: val}) }
+	if t.Run != "" {
+		add("run", t.Run)
+	}
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"needs", t.Needs}, {"after", t.After}, {"groups", t.Groups}} {
+		if l.list != nil {
+			add(l.key, l.list)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		val *bool
+	}{{"critical", t.Critical}, {"interactive", t.Interactive}, {"enabled", t.Enabled}} {
+		if f.val != nil {
+			add(f.key, *f.val)
+		}
+	}
+	if t.Timeout > 0 {
+		add("timeout", formatDuration(t.Timeout))
+	}
+	opts := map[string]tableLine{}
+	for key, v := range t.Options {
+		opts[key] = tableLine{key: key, val: v}
+	}
+	for _, o := range docs {
+		switch _, set := opts[o.Key]; {
+		case set:
+		case o.Default == nil:
+			opts[o.Key] = tableLine{key: o.Key, comment: o.Key + " (not set): " + o.Doc}
+		default:
+			opts[o.Key] = tableLine{key: o.Key, val: o.Default, comment: "default"}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(opts)) {
+		if isStandardTaskKey(key) {
+			return fmt.Errorf("option %q clashes with a standard key", key)
+		}
+		lines = append(lines, opts[key])
+	}
+	for _, l := range lines {
+		if l.val == nil {
+			fmt.Fprintf(b, "# %s\n", l.comment)
+			continue
+		}
+		if err := writeKV(b, l.key, l.val); err != nil {
+			return err
+		}
+		if l.comment != "" {
+			b.Truncate(b.Len() - 1) // writeKV ends the line
+			fmt.Fprintf(b, "  # %s\n", l.comment)
+		}
+	}
+	return nil
 }
 
 // writeKV writes one "key = value" line; tables and arrays stay inline so
@@ -110,9 +182,42 @@ func writeKV(b *bytes.Buffer, key string, val any) error {
 // Every key is documented and shown with its default, commented out, so the
 // file as written changes nothing and Load accepts it; removing the "#" in
 // front of a setting (or a [task.NAME] header) makes it count.
-func InitTemplate() string { return initTemplate }
+//
+// builtins, when given, are written as a commented [task.NAME] table each,
+// every option with its one-line description and its default (an option
+// without a default only described), in place of the two examples of
+// built-in tables.
+func InitTemplate(builtins ...TaskOptions) string {
+	if len(builtins) == 0 {
+		return initHead + initBuiltinExamples + initTail
+	}
+	var b bytes.Buffer
+	b.WriteString(initHead)
+	for _, bt := range builtins {
+		if len(bt.Options) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "#\n# %s: %s\n#[task.%s]\n", bt.Name, bt.Description, bt.Name)
+		for _, o := range bt.Options {
+			if o.Default == nil {
+				fmt.Fprintf(&b, "# %s (not set by default): %s\n", o.Key, o.Doc)
+				continue
+			}
+			fmt.Fprintf(&b, "# %s: %s\n", o.Key, o.Doc)
+			var line bytes.Buffer
+			if err := writeKV(&line, o.Key, o.Default); err != nil {
+				// A default is a string, number, boolean or list: the
+				// encoder takes every one of them.
+				panic(fmt.Sprintf("config: default of task.%s.%s: %v", bt.Name, o.Key, err))
+			}
+			b.WriteString("#" + line.String())
+		}
+	}
+	b.WriteString(initTail)
+	return b.String()
+}
 
-const initTemplate = `# rebuild configuration (TOML).
+const initHead = `# rebuild configuration (TOML).
 #
 # Layers, later wins: built-in defaults < /etc/rebuild/config.toml
 # < this file (or --config FILE, or REBUILD_CONFIG=FILE)
@@ -122,7 +227,10 @@ const initTemplate = `# rebuild configuration (TOML).
 # Each key has an environment variable: jobs is REBUILD_JOBS, and
 # [task.flake-update] timeout is REBUILD_TASK__FLAKE_UPDATE__TIMEOUT.
 
-# The flake that holds the NixOS configuration (--flake).
+# The flake that holds the NixOS configuration (--flake). When neither
+# --flake nor this sets it, rebuild looks at NH_OS_FLAKE, NH_FLAKE,
+# /etc/nixos (when it has a flake.nix), then the default below (when it
+# has one).
 #flake = "~/nixos-config"
 
 # Which nixosConfigurations.<host> to build; empty means this machine's
@@ -154,6 +262,14 @@ const initTemplate = `# rebuild configuration (TOML).
 # empty means none.
 #metrics_file = ""
 
+# The most a task's log keeps: past it, the first and the last half of it
+# stay, with a line saying how much was cut ("50MiB", "1GiB"; 0: no cap).
+#log_max = "50MiB"
+
+# history.jsonl past this size drops its oldest runs, keeping about half
+# of it (0: keep every run).
+#history_max = "10MiB"
+
 # Tasks (see ` + "`rebuild list`" + `). A [task.NAME] table with the name of a
 # built-in task changes that task. These keys work in every task table:
 #   needs       = ["a"]   run after a, and only if a succeeded or was skipped
@@ -164,13 +280,17 @@ const initTemplate = `# rebuild configuration (TOML).
 #   enabled     = false   never run it
 #   timeout     = "2h"    cancel it after this long ("90s", "30m", "2h")
 # Any other key is an option of the built-in task; each task checks its own.
-#
+`
+
+const initBuiltinExamples = `#
 #[task.build]
 #timeout = "2h"
 #
 #[task.caches]
 #paths = ["~/.cache/uv", "~/.npm"]
+`
 
+const initTail = `
 # A table with a new name and run is a task of your own: run is a shell
 # command line (run with sh -c). It takes the keys above and no others.
 #

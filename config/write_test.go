@@ -14,6 +14,7 @@ import (
 func forCompare(c *Config) *Config {
 	out := *c
 	out.Sources = nil
+	out.FlakeSource = ""
 	out.Tasks = make(map[string]Task, len(c.Tasks))
 	for name, t := range c.Tasks {
 		t.File = ""
@@ -99,6 +100,7 @@ timeout = "2h"
 	}
 	want := []string{
 		"flake", "host", "profile", "current_system", "booted_system", "elevate", "jobs", "state_dir", "keep_logs", "metrics_file",
+		"log_max", "history_max",
 		"[task.build]", "timeout",
 		"[task.caches]", "date", "max_age", "nested", "'odd key'", "paths", "quote", "ratio", "when",
 		"[task.disk]",
@@ -168,5 +170,108 @@ func TestInitTemplate(t *testing.T) {
 	}
 	if c.Tasks["build"].Timeout != 2*time.Hour || c.Tasks["vulnix"].Run != "vulnix --system" || c.Tasks["caches"].Options["paths"] == nil {
 		t.Errorf("uncommented template tasks: %+v", c.Tasks)
+	}
+}
+
+// builtinDocs stand in for the catalogue's OptionDocs.
+var builtinDocs = []TaskOptions{
+	{Name: "generations", Description: "delete old generations", Options: []OptionDoc{
+		{Key: "keep", Doc: "keep the newest N"},
+		{Key: "keep_since", Doc: "keep those younger"},
+	}},
+	{Name: "disk", Description: "find what grows", Options: []OptionDoc{
+		{Key: "logs_root", Default: "~", Doc: "where the logs are"},
+		{Key: "logs_depth", Default: int64(4), Doc: "how deep"},
+		{Key: "json_skip", Default: []string{"IndexedDB"}, Doc: "folders not entered"},
+	}},
+	{Name: "diff", Description: "no options"},
+}
+
+// With the built-in tasks' options, show writes what each does with the
+// options nobody set: its default, marked, or what unset means.
+func TestWriteTOMLWithBuiltins(t *testing.T) {
+	e := newEnv(t)
+	e.user(`
+[task.disk]
+logs_depth = 6
+timeout = "1h"
+
+[task.generations]
+keep = 10
+keep_since = "14d"
+`)
+	c := mustLoad(t, e.opts())
+	var b bytes.Buffer
+	if err := c.WriteTOML(&b, builtinDocs...); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	wantIn(t, text, `
+[task.disk]
+timeout = '1h'
+json_skip = ['IndexedDB']  # default
+logs_depth = 6
+logs_root = '~'  # default
+
+[task.generations]
+keep = 10
+keep_since = '14d'
+`)
+	if strings.Contains(text, "[task.diff]") {
+		t.Errorf("a task without options nor table was written:\n%s", text)
+	}
+
+	// Untouched, a task's table lists its defaults, and an option without
+	// one says what unset means.
+	b.Reset()
+	if err := mustLoad(t, newEnv(t).opts()).WriteTOML(&b, builtinDocs...); err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, b.String(), "\n[task.generations]\n# keep (not set): keep the newest N\n# keep_since (not set): keep those younger\n")
+
+	// The output loads: the defaults become set values.
+	o := e.opts()
+	o.UserFile = writeFile(t, e.dir, "shown.toml", text)
+	back := mustLoad(t, o)
+	if d := back.Tasks["disk"]; d.Options["logs_root"] != "~" || d.Timeout != time.Hour {
+		t.Errorf("reloaded disk %+v", d)
+	}
+}
+
+func TestInitTemplateWithBuiltins(t *testing.T) {
+	tmpl := InitTemplate(builtinDocs...)
+	wantIn(t, tmpl, `
+# generations: delete old generations
+#[task.generations]
+# keep (not set by default): keep the newest N
+# keep_since (not set by default): keep those younger
+#
+# disk: find what grows
+#[task.disk]
+# logs_root: where the logs are
+#logs_root = '~'
+# logs_depth: how deep
+#logs_depth = 4
+# json_skip: folders not entered
+#json_skip = ['IndexedDB']
+`)
+	if strings.Contains(tmpl, "[task.diff]") || strings.Contains(tmpl, "#[task.caches]") {
+		t.Errorf("a task without options, or the examples, in:\n%s", tmpl)
+	}
+	// As written, and uncommented, it loads.
+	e := newEnv(t)
+	o := e.opts()
+	o.UserFile = writeFile(t, e.dir, "init.toml", tmpl)
+	if c := mustLoad(t, o); len(c.Tasks) != 0 {
+		t.Errorf("the template as written sets tasks: %v", c.TaskNames())
+	}
+	uncommented := regexp.MustCompile(`(?m)^#(\[|[a-z_]+ = )`).ReplaceAllString(tmpl, "$1")
+	o.UserFile = writeFile(t, e.dir, "init-on.toml", uncommented)
+	c := mustLoad(t, o)
+	if d := c.Tasks["disk"]; d.Options["logs_depth"] != int64(4) || c.Tasks["vulnix"].Run != "vulnix --system" {
+		t.Errorf("uncommented: %+v", c.Tasks)
+	}
+	if g := c.Tasks["generations"]; len(g.Options) != 0 {
+		t.Errorf("an option without a default was set: %v", g.Options)
 	}
 }

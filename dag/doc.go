@@ -16,7 +16,8 @@
 //
 // This package must never run a task, print to a terminal or read the
 // environment, and it must never import another package of this project
-// but leaf helpers under internal/ (its errors' exit codes): the scheduler
+// but leaf helpers under internal/ (its errors' exit codes, the "did you
+// mean"): the scheduler
 // imports dag, not the other way round. Drawing functions write to the
 // io.Writer they are given.
 package dag

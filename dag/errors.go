@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // DuplicateError reports two tasks with the same name.
@@ -56,7 +57,7 @@ func (e *CycleError) Error() string {
 func (e *CycleError) ExitCode() int { return exitcode.Usage }
 
 // NodeError reports a task that cannot be part of a graph: a name or a
-// group that is not kebab-case (it could never be selected), or a seed
+// group that is not kebab-case (it could never be selected), or a phase
 // number outside 0..14.
 type NodeError struct {
 	Task string
@@ -86,20 +87,20 @@ func (e *SelectorError) Error() string {
 func (e *SelectorError) ExitCode() int { return exitcode.Usage }
 
 // UnknownSelectorError reports a selector token that is neither a task, a
-// group nor a seed phase present in the graph. Tasks are in the graph's
-// Order, Groups sorted, Seeds ascending: everything that would have been valid.
+// group nor a phase present in the graph. Tasks are in the graph's
+// Order, Groups sorted, Phases ascending: everything that would have been valid.
 type UnknownSelectorError struct {
 	Token  string
 	Tasks  []string
 	Groups []string
-	Seeds  []int
+	Phases []int
 }
 
 func (e *UnknownSelectorError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "unknown task, group or phase %q", e.Token)
 	candidates := append(append([]string(nil), e.Tasks...), e.Groups...)
-	if s := suggest(e.Token, candidates); s != "" {
+	if s := suggest.Closest(e.Token, candidates); s != "" {
 		fmt.Fprintf(&b, " (did you mean %q?)", s)
 	}
 	b.WriteString("; valid: ")
@@ -111,66 +112,15 @@ func (e *UnknownSelectorError) Error() string {
 	if len(e.Groups) > 0 {
 		b.WriteString("; groups " + strings.Join(e.Groups, ", "))
 	}
-	if len(e.Seeds) > 0 {
-		seeds := make([]string, len(e.Seeds))
-		for i, s := range e.Seeds {
-			seeds[i] = strconv.Itoa(s)
+	if len(e.Phases) > 0 {
+		phases := make([]string, len(e.Phases))
+		for i, s := range e.Phases {
+			phases[i] = strconv.Itoa(s)
 		}
-		b.WriteString("; phases 1–14 present: " + strings.Join(seeds, ", "))
+		b.WriteString("; phases 1–14 present: " + strings.Join(phases, ", "))
 	}
 	return b.String()
 }
 
 // ExitCode is exitcode.Usage.
 func (e *UnknownSelectorError) ExitCode() int { return exitcode.Usage }
-
-// maxSuggestDistance is how many edits a typo may have and still get a
-// "did you mean".
-const maxSuggestDistance = 2
-
-// suggest returns the candidate closest to s within maxSuggestDistance
-// edits, the earliest one on a tie, or "" when none is close enough. A
-// short s gets fewer edits (one for up to three characters), so "zz" is
-// not taken for a typo of "a". O(len(candidates)·len(s)·len(candidate)).
-func suggest(s string, candidates []string) string {
-	limit := min(maxSuggestDistance, max(1, len(s)/2))
-	best, bestD := "", limit+1
-	for _, c := range candidates {
-		if c == s {
-			continue
-		}
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and transpositions of neighbouring
-// characters each cost one, so "biuld" is one edit from "build".
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// Three rows are enough: transpositions look two rows back.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
-}

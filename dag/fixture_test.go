@@ -14,14 +14,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// defaultNodes is the default graph of DESIGN.md, in seed order:
+// defaultNodes is the default graph of DESIGN.md, in phase order:
 //
 //	flake-update(1) ─▶ build(2) ─▶ diff ┄┄▶ activate(3) ─▶ claude-config(4) ┄┄▶ mcp-analytics(5)
 //	                                                                      ┄┄▶ tool-analytics(6)
 //	learn-permissions, learn-mcp, learn-context, learn-workflows,
 //	learn-instructions, learn-cross-project, learn-meta (7, all start at once) ┄┄▶ learn-review(7)
-//	activate ─▶ accept(8) ◀┄┄ claude-config, mcp-analytics, tool-analytics, learn-review
-//	accept ─▶ generations(9)      accept ─▶ push(14)
+//	activate ─▶ accept(8) ─▶ commit(8) ◀┄┄ claude-config, mcp-analytics, tool-analytics, learn-review
+//	accept ─▶ generations(9)      commit ─▶ push(14)
 //	disk(10) and caches(11) start at once
 //	mcp-analytics ┄┄▶ sessions(12) ◀┄┄ learn-review      claude-config ┄┄▶ backups(13)
 //
@@ -32,28 +32,29 @@ func defaultNodes() []Node {
 		"learn-instructions", "learn-cross-project", "learn-meta",
 	}
 	nodes := []Node{
-		{Name: "flake-update", Seed: 1, Groups: []string{"system"}, Critical: true},
-		{Name: "build", Seed: 2, Groups: []string{"system"}, Needs: []string{"flake-update"}, Critical: true},
+		{Name: "flake-update", Phase: 1, Groups: []string{"system"}, Critical: true},
+		{Name: "build", Phase: 2, Groups: []string{"system"}, Needs: []string{"flake-update"}, Critical: true},
 		{Name: "diff", Groups: []string{"system"}, Needs: []string{"build"}},
-		{Name: "activate", Seed: 3, Groups: []string{"system"}, After: []string{"diff"}, Critical: true},
-		{Name: "claude-config", Seed: 4, Groups: []string{"claude"}, Needs: []string{"activate"}},
-		{Name: "mcp-analytics", Seed: 5, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"}},
-		{Name: "tool-analytics", Seed: 6, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"}},
+		{Name: "activate", Phase: 3, Groups: []string{"system"}, After: []string{"diff"}, Critical: true},
+		{Name: "claude-config", Phase: 4, Groups: []string{"claude"}, Needs: []string{"activate"}},
+		{Name: "mcp-analytics", Phase: 5, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"}},
+		{Name: "tool-analytics", Phase: 6, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"}},
 	}
 	for _, a := range analyzers {
-		nodes = append(nodes, Node{Name: a, Seed: 7, Groups: []string{"learn"}})
+		nodes = append(nodes, Node{Name: a, Phase: 7, Groups: []string{"learn"}})
 	}
 	nodes = append(nodes,
-		Node{Name: "learn-review", Seed: 7, Groups: []string{"learn"}, After: analyzers, Interactive: true},
-		Node{Name: "accept", Seed: 8, Groups: []string{"git"}, Needs: []string{"activate"},
+		Node{Name: "learn-review", Phase: 7, Groups: []string{"learn"}, After: analyzers, Interactive: true},
+		Node{Name: "accept", Phase: 8, Groups: []string{"git"}, Needs: []string{"activate"}, Interactive: true},
+		Node{Name: "commit", Phase: 8, Groups: []string{"git"}, Needs: []string{"accept"},
 			After: []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}, Interactive: true},
-		Node{Name: "generations", Seed: 9, Groups: []string{"cleanup"}, Needs: []string{"accept"}, Interactive: true},
-		Node{Name: "disk", Seed: 10, Groups: []string{"analytics"}},
-		Node{Name: "caches", Seed: 11, Groups: []string{"cleanup"}, Interactive: true},
-		Node{Name: "sessions", Seed: 12, Groups: []string{"claude", "cleanup"},
+		Node{Name: "generations", Phase: 9, Groups: []string{"cleanup"}, Needs: []string{"accept"}, Interactive: true},
+		Node{Name: "disk", Phase: 10, Groups: []string{"analytics"}},
+		Node{Name: "caches", Phase: 11, Groups: []string{"cleanup"}, Interactive: true},
+		Node{Name: "sessions", Phase: 12, Groups: []string{"claude", "cleanup"},
 			After: []string{"mcp-analytics", "learn-review"}, Interactive: true},
-		Node{Name: "backups", Seed: 13, Groups: []string{"claude", "cleanup"}, After: []string{"claude-config"}, Interactive: true},
-		Node{Name: "push", Seed: 14, Groups: []string{"git"}, Needs: []string{"accept"}, Interactive: true},
+		Node{Name: "backups", Phase: 13, Groups: []string{"claude", "cleanup"}, After: []string{"claude-config"}, Interactive: true},
+		Node{Name: "push", Phase: 14, Groups: []string{"git"}, Needs: []string{"commit"}, Interactive: true},
 	)
 	return nodes
 }
@@ -116,14 +117,14 @@ func closure(g *Graph, needsOnly bool) map[string]map[string]bool {
 
 // randomDAG returns 1 to 12 tasks given in a random order, with random
 // needs and after edges that all follow a hidden random rank (so there is
-// no cycle), some pairs joined twice, seeds 0–3 and groups ga, gb, gc.
+// no cycle), some pairs joined twice, phases 0–3 and groups ga, gb, gc.
 func randomDAG(r *rand.Rand) []Node {
 	n := 1 + r.IntN(12)
 	rank := r.Perm(n) // rank[i] is the hidden topological position of task i
 	nodes := make([]Node, n)
 	for i := range nodes {
 		nodes[i].Name = fmt.Sprintf("t%d", i)
-		nodes[i].Seed = r.IntN(4)
+		nodes[i].Phase = r.IntN(4)
 		for _, gr := range []string{"ga", "gb", "gc"} {
 			if r.IntN(3) == 0 {
 				nodes[i].Groups = append(nodes[i].Groups, gr)

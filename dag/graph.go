@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dominikbraun/graph"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
 // Graph is a validated, acyclic graph of tasks. It is immutable once Build
@@ -20,14 +21,14 @@ type Graph struct {
 	edges   []Edge              // sorted by (index of To, index of From)
 	groups  []string            // sorted
 	byGroup map[string][]string // group → members in order
-	bySeed  map[int][]string    // seed → members in order
+	byPhase map[int][]string    // phase → members in order
 	level   map[string]int      // longest chain of prerequisites, in edges
 	waves   [][]string
 }
 
 // Build validates nodes and returns their graph. The first failure is
 // returned, checked in this order: task by task, a malformed node
-// (*NodeError: a name or group outside a-z, 0-9 and '-', a seed outside
+// (*NodeError: a name or group outside a-z, 0-9 and '-', a phase outside
 // 0..14) or a repeated name (*DuplicateError); then an edge to an unknown
 // task (*UnknownEdgeError, with a suggestion); then a cycle (*CycleError,
 // the whole cycle). A pair of tasks joined by both a needs and an after edge gets one
@@ -68,7 +69,7 @@ func Build(nodes []Node) (*Graph, error) {
 			}
 			for _, t := range targets {
 				if _, ok := pos[t]; !ok {
-					return nil, &UnknownEdgeError{Task: n.Name, Kind: kind, Target: t, Suggestion: suggest(t, names)}
+					return nil, &UnknownEdgeError{Task: n.Name, Kind: kind, Target: t, Suggestion: suggest.Closest(t, names)}
 				}
 				err := lg.AddEdge(t, n.Name, graph.EdgeData(kind))
 				if errors.Is(err, graph.ErrEdgeAlreadyExists) {
@@ -109,7 +110,7 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 		in:      make(map[string][]Edge, len(order)),
 		out:     make(map[string][]Edge, len(order)),
 		byGroup: map[string][]string{},
-		bySeed:  map[int][]string{},
+		byPhase: map[int][]string{},
 		level:   make(map[string]int, len(order)),
 	}
 	for i, name := range order {
@@ -151,8 +152,8 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 			}
 		}
 		n.Groups = groups
-		if n.Seed != 0 {
-			g.bySeed[n.Seed] = append(g.bySeed[n.Seed], name)
+		if n.Phase != 0 {
+			g.byPhase[n.Phase] = append(g.byPhase[n.Phase], name)
 		}
 		g.nodes[name] = n
 
@@ -178,8 +179,8 @@ func checkNode(n Node) error {
 	if msg := kebabProblem(n.Name); msg != "" {
 		return &NodeError{Task: n.Name, Msg: "name " + msg}
 	}
-	if n.Seed < 0 || n.Seed > 14 {
-		return &NodeError{Task: n.Name, Msg: fmt.Sprintf("seed %d out of range (1–14, or 0 for none)", n.Seed)}
+	if n.Phase < 0 || n.Phase > 14 {
+		return &NodeError{Task: n.Name, Msg: fmt.Sprintf("seed %d out of range (1–14, or 0 for none)", n.Phase)}
 	}
 	for _, gr := range n.Groups {
 		if msg := kebabProblem(gr); msg != "" {

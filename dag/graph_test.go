@@ -57,8 +57,8 @@ func TestBuildNodeErrors(t *testing.T) {
 		{Node{Name: ""}, `task "": name is empty`},
 		{Node{Name: "Build"}, `task "Build": name has 'B': use a-z, 0-9 and '-'`},
 		{Node{Name: "my_task"}, `task "my_task": name has '_': use a-z, 0-9 and '-'`},
-		{Node{Name: "a", Seed: 15}, `task "a": seed 15 out of range (1–14, or 0 for none)`},
-		{Node{Name: "a", Seed: -1}, `task "a": seed -1 out of range (1–14, or 0 for none)`},
+		{Node{Name: "a", Phase: 15}, `task "a": seed 15 out of range (1–14, or 0 for none)`},
+		{Node{Name: "a", Phase: -1}, `task "a": seed -1 out of range (1–14, or 0 for none)`},
 		{Node{Name: "a", Groups: []string{"ok", "Not ok"}}, `task "a": group "Not ok": has 'N': use a-z, 0-9 and '-'`},
 	}
 	for _, c := range cases {
@@ -99,7 +99,7 @@ func TestAccessors(t *testing.T) {
 	in := []Node{
 		{Name: "d", Needs: []string{"b", "a"}, Groups: []string{"z", "x", "z"}},
 		{Name: "b", After: []string{"c"}, Groups: []string{"y"}},
-		{Name: "a", Needs: []string{"c"}, Seed: 3, Critical: true, Interactive: true},
+		{Name: "a", Needs: []string{"c"}, Phase: 3, Critical: true, Interactive: true},
 		{Name: "c"},
 	}
 	g := mustBuild(t, in)
@@ -114,7 +114,7 @@ func TestAccessors(t *testing.T) {
 	wantNodes := []Node{
 		{Name: "c"},
 		{Name: "b", After: []string{"c"}, Groups: []string{"y"}},
-		{Name: "a", Needs: []string{"c"}, Seed: 3, Critical: true, Interactive: true},
+		{Name: "a", Needs: []string{"c"}, Phase: 3, Critical: true, Interactive: true},
 		{Name: "d", Needs: []string{"b", "a"}, Groups: []string{"z", "x"}},
 	}
 	if got := g.Nodes(); !reflect.DeepEqual(got, wantNodes) {

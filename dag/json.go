@@ -13,7 +13,7 @@ type jsonGraph struct {
 
 type jsonTask struct {
 	Name        string   `json:"name"`
-	Seed        int      `json:"seed"`
+	Phase       int      `json:"seed"`
 	Groups      []string `json:"groups"`
 	Needs       []string `json:"needs"`
 	After       []string `json:"after"`
@@ -34,7 +34,7 @@ type jsonEdge struct {
 //	            "interactive", "wave"}, …], "edges": [{"from", "to", "kind"}, …]}
 //
 // Tasks are in Order and edges in the order of Edges; kind is "needs" or
-// "after", seed is 0 for none, and wave counts from 1 as in WriteText
+// "after", seed (the phase number) is 0 for none, and wave counts from 1 as in WriteText
 // (Waves()[wave-1] holds the task). Empty lists are [] rather than null.
 // O(V+E); w gets one Write.
 func (g *Graph) WriteJSON(w io.Writer) error {
@@ -43,7 +43,7 @@ func (g *Graph) WriteJSON(w io.Writer) error {
 		n := g.nodes[name]
 		out.Tasks = append(out.Tasks, jsonTask{
 			Name:        n.Name,
-			Seed:        n.Seed,
+			Phase:       n.Phase,
 			Groups:      nonNil(n.Groups),
 			Needs:       nonNil(n.Needs),
 			After:       nonNil(n.After),

@@ -19,7 +19,7 @@ func TestWriteJSONDefaultGraph(t *testing.T) {
 	var back struct {
 		Tasks []struct {
 			Name                  string
-			Seed                  int
+			Phase                 int `json:"seed"`
 			Groups, Needs, After  []string
 			Critical, Interactive bool
 			Wave                  int
@@ -32,7 +32,7 @@ func TestWriteJSONDefaultGraph(t *testing.T) {
 	waves := g.Waves()
 	for i, n := range g.Nodes() {
 		got := back.Tasks[i]
-		if got.Name != n.Name || got.Seed != n.Seed || !reflect.DeepEqual(got.Groups, n.Groups) ||
+		if got.Name != n.Name || got.Phase != n.Phase || !reflect.DeepEqual(got.Groups, n.Groups) ||
 			len(got.Needs) != len(n.Needs) || len(got.After) != len(n.After) ||
 			got.Critical != n.Critical || got.Interactive != n.Interactive {
 			t.Errorf("task %d = %+v, want %+v", i, got, n)

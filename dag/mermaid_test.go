@@ -20,7 +20,7 @@ func TestWriteMermaid(t *testing.T) {
 	g := mustBuild(t, []Node{
 		{Name: "c", After: []string{"a-2"}, Interactive: true},
 		{Name: "a-2", Needs: []string{"b-1"}, Critical: true},
-		{Name: "b-1", Seed: 2},
+		{Name: "b-1", Phase: 2},
 	})
 	var b bytes.Buffer
 	if err := g.WriteMermaid(&b); err != nil {

@@ -30,7 +30,7 @@ func (k EdgeKind) String() string {
 // caller's slices are never retained.
 type Node struct {
 	Name   string   // kebab-case: a-z, 0-9 and '-'
-	Seed   int      // seed phase number 1..14, 0 = none
+	Phase  int      // phase number 1..14, 0 = none
 	Groups []string // group names, kebab-case
 	Needs  []string // run after these, only if they succeeded
 	After  []string // run after these, whatever the outcome

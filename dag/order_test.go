@@ -49,7 +49,7 @@ func TestOrderTiesByInput(t *testing.T) {
 	}
 }
 
-// The default graph is given in seed order, which is already topological,
+// The default graph is given in phase order, which is already topological,
 // so Order keeps it.
 func TestOrderDefaultGraph(t *testing.T) {
 	var want []string
@@ -87,10 +87,10 @@ func TestWavesDefaultGraph(t *testing.T) {
 		{"build", "learn-review"},
 		{"diff"},
 		{"activate"},
-		{"claude-config"},
-		{"mcp-analytics", "tool-analytics", "backups"},
-		{"accept", "sessions"},
-		{"generations", "push"},
+		{"claude-config", "accept"},
+		{"mcp-analytics", "tool-analytics", "generations", "backups"},
+		{"commit", "sessions"},
+		{"push"},
 	}
 	if got := defaultGraph(t).Waves(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Waves() =\n%v\nwant\n%v", got, want)

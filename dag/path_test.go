@@ -84,9 +84,9 @@ func TestCriticalPathTies(t *testing.T) {
 }
 
 // On the default graph with the build dominating, the critical chain runs
-// through flake-update, build, diff and activate to accept. Every other task
+// through flake-update, build, diff and activate to commit. Every other task
 // takes no time here, so after activate the path is a tie broken by Order:
-// claude-config comes before accept, and its after edges lead on to accept.
+// claude-config comes before accept, and its after edges lead on to commit.
 func TestCriticalPathDefaultGraph(t *testing.T) {
 	g := defaultGraph(t)
 	d := map[string]time.Duration{
@@ -101,7 +101,7 @@ func TestCriticalPathDefaultGraph(t *testing.T) {
 		}
 	}
 	path, total := g.CriticalPath(durations(d))
-	want := []string{"flake-update", "build", "diff", "activate", "claude-config", "mcp-analytics", "accept", "generations"}
+	want := []string{"flake-update", "build", "diff", "activate", "claude-config", "mcp-analytics", "commit", "push"}
 	if !reflect.DeepEqual(path, want) || total != 645*time.Second {
 		t.Errorf("CriticalPath = %v, %v;\nwant %v, 645s", path, total, want)
 	}
@@ -121,9 +121,9 @@ func TestCriticalPathDefaultGraph(t *testing.T) {
 	}
 
 	// Once the Claude tasks take time, the path through them is strictly longer.
-	d["claude-config"], d["mcp-analytics"], d["accept"], d["push"] = 2*time.Second, 3*time.Second, 1*time.Second, 4*time.Second
+	d["claude-config"], d["mcp-analytics"], d["commit"], d["push"] = 2*time.Second, 3*time.Second, 1*time.Second, 4*time.Second
 	path, total = g.CriticalPath(durations(d))
-	want = []string{"flake-update", "build", "diff", "activate", "claude-config", "mcp-analytics", "accept", "push"}
+	want = []string{"flake-update", "build", "diff", "activate", "claude-config", "mcp-analytics", "commit", "push"}
 	if !reflect.DeepEqual(path, want) || total != 655*time.Second {
 		t.Errorf("CriticalPath = %v, %v;\nwant %v, 655s", path, total, want)
 	}

@@ -43,10 +43,10 @@ func TestSelectDefaultGraph(t *testing.T) {
 		{only: "cleanup", order: "generations caches sessions backups"},
 		{only: "activate,cleanup", order: "activate generations caches sessions backups",
 			edges: "activate>generations activate~>sessions activate~>backups"},
-		{only: "git,learn-review", order: "learn-review accept push",
-			edges: "learn-review~>accept accept>push"},
-		{only: "system,git", skip: "diff", order: "flake-update build activate accept push",
-			edges: "flake-update>build build~>activate activate>accept accept>push"},
+		{only: "git,learn-review", order: "learn-review accept commit push",
+			edges: "learn-review~>commit accept>commit commit>push"},
+		{only: "system,git", skip: "diff", order: "flake-update build activate accept commit push",
+			edges: "flake-update>build build~>activate activate>accept activate~>commit accept>commit commit>push"},
 		{skip: "claude,learn,analytics,cleanup,git", order: "flake-update build diff activate",
 			edges: "flake-update>build build>diff diff~>activate"},
 		{only: "cleanup", skip: "9,caches", order: "sessions backups"},
@@ -75,10 +75,10 @@ func TestSelectCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Node{
-		{Name: "generations", Seed: 9, Groups: []string{"cleanup"}, Interactive: true},
-		{Name: "caches", Seed: 11, Groups: []string{"cleanup"}, Interactive: true},
-		{Name: "sessions", Seed: 12, Groups: []string{"claude", "cleanup"}, Interactive: true},
-		{Name: "backups", Seed: 13, Groups: []string{"claude", "cleanup"}, Interactive: true},
+		{Name: "generations", Phase: 9, Groups: []string{"cleanup"}, Interactive: true},
+		{Name: "caches", Phase: 11, Groups: []string{"cleanup"}, Interactive: true},
+		{Name: "sessions", Phase: 12, Groups: []string{"claude", "cleanup"}, Interactive: true},
+		{Name: "backups", Phase: 13, Groups: []string{"claude", "cleanup"}, Interactive: true},
 	}
 	if got := sub.Nodes(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Nodes() =\n%+v\nwant\n%+v", got, want)
@@ -235,7 +235,7 @@ func TestSelectProperty(t *testing.T) {
 	}
 }
 
-// randomSelector names a few tasks, seeds or groups of g, or "".
+// randomSelector names a few tasks, phases or groups of g, or "".
 func randomSelector(r *rand.Rand, g *Graph) string {
 	if r.IntN(4) == 0 {
 		return ""
@@ -251,8 +251,8 @@ func randomSelector(r *rand.Rand, g *Graph) string {
 			}
 			fallthrough
 		case 1:
-			if n, _ := g.Node(names[r.IntN(len(names))]); n.Seed > 0 {
-				tokens = append(tokens, strconv.Itoa(n.Seed))
+			if n, _ := g.Node(names[r.IntN(len(names))]); n.Phase > 0 {
+				tokens = append(tokens, strconv.Itoa(n.Phase))
 				continue
 			}
 			fallthrough
@@ -272,7 +272,7 @@ func checkSubgraph(g, sub *Graph) string {
 		if !ok {
 			return "unknown task " + n.Name
 		}
-		if n.Seed != orig.Seed || !reflect.DeepEqual(n.Groups, orig.Groups) ||
+		if n.Phase != orig.Phase || !reflect.DeepEqual(n.Groups, orig.Groups) ||
 			n.Critical != orig.Critical || n.Interactive != orig.Interactive {
 			return "attributes of " + n.Name + " changed"
 		}

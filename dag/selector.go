@@ -41,9 +41,9 @@ func ParseSelector(s string) ([]string, error) {
 }
 
 // Resolve maps selector tokens to the set of task names they mean. A token
-// is, in this order of precedence: an exact task name; a seed phase number
+// is, in this order of precedence: an exact task name; a phase number
 // 1–14 written in decimal without leading zeros (every task with that
-// Seed; a number no task has is unknown); a group name (every task in it).
+// Phase; a number no task has is unknown); a group name (every task in it).
 // The first token that is none of these gives an *UnknownSelectorError that
 // lists what would have been valid. No tokens give an empty set.
 // O(len(tokens)·V) at most.
@@ -54,8 +54,8 @@ func (g *Graph) Resolve(tokens []string) (map[string]bool, error) {
 			set[tok] = true
 			continue
 		}
-		if n, err := strconv.Atoi(tok); err == nil && strconv.Itoa(n) == tok && len(g.bySeed[n]) > 0 {
-			for _, name := range g.bySeed[n] {
+		if n, err := strconv.Atoi(tok); err == nil && strconv.Itoa(n) == tok && len(g.byPhase[n]) > 0 {
+			for _, name := range g.byPhase[n] {
 				set[name] = true
 			}
 			continue
@@ -73,9 +73,9 @@ func (g *Graph) Resolve(tokens []string) (map[string]bool, error) {
 
 func (g *Graph) unknownSelector(tok string) *UnknownSelectorError {
 	e := &UnknownSelectorError{Token: tok, Tasks: g.Order(), Groups: g.Groups()}
-	for seed := range g.bySeed {
-		e.Seeds = append(e.Seeds, seed)
+	for phase := range g.byPhase {
+		e.Phases = append(e.Phases, phase)
 	}
-	slices.Sort(e.Seeds)
+	slices.Sort(e.Phases)
 	return e
 }

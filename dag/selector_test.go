@@ -59,7 +59,7 @@ func TestResolve(t *testing.T) {
 		{[]string{"7"}, []string{"learn-permissions", "learn-mcp", "learn-context", "learn-workflows",
 			"learn-instructions", "learn-cross-project", "learn-meta", "learn-review"}},
 		{[]string{"cleanup"}, []string{"generations", "caches", "sessions", "backups"}},
-		{[]string{"git", "push", "14"}, []string{"accept", "push"}},
+		{[]string{"git", "push", "14"}, []string{"accept", "commit", "push"}},
 	}
 	for _, c := range cases {
 		got, err := g.Resolve(c.tokens)
@@ -77,15 +77,15 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-// A task name wins over a group of the same name; seeds are numbers
-// written plainly, and a seed no task has is unknown:
+// A task name wins over a group of the same name; phases are numbers
+// written plainly, and a phase no task has is unknown:
 //
-//	x (seed 1, group y)   y (seed 2, group x)   z (seed 2)
+//	x (phase 1, group y)   y (phase 2, group x)   z (phase 2)
 func TestResolvePrecedence(t *testing.T) {
 	g := mustBuild(t, []Node{
-		{Name: "x", Seed: 1, Groups: []string{"y"}},
-		{Name: "y", Seed: 2, Groups: []string{"x"}},
-		{Name: "z", Seed: 2},
+		{Name: "x", Phase: 1, Groups: []string{"y"}},
+		{Name: "y", Phase: 2, Groups: []string{"x"}},
+		{Name: "z", Phase: 2},
 	})
 	for tok, want := range map[string][]string{"x": {"x"}, "y": {"y"}, "2": {"y", "z"}} {
 		got, err := g.Resolve([]string{tok})
@@ -175,6 +175,6 @@ func FuzzParseSelector(f *testing.F) {
 const unknownBiuld = `unknown task, group or phase "biuld" (did you mean "build"?); valid: ` +
 	`tasks flake-update, build, diff, activate, claude-config, mcp-analytics, tool-analytics, ` +
 	`learn-permissions, learn-mcp, learn-context, learn-workflows, learn-instructions, ` +
-	`learn-cross-project, learn-meta, learn-review, accept, generations, disk, caches, sessions, ` +
+	`learn-cross-project, learn-meta, learn-review, accept, commit, generations, disk, caches, sessions, ` +
 	`backups, push; groups analytics, claude, cleanup, git, learn, system; ` +
 	`phases 1–14 present: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`

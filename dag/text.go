@@ -8,12 +8,12 @@ import (
 	"strings"
 )
 
-// label is how drawings name a task: "2 · build", or "diff" without a seed.
+// label is how drawings name a task: "2 · build", or "diff" without a phase.
 func label(n Node) string {
-	if n.Seed == 0 {
+	if n.Phase == 0 {
 		return n.Name
 	}
-	return strconv.Itoa(n.Seed) + " · " + n.Name
+	return strconv.Itoa(n.Phase) + " · " + n.Name
 }
 
 // WriteText writes the graph for people: one block per wave ("wave 1" is
@@ -44,11 +44,11 @@ func (g *Graph) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "wave %d\n", i+1)
 		for _, name := range wave {
 			n := g.nodes[name]
-			seed := ""
-			if n.Seed != 0 {
-				seed = strconv.Itoa(n.Seed)
+			phase := ""
+			if n.Phase != 0 {
+				phase = strconv.Itoa(n.Phase)
 			}
-			line := fmt.Sprintf("%3s · %-*s", seed, width, n.Name)
+			line := fmt.Sprintf("%3s · %-*s", phase, width, n.Name)
 			var parts []string
 			if len(n.Needs) > 0 {
 				parts = append(parts, "needs "+strings.Join(n.Needs, ", "))

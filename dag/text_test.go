@@ -21,9 +21,9 @@ func TestWriteTextDefaultGraph(t *testing.T) {
 //	a ┄┄┄┄┄┄┄┄┄▶ c
 func TestWriteText(t *testing.T) {
 	g := mustBuild(t, []Node{
-		{Name: "a", Seed: 1, Critical: true},
+		{Name: "a", Phase: 1, Critical: true},
 		{Name: "b", Needs: []string{"a"}, Groups: []string{"x", "y"}},
-		{Name: "c", Seed: 14, Needs: []string{"b"}, After: []string{"a"}, Interactive: true, Critical: true},
+		{Name: "c", Phase: 14, Needs: []string{"b"}, After: []string{"a"}, Interactive: true, Critical: true},
 	})
 	var b bytes.Buffer
 	if err := g.WriteText(&b); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -574,7 +575,7 @@ func (e *lineEditor) key(r rune) bool {
 		e.input = e.input[:0]
 	case r == 0x04:
 		e.eof = len(e.input) == 0
-	case r == utf8.RuneError || isControl(r):
+	case r == utf8.RuneError || !unicode.IsPrint(r):
 	default:
 		if len(e.input) < maxAnswer {
 			e.input = append(e.input, r)
@@ -583,15 +584,17 @@ func (e *lineEditor) key(r rune) bool {
 	return false
 }
 
-// cleanLines splits text into lines safe for the screen.
+// cleanLines splits text a task shows (a question, a table, a diff) into
+// lines safe for the screen: what does not print is shown escaped
+// (cleanText), and a tab is four spaces, so every line's width is known.
 func cleanLines(text string) []string {
 	text = strings.TrimRight(text, "\n")
 	if text == "" {
 		return nil
 	}
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(cleanText(text), "\n")
 	for i, l := range lines {
-		lines[i] = clean(strings.ReplaceAll(l, "\t", "    "))
+		lines[i] = strings.ReplaceAll(l, "\t", "    ")
 	}
 	return lines
 }

@@ -8,7 +8,11 @@
 //     escape code), json (one object per line) and quiet (only failures
 //     and warnings, at the end);
 //   - the summary printed after a run;
-//   - the log directory of a run (<task>.log, run.log) and its retention;
+//   - the log directory of a run (<task>.log, run.log), its retention and
+//     the per-task cap (log_max: head and tail kept, the cut said);
+//   - the display the renderers draw on, which drops its output once a
+//     write to it fails (a closed terminal, a pipe nobody reads): the run
+//     never depends on someone watching;
 //   - the questions asked at the keyboard: one Conversation per run owns
 //     the terminal's questions, and each task asks through its own
 //     Prompter (conversation.go, prompt.go). One question is on screen at
@@ -24,6 +28,12 @@
 // back a line that comes too soon and write it at the first tick after
 // its interval (status.go). The ticks come from Options.Ticker, so tests
 // drive them.
+//
+// Text that comes from a task (its status, reason, warnings, the tables
+// and questions it shows, the last lines of its log) may hold file names
+// and command output: it reaches the terminal escaped (internal/termtext),
+// a control character shown as \x1b, never acted on; json lines carry
+// such characters as JSON escapes only.
 //
 // It must never decide anything about scheduling, run a command, or read
 // a task's state from anywhere but the events and the Summary it is given.

@@ -9,6 +9,7 @@ import (
 	"github.com/mattn/go-runewidth"
 
 	"github.com/rebuild-nixos/rebuild/internal/ansi"
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -89,24 +90,23 @@ func dur(d time.Duration) string {
 }
 
 // clean makes text from a task safe for one line of any mode: escape
-// sequences and control characters go, tabs become spaces.
+// sequences go, tabs and newlines become spaces, and every other control
+// character, C1 control, invalid byte or non-printing rune is shown
+// escaped (termtext), never passed to the terminal.
 func clean(s string) string {
 	s = ansi.Strip(s)
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n':
-			return ' '
-		case isControl(r):
-			return -1
-		}
-		return r
-	}, s)
+	return termtext.Escape(lineSpaces.Replace(s))
 }
 
-func isControl(r rune) bool { return r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// lineSpaces works on bytes, so an invalid byte reaches the escaping as
+// it is (strings.Map would turn it into U+FFFD and hide what it was).
+var lineSpaces = strings.NewReplacer("\t", " ", "\n", " ")
+
+// cleanText makes a block a task shows (a table, a diff) safe for the
+// terminal: its lines and tabs are kept, everything else that does not
+// print is shown escaped. Colour codes are not stripped but shown: such
+// text is not a command's output.
+func cleanText(s string) string { return termtext.EscapeText(s) }
 
 // seg is a piece of a line with its colour, so a line can be cut to the
 // terminal's width before it is coloured.

@@ -109,11 +109,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 var testTasks = []TaskInfo{
-	{Name: "flake-update", Seed: 1, Critical: true, ETA: 20 * time.Second},
-	{Name: "build", Seed: 2, Critical: true, ETA: 100 * time.Second},
-	{Name: "learn-meta", Seed: 7, ETA: 30 * time.Second},
-	{Name: "accept", Seed: 8, Interactive: true},
-	{Name: "push", Seed: 14},
+	{Name: "flake-update", Phase: 1, Critical: true, ETA: 20 * time.Second},
+	{Name: "build", Phase: 2, Critical: true, ETA: 100 * time.Second},
+	{Name: "learn-meta", Phase: 7, ETA: 30 * time.Second},
+	{Name: "accept", Phase: 8, Interactive: true},
+	{Name: "push", Phase: 14},
 }
 
 // runEvents is a run with a failed critical task, a non-critical

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -88,7 +89,10 @@ func (r *jsonOut) Emit(e schedule.Event) {
 			return
 		}
 	case schedule.Finish:
-		r.status.finished(e.Task)
+		if last, held := r.status.finished(e.Task); held {
+			last.Time = e.Time
+			r.eventLocked(last)
+		}
 	}
 	r.eventLocked(e)
 }
@@ -123,6 +127,7 @@ func (r *jsonOut) writeLocked(v any) {
 	if err != nil {
 		return
 	}
+	line = termtext.JSON(line)
 	_, _ = r.o.Out.Write(append(line, '\n'))
 }
 

@@ -11,7 +11,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 )
 
 // maxLogLine is how much of a line a task log holds before passing it on
@@ -34,44 +37,118 @@ func NewRunID(now time.Time) string { return now.UTC().Format(runIDLayout) }
 // Logs is one run's log directory, <root>/<runID>/: a <task>.log per task
 // and run.log with every task's lines prefixed [task]. Safe for concurrent
 // use by any number of tasks.
+//
+// Everything is created relative to pinned directories and never through
+// a link (package safefile): run as root with a user's state directory, a
+// link planted as logs or in place of a run cannot send the logs, or
+// Prune's removals, anywhere else, and what is created is that user's.
 type Logs struct {
-	root string
-	dir  string
-	keep int
+	root   string
+	dir    string
+	keep   int
+	runDir *safefile.Dir
 
 	mu      sync.Mutex // orders whole lines into run.log and verbose
 	run     *os.File
 	verbose io.Writer
 	closed  bool
+	max     int64
+	cuts    []Cut
 }
 
 // OpenLogs creates <root>/<runID>/ and its run.log. keep is how many run
 // directories Prune leaves (at least 1: this run's). verbose, when not
 // nil, receives every prefixed line as well (one line per Write; pass a
-// Renderer's VerboseWriter so the live area is not broken).
+// Renderer's VerboseWriter so the live area is not broken). root's parent
+// is created when missing; root itself must not be a link.
 func OpenLogs(root, runID string, keep int, verbose io.Writer) (*Logs, error) {
 	if !runIDRE.MatchString(runID) {
 		return nil, fmt.Errorf("logs: %q is not a run ID (want e.g. %s)", runID, NewRunID(time.Unix(0, 0)))
 	}
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("logs: %w", err)
+	logsDir, err := openLogsRoot(root, true)
+	if err != nil {
+		return nil, err
 	}
-	dir := filepath.Join(root, runID)
+	defer logsDir.Close()
+	name := runID
 	for i := 2; ; i++ {
-		err := os.Mkdir(dir, 0o700)
+		err := logsDir.Mkdir(name, 0o700)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, os.ErrExist) || i > 100 {
 			return nil, fmt.Errorf("logs: %w", err)
 		}
-		dir = filepath.Join(root, fmt.Sprintf("%s-%d", runID, i))
+		name = fmt.Sprintf("%s-%d", runID, i)
 	}
-	run, err := os.OpenFile(filepath.Join(dir, "run.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	runDir, err := logsDir.Subdir(name)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
-	return &Logs{root: root, dir: dir, keep: max(keep, 1), run: run, verbose: verbose}, nil
+	run, err := runDir.OpenFile("run.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		runDir.Close()
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	return &Logs{root: root, dir: filepath.Join(root, name), runDir: runDir, keep: max(keep, 1), run: run, verbose: verbose}, nil
+}
+
+// openLogsRoot opens root (creating it, and its parent, when create is
+// set) without following a link in root's place.
+func openLogsRoot(root string, create bool) (*safefile.Dir, error) {
+	root = filepath.Clean(root)
+	var parent *safefile.Dir
+	var err error
+	if create {
+		parent, err = safefile.OpenDirAll(filepath.Dir(root), 0o755)
+	} else {
+		parent, err = safefile.OpenDir(filepath.Dir(root))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	defer parent.Close()
+	var d *safefile.Dir
+	if create {
+		d, err = parent.EnsureSubdir(filepath.Base(root), 0o700)
+	} else {
+		d, err = parent.Subdir(filepath.Base(root))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	return d, nil
+}
+
+// CapTasks caps each task's log at max bytes (0: no cap). A task that
+// prints more keeps the first and the last half of max in its log, with
+// a line between them saying how much was cut; run.log and the verbose
+// stream get the same. Call it before the first Open.
+func (l *Logs) CapTasks(max int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max = max
+}
+
+// Cut is a task log that reached its cap.
+type Cut struct {
+	Task        string
+	Total, Kept int64 // bytes the task printed, bytes its log kept
+	Max         int64
+}
+
+// String is the warning the summary shows for the task.
+func (c Cut) String() string {
+	return fmt.Sprintf("it printed %s; its log keeps the first %s and the last %s (log_max = %s)",
+		formatSize(c.Total), formatSize(c.Max-c.Max/2), formatSize(c.Max/2), formatSize(c.Max))
+}
+
+// Cuts returns the task logs that reached their cap, once their writers
+// are closed, in the order they were closed.
+func (l *Logs) Cuts() []Cut {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Cut(nil), l.cuts...)
 }
 
 // Dir is this run's log directory.
@@ -86,12 +163,21 @@ func (l *Logs) Open(task string) (io.WriteCloser, string, error) {
 		return nil, "", fmt.Errorf("logs: %q cannot be a log file name", task)
 	}
 	path := filepath.Join(l.dir, task+".log")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := l.runDir.OpenFile(task+".log", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, "", fmt.Errorf("logs: %w", err)
 	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, "", fmt.Errorf("logs: %w", err)
+	}
+	l.mu.Lock()
+	capped := l.max
+	l.mu.Unlock()
 	prefix := "[" + task + "] "
-	return &taskLog{f: f, l: l, prefix: prefix, line: make([]byte, 0, len(prefix)+512)}, path, nil
+	return &taskLog{f: f, l: l, task: task, prefix: prefix, line: make([]byte, 0, len(prefix)+512),
+		pos: st.Size(), max: capped, runStop: -1}, path, nil
 }
 
 // line writes whole prefixed lines (each ending in '\n') to run.log in one
@@ -121,32 +207,41 @@ func (l *Logs) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.runDir.Close()
 	return l.run.Close()
 }
 
 // Prune removes the oldest run directories under root so that keep remain,
 // this run's included. Only real directories named like run IDs are
-// touched: not other names, not symlinks (nor what they point to).
+// touched: not other names, not symlinks (nor what they point to), and
+// nothing is followed inside them.
 func (l *Logs) Prune() error {
-	entries, err := os.ReadDir(l.root)
+	root, err := openLogsRoot(l.root, false)
+	if err != nil {
+		return fmt.Errorf("logs: prune: %w", err)
+	}
+	defer root.Close()
+	names, err := root.Names()
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
 	var runs []string
-	for _, e := range entries {
-		// ReadDir reports the entry itself, so a symlink is never a dir here.
-		if e.Type().IsDir() && runIDRE.MatchString(e.Name()) {
-			runs = append(runs, e.Name())
+	for _, n := range names {
+		if !runIDRE.MatchString(n) {
+			continue
+		}
+		// Lstat: a symlink is never a directory here.
+		if st, err := root.Lstat(n); err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+			runs = append(runs, n)
 		}
 	}
 	sort.Strings(runs)
 	var errs []error
 	for i := 0; i < len(runs)-l.keep; i++ {
-		p := filepath.Join(l.root, runs[i])
-		if p == l.dir {
+		if filepath.Join(l.root, runs[i]) == l.dir {
 			continue
 		}
-		if err := os.RemoveAll(p); err != nil {
+		if err := root.RemoveAll(runs[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -158,14 +253,40 @@ func (l *Logs) Prune() error {
 
 // taskLog is one task's log writer. The raw bytes go to <task>.log as they
 // come; run.log gets whole prefixed lines.
+//
+// With a cap (max > 0), the log is written as it comes up to max bytes.
+// Past that its first max-max/2 bytes stay and the rest of the file is a
+// ring of the last max/2 bytes, written in place, so a task printing a
+// gigabyte costs neither disk nor memory beyond the cap. Close puts the
+// ring in order behind a line saying what was cut. run.log (and the
+// verbose stream) take the task's lines until they hold max-max/2 bytes
+// of it; Close then passes on its last lines, up to max/2 bytes, with a
+// line saying what run.log leaves out.
 type taskLog struct {
 	mu     sync.Mutex
 	f      *os.File
 	l      *Logs
+	task   string
 	prefix string
 	line   []byte // prefix + the current line so far, at most maxLogLine of it
 	batch  []byte // whole prefixed lines not yet passed to run.log
 	closed bool
+
+	pos     int64 // where the next byte of the head goes
+	max     int64 // the cap; 0 = none
+	total   int64 // bytes written to the log, cut ones included
+	cutting bool  // past the head: bytes go to the ring
+	ringAt  int64 // the ring's first byte in the file
+	ringPos int64 // the next write's place in the ring
+	ringLen int64 // bytes in the ring (up to its size)
+
+	// run.log's share, capped the same way in its own bytes (prefixes
+	// included: a task printing short lines would otherwise fill run.log
+	// several times over).
+	raw      int64 // output bytes turned into run.log lines so far
+	runBytes int64 // bytes of those lines passed to run.log
+	runStop  int64 // raw offset where run.log stopped taking lines; -1 while it takes them
+	tailing  bool  // Close is passing the tail: no cap
 }
 
 // batchSize bounds the whole lines a task log gathers before passing them
@@ -179,7 +300,42 @@ func (t *taskLog) Write(p []byte) (int, error) {
 	if t.closed {
 		return 0, os.ErrClosed
 	}
-	n, err := t.f.Write(p)
+	n := len(p)
+	t.total += int64(n)
+	var err error
+	if t.max > 0 && !t.cutting && t.pos+int64(len(p)) > t.max {
+		k := max(t.max-t.pos, 0)
+		err = t.writeHead(p[:k])
+		p = p[k:]
+		t.startCut()
+	}
+	if t.cutting {
+		err = errors.Join(err, t.writeRing(p))
+	} else {
+		err = t.writeHead(p)
+	}
+	return n, err
+}
+
+// head is how many bytes of a capped log are kept from its start.
+func (t *taskLog) head() int64 { return t.max - t.max/2 }
+
+// ringSize is how many bytes of a capped log are kept from its end.
+func (t *taskLog) ringSize() int64 { return t.max / 2 }
+
+// writeHead writes p where the log goes on and passes its lines on.
+func (t *taskLog) writeHead(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	k, err := t.f.WriteAt(p, t.pos)
+	t.pos += int64(k)
+	t.split(p)
+	return err
+}
+
+// split turns p, output of the task, into prefixed lines for run.log.
+func (t *taskLog) split(p []byte) {
 	for len(p) > 0 {
 		if len(t.line) == 0 {
 			t.line = append(t.line, t.prefix...)
@@ -190,6 +346,7 @@ func (t *taskLog) Write(p []byte) (int, error) {
 			// it is the next byte, goes with it.
 			if p[0] == '\n' {
 				p = p[1:]
+				t.raw++
 			}
 			t.line = append(t.line, '\n')
 			t.flush()
@@ -197,20 +354,78 @@ func (t *taskLog) Write(p []byte) (int, error) {
 		}
 		if i := bytes.IndexByte(p[:min(room, len(p))], '\n'); i >= 0 {
 			t.line = append(t.line, p[:i+1]...)
+			t.raw += int64(i + 1)
 			t.flush()
 			p = p[i+1:]
 			continue
 		}
 		take := min(room, len(p))
 		t.line = append(t.line, p[:take]...)
+		t.raw += int64(take)
 		p = p[take:]
 	}
 	t.pass()
-	return n, err
 }
 
-// flush moves the finished line to the batch.
+// note passes a line of rebuild's own to run.log, outside the cap.
+func (t *taskLog) note(text string) {
+	t.endLine()
+	t.batch = append(append(append(t.batch, t.prefix...), text...), '\n')
+	t.pass()
+}
+
+// startCut is called when the log is full: its second half becomes the
+// ring, full, its oldest byte first.
+func (t *taskLog) startCut() {
+	t.cutting = true
+	t.ringAt, t.ringPos, t.ringLen = t.head(), 0, t.ringSize()
+}
+
+// endLine finishes an unterminated line for run.log.
+func (t *taskLog) endLine() {
+	if len(t.line) > len(t.prefix) {
+		t.line = append(t.line, '\n')
+		t.flush()
+	}
+	t.line = t.line[:0]
+	t.pass()
+}
+
+// writeRing keeps the last ringSize bytes of what comes after the head.
+func (t *taskLog) writeRing(p []byte) error {
+	size := t.ringSize()
+	if size == 0 {
+		return nil
+	}
+	if int64(len(p)) > size {
+		p = p[int64(len(p))-size:]
+	}
+	var errs error
+	for len(p) > 0 {
+		k := min(int64(len(p)), size-t.ringPos)
+		if _, err := t.f.WriteAt(p[:k], t.ringAt+t.ringPos); err != nil {
+			errs = err
+		}
+		p = p[k:]
+		t.ringPos = (t.ringPos + k) % size
+		t.ringLen = min(t.ringLen+k, size)
+	}
+	return errs
+}
+
+// flush moves the finished line to the batch, until run.log holds its
+// share of a capped task's output.
 func (t *taskLog) flush() {
+	if t.max > 0 && !t.tailing {
+		if t.runStop >= 0 {
+			t.line = t.line[:0]
+			return
+		}
+		t.runBytes += int64(len(t.line))
+		if t.runBytes >= t.head() {
+			t.runStop = t.raw
+		}
+	}
 	t.batch = append(t.batch, t.line...)
 	t.line = t.line[:0]
 	if len(t.batch) >= batchSize {
@@ -226,7 +441,8 @@ func (t *taskLog) pass() {
 	}
 }
 
-// Close passes on a last unterminated line and closes <task>.log.
+// Close passes on a last unterminated line and closes <task>.log; a
+// capped log gets its tail put in order first.
 func (t *taskLog) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -234,10 +450,177 @@ func (t *taskLog) Close() error {
 		return nil
 	}
 	t.closed = true
-	if len(t.line) > len(t.prefix) {
-		t.line = append(t.line, '\n')
-		t.flush()
+	var err error
+	if t.cutting {
+		err = t.finishCut()
 	}
-	t.pass()
-	return t.f.Close()
+	t.endLine()
+	if t.runStop >= 0 {
+		err = errors.Join(err, t.passTail())
+	}
+	return errors.Join(err, t.f.Close())
+}
+
+// finishCut lays the log out as head, a line saying what was cut, then
+// the ring from its oldest byte. It reads and writes in blocks: memory
+// stays flat.
+func (t *taskLog) finishCut() error {
+	kept := t.ringAt + t.ringLen
+	cut := t.total - kept
+	note := t.cutNote(cut)
+	m := int64(len(note))
+	if t.ringLen == t.ringSize() && t.ringPos != 0 {
+		// The ring wrapped: its oldest byte is at ringPos. Copy it, in
+		// order, past its end, then down behind the note.
+		scratch := t.ringAt + t.ringLen
+		if err := copyWithin(t.f, scratch, t.ringAt+t.ringPos, t.ringLen-t.ringPos); err != nil {
+			return err
+		}
+		if err := copyWithin(t.f, scratch+t.ringLen-t.ringPos, t.ringAt, t.ringPos); err != nil {
+			return err
+		}
+		if err := copyWithin(t.f, t.ringAt+m, scratch, t.ringLen); err != nil {
+			return err
+		}
+	} else if err := copyWithin(t.f, t.ringAt+m, t.ringAt, t.ringLen); err != nil {
+		return err
+	}
+	if _, err := t.f.WriteAt([]byte(note), t.ringAt); err != nil {
+		return err
+	}
+	t.pos = t.ringAt + m + t.ringLen
+	if err := t.f.Truncate(t.pos); err != nil {
+		return err
+	}
+	t.l.mu.Lock()
+	t.l.cuts = append(t.l.cuts, Cut{Task: t.task, Total: t.total, Kept: kept, Max: t.max})
+	t.l.mu.Unlock()
+	return nil
+}
+
+// cutNote is the line a capped log holds where its output was cut.
+func (t *taskLog) cutNote(cut int64) string {
+	return fmt.Sprintf("\n[rebuild: %s of output cut here; this log keeps the first %s and the last %s of %s (log_max = %s)]\n",
+		formatSize(cut), formatSize(t.ringAt), formatSize(t.ringLen), formatSize(t.total), formatSize(t.max))
+}
+
+// passTail gives run.log, which stopped taking lines at runStop, the last
+// lines of the log that fit in max/2 bytes of it, after a line saying
+// what it leaves out. It reads the finished log file in blocks.
+func (t *taskLog) passTail() error {
+	end := t.pos
+	start, err := t.tailStart(end, t.ringSize())
+	if err != nil {
+		return err
+	}
+	had := t.runStop // where run.log stopped, in the file
+	if t.cutting {
+		had = min(had, t.ringAt) // past the head the file is the ring
+	}
+	if start <= had {
+		start = had // never what run.log has
+	} else {
+		shown := end - start
+		if t.cutting && start <= t.ringAt {
+			shown -= int64(len(t.cutNote(t.total - t.ringAt - t.ringLen))) // the note is not output
+		}
+		t.note(fmt.Sprintf("[rebuild: %s of this task's output left out of run.log here (log_max = %s); %s.log has %s]",
+			formatSize(max(t.total-t.runStop-shown, 0)), formatSize(t.max), t.task, keptWords(t.cutting)))
+	}
+	t.tailing = true
+	defer func() { t.tailing = false }()
+	buf := make([]byte, 64<<10)
+	for off := start; off < end; {
+		k, err := t.f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		t.split(buf[:k])
+		off += int64(k)
+		if err != nil {
+			break
+		}
+	}
+	t.endLine()
+	return nil
+}
+
+func keptWords(cut bool) string {
+	if cut {
+		return "its first and last part"
+	}
+	return "all of it"
+}
+
+// tailStart is where the last lines of the log's first end bytes begin
+// that, prefixed, fit in budget bytes (end when not even the last one
+// does).
+func (t *taskLog) tailStart(end, budget int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	start, lines := end, int64(1)
+	for pos := end; pos > 0; {
+		n := min(int64(len(buf)), pos)
+		pos -= n
+		b := buf[:n]
+		if _, err := t.f.ReadAt(b, pos); err != nil && !errors.Is(err, io.EOF) {
+			return start, err
+		}
+		for i := n - 1; i >= 0; i-- {
+			if b[i] != '\n' || pos+i+1 >= end {
+				continue
+			}
+			ls := pos + i + 1 // a line starts here
+			if end-ls+lines*int64(len(t.prefix)) > budget {
+				return start, nil
+			}
+			start = ls
+			lines++
+		}
+	}
+	if end+lines*int64(len(t.prefix)) <= budget {
+		start = 0
+	}
+	return start, nil
+}
+
+// copyWithin copies n bytes of f from src to dst, in blocks, in the order
+// that is safe when the two overlap (as memmove does).
+func copyWithin(f *os.File, dst, src, n int64) error {
+	if n <= 0 || dst == src {
+		return nil
+	}
+	buf := make([]byte, min(n, 1<<20))
+	size := int64(len(buf))
+	for done := int64(0); done < n; {
+		k := min(size, n-done)
+		var at int64
+		if dst < src {
+			at = done // front to back
+		} else {
+			at = n - done - k // back to front
+		}
+		if _, err := f.ReadAt(buf[:k], src+at); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(buf[:k], dst+at); err != nil {
+			return err
+		}
+		done += k
+	}
+	return nil
+}
+
+// formatSize shows n bytes in binary units, as du -h and the summary do:
+// "512 B", "1.2 KiB", "50 MiB".
+func formatSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v >= 100 || v == float64(int64(v)) {
+		return fmt.Sprintf("%.0f %s", v, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
 }

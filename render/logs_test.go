@@ -282,3 +282,125 @@ func TestLogsSameMillisecond(t *testing.T) {
 		t.Errorf("dirs %s and %s", a.Dir(), b.Dir())
 	}
 }
+
+// A capped task log keeps its first and last half of the cap, byte for
+// byte, with a line between them saying how much was cut; run.log gets
+// the head's lines, a note, and the tail's lines. Checked with the ring
+// part-filled, exactly full and wrapped many times, in chunks of every
+// size.
+func TestLogsCapKeepsHeadAndTail(t *testing.T) {
+	const limit = 1000
+	for _, total := range []int{limit, limit + 1, limit/2 + 300, limit/2 + limit/2, 100_000, 100_003} {
+		t.Run(fmt.Sprint(total), func(t *testing.T) {
+			l, err := OpenLogs(t.TempDir(), NewRunID(time.Now()), 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.CapTasks(limit)
+			w, path, err := l.Open("loud")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all strings.Builder
+			for i := 0; all.Len() < total; i++ {
+				fmt.Fprintf(&all, "line %05d\n", i)
+			}
+			out := all.String()[:total]
+			rng := rand.New(rand.NewSource(int64(total)))
+			for rest := out; len(rest) > 0; {
+				k := min(len(rest), 1+rng.Intn(700))
+				if n, err := io.WriteString(w, rest[:k]); n != k || err != nil {
+					t.Fatalf("Write: %d, %v", n, err)
+				}
+				rest = rest[k:]
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			b, _ := os.ReadFile(path)
+			got := string(b)
+			if total <= limit {
+				if got != out || len(l.Cuts()) != 0 {
+					t.Fatalf("under the cap the log changed: %d bytes, cuts %v", len(got), l.Cuts())
+				}
+				return
+			}
+			head, tail := out[:limit/2], out[len(out)-min(limit/2, total-limit/2):]
+			if !strings.HasPrefix(got, head) || !strings.HasSuffix(got, tail) {
+				t.Fatalf("log is not head + note + tail:\n%q", got)
+			}
+			note := got[len(head) : len(got)-len(tail)]
+			if !strings.Contains(note, formatSize(int64(total-len(head)-len(tail)))+" of output cut here") || strings.Count(note, "\n") != 2 {
+				t.Errorf("note %q", note)
+			}
+			cuts := l.Cuts()
+			if len(cuts) != 1 || cuts[0].Task != "loud" || cuts[0].Total != int64(total) || cuts[0].Kept != int64(len(head)+len(tail)) {
+				t.Errorf("Cuts = %+v", cuts)
+			}
+			run, _ := os.ReadFile(filepath.Join(l.Dir(), "run.log"))
+			runLog := string(run)
+			lastLine := strings.TrimSuffix(tail, "\n")
+			lastLine = lastLine[strings.LastIndexByte(lastLine, '\n')+1:]
+			for _, want := range []string{"[loud] line 00000\n", "[loud] " + lastLine + "\n", "[loud] [rebuild: ",
+				" of this task's output left out of run.log here (log_max = 1000 B); loud.log has its first and last part]\n"} {
+				if !strings.Contains(runLog, want) {
+					t.Errorf("run.log lacks %q:\n%s", want, runLog)
+				}
+			}
+			if !strings.HasSuffix(runLog, "[loud] "+lastLine+"\n") {
+				t.Errorf("run.log does not end with the last line:\n%s", runLog)
+			}
+			if strings.Count(runLog, "[loud] line 00000") != 1 {
+				t.Errorf("run.log has the first line more than once")
+			}
+			if len(runLog) > limit+300 {
+				t.Errorf("run.log has %d bytes for a log capped at %d:\n%s", len(runLog), limit, runLog)
+			}
+		})
+	}
+}
+
+// logs as a link is refused: a root run with a user's state directory
+// must not write its logs, or prune, wherever the link points.
+func TestLogsRootLinkRefused(t *testing.T) {
+	state, outside := t.TempDir(), t.TempDir()
+	os.Symlink(outside, filepath.Join(state, "logs"))
+	if l, err := OpenLogs(filepath.Join(state, "logs"), NewRunID(time.Now()), 1, nil); err == nil {
+		l.Close()
+		t.Fatal("logs opened through a link")
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("created through the link: %v", entries)
+	}
+	// Missing: created with its parent.
+	l, err := OpenLogs(filepath.Join(state, "new", "logs"), NewRunID(time.Now()), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+}
+
+// Short lines grow with their prefix in run.log: its share is capped in
+// its own bytes, even when the task log itself is under the cap.
+func TestLogsRunLogShareCappedInItsOwnBytes(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), NewRunID(time.Now()), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.CapTasks(1000)
+	w, path, _ := l.Open("loud")
+	out := strings.Repeat("y\n", 400) + "last\n"
+	io.WriteString(w, out)
+	w.Close()
+	l.Close()
+	if b, _ := os.ReadFile(path); string(b) != out || len(l.Cuts()) != 0 {
+		t.Fatalf("the task log under its cap changed (%d bytes), cuts %v", len(b), l.Cuts())
+	}
+	b, _ := os.ReadFile(filepath.Join(l.Dir(), "run.log"))
+	runLog := string(b)
+	if len(runLog) > 1300 || !strings.Contains(runLog, "left out of run.log here (log_max = 1000 B); loud.log has all of it]") ||
+		!strings.HasPrefix(runLog, "[loud] y\n") || !strings.HasSuffix(runLog, "[loud] y\n[loud] last\n") {
+		t.Errorf("run.log (%d bytes):\n%s", len(runLog), runLog)
+	}
+}

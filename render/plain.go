@@ -100,7 +100,9 @@ func (r *plain) Emit(e schedule.Event) {
 			return
 		}
 	case schedule.Finish:
-		r.status.finished(e.Task)
+		if last, held := r.status.finished(e.Task); held {
+			r.writeLocked(e.Time, statusLine(last))
+		}
 	}
 	r.writeLocked(e.Time, line)
 }

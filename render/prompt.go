@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
@@ -67,12 +68,12 @@ func (p *Prompter) Confirm(ctx context.Context, q tasks.Question[bool]) (bool, e
 func (p *Prompter) Choose(ctx context.Context, q tasks.Question[rune], choices []tasks.Choice) (rune, error) {
 	keys := make([]string, len(choices))
 	for i, c := range choices {
-		keys[i] = string(c.Key) + "=" + c.Label
+		keys[i] = termtext.Escape(string(c.Key) + "=" + c.Label)
 	}
 	hint := "[" + strings.Join(keys, " ") + "]"
 	hasDefault := valid(q.Default, choices)
 	if hasDefault {
-		hint += " (Enter: " + string(q.Default) + ")"
+		hint += " (Enter: " + termtext.Escape(string(q.Default)) + ")"
 	}
 	v := questionView{text: cleanLines(q.Text), hint: hint}
 	return ask(p, ctx, q, v, hasDefault, "please answer with one of the keys", func(s string) (rune, bool) {
@@ -110,7 +111,7 @@ func valid(k rune, choices []tasks.Choice) bool {
 func (p *Prompter) Input(ctx context.Context, q tasks.Question[string]) (string, error) {
 	hint := ":"
 	if q.Default != "" {
-		hint = "[" + q.Default + "]:"
+		hint = "[" + termtext.Escape(q.Default) + "]:"
 	}
 	v := questionView{text: cleanLines(q.Text), hint: hint}
 	return ask(p, ctx, q, v, true, "", func(s string) (string, bool) { return s, true })

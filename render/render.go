@@ -42,7 +42,7 @@ func Resolve(mode string, stdoutIsTTY bool) (string, error) {
 // TaskInfo is what the renderer knows about a task before it runs.
 type TaskInfo struct {
 	Name        string
-	Seed        int
+	Phase       int
 	Critical    bool
 	Interactive bool
 	// ETA is the expected duration (history's median, else the default
@@ -144,6 +144,8 @@ func New(mode string, o Options) (Renderer, error) {
 	if o.Ticker == nil {
 		o.Ticker = timeTicker
 	}
+	// A display that goes away mid-run must not stop the run (display.go).
+	o.Out, o.Err = newDisplay(o.Out), newDisplay(o.Err)
 	switch mode {
 	case ModeTTY:
 		return newTTY(o), nil

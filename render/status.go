@@ -17,7 +17,8 @@ const heldEvery = 250 * time.Millisecond
 // update and limits only the redraw): a line that comes within every of
 // the task's last written one is held, replacing any line held before
 // it, and a tick writes it once the interval has passed. A task's Finish
-// drops what it still holds: the finish line says the rest.
+// hands back what it still holds, to be written just before the finish
+// line: the last thing a task said (often why it ended) is never lost.
 //
 // The interval is measured in event time (Event.Time, and the clock's
 // time at a tick), so the renderer's clock decides, not the wall. The
@@ -61,8 +62,11 @@ func (g *statusGate) due(now time.Time) []schedule.Event {
 	return out
 }
 
-// finished forgets task: it has nothing more to say in a status line.
-func (g *statusGate) finished(task string) {
+// finished forgets task, which has nothing more to say in a status line,
+// and returns the line it still held, if any.
+func (g *statusGate) finished(task string) (last schedule.Event, held bool) {
+	last, held = g.held[task]
 	delete(g.held, task)
 	delete(g.written, task)
+	return last, held
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,7 +14,8 @@ import (
 // summaryText is the end-of-run report of tty and plain:
 //
 //	Actions      every task's action lines, in graph order
-//	Statistics   every task's statistics
+//	Statistics   every task's statistics, but none that repeats one of
+//	             its actions word for word
 //	Skipped      skipped and declined tasks with their reasons (on purpose:
 //	             not warnings); a reason shared by several, on one line
 //	Warnings     every task's warnings, then the failures that are not
@@ -21,7 +23,7 @@ import (
 //	             (upstream-failed, canceled): only root causes are errors
 //	the failed critical task: reason, last log lines, log path
 //	logs: <dir>
-//	wall time 1m02s · critical path a → b → c
+//	wall time 1m02s · measured critical path a → b → c
 //
 // Empty sections are left out.
 func summaryText(p palette, s *schedule.Summary, logDir string) string {
@@ -37,7 +39,7 @@ func summaryText(p palette, s *schedule.Summary, logDir string) string {
 		return rows
 	}
 	section(&b, p, "Actions", p.bold, report(func(r *schedule.Result) []string { return r.Report.Actions }), nil)
-	section(&b, p, "Statistics", p.bold, report(func(r *schedule.Result) []string { return r.Report.Stats }), nil)
+	section(&b, p, "Statistics", p.bold, report(statsNotActions), nil)
 	skipped, grouped := notDone(s, order)
 	section(&b, p, "Skipped", p.bold, skipped, grouped)
 	warn, tail := warnings(p, s, order, s.FailedCritical)
@@ -64,11 +66,25 @@ func summaryText(p palette, s *schedule.Summary, logDir string) string {
 	}
 	foot = append(foot, "wall time "+dur(s.Wall))
 	if len(s.CriticalPath) > 0 {
-		foot = append(foot, "critical path "+strings.Join(s.CriticalPath, " → "))
+		// What happened, not what was estimated (schedule.measuredPath):
+		// `rebuild plan` shows the estimate.
+		foot = append(foot, "measured critical path "+strings.Join(s.CriticalPath, " → "))
 	}
 	b.WriteString(p.dim(strings.Join(foot, " · ")))
 	b.WriteByte('\n')
 	return b.String()
+}
+
+// statsNotActions is r's statistics without those that say again, word
+// for word, what one of its actions says: a line is read once.
+func statsNotActions(r *schedule.Result) []string {
+	var out []string
+	for _, l := range r.Report.Stats {
+		if !slices.Contains(r.Report.Actions, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // quietText is the quiet mode's report: every failure with its last log

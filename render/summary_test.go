@@ -129,8 +129,25 @@ func TestSummaryCleanRun(t *testing.T) {
 	}, Wall: 1500 * time.Millisecond, CriticalPath: []string{"a"}}
 	got := summaryText(palette{}, s, "")
 	// DESIGN.md: every state but succeeded has a reason the summary shows.
-	want := "Actions\n  a  did it\n\nSkipped\n  b  skipped: nothing to do\n\nwall time 1.5s · critical path a\n"
+	want := "Actions\n  a  did it\n\nSkipped\n  b  skipped: nothing to do\n\nwall time 1.5s · measured critical path a\n"
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// A statistic that says again what an action said is left out; the same
+// words from another task are not a repeat.
+func TestSummaryStatsDoNotRepeatActions(t *testing.T) {
+	s := &schedule.Summary{Order: []string{"caches", "disk"}, Results: map[string]*schedule.Result{
+		"caches": {Name: "caches", State: schedule.Succeeded, Report: tasks.Report{
+			Actions: []string{"freed 10.0 MiB from 4 caches"},
+			Stats:   []string{"freed 10.0 MiB from 4 caches", "4 caches looked at"}}},
+		"disk": {Name: "disk", State: schedule.Succeeded, Report: tasks.Report{
+			Stats: []string{"freed 10.0 MiB from 4 caches"}}},
+	}}
+	got := summaryText(palette{}, s, "")
+	want := "Actions\n  caches  freed 10.0 MiB from 4 caches\n\nStatistics\n  caches  4 caches looked at\n  disk    freed 10.0 MiB from 4 caches\n\nwall time 0.0s\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

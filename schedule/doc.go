@@ -2,7 +2,10 @@
 // the rules of DESIGN.md's "Scheduling rules" (needs and after edges,
 // concurrency slots taken only when runnable, exclusive resources, the
 // critical chain first, critical abort, timeouts, panics caught per task,
-// Ctrl-C), and it records history and holds the single-run lock.
+// Ctrl-C), and it records history (kept under a size by CompactHistory,
+// read from its newest end for ETAs) and holds the single-run lock. The
+// lock and the history are opened through internal/safefile: never
+// through a link, and only in a state directory of the user or root.
 //
 // One file per concept: run.go is the Run and its Options, walker.go the
 // walk itself (a walker whose fields are the state of one Execute, each

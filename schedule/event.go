@@ -41,7 +41,7 @@ type Event struct {
 	Tail     []string
 	LogPath  string
 	Critical bool
-	Seed     int
+	Phase    int
 }
 
 // Sink receives events. The scheduler calls Emit from one goroutine at a

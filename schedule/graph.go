@@ -15,7 +15,7 @@ func Graph(specs []tasks.Spec) (*dag.Graph, map[string]tasks.Spec, error) {
 	byName := make(map[string]tasks.Spec, len(specs))
 	for _, s := range specs {
 		nodes = append(nodes, dag.Node{
-			Name: s.Name, Seed: s.Seed, Groups: s.Groups, Needs: s.Needs, After: s.After,
+			Name: s.Name, Phase: s.Phase, Groups: s.Groups, Needs: s.Needs, After: s.After,
 			Critical: s.Critical, Interactive: s.Interactive,
 		})
 		byName[s.Name] = s

@@ -3,6 +3,8 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 )
 
 // Lock is the single-run lock of a state directory.
@@ -39,12 +42,28 @@ func (e *LockedError) ExitCode() int { return exitcode.Locked }
 // AcquireLock takes an exclusive flock on dir/lock without waiting and
 // writes our pid and start time into it. The kernel drops the lock when
 // the process dies, so a crash never leaves a stale lock behind.
+//
+// dir is created when missing and must belong to the user running
+// rebuild or to root (an *safefile.OwnerError otherwise): a root run with
+// another user's state directory (sudo -E, a shared state_dir) must not
+// write through links that user planted, so lock is never followed if it
+// is a link, and, run as root in a user's directory, it belongs to that
+// user afterwards.
 func AcquireLock(dir string, now time.Time) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	d, err := safefile.OpenDirAll(dir, 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if err := d.CheckOwner(os.Geteuid()); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := d.OpenFile("lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w (an earlier run as another user, such as root, may have left it; `sudo chown -R %d %s` gives the state back to you)",
+			err, os.Geteuid(), dir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +71,9 @@ func AcquireLock(dir string, now time.Time) (*Lock, error) {
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			le := &LockedError{Path: path}
-			if b, err := os.ReadFile(path); err == nil {
-				fields := strings.Fields(string(b))
+			b := make([]byte, 64)
+			if n, err := f.ReadAt(b, 0); n > 0 && (err == nil || errors.Is(err, io.EOF)) {
+				fields := strings.Fields(string(b[:n]))
 				if len(fields) >= 2 {
 					le.PID, _ = strconv.Atoi(fields[0])
 					if sec, err := strconv.ParseInt(fields[1], 10, 64); err == nil {

@@ -22,8 +22,8 @@ func (q *queue) Pop() any {
 func (q *queue) push(t *task) { heap.Push(q, t) }
 func (q *queue) pop() *task   { return heap.Pop(q).(*task) }
 
-// ttyWaiters counts runnable tasks that want the terminal by seed rank, so
-// the lowest seed among them is found without scanning the queue.
+// ttyWaiters counts runnable tasks that want the terminal by phase rank, so
+// the lowest phase among them is found without scanning the queue.
 type ttyWaiters map[int]int
 
 func (w ttyWaiters) lowest() int {
@@ -37,21 +37,21 @@ func (w ttyWaiters) lowest() int {
 }
 
 // before orders runnable tasks: the longest remaining path first, so the
-// critical chain never waits behind read-only work; then the seed's order.
+// critical chain never waits behind read-only work; then the phase order.
 func before(a, b *task) bool {
 	if a.prio != b.prio {
 		return a.prio > b.prio
 	}
-	if sa, sb := seedRank(a.spec.Seed), seedRank(b.spec.Seed); sa != sb {
+	if sa, sb := phaseRank(a.spec.Phase), phaseRank(b.spec.Phase); sa != sb {
 		return sa < sb
 	}
 	return a.index < b.index
 }
 
-// seedRank sorts unnumbered tasks after the fourteen phases.
-func seedRank(seed int) int {
-	if seed <= 0 {
+// phaseRank sorts unnumbered tasks after the fourteen phases.
+func phaseRank(phase int) int {
+	if phase <= 0 {
 		return 1000
 	}
-	return seed
+	return phase
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,6 +184,60 @@ func TestDeclinedSkipsNeedsDependents(t *testing.T) {
 	}
 }
 
+// A "no" carries down the needs edges: what needs a task skipped for a
+// declined prerequisite is skipped too, with the same reason, while a task
+// that only comes after it runs. A task may say what its "no" means for
+// the tasks after it (a rolled-back configuration).
+func TestDeclinedCarriesDownNeeds(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		outcome error
+		reason  string
+	}{
+		{"default reason", tasks.Decline("not activated"), "activate was declined"},
+		{"carried reason", &tasks.Outcome{Kind: tasks.Declined, Reason: "changes rejected; rolled back", Carry: "configuration was rolled back"},
+			"configuration was rolled back"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ran := make(chan string, 8)
+			okNamed := func(name string) tasks.Task {
+				return tasks.Func(func(context.Context, *tasks.Env) error { ran <- name; return nil })
+			}
+			specs := []tasks.Spec{
+				{Name: "activate", Task: tasks.Func(func(context.Context, *tasks.Env) error { return c.outcome })},
+				{Name: "accept", Needs: []string{"activate"}, Task: okNamed("accept")},
+				{Name: "generations", Needs: []string{"accept"}, Task: okNamed("generations")},
+				{Name: "commit", Needs: []string{"accept"}, Task: okNamed("commit")},
+				{Name: "push", Needs: []string{"commit"}, Task: okNamed("push")},
+				{Name: "sessions", After: []string{"commit"}, Task: okNamed("sessions")},
+				{Name: "skipper", Task: tasks.Func(func(context.Context, *tasks.Env) error { return tasks.Skip("nothing to do") })},
+				{Name: "after-skip", Needs: []string{"skipper"}, Task: okNamed("after-skip")},
+			}
+			sum, _ := run(t, specs, Options{Jobs: 2})
+			close(ran)
+			var got []string
+			for n := range ran {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"after-skip", "sessions"}) {
+				t.Errorf("ran %v, want only after-skip and sessions", got)
+			}
+			if state(sum, "activate") != Declined {
+				t.Errorf("activate %s", state(sum, "activate"))
+			}
+			for _, n := range []string{"accept", "generations", "commit", "push"} {
+				if r := sum.Results[n]; r.State != Skipped || r.Reason != c.reason {
+					t.Errorf("%s %s (%q), want skipped (%q)", n, r.State, r.Reason, c.reason)
+				}
+			}
+			if r := sum.Results["after-skip"]; r.State != Succeeded || r.Carry != "" {
+				t.Errorf("after a plain skip: %s, carry %q", r.State, r.Carry)
+			}
+		})
+	}
+}
+
 func TestDisabledAndSkippedCountAsDone(t *testing.T) {
 	specs := []tasks.Spec{
 		{Name: "a", Disabled: true},
@@ -268,13 +323,13 @@ func TestCriticalChainFirstWithOneSlot(t *testing.T) {
 		})
 	}
 	specs := []tasks.Spec{
-		{Name: "flake-update", Seed: 1, Estimate: 10 * time.Second, Task: rec("flake-update")},
-		{Name: "build", Seed: 2, Needs: []string{"flake-update"}, Estimate: 600 * time.Second, Task: rec("build")},
-		{Name: "activate", Seed: 3, Needs: []string{"build"}, Estimate: 30 * time.Second, Task: rec("activate")},
+		{Name: "flake-update", Phase: 1, Estimate: 10 * time.Second, Task: rec("flake-update")},
+		{Name: "build", Phase: 2, Needs: []string{"flake-update"}, Estimate: 600 * time.Second, Task: rec("build")},
+		{Name: "activate", Phase: 3, Needs: []string{"build"}, Estimate: 30 * time.Second, Task: rec("activate")},
 	}
 	for i := 0; i < 5; i++ {
 		n := fmt.Sprintf("learn-%d", i)
-		specs = append(specs, tasks.Spec{Name: n, Seed: 7, Estimate: 20 * time.Second, Task: rec(n)})
+		specs = append(specs, tasks.Spec{Name: n, Phase: 7, Estimate: 20 * time.Second, Task: rec(n)})
 	}
 	run(t, specs, Options{Jobs: 1})
 	if fmt.Sprint(order[:3]) != "[flake-update build activate]" {
@@ -282,8 +337,8 @@ func TestCriticalChainFirstWithOneSlot(t *testing.T) {
 	}
 }
 
-// Interactive tasks get the terminal lowest seed first, one at a time.
-func TestTTYGrantedInSeedOrder(t *testing.T) {
+// Interactive tasks get the terminal lowest phase first, one at a time.
+func TestTTYGrantedInPhaseOrder(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
 	var holders atomic.Int32
@@ -301,10 +356,10 @@ func TestTTYGrantedInSeedOrder(t *testing.T) {
 		})
 	}
 	specs := []tasks.Spec{
-		{Name: "push", Seed: 14, Interactive: true, Task: ask("push")},
-		{Name: "caches", Seed: 11, Interactive: true, Task: ask("caches")},
-		{Name: "backups", Seed: 13, Interactive: true, Task: ask("backups")},
-		{Name: "accept", Seed: 8, Interactive: true, Task: ask("accept")},
+		{Name: "push", Phase: 14, Interactive: true, Task: ask("push")},
+		{Name: "caches", Phase: 11, Interactive: true, Task: ask("caches")},
+		{Name: "backups", Phase: 13, Interactive: true, Task: ask("backups")},
+		{Name: "accept", Phase: 8, Interactive: true, Task: ask("accept")},
 	}
 	sum, _ := run(t, specs, Options{Jobs: 4})
 	for n, r := range sum.Results {
@@ -319,13 +374,14 @@ func TestTTYGrantedInSeedOrder(t *testing.T) {
 
 func TestValuesHandedOn(t *testing.T) {
 	var got any
+	out := tasks.NewKey[string]("build", "out")
 	specs := []tasks.Spec{
 		{Name: "build", Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			env.Put("out", "/nix/store/abc-nixos-system")
+			out.Put(env, "/nix/store/abc-nixos-system")
 			return nil
 		})},
 		{Name: "activate", Needs: []string{"build"}, Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
-			got, _ = env.Value("build", "out")
+			got, _ = out.Get(env)
 			return nil
 		})},
 	}
@@ -474,7 +530,7 @@ func checkRandomGraph(t *testing.T, seed uint64) {
 // by the caller.
 func randomSpec(rng *rand.Rand, i int) tasks.Spec {
 	resources := []string{"tty", "claude-md", "x"}
-	sp := tasks.Spec{Name: fmt.Sprintf("t%02d", i), Seed: rng.IntN(15)}
+	sp := tasks.Spec{Name: fmt.Sprintf("t%02d", i), Phase: rng.IntN(15)}
 	for j := 0; j < i; j++ {
 		switch rng.IntN(10) {
 		case 0:

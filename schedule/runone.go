@@ -36,7 +36,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 	log := io.MultiWriter(logw, last)
 
 	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: r.opts.Estimate(t.name),
-		Critical: t.spec.Critical, Seed: t.spec.Seed, LogPath: res.LogPath})
+		Critical: t.spec.Critical, Phase: t.spec.Phase, LogPath: res.LogPath})
 
 	env := r.newEnv(t, log)
 	// The terminal, when there is one, goes to the task holding tty; the
@@ -62,6 +62,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 	// leaves the parent's cause here, a timeout before an abort ours.
 	timedOut := errors.Is(context.Cause(tctx), errTimedOut)
 	res.Duration = r.opts.Now().Sub(res.Start)
+	res.Wait = min(env.Waited(), res.Duration)
 	res.Report = env.Report()
 	judge(res, t, err, timedOut, ctx.Err() != nil, log)
 	if res.State == Failed {
@@ -115,6 +116,10 @@ func judge(res *Result, t *task, err error, timedOut, canceled bool, log io.Writ
 			res.State = Skipped
 			if o.Kind == tasks.Declined {
 				res.State = Declined
+				res.Carry = o.Carry
+				if res.Carry == "" {
+					res.Carry = fmt.Sprintf("%s was declined", t.name)
+				}
 			}
 			return
 		}

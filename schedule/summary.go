@@ -15,10 +15,18 @@ type Result struct {
 	Err      error
 	Start    time.Time
 	Duration time.Duration
+	// Wait is the part of Duration the task spent waiting for answers
+	// (tasks.Env.AddWait): history keeps it apart, ETAs leave it out.
+	Wait     time.Duration
 	Report   tasks.Report
 	Tail     []string
 	LogPath  string
 	Critical bool
+	// Carry is set when the task was declined, or skipped because a
+	// needs-prerequisite carried a "no": the reason its own
+	// needs-dependents are skipped with, so that a declined activation
+	// also skips what needs the tasks after it.
+	Carry string
 }
 
 // Summary is the outcome of a whole run.
@@ -28,7 +36,7 @@ type Summary struct {
 	Results      map[string]*Result
 	Start        time.Time
 	Wall         time.Duration
-	CriticalPath []string
+	CriticalPath []string // measured: see measuredPath
 	// FailedCritical names the critical task whose failure aborted the run.
 	FailedCritical string
 	Interrupted    bool

@@ -22,7 +22,7 @@ type task struct {
 	state     State
 	resources []string
 	wantsTTY  bool               // resources has tasks.ResourceTTY
-	cancel    context.CancelFunc // set when started; ends this task's context
+	cancel    context.CancelFunc // set when started (and only then); ends this task's context
 }
 
 // finished is a task's Result on its way from the task's goroutine back to
@@ -45,9 +45,9 @@ type walker struct {
 	// runnable holds the ready tasks not yet started, best first (see
 	// before): a task is in it exactly while its state is Waiting.
 	runnable queue
-	// waitingTTY counts the runnable tasks that want the terminal, by seed
+	// waitingTTY counts the runnable tasks that want the terminal, by phase
 	// rank: only the lowest rank may take it, so questions come in the
-	// seed's order.
+	// phase order.
 	waitingTTY ttyWaiters
 	// running holds the started tasks until their Result arrives on done:
 	// they are what an abort cancels.
@@ -109,6 +109,7 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 	}
 	w.wg.Wait()
 	w.sum.Wall = r.opts.Now().Sub(w.sum.Start)
+	w.sum.CriticalPath = measuredPath(r.g, w.sum, func(n string) bool { return w.all[n].cancel != nil })
 	return w.sum
 }
 
@@ -116,10 +117,9 @@ func (r *Run) newWalker() *walker {
 	start := r.opts.Now()
 	order := r.g.Order()
 	prio := r.g.LongestToEnd(r.opts.Estimate)
-	cp, _ := r.g.CriticalPath(r.opts.Estimate)
 	w := &walker{
 		r:          r,
-		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start, CriticalPath: cp},
+		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start},
 		all:        make(map[string]*task, len(order)),
 		waitingTTY: ttyWaiters{},
 		running:    map[string]*task{},
@@ -151,7 +151,7 @@ func (w *walker) finish(t *task, res *Result) {
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
 		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
 		Stats: res.Report.Stats, Warnings: res.Report.Warnings, Tail: res.Tail, LogPath: res.LogPath,
-		Critical: t.spec.Critical, Seed: t.spec.Seed})
+		Critical: t.spec.Critical, Phase: t.spec.Phase})
 }
 
 // settle ends a task without running it.
@@ -175,49 +175,64 @@ func (w *walker) abort(reason string) {
 // ready is called once every prerequisite of t is final: t either ends at
 // once (see unrunnable) or becomes runnable.
 func (w *walker) ready(t *task) {
-	if s, reason, ok := w.unrunnable(t); ok {
-		w.settle(t, s, reason)
+	if s, reason, carried, ok := w.unrunnable(t); ok {
+		res := &Result{Name: t.name, State: s, Reason: reason, Start: w.r.opts.Now(), Critical: t.spec.Critical}
+		if carried {
+			res.Carry = reason
+		}
+		w.finish(t, res)
 		w.release(t)
 		return
 	}
 	t.state = Waiting
 	if t.wantsTTY {
-		w.waitingTTY[seedRank(t.spec.Seed)]++
+		w.waitingTTY[phaseRank(t.spec.Phase)]++
 	}
 	w.runnable.push(t)
 }
 
 // unrunnable says whether a ready t ends without running, in which state
-// and why: a needs-prerequisite that did not succeed, the abort, being
-// disabled, or a dry run it does not support.
-func (w *walker) unrunnable(t *task) (State, string, bool) {
+// and why: a needs-prerequisite that did not succeed or that carries a
+// "no", the abort, being disabled, or a dry run it does not support.
+// carried says t is skipped for a "no" upstream, which it carries on to
+// its own needs-dependents: declining activate skips accept, and through
+// it generations, commit and push.
+func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) {
 	for _, e := range w.r.g.Prereqs(t.name) {
 		p := w.all[e.From]
-		if e.Kind != dag.Needs || p.state.satisfiesNeeds() {
+		if e.Kind != dag.Needs {
 			continue
 		}
 		// After an abort, only a failure upstream is a reason of its
 		// own; a canceled or declined prerequisite is the abort's.
-		if w.aborting && p.state != Failed && p.state != UpstreamFailed {
+		if w.aborting {
+			if p.state == Failed || p.state == UpstreamFailed {
+				return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), false, true
+			}
 			continue
 		}
-		if p.state == Declined {
-			return Skipped, fmt.Sprintf("%s was declined", p.name), true
+		if r := w.sum.Results[p.name]; r != nil && r.Carry != "" {
+			return Skipped, r.Carry, true, true
 		}
-		return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), true
+		if p.state == Declined { // declined without a Result's Carry: say so all the same
+			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
+		}
+		if !p.state.satisfiesNeeds() {
+			return UpstreamFailed, fmt.Sprintf("needs %s, which %s", p.name, describe(p.state)), false, true
+		}
 	}
 	switch {
 	case w.aborting:
-		return Canceled, w.abortReason, true
+		return Canceled, w.abortReason, false, true
 	case t.spec.Disabled:
 		if t.spec.DisabledReason != "" {
-			return Skipped, t.spec.DisabledReason, true
+			return Skipped, t.spec.DisabledReason, false, true
 		}
-		return Skipped, "disabled", true
+		return Skipped, "disabled", false, true
 	case w.r.opts.DryRun && !t.spec.DryRun:
-		return Skipped, "dry run", true
+		return Skipped, "dry run", false, true
 	}
-	return "", "", false
+	return "", "", false, false
 }
 
 // release tells t's dependents that t is final.
@@ -233,7 +248,7 @@ func (w *walker) release(t *task) {
 
 // dispatch starts runnable tasks, best first, while there are free slots;
 // a task whose resources are held (or whose question would come out of
-// the seed's order) waits in the queue without taking a slot.
+// the phase order) waits in the queue without taking a slot.
 func (w *walker) dispatch() {
 	if w.aborting {
 		w.cancelRunnable()
@@ -242,15 +257,15 @@ func (w *walker) dispatch() {
 	var blocked []*task
 	// Starting a tty task holds the tty, so the lowest rank cannot change
 	// under this loop in a way that lets another tty task start.
-	ttySeed := w.waitingTTY.lowest()
+	ttyPhase := w.waitingTTY.lowest()
 	for w.free > 0 && w.runnable.Len() > 0 {
 		t := w.runnable.pop()
-		if !w.canStart(t, ttySeed) {
+		if !w.canStart(t, ttyPhase) {
 			blocked = append(blocked, t)
 			continue
 		}
 		if t.wantsTTY {
-			w.waitingTTY[seedRank(t.spec.Seed)]--
+			w.waitingTTY[phaseRank(t.spec.Phase)]--
 		}
 		w.start(t)
 	}
@@ -260,14 +275,14 @@ func (w *walker) dispatch() {
 }
 
 // canStart reports whether none of t's resources is held and, for a task
-// wanting the terminal, whether its seed's questions are next.
-func (w *walker) canStart(t *task, ttySeed int) bool {
+// wanting the terminal, whether its phase.s questions are next.
+func (w *walker) canStart(t *task, ttyPhase int) bool {
 	for _, res := range t.resources {
 		if _, busy := w.held[res]; busy {
 			return false
 		}
 	}
-	return !t.wantsTTY || seedRank(t.spec.Seed) == ttySeed
+	return !t.wantsTTY || phaseRank(t.spec.Phase) == ttyPhase
 }
 
 // cancelRunnable ends every runnable task with the abort's reason, then

@@ -19,10 +19,10 @@ type Env struct {
 	Log io.Writer
 	// Now is the clock.
 	Now func() time.Time
-	// Config is the whole validated configuration; Options is this task's
-	// [task.NAME] table (zero when there is none).
-	Config  *config.Config
-	Options config.Task
+	// Config is the whole validated configuration. A built-in task's own
+	// options are not here: they are decoded and checked before the run
+	// and bound to the task (see Configurable).
+	Config *config.Config
 	// Prompt asks questions; see Prompter.
 	Prompt Prompter
 	// Runner runs external commands (process groups, drained output,
@@ -40,11 +40,12 @@ type Env struct {
 	Yes bool
 
 	report   Reporter
-	values   *Values
+	vals     *Values
 	mu       sync.Mutex
 	actions  []string
 	stats    []string
 	warnings []string
+	waited   time.Duration
 }
 
 // Reporter receives a task's live status lines; the scheduler turns them
@@ -59,7 +60,7 @@ func NewEnv(name string, r Reporter, v *Values) *Env {
 	if v == nil {
 		v = NewValues()
 	}
-	return &Env{Name: name, report: r, values: v, Now: time.Now, Log: io.Discard}
+	return &Env{Name: name, report: r, vals: v, Now: time.Now, Log: io.Discard}
 }
 
 // Status sets the task's one-line live status.
@@ -89,6 +90,23 @@ func (e *Env) add(dst *[]string, format string, args []any) {
 	*dst = append(*dst, line)
 	e.mu.Unlock()
 	fmt.Fprintln(e.Log, line)
+}
+
+// AddWait records d as time the task spent waiting for the person to
+// answer. The Prompter a task is given reports it; the scheduler keeps it
+// apart from the task's working time, so a slow answer never makes the
+// next run's estimate longer.
+func (e *Env) AddWait(d time.Duration) {
+	e.mu.Lock()
+	e.waited += d
+	e.mu.Unlock()
+}
+
+// Waited is the time recorded with AddWait.
+func (e *Env) Waited() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.waited
 }
 
 // Report is what a task recorded for the summary.
@@ -136,14 +154,8 @@ func (e *Env) Expand(p string) string {
 	return p
 }
 
-// Put hands a value to the tasks that run after this one.
-func (e *Env) Put(key string, v any) { e.values.Set(e.Name, key, v) }
-
-// Value reads a value another task handed on with Put.
-func (e *Env) Value(task, key string) (any, bool) { return e.values.Get(task, key) }
-
-// Values is the run-wide store of handed-on values. Ordering comes from
-// the graph's edges; the mutex only guards the map.
+// Values is the run-wide store of handed-on values (see Key). Ordering
+// comes from the graph's edges; the mutex only guards the map.
 type Values struct {
 	mu sync.RWMutex
 	m  map[[2]string]any
@@ -152,28 +164,36 @@ type Values struct {
 // NewValues returns an empty store.
 func NewValues() *Values { return &Values{m: map[[2]string]any{}} }
 
-// Set stores v under (task, key).
-func (v *Values) Set(task, key string, val any) {
+func (v *Values) set(task, key string, val any) {
 	v.mu.Lock()
 	v.m[[2]string{task, key}] = val
 	v.mu.Unlock()
 }
 
-// Get reads (task, key).
-func (v *Values) Get(task, key string) (any, bool) {
+func (v *Values) get(task, key string) (any, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	val, ok := v.m[[2]string{task, key}]
 	return val, ok
 }
 
-// Snapshot returns every value, keyed "task.key"; used for history.
+// Snapshot returns the values the run's history keeps, keyed
+// "task.key", each a string: a handed-on string as it is, and what a
+// Recorded value records under its task ("build.out"). Other values are
+// left out.
 func (v *Values) Snapshot() map[string]any {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	out := make(map[string]any, len(v.m))
 	for k, val := range v.m {
-		out[k[0]+"."+k[1]] = val
+		switch x := val.(type) {
+		case string:
+			out[k[0]+"."+k[1]] = x
+		case Recorded:
+			for name, s := range x.Record() {
+				out[k[0]+"."+name] = s
+			}
+		}
 	}
 	return out
 }

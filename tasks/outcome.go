@@ -13,7 +13,8 @@ const (
 	// Skipped: the task decided not to act (nothing to do, no terminal,
 	// disabled). Its needs-dependents still run.
 	Skipped Kind = iota + 1
-	// Declined: the person said no. Its needs-dependents are skipped.
+	// Declined: the person said no. Its needs-dependents are skipped,
+	// and theirs in turn: a "no" carries down the needs edges.
 	Declined
 )
 
@@ -21,6 +22,10 @@ const (
 type Outcome struct {
 	Kind   Kind
 	Reason string
+	// Carry is, for Declined, the reason the needs-dependents are skipped
+	// with, when "<task> was declined" would not say what happened (a
+	// rejected configuration that was rolled back).
+	Carry string
 }
 
 func (o *Outcome) Error() string {

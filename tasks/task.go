@@ -3,6 +3,8 @@ package tasks
 import (
 	"context"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/config"
 )
 
 // Task is the unit of work. Run returns nil on success, an error from
@@ -33,7 +35,7 @@ const (
 // The names in a Spec are the names users see in `rebuild list`.
 type Spec struct {
 	Name        string
-	Seed        int // phase number of the original script, 1–14; 0 = none
+	Phase       int // phase number of the original script, 1–14; 0 = none
 	Description string
 	Groups      []string
 	Needs       []string // run after these, only if they succeeded or skipped on purpose
@@ -55,9 +57,11 @@ type Spec struct {
 	// Root: the task runs commands through the elevation program; it is
 	// asked for once, before the first such task.
 	Root bool
-	// Options lists the keys this built-in task accepts in [task.NAME]
-	// besides the standard ones (timeout, enabled, needs, after, groups).
-	Options []string
+	// UsesFlake: the task works on the flake (its directory or its
+	// outputs), so a run that selects it first checks that there is one.
+	// UsesHost: it builds nixosConfigurations.<host>, so the run first
+	// checks that the flake has that host.
+	UsesFlake, UsesHost bool
 	// DryRun: the task supports --dry-run (it then shows exactly what it
 	// would change and changes nothing). Other tasks are skipped in a dry run.
 	DryRun bool
@@ -66,7 +70,37 @@ type Spec struct {
 	Source string
 	// User is true for a task defined in config.toml with `run`.
 	User bool
+	// Task does the work. A built-in task with options is a Configurable,
+	// registered with its defaults; Configure binds it to the
+	// configuration's.
 	Task Task
+}
+
+// Configure returns the task bound to t, its [task.NAME] table (zero when
+// there is none): a Configurable gets its options decoded over its
+// defaults and checked; any other task accepts no option key. Every error
+// is a *config.Error naming the layer, the key, the value and what is
+// allowed.
+func (s Spec) Configure(t config.Task) (Task, error) {
+	t.Name = s.Name
+	if c, ok := s.Task.(Configurable); ok {
+		return c.Configure(t)
+	}
+	return s.Task, t.CheckOptions()
+}
+
+// OptionKeys returns the keys the task accepts in [task.NAME] besides the
+// standard ones (timeout, enabled, needs, after, groups, critical).
+func (s Spec) OptionKeys() []string {
+	c, ok := s.Task.(Configurable)
+	if !ok {
+		return nil
+	}
+	var keys []string
+	for _, o := range DescribeOptions(c) {
+		keys = append(keys, o.Key)
+	}
+	return keys
 }
 
 // AllResources is Resources plus tty for an interactive user task, sorted

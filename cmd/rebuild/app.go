@@ -9,11 +9,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+	"github.com/rebuild-nixos/rebuild/internal/suggest"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // Main is the real entry point; it returns the exit code so tests can run
-// the whole program in-process.
-func Main() int { return Run(OSSystem(), os.Args[1:]) }
+// the whole program in-process. What it sets up belongs to the process:
+// a closed pipe is an error, not death (signals.go), and orphans of the
+// commands come back to rebuild (tasks/proc/reap.go).
+func Main() int {
+	catchBrokenPipe()
+	sys := OSSystem()
+	sys.Subreaper = proc.BecomeSubreaper() == nil
+	return Run(sys, os.Args[1:])
+}
 
 // Run runs the program with args on sys and returns the exit code.
 func Run(sys *System, args []string) int {
@@ -77,6 +86,30 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 	if f.Lookup("jobs") != nil && f.Changed("jobs") {
 		m["jobs"] = jobs
 	}
+	// The run flags that set a built-in task's option go through the
+	// same layer as the configuration, and are checked with it.
+	for flag, key := range taskOptionFlags {
+		if fl := f.Lookup(flag); fl != nil && fl.Changed {
+			m[key] = fl.Value.String()
+		}
+	}
+	return m
+}
+
+// taskOptionFlags are the run flags that set an option of a built-in
+// task, by flag name.
+var taskOptionFlags = map[string]string{
+	"ask":        "task.activate.ask",
+	"keep":       "task.generations.keep",
+	"keep-since": "task.generations.keep_since",
+}
+
+// flagNames names, by config key, the flag that sets it, for errors.
+func flagNames() map[string]string {
+	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs"}
+	for flag, key := range taskOptionFlags {
+		m[key] = "--" + flag
+	}
 	return m
 }
 
@@ -92,6 +125,15 @@ directory and neither is writable by group or others (sudo -E would pass on
 a user's), and takes no task command (REBUILD_TASK__<NAME>__RUN) from the
 environment; anything else exits 2. Configuration files must be regular
 files of at most 1 MiB.
+
+The flake is the one --flake names, else the configuration's flake (a file
+or REBUILD_FLAKE), else NH_OS_FLAKE, else NH_FLAKE, else /etc/nixos when it
+holds a flake.nix, else ~/nixos-config when it holds one. Before its first
+task a run checks that the flake is there and has the host (only when a
+selected task needs them: --only=caches needs neither), that the state
+directory can be written, and that the elevation program is installed when
+a task needs root; if not, it says so in one message and exits 2, having
+started nothing.
 
 Exit codes: 0 done (warnings allowed), 1 a critical task failed (or any, with
 --strict), 2 usage or configuration error, 3 another run holds the lock,
@@ -138,7 +180,7 @@ func addGlobalFlags(root *cobra.Command, f *Factory) {
 	g := f.Global
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default $XDG_CONFIG_HOME/rebuild/config.toml)")
-	pf.StringVar(&g.flake, "flake", "", "flake directory (config key flake)")
+	pf.StringVar(&g.flake, "flake", "", "the flake (config key flake; else NH_OS_FLAKE, NH_FLAKE, /etc/nixos, ~/nixos-config)")
 	pf.StringVarP(&g.host, "host", "H", "", "NixOS configuration to build (default: short hostname)")
 	pf.StringVar(&g.elevate, "elevate", "", "how to become root: sudo, doas, run0 or none")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR)")
@@ -155,19 +197,24 @@ func addGlobalFlags(root *cobra.Command, f *Factory) {
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		if !cmd.HasParent() {
-			return usagef("unknown command %q; commands: %s", args[0], commandNames(cmd))
+			names := commandNames(cmd)
+			if s := suggest.Closest(args[0], names); s != "" {
+				return usagef("unknown command %q (did you mean %q?); commands: %s", args[0], s, strings.Join(names, ", "))
+			}
+			return usagef("unknown command %q; commands: %s", args[0], strings.Join(names, ", "))
 		}
 		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 	}
 	return nil
 }
 
-func commandNames(root *cobra.Command) string {
+// commandNames are the commands root offers, as help lists them.
+func commandNames(root *cobra.Command) []string {
 	var names []string
 	for _, c := range root.Commands() {
 		if c.IsAvailableCommand() {
 			names = append(names, c.Name())
 		}
 	}
-	return strings.Join(names, ", ")
+	return names
 }

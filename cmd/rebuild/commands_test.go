@@ -51,10 +51,12 @@ func TestRunFlagsParse(t *testing.T) {
 	}{
 		{nil, runOptions{Output: "auto"}, map[string]any{}},
 		{[]string{"-j", "3", "-y", "--ask", "-n", "-v", "--output", "json", "--strict"},
-			runOptions{Jobs: 3, Yes: true, Ask: true, DryRun: true, Verbose: true, Output: "json", Strict: true}, map[string]any{"jobs": 3}},
+			runOptions{Jobs: 3, Yes: true, Ask: true, DryRun: true, Verbose: true, Output: "json", Strict: true},
+			map[string]any{"jobs": 3, "task.activate.ask": "true"}},
 		{[]string{"--keep", "2", "--keep-since", "7d", "--only", "system,push", "--skip", "diff"},
-			runOptions{Keep: 2, KeepSet: true, KeepSince: "7d", Output: "auto", selectOptions: selectOptions{Only: "system,push", Skip: "diff"}}, map[string]any{}},
-		{[]string{"--keep", "0"}, runOptions{KeepSet: true, Output: "auto"}, map[string]any{}}, // refused once the plan is loaded
+			runOptions{Keep: 2, KeepSet: true, KeepSince: "7d", Output: "auto", selectOptions: selectOptions{Only: "system,push", Skip: "diff"}},
+			map[string]any{"task.generations.keep": "2", "task.generations.keep_since": "7d"}},
+		{[]string{"--keep", "0"}, runOptions{KeepSet: true, Output: "auto"}, map[string]any{"task.generations.keep": "0"}}, // refused by the run
 		{[]string{"--flake", "/etc/nixos", "-H", "box", "--elevate", "doas", "--config", "my.toml", "--no-update"},
 			runOptions{Output: "auto"}, map[string]any{"flake": "/etc/nixos", "host": "box", "elevate": "doas"}},
 	} {
@@ -240,6 +242,33 @@ func TestRunFollowsTheDecidedTerminal(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "hello") {
 			t.Errorf("tty %v: the task's status is not shown:\n%s", tty, out.String())
+		}
+	}
+}
+
+// A mistyped command is a usage error that suggests the command meant,
+// by the same rule as every other "did you mean" (internal/suggest); a
+// word that is no typo of a command gets the list only. Nothing runs.
+func TestUnknownCommandSuggests(t *testing.T) {
+	for _, c := range []struct{ arg, want, not string }{
+		{"plna", `unknown command "plna" (did you mean "plan"?); commands: `, ""},
+		{"hsitory", `(did you mean "history"?)`, ""},
+		{"Graph", `(did you mean "graph"?)`, ""},
+		{"xyzzy", `unknown command "xyzzy"; commands: `, "did you mean"},
+	} {
+		var out, errw bytes.Buffer
+		ran := false
+		root := newRoot(newFactory(testSystem(t, &out, &errw)), func(*runOptions) error { ran = true; return nil })
+		root.SetArgs([]string{c.arg})
+		err := root.Execute()
+		if err == nil || !strings.Contains(err.Error(), c.want) || exitCode(err) != exitcode.Usage {
+			t.Errorf("rebuild %s: %v (exit %d), want exit 2 and …%s", c.arg, err, exitCode(err), c.want)
+		}
+		if c.not != "" && err != nil && strings.Contains(err.Error(), c.not) {
+			t.Errorf("rebuild %s: %v says %q", c.arg, err, c.not)
+		}
+		if ran {
+			t.Errorf("rebuild %s ran", c.arg)
 		}
 	}
 }

@@ -65,12 +65,13 @@ func configShowRun(o *configOptions) error {
 	if err != nil {
 		return err
 	}
-	// Validate the task tables against the catalogue too, so a
-	// typo shows here and not only at run time.
-	if _, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{}); err != nil {
+	// Validate the task tables and options against the catalogue too, so
+	// a mistake shows here and not only at run time.
+	builtins := catalog.Builtins()
+	if _, err := catalog.Assemble(cfg, builtins, catalog.Options{}); err != nil {
 		return err
 	}
-	return cfg.WriteTOML(o.IO.Out)
+	return cfg.WriteTOML(o.IO.Out, catalog.OptionDocs(builtins)...)
 }
 
 func newConfigPathCmd(f *Factory, runF func(*configOptions) error) *cobra.Command {
@@ -105,7 +106,7 @@ func configInitRun(o *configOptions) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(p, []byte(config.InitTemplate()), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(config.InitTemplate(catalog.OptionDocs(catalog.Builtins())...)), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "wrote %s\n", p)

@@ -29,7 +29,7 @@ caches, a log that grew too big, Claude Code sessions, learning data and
 old backups. Nothing of yours is read or changed (--config, REBUILD_*
 settings and /etc/rebuild/config.toml are ignored), and no root is
 needed. You see a real update, build, diff, activation, acceptance,
-generation cleanup and push, with the disk analysis, cache cleanup,
+commit, generation cleanup and push, with the disk analysis, cache cleanup,
 analytics and analyzers beside them.
 
 Needs nix (on Debian: apt-get install nix-bin). Run flags apply, e.g.

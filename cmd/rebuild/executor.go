@@ -20,7 +20,7 @@ type executor struct {
 // newExecutor makes the runner and the elevation of method (config key
 // elevate); nothing is run until acquireRoot.
 func newExecutor(sys *System, method string, term *proc.Terminal) *executor {
-	runner := &proc.Runner{Environ: sys.Environ}
+	runner := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
 	return &executor{
 		runner:   runner,
 		elevator: &proc.Elevator{Method: method, Runner: runner, Euid: func() int { return sys.Euid }},

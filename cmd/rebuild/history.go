@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -53,19 +54,24 @@ func historyRun(o *historyOptions) error {
 		return err
 	}
 	path := filepath.Join(cfg.StateDir, "history.jsonl")
-	runs, skipped, err := schedule.ReadHistory(path)
+	// Newest first, and only as far back as --limit needs: a long history
+	// costs what is shown.
+	var runs []schedule.RunRecord
+	seen := false
+	skipped, err := schedule.ReadHistoryBackward(path, func(r schedule.RunRecord) bool {
+		seen = true
+		if _, ok := r.Tasks[o.Task]; o.Task != "" && !ok {
+			return true
+		}
+		runs = append(runs, r)
+		return len(runs) < o.Limit
+	})
 	if err != nil {
 		return err
 	}
-	if o.Task != "" {
-		kept := runsOf(runs, o.Task)
-		if len(kept) == 0 && len(runs) > 0 {
-			return usagef("no run in %s has a task %q", path, o.Task)
-		}
-		runs = kept
-	}
-	if len(runs) > o.Limit {
-		runs = runs[len(runs)-o.Limit:]
+	slices.Reverse(runs)
+	if o.Task != "" && len(runs) == 0 && seen {
+		return usagef("no run in %s has a task %q", path, o.Task)
 	}
 	if o.JSON {
 		enc := json.NewEncoder(o.IO.Out)
@@ -87,20 +93,9 @@ func historyRun(o *historyOptions) error {
 		writeRuns(tw, runs)
 	}
 	if skipped > 0 {
-		fmt.Fprintf(tw, "(%d unreadable line(s) in %s skipped)\n", skipped, path)
+		fmt.Fprintf(tw, "(%d unreadable or over-long line(s) in %s skipped)\n", skipped, path)
 	}
 	return tw.Flush()
-}
-
-// runsOf keeps the runs that ran task.
-func runsOf(runs []schedule.RunRecord, task string) []schedule.RunRecord {
-	var kept []schedule.RunRecord
-	for _, r := range runs {
-		if _, ok := r.Tasks[task]; ok {
-			kept = append(kept, r)
-		}
-	}
-	return kept
 }
 
 // writeRuns is the table of whole runs.
@@ -117,11 +112,14 @@ func writeTaskRuns(w io.Writer, runs []schedule.RunRecord, task string) {
 	fmt.Fprintln(w, "RUN\tSTARTED\tSTATE\tDURATION\tREASON")
 	for _, r := range runs {
 		t := r.Tasks[task]
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State,
-			short(time.Duration(t.DurationMS)*time.Millisecond), t.Reason)
+		d := short(time.Duration(t.DurationMS) * time.Millisecond)
+		if t.WaitMS > 0 {
+			d += fmt.Sprintf(" (%s waiting for answers)", short(time.Duration(t.WaitMS)*time.Millisecond))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State, d, t.Reason)
 	}
 	if med := schedule.Estimates(runs, "")[task]; med > 0 {
-		fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s\n", short(med))
+		fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s, time waiting for answers left out\n", short(med))
 	}
 }
 

@@ -43,8 +43,8 @@ func listRun(o *listOptions) error {
 	for _, n := range p.full.Nodes() {
 		s := p.specs[n.Name]
 		num := "·"
-		if s.Seed > 0 {
-			num = fmt.Sprint(s.Seed)
+		if s.Phase > 0 {
+			num = fmt.Sprint(s.Phase)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", num, n.Name, dash(n.Groups), dash(n.Needs), dash(n.After), dash(specFlags(s)), enabled(s))
 	}

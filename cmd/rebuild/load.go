@@ -42,15 +42,20 @@ func (l loadOptions) userFile(sys *System) string {
 
 // loadConfig loads the layered configuration with the flags that were set.
 func loadConfig(sys *System, l loadOptions) (*config.Config, error) {
-	return config.Load(config.Options{
+	return config.Load(loadConfigOptions(sys, l))
+}
+
+func loadConfigOptions(sys *System, l loadOptions) config.Options {
+	return config.Options{
 		SystemFile: sys.SystemFile,
 		UserFile:   l.userFile(sys),
 		Environ:    sys.Environ,
 		Home:       sys.Home,
 		Hostname:   sys.Host,
 		Flags:      l.Set,
+		FlagNames:  flagNames(),
 		Root:       sys.Euid == 0,
-	})
+	}
 }
 
 // plan is a loaded configuration and the selected graph of the run.
@@ -59,6 +64,9 @@ type plan struct {
 	full  *dag.Graph
 	graph *dag.Graph
 	specs map[string]tasks.Spec
+	// flake is where the flake was looked for; cfg.Flake is the one
+	// found. Only a run that needs it fails without one (preflight).
+	flake flakeLookup
 }
 
 // buildPlan loads the configuration, assembles the catalogue with it and
@@ -67,6 +75,10 @@ func buildPlan(sys *System, l loadOptions, sel selectOptions) (*plan, error) {
 	cfg, err := loadConfig(sys, l)
 	if err != nil {
 		return nil, err
+	}
+	fl := lookupFlake(sys, cfg, config.UserPath(loadConfigOptions(sys, l)))
+	if fl.Ref != "" {
+		cfg.Flake = fl.Ref
 	}
 	specs, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{NoUpdate: l.NoUpdate, UserDir: userDir(cfg)})
 	if err != nil {
@@ -80,7 +92,7 @@ func buildPlan(sys *System, l loadOptions, sel selectOptions) (*plan, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	return &plan{cfg: cfg, full: full, graph: graph, specs: byName}, nil
+	return &plan{cfg: cfg, full: full, graph: graph, specs: byName, flake: fl}, nil
 }
 
 // userDir is where user tasks run: the flake directory when it exists.

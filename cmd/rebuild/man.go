@@ -17,7 +17,7 @@ import (
 // manTopKeys are the top-level configuration keys, for ENVIRONMENT (each
 // has a REBUILD_<KEY> variable). A test checks them against `config show`.
 var manTopKeys = []string{"flake", "host", "profile", "current_system", "booted_system",
-	"elevate", "jobs", "state_dir", "keep_logs", "metrics_file"}
+	"elevate", "jobs", "state_dir", "keep_logs", "metrics_file", "log_max", "history_max"}
 
 // manOptions are the flags of `rebuild man` (none).
 type manOptions struct {
@@ -115,8 +115,8 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 	for _, f := range [][2]string{
 		{config.DefaultSystemFile, "System-wide configuration (the NixOS module writes it from programs.rebuild.settings)."},
 		{"$XDG_CONFIG_HOME/rebuild/config.toml", "User configuration (default ~/.config/rebuild/config.toml); \"rebuild config init\" writes a commented one."},
-		{"$XDG_STATE_HOME/rebuild/history.jsonl", "Every run: each task's state, start and duration (default ~/.local/state/rebuild; config key state_dir)."},
-		{"$XDG_STATE_HOME/rebuild/logs/", "One directory per run: <task>.log for each task and run.log with all of them; the last keep_logs runs are kept."},
+		{"$XDG_STATE_HOME/rebuild/history.jsonl", "Every run: each task's state, start and duration (default ~/.local/state/rebuild; config key state_dir); past history_max the oldest runs are dropped."},
+		{"$XDG_STATE_HOME/rebuild/logs/", "One directory per run: <task>.log for each task and run.log with all of them; the last keep_logs runs are kept, and a task's log keeps at most log_max (its first and last half)."},
 	} {
 		m.item(`\fI` + m.escape(f[0]) + `\fR`)
 		m.text(f[1])

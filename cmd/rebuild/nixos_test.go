@@ -24,7 +24,7 @@ import (
 // store, switch-to-configuration calls, git) rather than on the log.
 
 // nixosGraph is the system chain and what follows it.
-const nixosGraph = "--only=system,accept,generations,push"
+const nixosGraph = "--only=system,git,generations"
 
 // nixosSandbox is a nixtest sandbox in t.TempDir() and the world its runs
 // happen in: the sandbox's environment (as `rebuild demo` has it) and a
@@ -317,7 +317,7 @@ func TestNixOSBuildAndEvalErrors(t *testing.T) {
 			if b := evs.finish("build"); b.State != "failed" || !strings.Contains(b.Error, c.text) || b.Log == "" {
 				t.Errorf("build finished %s, error %q, log %q", b.State, b.Error, b.Log)
 			}
-			for _, task := range []string{"diff", "activate", "accept", "generations", "push"} {
+			for _, task := range []string{"diff", "activate", "accept", "commit", "generations", "push"} {
 				if evs.started(task) {
 					t.Errorf("%s started after the build failed", task)
 				}
@@ -391,14 +391,16 @@ func TestNixOSActivateFailures(t *testing.T) {
 
 // Answering no to "Keep this configuration?" in a terminal rolls back
 // (switch-to-configuration switch of the previous generation) and ends
-// accept declined, so generations and push are skipped; the run succeeds.
+// accept declined, so generations, commit and push are skipped, "the
+// configuration was rolled back"; the run succeeds. The question comes
+// right after the activation: the commit is not asked for first.
 func TestNixOSRejectAtAcceptInTerminal(t *testing.T) {
-	n := newNixOS(t, "[task.generations]\nkeep = 1\n")
+	n := newNixOS(t, "[task.generations]\nkeep = 1\n", "1.1")
 	if err := n.SetVersion("1.2"); err != nil {
 		t.Fatal(err)
 	}
 	before := resolved(t, n.Profile)
-	head := n.git(n.Flake, "rev-parse", "HEAD")
+	head, remote := n.git(n.Flake, "rev-parse", "HEAD"), n.git(n.Remote, "rev-parse", "main")
 
 	scr := n.w.tty(nixosGraph)
 	scr.wait("Keep this configuration?")
@@ -419,22 +421,77 @@ func TestNixOSRejectAtAcceptInTerminal(t *testing.T) {
 	if got := resolved(t, n.CurrentSystem); got != before {
 		t.Errorf("running system %s, want %s", got, before)
 	}
-	run := n.lastRun()
-	want := map[string]schedule.State{"activate": schedule.Succeeded, "accept": schedule.Declined,
-		"generations": schedule.Skipped, "push": schedule.Skipped}
-	for task, state := range want {
-		if got := run.Tasks[task]; got.State != state {
-			t.Errorf("%s %s (%s), want %s", task, got.State, got.Reason, state)
-		}
-	}
-	if g, _ := n.generations(); !slices.Equal(g, []int{1, 2}) {
-		t.Errorf("generations %v, want [1 2]: nothing deleted", g)
-	}
-	if h := n.git(n.Remote, "rev-parse", "main"); h != head {
-		t.Errorf("remote moved to %s", h)
-	}
+	n.checkNoChangeAfterNo(head, remote, []int{1, 2, 3}, "accept", "configuration was rolled back")
 	if !strings.Contains(scr.String(), "changes rejected; rolled back") {
 		t.Errorf("screen lacks the reason:\n%s", scr.String())
+	}
+	if strings.Contains(scr.String(), "Commit message") || strings.Contains(scr.String(), "Push ") {
+		t.Errorf("asked to commit or push after the rollback:\n%s", scr.String())
+	}
+}
+
+// Declining the activation (--ask, n) carries: nothing is activated, no
+// generation deleted (though the policy would delete), nothing committed,
+// nothing pushed (though a commit waits), and each says why.
+func TestNixOSDeclineActivationInTerminal(t *testing.T) {
+	n := newNixOS(t, "[task.generations]\nkeep = 1\n", "1.1")
+	if err := n.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	before := resolved(t, n.Profile)
+	// AddGeneration committed without pushing: push would have a commit.
+	head, remote := n.git(n.Flake, "rev-parse", "HEAD"), n.git(n.Remote, "rev-parse", "main")
+	if head == remote {
+		t.Fatal("no unpushed commit to begin with")
+	}
+
+	scr := n.w.tty(nixosGraph, "--ask")
+	scr.wait("Activate ")
+	scr.answer("n")
+	if code := scr.exit(); code != 0 {
+		t.Errorf("exit %d, want 0\n%s", code, scr.String())
+	}
+	if calls := n.SwitchCalls(); len(calls) != 0 {
+		t.Errorf("switch-to-configuration ran: %v", calls)
+	}
+	if got := resolved(t, n.Profile); got != before {
+		t.Errorf("profile at %s, want %s", got, before)
+	}
+	n.checkNoChangeAfterNo(head, remote, []int{1, 2}, "activate", "activate was declined")
+	for _, q := range []string{"Keep this configuration?", "Commit message", "Push ", "Delete which"} {
+		if strings.Contains(scr.String(), q) {
+			t.Errorf("asked %q after the activation was declined:\n%s", q, scr.String())
+		}
+	}
+}
+
+// checkNoChangeAfterNo checks the run's history after a "no" at declined:
+// declined is declined, accept (unless it said no itself), generations,
+// commit and push are skipped with reason; the generations are gens, HEAD
+// and the remote are where they were.
+func (n *nixosSandbox) checkNoChangeAfterNo(head, remote string, gens []int, declined, reason string) {
+	t := n.t
+	t.Helper()
+	run := n.lastRun()
+	if got := run.Tasks[declined]; got.State != schedule.Declined {
+		t.Errorf("%s %s (%s), want declined", declined, got.State, got.Reason)
+	}
+	for _, task := range []string{"accept", "generations", "commit", "push"} {
+		if task == declined {
+			continue
+		}
+		if got := run.Tasks[task]; got.State != schedule.Skipped || got.Reason != reason {
+			t.Errorf("%s %s (%s), want skipped (%s)", task, got.State, got.Reason, reason)
+		}
+	}
+	if g, _ := n.generations(); !slices.Equal(g, gens) {
+		t.Errorf("generations %v, want %v: nothing deleted", g, gens)
+	}
+	if h := n.git(n.Flake, "rev-parse", "HEAD"); h != head {
+		t.Errorf("a commit was made: HEAD %s, was %s", h, head)
+	}
+	if h := n.git(n.Remote, "rev-parse", "main"); h != remote {
+		t.Errorf("remote moved from %s to %s", remote, h)
 	}
 }
 
@@ -483,7 +540,7 @@ func TestNixOSNoTerminalNoYes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, evs, errOut)
 	}
-	for task, reason := range map[string]string{"accept": "no terminal", "generations": "no terminal", "push": "no terminal"} {
+	for task, reason := range map[string]string{"accept": "no terminal", "commit": "no terminal", "generations": "no terminal", "push": "no terminal"} {
 		if f := evs.finish(task); f.State != "skipped" || !strings.Contains(f.Reason, reason) {
 			t.Errorf("%s %s (%s), want skipped (%s…)", task, f.State, f.Reason, reason)
 		}
@@ -496,6 +553,70 @@ func TestNixOSNoTerminalNoYes(t *testing.T) {
 	}
 	if h := n.git(n.Remote, "rev-parse", "main"); h != remote {
 		t.Errorf("remote moved from %s to %s", remote, h)
+	}
+}
+
+// rebuild --yes on a flake with untracked files (Claude's local settings,
+// a backup) commits flake.lock only; the summary (plain) and the json
+// finish event name the files left out and the commit id, and push
+// sends the commit. A second run with the same files leaves them out
+// again.
+func TestNixOSYesLeavesUntrackedOut(t *testing.T) {
+	n := newNixOS(t, "")
+	untracked := []string{".backups/x.backup-1", ".claude/settings.local.json"}
+	for _, f := range untracked {
+		writeFile(t, filepath.Join(n.Flake, f), "not for the repository\n")
+	}
+	check := func(run string) (id string) {
+		t.Helper()
+		id = n.git(n.Flake, "rev-parse", "--short", "HEAD")
+		if got := n.git(n.Flake, "show", "--name-only", "--format=", "HEAD"); got != "flake.lock" {
+			t.Errorf("%s: committed %q, want flake.lock only", run, got)
+		}
+		if got := n.git(n.Flake, "status", "--porcelain", "--untracked-files=all"); got != "?? "+untracked[0]+"\n?? "+untracked[1] {
+			t.Errorf("%s: left %q", run, got)
+		}
+		if remote := n.git(n.Remote, "rev-parse", "--short", "main"); remote != id {
+			t.Errorf("%s: remote at %s, HEAD %s: not pushed", run, remote, id)
+		}
+		return id
+	}
+	leftOut := "left out 2 files (untracked; pick them when asked, git add them, or set task.commit.add_untracked = true): " +
+		untracked[0] + ", " + untracked[1]
+
+	if err := n.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	evs, errOut, code := n.runJSON(nil, nixosGraph, "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, evs, errOut)
+	}
+	id := check("json")
+	c := evs.mustFinish(t, "commit")
+	if c.State != "succeeded" || !slices.Equal(c.Warnings, []string{leftOut}) {
+		t.Errorf("commit %s, warnings %q, want %q", c.State, c.Warnings, leftOut)
+	}
+	if len(c.Actions) != 1 || !strings.HasPrefix(c.Actions[0], "committed 1 file as "+id+" ") {
+		t.Errorf("commit actions %q, want the commit id %s", c.Actions, id)
+	}
+	if p := evs.mustFinish(t, "push"); p.State != "succeeded" || !slices.Contains(p.Stats, "origin/main is at "+id) {
+		t.Errorf("push %s, stats %q", p.State, p.Stats)
+	}
+
+	if err := n.SetVersion("1.3"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := n.run(nil, nixosGraph, "--yes", "--output", "plain")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	id = check("plain")
+	// The summary is the part from its "Actions" heading on.
+	summary := out[max(strings.LastIndex(out, "\nActions\n"), 0):]
+	for _, want := range []string{"committed 1 file as " + id, leftOut, "pushed 1 commit to origin/main", "origin/main is at " + id} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
 	}
 }
 

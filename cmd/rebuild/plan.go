@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // planOptions are the flags of `rebuild plan`.
@@ -59,8 +61,8 @@ func writePlan(w io.Writer, p *plan, est func(string) time.Duration) error {
 		for _, name := range wave {
 			s := p.specs[name]
 			num := "·"
-			if s.Seed > 0 {
-				num = fmt.Sprint(s.Seed)
+			if s.Phase > 0 {
+				num = fmt.Sprint(s.Phase)
 			}
 			note := ""
 			if s.Disabled {
@@ -74,10 +76,31 @@ func writePlan(w io.Writer, p *plan, est func(string) time.Duration) error {
 			fmt.Fprintf(w, "  %2s  %-22s ~%s%s\n", num, name, short(est(name)), note)
 		}
 	}
+	// Estimates, and said so: the summary of a run shows the measured
+	// critical path, which may differ.
 	cp, total := p.graph.CriticalPath(est)
-	fmt.Fprintf(w, "critical path: %s (~%s)\n", strings.Join(cp, " → "), short(total))
+	fmt.Fprintf(w, "critical path: %s (~%s, from estimates)\n", strings.Join(cp, " → "), short(total))
 	fmt.Fprintf(w, "estimated: ~%s in parallel, ~%s one after another\n", short(total), short(seq))
+	fmt.Fprintln(w, "estimates: the median of a task's last 10 successful runs here (time waiting for answers left out), else its default")
+	writePlanFlake(w, p)
 	return nil
+}
+
+// writePlanFlake says which flake the selected tasks would use, or that
+// there is none and a run would stop before its first task. Nothing is
+// evaluated: plan runs nothing.
+func writePlanFlake(w io.Writer, p *plan) {
+	users := selected(p, func(s tasks.Spec) bool { return s.UsesFlake || s.UsesHost })
+	switch {
+	case len(users) == 0:
+	case p.flake.Err != nil:
+		fmt.Fprintf(w, "flake: none; a run would stop before its first task (%s need one):\n", andList(users))
+		for _, l := range strings.Split(p.flake.Err.Error(), "\n") {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+	default:
+		fmt.Fprintf(w, "flake: %s (from %s)\n", p.cfg.Flake, p.flake.From)
+	}
 }
 
 // short formats a duration for people: 1m40s, 2.5s, 120ms.

@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/signal"
-	"syscall"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -60,7 +59,11 @@ func rollbackRun(o *rollbackOptions) error {
 	env.DryRun = o.DryRun
 	env.Runner = ex.runner
 	env.Prompt = render.NewConversation(nil).Prompter(render.Asker{Label: "rollback"})
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// Switching back must not be cut in half either: the first signal
+	// is held back, the second goes through.
+	ctx, stop := holdSignals(context.Background(), func(os.Signal) {
+		fmt.Fprintln(o.IO.Err, "rebuild: rollback is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway")
+	})
 	defer stop()
 	if !o.DryRun {
 		if err := ex.acquireRoot(ctx, nil); err != nil {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -97,11 +94,18 @@ func runRun(o *runOptions) error {
 	if err != nil {
 		return &usageError{err}
 	}
+	if o.KeepSet && o.Keep < 1 {
+		return usagef("--keep must be at least 1, got %d", o.Keep)
+	}
+	// --ask, --keep and --keep-since reach their tasks through the
+	// configuration's flag layer (configFlags), checked with the rest.
 	p, err := buildPlan(o.Sys, o.Load, o.selectOptions)
 	if err != nil {
 		return err
 	}
-	if err := o.setTaskOptions(p); err != nil {
+	// Before anything starts: a run that cannot do what it was asked
+	// says so once, and leaves no trace.
+	if err := preflight(o, p); err != nil {
 		return err
 	}
 	est := loadEstimates(p)
@@ -117,23 +121,6 @@ func runRun(o *runOptions) error {
 	}
 	defer lock.Release()
 	return runLocked(o, p, mode, est, render.NewRunID(now))
-}
-
-// setTaskOptions applies the run flags that are options of built-in tasks.
-func (o *runOptions) setTaskOptions(p *plan) error {
-	if o.Ask {
-		p.setOption("activate", "ask", true)
-	}
-	if o.KeepSet {
-		if o.Keep < 1 {
-			return usagef("--keep must be at least 1, got %d", o.Keep)
-		}
-		p.setOption("generations", "keep", o.Keep)
-	}
-	if o.KeepSince != "" {
-		p.setOption("generations", "keep_since", o.KeepSince)
-	}
-	return nil
 }
 
 // writeDryRunPlan prints the plan before a dry run. The plan is text: with
@@ -171,39 +158,19 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: s.rend, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
-		Env: taskEnv{cfg: p.cfg, conv: s.conv, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes}.fill,
+		Env: taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes}.fill,
 	})
 	if err != nil {
 		s.close()
 		return err
 	}
-	sum := executeWithSignals(r)
+	// SIGINT, SIGTERM and SIGHUP interrupt the run, held back once during
+	// activation (signals.go); caught until the very end, so a signal
+	// after the run cannot cut the history short.
+	stopSignals := onStopSignals(func(os.Signal) { r.Interrupt() })
+	defer stopSignals()
+	sum := r.Execute(context.Background())
 	return s.finish(r, sum)
-}
-
-// executeWithSignals runs r until it ends: Ctrl-C interrupts it (tasks are
-// canceled, cleanup still runs), SIGTERM and SIGHUP cancel it.
-func executeWithSignals(r *schedule.Run) *schedule.Summary {
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == syscall.SIGINT {
-					r.Interrupt()
-				} else {
-					stop()
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return r.Execute(ctx)
 }
 
 // needsRoot reports whether a task that will run needs root.
@@ -227,8 +194,7 @@ func jobsFor(p *plan, o *runOptions) int {
 // loadEstimates returns the ETA source: the median of a task's last ten
 // successful runs on this host, else its default estimate.
 func loadEstimates(p *plan) func(string) time.Duration {
-	runs, _, _ := schedule.ReadHistory(filepath.Join(p.cfg.StateDir, "history.jsonl"))
-	med := schedule.Estimates(runs, p.cfg.Host)
+	med, _ := schedule.RecentEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
 	return func(name string) time.Duration {
 		if d, ok := med[name]; ok {
 			return d
@@ -238,20 +204,6 @@ func loadEstimates(p *plan) func(string) time.Duration {
 		}
 		return time.Second
 	}
-}
-
-// setOption sets a run-time option of a built-in task (from a flag).
-func (p *plan) setOption(task, key string, v any) {
-	tc := p.cfg.Tasks[task]
-	if tc.Options == nil {
-		tc.Options = map[string]any{}
-	}
-	tc.Name = task
-	tc.Options[key] = v
-	if p.cfg.Tasks == nil {
-		p.cfg.Tasks = map[string]config.Task{}
-	}
-	p.cfg.Tasks[task] = tc
 }
 
 var _ tasks.Prompter = (*render.Prompter)(nil)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -53,6 +54,7 @@ func openSession(o *runOptions, p *plan, mode string, est func(string) time.Dura
 		rend.Close()
 		return nil, fmt.Errorf("logs: %w", err)
 	}
+	logs.CapTasks(p.cfg.LogMax)
 	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs, term: term, conv: conv}
 	if w := proc.ForeignOwnerWarning(p.cfg.Flake, o.Sys.Euid); w != "" {
 		fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
@@ -66,7 +68,7 @@ func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color
 	infos := make([]render.TaskInfo, 0, p.graph.Len())
 	for _, n := range p.graph.Nodes() {
 		s := p.specs[n.Name]
-		infos = append(infos, render.TaskInfo{Name: n.Name, Seed: s.Seed, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
+		infos = append(infos, render.TaskInfo{Name: n.Name, Phase: s.Phase, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
 	}
 	preds := map[string][]string{}
 	for _, e := range p.graph.Edges() {
@@ -75,6 +77,9 @@ func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color
 	return render.Options{Out: o.IO.Out, Err: o.IO.Err, Now: o.Sys.Now, Color: color, Verbose: o.Verbose, Tasks: infos,
 		Width: o.IO.TerminalWidth, Height: o.IO.TerminalHeight, RemainingETA: render.CriticalRemaining(infos, preds)}
 }
+
+// prompter is a task's own prompter in the run's conversation.
+func (s *session) prompter(who render.Asker) tasks.Prompter { return s.conv.Prompter(who) }
 
 // close gives the terminal its mode back, stops the display and closes
 // the logs.
@@ -90,18 +95,27 @@ func (s *session) close() {
 func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 	o, cfg := s.o, s.p.cfg
 	code := sum.ExitCode(o.Strict)
+	for _, c := range s.logs.Cuts() {
+		if res := sum.Results[c.Task]; res != nil {
+			res.Report.Warnings = append(res.Report.Warnings, "log cut: "+c.String())
+		}
+	}
+	// History first: it must not wait for a display that is slow or gone.
+	// A dry run is not a run: its quick, changeless tasks would drag the
+	// ETAs of the next real run down.
+	if !o.DryRun {
+		hist := filepath.Join(cfg.StateDir, "history.jsonl")
+		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
+		if err := schedule.AppendHistory(hist, rec); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
+		} else if _, err := schedule.CompactHistory(hist, cfg.HistoryMax); err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: compacting history (history_max): %v\n", err)
+		}
+	}
 	s.rend.Summary(sum, s.logs.Dir())
 	s.close()
 	if err := s.logs.Prune(); err != nil {
 		fmt.Fprintf(o.IO.Err, "rebuild: pruning old logs: %v\n", err)
-	}
-	// A dry run is not a run: its quick, changeless tasks would drag the
-	// ETAs of the next real run down.
-	if !o.DryRun {
-		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
-		if err := schedule.AppendHistory(filepath.Join(cfg.StateDir, "history.jsonl"), rec); err != nil {
-			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
-		}
 	}
 	if cfg.MetricsFile != "" && !o.DryRun {
 		if err := render.WriteMetrics(cfg.MetricsFile, sum, code, o.Sys.Now()); err != nil {

@@ -20,6 +20,12 @@ type System struct {
 	Now        func() time.Time
 	// Euid is the effective user id (root needs no elevation).
 	Euid int
+	// NixosDir is /etc/nixos, where NixOS keeps its configuration: the
+	// flake is looked for there (see lookupFlake). "" looks nowhere.
+	NixosDir string
+	// Subreaper: the process is a child subreaper (proc.BecomeSubreaper),
+	// so the runners reap what commands leave behind.
+	Subreaper bool
 }
 
 // OSSystem is the real machine.
@@ -34,7 +40,7 @@ func OSSystem() *System {
 	}
 	environ := os.Environ()
 	return &System{IO: NewIOStreams(os.Stdin, os.Stdout, os.Stderr, environ),
-		Environ: environ, Home: home, Host: host, Now: time.Now, Euid: os.Geteuid()}
+		Environ: environ, Home: home, Host: host, Now: time.Now, Euid: os.Geteuid(), NixosDir: "/etc/nixos"}
 }
 
 // Getenv reads a variable from the System's environment.

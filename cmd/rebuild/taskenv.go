@@ -14,10 +14,10 @@ import (
 // task's environment are wired here (see schedule.EnvFunc).
 type taskEnv struct {
 	cfg *config.Config
-	// conv owns the terminal's questions; each task asks through a
-	// prompter of its own, labelled and ranked by askers.
-	conv   *render.Conversation
-	askers map[string]render.Asker
+	// prompter makes a task's own prompter (the run's conversation's),
+	// labelled and ranked as askers says; nil: nobody is asked.
+	prompter func(render.Asker) tasks.Prompter
+	askers   map[string]render.Asker
 	runner *proc.Runner
 	// term is the terminal when stdin and stdout are one and the live
 	// display runs; only a task holding the tty resource gets it.
@@ -29,15 +29,13 @@ type taskEnv struct {
 // fill is the run's schedule.EnvFunc.
 func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Config = s.cfg
-	if s.cfg != nil {
-		env.Options = s.cfg.Tasks[env.Name]
+	if s.prompter != nil {
+		who, ok := s.askers[env.Name]
+		if !ok {
+			who = render.Asker{Label: env.Name}
+		}
+		env.Prompt = timeWaits(s.prompter(who), env)
 	}
-	env.Options.Name = env.Name // also without a [task.NAME] table: errors name the key
-	who, ok := s.askers[env.Name]
-	if !ok {
-		who = render.Asker{Label: env.Name}
-	}
-	env.Prompt = s.conv.Prompter(who)
 	env.Runner = s.runner
 	env.Home = s.home
 	env.Yes = s.yes
@@ -54,7 +52,7 @@ func askers(specs map[string]tasks.Spec) map[string]render.Asker {
 	out := make(map[string]render.Asker, len(specs))
 	for name, s := range specs {
 		system := s.Critical || slices.ContainsFunc(s.Needs, func(n string) bool { return specs[n].Critical })
-		out[name] = render.Asker{Label: name, System: system, Phase: s.Seed}
+		out[name] = render.Asker{Label: name, System: system, Phase: s.Phase}
 	}
 	return out
 }

@@ -50,7 +50,10 @@ const (
 // appends its argument to $NIXTEST_SWITCH_LOG, points
 // $NIXTEST_CURRENT_SYSTEM at itself on `test` and `switch` (as NixOS does
 // with /run/current-system), and exits with $NIXTEST_SWITCH_CODE (default 1)
-// when its argument equals $NIXTEST_SWITCH_FAIL.
+// when its argument equals $NIXTEST_SWITCH_FAIL. With $NIXTEST_SWITCH_SLOW=N
+// it works slowly and says so, as the real one does: "start <action>",
+// then N lines a tenth of a second apart, then "end <action>" when it is
+// done (for tests that interrupt activation halfway).
 //
 // A run against the sandbox (`rebuild demo`, or a test): NewSandbox;
 // SetVersion("1.2") so flake-update has something to update (AddGeneration
@@ -186,7 +189,8 @@ func (s *Sandbox) Environ(base []string) []string {
 		base = os.Environ()
 	}
 	drop := map[string]bool{"HOME": true, "XDG_CACHE_HOME": true, "NIXTEST_SWITCH_LOG": true,
-		"NIXTEST_CURRENT_SYSTEM": true, "NIXTEST_SWITCH_FAIL": true, "NIXTEST_SWITCH_CODE": true}
+		"NIXTEST_CURRENT_SYSTEM": true, "NIXTEST_SWITCH_FAIL": true, "NIXTEST_SWITCH_CODE": true,
+		"NIXTEST_SWITCH_SLOW": true}
 	var out []string
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")

@@ -9,38 +9,93 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/toolusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 // defaultDays is the analytics window.
 const defaultDays = 30
 
+// MCPAnalyticsOptions are the options of [task.mcp-analytics].
+type MCPAnalyticsOptions struct {
+	Days        int    `option:"days" doc:"the window, in days"`
+	ClaudeJSON  string `option:"claude_json" doc:"Claude Code's user configuration, with its MCP servers"`
+	ProjectsDir string `option:"projects_dir" doc:"the session logs"`
+}
+
+func defaultMCPAnalyticsOptions() MCPAnalyticsOptions {
+	return MCPAnalyticsOptions{Days: defaultDays, ClaudeJSON: "~/.claude.json", ProjectsDir: "~/.claude/projects"}
+}
+
+// Check refuses a window shorter than a day.
+func (o MCPAnalyticsOptions) Check() error { return positive("days", o.Days) }
+
+// mcpAnalytics is the mcp-analytics task.
+type mcpAnalytics struct{ opts MCPAnalyticsOptions }
+
+// Configure implements tasks.Configurable.
+func (t mcpAnalytics) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultMCPAnalyticsOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t mcpAnalytics) TaskOptions() any { return t.opts }
+
+func (t mcpAnalytics) Run(ctx context.Context, env *tasks.Env) error {
+	return runMCPAnalytics(ctx, env, t.opts)
+}
+
+// ToolAnalyticsOptions are the options of [task.tool-analytics].
+type ToolAnalyticsOptions struct {
+	Days       int    `option:"days" doc:"the window, in days"`
+	Packages   string `option:"packages" doc:"the Nix file listing the installed tools; empty: <flake>/modules/core/packages.nix"`
+	CommandLog string `option:"command_log" doc:"fish's log of the commands run, by whom"`
+}
+
+func defaultToolAnalyticsOptions() ToolAnalyticsOptions {
+	return ToolAnalyticsOptions{Days: defaultDays, CommandLog: "~/.local/share/fish/command-source.jsonl"}
+}
+
+// Check refuses a window shorter than a day.
+func (o ToolAnalyticsOptions) Check() error { return positive("days", o.Days) }
+
+// toolAnalytics is the tool-analytics task.
+type toolAnalytics struct{ opts ToolAnalyticsOptions }
+
+// Configure implements tasks.Configurable.
+func (t toolAnalytics) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultToolAnalyticsOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t toolAnalytics) TaskOptions() any { return t.opts }
+
+func (t toolAnalytics) Run(ctx context.Context, env *tasks.Env) error {
+	return runToolAnalytics(ctx, env, t.opts)
+}
+
 // runMCPAnalytics is mcp-analytics: servers configured in ~/.claude.json,
 // <flake>/.mcp.json and <flake>/.claude/mcp.json, their use in the session
 // logs of the window, <flake>/.claude/mcp-analytics.md and the CLAUDE.md
 // section. The sessions read move from raw to analyzed, and only from raw.
-func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
+func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	days, err := positiveOption(env, "days", defaultDays)
-	if err != nil {
-		return err
-	}
-	claudeJSON, err := pathOption(env, "claude_json", "~/.claude.json")
-	if err != nil {
-		return err
-	}
-	projectsDir, err := pathOption(env, "projects_dir", "~/.claude/projects")
-	if err != nil {
-		return err
-	}
+	days, claudeJSON, projectsDir := o.Days, env.Expand(o.ClaudeJSON), env.Expand(o.ProjectsDir)
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
 
 	cj, err := mcpusage.ReadClaudeJSON(claudeJSON)
@@ -65,7 +120,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 	scan, err := mcpusage.ScanDir(ctx, projectsDir, mcpusage.Options{Since: now.AddDate(0, 0, -days),
 		Progress: func(done, total int) { env.Status("session logs: %d/%d", done, total) }})
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no data: no session logs in %s", homeTilde(env, projectsDir))
+		return tasks.Skip("no data: no session logs in %s", fsutil.Tilde(env.Home, projectsDir))
 	}
 	if err != nil {
 		return err
@@ -74,7 +129,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 		env.Warn("%v", e)
 	}
 	if len(configured) == 0 && len(scan.Servers) == 0 {
-		return tasks.Skip("no data: no MCP server configured or used in the last %d days", days)
+		return tasks.Skip("no data: no MCP server configured or used in the last %s", text.Plural(days, "day", "days"))
 	}
 	rep := mcpusage.Report{Home: env.Home, Days: days, Configured: configured, Scan: scan, Now: now}
 	if err := writeReportAndSection(env, flake, "mcp-analytics.md", rep.Markdown(), rep.Section()); err != nil {
@@ -86,14 +141,14 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 	}
 
 	if env.DryRun {
-		env.Action("would mark the raw sessions of %d read as analyzed", len(scan.Sessions))
+		env.Action("would mark the raw sessions of the %s read as analyzed", text.Plural(len(scan.Sessions), "session", "sessions"))
 		return nil
 	}
 	marked := 0
 	for _, s := range scan.Sessions {
-		changed, err := Advance(s.Path, StageAnalyzed, now)
+		changed, err := lifecycle.Advance(s.Path, lifecycle.StageAnalyzed, now)
 		if err != nil {
-			env.Warn("lifecycle of %s: %v", homeTilde(env, s.Path), err)
+			env.Warn("lifecycle of %s: %v", fsutil.Tilde(env.Home, s.Path), err)
 			continue
 		}
 		if changed {
@@ -101,7 +156,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	if marked > 0 {
-		env.Action("marked %d raw sessions analyzed", marked)
+		env.Action("marked %s analyzed", text.Plural(marked, "raw session", "raw sessions"))
 	}
 	return nil
 }
@@ -109,38 +164,32 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env) error {
 // runToolAnalytics is tool-analytics: the tools of packages.nix against
 // the fish command log of the window, <flake>/.claude/tool-analytics.md
 // and the CLAUDE.md section.
-func runToolAnalytics(ctx context.Context, env *tasks.Env) error {
+func runToolAnalytics(ctx context.Context, env *tasks.Env, o ToolAnalyticsOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	days, err := positiveOption(env, "days", defaultDays)
-	if err != nil {
-		return err
-	}
+	days := o.Days
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
-	pkgPath, err := pathOption(env, "packages", filepath.Join(flake, "modules", "core", "packages.nix"))
-	if err != nil {
-		return err
+	pkgPath := filepath.Join(flake, "modules", "core", "packages.nix")
+	if o.Packages != "" {
+		pkgPath = env.Expand(o.Packages)
 	}
-	logPath, err := pathOption(env, "command_log", "~/.local/share/fish/command-source.jsonl")
-	if err != nil {
-		return err
-	}
+	logPath := env.Expand(o.CommandLog)
 	installed, err := toolusage.ReadPackages(pkgPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no data: no %s", homeTilde(env, pkgPath))
+		return tasks.Skip("no data: no %s", fsutil.Tilde(env.Home, pkgPath))
 	}
 	if err != nil {
 		return err
 	}
 	now := env.Now()
-	env.Status("reading %s", homeTilde(env, logPath))
+	env.Status("reading %s", fsutil.Tilde(env.Home, logPath))
 	usage, err := toolusage.ReadLog(ctx, logPath, now.AddDate(0, 0, -days), 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return tasks.Skip("no data: no fish command log at %s", homeTilde(env, logPath))
+		return tasks.Skip("no data: no fish command log at %s", fsutil.Tilde(env.Home, logPath))
 	}
 	if err != nil {
 		return err
@@ -168,7 +217,7 @@ func writeReportAndSection(env *tasks.Env, flake, name string, report, section [
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		doc = nil
-		env.Stat("no %s: section %s not written", homeTilde(env, claudeMD), heading)
+		env.Stat("no %s: section %s not written", fsutil.Tilde(env.Home, claudeMD), heading)
 	case err != nil:
 		return err
 	}
@@ -177,21 +226,21 @@ func writeReportAndSection(env *tasks.Env, flake, name string, report, section [
 		updated = mdsection.Replace(doc, section)
 	}
 	if env.DryRun {
-		env.Action("would write %s", homeTilde(env, reportPath))
+		env.Action("would write %s", fsutil.Tilde(env.Home, reportPath))
 		if doc != nil && !bytes.Equal(doc, updated) {
-			env.Action("would update the section %s of %s", heading, homeTilde(env, claudeMD))
+			env.Action("would update the section %s of %s", heading, fsutil.Tilde(env.Home, claudeMD))
 		}
 		return nil
 	}
 	if err := writeFileAtomic(reportPath, report); err != nil {
 		return fmt.Errorf("writing %s: %w", reportPath, err)
 	}
-	env.Action("wrote %s", homeTilde(env, reportPath))
+	env.Action("wrote %s", fsutil.Tilde(env.Home, reportPath))
 	if doc != nil && !bytes.Equal(doc, updated) {
-		if err := writeAtomic(claudeMD, updated); err != nil {
+		if err := fsutil.WriteAtomic(claudeMD, updated); err != nil {
 			return fmt.Errorf("writing %s: %w", claudeMD, err)
 		}
-		env.Action("updated the section %s of %s", heading, homeTilde(env, claudeMD))
+		env.Action("updated the section %s of %s", heading, fsutil.Tilde(env.Home, claudeMD))
 	}
 	return nil
 }

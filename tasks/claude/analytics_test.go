@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/claude"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
 const wantMCPSection = "## 🔌 MCP Servers\n\n" +
@@ -34,7 +34,7 @@ func sectionSplit() (before, mcp, tool, after string) {
 
 func stage(t *testing.T, f *fixture, project, id string) string {
 	t.Helper()
-	sc, exists, err := claude.ReadSidecar(f.sessionPath(project, id))
+	sc, exists, err := lifecycle.ReadSidecar(f.sessionPath(project, id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestMCPAnalytics(t *testing.T) {
 	if got := stage(t, f, f.flake, "s7"); got != "analyzed" {
 		t.Errorf("s7: %s", got)
 	}
-	sc, _, _ := claude.ReadSidecar(f.sessionPath(f.webapp, "s1"))
+	sc, _, _ := lifecycle.ReadSidecar(f.sessionPath(f.webapp, "s1"))
 	if sc.InsightsGeneratedAt != "2025-02-21T10:00:00" || sc.AnalyzedAt != "" {
 		t.Errorf("s1 sidecar rewritten: %+v", sc)
 	}

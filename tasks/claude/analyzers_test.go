@@ -18,11 +18,11 @@ import (
 // handedOn returns the suggestions an analyzer handed to learn-review.
 func (f *fixture) handedOn(name string) []learn.Suggestion {
 	f.t.Helper()
-	v, ok := f.values.Get(name, claude.SuggestionsKey)
+	v, ok := claude.Suggestions(name).Get(f.values)
 	if !ok {
 		f.t.Fatalf("%s handed nothing on", name)
 	}
-	return v.([]learn.Suggestion)
+	return v
 }
 
 // brief is what identifies a suggestion in these tests: its kind, its
@@ -126,7 +126,7 @@ func TestLearnContext(t *testing.T) {
 	expect(t, "learn-context", got,
 		"remove-section nixos-config/CLAUDE.md Old Migration Notes",
 		"move-section-up nixos-config/CLAUDE.md Git Workflow")
-	if !hasLine(rep.Stats, "1 sections to act on were not found in any CLAUDE.md") {
+	if !hasLine(rep.Stats, "1 section to act on was not found in any CLAUDE.md") {
 		t.Errorf("stats %q", rep.Stats)
 	}
 }
@@ -151,7 +151,7 @@ func TestLearnInstructions(t *testing.T) {
 	// "Unwritten policy" (nowhere to strengthen it).
 	expect(t, "learn-instructions", got,
 		"reword-line .claude/CLAUDE-USER-POLICIES.md - **MUST**: Always run tests before committing")
-	if !hasLine(rep.Stats, "1 often broken policies are not written in any CLAUDE.md") {
+	if !hasLine(rep.Stats, "1 often broken policy is not written in any CLAUDE.md") {
 		t.Errorf("stats %q", rep.Stats)
 	}
 }
@@ -212,6 +212,92 @@ func TestLearnMeta(t *testing.T) {
 	}
 }
 
+// learn-meta judges each outcome once: run again and again on the same
+// data, it changes each threshold at most once and says nothing changed;
+// outcomes that come in later (some at the very instant already counted)
+// are judged in their turn.
+func TestLearnMetaIsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	path := filepath.Join(f.learning, "thresholds.json")
+	thresholds := func() map[string]learn.Thresholds {
+		tf, err := learn.LoadThresholds(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]learn.Thresholds{}
+		for _, a := range learn.Analyzers() {
+			out[a.Name] = tf.For(a.Name)
+		}
+		return out
+	}
+	history := []map[string]learn.Thresholds{thresholds()}
+	var actions [][]string
+	for range 3 {
+		env := f.mustRun("learn-meta", runOpts{})
+		actions = append(actions, env.Report().Actions)
+		history = append(history, thresholds())
+	}
+	for name := range history[0] {
+		changes := 0
+		for i := 1; i < len(history); i++ {
+			if history[i][name] != history[i-1][name] {
+				changes++
+			}
+		}
+		if changes > 1 {
+			t.Errorf("%s's thresholds changed %d times on the same data: %+v", name, changes, history)
+		}
+	}
+	if got := history[1]["learn-permissions"]; got.MinOccurrences != 4 || got.Confidence != 0.75 {
+		t.Errorf("the first run did not raise learn-permissions: %+v", got)
+	}
+	if len(actions[0]) != 2 || len(actions[1]) != 0 || len(actions[2]) != 0 {
+		t.Errorf("actions per run: %q", actions)
+	}
+
+	// Five new rejections, two at the instant the first run counted up to:
+	// judged once more, and only once.
+	metrics := filepath.Join(f.learning, "meta_metrics.jsonl")
+	var mm []any
+	for i := range 5 {
+		at := ts(1)
+		if i >= 2 {
+			at = ts(0.5)
+		}
+		mm = append(mm, obj{"timestamp": at, "component": "learn-permissions", "suggestion_type": "x", "accepted": false, "confidence": 0.8})
+	}
+	f.write(metrics, f.read(metrics)+jsonLines(mm...))
+	env := f.mustRun("learn-meta", runOpts{})
+	want := "raised learn-permissions thresholds: min_occurrences 4 → 5, confidence 0.75 → 0.80 (acceptance 0% of 5)"
+	if a := env.Report().Actions; len(a) != 1 || a[0] != want {
+		t.Errorf("after five new outcomes: %q, want %q", a, want)
+	}
+	if a := f.mustRun("learn-meta", runOpts{}).Report().Actions; len(a) != 0 {
+		t.Errorf("the new outcomes were judged twice: %q", a)
+	}
+}
+
+// At a limit, only what moved is said: never "5 → 5".
+func TestLearnMetaNamesOnlyWhatChanged(t *testing.T) {
+	f := newFixture(t)
+	path := filepath.Join(f.learning, "thresholds.json")
+	f.write(path, `{"min_occurrences": 3, "confidence": 0.7, "days": 30, "analyzers": {"learn-permissions": {"min_occurrences": 5, "confidence": 0.85}}}`)
+	rep := f.mustRun("learn-meta", runOpts{}).Report()
+	if !slices.Contains(rep.Actions, "raised learn-permissions thresholds: confidence 0.85 → 0.90 (acceptance 20% of 10)") {
+		t.Errorf("actions %q", rep.Actions)
+	}
+	f.write(path, `{"min_occurrences": 3, "confidence": 0.7, "days": 30, "analyzers": {"learn-permissions": {"min_occurrences": 5, "confidence": 0.9}}}`)
+	rep = f.mustRun("learn-meta", runOpts{}).Report()
+	for _, a := range rep.Actions {
+		if strings.Contains(a, "learn-permissions") {
+			t.Errorf("nothing could change, yet: %q", a)
+		}
+	}
+	if !hasLine(rep.Stats, "learn-permissions: 2 of 10 accepted (20%): thresholds already at their limit") {
+		t.Errorf("stats %q", rep.Stats)
+	}
+}
+
 func TestAnalyzerWithoutItsInputIsSkippedWithNoData(t *testing.T) {
 	for name, file := range map[string]string{
 		"learn-permissions":   "permission_approvals.jsonl",
@@ -251,7 +337,7 @@ func TestMissingClaudeDirSkipsTheWholeFamilyWithOneReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	reasons := map[string]bool{}
-	for _, s := range append(claude.ConfigSpecs(), claude.LearnSpecs()...) {
+	for _, s := range claude.Specs() {
 		_, err := f.run(s.Name, runOpts{prompt: &taskstest.Prompter{T: t, Terminal: true}})
 		o, ok := tasks.AsOutcome(err)
 		if !ok || o.Kind != tasks.Skipped {

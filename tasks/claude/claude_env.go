@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -33,25 +35,12 @@ func flakeOf(env *tasks.Env) string {
 	return env.Config.Flake
 }
 
-// optPath reads a path option, ~ expanded against env.Home.
-func pathOption(env *tasks.Env, key, def string) (string, error) {
-	v, err := env.Options.String(key, def)
-	if err != nil {
-		return "", err
+// positive refuses n, the value of option key, below 1.
+func positive(key string, n int) error {
+	if n < 1 {
+		return tasks.BadOption(key, n, "not allowed", "a whole number ≥ 1")
 	}
-	return env.Expand(v), nil
-}
-
-// optPositive reads an integer option that must be at least 1.
-func positiveOption(env *tasks.Env, key string, def int) (int, error) {
-	v, err := env.Options.Int(key, def)
-	if err != nil {
-		return 0, err
-	}
-	if v < 1 {
-		return 0, fmt.Errorf("task.%s.%s: %d is not allowed: a whole number ≥ 1", env.Name, key, v)
-	}
-	return v, nil
+	return nil
 }
 
 // runner is the task's command runner (a zero Runner in tests that set none).
@@ -62,22 +51,10 @@ func taskRunner(env *tasks.Env) *proc.Runner {
 	return &proc.Runner{}
 }
 
-// tilde shortens a path under the home directory for messages.
-func homeTilde(env *tasks.Env, p string) string {
-	if env.Home != "" {
-		if p == env.Home {
-			return "~"
-		}
-		if rel, err := filepath.Rel(env.Home, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return "~/" + rel
-		}
-	}
-	return p
-}
-
-// lookPath finds program name on the PATH the runner gives its commands
-// (its Environ, else ours): a generator that is not installed is a reason
-// to skip, not a failure.
+// lookProgram finds program name on the PATH the runner gives its commands
+// (its Environ, else ours), by proc.LookPath's rules: never in the working
+// directory. A generator that is not installed is a reason to skip, not a
+// failure.
 func lookProgram(name string, environ []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, isExecutable(name)
@@ -91,16 +68,11 @@ func lookProgram(name string, environ []string) (string, error) {
 			}
 		}
 	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if isExecutable(p) == nil {
-			return p, nil
-		}
+	p, err := proc.LookPath(name, pathVar)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
 	}
-	return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+	return p, nil
 }
 
 func isExecutable(p string) error {
@@ -114,11 +86,11 @@ func isExecutable(p string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path atomically (lifecycle.go's
-// writeAtomic), creating the folder first.
+// writeFileAtomic writes data to path atomically (fsutil.WriteAtomic),
+// creating the folder first.
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := safefile.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(path, data)
+	return fsutil.WriteAtomic(path, data)
 }

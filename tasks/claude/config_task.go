@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
@@ -21,54 +21,6 @@ import (
 // PublishedAutomation is the generator's flake when there is no local
 // checkout.
 const PublishedAutomation = "github:jacopone/claude-nixos-automation"
-
-// ConfigSpecs returns claude-config, mcp-analytics and tool-analytics
-// (seed phases 4–6). The catalogue registers them with the family's other
-// Specs.
-//
-// Options, in [task.NAME]:
-//
-//	claude-config   command     the generator: a list (program and arguments) or a
-//	                            string run with sh -c; default
-//	                            nix run <automation>#update-all
-//	                automation  the generator's local checkout, used when it exists
-//	                            (default ~/claude-nixos-automation; else
-//	                            github:jacopone/claude-nixos-automation)
-//	mcp-analytics   days        window in days (30)
-//	                claude_json  (~/.claude.json)
-//	                projects_dir session logs (~/.claude/projects)
-//	tool-analytics  days        window in days (30)
-//	                packages    (<flake>/modules/core/packages.nix)
-//	                command_log (~/.local/share/fish/command-source.jsonl)
-func ConfigSpecs() []tasks.Spec {
-	return []tasks.Spec{
-		{
-			Name: "claude-config", Seed: 4, Groups: []string{"claude"}, Needs: []string{"activate"},
-			Description: "regenerate the Claude Code configuration files (CLAUDE.md, permissions)",
-			Options:     []string{"command", "automation"},
-			Estimate:    30 * time.Second,
-			Task:        tasks.Func(runClaudeConfig),
-		},
-		{
-			Name: "mcp-analytics", Seed: 5, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
-			Description: "MCP server use and cost from the session logs; CLAUDE.md section",
-			Resources:   []string{tasks.ResourceClaudeMD},
-			Options:     []string{"days", "claude_json", "projects_dir"},
-			DryRun:      true,
-			Estimate:    5 * time.Second,
-			Task:        tasks.Func(runMCPAnalytics),
-		},
-		{
-			Name: "tool-analytics", Seed: 6, Groups: []string{"claude", "analytics"}, After: []string{"claude-config"},
-			Description: "installed tools against the commands run; CLAUDE.md section",
-			Resources:   []string{tasks.ResourceClaudeMD},
-			Options:     []string{"days", "packages", "command_log"},
-			DryRun:      true,
-			Estimate:    2 * time.Second,
-			Task:        tasks.Func(runToolAnalytics),
-		},
-	}
-}
 
 // generatedFiles are the five files the generator rewrites, by the name
 // the report gives them.
@@ -112,33 +64,100 @@ func takeSnapshot(path string) snapshot {
 	return s
 }
 
-// generator returns the command to run and how to show it.
-func generator(env *tasks.Env) ([]string, error) {
-	if raw, ok := env.Options.Options["command"]; ok {
-		if s, isString := raw.(string); isString {
-			if strings.TrimSpace(s) == "" {
-				return nil, fmt.Errorf("task.claude-config.command: empty")
+// ClaudeConfigOptions are the options of [task.claude-config].
+type ClaudeConfigOptions struct {
+	Command    *Command `option:"command" doc:"the generator: a list (program and arguments) or a string run with sh -c; unset: nix run <automation>#update-all"`
+	Automation string   `option:"automation" doc:"the generator's local checkout, used when it exists (else github:jacopone/claude-nixos-automation)"`
+}
+
+func defaultClaudeConfigOptions() ClaudeConfigOptions {
+	return ClaudeConfigOptions{Automation: "~/claude-nixos-automation"}
+}
+
+// Command is a command line option: a list (program and arguments), or a
+// string run with sh -c.
+type Command struct {
+	Args  []string // the list form
+	Shell string   // the string form
+}
+
+const allowedCommand = `a list (program and arguments), e.g. ["update-all", "--quiet"], or a string run with sh -c`
+
+// SetOption implements tasks.OptionValue.
+func (c *Command) SetOption(raw any) error {
+	if s, ok := raw.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			return &tasks.Invalid{Msg: "empty", Allowed: allowedCommand}
+		}
+		*c = Command{Shell: s}
+		return nil
+	}
+	var args []string
+	switch x := raw.(type) {
+	case []string:
+		args = append(args, x...)
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return &tasks.Invalid{Msg: "not a list of strings", Allowed: allowedCommand}
 			}
-			return []string{"sh", "-c", s}, nil
+			args = append(args, s)
 		}
-		args, err := env.Options.Strings("command", nil)
-		if err != nil {
-			return nil, err
-		}
-		if len(args) == 0 || args[0] == "" {
-			return nil, fmt.Errorf("task.claude-config.command: empty")
-		}
-		return args, nil
+	default:
+		return &tasks.Invalid{Msg: "not a string or a list of strings", Allowed: allowedCommand}
 	}
-	local, err := pathOption(env, "automation", "~/claude-nixos-automation")
-	if err != nil {
-		return nil, err
+	if len(args) == 0 || args[0] == "" {
+		return &tasks.Invalid{Msg: "empty", Allowed: allowedCommand}
 	}
+	*c = Command{Args: args}
+	return nil
+}
+
+// OptionTOML implements tasks.OptionValue.
+func (c *Command) OptionTOML() any {
+	if c.Args != nil {
+		return c.Args
+	}
+	return c.Shell
+}
+
+// argv is the command to run.
+func (c *Command) argv() []string {
+	if c.Args != nil {
+		return append([]string(nil), c.Args...)
+	}
+	return []string{"sh", "-c", c.Shell}
+}
+
+// claudeConfig is the claude-config task.
+type claudeConfig struct{ opts ClaudeConfigOptions }
+
+// Configure implements tasks.Configurable.
+func (t claudeConfig) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultClaudeConfigOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t claudeConfig) TaskOptions() any { return t.opts }
+
+func (t claudeConfig) Run(ctx context.Context, env *tasks.Env) error {
+	return runClaudeConfig(ctx, env, t.opts)
+}
+
+// generator returns the command to run.
+func generator(env *tasks.Env, o ClaudeConfigOptions) []string {
+	if o.Command != nil {
+		return o.Command.argv()
+	}
+	local := env.Expand(o.Automation)
 	ref := PublishedAutomation
 	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
 		ref = local
 	}
-	return []string{"nix", "run", ref + "#update-all"}, nil
+	return []string{"nix", "run", ref + "#update-all"}
 }
 
 var (
@@ -148,18 +167,15 @@ var (
 
 // runClaudeConfig is claude-config: run the generator in the flake
 // directory, then report on the five files it writes.
-func runClaudeConfig(ctx context.Context, env *tasks.Env) error {
+func runClaudeConfig(ctx context.Context, env *tasks.Env, o ClaudeConfigOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
 	flake := flakeOf(env)
 	if fi, err := os.Stat(flake); flake == "" || err != nil || !fi.IsDir() {
-		return tasks.Skip("flake directory %s not found", homeTilde(env, flake))
+		return tasks.Skip("flake directory %s not found", fsutil.Tilde(env.Home, flake))
 	}
-	args, err := generator(env)
-	if err != nil {
-		return err
-	}
+	args := generator(env, o)
 	r := taskRunner(env)
 	prog, err := lookProgram(args[0], r.Environ)
 	if err != nil {

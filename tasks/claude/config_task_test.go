@@ -93,3 +93,20 @@ func TestClaudeConfigGenerators(t *testing.T) {
 		t.Error("a failing generator is a failure, not a skip")
 	}
 }
+
+// The generator is never taken from the working directory: with an empty
+// PATH entry, a `nix` planted in the flake (where the generator runs, and
+// where rebuild was started) is passed over for the one on PATH.
+func TestClaudeConfigGeneratorNotFromWorkingDirectory(t *testing.T) {
+	f := newFixture(t)
+	bin := filepath.Join(f.home, "fakebin")
+	nix := f.write(filepath.Join(bin, "nix"), "#!/bin/sh\necho real >> \""+f.home+"/ran\"\n")
+	os.Chmod(nix, 0o755)
+	planted := f.write(filepath.Join(f.flake, "nix"), "#!/bin/sh\necho planted >> \""+f.home+"/ran\"\n")
+	os.Chmod(planted, 0o755)
+	t.Chdir(f.flake)
+	f.mustRun("claude-config", runOpts{environ: []string{"PATH=:" + bin}})
+	if got := f.read(filepath.Join(f.home, "ran")); got != "real\n" {
+		t.Errorf("ran %q, want only the nix on PATH", got)
+	}
+}

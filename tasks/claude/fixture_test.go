@@ -428,7 +428,7 @@ func (f *fixture) writeFishLog() {
 // spec returns the named Spec of the family.
 func spec(t *testing.T, name string) tasks.Spec {
 	t.Helper()
-	for _, s := range append(claude.ConfigSpecs(), claude.LearnSpecs()...) {
+	for _, s := range claude.Specs() {
 		if s.Name == name {
 			return s
 		}
@@ -460,7 +460,6 @@ func (f *fixture) run(name string, o runOpts) (*tasks.Env, error) {
 	env.Home = f.home
 	env.Now = func() time.Time { return now }
 	env.Config = &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}}
-	env.Options = config.Task{Name: name, Options: o.options}
 	env.Runner = &proc.Runner{Environ: o.environ}
 	p := o.prompt
 	if p == nil {
@@ -468,7 +467,12 @@ func (f *fixture) run(name string, o runOpts) (*tasks.Env, error) {
 	}
 	env.Prompt = p
 	env.Yes, env.DryRun = o.yes, o.dryRun
-	err := spec(f.t, name).Task.Run(context.Background(), env)
+	// Bound to its options as the catalogue does before a run: an error
+	// there is the task's error.
+	task, err := spec(f.t, name).Configure(config.Task{Options: o.options})
+	if err == nil {
+		err = task.Run(context.Background(), env)
+	}
 	if asked := p.Asked(); !p.Terminal && len(asked) != 0 {
 		f.t.Errorf("%s asked without a terminal: %q", name, asked)
 	}

@@ -2,8 +2,9 @@ package claude
 
 import (
 	"context"
-	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 )
@@ -13,62 +14,65 @@ import (
 // The best maxListed are listed one line each; all go to learn-review.
 const maxListed = 20
 
-// SuggestionsKey is the value each analyzer hands to learn-review with
-// env.Put: a []learn.Suggestion, possibly empty.
-const SuggestionsKey = "suggestions"
-
-// LearnSpecs returns the seven analyzers and learn-review (seed phase 7).
-// The analyzers are read-only, have no edges and start at once, with the
-// build; the review comes after all of them. The catalogue registers them
-// with the family's other Specs; `--only=learn` selects exactly these.
-//
-// Options, in [task.NAME]:
-//
-//	every analyzer  days          window in days (default: thresholds.json, else 30)
-//	                learning_dir  (~/.claude/learning)
-//	learn-mcp       claude_json   (~/.claude.json)
-//	                projects_dir  session logs (~/.claude/projects)
-//	learn-review    max_suggestions  how many are offered per run (5)
-//	                rejection_days   how long a rejection is honoured (90)
-//	                learning_dir     (~/.claude/learning)
-//	                projects_dir     session logs, for their lifecycle (~/.claude/projects)
-//	                report           the report written when it cannot ask
-//	                                 (~/.claude/learning/learn-report.md)
-func LearnSpecs() []tasks.Spec {
-	var specs []tasks.Spec
-	var names []string
-	for _, a := range learn.Analyzers() {
-		opts := []string{"days", "learning_dir"}
-		est := 2 * time.Second
-		if a.Name == "learn-mcp" {
-			opts = append(opts, "claude_json", "projects_dir")
-			est = 5 * time.Second
-		}
-		specs = append(specs, tasks.Spec{
-			Name: a.Name, Seed: 7, Groups: []string{"learn"},
-			Description: a.Description,
-			Options:     opts,
-			DryRun:      true,
-			Estimate:    est,
-			Task:        analyzerTask{a},
-		})
-		names = append(names, a.Name)
-	}
-	specs = append(specs, tasks.Spec{
-		Name: "learn-review", Seed: 7, Groups: []string{"learn"}, After: names,
-		Description: "review the analyzers' suggestions and apply the accepted ones",
-		Interactive: true,
-		// It edits CLAUDE.md files, as the analytics tasks do.
-		Resources: []string{tasks.ResourceClaudeMD},
-		Options:   []string{"max_suggestions", "rejection_days", "learning_dir", "projects_dir", "report"},
-		Estimate:  time.Minute,
-		Task:      tasks.Func(runLearnReview),
-	})
-	return specs
+// Suggestions is the key under which the analyzer named analyzer hands
+// its suggestions to learn-review: a []learn.Suggestion, possibly empty.
+func Suggestions(analyzer string) tasks.Key[[]learn.Suggestion] {
+	return tasks.NewKey[[]learn.Suggestion](analyzer, "suggestions")
 }
 
-// analyzerTask runs one learn.Analyzer as a task.
-type analyzerTask struct{ a learn.Analyzer }
+// AnalyzerOptions are the options of every analyzer's [task.NAME].
+type AnalyzerOptions struct {
+	Days        *int   `option:"days" doc:"the window, in days; unset: thresholds.json's, else 30"`
+	LearningDir string `option:"learning_dir" doc:"the learning data (*.jsonl, thresholds.json)"`
+}
+
+// Check refuses a window shorter than a day.
+func (o AnalyzerOptions) Check() error {
+	if o.Days != nil {
+		return positive("days", *o.Days)
+	}
+	return nil
+}
+
+// LearnMCPOptions are the options of [task.learn-mcp], which also reads
+// the MCP configuration and the session logs.
+type LearnMCPOptions struct {
+	AnalyzerOptions
+	ClaudeJSON  string `option:"claude_json" doc:"Claude Code's user configuration, with its MCP servers"`
+	ProjectsDir string `option:"projects_dir" doc:"the session logs"`
+}
+
+func defaultLearnMCPOptions() LearnMCPOptions {
+	return LearnMCPOptions{AnalyzerOptions: AnalyzerOptions{LearningDir: "~/.claude/learning"},
+		ClaudeJSON: "~/.claude.json", ProjectsDir: "~/.claude/projects"}
+}
+
+// analyzerTask runs one learn.Analyzer as a task. Every analyzer has the
+// options of learn-mcp in opts, but only learn-mcp may set claude_json
+// and projects_dir: the others keep the defaults, which they do not read.
+type analyzerTask struct {
+	a    learn.Analyzer
+	opts LearnMCPOptions
+}
+
+// Configure implements tasks.Configurable.
+func (t analyzerTask) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultLearnMCPOptions()
+	if t.a.Name == "learn-mcp" {
+		err := tasks.DecodeOptions(c, &t.opts)
+		return t, err
+	}
+	err := tasks.DecodeOptions(c, &t.opts.AnalyzerOptions)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t analyzerTask) TaskOptions() any {
+	if t.a.Name == "learn-mcp" {
+		return t.opts
+	}
+	return t.opts.AnalyzerOptions
+}
 
 // Run reads the thresholds, runs the analyzer, reports its suggestions one
 // line each (so the json finish event lists them), and hands them on.
@@ -76,29 +80,21 @@ func (t analyzerTask) Run(ctx context.Context, env *tasks.Env) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	learningDir, err := pathOption(env, "learning_dir", "~/.claude/learning")
-	if err != nil {
-		return err
-	}
+	learningDir := env.Expand(t.opts.LearningDir)
 	tf, err := learn.LoadThresholds(learn.ThresholdsPath(learningDir))
 	if err != nil {
 		env.Warn("%v (defaults used)", err)
 	}
 	th := tf.For(t.a.Name)
-	days, err := positiveOption(env, "days", th.Days)
-	if err != nil {
-		return err
+	days := th.Days
+	if t.opts.Days != nil {
+		days = *t.opts.Days
 	}
 	in := learn.Input{
 		Home: env.Home, Flake: flakeOf(env), LearningDir: learningDir,
 		Now: env.Now(), Days: days, Thresholds: th, DryRun: env.DryRun,
-		Status: func(s string) { env.Status("%s", s) },
-	}
-	if in.ClaudeJSON, err = pathOption(env, "claude_json", "~/.claude.json"); err != nil {
-		return err
-	}
-	if in.ProjectsDir, err = pathOption(env, "projects_dir", "~/.claude/projects"); err != nil {
-		return err
+		Status:     func(s string) { env.Status("%s", s) },
+		ClaudeJSON: env.Expand(t.opts.ClaudeJSON), ProjectsDir: env.Expand(t.opts.ProjectsDir),
 	}
 	res, err := t.a.Run(ctx, in)
 	if reason, ok := learn.IsNoData(err); ok {
@@ -127,7 +123,7 @@ func (t analyzerTask) Run(ctx context.Context, env *tasks.Env) error {
 	learn.Sort(res.Suggestions)
 	for i, s := range res.Suggestions {
 		if i == maxListed {
-			env.Stat("… and %d weaker suggestions (all are handed to learn-review)", len(res.Suggestions)-maxListed)
+			env.Stat("… and %s (all are handed to learn-review)", text.Plural(len(res.Suggestions)-maxListed, "weaker suggestion", "weaker suggestions"))
 			break
 		}
 		env.Stat("%s", s.Summary())
@@ -138,6 +134,6 @@ func (t analyzerTask) Run(ctx context.Context, env *tasks.Env) error {
 	if res.Suggestions == nil {
 		res.Suggestions = []learn.Suggestion{}
 	}
-	env.Put(SuggestionsKey, res.Suggestions)
+	Suggestions(t.a.Name).Put(env, res.Suggestions)
 	return nil
 }

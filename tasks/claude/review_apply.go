@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -104,7 +106,7 @@ func (a *applier) editJSON(path string, at []string, create bool, edit func(o *j
 	}
 	out, err := editJSONDoc(doc, at, create, edit)
 	if err != nil {
-		return fmt.Errorf("%s: %w", homeTilde(a.env, path), err)
+		return fmt.Errorf("%s: %w", fsutil.Tilde(a.env.Home, path), err)
 	}
 	return writeFileAtomic(path, out)
 }
@@ -124,7 +126,7 @@ func (a *applier) editMarkdown(s learn.Suggestion) error {
 	default:
 		h, ok := mdsection.Find(doc, 0, s.Section)
 		if !ok {
-			return fmt.Errorf("no section %q in %s any more", s.Section, homeTilde(a.env, s.Target))
+			return fmt.Errorf("no section %q in %s any more", s.Section, fsutil.Tilde(a.env.Home, s.Target))
 		}
 		if s.Kind == learn.RemoveSection {
 			out = mdsection.Remove(doc, h)
@@ -143,7 +145,7 @@ func (a *applier) editMarkdown(s learn.Suggestion) error {
 		}
 		a.backedUp[s.Target] = true
 	}
-	return writeAtomic(s.Target, out)
+	return fsutil.WriteAtomic(s.Target, out)
 }
 
 // replaceLine replaces the first line equal to old (line end aside).
@@ -175,7 +177,7 @@ func replaceLine(doc []byte, old, repl string) ([]byte, error) {
 // hard-linked to the name, which fails if the name exists.
 func createExclusive(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := safefile.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -184,6 +186,10 @@ func createExclusive(path string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := safefile.GiveLike(tmp, nil, dir); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -247,13 +253,13 @@ func (a *applier) refuseDirty(ctx context.Context, path string) error {
 				return nil // no git: nothing can be uncommitted
 			}
 		}
-		return fmt.Errorf("cannot tell whether %s has uncommitted changes: %w", homeTilde(a.env, path), err)
+		return fmt.Errorf("cannot tell whether %s has uncommitted changes: %w", fsutil.Tilde(a.env.Home, path), err)
 	}
 	// An untracked file ("??") has no committed version for a change to be
 	// mixed into; git itself lists those apart from changes.
 	for _, l := range strings.Split(out.String(), "\n") {
 		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "??") {
-			return &errDirty{file: homeTilde(a.env, path), status: strings.TrimSpace(l)}
+			return &errDirty{file: fsutil.Tilde(a.env.Home, path), status: strings.TrimSpace(l)}
 		}
 	}
 	a.clean[path] = true

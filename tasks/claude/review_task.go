@@ -9,16 +9,52 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
+	"github.com/rebuild-nixos/rebuild/tasks/lifecycle"
 )
 
-// Review defaults.
-const (
-	defaultMaxSuggestions = 5
-	defaultRejectionDays  = 90
-)
+// ReviewOptions are the options of [task.learn-review].
+type ReviewOptions struct {
+	MaxSuggestions int    `option:"max_suggestions" doc:"how many suggestions are offered per run"`
+	RejectionDays  int    `option:"rejection_days" doc:"how long, in days, a rejected suggestion is not offered again"`
+	LearningDir    string `option:"learning_dir" doc:"the learning data (rejections, outcomes)"`
+	ProjectsDir    string `option:"projects_dir" doc:"the session logs, whose lifecycle moves on"`
+	Report         string `option:"report" doc:"the report written when it cannot ask; empty: <learning_dir>/learn-report.md"`
+}
+
+func defaultReviewOptions() ReviewOptions {
+	return ReviewOptions{MaxSuggestions: 5, RejectionDays: 90, LearningDir: "~/.claude/learning", ProjectsDir: "~/.claude/projects"}
+}
+
+// Check refuses counts below 1.
+func (o ReviewOptions) Check() error {
+	if err := positive("max_suggestions", o.MaxSuggestions); err != nil {
+		return err
+	}
+	return positive("rejection_days", o.RejectionDays)
+}
+
+// learnReview is the learn-review task.
+type learnReview struct{ opts ReviewOptions }
+
+// Configure implements tasks.Configurable.
+func (t learnReview) Configure(c config.Task) (tasks.Task, error) {
+	t.opts = defaultReviewOptions()
+	err := tasks.DecodeOptions(c, &t.opts)
+	return t, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (t learnReview) TaskOptions() any { return t.opts }
+
+func (t learnReview) Run(ctx context.Context, env *tasks.Env) error {
+	return runLearnReview(ctx, env, t.opts)
+}
 
 // reviewChoices are the answers to "Apply?".
 var reviewChoices = []tasks.Choice{
@@ -48,42 +84,23 @@ var reviewChoices = []tasks.Choice{
 // and the task is skipped with a reason naming it. --yes does not apply
 // suggestions: they change how an agent may act on the machine, and each
 // deserves a look.
-func runLearnReview(ctx context.Context, env *tasks.Env) error {
+func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error {
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	maxN, err := positiveOption(env, "max_suggestions", defaultMaxSuggestions)
-	if err != nil {
-		return err
-	}
-	rejectionDays, err := positiveOption(env, "rejection_days", defaultRejectionDays)
-	if err != nil {
-		return err
-	}
-	learningDir, err := pathOption(env, "learning_dir", "~/.claude/learning")
-	if err != nil {
-		return err
-	}
-	projectsDir, err := pathOption(env, "projects_dir", "~/.claude/projects")
-	if err != nil {
-		return err
-	}
-	reportPath, err := pathOption(env, "report", filepath.Join(learningDir, "learn-report.md"))
-	if err != nil {
-		return err
+	maxN, rejectionDays := o.MaxSuggestions, o.RejectionDays
+	learningDir, projectsDir := env.Expand(o.LearningDir), env.Expand(o.ProjectsDir)
+	reportPath := filepath.Join(learningDir, "learn-report.md")
+	if o.Report != "" {
+		reportPath = env.Expand(o.Report)
 	}
 	now := env.Now()
 
 	var all []learn.Suggestion
 	ran := 0
 	for _, a := range learn.Analyzers() {
-		v, ok := env.Value(a.Name, SuggestionsKey)
+		list, ok := Suggestions(a.Name).Get(env)
 		if !ok {
-			continue
-		}
-		list, ok := v.([]learn.Suggestion)
-		if !ok {
-			env.Warn("%s handed on %T, not suggestions", a.Name, v)
 			continue
 		}
 		ran++
@@ -109,13 +126,17 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%d %s rejected in the last %d days not offered", n, pluralWord(n, "suggestion", "suggestions"), rejectionDays)
+		env.Stat("%s rejected in the last %s not offered", text.Plural(n, "suggestion", "suggestions"), text.Plural(rejectionDays, "day", "days"))
 	}
 	if len(fresh) == 0 {
 		if len(all) > 0 {
-			return tasks.Skip("no new suggestions: the %d found were rejected in the last %d days", len(all), rejectionDays)
+			found := "1 found was"
+			if len(all) != 1 {
+				found = fmt.Sprintf("%d found were", len(all))
+			}
+			return tasks.Skip("no new suggestions: the %s rejected in the last %s", found, text.Plural(rejectionDays, "day", "days"))
 		}
-		return tasks.Skip("no suggestions from the %d analyzers that ran", ran)
+		return tasks.Skip("no suggestions from the %s that ran", text.Plural(ran, "analyzer", "analyzers"))
 	}
 
 	interactive := env.Interactive()
@@ -127,14 +148,14 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 		if err := writeFileAtomic(reportPath, learn.Report(fresh, now, fmt.Sprintf("Not reviewed: %s.", why))); err != nil {
 			return fmt.Errorf("writing the report: %w", err)
 		}
-		markStage(env, projectsDir, sessionsOf(fresh), StageInsightsGenerated, now)
-		return tasks.Skip("%s: %d %s written to %s, nothing applied", why, len(fresh),
-			pluralWord(len(fresh), "suggestion", "suggestions"), homeTilde(env, reportPath))
+		markStage(env, projectsDir, sessionsOf(fresh), lifecycle.StageInsightsGenerated, now)
+		return tasks.Skip("%s: %s written to %s, nothing applied", why,
+			text.Plural(len(fresh), "suggestion", "suggestions"), fsutil.Tilde(env.Home, reportPath))
 	}
 
 	offered := fresh
 	if len(offered) > maxN {
-		env.Stat("%d more suggestions left for the next run (max_suggestions = %d)", len(offered)-maxN, maxN)
+		env.Stat("%s left for the next run (max_suggestions = %d)", text.Plural(len(offered)-maxN, "more suggestion", "more suggestions"), maxN)
 		offered = offered[:maxN]
 	}
 	ap := &applier{env: env, clean: map[string]bool{}, backedUp: map[string]bool{}}
@@ -145,14 +166,14 @@ func runLearnReview(ctx context.Context, env *tasks.Env) error {
 review:
 	for i, s := range offered {
 		answer := 'y'
-		text := describeSuggestion(i, len(offered), s)
-		fmt.Fprintln(env.Log, text)
+		desc := describeSuggestion(i, len(offered), s)
+		fmt.Fprintln(env.Log, desc)
 		if applyRest {
-			env.Prompt.Println(text) // the person sees what "a" changes too
+			env.Prompt.Println(desc) // the person sees what "a" changes too
 		} else {
-			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", Body: text, NonInteractive: 's'}, reviewChoices)
+			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", Body: desc, NonInteractive: 's'}, reviewChoices)
 			if err != nil {
-				markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
+				markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
 				return err
 			}
 			fmt.Fprintf(env.Log, "answer: %c\n", answer)
@@ -177,7 +198,7 @@ review:
 				env.Warn("recording the rejection: %v", err)
 			}
 			recordOutcome(env, metrics, s, false, false, now)
-			env.Action("rejected, not offered again for %d days: %s", rejectionDays, s.Text)
+			env.Action("rejected, not offered again for %s: %s", text.Plural(rejectionDays, "day", "days"), s.Text)
 		case 'q':
 			quit = true
 			break review
@@ -185,12 +206,12 @@ review:
 			break review
 		}
 	}
-	markStage(env, projectsDir, sessionsOf(shown), StageInsightsGenerated, now)
-	markStage(env, projectsDir, sessionsOf(applied), StageImplemented, now)
+	markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
+	markStage(env, projectsDir, sessionsOf(applied), lifecycle.StageImplemented, now)
 	env.Stat("reviewed %d of %d: %d applied, %d rejected, %d could not be applied",
 		len(shown), len(offered), len(applied), nRejected, nFailed)
 	if quit {
-		return tasks.Decline("review quit after %d of %d suggestions (%d applied)", len(shown), len(offered), len(applied))
+		return tasks.Decline("review quit after %d of %s (%d applied)", len(shown), text.Plural(len(offered), "suggestion", "suggestions"), len(applied))
 	}
 	return nil
 }
@@ -255,7 +276,7 @@ func sessionsOf(s []learn.Suggestion) []string {
 
 // markStage moves the sessions with the given ids forward to stage (never
 // back), finding their logs under projectsDir. Problems are warnings.
-func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, now time.Time) {
+func markStage(env *tasks.Env, projectsDir string, ids []string, stage lifecycle.Stage, now time.Time) {
 	if len(ids) == 0 || env.DryRun {
 		return
 	}
@@ -278,9 +299,9 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, no
 			continue
 		}
 		seen[id] = true
-		changed, err := Advance(p, stage, now)
+		changed, err := lifecycle.Advance(p, stage, now)
 		if err != nil {
-			env.Warn("lifecycle of %s: %v", homeTilde(env, p), err)
+			env.Warn("lifecycle of %s: %v", fsutil.Tilde(env.Home, p), err)
 			continue
 		}
 		if changed {
@@ -288,13 +309,6 @@ func markStage(env *tasks.Env, projectsDir string, ids []string, stage Stage, no
 		}
 	}
 	if moved > 0 {
-		env.Action("marked %d %s %s", moved, pluralWord(moved, "session", "sessions"), stage)
+		env.Action("marked %s %s", text.Plural(moved, "session", "sessions"), stage)
 	}
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/claude"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
@@ -147,7 +148,7 @@ func TestReviewRejectionIsRememberedFor90Days(t *testing.T) {
 	f.mustRun("learn-permissions", runOpts{})
 	p := interactive(t)
 	_, err = f.review(p, runOpts{})
-	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found were rejected in the last 90 days" || len(p.Asked()) != 0 {
+	if o := outcomeOf(t, err); o.Reason != "no new suggestions: the 1 found was rejected in the last 90 days" || len(p.Asked()) != 0 {
 		t.Errorf("%v, asked %d times", err, len(p.Asked()))
 	}
 
@@ -272,11 +273,11 @@ func TestReviewStagedChangesRefusedUntrackedFilesAllowed(t *testing.T) {
 	f.write(staged, `{"mcpServers": {"nixos": {"command": "mcp-nixos"}, "extra": {"command": "e"}}}`)
 	f.git("add", ".claude/mcp.json")
 	untracked := f.write(filepath.Join(f.flake, ".claude", "settings.local.json"), `{"permissions": {"allow": []}}`)
-	f.values.Set("learn-mcp", "suggestions", []learn.Suggestion{{
+	claude.Suggestions("learn-mcp").Put(f.values, []learn.Suggestion{{
 		ID: "mcp-1", Analyzer: "learn-mcp", Kind: learn.RemoveMCPServer, Text: "remove extra", Confidence: 0.9,
 		Apply: "a", Undo: "u", Target: staged, Server: "extra", JSONPath: []string{"mcpServers"},
 	}})
-	f.values.Set("learn-permissions", "suggestions", []learn.Suggestion{{
+	claude.Suggestions("learn-permissions").Put(f.values, []learn.Suggestion{{
 		ID: "perm-1", Analyzer: "learn-permissions", Kind: learn.AllowPermission, Text: "allow x", Confidence: 0.8,
 		Apply: "a", Undo: "u", Target: untracked, Pattern: "Bash(x:*)",
 	}})
@@ -421,7 +422,7 @@ func TestReviewWithNothingToReview(t *testing.T) {
 	}
 	f.mustRun("learn-meta", runOpts{})
 	_, err = f.review(interactive(t), runOpts{})
-	if o := outcomeOf(t, err); o.Reason != "no suggestions from the 1 analyzers that ran" {
+	if o := outcomeOf(t, err); o.Reason != "no suggestions from the 1 analyzer that ran" {
 		t.Errorf("%q", o.Reason)
 	}
 }

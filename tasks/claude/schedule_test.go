@@ -35,16 +35,19 @@ type jsonEvent struct {
 	Message string            `json:"message"`
 }
 
-// runLearnGroup runs LearnSpecs through the real scheduler with json
+// runLearnGroup runs the group learn of claude.Specs through the real scheduler with json
 // output, as `rebuild --only=learn --output json` does, and returns the
 // events. tap, when set, sees every event as it is emitted.
 func runLearnGroup(t *testing.T, f *fixture, jobs int, tap func(schedule.Event)) []jsonEvent {
 	t.Helper()
 	specs := map[string]tasks.Spec{}
 	var nodes []dag.Node
-	for _, s := range claude.LearnSpecs() {
+	for _, s := range claude.Specs() {
+		if !slices.Contains(s.Groups, "learn") {
+			continue
+		}
 		specs[s.Name] = s
-		nodes = append(nodes, dag.Node{Name: s.Name, Seed: s.Seed, Groups: s.Groups, Needs: s.Needs, After: s.After, Interactive: s.Interactive})
+		nodes = append(nodes, dag.Node{Name: s.Name, Phase: s.Phase, Groups: s.Groups, Needs: s.Needs, After: s.After, Interactive: s.Interactive})
 	}
 	g, err := dag.Build(nodes)
 	if err != nil {
@@ -67,7 +70,6 @@ func runLearnGroup(t *testing.T, f *fixture, jobs int, tap func(schedule.Event))
 	r, err := schedule.New(g, specs, schedule.Options{Jobs: jobs, Now: clock, Sink: sink,
 		Env: func(env *tasks.Env, _ bool) {
 			env.Prompt, env.Runner, env.Config, env.Home = p, &proc.Runner{}, cfg, f.home
-			env.Options = config.Task{Name: env.Name}
 		}})
 	if err != nil {
 		t.Fatal(err)

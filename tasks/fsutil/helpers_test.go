@@ -41,3 +41,23 @@ func touch(path string, size int64) error {
 	}
 	return f.Close()
 }
+
+// bindMount mounts src at dst (creating dst: a folder for a folder, an
+// empty file for a file) for the duration of the test, or skips the test
+// when this process may not mount. A bind mount of the same file system
+// has the same st_dev as everything around it: only the mount table
+// tells it apart.
+func bindMount(t *testing.T, src, dst string) {
+	t.Helper()
+	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
+		if err := touch(dst, 0); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		mkdir(t, dst)
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("cannot bind-mount to test mount points (%v); needs CAP_SYS_ADMIN", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dst, unix.MNT_DETACH) })
+}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -123,33 +122,13 @@ type Removal struct {
 	Errors []error
 }
 
-// Contents returns the paths directly inside the root (under Path as
-// given), sorted: what RemoveContents removes.
-func (r *Root) Contents() ([]string, error) {
-	f, err := r.openRoot()
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, &fs.PathError{Op: "readdir", Path: r.Path, Err: err}
-	}
-	slices.Sort(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = filepath.Join(r.Path, n)
-	}
-	return out, nil
-}
-
 // RemoveContents removes everything inside the root and keeps the root.
 func (r *Root) RemoveContents(ctx context.Context, dryRun bool) (Removal, error) {
-	paths, err := r.Contents()
+	list, err := r.List()
 	if err != nil {
 		return Removal{}, err
 	}
-	return r.Remove(ctx, paths, dryRun)
+	return r.RemoveListed(ctx, list, dryRun)
 }
 
 // Remove deletes each path with everything below it. A path must be
@@ -157,18 +136,36 @@ func (r *Root) RemoveContents(ctx context.Context, dryRun bool) (Removal, error)
 // refused and reported in Errors. Nothing is followed: the path is reached
 // from the root one folder at a time with O_NOFOLLOW, so a path through a
 // symlink is refused; a symlink met inside is removed as a link and its
-// target is left alone; a folder on another file system is not entered
-// (and so its parent is not removed). With dryRun the same traversal runs
-// and nothing is deleted: Removed is then exactly what a real run would
-// remove, barring permission problems only the deletion itself can show.
+// target is left alone; a mount point — a folder on another file system,
+// or a bind mount of a folder or a file — is neither entered nor removed
+// (and so its parent is not removed either), and a path through one is
+// refused. With dryRun the same traversal runs and nothing is deleted:
+// Removed is then exactly what a real run would remove, barring
+// permission problems only the deletion itself can show.
 // Remove returns an error only when ctx ends or the root is gone.
 func (r *Root) Remove(ctx context.Context, paths []string, dryRun bool) (Removal, error) {
+	list := make([]Listed, len(paths))
+	for i, p := range paths {
+		list[i] = Listed{Path: p}
+	}
+	return r.RemoveListed(ctx, list, dryRun)
+}
+
+// RemoveListed is Remove for entries listed earlier (List, Entry.Listed):
+// each is removed only if the node at its path is still the one listed —
+// same device, inode and type — so a folder never goes where a file was
+// listed, nor another file put under a listed name. One that changed is
+// reported in Errors with an error wrapping ErrChanged that says what was
+// listed and what is there now. A Listed without an identity (a bare
+// path) is removed as Remove would.
+func (r *Root) RemoveListed(ctx context.Context, list []Listed, dryRun bool) (Removal, error) {
 	var out Removal
 	rm := &remover{ctx: ctx, dev: r.dev, dry: dryRun, links: newLinkSet()}
-	for _, p := range paths {
+	for _, l := range list {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
+		p := l.Path
 		rel, err := r.rel(p)
 		if err != nil {
 			out.Errors = append(out.Errors, err)
@@ -178,7 +175,7 @@ func (r *Root) Remove(ctx context.Context, paths []string, dryRun bool) (Removal
 		if err != nil {
 			return out, err
 		}
-		b, n, ok := r.removeRel(rm, rootF, p, rel, &out)
+		b, n, ok := r.removeRel(rm, rootF, l, rel, &out)
 		rootF.Close()
 		out.Bytes += b
 		out.Entries += n
@@ -212,19 +209,24 @@ func (r *Root) rel(p string) (string, error) {
 func (r *Root) openRoot() (*os.File, error) {
 	fd, err := unix.Open(r.Real, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			err = fmt.Errorf("%w: it is now a symlink", ErrChanged)
+		}
 		return nil, &fs.PathError{Op: "open", Path: r.Real, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || uint64(st.Dev) != r.dev || uint64(st.Ino) != r.ino {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "open", Path: r.Real, Err: errors.New("the folder was replaced since it was checked")}
+		return nil, &fs.PathError{Op: "open", Path: r.Real, Err: fmt.Errorf("%w: the folder was replaced since it was checked", ErrChanged)}
 	}
 	return os.NewFile(uintptr(fd), r.Real), nil
 }
 
 // removeRel walks from the root down to rel's parent, one component at a
-// time without following links, and removes rel's last element there.
-func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal) (int64, int64, bool) {
+// time without following links, and removes rel's last element there if
+// it is still what l listed.
+func (r *Root) removeRel(rm *remover, root *os.File, l Listed, rel string, out *Removal) (int64, int64, bool) {
+	p := l.Path
 	parts := strings.Split(rel, string(filepath.Separator))
 	dir := int(root.Fd())
 	var opened []int
@@ -248,10 +250,21 @@ func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal
 			out.Errors = append(out.Errors, &fs.PathError{Op: "remove", Path: p, Err: errors.New("its path leaves the file system of " + r.Path + ": refused")})
 			return 0, 0, false
 		}
+		if mount, err := rm.mounts.isMountPoint(dir, part); err != nil || mount {
+			if err == nil {
+				err = errors.New("its path goes through a mount point: refused")
+			}
+			out.Errors = append(out.Errors, &fs.PathError{Op: "remove", Path: p, Err: err})
+			return 0, 0, false
+		}
 		dir = fd
 	}
 	rm.errs = nil
-	b, n := rm.tree(dir, parts[len(parts)-1], p)
+	var expect *Listed
+	if l.known() {
+		expect = &l
+	}
+	b, n := rm.tree(dir, parts[len(parts)-1], p, expect)
 	out.Errors = append(out.Errors, rm.errs...)
 	return b, n, len(rm.errs) == 0
 }
@@ -259,11 +272,12 @@ func (r *Root) removeRel(rm *remover, root *os.File, p, rel string, out *Removal
 // remover deletes a tree through directory file descriptors (openat,
 // unlinkat), so no path is ever resolved through a link.
 type remover struct {
-	ctx   context.Context
-	dev   uint64
-	dry   bool
-	links *linkSet
-	errs  []error
+	ctx    context.Context
+	dev    uint64
+	dry    bool
+	links  *linkSet
+	mounts mountTable
+	errs   []error
 }
 
 func (rm *remover) fail(op, path string, err error) {
@@ -272,8 +286,9 @@ func (rm *remover) fail(op, path string, err error) {
 
 // tree removes name inside the directory parent (display is its path for
 // messages) and everything below it; it returns the bytes and entries
-// removed. Failures are recorded in rm.errs.
-func (rm *remover) tree(parent int, name, display string) (bytes, entries int64) {
+// removed. With expect, name must still be the node listed there, or
+// nothing is removed. Failures are recorded in rm.errs.
+func (rm *remover) tree(parent int, name, display string, expect *Listed) (bytes, entries int64) {
 	if err := rm.ctx.Err(); err != nil {
 		rm.fail("remove", display, err)
 		return 0, 0
@@ -283,8 +298,28 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 		rm.fail("lstat", display, err)
 		return 0, 0
 	}
+	if expect != nil {
+		if err := expect.changed(&st); err != nil {
+			rm.fail("remove", display, err)
+			return 0, 0
+		}
+	}
 	size := st.Size
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if isDir && uint64(st.Dev) != rm.dev {
+		rm.fail("remove", display, errors.New("is on another file system: not entered"))
+		return 0, 0
+	}
+	// A bind mount shows the device of everything around it; what is
+	// mounted there is not the root's to delete, a file or a folder.
+	if mount, err := rm.mounts.isMountPoint(parent, name); err != nil {
+		rm.fail("statx", display, err)
+		return 0, 0
+	} else if mount {
+		rm.fail("remove", display, errors.New("is a mount point: not entered"))
+		return 0, 0
+	}
+	if !isDir {
 		// Removing one hard link drops the count of the others, so a node
 		// once met with several links is remembered whatever its count now.
 		dev, ino := uint64(st.Dev), uint64(st.Ino)
@@ -299,10 +334,6 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 		}
 		return size, 1
 	}
-	if uint64(st.Dev) != rm.dev {
-		rm.fail("remove", display, errors.New("is on another file system: not entered"))
-		return 0, 0
-	}
 	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		rm.fail("open", display, err)
@@ -310,6 +341,15 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 	}
 	f := os.NewFile(uintptr(fd), display)
 	defer f.Close()
+	if expect != nil {
+		// Swapped between the lstat and the open: what is open is what
+		// would be emptied, so it is checked again.
+		var now unix.Stat_t
+		if err := unix.Fstat(fd, &now); err != nil || expect.changed(&now) != nil {
+			rm.fail("remove", display, fmt.Errorf("%w (replaced as it was being removed): not deleted", ErrChanged))
+			return 0, 0
+		}
+	}
 	// All names first, then the deletions: removing entries while
 	// reading a directory in batches would move the read offset.
 	names, err := f.Readdirnames(-1)
@@ -319,7 +359,7 @@ func (rm *remover) tree(parent int, name, display string) (bytes, entries int64)
 	}
 	before := len(rm.errs)
 	for _, n := range names {
-		b, c := rm.tree(fd, n, display+string(filepath.Separator)+n)
+		b, c := rm.tree(fd, n, display+string(filepath.Separator)+n, nil)
 		bytes += b
 		entries += c
 	}

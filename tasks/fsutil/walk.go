@@ -29,9 +29,10 @@ type Options struct {
 	// -maxdepth and fd's --max-depth: the entries directly inside the root
 	// are at depth 1. 0 means no limit.
 	MaxDepth int
-	// CrossDevices lets the walk enter directories on other file systems
-	// (mount points). By default it stays on the root's file system and
-	// records the mount points it did not enter in Result.Mounts.
+	// CrossDevices lets the walk enter mount points: directories on other
+	// file systems and bind mounts (which may show the root's own device).
+	// By default it enters neither and records the mount points it did not
+	// enter in Result.Mounts.
 	CrossDevices bool
 	// Filter, when set, is called for every entry below the root before it
 	// is stat'ed, with Path, Name, Depth and Type set from the directory
@@ -94,22 +95,23 @@ type Result struct {
 	Errors []error
 	// ErrorCount counts every problem, also those past MaxErrors.
 	ErrorCount int
-	// Mounts are the directories not entered because they are on another
-	// file system, sorted.
+	// Mounts are the directories not entered because they are mount
+	// points (another file system, or a bind mount), sorted.
 	Mounts []string
 }
 
 // Walk visits root and everything below it, in parallel, without following
-// symbolic links and, unless opt.CrossDevices, without leaving root's file
-// system. visit is called from several goroutines at once, for the root
+// symbolic links and, unless opt.CrossDevices, without entering a mount
+// point. visit is called from several goroutines at once, for the root
 // first (depth 0) and then for every entry the filter admits, in no
 // particular order; a directory is always visited before its contents.
 //
 // Walk fails only when the root itself cannot be read (or is not a
 // directory: then it is visited alone) or ctx ends; every other problem is
 // collected in the Result and the walk goes on. Cost: one open and one
-// getdents pass per directory, one fstatat per admitted entry; at most
-// Workers directories are open at once.
+// getdents pass per directory, one fstatat per admitted entry and one
+// statx more per directory (to see a mount point); at most Workers
+// directories are open at once.
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
 	root = filepath.Clean(root)
 	w := &walker{ctx: ctx, opt: opt, visit: visit, maxErrors: opt.MaxErrors}
@@ -148,6 +150,7 @@ type walker struct {
 	panics    panics.Catcher
 	rootDev   uint64
 	maxErrors int
+	mounts    mountTable
 
 	mu      sync.Mutex
 	res     Result
@@ -277,11 +280,21 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 			}
 			fillEntry(e, &st)
 			if e.IsDir() {
-				if e.Dev != w.rootDev && !w.opt.CrossDevices {
-					w.mu.Lock()
-					w.res.Mounts = append(w.res.Mounts, e.Path)
-					w.mu.Unlock()
-					continue
+				if !w.opt.CrossDevices {
+					mount := e.Dev != w.rootDev
+					if !mount {
+						var err error
+						if mount, err = w.mounts.isMountPoint(fd, name); err != nil {
+							w.fail(&fs.PathError{Op: "statx", Path: e.Path, Err: err})
+							continue
+						}
+					}
+					if mount {
+						w.mu.Lock()
+						w.res.Mounts = append(w.res.Mounts, e.Path)
+						w.mu.Unlock()
+						continue
+					}
 				}
 				subdirs = append(subdirs, e)
 				continue

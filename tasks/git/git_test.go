@@ -2,6 +2,7 @@ package git
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
@@ -96,24 +98,45 @@ func outcome(err error) (tasks.Kind, string) {
 	return 0, ""
 }
 
-func TestAcceptYesCommits(t *testing.T) {
+// Yes to "Keep this configuration?": accept asks that one question, with
+// what changed, and commits nothing; commit then shows what it will commit
+// and asks for the message.
+func TestAcceptKeepsThenCommitCommits(t *testing.T) {
 	w := newWorld(t)
+	head := w.git("rev-parse", "HEAD")
 	w.activate()
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{true, "  foo 1.2  "}}
+	p := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{true}}
 	env := w.env("accept", p, false)
 	if err := w.run(Accept{}, env); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Asked(); !slices.Equal(got, []string{"Keep this configuration?", "Commit message (blank: no commit)"}) {
-		t.Errorf("asked %q", got)
+	if got := p.Asked(); !slices.Equal(got, []string{"Keep this configuration?"}) {
+		t.Errorf("accept asked %q", got)
 	}
-	printed := strings.Join(p.Printed(), "\n")
-	if !strings.Contains(printed, "Configuration activated. Test it now.") || !strings.Contains(printed, "M  flake.lock") {
+	if printed := strings.Join(p.Printed(), "\n"); !strings.Contains(printed, "Configuration activated. Test it now.") {
 		t.Errorf("shown %q", printed)
 	}
-	// Each text goes with its own question.
-	if b := p.Bodies(); len(b) != 2 || !strings.Contains(b[0], "Configuration activated. Test it now.") || !strings.Contains(b[1], "M  flake.lock") {
-		t.Errorf("the questions' bodies are %q", b)
+	// The text goes with its question.
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "Configuration activated. Test it now.") {
+		t.Errorf("the question's body is %q", b)
+	}
+	if w.git("rev-parse", "HEAD") != head {
+		t.Error("accept committed")
+	}
+
+	p = &taskstest.Prompter{T: t, Terminal: true, Answers: []any{"  foo 1.2  "}}
+	env = w.env("commit", p, false)
+	if err := w.run(Commit{}, env); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Asked(); !slices.Equal(got, []string{"Commit message (blank: no commit)"}) {
+		t.Errorf("commit asked %q", got)
+	}
+	if printed := strings.Join(p.Printed(), "\n"); !strings.Contains(printed, "M  flake.lock") {
+		t.Errorf("shown %q", printed)
+	}
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "M  flake.lock") {
+		t.Errorf("the question's body is %q", b)
 	}
 	if msg := w.git("log", "-1", "--format=%s"); msg != "foo 1.2" {
 		t.Errorf("last commit %q", msg)
@@ -121,8 +144,12 @@ func TestAcceptYesCommits(t *testing.T) {
 	if st := w.git("status", "--porcelain"); st != "" {
 		t.Errorf("not committed: %q", st)
 	}
-	if v, _ := env.Value("accept", "commit"); v != w.git("rev-parse", "--short", "HEAD") {
-		t.Errorf("accept.commit = %v", v)
+	id := w.git("rev-parse", "--short", "HEAD")
+	if c, _ := CommitKey.Get(env); c.ID != id || c.Hash != w.git("rev-parse", "HEAD") || c.Files != 1 || !c.ByPerson {
+		t.Errorf("handed on %+v", c)
+	}
+	if a := env.Report().Actions; !slices.Equal(a, []string{fmt.Sprintf("committed 1 file as %s %q", id, "foo 1.2")}) {
+		t.Errorf("actions %q", a)
 	}
 }
 
@@ -132,9 +159,14 @@ func TestAcceptNoRollsBack(t *testing.T) {
 	head := w.git("rev-parse", "HEAD")
 	w.activate()
 	p := &taskstest.Prompter{Terminal: true, Answers: []any{false}}
-	kind, reason := outcome(w.run(Accept{}, w.env("accept", p, false)))
+	err := w.run(Accept{}, w.env("accept", p, false))
+	kind, reason := outcome(err)
 	if kind != tasks.Declined || reason != "changes rejected; rolled back" {
 		t.Errorf("outcome %v %q", kind, reason)
+	}
+	// What needs accept (generations, commit, push) is told why.
+	if o, _ := tasks.AsOutcome(err); o == nil || o.Carry != "configuration was rolled back" {
+		t.Errorf("outcome %+v, want it to carry \"configuration was rolled back\"", o)
 	}
 	if calls := w.s.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot", "switch"}) {
 		t.Errorf("switch calls %q", calls)
@@ -182,7 +214,11 @@ func TestAcceptNoRollsBackToTheSystemBefore(t *testing.T) {
 func TestAcceptYesFlag(t *testing.T) {
 	w := newWorld(t)
 	w.activate()
-	if err := w.run(Accept{}, w.env("accept", nil, true)); err != nil {
+	env := w.env("accept", nil, true)
+	if err := w.run(Accept{}, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.run(Commit{}, w.env("commit", nil, true)); err != nil {
 		t.Fatal(err)
 	}
 	if msg := w.git("log", "-1", "--format=%s"); msg != "rebuild: demo 2026-05-04 03:02 (generation 2)" {
@@ -198,6 +234,10 @@ func TestNoTerminalCommitsAndPushesNothing(t *testing.T) {
 	kind, reason := outcome(w.run(Accept{}, w.env("accept", nil, false)))
 	if kind != tasks.Skipped || reason != "no terminal: kept the new configuration, nothing committed" {
 		t.Errorf("accept: %v %q", kind, reason)
+	}
+	kind, reason = outcome(w.run(Commit{}, w.env("commit", nil, false)))
+	if kind != tasks.Skipped || reason != "no terminal: nothing committed" {
+		t.Errorf("commit: %v %q", kind, reason)
 	}
 	if w.git("rev-parse", "HEAD") != head || !strings.Contains(w.git("status", "--porcelain"), "flake.lock") {
 		t.Error("accept committed")
@@ -218,7 +258,7 @@ func TestPush(t *testing.T) {
 		t.Errorf("clean: %v %q", kind, reason)
 	}
 	w.activate()
-	if err := w.run(Accept{}, w.env("accept", nil, true)); err != nil {
+	if err := w.run(Commit{}, w.env("commit", nil, true)); err != nil {
 		t.Fatal(err)
 	}
 	head := w.git("rev-parse", "HEAD")
@@ -285,21 +325,28 @@ func TestPushWithoutUpstream(t *testing.T) {
 }
 
 // With no activation (no changes), there is nothing to keep or reject:
-// accept only commits what is there.
-func TestAcceptWithoutActivation(t *testing.T) {
+// accept is skipped, and commit only commits what is there. An untracked
+// file is committed only when the person picks it.
+func TestCommitWithoutActivation(t *testing.T) {
 	w := newWorld(t)
-	if kind, reason := outcome(w.run(Accept{}, w.env("accept", nil, true))); kind != tasks.Skipped || reason != "nothing to commit" {
+	if kind, reason := outcome(w.run(Accept{}, w.env("accept", nil, true))); kind != tasks.Skipped || reason != "nothing was activated: nothing to keep" {
+		t.Errorf("accept: %v %q", kind, reason)
+	}
+	if kind, reason := outcome(w.run(Commit{}, w.env("commit", nil, true))); kind != tasks.Skipped || reason != "nothing to commit" {
 		t.Errorf("clean tree: %v %q", kind, reason)
 	}
 	if err := os.WriteFile(filepath.Join(w.s.Flake, "notes.md"), []byte("notes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &taskstest.Prompter{Terminal: true, Answers: []any{"notes"}}
-	if err := w.run(Accept{}, w.env("accept", p, false)); err != nil {
+	p := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{[]int{0}, "notes"}}
+	if err := w.run(Commit{}, w.env("commit", p, false)); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Asked(); !slices.Equal(got, []string{"Commit message (blank: no commit)"}) {
+	if got := p.Asked(); len(got) != 2 || !strings.Contains(got[0], "1 file is untracked") || got[1] != "Commit message (blank: no commit)" {
 		t.Errorf("asked %q", got)
+	}
+	if got := p.Offered(); len(got) != 1 || !slices.Equal(got[0], []string{"notes.md"}) {
+		t.Errorf("offered %q", got)
 	}
 	if msg := w.git("log", "-1", "--format=%s"); msg != "notes" {
 		t.Errorf("last commit %q", msg)
@@ -308,7 +355,7 @@ func TestAcceptWithoutActivation(t *testing.T) {
 
 // A flake in a folder of a larger repository (a dotfiles repository with
 // the flake in nixos/): accept stages and commits the flake's changes
-// only. Untracked files elsewhere in the repository (a secret not yet in
+// only, even with add_untracked. Untracked files elsewhere in the repository (a secret not yet in
 // .gitignore) and what the person staged there themselves stay out of the
 // commit, which --yes makes and push then sends to the remote unseen.
 func TestAcceptCommitsOnlyTheFlakeFolder(t *testing.T) {
@@ -327,9 +374,9 @@ func TestAcceptCommitsOnlyTheFlakeFolder(t *testing.T) {
 		}
 	}
 	w.git("add", "other/wip")
-	env := w.env("accept", nil, true)
+	env := w.env("commit", nil, true)
 	env.Config.Flake = sub
-	if err := w.run(Accept{}, env); err != nil {
+	if err := w.run(commitWith(t, map[string]any{"add_untracked": true}), env); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.git("show", "--name-only", "--format=", "HEAD"); got != "nixos/host.nix" {
@@ -342,8 +389,30 @@ func TestAcceptCommitsOnlyTheFlakeFolder(t *testing.T) {
 
 func TestSpecs(t *testing.T) {
 	s := Specs()
-	if len(s) != 2 || s[0].Name != "accept" || s[0].Seed != 8 || !s[0].Interactive || !slices.Equal(s[0].Needs, []string{"activate"}) ||
-		len(s[0].After) != 4 || s[1].Name != "push" || s[1].Seed != 14 || !slices.Equal(s[1].Needs, []string{"accept"}) {
-		t.Errorf("specs %+v", s)
+	if len(s) != 3 {
+		t.Fatalf("specs %+v", s)
 	}
+	accept, commit, push := s[0], s[1], s[2]
+	if accept.Name != "accept" || accept.Phase != 8 || !accept.Interactive || !accept.Root ||
+		!slices.Equal(accept.Needs, []string{"activate"}) || len(accept.After) != 0 {
+		t.Errorf("accept %+v: it must need only activate", accept)
+	}
+	if commit.Name != "commit" || commit.Phase != 8 || !commit.Interactive || commit.Root || !slices.Equal(commit.Needs, []string{"accept"}) ||
+		!slices.Equal(commit.After, []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}) ||
+		!slices.Equal(commit.Groups, []string{"git"}) {
+		t.Errorf("commit %+v", commit)
+	}
+	if push.Name != "push" || push.Phase != 14 || !slices.Equal(push.Needs, []string{"commit"}) {
+		t.Errorf("push %+v", push)
+	}
+}
+
+// commitWith is the commit task bound to [task.commit] options.
+func commitWith(t *testing.T, options map[string]any) tasks.Task {
+	t.Helper()
+	task, err := Specs()[1].Configure(config.Task{Options: options, File: "test.toml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
 }

@@ -3,11 +3,12 @@ package git
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -17,19 +18,18 @@ import (
 //
 // Skipped when there is nothing to push (or no remote, or a detached
 // HEAD). No terminal and no --yes: skipped, nothing pushed. --yes: push.
+// No question either when the one commit to push is the one the person
+// has just made in this run (commit showed it and they typed its message).
 // A failed push is a warning with git's message and the task ends
 // skipped: never a failure. A dry run says what would be pushed.
 type Push struct{}
 
 // Run pushes.
 func (Push) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(); err != nil {
-		return err
-	}
 	if env.Config == nil {
 		return fmt.Errorf("no configuration")
 	}
-	dir, err := nixos.FlakeDir(env)
+	dir, err := env.FlakeDir()
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (Push) Run(ctx context.Context, env *tasks.Env) error {
 	if t.ahead == 0 {
 		return tasks.Skip("nothing to push")
 	}
-	what := fmt.Sprintf("%d commit%s to %s/%s", t.ahead, plural(t.ahead), t.remote, t.branch)
+	what := fmt.Sprintf("%s to %s/%s", text.Plural(t.ahead, "commit", "commits"), t.remote, t.branch)
 	if env.DryRun {
 		env.Action("would push %s", what)
 		return nil
@@ -56,12 +56,18 @@ func (Push) Run(ctx context.Context, env *tasks.Env) error {
 		if !env.Interactive() {
 			return tasks.Skip("no terminal: nothing pushed (%s waiting)", what)
 		}
-		yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Push " + what + "?", Default: true})
-		if err != nil {
-			return err
-		}
-		if !yes {
-			return tasks.Decline("not pushed")
+		if r.justApproved(ctx, env, t) {
+			// The person has just seen this commit and typed its message:
+			// a second question would only repeat the first.
+			env.Stat("pushing the commit just made, without asking again")
+		} else {
+			yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Push " + what + "?", Default: true})
+			if err != nil {
+				return err
+			}
+			if !yes {
+				return tasks.Decline("not pushed")
+			}
 		}
 	}
 	env.Status("git push %s", t.remote)
@@ -73,7 +79,22 @@ func (Push) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("push failed")
 	}
 	env.Action("pushed %s", what)
+	if id, err := r.out(ctx, "rev-parse", "--short", "HEAD"); err == nil {
+		env.Stat("%s/%s is at %s", t.remote, t.branch, strings.TrimSpace(id))
+	}
 	return nil
+}
+
+// justApproved reports whether the only commit to push is the one commit
+// made in this run with the person (who saw what it holds and typed its
+// message). Commits made before, or by --yes, are asked about.
+func (r *repo) justApproved(ctx context.Context, env *tasks.Env, t pushTarget) bool {
+	c, ok := CommitKey.Get(env)
+	if !ok || !c.ByPerson || t.ahead != 1 {
+		return false
+	}
+	head, err := r.out(ctx, "rev-parse", "HEAD")
+	return err == nil && strings.TrimSpace(head) == c.Hash
 }
 
 type pushTarget struct {
@@ -109,7 +130,7 @@ func (r *repo) target(ctx context.Context) (pushTarget, error) {
 		}
 		list := strings.Fields(remotes)
 		switch {
-		case contains(list, "origin"):
+		case slices.Contains(list, "origin"):
 			t.remote = "origin"
 		case len(list) == 1:
 			t.remote = list[0]
@@ -124,20 +145,4 @@ func (r *repo) target(ctx context.Context) (pushTarget, error) {
 	}
 	t.ahead, err = strconv.Atoi(strings.TrimSpace(count))
 	return t, err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -6,32 +6,49 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
-// Specs returns accept(8) and push(14): activate ─▶ accept ─▶ push, and
-// accept after the tasks that rewrite files in the flake
-// (claude-config, mcp-analytics, tool-analytics, learn-review), so the
-// commit holds their changes.
+// Specs returns accept(8), commit(8) and push(14):
+//
+//	activate ─▶ accept ─▶ commit ─▶ push
+//	commit ◀┄┄ claude-config, mcp-analytics, tool-analytics, learn-review
+//
+// accept needs only activate, so "Keep this configuration?" comes right
+// after the activation; commit comes after the tasks that rewrite files in
+// the flake, so the commit holds their changes. A "no" to accept skips
+// commit and push (and generations, which needs accept too).
 func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "accept",
-			Seed:        8,
-			Description: "keep the new configuration and commit it, or reject it and roll back",
+			Phase:       8,
+			Description: "keep the new configuration, or reject it and roll back",
 			Groups:      []string{"git"},
 			Needs:       []string{"activate"},
-			After:       []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"},
 			Interactive: true,
 			Root:        true, // a rejection rolls back
 			Estimate:    30 * time.Second,
 			Task:        Accept{},
 		},
 		{
-			Name:        "push",
-			Seed:        14,
-			Description: "push the flake repository's new commits",
+			Name:        "commit",
+			Phase:       8,
+			Description: "commit flake.lock and the flake's tracked changes (untracked files only when picked)",
 			Groups:      []string{"git"},
 			Needs:       []string{"accept"},
+			After:       []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"},
+			Interactive: true,
+			UsesFlake:   true,
+			Estimate:    20 * time.Second,
+			Task:        Commit{},
+		},
+		{
+			Name:        "push",
+			Phase:       14,
+			Description: "push the flake repository's new commits",
+			Groups:      []string{"git"},
+			Needs:       []string{"commit"},
 			Interactive: true,
 			DryRun:      true,
+			UsesFlake:   true,
 			Estimate:    5 * time.Second,
 			Task:        Push{},
 		},

@@ -14,45 +14,83 @@ import (
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/sys/unix"
 
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
-// DiskOptions are the keys `disk` accepts in [task.disk]. Sizes are
-// strings such as "100MiB" or "100M" (binary: 1024²), "100MB" (decimal:
-// 1000²), or a number of bytes; a file is reported when it is over
-// (strictly larger than) its threshold. Depths count like find's
-// -maxdepth: the entries directly in the root are at depth 1. Paths may
-// start with ~.
-//
-//	logs_root = "~"                  *.log files over logs_min …
-//	logs_min = "100MiB"
-//	logs_depth = 4                   … at most this deep
-//	sessions_root = "~/.claude/projects"   session *.jsonl over sessions_min, at any depth
-//	sessions_min = "5MiB"
-//	json_roots = ["~/.config", "~/.claude"]   *.json over json_min …
-//	json_min = "1MiB"
-//	json_depth = 3                   … at most this deep, not entering json_skip
-//	json_skip = ["IndexedDB", "google-chrome", "chromium", "BraveSoftware",
-//	             "microsoft-edge", "vivaldi", "opera", "mozilla", "firefox"]
-//	backups_root = "~"               backups_patterns over backups_min …
-//	backups_patterns = ["*.bak", "*.backup", "*.old"]
-//	backups_min = "1MiB"
-//	backups_depth = 3                … at most this deep
-//	claude_data = ["~/.claude/projects", "~/.claude/learning", "~/.claude/archives"]
-//	yellow_percent = 1               Claude data's share of the disk at which
-//	orange_percent = 5               the health level becomes yellow, orange,
-//	red_percent = 20                 red (green below yellow_percent)
+// DiskOptions are the options of [task.disk]. Sizes are strings such as
+// "100MiB" or "100M" (binary: 1024²), "100MB" (decimal: 1000²), or a
+// number of bytes; a file is reported when it is over (strictly larger
+// than) its threshold. Depths count like find's -maxdepth: the entries
+// directly in the root are at depth 1. Paths may start with ~.
 //
 // No walk follows a symlink or leaves the file system it started on.
 // disk changes nothing, so --yes and --dry-run do not change what it does,
 // and it needs no terminal.
-var DiskOptions = []string{
-	"logs_root", "logs_min", "logs_depth",
-	"sessions_root", "sessions_min",
-	"json_roots", "json_min", "json_depth", "json_skip",
-	"backups_root", "backups_patterns", "backups_min", "backups_depth",
-	"claude_data", "yellow_percent", "orange_percent", "red_percent",
+type DiskOptions struct {
+	LogsRoot        string   `option:"logs_root" doc:"where to look for *.log files over logs_min"`
+	LogsMin         Size     `option:"logs_min" doc:"the size over which a *.log file is reported"`
+	LogsDepth       int      `option:"logs_depth" doc:"how deep below logs_root to look (1: only its own entries)"`
+	SessionsRoot    string   `option:"sessions_root" doc:"where to look, at any depth, for session *.jsonl files over sessions_min"`
+	SessionsMin     Size     `option:"sessions_min" doc:"the size over which a session log is reported"`
+	JSONRoots       []string `option:"json_roots" doc:"where to look for *.json files over json_min"`
+	JSONMin         Size     `option:"json_min" doc:"the size over which a *.json file is reported"`
+	JSONDepth       int      `option:"json_depth" doc:"how deep below each of json_roots to look"`
+	JSONSkip        []string `option:"json_skip" doc:"folders a search for *.json files does not enter (browser profiles are big by nature)"`
+	BackupsRoot     string   `option:"backups_root" doc:"where to look for backup files over backups_min"`
+	BackupsPatterns []string `option:"backups_patterns" doc:"the file names of backups (shell patterns)"`
+	BackupsMin      Size     `option:"backups_min" doc:"the size over which a backup file is reported"`
+	BackupsDepth    int      `option:"backups_depth" doc:"how deep below backups_root to look"`
+	ClaudeData      []string `option:"claude_data" doc:"the folders of Claude's data whose share of the disk is its health"`
+	YellowPercent   int      `option:"yellow_percent" doc:"the share of the disk (%) of Claude's data at which its health is yellow (green below)"`
+	OrangePercent   int      `option:"orange_percent" doc:"… at which it is orange"`
+	RedPercent      int      `option:"red_percent" doc:"… at which it is red (a warning in the summary)"`
+}
+
+// DefaultDiskOptions are disk's defaults (PHASES.md, phase 10).
+func DefaultDiskOptions() DiskOptions {
+	return DiskOptions{
+		LogsRoot: "~", LogsMin: mustSize("100MiB"), LogsDepth: 4,
+		SessionsRoot: "~/.claude/projects", SessionsMin: mustSize("5MiB"),
+		JSONRoots: []string{"~/.config", "~/.claude"}, JSONMin: mustSize("1MiB"), JSONDepth: 3,
+		JSONSkip:    append([]string{}, DefaultJSONSkip...),
+		BackupsRoot: "~", BackupsPatterns: []string{"*.bak", "*.backup", "*.old"}, BackupsMin: mustSize("1MiB"), BackupsDepth: 3,
+		ClaudeData:    []string{"~/.claude/projects", "~/.claude/learning", "~/.claude/archives"},
+		YellowPercent: 1, OrangePercent: 5, RedPercent: 20,
+	}
+}
+
+// Check refuses a depth below 1, a percentage outside 0–100, levels that
+// do not grow, and a pattern that is not one.
+func (o DiskOptions) Check() error {
+	for _, d := range []struct {
+		key string
+		n   int
+	}{{"logs_depth", o.LogsDepth}, {"json_depth", o.JSONDepth}, {"backups_depth", o.BackupsDepth}} {
+		if d.n < 1 {
+			return tasks.BadOption(d.key, d.n, "must be at least 1", "a whole number ≥ 1 (1: only the folder's own entries)")
+		}
+	}
+	for _, p := range []struct {
+		key string
+		n   int
+	}{{"yellow_percent", o.YellowPercent}, {"orange_percent", o.OrangePercent}, {"red_percent", o.RedPercent}} {
+		if p.n < 0 || p.n > 100 {
+			return tasks.BadOption(p.key, p.n, "not a percentage", "a whole number from 0 to 100")
+		}
+	}
+	for _, p := range o.BackupsPatterns {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return tasks.BadOption("backups_patterns", p, "not a file name pattern", `shell patterns such as "*.bak"`)
+		}
+	}
+	if !(o.YellowPercent <= o.OrangePercent && o.OrangePercent <= o.RedPercent) {
+		return tasks.BadOption("orange_percent", o.OrangePercent, "the levels must grow: yellow_percent ≤ orange_percent ≤ red_percent",
+			fmt.Sprintf("a value from %d to %d", o.YellowPercent, o.RedPercent))
+	}
+	return nil
 }
 
 // DefaultJSONSkip are the folders a search for big JSON files does not
@@ -65,7 +103,19 @@ type Disk struct {
 	// DiskSize returns the size in bytes of the file system holding path;
 	// statfs when nil. Tests make the disk small to reach every level.
 	DiskSize func(path string) (int64, error)
+	Options  DiskOptions
 }
+
+// Configure implements tasks.Configurable.
+func (d *Disk) Configure(t config.Task) (tasks.Task, error) {
+	c := *d
+	c.Options = DefaultDiskOptions()
+	err := tasks.DecodeOptions(t, &c.Options)
+	return &c, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (d *Disk) TaskOptions() any { return d.Options }
 
 // rule is one kind of oversized file to look for.
 type rule struct {
@@ -111,116 +161,42 @@ func HealthLevel(share, yellow, orange, red float64) Level {
 	}
 }
 
-// diskConfig is [task.disk], read and checked.
+// diskConfig is what disk looks for, from its options.
 type diskConfig struct {
-	rules                []*rule
-	claudeData           []string
-	yellow, orange, red  int
-	sessionsRule, jsRule *rule
+	rules               []*rule
+	claudeData          []string
+	yellow, orange, red int
+	sessionsRule        *rule
 }
 
-func readDiskConfig(env *tasks.Env) (*diskConfig, error) {
-	o := env.Options
-	var c diskConfig
-	var err error
-	str := func(key, def string) string {
-		if err != nil {
-			return ""
+// diskConfigOf turns the options into rules, paths expanded.
+func diskConfigOf(env *tasks.Env, o DiskOptions) *diskConfig {
+	expand := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, p := range list {
+			out[i] = env.Expand(p)
 		}
-		var v string
-		v, err = o.String(key, def)
-		return env.Expand(v)
+		return out
 	}
-	list := func(key string, def []string, expand bool) []string {
-		if err != nil {
-			return nil
-		}
-		var v []string
-		v, err = o.Strings(key, def)
-		if expand {
-			for i := range v {
-				v[i] = env.Expand(v[i])
-			}
-		}
-		return v
-	}
-	size := func(key, def string) (int64, string) {
-		if err != nil {
-			return 0, ""
-		}
-		var n int64
-		var text string
-		n, text, err = sizeOption(env, key, def)
-		return n, text
-	}
-	depth := func(key string, def int) int {
-		if err != nil {
-			return 0
-		}
-		var n int
-		n, err = depthOption(env, key, def)
-		return n
-	}
-
-	logs := &rule{label: "log files", patterns: []string{"*.log"},
+	logs := &rule{label: "log files", patterns: []string{"*.log"}, root: env.Expand(o.LogsRoot),
+		min: o.LogsMin.Bytes, minText: o.LogsMin.Text, depth: o.LogsDepth,
 		hint: "truncate or rotate the logs you still need (truncate -s 0 FILE), delete the others"}
-	logs.root = str("logs_root", "~")
-	logs.min, logs.minText = size("logs_min", "100MiB")
-	logs.depth = depth("logs_depth", 4)
-
-	sessions := &rule{label: "session logs", patterns: []string{"*.jsonl"},
+	sessions := &rule{label: "session logs", patterns: []string{"*.jsonl"}, root: env.Expand(o.SessionsRoot),
+		min: o.SessionsMin.Bytes, minText: o.SessionsMin.Text,
 		hint: "rebuild --only=sessions deletes or archives the sessions whose insights are implemented"}
-	sessions.root = str("sessions_root", "~/.claude/projects")
-	sessions.min, sessions.minText = size("sessions_min", "5MiB")
-
-	jsonRoots := list("json_roots", []string{"~/.config", "~/.claude"}, true)
-	jsonMin, jsonMinText := size("json_min", "1MiB")
-	jsonDepth := depth("json_depth", 3)
-	jsonSkip := list("json_skip", DefaultJSONSkip, false)
-
-	backups := &rule{label: "backup files",
+	backups := &rule{label: "backup files", root: env.Expand(o.BackupsRoot), patterns: o.BackupsPatterns,
+		min: o.BackupsMin.Bytes, minText: o.BackupsMin.Text, depth: o.BackupsDepth,
 		hint: "review the old backups listed above and delete those you no longer need (rebuild never deletes them)"}
-	backups.root = str("backups_root", "~")
-	backups.patterns = list("backups_patterns", []string{"*.bak", "*.backup", "*.old"}, false)
-	backups.min, backups.minText = size("backups_min", "1MiB")
-	backups.depth = depth("backups_depth", 3)
-
-	c.claudeData = list("claude_data", []string{"~/.claude/projects", "~/.claude/learning", "~/.claude/archives"}, true)
-	percent := func(key string, def int) int {
-		if err != nil {
-			return 0
-		}
-		var n int
-		n, err = o.Int(key, def)
-		if err == nil && (n < 0 || n > 100) {
-			err = env.Options.OptionError(key, n, "not a percentage", "a whole number from 0 to 100")
-		}
-		return n
-	}
-	c.yellow = percent("yellow_percent", 1)
-	c.orange = percent("orange_percent", 5)
-	c.red = percent("red_percent", 20)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range backups.patterns {
-		if _, perr := filepath.Match(p, ""); perr != nil {
-			return nil, env.Options.OptionError("backups_patterns", p, "not a file name pattern", `shell patterns such as "*.bak"`)
-		}
-	}
-	if !(c.yellow <= c.orange && c.orange <= c.red) {
-		return nil, env.Options.OptionError("orange_percent", c.orange, "the levels must grow: yellow_percent ≤ orange_percent ≤ red_percent",
-			fmt.Sprintf("a value from %d to %d", c.yellow, c.red))
-	}
+	c := &diskConfig{claudeData: expand(o.ClaudeData), yellow: o.YellowPercent, orange: o.OrangePercent, red: o.RedPercent}
 	c.rules = []*rule{logs, sessions}
-	for _, r := range jsonRoots {
-		c.rules = append(c.rules, &rule{label: "JSON files", root: r, patterns: []string{"*.json"}, min: jsonMin, minText: jsonMinText,
-			depth: jsonDepth, skip: jsonSkip,
+	for _, r := range expand(o.JSONRoots) {
+		c.rules = append(c.rules, &rule{label: "JSON files", root: r, patterns: []string{"*.json"}, min: o.JSONMin.Bytes, minText: o.JSONMin.Text,
+			depth: o.JSONDepth, skip: o.JSONSkip,
 			hint: "big JSON files are usually a tool's history or state; most tools have a command to trim it"})
 	}
 	c.rules = append(c.rules, backups)
 	c.sessionsRule = sessions
-	return &c, nil
+	return c
 }
 
 // Run scans, in parallel, every root for the files over their thresholds
@@ -232,10 +208,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Home == "" {
 		return errors.New("the home directory is unknown")
 	}
-	cfg, err := readDiskConfig(env)
-	if err != nil {
-		return err
-	}
+	cfg := diskConfigOf(env, d.Options)
 	start := env.Now()
 	env.Status("scanning %s", strings.Join(rootsOf(env, cfg.rules), ", "))
 
@@ -257,6 +230,14 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 		folders += res.Dirs
 		mounts = append(mounts, res.Mounts...)
 	}
+	// unreadable notes a folder that could not be read at all: a finding
+	// of the analysis, not a failure of the task.
+	unreadable := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, err)
+		nErrors++
+	}
 	// conc's pool hands a panic back to this goroutine, where the
 	// scheduler's recovery catches it.
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
@@ -267,11 +248,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 				return nil
 			}
 			if err != nil && gctx.Err() == nil {
-				// The root itself could not be read: a finding, not a failure.
-				mu.Lock()
-				problems = append(problems, err)
-				nErrors++
-				mu.Unlock()
+				unreadable(err)
 				return nil
 			}
 			note(res)
@@ -293,10 +270,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 				return nil
 			}
 			if err != nil && gctx.Err() == nil {
-				mu.Lock()
-				problems = append(problems, err)
-				nErrors++
-				mu.Unlock()
+				unreadable(err)
 				return nil
 			}
 			note(res)
@@ -338,7 +312,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	}
 
 	if nErrors > 0 {
-		env.Warn("disk: could not read %s: %s", plural(nErrors, "path", "paths"), firstErrors(tildeErrors(env, problems), nErrors, 3))
+		env.Warn("disk: could not read %s: %s", text.Plural(nErrors, "path", "paths"), fsutil.FirstErrors(fsutil.TildeErrors(env.Home, problems), nErrors, 3))
 		for _, e := range problems {
 			fmt.Fprintf(env.Log, "  unreadable: %v\n", e)
 		}
@@ -347,7 +321,7 @@ func (d *Disk) Run(ctx context.Context, env *tasks.Env) error {
 	for _, m := range slices.Compact(mounts) {
 		fmt.Fprintf(env.Log, "  not entered (another file system): %s\n", m)
 	}
-	env.Stat("disk: searched %d folders in %s", folders, env.Now().Sub(start).Round(time.Millisecond))
+	env.Stat("disk: searched %s in %s", text.Plural(int(folders), "folder", "folders"), env.Now().Sub(start).Round(time.Millisecond))
 	for _, h := range hints {
 		env.Stat("next: %s", h)
 	}
@@ -381,7 +355,7 @@ func (d *Disk) report(env *tasks.Env, r *rule, hits []finding) {
 	rows := [][]string{{"size", r.label + " over " + r.minText}}
 	for _, h := range hits {
 		sum += h.size
-		rows = append(rows, []string{fsutil.FormatBytes(h.size), tilde(env, h.path)})
+		rows = append(rows, []string{fsutil.FormatBytes(h.size), fsutil.Tilde(env.Home, h.path)})
 	}
 	fmt.Fprint(env.Log, fsutil.Table(rows))
 	var top []string
@@ -390,10 +364,10 @@ func (d *Disk) report(env *tasks.Env, r *rule, hits []finding) {
 			top = append(top, fmt.Sprintf("and %d more", len(hits)-5))
 			break
 		}
-		top = append(top, fmt.Sprintf("%s (%s)", tilde(env, h.path), fsutil.FormatBytes(h.size)))
+		top = append(top, fmt.Sprintf("%s (%s)", fsutil.Tilde(env.Home, h.path), fsutil.FormatBytes(h.size)))
 	}
-	where := tilde(env, r.root)
-	env.Warn("%s over %s under %s, %s in all: %s", plural(len(hits), strings.TrimSuffix(r.label, "s"), r.label),
+	where := fsutil.Tilde(env.Home, r.root)
+	env.Warn("%s over %s under %s, %s in all: %s", text.Plural(len(hits), strings.TrimSuffix(r.label, "s"), r.label),
 		r.minText, where, fsutil.FormatBytes(sum), strings.Join(top, ", "))
 }
 
@@ -401,7 +375,7 @@ func (d *Disk) report(env *tasks.Env, r *rule, hits []finding) {
 // holds the home directory.
 func (d *Disk) health(env *tasks.Env, cfg *diskConfig, sizes []int64, missing int) (Level, error) {
 	if missing == len(cfg.claudeData) {
-		env.Stat("Claude data: none found (%s)", strings.Join(tildeAll(env, cfg.claudeData), ", "))
+		env.Stat("Claude data: none found (%s)", strings.Join(fsutil.TildeAll(env.Home, cfg.claudeData), ", "))
 		return "", nil
 	}
 	diskSize := d.DiskSize
@@ -454,7 +428,7 @@ func groupByRoot(rules []*rule) map[string][]*rule {
 func rootsOf(env *tasks.Env, rules []*rule) []string {
 	var out []string
 	for root := range groupByRoot(rules) {
-		out = append(out, tilde(env, root))
+		out = append(out, fsutil.Tilde(env.Home, root))
 	}
 	slices.Sort(out)
 	return out
@@ -540,26 +514,4 @@ func matchAny(patterns []string, name string) bool {
 		}
 	}
 	return false
-}
-
-func tildeAll(env *tasks.Env, paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = tilde(env, p)
-	}
-	return out
-}
-
-// tildeErrors rewrites path errors with ~ paths, for the summary.
-func tildeErrors(env *tasks.Env, errs []error) []error {
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		var pe *fs.PathError
-		if errors.As(e, &pe) {
-			out[i] = fmt.Errorf("%s: %v", tilde(env, pe.Path), pe.Err)
-		} else {
-			out[i] = e
-		}
-	}
-	return out
 }

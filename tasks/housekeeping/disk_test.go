@@ -59,20 +59,20 @@ func TestDiskFindsEveryThresholdAndMissesJustUnder(t *testing.T) {
 	taskstest.Symlink(t, filepath.Join(home, "top.log"), filepath.Join(home, "link-to.log"))
 
 	r := run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, nil, nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	for _, f := range found {
-		if !strings.Contains(r.log, f+"\n") {
-			t.Errorf("%s not reported; log:\n%s", f, r.log)
+		if !strings.Contains(r.Log, f+"\n") {
+			t.Errorf("%s not reported; log:\n%s", f, r.Log)
 		}
 	}
 	for _, m := range append(missed, "elsewhere.log", "link-to.log") {
-		if strings.Contains(r.all(), m) {
+		if strings.Contains(r.All(), m) {
 			t.Errorf("%s reported", m)
 		}
 	}
-	warnings := strings.Join(r.rep.Warnings, "\n")
+	warnings := strings.Join(r.Rep.Warnings, "\n")
 	for _, want := range []string{
 		"2 log files over 100MiB under ~",
 		"2 session logs over 5MiB under ~/.claude/projects",
@@ -85,7 +85,7 @@ func TestDiskFindsEveryThresholdAndMissesJustUnder(t *testing.T) {
 			t.Errorf("warnings lack %q:\n%s", want, warnings)
 		}
 	}
-	stats := strings.Join(r.rep.Stats, "\n")
+	stats := strings.Join(r.Rep.Stats, "\n")
 	for _, want := range []string{"next: rebuild --only=sessions", "next: truncate or rotate", "next: review the old backups", "Claude data: "} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats lack %q:\n%s", want, stats)
@@ -98,15 +98,15 @@ func TestDiskOptions(t *testing.T) {
 	plantDisk(t, home)
 	opts := map[string]any{"logs_min": "50M", "logs_depth": int64(5), "json_skip": []any{}, "backups_patterns": []any{"*.backup-*"}}
 	r := run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, opts, nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	for _, want := range []string{"~/a/b/c/d/five-deep.log\n", "~/a/b/c/under.log\n", "~/.config/app/IndexedDB/store.json\n", "~/x/y/file.backup-20250101-000000\n"} {
-		if !strings.Contains(r.log, want) {
-			t.Errorf("with options, %q not reported:\n%s", want, r.log)
+		if !strings.Contains(r.Log, want) {
+			t.Errorf("with options, %q not reported:\n%s", want, r.Log)
 		}
 	}
-	if strings.Contains(r.log, "~/x/y/file.bak\n") {
+	if strings.Contains(r.Log, "~/x/y/file.bak\n") {
 		t.Error("backups_patterns did not replace the default patterns")
 	}
 
@@ -119,8 +119,8 @@ func TestDiskOptions(t *testing.T) {
 		"orange_percent": int64(50),
 	} {
 		r := run(t, &Disk{}, "disk", home, map[string]any{key: bad}, nil)
-		if r.err == nil || !strings.Contains(r.err.Error(), "task.disk.") || !strings.Contains(r.err.Error(), "/test/config.toml") {
-			t.Errorf("%s = %v: error %v, want one naming the file and the key", key, bad, r.err)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "task.disk.") || !strings.Contains(r.Err.Error(), "/test/config.toml") {
+			t.Errorf("%s = %v: error %v, want one naming the file and the key", key, bad, r.Err)
 		}
 	}
 }
@@ -143,16 +143,16 @@ func TestDiskHealthLevels(t *testing.T) {
 			taskstest.File(t, filepath.Join(home, ".claude/learning/data.jsonl"), c.learning)
 			taskstest.File(t, filepath.Join(home, ".claude/archives/a.tar.gz"), c.archives)
 			r := run(t, &Disk{DiskSize: fixedDisk(disk)}, "disk", home, nil, nil)
-			if r.err != nil {
-				t.Fatal(r.err)
+			if r.Err != nil {
+				t.Fatal(r.Err)
 			}
-			stats := strings.Join(r.rep.Stats, "\n")
+			stats := strings.Join(r.Rep.Stats, "\n")
 			if !strings.Contains(stats, "disk: "+c.level+" (") {
 				t.Errorf("stats do not say %s:\n%s", c.level, stats)
 			}
-			warned := strings.Contains(strings.Join(r.rep.Warnings, "\n"), "is red")
+			warned := strings.Contains(strings.Join(r.Rep.Warnings, "\n"), "is red")
 			if warned != c.warn {
-				t.Errorf("red warning = %v, want %v: %q", warned, c.warn, r.rep.Warnings)
+				t.Errorf("red warning = %v, want %v: %q", warned, c.warn, r.Rep.Warnings)
 			}
 			if c.level != "green" && !strings.Contains(stats, "next: rebuild --only=sessions") {
 				t.Errorf("no sessions hint at %s", c.level)
@@ -168,8 +168,8 @@ func TestDiskRealStatfs(t *testing.T) {
 	home := t.TempDir()
 	taskstest.File(t, filepath.Join(home, ".claude/projects/p/s.jsonl"), 1000)
 	r := run(t, &Disk{}, "disk", home, nil, nil)
-	if r.err != nil || !strings.Contains(strings.Join(r.rep.Stats, "\n"), "disk: green") {
-		t.Fatalf("%v %q", r.err, r.rep.Stats)
+	if r.Err != nil || !strings.Contains(strings.Join(r.Rep.Stats, "\n"), "disk: green") {
+		t.Fatalf("%v %q", r.Err, r.Rep.Stats)
 	}
 }
 
@@ -178,14 +178,14 @@ func TestDiskReportsUnreadableFolderAndGoesOn(t *testing.T) {
 	taskstest.File(t, filepath.Join(home, "readable/big.log"), 100*mb+1)
 	locked := filepath.Join(home, "locked")
 	taskstest.File(t, filepath.Join(locked, "hidden.log"), 100*mb+1)
-	var r result
+	var r taskstest.Result
 	taskstest.Unreadable(t, locked, func() {
 		r = run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, nil, nil)
 	})
-	if r.err != nil {
-		t.Fatalf("an unreadable folder failed the task: %v", r.err)
+	if r.Err != nil {
+		t.Fatalf("an unreadable folder failed the task: %v", r.Err)
 	}
-	warnings := strings.Join(r.rep.Warnings, "\n")
+	warnings := strings.Join(r.Rep.Warnings, "\n")
 	if !strings.Contains(warnings, "could not read 1 path: ~/locked: permission denied") {
 		t.Errorf("warnings %q do not name the unreadable folder", warnings)
 	}
@@ -200,10 +200,10 @@ func TestDiskReportsUnreadableFolderAndGoesOn(t *testing.T) {
 func TestDiskNothingFound(t *testing.T) {
 	home := t.TempDir()
 	r := run(t, &Disk{DiskSize: fixedDisk(1 << 40)}, "disk", home, nil, nil)
-	if r.err != nil || len(r.rep.Warnings) != 0 {
-		t.Fatal(r.err, r.rep.Warnings)
+	if r.Err != nil || len(r.Rep.Warnings) != 0 {
+		t.Fatal(r.Err, r.Rep.Warnings)
 	}
-	stats := strings.Join(r.rep.Stats, "\n")
+	stats := strings.Join(r.Rep.Stats, "\n")
 	for _, want := range []string{"disk: no oversized files", "Claude data: none found"} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats lack %q: %s", want, stats)

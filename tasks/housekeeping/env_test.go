@@ -1,55 +1,16 @@
 package housekeeping
 
 import (
-	"context"
-	"path/filepath"
-	"strings"
 	"testing"
+	"time"
 
-	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
-// result is how a task run ended: its error, its report and its log.
-type result struct {
-	err error
-	rep tasks.Report
-	log string
-}
-
-// all is every summary line and the log, for "does it mention" checks.
-func (r result) all() string {
-	return strings.Join(r.rep.Actions, "\n") + "\n" + strings.Join(r.rep.Stats, "\n") + "\n" + strings.Join(r.rep.Warnings, "\n") + "\n" + r.log
-}
-
 // run runs task with a fresh Env on home, the given options (as if from
-// a config file) and prompter.
-func run(t *testing.T, task tasks.Task, name, home string, opts map[string]any, p *taskstest.Prompter, setup ...func(*tasks.Env)) result {
+// a config file, over the task's defaults) and prompter.
+func run(t *testing.T, task tasks.Task, name, home string, opts map[string]any, p *taskstest.Prompter, setup ...func(*tasks.Env)) taskstest.Result {
 	t.Helper()
-	env := tasks.NewEnv(name, nil, nil)
-	env.Home = home
-	env.Options = config.Task{Name: name, Options: opts, File: "/test/config.toml"}
-	env.Config = &config.Config{Flake: filepath.Join(home, "nixos-config"), Tasks: map[string]config.Task{}}
-	if p != nil {
-		p.T = t
-		env.Prompt = p
-	}
-	log := &taskstest.Buffer{}
-	env.Log = log
-	for _, s := range setup {
-		s(env)
-	}
-	err := task.Run(context.Background(), env)
-	return result{err, env.Report(), log.String()}
-}
-
-func outcome(err error) string {
-	if o, ok := tasks.AsOutcome(err); ok {
-		return o.Error()
-	}
-	if err != nil {
-		return "failed: " + err.Error()
-	}
-	return "succeeded"
+	return taskstest.Run(t, task, name, home, time.Time{}, opts, p, setup...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -17,32 +18,39 @@ import (
 //  3. <new>/bin/switch-to-configuration boot — if it fails, the profile is
 //     put back to the generation it pointed at before.
 //
-// Skipped with "no changes" when build found the running system. Option
-// ask (bool; the --ask flag sets it): show the diff and ask first.
-type Activate struct{}
+// Skipped with "no changes" when build found the running system. It hands
+// on a tasks.Activation, through which accept rolls back.
+type Activate struct{ Options ActivateOptions }
 
-var activateOptions = []string{"ask"}
+// ActivateOptions are the options of [task.activate].
+type ActivateOptions struct {
+	Ask bool `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+}
+
+// Configure implements tasks.Configurable.
+func (a Activate) Configure(t config.Task) (tasks.Task, error) {
+	a.Options = ActivateOptions{}
+	err := tasks.DecodeOptions(t, &a.Options)
+	return a, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (a Activate) TaskOptions() any { return a.Options }
 
 // Run activates what build built.
-func (Activate) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(activateOptions...); err != nil {
-		return err
-	}
-	ask, err := env.Options.Bool("ask", false)
-	if err != nil {
-		return err
-	}
+func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Config == nil {
 		return errNoConfig
 	}
-	out, changed, ok := builtPath(env)
-	if !ok {
+	built, ok := BuiltKey.Get(env)
+	if !ok || built.Out == "" {
 		return errors.New("nothing to activate: build handed on no system (run build in the same invocation)")
 	}
-	if !changed {
+	out := built.Out
+	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
-	if ask && !env.Yes {
+	if a.Options.Ask && !env.Yes {
 		if err := confirmActivation(ctx, env, out); err != nil {
 			return err
 		}
@@ -66,9 +74,8 @@ func (Activate) Run(ctx context.Context, env *tasks.Env) error {
 	if err := run(ctx, env, switchCmd("boot")); err != nil {
 		return putBack(context.WithoutCancel(ctx), env, prev, err)
 	}
-	env.Put("activated", out)
-	env.Put("generation", gen)
-	env.Put("previous", prev) // what Rollback goes back to if the person rejects it
+	// Previous is what Rollback goes back to if the person rejects it.
+	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback})
 	env.Action("activated %s as generation %d", out, gen)
 	return nil
 }
@@ -95,8 +102,8 @@ func confirmActivation(ctx context.Context, env *tasks.Env, out string) error {
 		return tasks.Skip("--ask: no terminal to confirm; not activated")
 	}
 	summary := "(no diff: the diff task did not run)"
-	if v, ok := env.Value("diff", "summary"); ok {
-		summary, _ = v.(string)
+	if s, ok := tasks.DiffSummary.Get(env); ok {
+		summary = s
 	}
 	yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Activate " + out + "?",
 		Body: "Changes to the running system:\n" + indent(summary), Default: true})

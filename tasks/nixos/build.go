@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -20,34 +22,44 @@ import (
 //
 // The JSON on standard output gives the store path (Nix 2.8 has no
 // --print-out-paths); the internal-json log on standard error becomes the
-// live status and a readable task log. The path is handed on as
-// build.out, and build.changed is false when it is the running system.
-//
-// Options: impure (bool: --impure) and env (["NIXPKGS_ALLOW_UNFREE=1"]:
-// variables for Nix), the seed's `NIXPKGS_ALLOW_UNFREE=1 nix build --impure`.
-type Build struct{}
+// live status and a readable task log. The path is handed on as a Built
+// (BuiltKey), whose Changed is false when it is the running system.
+type Build struct{ Options BuildOptions }
 
-var buildOptions = []string{"impure", "env"}
+// BuildOptions are the options of [task.build]: the seed's
+// `NIXPKGS_ALLOW_UNFREE=1 nix build --impure` is impure = true and
+// env = ["NIXPKGS_ALLOW_UNFREE=1"].
+type BuildOptions struct {
+	Impure bool     `option:"impure" doc:"build with --impure"`
+	Env    []string `option:"env" doc:"variables for Nix, each KEY=VALUE, e.g. [\"NIXPKGS_ALLOW_UNFREE=1\"]"`
+}
+
+func defaultBuildOptions() BuildOptions { return BuildOptions{Env: []string{}} }
+
+// Check refuses a variable that is not KEY=VALUE.
+func (o BuildOptions) Check() error {
+	for _, kv := range o.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return tasks.BadOption("env", kv, "not KEY=VALUE", `a list of KEY=VALUE, e.g. ["NIXPKGS_ALLOW_UNFREE=1"]`)
+		}
+	}
+	return nil
+}
+
+// Configure implements tasks.Configurable.
+func (b Build) Configure(t config.Task) (tasks.Task, error) {
+	b.Options = defaultBuildOptions()
+	err := tasks.DecodeOptions(t, &b.Options)
+	return b, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (b Build) TaskOptions() any { return b.Options }
 
 // Run builds the system. It evaluates the configuration once; activation
 // uses what it built.
-func (Build) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(buildOptions...); err != nil {
-		return err
-	}
-	impure, err := env.Options.Bool("impure", false)
-	if err != nil {
-		return err
-	}
-	extraEnv, err := env.Options.Strings("env", nil)
-	if err != nil {
-		return err
-	}
-	for _, kv := range extraEnv {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return fmt.Errorf("task.build.env: %q is not KEY=VALUE", kv)
-		}
-	}
+func (b Build) Run(ctx context.Context, env *tasks.Env) error {
+	impure, extraEnv := b.Options.Impure, b.Options.Env
 	attr, err := toplevel(env)
 	if err != nil {
 		return err
@@ -59,7 +71,7 @@ func (Build) Run(ctx context.Context, env *tasks.Env) error {
 	if impure {
 		args = append(args, "--impure")
 	}
-	_, dir, _ := flake(env)
+	_, dir, _ := env.Flake()
 	env.Status("evaluating %s", env.Config.Host)
 
 	nl := &nixLogWriter{env: env, log: NewBuildLog()}
@@ -78,29 +90,28 @@ func (Build) Run(ctx context.Context, env *tasks.Env) error {
 	case p.Built == 0 && p.Fetched == 0:
 		env.Stat("nothing to build: already in the store")
 	case p.Fetched == 0:
-		env.Stat("built %d derivation%s", p.Built, plural(p.Built))
+		env.Stat("built %s", text.Plural(p.Built, "derivation", "derivations"))
 	default:
-		env.Stat("built %d derivation%s, downloaded %d path%s (%s)", p.Built, plural(p.Built), p.Fetched, plural(p.Fetched), humanBytes(p.FetchedBytes))
+		env.Stat("built %s, downloaded %s (%s)", text.Plural(p.Built, "derivation", "derivations"), text.Plural(p.Fetched, "path", "paths"), humanBytes(p.FetchedBytes))
 	}
 	for _, w := range nl.log.Warnings() {
 		if !strings.Contains(w, "is dirty") {
 			env.Warn("nix: %s", firstLine(w))
 		}
 	}
-	env.Put("out", out)
 	if current := resolve(env.Config.CurrentSystem); current != "" && current == resolve(out) {
 		// Running it is not enough: after a failed `boot` the new system
 		// runs while the profile was put back, and only activating again
 		// sets the profile and the boot default.
 		if profile := resolve(env.Config.Profile); profile == current {
-			env.Put("changed", false)
+			BuiltKey.Put(env, Built{Out: out, Changed: false})
 			env.Stat("no changes")
 			fmt.Fprintf(env.Log, "%s is the running system (%s) and the profile's\n", out, env.Config.CurrentSystem)
 			return nil
 		}
 		env.Stat("already running, but the profile points elsewhere: activating to set the profile and boot default")
 	}
-	env.Put("changed", true)
+	BuiltKey.Put(env, Built{Out: out, Changed: true})
 	env.Action("built %s", out)
 	return nil
 }
@@ -206,13 +217,6 @@ func (w *nixLogWriter) line(l string) {
 	}
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
@@ -225,7 +229,10 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// humanBytes formats n as Nix does: KiB, MiB, GiB with one decimal.
+// humanBytes formats n as Nix does: KiB, MiB, GiB with one decimal,
+// never bytes ("0.5 KiB"). It is not fsutil.FormatBytes (du's "512 B",
+// "150 MiB") on purpose: sizes of store paths and closures are shown as
+// nix and nvd print them, so the two can be compared.
 func humanBytes(n int64) string {
 	sign := ""
 	if n < 0 {

@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/internal/ansi"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // Diff is the diff task: `nix store diff-closures <running> <new>`,
 // colour stripped, summarised as statistics (version changes, closure
-// size) and handed on as diff.summary for activate's --ask. Read-only.
+// size) and handed on as tasks.DiffSummary for the questions of activate
+// (--ask) and accept. Read-only.
 type Diff struct{}
 
 // maxDiffStats is how many version changes the summary lists one by one.
@@ -22,35 +24,33 @@ const maxDiffStats = 8
 
 // Run compares the running system with the one build made.
 func (Diff) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(); err != nil {
-		return err
-	}
 	if env.Config == nil {
 		return errNoConfig
 	}
-	out, changed, ok := builtPath(env)
-	if !ok {
+	built, ok := BuiltKey.Get(env)
+	if !ok || built.Out == "" {
 		return tasks.Skip("nothing built in this run")
 	}
-	if !changed {
+	out := built.Out
+	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
 	current := resolve(env.Config.CurrentSystem)
 	if current == "" {
 		return tasks.Skip("no running system at %s", env.Config.CurrentSystem)
 	}
-	text, err := output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
+	raw, err := output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
 	if err != nil {
 		return err
 	}
-	text = ansi.Strip(text)
-	env.Log.Write([]byte(text))
-	d := parseDiffClosures(text)
+	raw = ansi.Strip(raw)
+	env.Log.Write([]byte(raw))
+	d := parseDiffClosures(raw)
 
 	var summary []string
 	for i, c := range d.versions {
 		if i == maxDiffStats {
-			summary = append(summary, fmt.Sprintf("… %d more version changes (see the log)", len(d.versions)-maxDiffStats))
+			summary = append(summary, "… "+text.Plural(len(d.versions)-maxDiffStats, "more version change", "more version changes")+" (see the log)")
 			break
 		}
 		summary = append(summary, c)
@@ -67,8 +67,7 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	for _, s := range summary {
 		env.Stat("%s", s)
 	}
-	env.Put("summary", strings.Join(summary, "\n"))
-	env.Put("versions", d.versions)
+	tasks.DiffSummary.Put(env, strings.Join(summary, "\n"))
 	return nil
 }
 

@@ -6,11 +6,11 @@
 // need root are marked Root and get the runner's elevation prefix. Values
 // handed on between tasks:
 //
-//	build.out      string  the built system's store path
-//	build.changed  bool    false when it is the running system ("no changes")
-//	diff.summary   string  the compact diff (version changes, size), for --ask
-//	activate.activated string the store path that was activated
-//	activate.generation int   the profile generation it became
+//	BuiltKey             Built{Out, Changed}: the built system's store path,
+//	                     and false when it is the running system ("no changes")
+//	tasks.DiffSummary    the compact diff (version changes, size), for --ask and accept
+//	tasks.Activated      tasks.Activation: the store path activated, the
+//	                     generation it became, the one before, and Rollback
 //
 // The package never prints to the terminal: output goes to env.Log, the
 // live status to env.Status, questions to env.Prompt.

@@ -3,9 +3,6 @@ package nixos
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,55 +13,11 @@ import (
 
 var errNoConfig = errors.New("no configuration")
 
-// flake returns the flake reference from the configuration and, when it
-// is a local directory, that directory ("" for a remote flake such as
-// github:owner/repo).
-func flake(env *tasks.Env) (ref, dir string, err error) {
-	if env.Config == nil {
-		return "", "", errNoConfig
-	}
-	ref = env.Config.Flake
-	if ref == "" {
-		return "", "", errors.New("no flake configured (set flake in config.toml or --flake)")
-	}
-	p := env.Expand(ref)
-	if !strings.Contains(p, ":") || strings.HasPrefix(p, "/") {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return "", "", err
-		}
-		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-			return "", "", fmt.Errorf("flake directory %s does not exist (set flake in the configuration, REBUILD_FLAKE or --flake)", abs)
-		}
-		return abs, abs, nil
-	}
-	if rest, ok := strings.CutPrefix(p, "path:"); ok && strings.HasPrefix(rest, "/") {
-		if st, err := os.Stat(rest); err == nil && st.IsDir() {
-			return p, rest, nil
-		}
-	}
-	if strings.HasPrefix(p, "git+file:///") {
-		// git+file:///etc/nixos, git+file:///repo?dir=hosts: the working
-		// tree, unless the URL pins another ref or revision.
-		if u, err := url.Parse(p); err == nil && u.Fragment == "" {
-			q, d := u.Query(), u.Path
-			if sub := q.Get("dir"); sub != "" {
-				d = filepath.Join(d, sub)
-				q.Del("dir")
-			}
-			if st, err := os.Stat(d); err == nil && st.IsDir() && len(q) == 0 {
-				return p, d, nil
-			}
-		}
-	}
-	return p, "", nil
-}
-
 var plainAttr = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)
 
 // toplevel is the installable of the host's system.
 func toplevel(env *tasks.Env) (string, error) {
-	ref, _, err := flake(env)
+	ref, _, err := env.Flake()
 	if err != nil {
 		return "", err
 	}
@@ -114,23 +67,15 @@ func output(ctx context.Context, env *tasks.Env, c proc.Cmd) (string, error) {
 	return out.String(), err
 }
 
-// builtPath reads what build handed on.
-func builtPath(env *tasks.Env) (path string, changed bool, ok bool) {
-	v, ok := env.Value("build", "out")
-	if !ok {
-		return "", false, false
-	}
-	path, _ = v.(string)
-	changed = true
-	if c, ok := env.Value("build", "changed"); ok {
-		changed, _ = c.(bool)
-	}
-	return path, changed, path != ""
+// Built is what build hands on: the built system's store path, and
+// whether it differs from the running system (false: "no changes").
+type Built struct {
+	Out     string
+	Changed bool
 }
 
-// FlakeDir returns the configured flake's local directory, "" when the
-// flake is not local (a github: reference, say).
-func FlakeDir(env *tasks.Env) (string, error) {
-	_, dir, err := flake(env)
-	return dir, err
-}
+// Record keeps the store path in the run's history, as "build.out".
+func (b Built) Record() map[string]string { return map[string]string{"out": b.Out} }
+
+// BuiltKey is the Built that build hands on to diff and activate.
+var BuiltKey = tasks.NewKey[Built]("build", "built")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -32,12 +33,59 @@ import (
 // no terminal, nothing is deleted (skipped). A policy applies without a
 // terminal too: it was configured on purpose. A dry run lists what would be
 // deleted (by the policy, else the default one) and deletes nothing.
-type Generations struct{}
+type Generations struct{ Options GenerationsOptions }
 
 // DefaultKeep is the --yes answer when no policy is configured.
 const DefaultKeep = 5
 
-var generationsOptions = []string{"keep", "keep_since"}
+// GenerationsOptions are the options of [task.generations] (the flags
+// --keep and --keep-since set them too). Unset, both of them, the person
+// is asked; a policy is applied without asking.
+type GenerationsOptions struct {
+	Keep      *int `option:"keep" doc:"delete without asking all but the newest N generations (with keep_since, only those older too); unset: ask"`
+	KeepSince *Age `option:"keep_since" doc:"delete without asking the generations older than this, e.g. \"7d\" (with keep, only those beyond the newest keep); unset: ask"`
+}
+
+// Check refuses a negative keep.
+func (o GenerationsOptions) Check() error {
+	if o.Keep != nil && *o.Keep < 0 {
+		return tasks.BadOption("keep", *o.Keep, "negative", "a whole number ≥ 0")
+	}
+	return nil
+}
+
+// Configure implements tasks.Configurable.
+func (g Generations) Configure(t config.Task) (tasks.Task, error) {
+	g.Options = GenerationsOptions{}
+	err := tasks.DecodeOptions(t, &g.Options)
+	return g, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (g Generations) TaskOptions() any { return g.Options }
+
+// Age is an option written as an age: "7d", "36h", "90m", "1d12h" or
+// "2w" (see ParseAge).
+type Age time.Duration
+
+const allowedAge = `an age such as "7d", "36h", "90m" or "1d12h"`
+
+// SetOption implements tasks.OptionValue.
+func (a *Age) SetOption(raw any) error {
+	s, ok := raw.(string)
+	if !ok {
+		return &tasks.Invalid{Msg: "not a string", Allowed: allowedAge}
+	}
+	d, err := ParseAge(s)
+	if err != nil {
+		return &tasks.Invalid{Msg: err.Error(), Allowed: allowedAge}
+	}
+	*a = Age(d)
+	return nil
+}
+
+// OptionTOML implements tasks.OptionValue.
+func (a *Age) OptionTOML() any { return formatAge(time.Duration(*a)) }
 
 // policy: a generation goes when it is beyond the newest keep AND older
 // than since (when set).
@@ -55,11 +103,8 @@ func (p policy) String() string {
 }
 
 // Run lists, chooses, deletes and collects garbage.
-func (Generations) Run(ctx context.Context, env *tasks.Env) error {
-	pol, havePolicy, err := readPolicy(env.Options)
-	if err != nil {
-		return err
-	}
+func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
+	pol, havePolicy := g.Options.policy()
 	if env.Config == nil {
 		return errNoConfig
 	}
@@ -143,37 +188,23 @@ func (Generations) Run(ctx context.Context, env *tasks.Env) error {
 		return err
 	}
 	if freed, paths, ok := gc.result(); ok {
-		env.Stat("freed %s (%d store paths)", freed, paths)
+		env.Stat("freed %s (%s)", freed, text.Plural(paths, "store path", "store paths"))
 	} else {
 		env.Stat("garbage collected")
 	}
 	return nil
 }
 
-// readPolicy reads keep and keep_since; havePolicy is false when neither
-// is set.
-func readPolicy(opts config.Task) (p policy, havePolicy bool, err error) {
-	if err := opts.CheckOptions(generationsOptions...); err != nil {
-		return p, false, err
+// policy is the configured policy; havePolicy is false when neither
+// keep nor keep_since is set.
+func (o GenerationsOptions) policy() (p policy, havePolicy bool) {
+	if o.Keep != nil {
+		p.keep = *o.Keep
 	}
-	_, haveKeep := opts.Options["keep"]
-	_, haveSince := opts.Options["keep_since"]
-	if p.keep, err = opts.Int("keep", 0); err != nil {
-		return p, false, err
+	if o.KeepSince != nil {
+		p.since = time.Duration(*o.KeepSince)
 	}
-	if p.keep < 0 {
-		return p, false, opts.OptionError("keep", p.keep, "negative", "a whole number ≥ 0")
-	}
-	since, err := opts.String("keep_since", "")
-	if err != nil {
-		return p, false, err
-	}
-	if haveSince {
-		if p.since, err = ParseAge(since); err != nil {
-			return p, false, opts.OptionError("keep_since", since, err.Error(), `an age such as "7d", "36h", "90m" or "1d12h"`)
-		}
-	}
-	return p, haveKeep || haveSince, nil
+	return p, o.Keep != nil || o.KeepSince != nil
 }
 
 // byPolicy returns the unprotected generations the policy deletes.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/internal/tail"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 // Activity and result types of Nix's internal-json log (libutil/logging.hh);
@@ -357,7 +358,7 @@ func (l *BuildLog) ErrorReport() string {
 		}
 	}
 	if len(lines) > maxErrorLines {
-		lines = append(lines[:maxErrorLines], fmt.Sprintf("… %d more lines in the log", len(lines)-maxErrorLines))
+		lines = append(lines[:maxErrorLines], "… "+text.Plural(len(lines)-maxErrorLines, "more line", "more lines")+" in the log")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -248,7 +248,7 @@ func TestBuildLogErrorReportIsCapped(t *testing.T) {
 }
 
 func FuzzBuildLog(f *testing.F) {
-	// Seeds: the recordings in windows of a few lines (whole recordings
+	// Phases: the recordings in windows of a few lines (whole recordings
 	// make the mutator crawl).
 	for _, name := range []string{"build-internal-json.log", "build-failure-internal-json.log", "substitute-internal-json.log", "eval-undefined-internal-json.log",
 		"daemon-build-internal-json.log", "daemon-build-failure-internal-json.log", "build-failure-twice-internal-json.log"} {

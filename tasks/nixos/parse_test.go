@@ -165,7 +165,7 @@ func TestToplevelAndFlake(t *testing.T) {
 	if got, _ := toplevel(env); got != "github:owner/repo#nixosConfigurations.laptop.config.system.build.toplevel" {
 		t.Errorf("remote: %q", got)
 	}
-	if d, err := FlakeDir(env); d != "" || err != nil {
+	if d, err := env.FlakeDir(); d != "" || err != nil {
 		t.Errorf("remote flake dir %q %v", d, err)
 	}
 	env.Config = &config.Config{Flake: filepath.Join(dir, "missing"), Host: "x"}
@@ -183,11 +183,11 @@ func TestSpecs(t *testing.T) {
 			t.Errorf("%s incomplete", s.Name)
 		}
 	}
-	if s := byName["activate"]; !s.Critical || !s.Root || !s.HoldInterrupt || s.Seed != 3 ||
+	if s := byName["activate"]; !s.Critical || !s.Root || !s.HoldInterrupt || s.Phase != 3 ||
 		!slices.Equal(s.Needs, []string{"build"}) || !slices.Equal(s.After, []string{"diff"}) {
 		t.Errorf("activate %+v", s)
 	}
-	if s := byName["generations"]; !s.Interactive || !s.Root || !s.DryRun || s.Seed != 9 || !slices.Equal(s.Needs, []string{"accept"}) {
+	if s := byName["generations"]; !s.Interactive || !s.Root || !s.DryRun || s.Phase != 9 || !slices.Equal(s.Needs, []string{"accept"}) {
 		t.Errorf("generations %+v", s)
 	}
 	if s := byName["build"]; s.DryRun || !s.Critical || !slices.Equal(s.Needs, []string{"flake-update"}) {
@@ -213,7 +213,7 @@ func TestFlakeDirOfLocalURLs(t *testing.T) {
 		"github:owner/repo":               "",
 	} {
 		env.Config = &config.Config{Flake: ref, Host: "x"}
-		if d, err := FlakeDir(env); d != want || err != nil {
+		if d, err := env.FlakeDir(); d != want || err != nil {
 			t.Errorf("%s: dir %q %v, want %q", ref, d, err, want)
 		}
 		if got, _ := toplevel(env); got != ref+"#nixosConfigurations.x.config.system.build.toplevel" {

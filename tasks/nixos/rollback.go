@@ -38,9 +38,8 @@ func Rollback(ctx context.Context, env *tasks.Env) error {
 			prev = g
 		}
 	}
-	made, _ := env.Value("activate", "generation")
-	before, _ := env.Value("activate", "previous")
-	if b, ok := before.(int); ok && made == cur.Number && b != 0 && b != cur.Number {
+	act, activated := tasks.Activated.Get(env)
+	if b := act.Previous; activated && act.Generation == cur.Number && b != 0 && b != cur.Number {
 		prev = nil
 		for i := range gens {
 			if gens[i].Number == b {

@@ -24,6 +24,7 @@ type world struct {
 	s      *nixtest.Sandbox
 	values *tasks.Values
 	status *nixtest.Statuses
+	tables map[*tasks.Env]*config.Task // each Env's [task.NAME] table
 }
 
 func newWorld(t *testing.T) *world {
@@ -38,23 +39,33 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, s: s, values: tasks.NewValues(), status: &nixtest.Statuses{}}
+	return &world{t: t, s: s, values: tasks.NewValues(), status: &nixtest.Statuses{}, tables: map[*tasks.Env]*config.Task{}}
 }
 
-// env returns a task's Env; opts become its [task.NAME] options.
+// env returns a task's Env; opts become its [task.NAME] options, which
+// run binds the task to.
 func (w *world) env(name string, opts map[string]any) *tasks.Env {
 	env := w.s.TaskEnv(name, w.values, w.status)
-	env.Options = config.Task{Name: name, Options: opts, File: "config.toml"}
+	w.tables[env] = &config.Task{Name: name, Options: opts, File: "config.toml"}
 	env.Log = &taskstest.Buffer{}
 	env.Prompt = &taskstest.Prompter{}
 	return env
 }
 
-// run runs task with env and returns its error; the log goes to the test's
-// output when it fails.
+// run binds task to env's options, as the catalogue does before a run
+// (an error there is the task's error), runs it with env and returns its
+// error; the log goes to the test's output when it fails.
 func (w *world) run(task tasks.Task, env *tasks.Env) error {
 	w.t.Helper()
-	err := task.Run(context.Background(), env)
+	var err error
+	if c, ok := task.(tasks.Configurable); ok {
+		if t := w.tables[env]; t != nil {
+			task, err = c.Configure(*t)
+		}
+	}
+	if err == nil {
+		err = task.Run(context.Background(), env)
+	}
 	w.t.Cleanup(func() {
 		if w.t.Failed() {
 			w.t.Logf("--- log of %s (err %v):\n%s", env.Name, err, env.Log.(*taskstest.Buffer).String())
@@ -81,6 +92,12 @@ func (w *world) build() string {
 		w.t.Fatal("build handed on no path")
 	}
 	return out
+}
+
+// builtPath reads what build handed on.
+func builtPath(s tasks.Store) (path string, changed, ok bool) {
+	b, ok := BuiltKey.Get(s)
+	return b.Out, b.Changed, ok && b.Out != ""
 }
 
 func outcome(err error) (tasks.Kind, string) {
@@ -147,8 +164,8 @@ func TestSystemChainThenNoChanges(t *testing.T) {
 	if p, _ := nixtest.Resolve(s.Profile); p != out {
 		t.Errorf("profile → %s, want %s", p, out)
 	}
-	if v, _ := a.Value("activate", "generation"); v != 2 {
-		t.Errorf("activate.generation = %v", v)
+	if v, _ := tasks.Activated.Get(a); v.Generation != 2 || v.Path != out || v.Previous != 1 || v.Rollback == nil {
+		t.Errorf("activate handed on %+v", v)
 	}
 
 	// Nothing changed since: no changes, nothing activated.
@@ -220,7 +237,7 @@ func TestBuildFailures(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "error: ") {
 			t.Errorf("error does not lead with Nix's line: %v", err)
 		}
-		if _, ok := w.values.Get("build", "out"); ok {
+		if _, ok := BuiltKey.Get(w.values); ok {
 			t.Error("a failed build handed on a path")
 		}
 		if err := w.run(Activate{}, w.env("activate", nil)); err == nil {
@@ -273,7 +290,7 @@ func TestActivateFailures(t *testing.T) {
 	// profile and boot default would never be set.
 	env := w.env("build", nil)
 	w.mustRun(Build{}, env)
-	if changed, _ := env.Value("build", "changed"); changed != true || strings.Contains(stats(env), "no changes") {
+	if _, changed, _ := builtPath(env); changed != true || strings.Contains(stats(env), "no changes") {
 		t.Errorf("rebuild after a failed boot: changed = %v, stats %q", changed, stats(env))
 	}
 }
@@ -282,9 +299,8 @@ func TestActivateFailures(t *testing.T) {
 // terminal nothing is activated.
 func TestActivateAsk(t *testing.T) {
 	w := newWorld(t)
-	w.values.Set("build", "out", "/nonexistent-system")
-	w.values.Set("build", "changed", true)
-	w.values.Set("diff", "summary", "foo 1.0 → 1.2\nclosure 1.0 KiB → 2.0 KiB (+1.0 KiB)")
+	BuiltKey.Put(w.values, Built{Out: "/nonexistent-system", Changed: true})
+	tasks.DiffSummary.Put(w.values, "foo 1.0 → 1.2\nclosure 1.0 KiB → 2.0 KiB (+1.0 KiB)")
 	ask := map[string]any{"ask": true}
 
 	env := w.env("activate", ask)
@@ -403,7 +419,7 @@ func TestGenerationsPolicy(t *testing.T) {
 	}
 	// Ten days later, keep_since 7d and keep 0: the booted one still stays.
 	env = w.env("generations", map[string]any{"keep": "0", "keep_since": "7d"})
-	env.Options.File = "environment"
+	w.tables[env].File = "environment"
 	env.Now = func() time.Time { return time.Now().Add(10 * 24 * time.Hour) }
 	w.mustRun(Generations{}, env)
 	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 5}) {
@@ -508,7 +524,7 @@ func TestBuildCanceled(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("build did not return after cancel")
 	}
-	if _, ok := w.values.Get("build", "out"); ok {
+	if _, ok := BuiltKey.Get(w.values); ok {
 		t.Error("a canceled build handed on a path")
 	}
 	// Nix's builder runs in a session of its own; Nix must have taken it down.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -14,18 +15,29 @@ import (
 // directory, or, with the option inputs = ["nixpkgs", …], `nix flake lock
 // --update-input X` for each (which works on every Nix version; `nix flake
 // update X` only on new ones). Statistic: which inputs changed.
-type FlakeUpdate struct{}
+type FlakeUpdate struct{ Options FlakeUpdateOptions }
+
+// FlakeUpdateOptions are the options of [task.flake-update].
+type FlakeUpdateOptions struct {
+	Inputs []string `option:"inputs" doc:"update only these inputs (nix flake lock --update-input X); empty: all of them"`
+}
+
+func defaultFlakeUpdateOptions() FlakeUpdateOptions { return FlakeUpdateOptions{Inputs: []string{}} }
+
+// Configure implements tasks.Configurable.
+func (u FlakeUpdate) Configure(t config.Task) (tasks.Task, error) {
+	u.Options = defaultFlakeUpdateOptions()
+	err := tasks.DecodeOptions(t, &u.Options)
+	return u, err
+}
+
+// TaskOptions implements tasks.Configurable.
+func (u FlakeUpdate) TaskOptions() any { return u.Options }
 
 // Run updates the lock file.
-func (FlakeUpdate) Run(ctx context.Context, env *tasks.Env) error {
-	if err := env.Options.CheckOptions(updateOptions...); err != nil {
-		return err
-	}
-	inputs, err := env.Options.Strings("inputs", nil)
-	if err != nil {
-		return err
-	}
-	_, dir, err := flake(env)
+func (u FlakeUpdate) Run(ctx context.Context, env *tasks.Env) error {
+	inputs := u.Options.Inputs
+	_, dir, err := env.Flake()
 	if err != nil {
 		return err
 	}
@@ -54,8 +66,6 @@ func (FlakeUpdate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	return nil
 }
-
-var updateOptions = []string{"inputs"}
 
 // lockChanges collects Nix's report of a lock file update: a line
 // "• Updated input 'pkgs':" (or Added, Removed) followed by the old and the

@@ -3,7 +3,11 @@
 // never block on a full pipe), its latest meaningful line offered as live
 // status, canceled with SIGTERM to the whole group and SIGKILL after a
 // grace period, and its failure reported with the command line and the
-// last lines it printed.
+// last lines it printed. A bare program name is looked up on the PATH
+// the command runs with and never in the working directory (lookpath.go).
+// What a command leaves behind — processes that left its group — is
+// killed when it ends, and orphans re-parented to a subreaper rebuild are
+// reaped (reap.go).
 //
 // proc imports nothing of this project's but the leaf helpers
 // internal/ansi and internal/tail (which the scheduler and the renderers

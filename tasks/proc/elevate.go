@@ -157,13 +157,14 @@ func (e *Elevator) Close() {
 	e.wg.Wait()
 }
 
+// runner is the Runner itself, not a copy: its commands are never Root,
+// so its Elevate does not apply, and a copy would not share the record of
+// the children it started (reap.go).
 func (e *Elevator) runner() *Runner {
-	r := Runner{}
 	if e.Runner != nil {
-		r = *e.Runner
+		return e.Runner
 	}
-	r.Elevate = nil
-	return &r
+	return &Runner{}
 }
 
 func (e *Elevator) log() io.Writer {

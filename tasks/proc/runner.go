@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +40,12 @@ type Runner struct {
 	Environ []string
 	// TailLines is how many output lines an error carries (default 20).
 	TailLines int
+	// Subreaper says the process is a child subreaper (BecomeSubreaper):
+	// what a command leaves behind is re-parented to it, and Run reaps
+	// those orphans (reap.go).
+	Subreaper bool
+
+	kids children
 }
 
 // Cmd is one command to run.
@@ -134,10 +140,18 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 		}
 		defer x.closeWriteEnds()
 	}
+	// The death signal follows the thread that forked the child, not the
+	// process: that thread must stay until the child is done.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r.kids.start.RLock()
 	if err := x.cmd.Start(); err != nil {
+		r.kids.start.RUnlock()
 		closeAll(x.pipes...)
 		return x.notStarted(err)
 	}
+	r.kids.add(x.cmd.Process.Pid)
+	r.kids.start.RUnlock()
 	x.dropWriteEnds()
 	waitErr, canceled := x.wait(ctx)
 	x.settle()
@@ -154,6 +168,7 @@ type execution struct {
 	tail    *tail.Tail
 	log     io.Writer // c.Log, or io.Discard
 	cmd     *exec.Cmd
+	token   string // marks every process of the command (reap.go)
 	drains  sync.WaitGroup
 	pipes   []*os.File // our read ends
 	// The child's write ends: closed after Start (dropWriteEnds), and
@@ -181,13 +196,17 @@ func (x *execution) prepare() {
 	if env == nil {
 		env = os.Environ()
 	}
-	env = append(append([]string(nil), env...), x.c.Env...)
+	// The token marks every process of this command, wherever it goes.
+	x.token = newToken()
+	env = append(append(append([]string(nil), env...), x.c.Env...), tokenVar+"="+x.token)
 	cmd := exec.Command(x.args[0], x.args[1:]...)
 	// A bare name is looked up on the PATH the command will run with, not
 	// on ours: a sandbox or a user's environment may put other tools first.
 	if !strings.Contains(x.args[0], "/") {
-		if p, ok := lookPath(x.args[0], getenv(env, "PATH")); ok {
+		if p, err := LookPath(x.args[0], getenv(env, "PATH")); err == nil {
 			cmd.Path, cmd.Err = p, nil
+		} else if errors.Is(err, exec.ErrDot) {
+			cmd.Err = err
 		}
 	}
 	cmd.Dir = x.c.Dir
@@ -212,7 +231,7 @@ func (x *execution) attachTerminal() (restore func()) {
 // our own pipes, read until EOF by goroutines we own: the child can always
 // write, however much it prints.
 func (x *execution) attachPipes() error {
-	x.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	x.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(x.c)}
 	x.cmd.Stdin = x.c.Stdin
 	var mu sync.Mutex
 	// The log and the tail see every byte; only the lines the tail
@@ -286,7 +305,11 @@ func (x *execution) dropWriteEnds() {
 // canceled says which.
 func (x *execution) wait(ctx context.Context) (waitErr error, canceled bool) {
 	waited := make(chan error, 1)
-	go func() { waited <- x.cmd.Wait() }()
+	go func() {
+		err := x.cmd.Wait()
+		x.r.kids.remove(x.cmd.Process.Pid)
+		waited <- err
+	}()
 	select {
 	case waitErr = <-waited:
 		return waitErr, false
@@ -301,6 +324,11 @@ func (x *execution) settle() {
 		// Anything the command left running in its group would keep our
 		// pipes open; it belongs to the command and goes with it.
 		_ = syscall.Kill(-x.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	// So does what left the group: it carries the command's token.
+	killEscaped(x.token, x.r.Subreaper, min(x.r.grace(), time.Second))
+	if x.r.Subreaper {
+		x.r.kids.reapOrphans()
 	}
 	// A process that left the group (setsid, a daemon started by the
 	// command) may hold the pipes open forever: after the grace period,
@@ -401,22 +429,4 @@ func getenv(env []string, key string) string {
 		}
 	}
 	return ""
-}
-
-// lookPath finds an executable regular file called name in the
-// directories of path.
-func lookPath(name, path string) (string, bool) {
-	if path == "" {
-		return "", false
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
 }

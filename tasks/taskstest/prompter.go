@@ -26,6 +26,10 @@ type Prompter struct {
 	T        testing.TB // optional: gets every unexpected question
 	Terminal bool       // what Interactive reports
 	Answers  []any
+	// BeforeAnswer, when set, is called with each question's text before
+	// it is answered (with a terminal or without): there a test changes
+	// the disk between what a task listed and what it then does.
+	BeforeAnswer func(question string)
 
 	mu      sync.Mutex
 	asked   []string
@@ -41,6 +45,9 @@ func (p *Prompter) Interactive() bool { return p.Terminal }
 // nil) and returns the next scripted answer; ok is false without a
 // terminal.
 func answer[A any](p *Prompter, q, body string, offers []string) (a A, ok bool, err error) {
+	if p.BeforeAnswer != nil {
+		p.BeforeAnswer(q)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.asked = append(p.asked, q)

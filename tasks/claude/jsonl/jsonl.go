@@ -7,7 +7,9 @@
 // being held in memory. Neither ends the read: a log being appended to
 // while it is read, or a single corrupt line, must not hide the rest.
 //
-// jsonl imports nothing of this project's and never prints.
+// jsonl imports nothing of this project's but the leaf internal/safefile
+// (so a file it creates as root in a user's home stays the user's), and
+// never prints.
 package jsonl
 
 import (
@@ -17,7 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 // DefaultMaxLine is the longest line decoded by default. Claude Code
@@ -49,10 +55,10 @@ func (s Stats) Add(o Stats) Stats {
 func (s Stats) Describe(where string) string {
 	var parts []string
 	if s.Malformed > 0 {
-		parts = append(parts, fmt.Sprintf("%d malformed %s", s.Malformed, plural(s.Malformed, "line", "lines")))
+		parts = append(parts, text.Plural(s.Malformed, "malformed line", "malformed lines"))
 	}
 	if s.TooLong > 0 {
-		parts = append(parts, fmt.Sprintf("%d over-long %s", s.TooLong, plural(s.TooLong, "line", "lines")))
+		parts = append(parts, text.Plural(s.TooLong, "over-long line", "over-long lines"))
 	}
 	switch len(parts) {
 	case 0:
@@ -62,13 +68,6 @@ func (s Stats) Describe(where string) string {
 	default:
 		return parts[0] + " and " + parts[1] + " skipped in " + where
 	}
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // Scanner yields the non-blank lines of a stream, each at most max bytes.
@@ -266,12 +265,20 @@ func Append(path string, v ...any) error {
 		}
 		buf = append(append(buf, b...), '\n')
 	}
-	if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
+	if err := safefile.MkdirAll(dirOf(path), 0o755); err != nil {
 		return err
 	}
+	_, statErr := os.Lstat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// Created now: run as root in someone's home, it is theirs.
+		if err := safefile.GiveLike(f, nil, dirOf(path)); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if _, err := f.Write(buf); err != nil {
 		f.Close()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
-	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 // Input is what an analyzer reads and how it judges.
@@ -42,7 +42,7 @@ func (in Input) status(format string, args ...any) {
 }
 
 // tilde shortens a path under the home directory for display.
-func (in Input) tilde(p string) string { return mcpusage.Tilde(p, in.Home) }
+func (in Input) tilde(p string) string { return fsutil.Tilde(in.Home, p) }
 
 // Result is what an analyzer found.
 type Result struct {

@@ -3,11 +3,13 @@ package learn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
 )
 
@@ -91,7 +93,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d sections seen in the last %d days", len(sections), in.Days)
+	res.stat("%s seen %s", text.Plural(len(sections), "section", "sections"), inDays(in.Days))
 	res.skipped(st, "context_usage.jsonl")
 
 	docs := map[string][]byte{}
@@ -100,11 +102,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 			docs[f] = b
 		}
 	}
-	keys := make([]string, 0, len(sections))
-	for k := range sections {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(sections))
 	var notFound int
 	for _, k := range keys {
 		a := sections[k]
@@ -137,7 +135,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 			}
 		}
 		avgTokens := a.tokens / int64(a.loads)
-		ev := fmt.Sprintf("loaded %d times, mean relevance %.2f, ~%d tokens", a.loads, mean, avgTokens)
+		ev := fmt.Sprintf("loaded %s, mean relevance %.2f, ~%d tokens", text.Plural(a.loads, "time", "times"), mean, avgTokens)
 		s := Suggestion{
 			Analyzer:   "learn-context",
 			Kind:       kind,
@@ -151,7 +149,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 			in.tilde(filepath.Dir(file)), filepath.Base(file))
 		if kind == RemoveSection {
 			s.Text = fmt.Sprintf("remove the section %q from %s (%s)", h.Title, in.tilde(file), ev)
-			s.Apply = fmt.Sprintf("deletes the section %q (%d lines) from %s", h.Title, lines(docs[file][h.Start:h.End]), in.tilde(file))
+			s.Apply = fmt.Sprintf("deletes the section %q (%s) from %s", h.Title, text.Plural(lines(docs[file][h.Start:h.End]), "line", "lines"), in.tilde(file))
 		} else {
 			s.Text = fmt.Sprintf("move the section %q up in %s (%s)", h.Title, in.tilde(file), ev)
 			s.Apply = fmt.Sprintf("moves the section %q before its first sibling section in %s", h.Title, in.tilde(file))
@@ -161,7 +159,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 		res.Suggestions = append(res.Suggestions, s)
 	}
 	if notFound > 0 {
-		res.stat("%d sections to act on were not found in any CLAUDE.md", notFound)
+		res.stat("%s not found in any CLAUDE.md", text.Plural(notFound, "section to act on was", "sections to act on were"))
 	}
 	return res, nil
 }

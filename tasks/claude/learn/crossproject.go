@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 type projectPattern struct {
@@ -72,10 +75,10 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d patterns in %d kinds of project in the last %d days", len(patterns), len(byKind), in.Days)
+	res.stat("%s in %s %s", text.Plural(len(patterns), "pattern", "patterns"), text.Plural(len(byKind), "kind", "kinds"), "of project "+inDays(in.Days))
 	res.skipped(st, "project_patterns.jsonl")
 	if other > 0 {
-		res.stat("%d records of pattern types other than permission and command ignored", other)
+		res.stat("%s of pattern types other than permission and command ignored", text.Plural(other, "record", "records"))
 	}
 	keys := make([]pkey, 0, len(patterns))
 	for k := range patterns {
@@ -96,8 +99,8 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		adopters := sortedSet(a.adopters)
-		ev := fmt.Sprintf("used %d times in %d %s %s: %s", a.uses, len(adopters), k.kind,
-			plural(len(adopters), "project", "projects"), tildeAll(in, adopters))
+		ev := fmt.Sprintf("used %s in %s: %s", text.Plural(a.uses, "time", "times"),
+			text.Plural(len(adopters), k.kind+" project", k.kind+" projects"), strings.Join(fsutil.TildeAll(in.Home, adopters), ", "))
 		for _, target := range sortedSet(byKind[k.kind]) {
 			if a.adopters[target] {
 				continue
@@ -157,17 +160,10 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 	return res, nil
 }
 
-func tildeAll(in Input, paths []string) string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = in.tilde(p)
-	}
-	return strings.Join(out, ", ")
-}
-
-func plural(n int, one, many string) string {
+// inDays is "in the last day" or "in the last 30 days".
+func inDays(n int) string {
 	if n == 1 {
-		return one
+		return "in the last day"
 	}
-	return many
+	return fmt.Sprintf("in the last %d days", n)
 }

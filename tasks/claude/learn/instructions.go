@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 type policyRecord struct {
@@ -61,7 +64,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d policies observed in the last %d days", len(policies), in.Days)
+	res.stat("%s observed %s", text.Plural(len(policies), "policy", "policies"), inDays(in.Days))
 	res.skipped(st, "policy_violations.jsonl")
 
 	files := []string{}
@@ -75,14 +78,10 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 			docs[f] = b
 		}
 	}
-	texts := make([]string, 0, len(policies))
-	for t := range policies {
-		texts = append(texts, t)
-	}
-	sort.Strings(texts)
+	texts := slices.Sorted(maps.Keys(policies))
 	var unwritten int
-	for _, text := range texts {
-		a := policies[text]
+	for _, policy := range texts {
+		a := policies[policy]
 		compliance := float64(a.seen-a.violated) / float64(a.seen)
 		if a.violated < in.Thresholds.MinOccurrences || compliance >= ComplianceBelow {
 			continue
@@ -91,7 +90,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		if !meets(conf, in.Thresholds.Confidence) {
 			continue
 		}
-		file, line, ok := findLine(files, docs, text)
+		file, line, ok := findLine(files, docs, policy)
 		if !ok {
 			unwritten++
 			continue
@@ -100,12 +99,12 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		newLine := strengthen(line)
-		ev := fmt.Sprintf("violated %d of %d times (%.0f%% compliance)", a.violated, a.seen, compliance*100)
+		ev := fmt.Sprintf("violated %d of %s (%.0f%% compliance)", a.violated, text.Plural(a.seen, "time", "times"), compliance*100)
 		res.Suggestions = append(res.Suggestions, Suggestion{
 			ID:         makeID("learn-instructions", string(RewordLine), file, line),
 			Analyzer:   "learn-instructions",
 			Kind:       RewordLine,
-			Text:       fmt.Sprintf("strengthen the policy %q in %s (%s)", text, in.tilde(file), ev),
+			Text:       fmt.Sprintf("strengthen the policy %q in %s (%s)", policy, in.tilde(file), ev),
 			Confidence: conf,
 			Apply:      fmt.Sprintf("rewrites the line %q as %q in %s", line, newLine, in.tilde(file)),
 			Undo: fmt.Sprintf("restore the line %q in %s, or copy back %s/.backups/%s.backup-<time>",
@@ -118,7 +117,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		})
 	}
 	if unwritten > 0 {
-		res.stat("%d often broken policies are not written in any CLAUDE.md", unwritten)
+		res.stat("%s not written in any CLAUDE.md", text.Plural(unwritten, "often broken policy is", "often broken policies are"))
 	}
 	return res, nil
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mcpusage"
 )
 
@@ -71,10 +73,10 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 		return res, noData("no MCP servers configured")
 	}
 	if len(scan.Sessions) == 0 {
-		return res, noData("no session in the last %d days", in.Days)
+		return res, noData("no session %s", inDays(in.Days))
 	}
-	res.stat("%d MCP servers configured, %d used, %d sessions in the last %d days",
-		len(servers), len(scan.Servers), len(scan.Sessions), in.Days)
+	res.stat("%s configured, %d used, %s %s", text.Plural(len(servers), "MCP server", "MCP servers"),
+		len(scan.Servers), text.Plural(len(scan.Sessions), "session", "sessions"), inDays(in.Days))
 	res.skipped(scan.Stats, "the session logs")
 
 	// available returns the sessions a server was loaded in, and those of
@@ -105,7 +107,11 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 		if !meets(conf, in.Thresholds.Confidence) {
 			continue
 		}
-		ev := fmt.Sprintf("not called in any of the %d sessions it was loaded in over %d days", len(avail), in.Days)
+		sessions := "the 1 session"
+		if len(avail) != 1 {
+			sessions = fmt.Sprintf("any of the %d sessions", len(avail))
+		}
+		ev := fmt.Sprintf("not called in %s it was loaded in over %s", sessions, text.Plural(in.Days, "day", "days"))
 		res.Suggestions = append(res.Suggestions, removeServer(in, s, conf,
 			fmt.Sprintf("remove the unused MCP server %q from %s (%s)", s.Name, s.Where(in.Home), ev), ev, avail))
 		suggested[entryKey(s)] = true
@@ -176,10 +182,6 @@ func within(dir, project string) bool {
 }
 
 func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
+	out := slices.Sorted(maps.Keys(m))
 	return out
 }

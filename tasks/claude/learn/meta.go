@@ -3,10 +3,14 @@ package learn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 type metaRecord struct {
@@ -32,17 +36,31 @@ const (
 func ThresholdsPath(learningDir string) string { return filepath.Join(learningDir, "thresholds.json") }
 
 // Meta is learn-meta: the acceptance rate of each analyzer's suggestions
-// (component = the analyzer's task name, as learn-review records it) over
-// the window. With at least MetaMinOutcomes outcomes, a rate below
-// RaiseBelow raises its thresholds (min_occurrences + 1 up to 5, confidence
-// + 0.05 up to 0.9) and a rate above LowerAbove lowers them (not below 2
-// and 0.5). The new thresholds.json is returned in Result.Write; the task
-// writes it (not in a dry run), so the next run uses it. Meta makes no
-// suggestions.
+// (component = the analyzer's task name, as learn-review records it). It
+// judges only outcomes it has not judged before: thresholds.json keeps,
+// per analyzer, how far it has counted (see Counted). Once at least
+// MetaMinOutcomes new outcomes are in the window, their rate decides: below
+// RaiseBelow raises the analyzer's thresholds (min_occurrences + 1 up to
+// 5, confidence + 0.05 up to 0.9), above LowerAbove lowers them (not below
+// 2 and 0.5), and either way they are counted from then on. So the same
+// data changes a threshold at most once, however often the task runs.
+// The new thresholds.json is returned in Result.Write; the task writes it
+// (not in a dry run), so the next run uses it. Meta makes no suggestions.
 func Meta(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	type agg struct{ n, accepted int }
+	path := ThresholdsPath(in.LearningDir)
+	tf, loadErr := LoadThresholds(path)
+	type agg struct {
+		n, accepted       int // in the window
+		newN, newAccepted int // not counted before
+		// from is how far earlier runs counted; last how far the
+		// counting reaches once the new outcomes are judged.
+		from, last Counted
+	}
 	comps := map[string]*agg{}
+	// seen counts, per component, the outcomes read so far at each
+	// instant: the nth of an instant is what Counted.AtThrough compares.
+	seen := map[string]map[time.Time]int{}
 	st, err := readLearning(ctx, in, "meta_metrics.jsonl",
 		func(m *metaRecord) time.Time { return m.Timestamp.Time },
 		func(m *metaRecord) {
@@ -51,47 +69,63 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 			}
 			a := comps[m.Component]
 			if a == nil {
-				a = &agg{}
+				c := tf.Counted(m.Component)
+				a = &agg{from: c, last: c}
 				comps[m.Component] = a
+				seen[m.Component] = map[time.Time]int{}
 			}
 			a.n++
 			if *m.Accepted {
 				a.accepted++
+			}
+			at := m.Timestamp.UTC()
+			seen[m.Component][at]++
+			nth := seen[m.Component][at]
+			if !a.from.IsNew(at, nth) {
+				return
+			}
+			a.newN++
+			if *m.Accepted {
+				a.newAccepted++
+			}
+			// The file need not be in time order: counting reaches
+			// the newest outcome.
+			if a.last.IsNew(at, nth) {
+				a.last = Counted{Through: at, AtThrough: nth}
 			}
 		})
 	if err != nil {
 		return res, err
 	}
 	res.skipped(st, "meta_metrics.jsonl")
-	path := ThresholdsPath(in.LearningDir)
-	tf, err := LoadThresholds(path)
-	if err != nil {
+	if loadErr != nil {
 		// Rewriting a file that cannot be read would lose what it holds.
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%v: left alone", err))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%v: left alone", loadErr))
 		return res, nil
 	}
 	known := map[string]bool{}
 	for _, a := range Analyzers() {
 		known[a.Name] = true
 	}
-	names := make([]string, 0, len(comps))
-	for n := range comps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(comps))
 	changed := false
 	var ignored int
 	for _, name := range names {
 		a := comps[name]
 		if !known[name] {
-			ignored++
+			ignored += a.n
 			continue
 		}
-		rate := float64(a.accepted) / float64(a.n)
-		res.stat("%s: %d of %d suggestions accepted (%.0f%%)", name, a.accepted, a.n, rate*100)
-		if a.n < MetaMinOutcomes {
+		if a.newN < MetaMinOutcomes {
+			res.stat("%s: %d of %d accepted (%.0f%%); %s not judged yet (%d needed)", name, a.accepted, a.n,
+				100*float64(a.accepted)/float64(a.n), text.Plural(a.newN, "new outcome", "new outcomes"), MetaMinOutcomes)
 			continue
 		}
+		// These outcomes are judged now, whatever the verdict: the next
+		// run starts after them.
+		tf.SetCounted(name, a.last)
+		changed = true
+		rate := float64(a.newAccepted) / float64(a.newN)
 		old := tf.For(name)
 		t := old
 		var verb string
@@ -104,25 +138,34 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 			verb = "lowered"
 			t.MinOccurrences = max(MinOccurrencesFloor, min(t.MinOccurrences, t.MinOccurrences-1))
 			t.Confidence = math.Max(ConfidenceFloor, t.Confidence-0.05)
-		default:
-			continue
 		}
 		t.Confidence = math.Round(t.Confidence*100) / 100
-		if t.MinOccurrences == old.MinOccurrences && t.Confidence == old.Confidence {
-			res.stat("%s: thresholds already at their limit (min_occurrences %d, confidence %.2f)", name, t.MinOccurrences, t.Confidence)
+		var moved []string
+		if t.MinOccurrences != old.MinOccurrences {
+			moved = append(moved, fmt.Sprintf("min_occurrences %d → %d", old.MinOccurrences, t.MinOccurrences))
+		}
+		if t.Confidence != old.Confidence {
+			moved = append(moved, fmt.Sprintf("confidence %.2f → %.2f", old.Confidence, t.Confidence))
+		}
+		switch {
+		case verb == "":
+			res.stat("%s: %d of %d accepted (%.0f%%): thresholds kept", name, a.newAccepted, a.newN, rate*100)
+			continue
+		case len(moved) == 0:
+			res.stat("%s: %d of %d accepted (%.0f%%): thresholds already at their limit (min_occurrences %d, confidence %.2f)",
+				name, a.newAccepted, a.newN, rate*100, t.MinOccurrences, t.Confidence)
 			continue
 		}
 		tf.Set(name, t)
-		changed = true
 		would := ""
 		if in.DryRun {
 			would = "would have "
 		}
-		res.Actions = append(res.Actions, fmt.Sprintf("%s%s %s thresholds: min_occurrences %d → %d, confidence %.2f → %.2f (acceptance %.0f%% of %d)",
-			would, verb, name, old.MinOccurrences, t.MinOccurrences, old.Confidence, t.Confidence, rate*100, a.n))
+		res.Actions = append(res.Actions, fmt.Sprintf("%s%s %s thresholds: %s (acceptance %.0f%% of %d)",
+			would, verb, name, strings.Join(moved, ", "), rate*100, a.newN))
 	}
 	if ignored > 0 {
-		res.stat("%d outcomes of unknown components ignored", ignored)
+		res.stat("%s of unknown components ignored", text.Plural(ignored, "outcome", "outcomes"))
 	}
 	if changed {
 		b, err := tf.Marshal()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 type approval struct {
@@ -55,13 +57,13 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d approvals in the last %d days, %d patterns", total, in.Days, len(groups))
+	res.stat("%s %s, %s", text.Plural(total, "approval", "approvals"), inDays(in.Days), text.Plural(len(groups), "pattern", "patterns"))
 	res.skipped(st, "permission_approvals.jsonl")
 	if noProject > 0 {
-		res.stat("%d approvals without a project_path ignored", noProject)
+		res.stat("%s without a project_path ignored", text.Plural(noProject, "approval", "approvals"))
 	}
 	if len(refused) > 0 {
-		res.stat("%d destructive or unbounded permissions never suggested", len(refused))
+		res.stat("%s never suggested", text.Plural(len(refused), "destructive or unbounded permission", "destructive or unbounded permissions"))
 	}
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
@@ -90,7 +92,7 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		res.Suggestions = append(res.Suggestions, allowSuggestion(in, "learn-permissions", k.project, k.pattern, conf,
-			fmt.Sprintf("approved %d times in %d sessions", g.count, len(g.sessions)), sessionList(g.sessions)))
+			fmt.Sprintf("approved %s in %s", text.Plural(g.count, "time", "times"), text.Plural(len(g.sessions), "session", "sessions")), sessionList(g.sessions)))
 	}
 	return res, nil
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
+	"time"
 )
 
 // Thresholds decide when evidence becomes a suggestion.
@@ -122,11 +124,7 @@ func (tf ThresholdsFile) Marshal() ([]byte, error) {
 	for key, v := range map[string]any{"min_occurrences": tf.Global.MinOccurrences, "confidence": tf.Global.Confidence, "days": tf.Global.Days} {
 		out[key], _ = json.Marshal(v)
 	}
-	names := make([]string, 0, len(tf.rawAn))
-	for n := range tf.rawAn {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(tf.rawAn))
 	if len(names) > 0 {
 		an, err := json.Marshal(tf.rawAn)
 		if err != nil {
@@ -144,4 +142,49 @@ func (tf ThresholdsFile) Marshal() ([]byte, error) {
 	}
 	ind.WriteByte('\n')
 	return ind.Bytes(), nil
+}
+
+// countedKey is the key of thresholds.json under which learn-meta keeps,
+// per analyzer, the outcomes it has already judged.
+const countedKey = "meta_counted"
+
+// Counted marks the outcomes of one analyzer that learn-meta has judged:
+// every outcome before Through, and the first AtThrough of those at
+// Through, in the order meta_metrics.jsonl holds them (it is only ever
+// appended to). Outcomes recorded in the same instant are told apart by
+// that count, so a review that answers twice within one clock tick loses
+// nothing.
+type Counted struct {
+	Through   time.Time `json:"through"`
+	AtThrough int       `json:"at_through"`
+}
+
+// IsNew reports whether an outcome at t, the nth (from 1) at that instant
+// in file order, comes after c.
+func (c Counted) IsNew(t time.Time, nth int) bool {
+	return t.After(c.Through) || (t.Equal(c.Through) && nth > c.AtThrough)
+}
+
+// Counted returns what learn-meta has judged of analyzer name (zero: nothing).
+// A value it cannot read counts as nothing judged.
+func (tf ThresholdsFile) Counted(name string) Counted {
+	var all map[string]Counted
+	if raw, ok := tf.raw[countedKey]; ok {
+		_ = json.Unmarshal(raw, &all)
+	}
+	return all[name]
+}
+
+// SetCounted records what learn-meta has judged of analyzer name.
+func (tf *ThresholdsFile) SetCounted(name string, c Counted) {
+	all := map[string]Counted{}
+	if raw, ok := tf.raw[countedKey]; ok {
+		_ = json.Unmarshal(raw, &all)
+	}
+	c.Through = c.Through.UTC()
+	all[name] = c
+	if tf.raw == nil {
+		tf.raw = map[string]json.RawMessage{}
+	}
+	tf.raw[countedKey], _ = json.Marshal(all)
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 type workflowCommand struct {
@@ -66,7 +68,7 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.stat("%d commands in %d sessions in the last %d days", total, len(sessions), in.Days)
+	res.stat("%s in %s %s", text.Plural(total, "command", "commands"), text.Plural(len(sessions), "session", "sessions"), inDays(in.Days))
 	res.skipped(st, "workflow_commands.jsonl")
 
 	type seqKey struct {
@@ -151,7 +153,7 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 		if _, err := os.Stat(file); err == nil {
 			continue
 		}
-		ev := fmt.Sprintf("run %d times in %d sessions", c.a.count, len(c.a.sessions))
+		ev := fmt.Sprintf("run %s in %s", text.Plural(c.a.count, "time", "times"), text.Plural(len(c.a.sessions), "session", "sessions"))
 		res.Suggestions = append(res.Suggestions, Suggestion{
 			ID:         makeID("learn-workflows", string(NewCommand), file, c.k.seq),
 			Analyzer:   "learn-workflows",

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 // Scope says where a server is configured.
@@ -42,11 +45,11 @@ type Server struct {
 func (s Server) Where(home string) string {
 	switch s.Scope {
 	case User:
-		return "user (" + Tilde(s.File, home) + ")"
+		return "user (" + fsutil.Tilde(home, s.File) + ")"
 	case Local:
-		return "local to " + Tilde(s.Project, home) + " (" + Tilde(s.File, home) + ")"
+		return "local to " + fsutil.Tilde(home, s.Project) + " (" + fsutil.Tilde(home, s.File) + ")"
 	default:
-		return "project (" + Tilde(s.File, home) + ")"
+		return "project (" + fsutil.Tilde(home, s.File) + ")"
 	}
 }
 
@@ -60,24 +63,6 @@ func SameCommand(a, b json.RawMessage) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return bytes.Equal(xa, ya)
-}
-
-// Tilde shortens a path under home to ~/….
-func Tilde(p, home string) string {
-	if home == "" {
-		return p
-	}
-	if p == home {
-		return "~"
-	}
-	if rel, err := filepath.Rel(home, p); err == nil && rel != ".." && !startsDotDot(rel) {
-		return "~/" + rel
-	}
-	return p
-}
-
-func startsDotDot(rel string) bool {
-	return len(rel) >= 3 && rel[:3] == "../"
 }
 
 // ClaudeJSON is what ~/.claude.json says about MCP servers and projects.
@@ -106,19 +91,15 @@ func ReadClaudeJSON(path string) (ClaudeJSON, error) {
 	if err := json.NewDecoder(f).Decode(&cf); err != nil {
 		return out, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, name := range sortedKeys(cf.MCPServers) {
+	for _, name := range slices.Sorted(maps.Keys(cf.MCPServers)) {
 		out.Servers = append(out.Servers, Server{Name: name, Scope: User, File: path,
 			Path: []string{"mcpServers"}, Raw: cf.MCPServers[name]})
 	}
-	projects := make([]string, 0, len(cf.Projects))
-	for p := range cf.Projects {
-		projects = append(projects, p)
-	}
-	sort.Strings(projects)
+	projects := slices.Sorted(maps.Keys(cf.Projects))
 	out.Projects = projects
 	for _, p := range projects {
 		servers := cf.Projects[p].MCPServers
-		for _, name := range sortedKeys(servers) {
+		for _, name := range slices.Sorted(maps.Keys(servers)) {
 			out.Servers = append(out.Servers, Server{Name: name, Scope: Local, Project: p, File: path,
 				Path: []string{"projects", p, "mcpServers"}, Raw: servers[name]})
 		}
@@ -166,18 +147,9 @@ func readProjectFile(project, path string) ([]Server, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var out []Server
-	for _, name := range sortedKeys(cf.MCPServers) {
+	for _, name := range slices.Sorted(maps.Keys(cf.MCPServers)) {
 		out = append(out, Server{Name: name, Scope: Project, Project: project, File: path,
 			Path: []string{"mcpServers"}, Raw: cf.MCPServers[name]})
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 // SectionHeading is the CLAUDE.md section mcp-analytics owns.
@@ -81,7 +83,11 @@ func (r Report) Counts() (used, configured, sessions int) {
 // Stat is the summary statistic: "MCP: C/T servers used | S sessions".
 func (r Report) Stat() string {
 	used, configured, sessions := r.Counts()
-	return fmt.Sprintf("MCP: %d/%d servers used | %d sessions", used, configured, sessions)
+	s := "sessions"
+	if sessions == 1 {
+		s = "session"
+	}
+	return fmt.Sprintf("MCP: %d/%d servers used | %d %s", used, configured, sessions, s)
 }
 
 // Markdown is <flake>/.claude/mcp-analytics.md.
@@ -94,7 +100,7 @@ func (r Report) Markdown() []byte {
 	fmt.Fprintf(&b, "- Servers configured: %d, used: %d\n- Sessions scanned: %d\n", configured, used, sessions)
 	if r.Scan != nil {
 		if d := r.Scan.Stats.Describe("the session logs"); d != "" {
-			fmt.Fprintf(&b, "- %s\n", upperFirst(d))
+			fmt.Fprintf(&b, "- %s\n", text.UpperFirst(d))
 		}
 	}
 	rows := r.Rows()
@@ -183,11 +189,4 @@ func thousands(n int64) string {
 		return "-" + string(out)
 	}
 	return string(out)
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

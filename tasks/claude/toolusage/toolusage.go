@@ -14,9 +14,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,11 +94,7 @@ func ParsePackages(r io.Reader) ([]string, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
+	out := slices.Sorted(maps.Keys(seen))
 	return out, nil
 }
 
@@ -303,7 +301,7 @@ func (r Report) Markdown() []byte {
 		r.Now.Format("2006-01-02 15:04"), r.Days)
 	fmt.Fprintf(&b, "%s\n\n", r.headline())
 	var agents []string
-	for _, src := range sortedKeys(u.BySource) {
+	for _, src := range slices.Sorted(maps.Keys(u.BySource)) {
 		agents = append(agents, fmt.Sprintf("%s %d", src, u.BySource[src]))
 	}
 	fmt.Fprintf(&b, "- Commands: %d (%d by you, %d by agents", u.Commands, u.Human, u.Commands-u.Human)
@@ -349,15 +347,6 @@ func (r Report) Markdown() []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ReadPackages parses the packages.nix at path.

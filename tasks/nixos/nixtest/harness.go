@@ -34,7 +34,6 @@ func (s *Sandbox) TaskEnv(name string, v *tasks.Values, rec *Statuses) *tasks.En
 	}
 	env := tasks.NewEnv(name, r, v)
 	env.Config = s.Config()
-	env.Options = config.Task{Name: name}
 	env.Runner = s.Runner()
 	env.Home = s.Home
 	return env
