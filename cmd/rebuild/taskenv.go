@@ -18,7 +18,7 @@ type taskEnv struct {
 	// labelled and ranked as askers says; nil: nobody is asked.
 	prompter func(render.Asker) tasks.Prompter
 	askers   map[string]render.Asker
-	runner *proc.Runner
+	runner   *proc.Runner
 	// term is the terminal when stdin and stdout are one and the live
 	// display runs; only a task holding the tty resource gets it.
 	term *proc.Terminal
