@@ -13,8 +13,13 @@
 //   - the display the renderers draw on, which drops its output once a
 //     write to it fails (a closed terminal, a pipe nobody reads): the run
 //     never depends on someone watching;
-//   - the Prompter that interactive tasks ask through, which pauses the
-//     live area while a question is on screen.
+//   - the questions asked at the keyboard: one Conversation per run owns
+//     the terminal's questions, and each task asks through its own
+//     Prompter (conversation.go, prompt.go). One question is on screen at
+//     a time, as one block under its task's label, drawn by the live
+//     display under its area, which keeps updating; the system's
+//     questions come first, then by phase (block.go draws a block,
+//     terminal.go reads the keys).
 //
 // Every status line a task sets reaches its renderer (the scheduler drops
 // none); rate limiting happens here, where the output is drawn, and never

@@ -3,6 +3,7 @@ package render
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,29 +122,43 @@ func TestHostileTextIsEscapedInEveryMode(t *testing.T) {
 }
 
 // What a task shows (a table, a list) and asks is escaped before it
-// reaches the terminal; the lines of a table stay lines.
+// reaches the terminal; the lines of a table stay lines. The display's
+// own sequences (cursor moves, clearing, hiding the cursor, synchronized
+// frames) are the only escape codes written.
 func TestPrompterEscapesWhatItShowsAndAsks(t *testing.T) {
-	tm := newTerm(t)
-	p := NewPrompter(tm.tty, tm.tty, nil, false)
+	a := newAsking(t, 200, 40)
+	p := a.c.Prompter(Asker{Label: "backups"})
 	p.Println("backup  size\n" + hostile + "  1 KiB\n")
-	go tm.answer(t, "Delete", "y\n")
+	go func() {
+		a.waitFrame(t, "Delete")
+		a.typeLine(t, "y\r")
+	}()
 	if _, err := p.Confirm(context.Background(), tasks.Question[bool]{Text: "Delete " + hostile + "?"}); err != nil {
 		t.Fatal(err)
 	}
-	go tm.answer(t, "Which", "a\n")
+	go func() {
+		a.waitFrame(t, "Which")
+		a.typeLine(t, "a\r")
+	}()
 	if _, err := p.Choose(context.Background(), tasks.Question[rune]{Text: "Which?"}, []tasks.Choice{{Key: 'a', Label: "all of " + hostile}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the answer's echo", func() bool { return strings.HasSuffix(tm.out.String(), "a\r\n") })
-	got := strings.ReplaceAll(tm.out.String(), "\r\n", "\n")
+	a.flushOutput(t)
+	got := displaySequences.ReplaceAllString(a.out.String(), "")
 	assertNoRawControl(t, "prompter", got)
-	if !strings.Contains(got, "backup  size\n") || !strings.Contains(got, "1 KiB\n") {
+	if !strings.Contains(got, "  backup  size\n") || !strings.Contains(got, "  1 KiB\n") {
 		t.Errorf("the table's lines are not kept:\n%s", got)
 	}
-	if want := `x\x1b]0;PWNED\a\x1b[2J`; strings.Count(got, want) != 3 {
-		t.Errorf("the name is not shown escaped as %q in the table, the question and the choice:\n%s", want, got)
+	want := `x\x1b]0;PWNED\a\x1b[2J`
+	for _, where := range []string{"\n  " + want, "? Delete " + want, "a=all of " + want} {
+		if !strings.Contains(got, where) {
+			t.Errorf("the name is not shown escaped as %q in %q:\n%s", want, where, got)
+		}
 	}
 }
+
+// displaySequences are the escape codes the live display writes itself.
+var displaySequences = regexp.MustCompile(`\x1b\[\?(2026|25)[hl]|\x1b\[\d*A|\x1b\[J|\r`)
 
 // FuzzFileNamesOnTheTerminal: whatever a file name holds, shown in a
 // table (what the Prompter prints), in a status line, a reason, a

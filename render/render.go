@@ -75,6 +75,13 @@ type Options struct {
 	// Width is the terminal's width in columns, asked at every redraw so a
 	// resize is followed; 100 when nil or not positive.
 	Width func() int
+	// Height is the terminal's height in lines, asked the same way; 24
+	// when nil or not positive. An open question's block and the overall
+	// line are kept within it.
+	Height func() int
+	// Questions is the conversation whose questions the live display
+	// draws under its area; only the tty mode asks (see Conversation).
+	Questions *Conversation
 	// Ticker drives the redraws of the live area and the held-back status
 	// lines of plain and json (a time.Ticker when nil).
 	Ticker Ticker
@@ -87,6 +94,15 @@ func (o *Options) width() int {
 		}
 	}
 	return 100
+}
+
+func (o *Options) height() int {
+	if o.Height != nil {
+		if h := o.Height(); h > 0 {
+			return h
+		}
+	}
+	return 24
 }
 
 // Pauser stops and resumes the live display. Calls nest: the display

@@ -26,8 +26,27 @@ const maxPending = 2000
 
 var spinner = append([]string(nil), pterm.DefaultSpinner.Sequence...)
 
+// Escape sequences of a frame: the terminal shows it whole (synchronized
+// output, ignored where unknown), and the cursor only at a prompt.
+const (
+	syncStart  = "\x1b[?2026h"
+	syncEnd    = "\x1b[?2026l"
+	hideCursor = "\x1b[?25l"
+	showCursor = "\x1b[?25h"
+)
+
 // tty is the live display. Everything it writes goes through one mutex,
 // in one Write per redraw, and only while it is not paused.
+//
+// A frame is, from the top: the permanent lines that came since the last
+// one (they scroll up and stay), one line per running task, the overall
+// line, and, when a question is open (Options.Questions), its block with
+// the prompt line and what was typed at the bottom, where the cursor is.
+// A question's block is drawn at every frame like the area, so the area
+// keeps updating above it. When the block and the overall line do not fit
+// the terminal's height, the question's text goes above once, as
+// permanent lines, and later permanent lines wait until the question is
+// answered, so that nothing comes between the text and its prompt.
 //
 // The area is drawn by hand rather than with pterm's AreaPrinter: that
 // printer (through atomicgo.dev/cursor) rebinds a package-global cursor to
@@ -48,9 +67,14 @@ type tty struct {
 	remainAt  time.Time
 	prompting map[string]bool // tasks holding the terminal (Prompt without Release yet)
 	paused    int
-	pending   []string // permanent lines not yet on screen
-	dropped   int      // pending lines dropped over maxPending
-	height    int      // lines of the area on screen now
+	pending   []string        // permanent lines not yet on screen
+	dropped   int             // pending lines dropped over maxPending
+	height    int             // lines of the frame on screen now
+	up        int             // rows from the frame's first line to the cursor's
+	q         questionView    // the open question; id 0: none
+	spilled   uint64          // the question whose text went above the frame
+	hold      bool            // permanent lines wait: a spilled question is open
+	asks      map[string]bool // tasks with a question: open (true) or waiting
 	frame     int
 	dirty     bool
 	finished  bool
@@ -82,6 +106,9 @@ func newTTY(o Options) *tty {
 	if o.RemainingETA != nil {
 		r.remain = o.RemainingETA(r.done)
 	}
+	if o.Questions != nil {
+		o.Questions.attach(r, o.Now)
+	}
 	r.stopTicks = o.Ticker(refresh, r.tick)
 	return r
 }
@@ -99,8 +126,20 @@ func (r *tty) tick() {
 	}
 }
 
-// Emit records an event; the next tick shows it.
+// Emit records an event; the next tick shows it. The questions hear of
+// a task's terminal and of its end first, outside the display's lock
+// (the conversation draws through the display, never the other way).
 func (r *tty) Emit(e schedule.Event) {
+	if c := r.o.Questions; c != nil {
+		switch e.Kind {
+		case schedule.Prompt:
+			c.suspend(e.Task)
+		case schedule.Finish:
+			c.taskEnded(e.Task)
+		case schedule.Release:
+			defer c.resume(e.Task)
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e.Time.IsZero() {
@@ -208,7 +247,7 @@ func (r *tty) Resume() {
 func (r *tty) pauseLocked() {
 	if r.paused == 0 && !r.finished {
 		// Whatever finished before the pause is history: print it now.
-		r.writeLocked(r.clearLocked() + r.takePendingLocked())
+		r.writeLocked(showCursor + r.clearLocked() + r.takePendingLocked())
 	}
 	r.paused++
 }
@@ -223,15 +262,18 @@ func (r *tty) resumeLocked() {
 	}
 }
 
-// clearLocked returns the sequence that erases the area: back to its
+// clearLocked returns the sequence that erases the frame: back to its
 // first line, then clear to the end of the screen.
 func (r *tty) clearLocked() string {
 	if r.height == 0 {
 		return ""
 	}
-	h := r.height
-	r.height = 0
-	return fmt.Sprintf("\r\x1b[%dA\x1b[J", h)
+	up := r.up
+	r.height, r.up = 0, 0
+	if up == 0 {
+		return "\r\x1b[J"
+	}
+	return fmt.Sprintf("\r\x1b[%dA\x1b[J", up)
 }
 
 func (r *tty) takePendingLocked() string {
@@ -256,33 +298,167 @@ func (r *tty) writeLocked(s string) {
 	}
 }
 
-// drawLocked replaces the area with the current state, the pending
+// drawLocked replaces the frame with the current state, the pending
 // permanent lines above it, in one write.
 func (r *tty) drawLocked() {
-	var b strings.Builder
-	b.WriteString(r.clearLocked())
-	b.WriteString(r.takePendingLocked())
-	lines := r.areaLocked()
-	for _, l := range lines {
-		b.WriteString(l)
-		b.WriteByte('\n')
+	width, rows := r.o.width(), r.o.height()
+	var block, spill []string
+	if r.q.id != 0 {
+		block, spill = r.blockLocked(width, rows)
 	}
-	r.height = len(lines)
+	var b strings.Builder
+	b.WriteString(syncStart + hideCursor)
+	b.WriteString(r.clearLocked())
+	if !r.hold {
+		b.WriteString(r.takePendingLocked())
+	}
+	if spill != nil {
+		for _, l := range spill {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		r.spilled, r.hold = r.q.id, true
+	}
+	areaRows := maxRows + 1
+	if block != nil {
+		areaRows = min(areaRows, rows-len(block))
+	}
+	lines := append(r.areaLocked(areaRows), block...)
+	b.WriteString(strings.Join(lines, "\n"))
+	r.height, r.up = len(lines), len(lines)-1
+	if block == nil {
+		// No prompt: the cursor waits, hidden, on the line below.
+		b.WriteByte('\n')
+		r.up++
+	}
+	if block != nil {
+		b.WriteString(showCursor)
+	}
+	b.WriteString(syncEnd)
 	r.dirty = false
 	r.writeLocked(b.String())
 }
 
+// blockLocked lays the open question out for a terminal of width columns
+// and rows lines: its block under the area, and what goes above it (its
+// text, once, when block and overall line would not fit together).
+func (r *tty) blockLocked(width, rows int) (block, spill []string) {
+	header, above, prompt := blockRows(r.pal, r.q, width, "")
+	if r.spilled == r.q.id {
+		return append(header, prompt...), nil
+	}
+	if 1+len(header)+len(above)+len(prompt) <= rows {
+		return append(append(header, above...), prompt...), nil
+	}
+	return append(header, prompt...), append(header, above...)
+}
+
+// showQuestion puts v on screen under the area (id 0: no question) and
+// draws at once.
+func (r *tty) showQuestion(v questionView) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.q.id != 0 && r.q.id != v.id && r.hold {
+		r.hold = false
+	}
+	r.q = v
+	r.redrawLocked()
+}
+
+// editQuestion shows what is typed at the open question, and the note
+// of its last answer.
+func (r *tty) editQuestion(id uint64, input, note string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.q.id != id {
+		return
+	}
+	r.q.input, r.q.note = input, note
+	r.redrawLocked()
+}
+
+// answered ends the open question id: its block stays on screen, with the
+// answer, as permanent lines (only its prompt row when its text went
+// above already).
+func (r *tty) answered(id uint64, answer, note string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.q.id != id {
+		return
+	}
+	v := r.q
+	v.note = ""
+	header, above, prompt := blockRows(r.pal, v, r.o.width(), answer)
+	var kept []string
+	if r.spilled != id {
+		kept = append(header, above...)
+	}
+	kept = append(kept, prompt...)
+	if note != "" {
+		kept = append(kept, fit(r.o.width()-1, seg{note, r.pal.yellow}))
+	}
+	// Not through printLocked: an answer is never dropped for maxPending.
+	// The lines held back while the text was above come after the answer.
+	if r.hold {
+		r.pending = append(kept, r.pending...)
+	} else {
+		r.pending = append(r.pending, kept...)
+	}
+	r.q, r.hold = questionView{}, false
+	r.dirty = true
+	if r.finished {
+		r.writeLocked(r.takePendingLocked())
+	}
+	r.redrawLocked()
+}
+
+// printBlock prints lines as a block of permanent lines under label.
+func (r *tty) printBlock(label string, lines []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.o.width() - 1
+	block := []string{fit(w, seg{label + " ›", func(s string) string { return r.pal.bold(r.pal.cyan(s)) }})}
+	for _, l := range lines {
+		block = append(block, wrapSegs(w, seg{"  " + l, nil})...)
+	}
+	r.pending = append(r.pending, block...)
+	r.dirty = true
+	if r.finished {
+		r.writeLocked(r.takePendingLocked())
+	}
+}
+
+// setAsking records which tasks have a question open or waiting; their
+// lines in the area say so.
+func (r *tty) setAsking(asks map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asks = asks
+	r.dirty = true
+}
+
+// redrawLocked draws now, when drawing is allowed: a question's changes
+// (a key typed) are not left for the next tick.
+func (r *tty) redrawLocked() {
+	r.dirty = true
+	if r.paused == 0 && !r.finished {
+		r.drawLocked()
+	}
+}
+
 // areaLocked renders one line per running task and the overall line, each
-// cut one column short of the width so the terminal never wraps it.
-func (r *tty) areaLocked() []string {
+// cut one column short of the width so the terminal never wraps it; at
+// most rows lines (the overall line always).
+func (r *tty) areaLocked(rows int) []string {
 	now := r.o.Now()
 	width := r.o.width() - 1
 	p := r.pal
 	frame := spinner[r.frame%len(spinner)]
 	var lines []string
+	room := max(rows-1, 0) // lines for running tasks
 	shown := r.running
-	if len(shown) > maxRows {
-		shown = shown[:maxRows-1]
+	if len(shown) > room {
+		shown = shown[:max(room-1, 0)]
 	}
 	for _, l := range shown {
 		segs := []seg{
@@ -293,12 +469,19 @@ func (r *tty) areaLocked() []string {
 		if l.eta > 0 {
 			segs = append(segs, seg{" ~" + dur(l.eta), p.dim})
 		}
+		if open, ok := r.asks[l.name]; ok {
+			if open {
+				segs = append(segs, seg{"  ? asking below", p.cyan})
+			} else {
+				segs = append(segs, seg{"  ? question waiting", p.dim})
+			}
+		}
 		if l.status != "" {
 			segs = append(segs, seg{"  " + l.status, nil})
 		}
 		lines = append(lines, fit(width, segs...))
 	}
-	if n := len(r.running) - len(shown); n > 0 {
+	if n := len(r.running) - len(shown); n > 0 && room > 0 {
 		lines = append(lines, fit(width, seg{fmt.Sprintf("  … and %d more running", n), p.dim}))
 	}
 	total := max(r.total, len(r.done)+len(r.running))
@@ -318,7 +501,7 @@ func (r *tty) finish() {
 		r.stopTicks()
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.writeLocked(r.clearLocked() + r.takePendingLocked())
+		r.writeLocked(showCursor + r.clearLocked() + r.takePendingLocked())
 		r.finished = true
 	})
 }

@@ -151,7 +151,8 @@ func (e *Env) Report() Report {
 func (e *Env) Interactive() bool { return e.Prompt != nil && e.Prompt.Interactive() }
 
 // Show puts text (a table, a list) in the log, and on the terminal when
-// someone is there to read it.
+// someone is there to read it: under the task's label, with its next
+// question (see Prompter.Println).
 func (e *Env) Show(text string) {
 	text = strings.TrimRight(text, "\n")
 	if text == "" {

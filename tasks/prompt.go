@@ -6,7 +6,11 @@ import "context"
 // through it, never through the terminal directly: it asks only when stdin
 // and stdout are terminals, and otherwise returns the non-interactive
 // answer the caller documents, at once, without touching the terminal.
-// It also pauses the live progress display while a question is on screen.
+//
+// Each task gets its own Prompter, which names the task: a question is
+// shown as one block under the task's label — its Body, the question,
+// the prompt — and never mixed with another task's text. One question is
+// on screen at a time; the progress display goes on above it.
 type Prompter interface {
 	// Interactive reports whether questions are really asked.
 	Interactive() bool
@@ -18,15 +22,23 @@ type Prompter interface {
 	MultiSelect(ctx context.Context, q Question[[]int], options []string) ([]int, error)
 	// Input asks for a line of text.
 	Input(ctx context.Context, q Question[string]) (string, error)
-	// Println shows a line of text to the person (a diff, a table) when
-	// interactive; without a terminal it is dropped (tasks log it too).
+	// Println shows text to the person (a table, a list) under the task's
+	// label when interactive; without a terminal it is dropped (tasks log
+	// it too). The text is not written at once: it goes with the task's
+	// next question, above that question's Body, so that nothing can come
+	// between them; when the task asks nothing more, it is shown when the
+	// task ends. Text that belongs to a question is better given as its
+	// Body.
 	Println(text string)
 }
 
-// Question is one prompt: its text, the answer on Enter, and the answer
-// given without a terminal.
+// Question is one prompt: its text, what to read before answering, the
+// answer on Enter, and the answer given without a terminal.
 type Question[T any] struct {
-	Text           string
+	Text string
+	// Body is shown with the question, above it, in the same block: the
+	// diff, the table or the list the answer is about. Optional.
+	Body           string
 	Default        T
 	NonInteractive T
 }

@@ -22,7 +22,10 @@ func (f Func) Run(ctx context.Context, env *Env) error { return f(ctx, env) }
 
 // Resource names shared by the built-in tasks.
 const (
-	// ResourceTTY is held by every interactive task: one question at a time.
+	// ResourceTTY is held by a task whose command is attached to the
+	// terminal (an interactive user task): the terminal is its alone while
+	// it runs. Questions are not a resource: they go through the Prompter,
+	// whose queue shows one at a time.
 	ResourceTTY = "tty"
 	// ResourceClaudeMD is held by tasks that rewrite a project's CLAUDE.md.
 	ResourceClaudeMD = "claude-md"
@@ -38,7 +41,10 @@ type Spec struct {
 	Needs       []string // run after these, only if they succeeded or skipped on purpose
 	After       []string // run after these, whatever their outcome
 	Critical    bool     // a failure aborts the whole run
-	Interactive bool     // needs the terminal; implies the tty resource
+	// Interactive: the task asks the person (through the Prompter). A user
+	// task that is interactive has its command attached to the terminal,
+	// which implies the tty resource.
+	Interactive bool
 	// Cleanup: the task asks through the run's one cleanup plan
 	// (CleanupBoard), not on its own. It does not hold the tty while it
 	// works out its plan: the cleanup tasks plan side by side.
@@ -101,8 +107,9 @@ func (s Spec) OptionKeys() []string {
 	return keys
 }
 
-// AllResources is Resources plus tty for an interactive task, sorted and
-// without duplicates.
+// AllResources is Resources plus tty for an interactive user task, sorted
+// and without duplicates. A built-in task that asks holds no tty: its
+// questions wait in the Prompter's queue, not the task.
 func (s Spec) AllResources() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -112,7 +119,7 @@ func (s Spec) AllResources() []string {
 			out = append(out, r)
 		}
 	}
-	if s.Interactive {
+	if s.Interactive && s.User {
 		add(ResourceTTY)
 	}
 	for _, r := range s.Resources {

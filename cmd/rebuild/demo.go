@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -81,6 +82,15 @@ func demoRun(o *demoOptions) error {
 	}
 	if err != nil {
 		return fmt.Errorf("demo sandbox: %w", err)
+	}
+	if v := getenv(sys.Environ, demo.BuildSecondsVar); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return usagef("%s=%q: want a number of seconds", demo.BuildSecondsVar, v)
+		}
+		if err := s.SetBuildSeconds(n); err != nil {
+			return fmt.Errorf("demo sandbox: %w", err)
+		}
 	}
 	return runRun(o.inSandbox(s))
 }

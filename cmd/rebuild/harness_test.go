@@ -294,6 +294,13 @@ func (s *screen) String() string {
 	return ansi.Strip(s.buf.String())
 }
 
+// raw is everything written to the screen, escape sequences and all.
+func (s *screen) raw() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
 // waitText waits until the screen shows text after offset from; it
 // returns the offset just past it. The deadline only guards against a hang.
 func (s *screen) waitText(t *testing.T, from int, text string) int {

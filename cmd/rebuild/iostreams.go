@@ -84,3 +84,14 @@ func (s *IOStreams) TerminalWidth() int {
 	}
 	return 100
 }
+
+// TerminalHeight is the height of the terminal on standard output, asked
+// each time like its width; 0 when unknown.
+func (s *IOStreams) TerminalHeight() int {
+	if s.OutFile != nil {
+		if _, h, err := term.GetSize(int(s.OutFile.Fd())); err == nil && h > 0 {
+			return h
+		}
+	}
+	return 0
+}

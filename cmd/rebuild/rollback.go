@@ -58,7 +58,7 @@ func rollbackRun(o *rollbackOptions) error {
 	env.Home = o.Sys.Home
 	env.DryRun = o.DryRun
 	env.Runner = ex.runner
-	env.Prompt = render.NewPrompter(nil, nil, nil, false)
+	env.Prompt = render.NewConversation(nil).Prompter(render.Asker{Label: "rollback"})
 	// Switching back must not be cut in half either: the first signal
 	// is held back, the second goes through.
 	ctx, stop := holdSignals(context.Background(), func(os.Signal) {

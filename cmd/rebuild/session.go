@@ -8,20 +8,21 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // session is what a run shows and keeps while it is under way: the
 // display, the logs, the terminal its interactive tasks get and the
-// prompter its questions go through.
+// conversation its questions go through.
 type session struct {
-	o        *runOptions
-	p        *plan
-	runID    string
-	rend     render.Renderer
-	logs     *render.Logs
-	term     *proc.Terminal
-	prompter *render.Prompter
+	o     *runOptions
+	p     *plan
+	runID string
+	rend  render.Renderer
+	logs  *render.Logs
+	term  *proc.Terminal
+	conv  *render.Conversation
 }
 
 // openSession starts the display and opens the run's logs. Only the live
@@ -30,7 +31,16 @@ type session struct {
 func openSession(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string) (*session, error) {
 	live := mode == render.ModeTTY
 	color := live && o.IO.ColorEnabled()
-	rend, err := render.New(mode, renderOptions(o, p, est, color))
+	var term *proc.Terminal
+	conv := render.NewConversation(nil)
+	if live {
+		if term = o.IO.Terminal(); term != nil {
+			conv = render.NewConversation(term.In)
+		}
+	}
+	ro := renderOptions(o, p, est, color)
+	ro.Questions = conv
+	rend, err := render.New(mode, ro)
 	if err != nil {
 		return nil, &usageError{err}
 	}
@@ -40,19 +50,12 @@ func openSession(o *runOptions, p *plan, mode string, est func(string) time.Dura
 	}
 	logs, err := render.OpenLogs(filepath.Join(p.cfg.StateDir, "logs"), runID, p.cfg.KeepLogs, verbose)
 	if err != nil {
+		conv.Close()
 		rend.Close()
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	logs.CapTasks(p.cfg.LogMax)
-	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs}
-	if live {
-		s.term = o.IO.Terminal()
-	}
-	if s.term != nil {
-		s.prompter = render.NewPrompter(s.term.In, s.term.Out, rend, color)
-	} else {
-		s.prompter = render.NewPrompter(nil, nil, rend, color)
-	}
+	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs, term: term, conv: conv}
 	if w := proc.ForeignOwnerWarning(p.cfg.Flake, o.Sys.Euid); w != "" {
 		fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
 	}
@@ -71,12 +74,17 @@ func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color
 	for _, e := range p.graph.Edges() {
 		preds[e.To] = append(preds[e.To], e.From)
 	}
-	return render.Options{Out: o.IO.Out, Err: o.IO.Err, Now: o.Sys.Now, Color: color,
-		Verbose: o.Verbose, Tasks: infos, Width: o.IO.TerminalWidth, RemainingETA: render.CriticalRemaining(infos, preds)}
+	return render.Options{Out: o.IO.Out, Err: o.IO.Err, Now: o.Sys.Now, Color: color, Verbose: o.Verbose, Tasks: infos,
+		Width: o.IO.TerminalWidth, Height: o.IO.TerminalHeight, RemainingETA: render.CriticalRemaining(infos, preds)}
 }
 
-// close stops the display and closes the logs.
+// prompter is a task's own prompter in the run's conversation.
+func (s *session) prompter(who render.Asker) tasks.Prompter { return s.conv.Prompter(who) }
+
+// close gives the terminal its mode back, stops the display and closes
+// the logs.
 func (s *session) close() {
+	s.conv.Close()
 	s.rend.Close()
 	s.logs.Close()
 }

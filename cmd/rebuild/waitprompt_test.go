@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
@@ -32,7 +33,9 @@ func (s slowPerson) Input(ctx context.Context, q tasks.Question[string]) (string
 func TestTaskEnvTimesWaitsForAnswers(t *testing.T) {
 	clock := time.Unix(1764090000, 0)
 	scripted := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{true, "fix"}}
-	te := taskEnv{prompt: slowPerson{Prompter: scripted, clock: &clock, think: 15 * time.Second}}
+	te := taskEnv{prompter: func(render.Asker) tasks.Prompter {
+		return slowPerson{Prompter: scripted, clock: &clock, think: 15 * time.Second}
+	}}
 	env := tasks.NewEnv("accept", nil, nil)
 	env.Now = func() time.Time { return clock }
 	te.fill(env, true)

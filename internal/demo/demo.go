@@ -41,6 +41,12 @@ func Build(ctx context.Context, dir string, now time.Time) (*Sandbox, error) {
 	return s, s.SetVersion("1.2")
 }
 
+// BuildSecondsVar names the environment variable that makes the demo's
+// build take that many seconds (see Sandbox.SetBuildSeconds): tests slow
+// it down to watch the display while it runs. It is not a rebuild
+// setting, so it is not a REBUILD_* variable.
+const BuildSecondsVar = "NIXTEST_BUILD_SECONDS"
+
 // ConfigFile is the rebuild configuration Build writes: everything in it
 // points into the sandbox.
 func (s *Sandbox) ConfigFile() string { return filepath.Join(s.Root, "rebuild.toml") }

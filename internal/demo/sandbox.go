@@ -78,6 +78,7 @@ type Sandbox struct {
 
 	version string
 	variant Variant
+	slow    int // seconds foo's builder takes (SetBuildSeconds)
 }
 
 // NewSandbox creates a sandbox under dir (which should be empty), builds the
@@ -271,8 +272,16 @@ func (s *Sandbox) SetVersion(v string) error {
 			kib += 32 * int(r-'0')
 		}
 	}
-	text := strings.NewReplacer("@FOO@", v, "@FOOKIB@", strconv.Itoa(kib)).Replace(pkgsFlake)
+	text := strings.NewReplacer("@FOO@", v, "@FOOKIB@", strconv.Itoa(kib), "@FOOSLOW@", strconv.Itoa(s.slow)).Replace(pkgsFlake)
 	return os.WriteFile(filepath.Join(s.Pkgs, "flake.nix"), []byte(text), 0o644)
+}
+
+// SetBuildSeconds makes foo's builder take n seconds from now on (a line
+// of output each second), for a build slow enough to watch; 0 makes it
+// quick again. It rewrites the input flake as SetVersion does.
+func (s *Sandbox) SetBuildSeconds(n int) error {
+	s.slow = max(n, 0)
+	return s.SetVersion(s.version)
 }
 
 // Version is foo's version in the input flake.

@@ -167,10 +167,11 @@ review:
 	for i, s := range offered {
 		answer := 'y'
 		desc := describeSuggestion(i, len(offered), s)
-		env.Prompt.Println(desc) // also for those "a" applies: the person sees what changes
 		fmt.Fprintln(env.Log, desc)
-		if !applyRest {
-			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", NonInteractive: 's'}, reviewChoices)
+		if applyRest {
+			env.Prompt.Println(desc) // the person sees what "a" changes too
+		} else {
+			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", Body: desc, NonInteractive: 's'}, reviewChoices)
 			if err != nil {
 				markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
 				return err

@@ -89,6 +89,9 @@ func TestReviewAcceptAddsExactlyThatPattern(t *testing.T) {
 	if len(p.Printed()) != 1 || !strings.Contains(p.Printed()[0], `undo: remove "Bash(git status:*)" from permissions.allow in ~/projects/webapp/.claude/settings.local.json`) {
 		t.Errorf("shown %q", p.Printed())
 	}
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], `allow Bash(git status:*)`) {
+		t.Errorf("the question's body is %q, want the suggestion", b)
+	}
 	rep := env.Report()
 	if !hasLine(rep.Actions, "applied: allow Bash(git status:*) in ~/projects/webapp") ||
 		!hasLine(rep.Stats, "reviewed 1 of 1: 1 applied, 0 rejected, 0 could not be applied") {

@@ -48,8 +48,7 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 		if d, ok := tasks.DiffSummary.Get(env); ok && d != "" {
 			msg += "\n  " + strings.ReplaceAll(d, "\n", "\n  ")
 		}
-		env.Prompt.Println(msg)
-		keep, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Keep this configuration?", Default: true, NonInteractive: true})
+		keep, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Keep this configuration?", Body: msg, Default: true, NonInteractive: true})
 		if err != nil {
 			return err
 		}

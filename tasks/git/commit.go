@@ -159,8 +159,8 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 
 	var msg string
 	if interactive {
-		env.Prompt.Println("To commit in " + dir + " (?? untracked, left out):\n" + status)
-		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)"})
+		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)",
+			Body: "To commit in " + dir + " (?? untracked, left out):\n" + status})
 		if err != nil {
 			return err
 		}

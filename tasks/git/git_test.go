@@ -116,6 +116,10 @@ func TestAcceptKeepsThenCommitCommits(t *testing.T) {
 	if printed := strings.Join(p.Printed(), "\n"); !strings.Contains(printed, "Configuration activated. Test it now.") {
 		t.Errorf("shown %q", printed)
 	}
+	// The text goes with its question.
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "Configuration activated. Test it now.") {
+		t.Errorf("the question's body is %q", b)
+	}
 	if w.git("rev-parse", "HEAD") != head {
 		t.Error("accept committed")
 	}
@@ -130,6 +134,9 @@ func TestAcceptKeepsThenCommitCommits(t *testing.T) {
 	}
 	if printed := strings.Join(p.Printed(), "\n"); !strings.Contains(printed, "M  flake.lock") {
 		t.Errorf("shown %q", printed)
+	}
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "M  flake.lock") {
+		t.Errorf("the question's body is %q", b)
 	}
 	if msg := w.git("log", "-1", "--format=%s"); msg != "foo 1.2" {
 		t.Errorf("last commit %q", msg)

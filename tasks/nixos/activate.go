@@ -105,8 +105,8 @@ func confirmActivation(ctx context.Context, env *tasks.Env, out string) error {
 	if s, ok := tasks.DiffSummary.Get(env); ok {
 		summary = s
 	}
-	env.Prompt.Println("Changes to the running system:\n" + indent(summary))
-	yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Activate " + out + "?", Default: true})
+	yes, err := env.Prompt.Confirm(ctx, tasks.Question[bool]{Text: "Activate " + out + "?",
+		Body: "Changes to the running system:\n" + indent(summary), Default: true})
 	if err != nil {
 		return err
 	}

@@ -312,6 +312,10 @@ func TestActivateAsk(t *testing.T) {
 	if pr := strings.Join(p.Printed(), "\n"); !strings.Contains(pr, "foo 1.0 → 1.2") {
 		t.Errorf("diff not shown: %q", pr)
 	}
+	// The diff is part of the question, so nothing can come between them.
+	if b := p.Bodies(); len(b) != 1 || !strings.Contains(b[0], "foo 1.0 → 1.2") {
+		t.Errorf("the activation question's body is %q, want the diff", b)
+	}
 	env = w.env("activate", ask)
 	if kind, reason := outcome(w.run(Activate{}, env)); kind != tasks.Skipped || !strings.Contains(reason, "no terminal") {
 		t.Errorf("no terminal: %v %q", kind, reason)

@@ -11,9 +11,9 @@ import (
 )
 
 // Prompter is a scripted tasks.Prompter. It records the text of every
-// question (asked with a terminal or without), what each Choose and
-// MultiSelect offered, and every text shown with Println; it is safe for
-// concurrent use.
+// question (asked with a terminal or without) and its Body, what each
+// Choose and MultiSelect offered, and every text shown — with Println or
+// as a question's Body; it is safe for concurrent use.
 //
 // Without Terminal every question gets its NonInteractive answer at
 // once, like the real one. With it, questions take Answers in order: a
@@ -33,6 +33,7 @@ type Prompter struct {
 
 	mu      sync.Mutex
 	asked   []string
+	bodies  []string
 	offered [][]string
 	printed []string
 }
@@ -40,15 +41,20 @@ type Prompter struct {
 // Interactive implements tasks.Prompter.
 func (p *Prompter) Interactive() bool { return p.Terminal }
 
-// answer records question q (and what it offers, when not nil) and
-// returns the next scripted answer; ok is false without a terminal.
-func answer[A any](p *Prompter, q string, offers []string) (a A, ok bool, err error) {
+// answer records question q with its body (and what it offers, when not
+// nil) and returns the next scripted answer; ok is false without a
+// terminal.
+func answer[A any](p *Prompter, q, body string, offers []string) (a A, ok bool, err error) {
 	if p.BeforeAnswer != nil {
 		p.BeforeAnswer(q)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.asked = append(p.asked, q)
+	p.bodies = append(p.bodies, body)
+	if body != "" {
+		p.printed = append(p.printed, body)
+	}
 	if offers != nil {
 		p.offered = append(p.offered, offers)
 	}
@@ -78,7 +84,7 @@ func (p *Prompter) unexpected(format string, args ...any) error {
 
 // Confirm implements tasks.Prompter.
 func (p *Prompter) Confirm(_ context.Context, q tasks.Question[bool]) (bool, error) {
-	a, ok, err := answer[bool](p, q.Text, nil)
+	a, ok, err := answer[bool](p, q.Text, q.Body, nil)
 	if !ok {
 		return q.NonInteractive, err
 	}
@@ -91,7 +97,7 @@ func (p *Prompter) Choose(_ context.Context, q tasks.Question[rune], choices []t
 	for _, c := range choices {
 		offers = append(offers, string(c.Key)+"="+c.Label)
 	}
-	a, ok, err := answer[rune](p, q.Text, offers)
+	a, ok, err := answer[rune](p, q.Text, q.Body, offers)
 	if !ok {
 		return q.NonInteractive, err
 	}
@@ -105,7 +111,7 @@ func (p *Prompter) Choose(_ context.Context, q tasks.Question[rune], choices []t
 
 // MultiSelect implements tasks.Prompter; it records the options.
 func (p *Prompter) MultiSelect(_ context.Context, q tasks.Question[[]int], options []string) ([]int, error) {
-	a, ok, err := answer[[]int](p, q.Text, append([]string{}, options...))
+	a, ok, err := answer[[]int](p, q.Text, q.Body, append([]string{}, options...))
 	if !ok {
 		return q.NonInteractive, err
 	}
@@ -114,7 +120,7 @@ func (p *Prompter) MultiSelect(_ context.Context, q tasks.Question[[]int], optio
 
 // Input implements tasks.Prompter.
 func (p *Prompter) Input(_ context.Context, q tasks.Question[string]) (string, error) {
-	a, ok, err := answer[string](p, q.Text, nil)
+	a, ok, err := answer[string](p, q.Text, q.Body, nil)
 	if !ok {
 		return q.NonInteractive, err
 	}
@@ -144,7 +150,16 @@ func (p *Prompter) Offered() [][]string {
 	return slices.Clone(p.offered)
 }
 
-// Printed returns the texts shown with Println, in order.
+// Bodies returns the questions' bodies, in the order they were asked
+// ("" for a question without one).
+func (p *Prompter) Bodies() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.bodies)
+}
+
+// Printed returns the texts shown, in order: with Println, and the
+// questions' bodies.
 func (p *Prompter) Printed() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

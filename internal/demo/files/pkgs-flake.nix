@@ -1,12 +1,16 @@
 {
   description = "versioned packages for the rebuild test host";
   outputs = { self }: let
-    mk = name: version: kib: builtins.derivation {
+    mk = name: version: kib: slow: builtins.derivation {
       name = "${name}-${version}";
       system = "x86_64-linux";
       builder = "/bin/sh";
       args = [ "-c" ''
         echo "unpacking ${name}-${version}"
+        i=0
+        while [ $i -lt ${toString slow} ]; do
+          i=$((i + 1)); echo "compiling ${name}-${version}: step $i of ${toString slow}"; /bin/sleep 1
+        done
         echo "building ${name}-${version}"
         /bin/mkdir -p $out/share
         echo ${version} > $out/share/version
@@ -16,9 +20,9 @@
     };
   in {
     demoPackages = {
-      foo = mk "foo" "@FOO@" @FOOKIB@;
-      bar = mk "bar" "2.0" 48;
-      baz = mk "baz" "0.3" 16;
+      foo = mk "foo" "@FOO@" @FOOKIB@ @FOOSLOW@;
+      bar = mk "bar" "2.0" 48 0;
+      baz = mk "baz" "0.3" 16 0;
     };
   };
 }
