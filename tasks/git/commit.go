@@ -86,11 +86,51 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("the flake is not in a git repository: nothing committed")
 	}
 
-	untracked, err := r.untracked(ctx)
+	add, err := c.chooseUntracked(ctx, env, r, dir, interactive)
 	if err != nil {
 		return err
 	}
-	// flake.lock is the update's result: committed even when new.
+	staged, err := stage(ctx, env, r, add)
+	if err != nil {
+		return err
+	}
+	if len(staged) == 0 {
+		return tasks.Skip("nothing to commit")
+	}
+	status, err := r.out(ctx, "status", "--short", "--untracked-files=all", "--", ".")
+	if err != nil {
+		return err
+	}
+	status = strings.TrimRight(status, "\n")
+	fmt.Fprintln(env.Log, status)
+
+	msg, err := commitMessage(ctx, env, dir, status, interactive)
+	if err != nil {
+		return err
+	}
+	if msg == "" {
+		env.Action("staged %s, not committed (blank message)", count(len(staged), "file", "files"))
+		return nil
+	}
+	done, err := commit(ctx, env, r, msg)
+	if err != nil {
+		return err
+	}
+	done.Files, done.ByPerson = len(staged), interactive
+	CommitKey.Put(env, done)
+	env.Action("committed %s as %s %q", count(done.Files, "file", "files"), done.ID, msg)
+	return nil
+}
+
+// chooseUntracked is the untracked files of the flake's folder to stage:
+// flake.lock always (it is the update's result, committed even when new),
+// the rest when add_untracked says so or the person picks them. What is
+// left out is logged and warned about.
+func (c Commit) chooseUntracked(ctx context.Context, env *tasks.Env, r *repo, dir string, interactive bool) ([]string, error) {
+	untracked, err := r.untracked(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var add, rest []string
 	for _, f := range untracked {
 		if f == "flake.lock" {
@@ -105,89 +145,93 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 	case c.Options.AddUntracked:
 		add, left = append(add, rest...), nil
 	case interactive:
-		picked, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{
-			Text: fmt.Sprintf("%s untracked in %s: commit which too? (none: leave them out)", count(len(rest), "file is", "files are"), dir),
-		}, escaped(rest))
+		var picked []string
+		picked, left, err = pickUntracked(ctx, env, dir, rest)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		left = nil
-		chosen := map[int]bool{}
-		for _, i := range picked {
-			if i >= 0 && i < len(rest) {
-				chosen[i] = true
-			}
-		}
-		for i, f := range rest {
-			if chosen[i] {
-				add = append(add, f)
-			} else {
-				left = append(left, f)
-			}
-		}
+		add = append(add, picked...)
 	}
 	if len(left) > 0 {
 		fmt.Fprintf(env.Log, "untracked, not committed:\n  %s\n", strings.Join(escaped(left), "\n  "))
 		env.Warn("left out %s (untracked; pick them when asked, git add them, or set task.commit.add_untracked = true): %s",
 			count(len(left), "file", "files"), shortList(escaped(left), listLimit))
 	}
+	return add, nil
+}
 
+// pickUntracked asks which of the untracked files rest to commit too
+// (none by default) and splits rest into those picked and those left.
+func pickUntracked(ctx context.Context, env *tasks.Env, dir string, rest []string) (picked, left []string, err error) {
+	chosen, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{
+		Text: fmt.Sprintf("%s untracked in %s: commit which too? (none: leave them out)", count(len(rest), "file is", "files are"), dir),
+	}, escaped(rest))
+	if err != nil {
+		return nil, nil, err
+	}
+	in := map[int]bool{}
+	for _, i := range chosen {
+		if i >= 0 && i < len(rest) {
+			in[i] = true
+		}
+	}
+	for i, f := range rest {
+		if in[i] {
+			picked = append(picked, f)
+		} else {
+			left = append(left, f)
+		}
+	}
+	return picked, left, nil
+}
+
+// stage stages the tracked changes of the flake's folder and the
+// untracked files add, and lists what is staged there.
+func stage(ctx context.Context, env *tasks.Env, r *repo, add []string) ([]string, error) {
 	env.Status("git add")
 	if err := r.run(ctx, proc.Cmd{}, "add", "--update", "--", "."); err != nil {
-		return fmt.Errorf("git add --update failed: %s", gitMessage(err))
+		return nil, fmt.Errorf("git add --update failed: %s", gitMessage(err))
 	}
 	if len(add) > 0 {
 		// Names as they are: no pathspec magic in a file's name.
 		cmd := proc.Cmd{Env: []string{"GIT_LITERAL_PATHSPECS=1"}}
 		if err := r.run(ctx, cmd, append([]string{"add", "--"}, add...)...); err != nil {
-			return fmt.Errorf("git add failed: %s", gitMessage(err))
+			return nil, fmt.Errorf("git add failed: %s", gitMessage(err))
 		}
 	}
-	staged, err := r.staged(ctx)
-	if err != nil {
-		return err
-	}
-	if len(staged) == 0 {
-		return tasks.Skip("nothing to commit")
-	}
-	status, err := r.out(ctx, "status", "--short", "--untracked-files=all", "--", ".")
-	if err != nil {
-		return err
-	}
-	status = strings.TrimRight(status, "\n")
-	fmt.Fprintln(env.Log, status)
+	return r.staged(ctx)
+}
 
-	var msg string
-	if interactive {
-		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)",
-			Body: "To commit in " + dir + " (?? untracked, left out):\n" + status})
-		if err != nil {
-			return err
-		}
-		msg = strings.TrimSpace(msg)
-	} else {
-		msg = defaultMessage(env)
+// commitMessage is the message the person types after seeing status
+// (trimmed; blank: no commit), or the --yes message.
+func commitMessage(ctx context.Context, env *tasks.Env, dir, status string, interactive bool) (string, error) {
+	if !interactive {
+		return defaultMessage(env), nil
 	}
-	if msg == "" {
-		env.Action("staged %s, not committed (blank message)", count(len(staged), "file", "files"))
-		return nil
+	msg, err := env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)",
+		Body: "To commit in " + dir + " (?? untracked, left out):\n" + status})
+	if err != nil {
+		return "", err
 	}
+	return strings.TrimSpace(msg), nil
+}
+
+// commit commits what is staged in the flake's folder with msg and
+// returns the commit's hashes.
+func commit(ctx context.Context, env *tasks.Env, r *repo, msg string) (Committed, error) {
 	env.Status("git commit")
 	if err := r.run(ctx, proc.Cmd{}, "commit", "-q", "-m", msg, "--", "."); err != nil {
-		return fmt.Errorf("git commit failed: %s", gitMessage(err))
+		return Committed{}, fmt.Errorf("git commit failed: %s", gitMessage(err))
 	}
 	hash, err := r.out(ctx, "rev-parse", "HEAD")
 	if err != nil {
-		return err
+		return Committed{}, err
 	}
 	id, err := r.out(ctx, "rev-parse", "--short", "HEAD")
 	if err != nil {
-		return err
+		return Committed{}, err
 	}
-	done := Committed{ID: strings.TrimSpace(id), Hash: strings.TrimSpace(hash), Files: len(staged), ByPerson: interactive}
-	CommitKey.Put(env, done)
-	env.Action("committed %s as %s %q", count(done.Files, "file", "files"), done.ID, msg)
-	return nil
+	return Committed{ID: strings.TrimSpace(id), Hash: strings.TrimSpace(hash)}, nil
 }
 
 // untracked lists the untracked files of the flake's folder, relative to
