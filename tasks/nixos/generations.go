@@ -128,50 +128,59 @@ func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 	table := generationTable(gens)
 	fmt.Fprintln(env.Log, table)
 
-	var candidates []generation // newest first
-	for i := len(gens) - 1; i >= 0; i-- {
-		if !gens[i].protected() {
-			candidates = append(candidates, gens[i])
-		}
-	}
-	if len(candidates) == 0 {
+	if !slices.ContainsFunc(gens, func(g generation) bool { return !g.protected() }) {
 		return tasks.Skip("nothing to delete: only the current and booted generations exist")
 	}
-
-	var chosen []generation
-	switch {
-	case havePolicy || env.Yes || env.DryRun:
-		if !havePolicy {
-			pol = policy{keep: DefaultKeep}
-		}
-		chosen = byPolicy(gens, pol, env.Now())
-		fmt.Fprintf(env.Log, "policy: %s\n", pol)
-	case !env.Interactive():
-		return tasks.Skip("no terminal: nothing deleted (set keep or keep_since to clean up without asking)")
-	default:
-		// One line per generation in the run's one cleanup plan: the
-		// default policy's proposal, the protected ones shown as staying.
-		plan, lines := generationPlan(gens, byPolicy(gens, policy{keep: DefaultKeep}, env.Now()))
-		picked, err := env.Cleanup.Submit(ctx, env, plan)
-		if err != nil {
-			return err
-		}
-		for _, i := range picked {
-			if i >= 0 && i < len(lines) && !lines[i].protected() {
-				chosen = append(chosen, lines[i])
-			}
-		}
+	chosen, err := chooseGenerations(ctx, env, gens, pol, havePolicy)
+	if err != nil {
+		return err
 	}
 	chosen = stillDeletable(env, chosen)
 	if len(chosen) == 0 {
 		return tasks.Skip("nothing to delete")
 	}
+	return deleteGenerations(ctx, env, chosen)
+}
+
+// chooseGenerations is the generations to delete: by the configured
+// policy (the default one with --yes or --dry-run), or as the person picks
+// them in the run's cleanup plan. Without a terminal nor a policy it is
+// a skip.
+func chooseGenerations(ctx context.Context, env *tasks.Env, gens []generation, pol policy, havePolicy bool) ([]generation, error) {
+	switch {
+	case havePolicy || env.Yes || env.DryRun:
+		if !havePolicy {
+			pol = policy{keep: DefaultKeep}
+		}
+		chosen := byPolicy(gens, pol, env.Now())
+		fmt.Fprintf(env.Log, "policy: %s\n", pol)
+		return chosen, nil
+	case !env.Interactive():
+		return nil, tasks.Skip("no terminal: nothing deleted (set keep or keep_since to clean up without asking)")
+	}
+	// One line per generation in the run's one cleanup plan: the
+	// default policy's proposal, the protected ones shown as staying.
+	plan, lines := generationPlan(gens, byPolicy(gens, policy{keep: DefaultKeep}, env.Now()))
+	picked, err := env.Cleanup.Submit(ctx, env, plan)
+	if err != nil {
+		return nil, err
+	}
+	var chosen []generation
+	for _, i := range picked {
+		if i >= 0 && i < len(lines) && !lines[i].protected() {
+			chosen = append(chosen, lines[i])
+		}
+	}
+	return chosen, nil
+}
+
+// deleteGenerations deletes the chosen generations, oldest first, and
+// collects garbage; with --dry-run it only says so.
+func deleteGenerations(ctx context.Context, env *tasks.Env, chosen []generation) error {
 	sort.Slice(chosen, func(i, j int) bool { return chosen[i].Number < chosen[j].Number })
 	nums := make([]string, len(chosen))
-	var size int64
 	for i, g := range chosen {
 		nums[i] = strconv.Itoa(g.Number)
-		size += g.Size
 	}
 	if env.DryRun {
 		env.Action("would delete generations %s, then collect garbage", strings.Join(nums, ", "))
