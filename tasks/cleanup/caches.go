@@ -127,22 +127,10 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("no cache folder found (%s)", strings.Join(paths, ", "))
 	}
 
-	env.Status("sizing %s", text.Plural(len(caches), "cache", "caches"))
-	g := pool.New() // a panic comes back here, to the scheduler's recovery
-	for _, ca := range caches {
-		g.Go(func() { ca.before, ca.entries, ca.problem = measure(ctx, ca.root) })
-	}
-	g.Wait()
-	if err := ctx.Err(); err != nil {
+	caches, err = sizeCaches(ctx, env, caches)
+	if err != nil {
 		return err
 	}
-	caches = slices.DeleteFunc(caches, func(ca *cache) bool {
-		if len(ca.entries) == 0 && ca.problem == nil {
-			fmt.Fprintf(env.Log, "%s is empty\n", fsutil.Tilde(env.Home, ca.root.Path))
-			return true
-		}
-		return false
-	})
 	if len(caches) == 0 {
 		return tasks.Skip("nothing to clean: every cache folder is empty")
 	}
@@ -150,7 +138,42 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 	for _, ca := range caches {
 		total += ca.before.Bytes
 	}
-	asks := policy == "ask" && !env.Yes && !env.DryRun
+	showCaches(env, caches, policy == "ask" && !env.Yes && !env.DryRun)
+
+	if env.DryRun {
+		return c.dryRun(ctx, env, caches, total)
+	}
+	chosen, err := chooseCaches(ctx, env, caches, policy, total)
+	if err != nil {
+		return err
+	}
+	return c.clean(ctx, env, chosen)
+}
+
+// sizeCaches lists and sizes every cache in parallel and leaves out those
+// that are empty (and could be read).
+func sizeCaches(ctx context.Context, env *tasks.Env, caches []*cache) ([]*cache, error) {
+	env.Status("sizing %s", text.Plural(len(caches), "cache", "caches"))
+	g := pool.New() // a panic comes back here, to the scheduler's recovery
+	for _, ca := range caches {
+		g.Go(func() { ca.before, ca.entries, ca.problem = measure(ctx, ca.root) })
+	}
+	g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(caches, func(ca *cache) bool {
+		if len(ca.entries) == 0 && ca.problem == nil {
+			fmt.Fprintf(env.Log, "%s is empty\n", fsutil.Tilde(env.Home, ca.root.Path))
+			return true
+		}
+		return false
+	}), nil
+}
+
+// showCaches shows the table of caches, only in the log when the person
+// will see them in the cleanup plan (asks), and warns of sizing trouble.
+func showCaches(env *tasks.Env, caches []*cache, asks bool) {
 	if asks {
 		// The person sees the caches in the one cleanup plan.
 		fmt.Fprintln(env.Log, cacheTable(env, caches))
@@ -162,26 +185,27 @@ func (c *Caches) Run(ctx context.Context, env *tasks.Env) error {
 			env.Warn("caches: %s: %v", fsutil.Tilde(env.Home, ca.root.Path), ca.problem)
 		}
 	}
+}
 
-	if env.DryRun {
-		return c.dryRun(ctx, env, caches, total)
-	}
-	chosen := caches
+// chooseCaches is the caches to clean: every one with policy "clean" or
+// --yes, else those the person agrees to (none: declined).
+func chooseCaches(ctx context.Context, env *tasks.Env, caches []*cache, policy string, total int64) ([]*cache, error) {
 	switch {
 	case policy == "clean":
 		fmt.Fprintln(env.Log, "policy = \"clean\": cleaning every cache listed")
+		return caches, nil
 	case env.Yes:
 		fmt.Fprintln(env.Log, "--yes: cleaning every cache listed")
-	default:
-		chosen, err = ask(ctx, env, caches)
-		if err != nil {
-			return err
-		}
-		if len(chosen) == 0 {
-			return tasks.Decline("kept every cache (%s)", fsutil.FormatBytes(total))
-		}
+		return caches, nil
 	}
-	return c.clean(ctx, env, chosen)
+	chosen, err := ask(ctx, env, caches)
+	if err != nil {
+		return nil, err
+	}
+	if len(chosen) == 0 {
+		return nil, tasks.Decline("kept every cache (%s)", fsutil.FormatBytes(total))
+	}
+	return chosen, nil
 }
 
 // open checks every path before anything else happens: a refused path
