@@ -50,50 +50,9 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 	var res Result
 	path := ThresholdsPath(in.LearningDir)
 	tf, loadErr := LoadThresholds(path)
-	type agg struct {
-		n, accepted       int // in the window
-		newN, newAccepted int // not counted before
-		// from is how far earlier runs counted; last how far the
-		// counting reaches once the new outcomes are judged.
-		from, last Counted
-	}
-	comps := map[string]*agg{}
-	// seen counts, per component, the outcomes read so far at each
-	// instant: the nth of an instant is what Counted.AtThrough compares.
-	seen := map[string]map[time.Time]int{}
+	t := metaTally{tf: &tf, comps: map[string]*metaCount{}, seen: map[string]map[time.Time]int{}}
 	st, err := readLearning(ctx, in, "meta_metrics.jsonl",
-		func(m *metaRecord) time.Time { return m.Timestamp.Time },
-		func(m *metaRecord) {
-			if m.Component == "" || m.Accepted == nil {
-				return
-			}
-			a := comps[m.Component]
-			if a == nil {
-				c := tf.Counted(m.Component)
-				a = &agg{from: c, last: c}
-				comps[m.Component] = a
-				seen[m.Component] = map[time.Time]int{}
-			}
-			a.n++
-			if *m.Accepted {
-				a.accepted++
-			}
-			at := m.Timestamp.UTC()
-			seen[m.Component][at]++
-			nth := seen[m.Component][at]
-			if !a.from.IsNew(at, nth) {
-				return
-			}
-			a.newN++
-			if *m.Accepted {
-				a.newAccepted++
-			}
-			// The file need not be in time order: counting reaches
-			// the newest outcome.
-			if a.last.IsNew(at, nth) {
-				a.last = Counted{Through: at, AtThrough: nth}
-			}
-		})
+		func(m *metaRecord) time.Time { return m.Timestamp.Time }, t.add)
 	if err != nil {
 		return res, err
 	}
@@ -107,11 +66,10 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 	for _, a := range Analyzers() {
 		known[a.Name] = true
 	}
-	names := slices.Sorted(maps.Keys(comps))
 	changed := false
 	var ignored int
-	for _, name := range names {
-		a := comps[name]
+	for _, name := range slices.Sorted(maps.Keys(t.comps)) {
+		a := t.comps[name]
 		if !known[name] {
 			ignored += a.n
 			continue
@@ -121,48 +79,8 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 				100*float64(a.accepted)/float64(a.n), text.Plural(a.newN, "new outcome", "new outcomes"), MetaMinOutcomes)
 			continue
 		}
-		// These outcomes are judged now, whatever the verdict: the next
-		// run starts after them.
-		tf.SetCounted(name, a.last)
+		judge(&res, &tf, name, a, in.DryRun)
 		changed = true
-		rate := float64(a.newAccepted) / float64(a.newN)
-		old := tf.For(name)
-		t := old
-		var verb string
-		switch {
-		case rate < RaiseBelow:
-			verb = "raised"
-			t.MinOccurrences = min(MinOccurrencesCeil, max(t.MinOccurrences, t.MinOccurrences+1))
-			t.Confidence = math.Min(ConfidenceCeil, t.Confidence+0.05)
-		case rate > LowerAbove:
-			verb = "lowered"
-			t.MinOccurrences = max(MinOccurrencesFloor, min(t.MinOccurrences, t.MinOccurrences-1))
-			t.Confidence = math.Max(ConfidenceFloor, t.Confidence-0.05)
-		}
-		t.Confidence = math.Round(t.Confidence*100) / 100
-		var moved []string
-		if t.MinOccurrences != old.MinOccurrences {
-			moved = append(moved, fmt.Sprintf("min_occurrences %d → %d", old.MinOccurrences, t.MinOccurrences))
-		}
-		if t.Confidence != old.Confidence {
-			moved = append(moved, fmt.Sprintf("confidence %.2f → %.2f", old.Confidence, t.Confidence))
-		}
-		switch {
-		case verb == "":
-			res.stat("%s: %d of %d accepted (%.0f%%): thresholds kept", name, a.newAccepted, a.newN, rate*100)
-			continue
-		case len(moved) == 0:
-			res.stat("%s: %d of %d accepted (%.0f%%): thresholds already at their limit (min_occurrences %d, confidence %.2f)",
-				name, a.newAccepted, a.newN, rate*100, t.MinOccurrences, t.Confidence)
-			continue
-		}
-		tf.Set(name, t)
-		would := ""
-		if in.DryRun {
-			would = "would have "
-		}
-		res.Actions = append(res.Actions, fmt.Sprintf("%s%s %s thresholds: %s (acceptance %.0f%% of %d)",
-			would, verb, name, strings.Join(moved, ", "), rate*100, a.newN))
 	}
 	if ignored > 0 {
 		res.stat("%s of unknown components ignored", text.Plural(ignored, "outcome", "outcomes"))
@@ -175,4 +93,116 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 		res.Write = append(res.Write, File{Path: path, Data: b})
 	}
 	return res, nil
+}
+
+// metaCount is one component's outcomes, as Meta counts them.
+type metaCount struct {
+	n, accepted       int // in the window
+	newN, newAccepted int // not counted before
+	// from is how far earlier runs counted; last how far the
+	// counting reaches once the new outcomes are judged.
+	from, last Counted
+}
+
+// metaTally counts the outcomes of meta_metrics.jsonl per component.
+type metaTally struct {
+	tf    *ThresholdsFile // where earlier runs' counting stopped
+	comps map[string]*metaCount
+	// seen counts, per component, the outcomes read so far at each
+	// instant: the nth of an instant is what Counted.AtThrough compares.
+	seen map[string]map[time.Time]int
+}
+
+// add counts one outcome; records without a component or a verdict do
+// not count.
+func (t *metaTally) add(m *metaRecord) {
+	if m.Component == "" || m.Accepted == nil {
+		return
+	}
+	a := t.comps[m.Component]
+	if a == nil {
+		c := t.tf.Counted(m.Component)
+		a = &metaCount{from: c, last: c}
+		t.comps[m.Component] = a
+		t.seen[m.Component] = map[time.Time]int{}
+	}
+	a.n++
+	if *m.Accepted {
+		a.accepted++
+	}
+	at := m.Timestamp.UTC()
+	t.seen[m.Component][at]++
+	nth := t.seen[m.Component][at]
+	if !a.from.IsNew(at, nth) {
+		return
+	}
+	a.newN++
+	if *m.Accepted {
+		a.newAccepted++
+	}
+	// The file need not be in time order: counting reaches
+	// the newest outcome.
+	if a.last.IsNew(at, nth) {
+		a.last = Counted{Through: at, AtThrough: nth}
+	}
+}
+
+// judge decides on the analyzer name from its new outcomes a: they are
+// counted from now on in tf, and its thresholds in tf are raised, lowered
+// or kept by their acceptance rate, said in res.
+func judge(res *Result, tf *ThresholdsFile, name string, a *metaCount, dryRun bool) {
+	// These outcomes are judged now, whatever the verdict: the next
+	// run starts after them.
+	tf.SetCounted(name, a.last)
+	rate := float64(a.newAccepted) / float64(a.newN)
+	old := tf.For(name)
+	t, verb := adjusted(old, rate)
+	moved := thresholdMoves(old, t)
+	switch {
+	case verb == "":
+		res.stat("%s: %d of %d accepted (%.0f%%): thresholds kept", name, a.newAccepted, a.newN, rate*100)
+		return
+	case len(moved) == 0:
+		res.stat("%s: %d of %d accepted (%.0f%%): thresholds already at their limit (min_occurrences %d, confidence %.2f)",
+			name, a.newAccepted, a.newN, rate*100, t.MinOccurrences, t.Confidence)
+		return
+	}
+	tf.Set(name, t)
+	would := ""
+	if dryRun {
+		would = "would have "
+	}
+	res.Actions = append(res.Actions, fmt.Sprintf("%s%s %s thresholds: %s (acceptance %.0f%% of %d)",
+		would, verb, name, strings.Join(moved, ", "), rate*100, a.newN))
+}
+
+// adjusted is the thresholds old after an acceptance rate: stricter
+// ("raised") below RaiseBelow, looser ("lowered") above LowerAbove, within
+// their limits; verb is "" when the rate keeps them.
+func adjusted(old Thresholds, rate float64) (t Thresholds, verb string) {
+	t = old
+	switch {
+	case rate < RaiseBelow:
+		verb = "raised"
+		t.MinOccurrences = min(MinOccurrencesCeil, max(t.MinOccurrences, t.MinOccurrences+1))
+		t.Confidence = math.Min(ConfidenceCeil, t.Confidence+0.05)
+	case rate > LowerAbove:
+		verb = "lowered"
+		t.MinOccurrences = max(MinOccurrencesFloor, min(t.MinOccurrences, t.MinOccurrences-1))
+		t.Confidence = math.Max(ConfidenceFloor, t.Confidence-0.05)
+	}
+	t.Confidence = math.Round(t.Confidence*100) / 100
+	return t, verb
+}
+
+// thresholdMoves says what changed from old to t.
+func thresholdMoves(old, t Thresholds) []string {
+	var moved []string
+	if t.MinOccurrences != old.MinOccurrences {
+		moved = append(moved, fmt.Sprintf("min_occurrences %d → %d", old.MinOccurrences, t.MinOccurrences))
+	}
+	if t.Confidence != old.Confidence {
+		moved = append(moved, fmt.Sprintf("confidence %.2f → %.2f", old.Confidence, t.Confidence))
+	}
+	return moved
 }
