@@ -210,6 +210,18 @@ func (c *Conversation) bestLocked() *question {
 	return best
 }
 
+// firstOfLocked is the task label's first waiting question, nil when
+// none.
+func (c *Conversation) firstOfLocked(label string) *question {
+	var first *question
+	for _, q := range c.pending {
+		if q.who.Label == label && (first == nil || q.seq < first.seq) {
+			first = q
+		}
+	}
+	return first
+}
+
 // scheduleLocked puts the right question on screen: the first waiting
 // one when none is open, or a System one in place of an open one that is
 // not System.
@@ -222,12 +234,7 @@ func (c *Conversation) scheduleLocked() {
 	if c.after != "" && c.open == nil && best != nil && (best.who.Label == c.after || !best.who.System) {
 		// Just after one of its answers, the task's next question goes
 		// first; another waits for the linger, unless it is the system's.
-		var next *question
-		for _, q := range c.pending {
-			if q.who.Label == c.after && (next == nil || q.seq < next.seq) {
-				next = q
-			}
-		}
+		next := c.firstOfLocked(c.after)
 		if next == nil {
 			return
 		}
