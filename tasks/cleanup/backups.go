@@ -103,53 +103,13 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		return tasks.Skip("policy = \"skip\": backups kept")
 	}
 
-	// Check every folder first: a refused one fails the task before
-	// anything is deleted.
-	guard := fsutil.Guard{Home: env.Home}
-	roots := map[string]*fsutil.Root{}
-	var order []string
-	for _, d := range dirs {
-		root, err := openBackupDir(guard, d, configured, flake)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		var re *fsutil.RootError
-		if err != nil && !configured && errors.As(err, &re) {
-			// A default folder that resolves somewhere it may not be
-			// cleaned: say so, clean the others.
-			hint := ""
-			if re.Outside {
-				hint = " (list it in task.backups.dirs to clean it)"
-			}
-			env.Warn("backups: %s not cleaned: %v%s", fsutil.Tilde(env.Home, d), err, hint)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s: task.backups.dirs = %q: %v; nothing was deleted; allowed: folders that hold *.backup-* files",
-				b.Options.Given.Source("dirs"), fsutil.Tilde(env.Home, d), err)
-		}
-		if _, dup := roots[root.Real]; dup {
-			continue
-		}
-		roots[root.Real] = root
-		order = append(order, root.Real)
+	roots, order, err := b.openDirs(env, dirs, configured, flake)
+	if err != nil {
+		return err
 	}
-	var found []*backup
-	for _, real := range order {
-		list, errs, err := findBackups(ctx, roots[real])
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			// A folder that cannot be read is reported; the others are
-			// still cleaned.
-			env.Warn("backups: could not read %s: %v", fsutil.Tilde(env.Home, roots[real].Path), bareError(err))
-			continue
-		}
-		for _, e := range errs {
-			env.Warn("backups: %v", e)
-		}
-		found = append(found, list...)
+	found, err := findAllBackups(ctx, env, roots, order)
+	if err != nil {
+		return err
 	}
 	if len(found) == 0 {
 		return tasks.Skip("no backups in %s", strings.Join(fsutil.TildeAll(env.Home, dirs), ", "))
@@ -165,15 +125,7 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	sets := map[rune][]*backup{'a': plan.all, 'o': plan.older, 'k': plan.keep}
 	table := backupTable(env, found, plan, labels)
 
-	var choice rune
-	switch policy {
-	case "all":
-		choice = 'a'
-	case "older":
-		choice = 'o'
-	case "keep":
-		choice = 'k'
-	}
+	choice := policyChoice(policy)
 	if env.DryRun {
 		if choice == 0 {
 			choice = 'o' // what --yes would do
@@ -197,22 +149,103 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		// The person sees the backups in the one cleanup plan: those
 		// --yes would delete proposed to go, the rest staying.
 		fmt.Fprintln(env.Log, table)
-		picked, err := env.Cleanup.Submit(ctx, env, backupPlanLines(env, found, plan.older, labels['o']))
-		if err != nil {
-			return err
-		}
-		var chosen []*backup
-		for _, i := range picked {
-			if i >= 0 && i < len(found) {
-				chosen = append(chosen, found[i])
-			}
-		}
-		if len(chosen) == 0 {
-			return tasks.Decline("kept %s", text.Plural(len(found), "backup", "backups"))
-		}
-		return b.remove(ctx, env, roots, chosen, "chosen in the cleanup plan", false)
+		return b.askAndRemove(ctx, env, roots, found, backupPlanLines(env, found, plan.older, labels['o']))
 	}
 	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
+}
+
+// openDirs checks every folder first: a refused one fails the task before
+// anything is deleted. It returns the folders by their real path, in the
+// order given, each once; a missing one is left out, and so is, with a
+// warning, a default one that may not be cleaned.
+func (b *Backups) openDirs(env *tasks.Env, dirs []string, configured bool, flake string) (map[string]*fsutil.Root, []string, error) {
+	guard := fsutil.Guard{Home: env.Home}
+	roots := map[string]*fsutil.Root{}
+	var order []string
+	for _, d := range dirs {
+		root, err := openBackupDir(guard, d, configured, flake)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var re *fsutil.RootError
+		if err != nil && !configured && errors.As(err, &re) {
+			// A default folder that resolves somewhere it may not be
+			// cleaned: say so, clean the others.
+			hint := ""
+			if re.Outside {
+				hint = " (list it in task.backups.dirs to clean it)"
+			}
+			env.Warn("backups: %s not cleaned: %v%s", fsutil.Tilde(env.Home, d), err, hint)
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: task.backups.dirs = %q: %v; nothing was deleted; allowed: folders that hold *.backup-* files",
+				b.Options.Given.Source("dirs"), fsutil.Tilde(env.Home, d), err)
+		}
+		if _, dup := roots[root.Real]; dup {
+			continue
+		}
+		roots[root.Real] = root
+		order = append(order, root.Real)
+	}
+	return roots, order, nil
+}
+
+// findAllBackups lists the backups of every folder, in order. A folder
+// that cannot be read is warned about and the others still listed; only
+// the run's end stops it.
+func findAllBackups(ctx context.Context, env *tasks.Env, roots map[string]*fsutil.Root, order []string) ([]*backup, error) {
+	var found []*backup
+	for _, real := range order {
+		list, errs, err := findBackups(ctx, roots[real])
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// A folder that cannot be read is reported; the others are
+			// still cleaned.
+			env.Warn("backups: could not read %s: %v", fsutil.Tilde(env.Home, roots[real].Path), bareError(err))
+			continue
+		}
+		for _, e := range errs {
+			env.Warn("backups: %v", e)
+		}
+		found = append(found, list...)
+	}
+	return found, nil
+}
+
+// policyChoice is the plan's key a policy applies without asking: 0 for
+// "ask".
+func policyChoice(policy string) rune {
+	switch policy {
+	case "all":
+		return 'a'
+	case "older":
+		return 'o'
+	case "keep":
+		return 'k'
+	}
+	return 0
+}
+
+// askAndRemove submits the backups to the run's cleanup plan (line i is
+// found[i]) and removes those the person lets go; none: declined.
+func (b *Backups) askAndRemove(ctx context.Context, env *tasks.Env, roots map[string]*fsutil.Root, found []*backup, lines tasks.CleanupPlan) error {
+	picked, err := env.Cleanup.Submit(ctx, env, lines)
+	if err != nil {
+		return err
+	}
+	var chosen []*backup
+	for _, i := range picked {
+		if i >= 0 && i < len(found) {
+			chosen = append(chosen, found[i])
+		}
+	}
+	if len(chosen) == 0 {
+		return tasks.Decline("kept %s", text.Plural(len(found), "backup", "backups"))
+	}
+	return b.remove(ctx, env, roots, chosen, "chosen in the cleanup plan", false)
 }
 
 // backupPlanLines is the cleanup plan's part for the backups: line i is
