@@ -139,79 +139,108 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	if len(goes) == 0 {
 		return tasks.Skip("no implemented sessions to clean")
 	}
-	var bytes int64
-	var paths []fsutil.Listed
-	for _, s := range goes {
-		bytes += s.logSize + s.sideSize
-		paths = append(paths, s.files()...)
-	}
-	what := fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
+	batch := newSessionBatch(goes)
 	verb := "delete"
 	if archive {
 		verb = "archive into " + fsutil.Tilde(env.Home, archiveDir) + " and delete"
 	}
 
 	if env.DryRun {
-		env.Show(sessionTable(env, root.Path, goes))
-		out, err := root.RemoveListed(ctx, paths, true)
-		if err != nil {
-			return err
-		}
-		var b strings.Builder
-		for _, r := range out.Removed {
-			fmt.Fprintf(&b, "would delete %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
-		}
-		for _, e := range out.Errors {
-			fmt.Fprintf(&b, "would fail: %v\n", e)
-		}
-		env.Show(b.String())
-		env.Stat("dry run: would %s %s", verb, what)
-		return nil
+		return dryRunSessions(ctx, env, root, batch, verb)
 	}
 	if policy == "ask" && !env.Interactive() && !env.Yes {
-		return tasks.Skip("no terminal: kept %s (--yes or [task.sessions] policy = \"clean\" cleans without asking)", what)
+		return tasks.Skip("no terminal: kept %s (--yes or [task.sessions] policy = \"clean\" cleans without asking)", batch.what)
 	}
 	switch {
 	case policy == "clean":
-		env.Show(sessionTable(env, root.Path, goes))
-		fmt.Fprintf(env.Log, "policy = \"clean\": %s %s\n", verb, what)
+		env.Show(sessionTable(env, root.Path, batch.goes))
+		fmt.Fprintf(env.Log, "policy = \"clean\": %s %s\n", verb, batch.what)
 	case env.Yes:
-		env.Show(sessionTable(env, root.Path, goes))
-		fmt.Fprintf(env.Log, "--yes: %s %s\n", verb, what)
+		env.Show(sessionTable(env, root.Path, batch.goes))
+		fmt.Fprintf(env.Log, "--yes: %s %s\n", verb, batch.what)
 	default:
 		// The person sees the sessions in the one cleanup plan.
-		fmt.Fprintln(env.Log, sessionTable(env, root.Path, goes))
-		picked, err := env.Cleanup.Submit(ctx, env, sessionPlan(env, root.Path, all, goes, verb))
+		fmt.Fprintln(env.Log, sessionTable(env, root.Path, batch.goes))
+		batch, err = askSessions(ctx, env, root, all, batch, verb)
 		if err != nil {
 			return err
 		}
-		var approved []*session
-		for _, i := range picked {
-			if i >= 0 && i < len(goes) {
-				approved = append(approved, goes[i])
-			}
-		}
-		if len(approved) == 0 {
-			return tasks.Decline("kept %s", what)
-		}
-		if len(approved) < len(goes) {
-			goes, paths, bytes = approved, nil, 0
-			for _, s := range goes {
-				bytes += s.logSize + s.sideSize
-				paths = append(paths, s.files()...)
-			}
-			what = fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(bytes))
+	}
+	return removeSessions(ctx, env, root, batch, archive, archiveDir)
+}
+
+// sessionBatch is the sessions that go, their files, and what they are
+// as the person is told: "3 implemented sessions (12 MB)".
+type sessionBatch struct {
+	goes  []*session
+	paths []fsutil.Listed
+	bytes int64
+	what  string
+}
+
+func newSessionBatch(goes []*session) sessionBatch {
+	b := sessionBatch{goes: goes}
+	for _, s := range goes {
+		b.bytes += s.logSize + s.sideSize
+		b.paths = append(b.paths, s.files()...)
+	}
+	b.what = fmt.Sprintf("%s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"), fsutil.FormatBytes(b.bytes))
+	return b
+}
+
+// dryRunSessions shows the sessions and the files that would be deleted,
+// deleting nothing.
+func dryRunSessions(ctx context.Context, env *tasks.Env, root *fsutil.Root, batch sessionBatch, verb string) error {
+	env.Show(sessionTable(env, root.Path, batch.goes))
+	out, err := root.RemoveListed(ctx, batch.paths, true)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, r := range out.Removed {
+		fmt.Fprintf(&b, "would delete %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
+	}
+	for _, e := range out.Errors {
+		fmt.Fprintf(&b, "would fail: %v\n", e)
+	}
+	env.Show(b.String())
+	env.Stat("dry run: would %s %s", verb, batch.what)
+	return nil
+}
+
+// askSessions submits the sessions to the run's cleanup plan and returns
+// the batch the person lets go (none: declined).
+func askSessions(ctx context.Context, env *tasks.Env, root *fsutil.Root, all []*session, batch sessionBatch, verb string) (sessionBatch, error) {
+	picked, err := env.Cleanup.Submit(ctx, env, sessionPlan(env, root.Path, all, batch.goes, verb))
+	if err != nil {
+		return sessionBatch{}, err
+	}
+	var approved []*session
+	for _, i := range picked {
+		if i >= 0 && i < len(batch.goes) {
+			approved = append(approved, batch.goes[i])
 		}
 	}
+	if len(approved) == 0 {
+		return sessionBatch{}, tasks.Decline("kept %s", batch.what)
+	}
+	if len(approved) < len(batch.goes) {
+		batch = newSessionBatch(approved)
+	}
+	return batch, nil
+}
 
+// removeSessions archives the batch's files first when asked to (a failed
+// archive deletes nothing), then deletes them.
+func removeSessions(ctx context.Context, env *tasks.Env, root *fsutil.Root, batch sessionBatch, archive bool, archiveDir string) error {
 	if archive {
-		name, packed, err := archiveSessions(env, root.Path, archiveDir, paths)
+		name, packed, err := archiveSessions(env, root.Path, archiveDir, batch.paths)
 		if err != nil {
 			return fmt.Errorf("archiving the sessions (nothing was deleted): %w", err)
 		}
-		env.Action("archived %s into %s (%s)", what, fsutil.Tilde(env.Home, name), fsutil.FormatBytes(packed))
+		env.Action("archived %s into %s (%s)", batch.what, fsutil.Tilde(env.Home, name), fsutil.FormatBytes(packed))
 	}
-	out, err := root.RemoveListed(ctx, paths, false)
+	out, err := root.RemoveListed(ctx, batch.paths, false)
 	if err != nil {
 		return err
 	}
@@ -219,7 +248,7 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 		fmt.Fprintf(env.Log, "deleted %s (%s)\n", fsutil.Tilde(env.Home, r.Path), fsutil.FormatBytes(r.Bytes))
 	}
 	notDeleted(env, "sessions", out.Errors)
-	env.Action("deleted %s, %s (%s)", text.Plural(len(goes), "implemented session", "implemented sessions"),
+	env.Action("deleted %s, %s (%s)", text.Plural(len(batch.goes), "implemented session", "implemented sessions"),
 		text.Plural(len(out.Removed), "file", "files"), fsutil.FormatBytes(out.Bytes))
 	return nil
 }
