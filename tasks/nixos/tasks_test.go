@@ -515,8 +515,17 @@ func TestBuildCanceled(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if left := processesUnder(w.s.Root); !slices.ContainsFunc(left, func(s string) bool { return strings.Contains(s, "sleep 600") }) {
-		t.Fatalf("the builder is not seen: %q", left)
+	// Nix says "building" before the builder's shell has started its
+	// sleep: wait for the sleep, or the check races the fork.
+	for {
+		left := processesUnder(w.s.Root)
+		if slices.ContainsFunc(left, func(s string) bool { return strings.Contains(s, "sleep 600") }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the builder is not seen: %q", left)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	select {
