@@ -120,9 +120,20 @@ needs = ["long"]
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, filepath.Join(dir, "child.pid"))
-	b, _ := os.ReadFile(filepath.Join(dir, "child.pid"))
-	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	// The shell creates child.pid before it writes the pid into it: read
+	// until the whole line is there.
+	child := 0
+	for i := 0; i < 3000 && child == 0; i++ {
+		if b, err := os.ReadFile(filepath.Join(dir, "child.pid")); err == nil && strings.HasSuffix(string(b), "\n") {
+			child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		if child == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if child == 0 {
+		t.Fatal("the task never wrote its child's pid")
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
