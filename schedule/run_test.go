@@ -337,7 +337,8 @@ func TestCriticalChainFirstWithOneSlot(t *testing.T) {
 	}
 }
 
-// Interactive tasks get the terminal lowest phase first, one at a time.
+// Interactive user tasks (their command is attached to the terminal) get
+// the terminal lowest phase first, one at a time.
 func TestTTYGrantedInPhaseOrder(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
@@ -356,10 +357,10 @@ func TestTTYGrantedInPhaseOrder(t *testing.T) {
 		})
 	}
 	specs := []tasks.Spec{
-		{Name: "push", Phase: 14, Interactive: true, Task: ask("push")},
-		{Name: "caches", Phase: 11, Interactive: true, Task: ask("caches")},
-		{Name: "backups", Phase: 13, Interactive: true, Task: ask("backups")},
-		{Name: "accept", Phase: 8, Interactive: true, Task: ask("accept")},
+		{Name: "push", Phase: 14, Interactive: true, User: true, Task: ask("push")},
+		{Name: "caches", Phase: 11, Interactive: true, User: true, Task: ask("caches")},
+		{Name: "backups", Phase: 13, Interactive: true, User: true, Task: ask("backups")},
+		{Name: "accept", Phase: 8, Interactive: true, User: true, Task: ask("accept")},
 	}
 	sum, _ := run(t, specs, Options{Jobs: 4})
 	for n, r := range sum.Results {
@@ -612,10 +613,10 @@ func rng2(seed uint64, name string) int {
 	return int(h % 500)
 }
 
-// An interactive task announces that it took the terminal (so renderers
+// An interactive user task announces that it took the terminal (so renderers
 // stop drawing) only when there is a terminal to take.
 func TestPromptEventOnlyWithTerminal(t *testing.T) {
-	specs := []tasks.Spec{{Name: "ask", Interactive: true, Task: ok()}}
+	specs := []tasks.Spec{{Name: "ask", Interactive: true, User: true, Task: ok()}}
 	_, rec := run(t, specs, Options{Jobs: 1})
 	if rec.index("ask", Prompt) >= 0 || rec.index("ask", Release) >= 0 {
 		t.Errorf("prompt/release without a terminal: %v", rec.kinds("ask"))
