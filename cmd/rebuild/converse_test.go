@@ -158,14 +158,16 @@ func running(s, task string) (elapsed, rest string, ok bool) {
 // TestConversationDemoInTerminal runs `rebuild demo --ask` with a build
 // of several seconds in real terminals of 130×45 and 80×24 and answers
 // as a person would:
-//   - while the build runs, the cache cleanup's question is on screen
-//     under its label, and the build's line goes on updating above it;
-//   - the activation question takes the screen from it as soon as it is
-//     asked, and is answered before any housekeeping question;
+//   - while the build runs, the learn review's question is on screen
+//     under its label, and the build's line goes on updating above it
+//     (the one cleanup plan waits for generations, so it comes after the
+//     system's questions);
+//   - the activation question is answered before any housekeeping
+//     question;
 //   - every question is one block under its task's label;
 //   - each answer changes exactly what its question said: n to the
-//     activation activates nothing, y to the caches empties them, n or
-//     s to the rest keeps what they would have deleted or pushed.
+//     activation activates nothing, n to the cleanup plan deletes
+//     nothing, s or n to the rest keeps what they would have changed.
 //
 // Run with -v to see the screens.
 func TestConversationDemoInTerminal(t *testing.T) {
@@ -204,7 +206,9 @@ func conversationDemo(t *testing.T, width, height int) {
 		}
 	}()
 
-	answers := map[string]string{"caches": "y", "learn-review": "s", "sessions": "n", "backups": "s", "push": "n"}
+	// The cleanup plan is asked under the label of whichever cleanup task
+	// submits last; it is one question, answered n.
+	answers := map[string]string{"learn-review": "s", "caches": "n", "sessions": "n", "backups": "n", "cleanup": "n", "push": "n"}
 	var answered []string
 	answer := func(label string, block []string, key string) {
 		t.Helper()
@@ -218,35 +222,29 @@ func conversationDemo(t *testing.T, width, height int) {
 		})
 	}
 
-	// 1. While the build runs, the caches' question is on screen. The
-	// review's may come first: it is skipped.
-	var first string
-	for {
-		first = tm.waitScreen("a question while the build runs", func(s string) bool {
-			l, _ := openQuestion(s)
-			_, _, building := running(s, "build")
-			return (l == "caches" || l == "learn-review") && building
-		})
-		l, b := openQuestion(first)
-		if l == "caches" {
-			break
-		}
-		answer(l, b, answers[l])
-	}
+	// 1. While the build runs, the review's question is on screen.
+	first := tm.waitScreen("a question while the build runs", func(s string) bool {
+		l, _ := openQuestion(s)
+		_, _, building := running(s, "build")
+		return l == "learn-review" && building
+	})
 	time.Sleep(1500 * time.Millisecond)
 	second := tm.screen()
 	for i, s := range []string{first, second} {
-		l, block := openQuestion(s)
+		l, _ := openQuestion(s)
 		el, status, ok := running(s, "build")
-		if l != "caches" || !ok || !strings.Contains(strings.Join(block, "\n"), "Clean 4 caches") {
-			t.Fatalf("screen %d: want the caches' question under the running build:\n%s", i+1, s)
+		if l != "learn-review" || !ok {
+			t.Fatalf("screen %d: want the review's question under the running build:\n%s", i+1, s)
 		}
-		t.Logf("%dx%d, the caches' question open, build at %s%s:\n%s", width, height, el, status, s)
+		t.Logf("%dx%d, the review's question open, build at %s%s:\n%s", width, height, el, status, s)
 	}
 	e1, _, _ := running(first, "build")
 	e2, _, _ := running(second, "build")
 	if e1 == e2 {
 		t.Errorf("the build's line did not change in 1.5 s (%s) while the question was open", e1)
+	}
+	if l, b := openQuestion(tm.screen()); l == "learn-review" {
+		answer(l, b, answers[l])
 	}
 
 	// 2. The activation question takes the screen as soon as it comes.
@@ -256,9 +254,6 @@ func conversationDemo(t *testing.T, width, height int) {
 	if !strings.Contains(text, "Changes to the running system:") || !strings.Contains(text, "foo 1.1 → 1.2") ||
 		!strings.Contains(text, "? Activate ") || strings.Contains(text, "Clean") {
 		t.Errorf("the activation block is not the diff and its question alone:\n%s", act)
-	}
-	if _, rest, ok := running(act, "caches"); !ok || !strings.Contains(rest, "? question waiting") {
-		t.Errorf("the caches' line does not say its question waits:\n%s", act)
 	}
 	t.Logf("%dx%d, the activation question has taken the screen:\n%s", width, height, act)
 	time.Sleep(600 * time.Millisecond) // keys typed as a question takes the screen are not taken
@@ -285,7 +280,7 @@ func conversationDemo(t *testing.T, width, height int) {
 		if !ok {
 			t.Fatalf("an unexpected question from %s:\n%s", l, s)
 		}
-		if slices.Contains(answered, l) && l != "learn-review" {
+		if slices.Contains(answered, l) && l != "learn-review" && !isCleanup(l) {
 			t.Fatalf("%s asks again:\n%s", l, s)
 		}
 		answer(l, block, key)
@@ -337,8 +332,8 @@ func conversationDemo(t *testing.T, width, height int) {
 		t.Errorf("declined, yet the profile is at %q (%v), want system-4-link", l, err)
 	}
 	for _, c := range []string{".cache/uv", ".cache/yarn", ".cache/chromium"} {
-		if left, err := os.ReadDir(filepath.Join(root, "home", c)); err != nil || len(left) > 0 {
-			t.Errorf("y to the caches, yet ~/%s holds %d entries (%v)", c, len(left), err)
+		if left, err := os.ReadDir(filepath.Join(root, "home", c)); err != nil || len(left) == 0 {
+			t.Errorf("n to the cleanup plan, yet ~/%s holds nothing (%v)", c, err)
 		}
 	}
 	runs, _, err := schedule.ReadHistory(filepath.Join(root, "state", "history.jsonl"))
@@ -346,13 +341,12 @@ func conversationDemo(t *testing.T, width, height int) {
 		t.Fatalf("no run in the history: %v", err)
 	}
 	got := runs[len(runs)-1].Tasks
-	want := map[string]string{"activate": "declined", "caches": "succeeded", "sessions": "declined", "backups": "declined"}
-	if slices.Contains(answered, "push") {
-		want["push"] = "declined"
+	if st := got["activate"].State; st != "declined" {
+		t.Errorf("activate %s (%s), want declined", st, got["activate"].Reason)
 	}
-	for task, st := range want {
-		if string(got[task].State) != st {
-			t.Errorf("%s %s (%s), want %s", task, got[task].State, got[task].Reason, st)
+	for _, task := range []string{"generations", "caches", "sessions", "backups", "commit", "push"} {
+		if st := string(got[task].State); st == "succeeded" || st == "failed" {
+			t.Errorf("%s %s (%s): after n to the activation and to the cleanup plan it must not act", task, st, got[task].Reason)
 		}
 	}
 	if r := got["activate"].Reason; r != "activation not confirmed" {
@@ -403,7 +397,7 @@ func lineMode(t *testing.T, f *os.File) (canon, echo bool) {
 func TestQuestionCtrlCRestoresTerminal(t *testing.T) {
 	w := cachesWorld(t, "")
 	tr := w.tty("--only=caches")
-	tr.wait("Clean 1 cache (1.0 MiB)?")
+	tr.wait("Apply the cleanup plan")
 	if canon, echo := lineMode(t, tr.f); canon || echo {
 		t.Errorf("a question is open and the terminal reads lines (%v) or echoes (%v)", canon, echo)
 	}
@@ -438,11 +432,11 @@ interactive = true
 needs = ["slow"]
 `, answer))
 	tr := w.tty("--only=caches,slow,ask")
-	tr.wait("Clean 1 cache (1.0 MiB)?")
+	tr.wait("Apply the cleanup plan")
 	tr.wait("your name? ")
 	tr.answer("world")
 	tr.wait("✔ ask")
-	tr.wait("Clean 1 cache (1.0 MiB)?")
+	tr.wait("Apply the cleanup plan")
 	tr.answer("y")
 	if code := tr.exit(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, tr.String())
@@ -453,4 +447,10 @@ needs = ["slow"]
 	if left, _ := os.ReadDir(filepath.Join(w.home, ".cache", "alpha")); len(left) != 0 {
 		t.Errorf("y to the caches, yet %d entries are left", len(left))
 	}
+}
+
+// isCleanup reports whether label is one under which the one cleanup plan
+// may be asked.
+func isCleanup(label string) bool {
+	return slices.Contains([]string{"cleanup", "caches", "sessions", "backups", "generations"}, label)
 }
