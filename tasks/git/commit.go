@@ -56,6 +56,37 @@ type Committed struct {
 	// message (not --yes). push then pushes this commit without asking
 	// again.
 	ByPerson bool
+	// Earlier is how many commits, not yet on the upstream branch, the
+	// commit question listed as going with this one: push sends those
+	// without asking too, since the person has seen them.
+	Earlier int
+}
+
+// unpushedShown is how many earlier unpushed commits the commit question
+// lists by name; more are counted.
+const unpushedShown = 10
+
+// unpushed is how many commits are on HEAD but not on its upstream
+// branch, and a note listing them for the commit question; 0 and "" when
+// there is no upstream or nothing waits.
+func (r *repo) unpushed(ctx context.Context) (int, string) {
+	t, err := r.target(ctx)
+	if err != nil || t.remote == "" || t.ahead == 0 {
+		return 0, ""
+	}
+	out, err := r.out(ctx, "log", "--oneline", "--no-decorate", "-n", fmt.Sprint(unpushedShown), "@{u}..HEAD")
+	if err != nil {
+		return 0, ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n\nNot yet on %s/%s, pushed with this commit: %s\n", t.remote, t.branch, count(t.ahead, "earlier commit", "earlier commits"))
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	if t.ahead > unpushedShown {
+		fmt.Fprintf(&b, "  … and %d more\n", t.ahead-unpushedShown)
+	}
+	return t.ahead, strings.TrimRight(b.String(), "\n")
 }
 
 // Record keeps the short hash in the run's history, as "commit.id".
@@ -99,36 +130,16 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 			rest = append(rest, f)
 		}
 	}
+	// Untracked files are not offered in a question of their own: the
+	// commit question lists them as left out, and the person who wants
+	// one git-adds it or sets add_untracked. One question per commit.
 	left := rest
-	switch {
-	case len(rest) == 0:
-	case c.Options.AddUntracked:
+	if len(rest) > 0 && c.Options.AddUntracked {
 		add, left = append(add, rest...), nil
-	case interactive:
-		picked, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{
-			Text: fmt.Sprintf("%s untracked in %s: commit which too? (none: leave them out)", count(len(rest), "file is", "files are"), dir),
-		}, escaped(rest))
-		if err != nil {
-			return err
-		}
-		left = nil
-		chosen := map[int]bool{}
-		for _, i := range picked {
-			if i >= 0 && i < len(rest) {
-				chosen[i] = true
-			}
-		}
-		for i, f := range rest {
-			if chosen[i] {
-				add = append(add, f)
-			} else {
-				left = append(left, f)
-			}
-		}
 	}
 	if len(left) > 0 {
 		fmt.Fprintf(env.Log, "untracked, not committed:\n  %s\n", strings.Join(escaped(left), "\n  "))
-		env.Warn("left out %s (untracked; pick them when asked, git add them, or set task.commit.add_untracked = true): %s",
+		env.Warn("left out %s (untracked; git add them, or set task.commit.add_untracked = true): %s",
 			count(len(left), "file", "files"), shortList(escaped(left), listLimit))
 	}
 
@@ -158,9 +169,13 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 	fmt.Fprintln(env.Log, status)
 
 	var msg string
+	var earlier int
 	if interactive {
-		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)",
-			Body: "To commit in " + dir + " (?? untracked, left out):\n" + status})
+		body := "To commit in " + dir + " (?? untracked, left out):\n" + status
+		var unpushed string
+		earlier, unpushed = r.unpushed(ctx)
+		body += unpushed
+		msg, err = env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)", Body: body})
 		if err != nil {
 			return err
 		}
@@ -184,7 +199,7 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 	if err != nil {
 		return err
 	}
-	done := Committed{ID: strings.TrimSpace(id), Hash: strings.TrimSpace(hash), Files: len(staged), ByPerson: interactive}
+	done := Committed{ID: strings.TrimSpace(id), Hash: strings.TrimSpace(hash), Files: len(staged), ByPerson: interactive, Earlier: earlier}
 	CommitKey.Put(env, done)
 	env.Action("committed %s as %s %q", count(done.Files, "file", "files"), done.ID, msg)
 	return nil
