@@ -190,12 +190,16 @@ func (r reviewRun) report(fresh []learn.Suggestion) error {
 // each, whether to apply it (false: reject it); nil when the person
 // skipped, and nothing is to be applied or rejected.
 func (r reviewRun) ask(ctx context.Context, offered []learn.Suggestion) ([]bool, error) {
-	descs := make([]string, len(offered))
+	descs, lines := make([]string, len(offered)), make([]string, len(offered))
 	for i, s := range offered {
 		descs[i] = describeSuggestion(i, len(offered), s)
+		lines[i] = fmt.Sprintf("[%d/%d] %s · %.2f · %s\n      undo: %s", i+1, len(offered), s.Text, s.Confidence, s.ID, s.Undo)
 	}
-	body := strings.Join(descs, "\n")
-	fmt.Fprintln(r.env.Log, body)
+	// The log has each suggestion in full; the question what it is and
+	// its undo, two lines each, so that the whole list and the progress
+	// above it fit on a small terminal.
+	fmt.Fprintln(r.env.Log, strings.Join(descs, "\n"))
+	body := strings.Join(lines, "\n")
 	q := tasks.Question[rune]{Text: fmt.Sprintf("Apply the %s?", text.Plural(len(offered), "suggestion", "suggestions")), Body: body, NonInteractive: 's'}
 	answer, err := r.env.Prompt.Choose(ctx, q, reviewChoices)
 	if err != nil {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/demo"
+	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+)
+
+// TestDemoAsksAtMostFourQuestions runs a default `rebuild demo` (no
+// --ask) in a real terminal and answers yes to every question — y, Enter
+// for a pick, a message for the commit — as a person who agrees with
+// everything would. In all it asks at most four questions: keep the
+// system, the commit message, the cleanup plan, the learn review. push,
+// after a yes to keep and commit, asks nothing and runs.
+//
+// Questions are counted twice: as the person meets them (each new block
+// at the bottom of the screen) and afterwards as the blocks' "label ›"
+// lines in everything the terminal showed.
+func TestDemoAsksAtMostFourQuestions(t *testing.T) {
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	if !hasProgram("tmux") {
+		t.Skip("tmux is not on PATH")
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // the kept sandbox's store is read-only
+		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	w := newWorld(t, dir)
+	cmd := w.command("demo", "--keep-sandbox")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp, demo.BuildSecondsVar+"=1")
+	tm := startTmux(t, 130, 45, cmd)
+	defer func() {
+		if t.Failed() {
+			t.Logf("scrollback:\n%s", tm.scrollback())
+		}
+	}()
+
+	var met []string // the questions met, as "label: prompt line"
+	for {
+		var s string
+		for {
+			if _, done := tm.exited(); done {
+				break
+			}
+			s = tm.screen()
+			if l, _ := openQuestion(s); l != "" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if _, done := tm.exited(); done {
+			break
+		}
+		label, block := openQuestion(s)
+		text := strings.Join(block, "\n")
+		prompt := ""
+		for _, l := range block {
+			if strings.HasPrefix(l, "? ") {
+				prompt = l
+			}
+		}
+		met = append(met, label+": "+prompt)
+		if len(met) > 8 {
+			t.Fatalf("questions without end: %q", met)
+		}
+		key := "y"
+		switch {
+		case strings.Contains(text, "numbers or ranges"):
+			key = "" // a pick: Enter keeps what is proposed
+		case strings.HasSuffix(strings.TrimSpace(prompt), ":"):
+			key = "a commit message from the test"
+		}
+		tm.keys(key)
+		tm.waitScreen(label+"'s question to go", func(s string) bool {
+			l, b := openQuestion(s)
+			return l != label || !slices.Equal(b[:min(len(b), 3)], block[:min(len(block), 3)])
+		})
+	}
+	if code, _ := tm.exited(); code != 0 {
+		t.Fatalf("exit %d; questions %q", code, met)
+	}
+	t.Logf("questions met: %q", met)
+	if len(met) > 4 {
+		t.Errorf("%d questions asked, want at most 4: %q", len(met), met)
+	}
+	var headers []string
+	for _, l := range strings.Split(tm.scrollback(), "\n") {
+		if m := blockHeader.FindStringSubmatch(l); m != nil {
+			headers = append(headers, m[1])
+		}
+	}
+	if len(headers) > 4 || len(headers) != len(met) {
+		t.Errorf("question blocks on screen %q, want the %d met (at most 4)", headers, len(met))
+	}
+	if slices.Contains(headers, "push") {
+		t.Errorf("push asked a question: %q", headers)
+	}
+	for _, want := range []string{"cleanup"} {
+		if !slices.Contains(headers, want) {
+			t.Errorf("no %q question among %q", want, headers)
+		}
+	}
+
+	sandboxes, _ := filepath.Glob(filepath.Join(tmp, "rebuild-demo-*"))
+	if len(sandboxes) != 1 {
+		t.Fatalf("sandboxes %v", sandboxes)
+	}
+	runs, _, err := schedule.ReadHistory(filepath.Join(sandboxes[0], "state", "history.jsonl"))
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("no run in the history: %v", err)
+	}
+	got := runs[len(runs)-1].Tasks
+	for _, task := range []string{"accept", "commit", "push"} {
+		if st := string(got[task].State); st != "succeeded" {
+			t.Errorf("%s %s (%s), want succeeded after yes to everything", task, st, got[task].Reason)
+		}
+	}
+}
