@@ -30,6 +30,49 @@ func TestDemoAsksAtMostFourQuestions(t *testing.T) {
 	if !hasProgram("tmux") {
 		t.Skip("tmux is not on PATH")
 	}
+	met, tm, root := runDemoAnsweringYes(t, "y", nil)
+	t.Logf("questions met: %q", met)
+	if len(met) > 4 {
+		t.Errorf("%d questions asked, want at most 4: %q", len(met), met)
+	}
+	var headers []string
+	for _, l := range strings.Split(tm.scrollback(), "\n") {
+		if m := blockHeader.FindStringSubmatch(l); m != nil {
+			headers = append(headers, m[1])
+		}
+	}
+	if len(headers) > 4 || len(headers) != len(met) {
+		t.Errorf("question blocks on screen %q, want the %d met (at most 4)", headers, len(met))
+	}
+	if slices.Contains(headers, "push") {
+		t.Errorf("push asked a question: %q", headers)
+	}
+	for _, want := range []string{"cleanup"} {
+		if !slices.Contains(headers, want) {
+			t.Errorf("no %q question among %q", want, headers)
+		}
+	}
+
+	runs, _, err := schedule.ReadHistory(filepath.Join(root, "state", "history.jsonl"))
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("no run in the history: %v", err)
+	}
+	got := runs[len(runs)-1].Tasks
+	for _, task := range []string{"accept", "commit", "push"} {
+		if st := string(got[task].State); st != "succeeded" {
+			t.Errorf("%s %s (%s), want succeeded after yes to everything", task, st, got[task].Reason)
+		}
+	}
+}
+
+// runDemoAnsweringYes runs a default `rebuild demo` in a 130×45 terminal
+// and answers every question yes (y, Enter for a pick, a commit message),
+// but the cleanup plan's, which gets cleanupKey; atCleanup, when set, is
+// called with the sandbox while the cleanup plan is open, before it is
+// answered. It returns the questions met ("label: prompt line"), the
+// terminal and the kept sandbox, once the run has ended with exit 0.
+func runDemoAnsweringYes(t *testing.T, cleanupKey string, atCleanup func(root string)) ([]string, *tmuxTerm, string) {
+	t.Helper()
 	dir := t.TempDir()
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o755); err != nil {
@@ -82,6 +125,12 @@ func TestDemoAsksAtMostFourQuestions(t *testing.T) {
 			t.Fatalf("questions without end: %q", met)
 		}
 		key := "y"
+		if label == cleanupLabel {
+			key = cleanupKey
+			if atCleanup != nil {
+				atCleanup(sandbox(t, tmp))
+			}
+		}
 		switch {
 		case strings.Contains(text, "numbers or ranges"):
 			key = "" // a pick: Enter keeps what is proposed
@@ -97,40 +146,82 @@ func TestDemoAsksAtMostFourQuestions(t *testing.T) {
 	if code, _ := tm.exited(); code != 0 {
 		t.Fatalf("exit %d; questions %q", code, met)
 	}
-	t.Logf("questions met: %q", met)
-	if len(met) > 4 {
-		t.Errorf("%d questions asked, want at most 4: %q", len(met), met)
-	}
-	var headers []string
-	for _, l := range strings.Split(tm.scrollback(), "\n") {
-		if m := blockHeader.FindStringSubmatch(l); m != nil {
-			headers = append(headers, m[1])
-		}
-	}
-	if len(headers) > 4 || len(headers) != len(met) {
-		t.Errorf("question blocks on screen %q, want the %d met (at most 4)", headers, len(met))
-	}
-	if slices.Contains(headers, "push") {
-		t.Errorf("push asked a question: %q", headers)
-	}
-	for _, want := range []string{"cleanup"} {
-		if !slices.Contains(headers, want) {
-			t.Errorf("no %q question among %q", want, headers)
-		}
-	}
+	return met, tm, sandbox(t, tmp)
+}
 
+// sandbox is the one demo sandbox under tmp.
+func sandbox(t *testing.T, tmp string) string {
+	t.Helper()
 	sandboxes, _ := filepath.Glob(filepath.Join(tmp, "rebuild-demo-*"))
 	if len(sandboxes) != 1 {
 		t.Fatalf("sandboxes %v", sandboxes)
 	}
-	runs, _, err := schedule.ReadHistory(filepath.Join(sandboxes[0], "state", "history.jsonl"))
+	return sandboxes[0]
+}
+
+// The cleanup plan answered n deletes nothing: every generation link,
+// cache file, session log and backup there when the plan was on screen
+// is there after the run.
+func TestDemoCleanupPlanNoKeepsEverything(t *testing.T) {
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	var before []string
+	_, _, root := runDemoAnsweringYes(t, "n", func(root string) { before = cleanupFiles(t, root) })
+	if len(before) == 0 {
+		t.Fatal("nothing to clean in the demo")
+	}
+	var kinds [4]int
+	for _, p := range before {
+		for i, k := range []string{"/var/profiles/", "/.cache/", "/.claude/projects/", "backup"} {
+			if strings.Contains(p, k) {
+				kinds[i]++
+			}
+		}
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("n to the cleanup plan, yet %s is gone", p)
+		}
+	}
+	for i, n := range kinds {
+		if n == 0 {
+			t.Errorf("the demo had no %s to keep (%v)", []string{"generation link", "cache file", "session log", "backup"}[i], kinds)
+		}
+	}
+	runs, _, err := schedule.ReadHistory(filepath.Join(root, "state", "history.jsonl"))
 	if err != nil || len(runs) == 0 {
 		t.Fatalf("no run in the history: %v", err)
 	}
-	got := runs[len(runs)-1].Tasks
-	for _, task := range []string{"accept", "commit", "push"} {
-		if st := string(got[task].State); st != "succeeded" {
-			t.Errorf("%s %s (%s), want succeeded after yes to everything", task, st, got[task].Reason)
+	for _, task := range []string{"generations", "caches", "sessions", "backups"} {
+		st := runs[len(runs)-1].Tasks[task]
+		t.Logf("%s: %s (%s)", task, st.State, st.Reason)
+		if task != "generations" && (st.State != "declined" || !strings.HasPrefix(st.Reason, "kept ")) {
+			t.Errorf("%s %s (%s), want declined: kept …", task, st.State, st.Reason)
 		}
 	}
+}
+
+// cleanupFiles lists, under the sandbox root, the generation links, the
+// cache files, the session logs and the backups: what the cleanup plan
+// may delete.
+func cleanupFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	links, _ := filepath.Glob(filepath.Join(root, "var", "profiles", "system-*-link"))
+	out = append(out, links...)
+	walk := func(dir string, keep func(string) bool) {
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && keep(p) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	all := func(string) bool { return true }
+	walk(filepath.Join(root, "home", ".cache"), all)
+	walk(filepath.Join(root, "home", ".npm"), all)
+	walk(filepath.Join(root, "home", ".claude", "projects"), func(p string) bool { return strings.HasSuffix(p, ".jsonl") })
+	walk(root, func(p string) bool {
+		return strings.Contains(p, ".backup-") && !strings.Contains(p, "/store/")
+	})
+	return out
 }
