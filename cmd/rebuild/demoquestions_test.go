@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestDemoAsksAtMostFourQuestions(t *testing.T) {
 	if !hasProgram("tmux") {
 		t.Skip("tmux is not on PATH")
 	}
-	met, tm, root := runDemoAnsweringYes(t, "y", nil)
+	met, tm, root := runDemoAnsweringYes(t, 130, "y", nil)
 	t.Logf("questions met: %q", met)
 	if len(met) > 4 {
 		t.Errorf("%d questions asked, want at most 4: %q", len(met), met)
@@ -65,13 +66,13 @@ func TestDemoAsksAtMostFourQuestions(t *testing.T) {
 	}
 }
 
-// runDemoAnsweringYes runs a default `rebuild demo` in a 130×45 terminal
+// runDemoAnsweringYes runs a default `rebuild demo` in a width×45 terminal
 // and answers every question yes (y, Enter for a pick, a commit message),
 // but the cleanup plan's, which gets cleanupKey; atCleanup, when set, is
 // called with the sandbox while the cleanup plan is open, before it is
 // answered. It returns the questions met ("label: prompt line"), the
 // terminal and the kept sandbox, once the run has ended with exit 0.
-func runDemoAnsweringYes(t *testing.T, cleanupKey string, atCleanup func(root string)) ([]string, *tmuxTerm, string) {
+func runDemoAnsweringYes(t *testing.T, width int, cleanupKey string, atCleanup func(root string)) ([]string, *tmuxTerm, string) {
 	t.Helper()
 	dir := t.TempDir()
 	tmp := filepath.Join(dir, "tmp")
@@ -89,7 +90,7 @@ func runDemoAnsweringYes(t *testing.T, cleanupKey string, atCleanup func(root st
 	w := newWorld(t, dir)
 	cmd := w.command("demo", "--keep-sandbox")
 	cmd.Env = append(cmd.Env, "TMPDIR="+tmp, demo.BuildSecondsVar+"=1")
-	tm := startTmux(t, 130, 45, cmd)
+	tm := startTmux(t, width, 45, cmd)
 	defer func() {
 		if t.Failed() {
 			t.Logf("scrollback:\n%s", tm.scrollback())
@@ -167,7 +168,7 @@ func TestDemoCleanupPlanNoKeepsEverything(t *testing.T) {
 		t.Skip("nix is not on PATH")
 	}
 	var before []string
-	_, _, root := runDemoAnsweringYes(t, "n", func(root string) { before = cleanupFiles(t, root) })
+	_, _, root := runDemoAnsweringYes(t, 130, "n", func(root string) { before = cleanupFiles(t, root) })
 	if len(before) == 0 {
 		t.Fatal("nothing to clean in the demo")
 	}
@@ -224,4 +225,105 @@ func cleanupFiles(t *testing.T, root string) []string {
 		return strings.Contains(p, ".backup-") && !strings.Contains(p, "/store/")
 	})
 	return out
+}
+
+// planRow is one line of the cleanup plan's table as the terminal showed
+// it: its task's group, goes or stays, and its label.
+type planRow struct {
+	task  string
+	goes  bool
+	label string
+}
+
+var (
+	planRowLine   = regexp.MustCompile(`^\s{3,}(goes|stays)\s+(\S+)`)
+	planTitleLine = regexp.MustCompile(`^  ([a-z][a-z0-9-]*)\b`)
+)
+
+// cleanupRows parses the last cleanup plan in a terminal's scrollback.
+func cleanupRows(t *testing.T, scrollback string) []planRow {
+	t.Helper()
+	lines := strings.Split(scrollback, "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.TrimSpace(l) == cleanupLabel+" ›" {
+			start = i
+		}
+	}
+	if start < 0 {
+		t.Fatalf("no cleanup plan on screen")
+	}
+	var rows []planRow
+	task := ""
+	for _, l := range lines[start+1:] {
+		if strings.HasPrefix(l, "? ") || strings.HasPrefix(l, "total: ") {
+			break
+		}
+		if m := planRowLine.FindStringSubmatch(l); m != nil {
+			rows = append(rows, planRow{task: task, goes: m[1] == "goes", label: m[2]})
+		} else if m := planTitleLine.FindStringSubmatch(l); m != nil {
+			task = m[1]
+		}
+	}
+	return rows
+}
+
+// rowPath is where a plan row's item is in the sandbox; "" for a row that
+// names no one file (a count of sessions).
+func rowPath(root string, r planRow) string {
+	home := filepath.Join(root, "home")
+	switch {
+	case r.task == "generations":
+		return filepath.Join(root, "var", "profiles", "system-"+strings.Fields(r.label)[0]+"-link")
+	case strings.HasPrefix(r.label, "~/"):
+		return filepath.Join(home, r.label[2:])
+	case filepath.IsAbs(r.label):
+		return r.label
+	case r.task == "sessions" && strings.Contains(r.label, "/"):
+		return filepath.Join(home, ".claude", "projects", r.label+".jsonl")
+	}
+	return ""
+}
+
+// The cleanup plan answered y deletes what its table listed as goes, and
+// nothing else: a row that stays is still there, a cache that goes is
+// emptied of what it held, any other row that goes is gone.
+func TestDemoCleanupPlanYesDeletesWhatGoes(t *testing.T) {
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	var before []string
+	_, tm, root := runDemoAnsweringYes(t, 300, "y", func(root string) { before = cleanupFiles(t, root) })
+	sb := tm.scrollback()
+	rows := cleanupRows(t, sb)
+	if i := strings.LastIndex(sb, cleanupLabel+" ›"); i >= 0 && len(rows) == 0 {
+		t.Logf("the plan:\n%s", sb[i:min(len(sb), i+3000)])
+	}
+	checked := map[bool]int{}
+	for _, r := range rows {
+		p := rowPath(root, r)
+		if p == "" {
+			continue
+		}
+		checked[r.goes]++
+		_, err := os.Lstat(p)
+		switch {
+		case !r.goes && err != nil:
+			t.Errorf("%s %q stays, yet %s is gone (%v)", r.task, r.label, p, err)
+		case r.goes && r.task == "caches":
+			// Emptied of what it held when the plan was asked (a
+			// cleaning command, npm's, may write its own log there).
+			for _, q := range before {
+				if _, err := os.Lstat(q); strings.HasPrefix(q, p+"/") && err == nil {
+					t.Errorf("caches %q goes, yet %s is there", r.label, q)
+				}
+			}
+		case r.goes && err == nil:
+			t.Errorf("%s %q goes, yet %s is there", r.task, r.label, p)
+		}
+	}
+	if checked[true] == 0 || checked[false] == 0 {
+		t.Errorf("checked %d rows that go and %d that stay of %+v", checked[true], checked[false], rows)
+	}
+	t.Logf("checked %d rows that go, %d that stay", checked[true], checked[false])
 }
