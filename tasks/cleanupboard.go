@@ -56,6 +56,30 @@ type CleanupBoard struct {
 	// changed is closed and replaced on every change: the waiters'
 	// broadcast, which (unlike sync.Cond) can be selected with a context.
 	changed chan struct{}
+	// prompter, when set, is what the question is asked through, given
+	// the asking task's Env; nil: that task's own Prompt.
+	prompter func(*Env) Prompter
+}
+
+// AskThrough makes the board ask its question through the prompter f
+// returns for the asking task's Env, rather than through that task's own:
+// the plan is every cleanup task's, so the question should not be
+// labelled by whichever of them happened to submit last. Call it before
+// the run starts.
+func (b *CleanupBoard) AskThrough(f func(*Env) Prompter) {
+	if b != nil {
+		b.prompter = f
+	}
+}
+
+// prompt is what the board asks env's task's question through.
+func (b *CleanupBoard) prompt(env *Env) Prompter {
+	if b.prompter != nil {
+		if p := b.prompter(env); p != nil {
+			return p
+		}
+	}
+	return env.Prompt
 }
 
 // NewCleanupBoard returns a board expecting a plan (or a withdrawal) from
@@ -117,13 +141,13 @@ func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 		return nil, nil
 	case !b.Member(p.Task):
 		// Alone: a board of one.
-		b = NewCleanupBoard(p.Task)
+		b = b.alone(p.Task)
 	}
 	b.mu.Lock()
 	if !b.pending[p.Task] || b.asking || b.asked {
 		b.mu.Unlock()
 		// Withdrawn already, or the question is gone: ask alone.
-		b = NewCleanupBoard(p.Task)
+		b = b.alone(p.Task)
 		b.mu.Lock()
 	}
 	b.plans[p.Task] = p
@@ -139,7 +163,7 @@ func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 			b.asking = true
 			plans := b.ordered()
 			b.mu.Unlock()
-			answers, err := askCleanup(ctx, env, plans)
+			answers, err := askCleanup(ctx, env, b.prompt(env), plans)
 			b.mu.Lock()
 			b.asking, b.asked, b.answers, b.err = false, true, answers, err
 			if err != nil {
@@ -171,6 +195,15 @@ func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 	}
 }
 
+// alone is a board of task alone, asking as b does; b may be nil.
+func (b *CleanupBoard) alone(task string) *CleanupBoard {
+	n := NewCleanupBoard(task)
+	if b != nil {
+		n.prompter = b.prompter
+	}
+	return n
+}
+
 // ordered is the submitted plans in the members' order; b.mu is held.
 func (b *CleanupBoard) ordered() []CleanupPlan {
 	var out []CleanupPlan
@@ -199,7 +232,7 @@ func (p CleanupPlan) goes() []int {
 
 // askCleanup shows the one table and asks the one question for plans;
 // the answer is each task's approved line indexes.
-func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string][]int, error) {
+func askCleanup(ctx context.Context, env *Env, prompt Prompter, plans []CleanupPlan) (map[string][]int, error) {
 	answers := map[string][]int{}
 	var n int
 	var bytes int64
@@ -214,16 +247,16 @@ func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string]
 	if n == 0 {
 		// Nothing is proposed: the one question is which, if any, of
 		// what may go should go.
-		return pickLines(ctx, env, plans, table, "Nothing is planned to go. Delete any of these?")
+		return pickLines(ctx, env, prompt, plans, table, "Nothing is planned to go. Delete any of these?")
 	}
-	env.Prompt.Println(table)
+	prompt.Println(table)
 	q := Question[rune]{
 		Text:           fmt.Sprintf("Apply the cleanup plan: delete the %s marked goes (%s)?", countOf(n, "item", "items"), FormatBytes(bytes)),
 		Default:        'n',
 		NonInteractive: 'n',
 	}
 	choices := []Choice{{Key: 'y', Label: "yes, as planned"}, {Key: 'n', Label: "no, keep everything"}, {Key: 'c', Label: "choose per line"}}
-	a, err := env.Prompt.Choose(ctx, q, choices)
+	a, err := prompt.Choose(ctx, q, choices)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +267,7 @@ func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string]
 			answers[p.Task] = p.goes()
 		}
 	case 'c':
-		return pickLines(ctx, env, plans, "", "Delete which?")
+		return pickLines(ctx, env, prompt, plans, "", "Delete which?")
 	}
 	return answers, nil
 }
@@ -242,7 +275,7 @@ func askCleanup(ctx context.Context, env *Env, plans []CleanupPlan) (map[string]
 // pickLines offers every line that may go (not Fixed), those planned to
 // go preselected, and returns each task's picked lines. table, when not
 // empty, is shown first; with no line to offer nothing is asked.
-func pickLines(ctx context.Context, env *Env, plans []CleanupPlan, table, text string) (map[string][]int, error) {
+func pickLines(ctx context.Context, env *Env, prompt Prompter, plans []CleanupPlan, table, text string) (map[string][]int, error) {
 	answers := map[string][]int{}
 	type ref struct {
 		task string
@@ -268,9 +301,9 @@ func pickLines(ctx context.Context, env *Env, plans []CleanupPlan, table, text s
 		return answers, nil
 	}
 	if table != "" {
-		env.Prompt.Println(table)
+		prompt.Println(table)
 	}
-	picked, err := env.Prompt.MultiSelect(ctx, Question[[]int]{Text: text, Default: pre}, labels)
+	picked, err := prompt.MultiSelect(ctx, Question[[]int]{Text: text, Default: pre}, labels)
 	if err != nil {
 		return nil, err
 	}

@@ -397,7 +397,7 @@ func lineMode(t *testing.T, f *os.File) (canon, echo bool) {
 func TestQuestionCtrlCRestoresTerminal(t *testing.T) {
 	w := cachesWorld(t, "")
 	tr := w.tty("--only=caches")
-	tr.wait("Apply the cleanup plan")
+	tr.wait("Apply the cleanup plan: delete the 1 item marked goes (1.0 MiB)?")
 	if canon, echo := lineMode(t, tr.f); canon || echo {
 		t.Errorf("a question is open and the terminal reads lines (%v) or echoes (%v)", canon, echo)
 	}
@@ -432,11 +432,11 @@ interactive = true
 needs = ["slow"]
 `, answer))
 	tr := w.tty("--only=caches,slow,ask")
-	tr.wait("Apply the cleanup plan")
+	tr.wait("Apply the cleanup plan: delete the 1 item marked goes (1.0 MiB)?")
 	tr.wait("your name? ")
 	tr.answer("world")
 	tr.wait("✔ ask")
-	tr.wait("Apply the cleanup plan")
+	tr.wait("Apply the cleanup plan: delete the 1 item marked goes (1.0 MiB)?")
 	tr.answer("y")
 	if code := tr.exit(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, tr.String())

@@ -583,7 +583,7 @@ func TestNixOSYesLeavesUntrackedOut(t *testing.T) {
 		}
 		return id
 	}
-	leftOut := "left out 2 files (untracked; pick them when asked, git add them, or set task.commit.add_untracked = true): " +
+	leftOut := "left out 2 files (untracked; git add them, or set task.commit.add_untracked = true): " +
 		untracked[0] + ", " + untracked[1]
 
 	if err := n.SetVersion("1.2"); err != nil {

@@ -70,6 +70,28 @@ func cleanupBoard(g *dag.Graph, specs map[string]tasks.Spec) *tasks.CleanupBoard
 	return tasks.NewCleanupBoard(members...)
 }
 
+// cleanupLabel is the label the one cleanup plan is asked under: the plan
+// is every cleanup task's, not the one that happened to submit last.
+const cleanupLabel = "cleanup"
+
+// askCleanupAs makes board ask under cleanupLabel, ranked at the earliest
+// phase of its members, through the run's conversation (prompter; nil:
+// nobody is asked, and the board is left as it is). The asking task still
+// has its wait for the answer recorded.
+func askCleanupAs(board *tasks.CleanupBoard, prompter func(render.Asker) tasks.Prompter, specs map[string]tasks.Spec) {
+	if prompter == nil {
+		return
+	}
+	phase := 0
+	for name, s := range specs {
+		if board.Member(name) && s.Phase > 0 && (phase == 0 || s.Phase < phase) {
+			phase = s.Phase
+		}
+	}
+	who := render.Asker{Label: cleanupLabel, Phase: phase}
+	board.AskThrough(func(env *tasks.Env) tasks.Prompter { return timeWaits(prompter(who), env) })
+}
+
 // afterAny reports whether one of others is among n's ancestors.
 func afterAny(g *dag.Graph, n string, others []string) bool {
 	seen := map[string]bool{}

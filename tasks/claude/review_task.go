@@ -56,28 +56,29 @@ func (t learnReview) Run(ctx context.Context, env *tasks.Env) error {
 	return runLearnReview(ctx, env, t.opts)
 }
 
-// reviewChoices are the answers to "Apply?".
+// reviewChoices are the answers to the one review question.
 var reviewChoices = []tasks.Choice{
-	{Key: 'y', Label: "yes"},
-	{Key: 'n', Label: "no"},
-	{Key: 'a', Label: "all"},
-	{Key: 's', Label: "skip rest"},
-	{Key: 'q', Label: "quit"},
+	{Key: 'y', Label: "apply all"},
+	{Key: 'n', Label: "none: reject all"},
+	{Key: 'c', Label: "choose"},
+	{Key: 's', Label: "skip: ask next run"},
 }
 
 // runLearnReview is learn-review. It gathers the suggestions the analyzers
 // of this run handed on, drops those rejected within rejection_days, and
-// offers the best max_suggestions one by one:
+// shows the best max_suggestions together, in one question:
 //
-//	y  apply it               n  reject it (not offered again for rejection_days)
-//	a  apply it and the rest  s  skip the rest (offered again next run)
-//	q  quit: nothing more is applied; the task ends declined
+//	y  apply them all         n  reject them all (not offered again for rejection_days)
+//	c  choose: pick those to apply; the others are rejected
+//	s  skip: nothing applied or rejected; offered again next run
 //
-// Each accepted suggestion is applied at once, atomically, and never to a
-// file with uncommitted git changes. Answers go to meta_metrics.jsonl
+// One question rather than one per suggestion: the person reads the list
+// once, and a key meant for one suggestion cannot land on the next.
+// Each accepted suggestion is applied atomically, and never to a file
+// with uncommitted git changes. Answers go to meta_metrics.jsonl
 // (learn-meta reads them), rejections to suggestion_rejections.jsonl. The
-// sessions behind every suggestion shown move to insights_generated, those
-// behind an applied one to implemented.
+// sessions behind every suggestion answered move to insights_generated,
+// those behind an applied one to implemented.
 //
 // Without a terminal, and with --yes, nothing is applied: the suggestions
 // are written to the report file (default ~/.claude/learning/learn-report.md)
@@ -88,18 +89,44 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 	if err := requireClaudeDir(env); err != nil {
 		return err
 	}
-	maxN, rejectionDays := o.MaxSuggestions, o.RejectionDays
-	learningDir, projectsDir := env.Expand(o.LearningDir), env.Expand(o.ProjectsDir)
-	reportPath := filepath.Join(learningDir, "learn-report.md")
-	if o.Report != "" {
-		reportPath = env.Expand(o.Report)
+	r := reviewRun{env: env, o: o, now: env.Now(),
+		learningDir: env.Expand(o.LearningDir), projectsDir: env.Expand(o.ProjectsDir)}
+	fresh, err := r.fresh(ctx)
+	if err != nil {
+		return err
 	}
-	now := env.Now()
+	if env.Yes || !env.Interactive() {
+		return r.report(fresh)
+	}
+	offered := fresh
+	if len(offered) > o.MaxSuggestions {
+		env.Stat("%s left for the next run (max_suggestions = %d)", text.Plural(len(offered)-o.MaxSuggestions, "more suggestion", "more suggestions"), o.MaxSuggestions)
+		offered = offered[:o.MaxSuggestions]
+	}
+	apply, err := r.ask(ctx, offered)
+	if err != nil || apply == nil {
+		return err
+	}
+	r.settle(ctx, offered, apply)
+	return nil
+}
 
+// reviewRun is one run of learn-review: where its data is, and when.
+type reviewRun struct {
+	env                      *tasks.Env
+	o                        ReviewOptions
+	now                      time.Time
+	learningDir, projectsDir string
+}
+
+// fresh gathers the analyzers' suggestions, best first, without
+// duplicates and without those rejected within rejection_days. When there
+// is nothing to offer it returns the skip saying why.
+func (r reviewRun) fresh(ctx context.Context) ([]learn.Suggestion, error) {
 	var all []learn.Suggestion
 	ran := 0
 	for _, a := range learn.Analyzers() {
-		list, ok := Suggestions(a.Name).Get(env)
+		list, ok := Suggestions(a.Name).Get(r.env)
 		if !ok {
 			continue
 		}
@@ -107,17 +134,18 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		all = append(all, list...)
 	}
 	if ran == 0 {
-		return tasks.Skip("no suggestions: no analyzer ran")
+		return nil, tasks.Skip("no suggestions: no analyzer ran")
 	}
 	learn.Sort(all)
 	all = dedupeSuggestions(all)
 
-	rejected, st, err := learn.Rejected(ctx, learn.RejectionsPath(learningDir), now.AddDate(0, 0, -rejectionDays))
+	days := text.Plural(r.o.RejectionDays, "day", "days")
+	rejected, st, err := learn.Rejected(ctx, learn.RejectionsPath(r.learningDir), r.now.AddDate(0, 0, -r.o.RejectionDays))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if d := st.Describe("suggestion_rejections.jsonl"); d != "" {
-		env.Stat("%s", d)
+		r.env.Stat("%s", d)
 	}
 	var fresh []learn.Suggestion
 	for _, s := range all {
@@ -126,94 +154,120 @@ func runLearnReview(ctx context.Context, env *tasks.Env, o ReviewOptions) error 
 		}
 	}
 	if n := len(all) - len(fresh); n > 0 {
-		env.Stat("%s rejected in the last %s not offered", text.Plural(n, "suggestion", "suggestions"), text.Plural(rejectionDays, "day", "days"))
+		r.env.Stat("%s rejected in the last %s not offered", text.Plural(n, "suggestion", "suggestions"), days)
 	}
-	if len(fresh) == 0 {
-		if len(all) > 0 {
-			found := "1 found was"
-			if len(all) != 1 {
-				found = fmt.Sprintf("%d found were", len(all))
-			}
-			return tasks.Skip("no new suggestions: the %s rejected in the last %s", found, text.Plural(rejectionDays, "day", "days"))
-		}
-		return tasks.Skip("no suggestions from the %s that ran", text.Plural(ran, "analyzer", "analyzers"))
+	switch {
+	case len(fresh) > 0:
+		return fresh, nil
+	case len(all) == 1:
+		return nil, tasks.Skip("no new suggestions: the 1 found was rejected in the last %s", days)
+	case len(all) > 1:
+		return nil, tasks.Skip("no new suggestions: the %d found were rejected in the last %s", len(all), days)
 	}
+	return nil, tasks.Skip("no suggestions from the %s that ran", text.Plural(ran, "analyzer", "analyzers"))
+}
 
-	interactive := env.Interactive()
-	if env.Yes || !interactive {
-		why := "no terminal"
-		if env.Yes {
-			why = "--yes does not apply suggestions"
-		}
-		if err := writeFileAtomic(reportPath, learn.Report(fresh, now, fmt.Sprintf("Not reviewed: %s.", why))); err != nil {
-			return fmt.Errorf("writing the report: %w", err)
-		}
-		markStage(env, projectsDir, sessionsOf(fresh), lifecycle.StageInsightsGenerated, now)
-		return tasks.Skip("%s: %s written to %s, nothing applied", why,
-			text.Plural(len(fresh), "suggestion", "suggestions"), fsutil.Tilde(env.Home, reportPath))
+// report is learn-review without a question (no terminal, --yes): the
+// suggestions go to the report file, nothing is applied.
+func (r reviewRun) report(fresh []learn.Suggestion) error {
+	why := "no terminal"
+	if r.env.Yes {
+		why = "--yes does not apply suggestions"
 	}
+	path := filepath.Join(r.learningDir, "learn-report.md")
+	if r.o.Report != "" {
+		path = r.env.Expand(r.o.Report)
+	}
+	if err := writeFileAtomic(path, learn.Report(fresh, r.now, fmt.Sprintf("Not reviewed: %s.", why))); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	markStage(r.env, r.projectsDir, sessionsOf(fresh), lifecycle.StageInsightsGenerated, r.now)
+	return tasks.Skip("%s: %s written to %s, nothing applied", why,
+		text.Plural(len(fresh), "suggestion", "suggestions"), fsutil.Tilde(r.env.Home, path))
+}
 
-	offered := fresh
-	if len(offered) > maxN {
-		env.Stat("%s left for the next run (max_suggestions = %d)", text.Plural(len(offered)-maxN, "more suggestion", "more suggestions"), maxN)
-		offered = offered[:maxN]
-	}
-	ap := &applier{env: env, clean: map[string]bool{}, backedUp: map[string]bool{}}
-	metrics := learn.MetricsPath(learningDir)
-	var shown, applied []learn.Suggestion
-	var nRejected, nFailed int
-	applyRest, quit := false, false
-review:
+// ask shows every offered suggestion in one question and returns, for
+// each, whether to apply it (false: reject it); nil when the person
+// skipped, and nothing is to be applied or rejected.
+func (r reviewRun) ask(ctx context.Context, offered []learn.Suggestion) ([]bool, error) {
+	descs, lines := make([]string, len(offered)), make([]string, len(offered))
 	for i, s := range offered {
-		answer := 'y'
-		desc := describeSuggestion(i, len(offered), s)
-		fmt.Fprintln(env.Log, desc)
-		if applyRest {
-			env.Prompt.Println(desc) // the person sees what "a" changes too
-		} else {
-			answer, err = env.Prompt.Choose(ctx, tasks.Question[rune]{Text: "Apply?", Body: desc, NonInteractive: 's'}, reviewChoices)
-			if err != nil {
-				markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
-				return err
-			}
-			fmt.Fprintf(env.Log, "answer: %c\n", answer)
+		descs[i] = describeSuggestion(i, len(offered), s)
+		lines[i] = fmt.Sprintf("[%d/%d] %s · %.2f · %s\n      undo: %s", i+1, len(offered), s.Text, s.Confidence, s.ID, s.Undo)
+	}
+	// The log has each suggestion in full; the question what it is and
+	// its undo, two lines each, so that the whole list and the progress
+	// above it fit on a small terminal.
+	fmt.Fprintln(r.env.Log, strings.Join(descs, "\n"))
+	body := strings.Join(lines, "\n")
+	q := tasks.Question[rune]{Text: fmt.Sprintf("Apply the %s?", text.Plural(len(offered), "suggestion", "suggestions")), Body: body, NonInteractive: 's'}
+	answer, err := r.env.Prompt.Choose(ctx, q, reviewChoices)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.env.Log, "answer: %c\n", answer)
+	apply := make([]bool, len(offered))
+	switch answer {
+	case 'y':
+		for i := range apply {
+			apply[i] = true
 		}
-		switch answer {
-		case 'y', 'a':
-			applyRest = applyRest || answer == 'a'
-			shown = append(shown, s)
-			err := ap.apply(ctx, s)
-			if err != nil {
-				nFailed++
-				env.Warn("not applied: %s: %v", s.Text, err)
-			} else {
-				applied = append(applied, s)
-				env.Action("applied: %s", s.Text)
+	case 'n':
+	case 'c':
+		labels := make([]string, len(offered))
+		for i, s := range offered {
+			labels[i] = s.Text
+		}
+		picked, err := r.env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{Text: "Apply which? (the others are rejected)"}, labels)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(r.env.Log, "picked: %v\n", picked)
+		for _, i := range picked {
+			if i >= 0 && i < len(apply) {
+				apply[i] = true
 			}
-			recordOutcome(env, metrics, s, true, err == nil, now)
-		case 'n':
-			shown = append(shown, s)
+		}
+	default: // 's', and the answer without a terminal
+		r.env.Stat("review skipped: %s offered again next run", text.Plural(len(offered), "suggestion", "suggestions"))
+		return nil, nil
+	}
+	return apply, nil
+}
+
+// settle applies the suggestions the person accepted and records the
+// others as rejections, each outcome in meta_metrics.jsonl, then moves
+// the sessions behind them on.
+func (r reviewRun) settle(ctx context.Context, offered []learn.Suggestion, apply []bool) {
+	env := r.env
+	ap := &applier{env: env, clean: map[string]bool{}, backedUp: map[string]bool{}}
+	metrics := learn.MetricsPath(r.learningDir)
+	var applied []learn.Suggestion
+	var nRejected, nFailed int
+	for i, s := range offered {
+		if !apply[i] {
 			nRejected++
-			if err := learn.RecordRejection(learn.RejectionsPath(learningDir), s, now); err != nil {
+			if err := learn.RecordRejection(learn.RejectionsPath(r.learningDir), s, r.now); err != nil {
 				env.Warn("recording the rejection: %v", err)
 			}
-			recordOutcome(env, metrics, s, false, false, now)
-			env.Action("rejected, not offered again for %s: %s", text.Plural(rejectionDays, "day", "days"), s.Text)
-		case 'q':
-			quit = true
-			break review
-		default: // 's', and the answer without a terminal
-			break review
+			recordOutcome(env, metrics, s, false, false, r.now)
+			env.Action("rejected, not offered again for %s: %s", text.Plural(r.o.RejectionDays, "day", "days"), s.Text)
+			continue
 		}
+		err := ap.apply(ctx, s)
+		if err != nil {
+			nFailed++
+			env.Warn("not applied: %s: %v", s.Text, err)
+		} else {
+			applied = append(applied, s)
+			env.Action("applied: %s", s.Text)
+		}
+		recordOutcome(env, metrics, s, true, err == nil, r.now)
 	}
-	markStage(env, projectsDir, sessionsOf(shown), lifecycle.StageInsightsGenerated, now)
-	markStage(env, projectsDir, sessionsOf(applied), lifecycle.StageImplemented, now)
+	markStage(env, r.projectsDir, sessionsOf(offered), lifecycle.StageInsightsGenerated, r.now)
+	markStage(env, r.projectsDir, sessionsOf(applied), lifecycle.StageImplemented, r.now)
 	env.Stat("reviewed %d of %d: %d applied, %d rejected, %d could not be applied",
-		len(shown), len(offered), len(applied), nRejected, nFailed)
-	if quit {
-		return tasks.Decline("review quit after %d of %s (%d applied)", len(shown), text.Plural(len(offered), "suggestion", "suggestions"), len(applied))
-	}
-	return nil
+		len(offered), len(offered), len(applied), nRejected, nFailed)
 }
 
 func recordOutcome(env *tasks.Env, path string, s learn.Suggestion, accepted, applied bool, now time.Time) {
@@ -222,7 +276,7 @@ func recordOutcome(env *tasks.Env, path string, s learn.Suggestion, accepted, ap
 	}
 }
 
-// describeSuggestion is what the person sees before "Apply?".
+// describeSuggestion is one suggestion as the review question shows it.
 func describeSuggestion(i, n int, s learn.Suggestion) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%d/%d] %s\n", i+1, n, s.Text)

@@ -14,27 +14,28 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
-// review runs learn-review with p; every question it asks must offer
-// the review's keys.
+// review runs learn-review with p; it asks at most one question with the
+// review's keys, and a pick among the suggestions only after "c".
 func (f *fixture) review(p *taskstest.Prompter, o runOpts) (*tasks.Env, error) {
 	f.t.Helper()
 	o.prompt = p
 	env, err := f.run("learn-review", o)
-	for _, choices := range p.Offered() {
-		if got := strings.Join(choices, " "); got != "y=yes n=no a=all s=skip rest q=quit" {
+	offered := p.Offered()
+	if len(offered) > 0 {
+		if got := strings.Join(offered[0], " "); got != "y=apply all n=none: reject all c=choose s=skip: ask next run" {
 			f.t.Errorf("choices %q", got)
 		}
+	}
+	if len(offered) > 2 {
+		f.t.Errorf("%d questions asked, want one (and a pick after c): %q", len(offered), p.Asked())
 	}
 	return env, err
 }
 
-// interactive is a terminal that gives answers, in order, to Choose.
-func interactive(t *testing.T, answers ...rune) *taskstest.Prompter {
-	p := &taskstest.Prompter{T: t, Terminal: true}
-	for _, a := range answers {
-		p.Answers = append(p.Answers, a)
-	}
-	return p
+// interactive is a terminal that gives answers, in order: a rune to the
+// review question, an []int to the pick after "c".
+func interactive(t *testing.T, answers ...any) *taskstest.Prompter {
+	return &taskstest.Prompter{T: t, Terminal: true, Answers: answers}
 }
 
 func outcomeOf(t *testing.T, err error) *tasks.Outcome {
@@ -172,40 +173,68 @@ func (f *fixture) several() {
 	}
 }
 
-func TestReviewQuitStopsWithoutApplyingTheRest(t *testing.T) {
+// One question shows every suggestion; "c" picks those to apply and
+// rejects the rest, each recorded as the per-suggestion "n" was.
+func TestReviewChooseAppliesThePickedAndRejectsTheRest(t *testing.T) {
 	f := newFixture(t)
 	f.several()
 	webSettings := f.read(filepath.Join(f.webapp, ".claude", "settings.local.json"))
 	metrics := filepath.Join(f.learning, "meta_metrics.jsonl")
 	n := lineCount(t, metrics)
-	p := interactive(t, 'y', 'q')
+	p := interactive(t, 'c', []int{0})
 	env, err := f.review(p, runOpts{})
-	if o := outcomeOf(t, err); o.Kind != tasks.Declined || o.Reason != "review quit after 1 of 4 suggestions (1 applied)" {
-		t.Errorf("%+v", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := p.Bodies(); len(b) != 2 || !strings.Contains(b[0], "[1/4] ") || !strings.Contains(b[0], "[4/4] ") {
+		t.Errorf("the question's body %q, want all four suggestions", b)
+	}
+	if o := p.Offered(); len(o) != 2 || len(o[1]) != 4 {
+		t.Errorf("offered %q, want the four suggestions to pick from", o)
 	}
 	if _, err := os.Stat(filepath.Join(f.webapp, ".claude", "commands", "test-lint-commit.md")); err != nil {
-		t.Error("the accepted command was not created")
+		t.Error("the picked command was not created")
 	}
 	if f.read(filepath.Join(f.webapp, ".claude", "settings.local.json")) != webSettings {
-		t.Error("a suggestion after q was applied")
+		t.Error("a suggestion not picked was applied")
 	}
 	for _, p := range []string{filepath.Join(f.api, ".claude", "settings.local.json"), filepath.Join(f.api, ".claude", "commands", "deploy-check.md")} {
 		if _, err := os.Stat(p); err == nil {
-			t.Errorf("%s was created after q", p)
+			t.Errorf("%s was created though not picked", p)
 		}
 	}
-	if got := lineCount(t, metrics) - n; got != 1 {
-		t.Errorf("%d outcomes recorded, want 1", got)
+	if got := lineCount(t, metrics) - n; got != 4 {
+		t.Errorf("%d outcomes recorded, want 4", got)
 	}
-	if !hasLine(env.Report().Stats, "reviewed 1 of 4: 1 applied") || len(p.Asked()) != 2 {
-		t.Errorf("stats %q, asked %d", env.Report().Stats, len(p.Asked()))
+	if got := lineCount(t, filepath.Join(f.learning, "suggestion_rejections.jsonl")); got != 3 {
+		t.Errorf("%d rejections recorded, want 3", got)
+	}
+	if !hasLine(env.Report().Stats, "reviewed 4 of 4: 1 applied, 3 rejected, 0 could not be applied") {
+		t.Errorf("stats %q", env.Report().Stats)
+	}
+}
+
+// "s" applies and records nothing: all is offered again next run.
+func TestReviewSkipChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.several()
+	metrics := filepath.Join(f.learning, "meta_metrics.jsonl")
+	n := lineCount(t, metrics)
+	webSettings := f.read(filepath.Join(f.webapp, ".claude", "settings.local.json"))
+	p := interactive(t, 's')
+	if _, err := f.review(p, runOpts{}); err != nil || len(p.Asked()) != 1 {
+		t.Fatalf("%v, asked %q", err, p.Asked())
+	}
+	if lineCount(t, metrics) != n || lineCount(t, filepath.Join(f.learning, "suggestion_rejections.jsonl")) != 0 ||
+		f.read(filepath.Join(f.webapp, ".claude", "settings.local.json")) != webSettings {
+		t.Error("skip recorded or applied something")
 	}
 }
 
 func TestReviewAllAppliesTheRestAndCapIsKept(t *testing.T) {
 	f := newFixture(t)
 	f.several()
-	p := interactive(t, 'n', 'a')
+	p := interactive(t, 'c', []int{1})
 	env, err := f.review(p, runOpts{options: map[string]any{"max_suggestions": int64(2)}})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +261,7 @@ func TestReviewAllAppliesTheRestAndCapIsKept(t *testing.T) {
 	// The next run offers the two left; "a" creates a settings file from nothing.
 	f.values = tasks.NewValues()
 	f.several()
-	p = interactive(t, 'a')
+	p = interactive(t, 'y')
 	if _, err := f.review(p, runOpts{}); err != nil || len(p.Asked()) != 1 {
 		t.Fatalf("%v, asked %d", err, len(p.Asked()))
 	}
@@ -250,7 +279,7 @@ func TestReviewRefusesAFileWithUncommittedChanges(t *testing.T) {
 	f.mustRun("learn-context", runOpts{})
 	dirty := flakeClaudeMD + "\nA line not committed yet.\n"
 	f.write(claudeMD, dirty)
-	env, err := f.review(interactive(t, 'y', 'y'), runOpts{})
+	env, err := f.review(interactive(t, 'y'), runOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +311,7 @@ func TestReviewStagedChangesRefusedUntrackedFilesAllowed(t *testing.T) {
 		Apply: "a", Undo: "u", Target: untracked, Pattern: "Bash(x:*)",
 	}})
 	stagedBefore := f.read(staged)
-	env, err := f.review(interactive(t, 'a'), runOpts{})
+	env, err := f.review(interactive(t, 'y'), runOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +331,7 @@ func TestReviewEditsClaudeMD(t *testing.T) {
 	f.mustRun("learn-instructions", runOpts{})
 	// Best first: move Git Workflow up (0.90), remove Old Migration Notes
 	// (0.86), strengthen the tests policy (0.95 → first).
-	env, err := f.review(interactive(t, 'a'), runOpts{})
+	env, err := f.review(interactive(t, 'y'), runOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +371,7 @@ func TestReviewLeavesASymlinkedFileAlone(t *testing.T) {
 	}
 	taskstest.Symlink(t, target, policies)
 	f.mustRun("learn-instructions", runOpts{})
-	env, err := f.review(interactive(t, 'a'), runOpts{})
+	env, err := f.review(interactive(t, 'y'), runOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +389,7 @@ func TestReviewLeavesASymlinkedFileAlone(t *testing.T) {
 func TestReviewRemovesMCPServers(t *testing.T) {
 	f := newFixture(t)
 	f.mustRun("learn-mcp", runOpts{})
-	if _, err := f.review(interactive(t, 'a'), runOpts{}); err != nil {
+	if _, err := f.review(interactive(t, 'y'), runOpts{}); err != nil {
 		t.Fatal(err)
 	}
 	var cj struct {

@@ -56,6 +56,37 @@ type Committed struct {
 	// message (not --yes). push then pushes this commit without asking
 	// again.
 	ByPerson bool
+	// Earlier is how many commits, not yet on the upstream branch, the
+	// commit question listed as going with this one: push sends those
+	// without asking too, since the person has seen them.
+	Earlier int
+}
+
+// unpushedShown is how many earlier unpushed commits the commit question
+// lists by name; more are counted.
+const unpushedShown = 10
+
+// unpushed is how many commits are on HEAD but not on its upstream
+// branch, and a note listing them for the commit question; 0 and "" when
+// there is no upstream or nothing waits.
+func (r *repo) unpushed(ctx context.Context) (int, string) {
+	t, err := r.target(ctx)
+	if err != nil || t.remote == "" || t.ahead == 0 {
+		return 0, ""
+	}
+	out, err := r.out(ctx, "log", "--oneline", "--no-decorate", "-n", fmt.Sprint(unpushedShown), "@{u}..HEAD")
+	if err != nil {
+		return 0, ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n\nNot yet on %s/%s, pushed with this commit: %s\n", t.remote, t.branch, count(t.ahead, "earlier commit", "earlier commits"))
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	if t.ahead > unpushedShown {
+		fmt.Fprintf(&b, "  … and %d more\n", t.ahead-unpushedShown)
+	}
+	return t.ahead, strings.TrimRight(b.String(), "\n")
 }
 
 // Record keeps the short hash in the run's history, as "commit.id".
@@ -104,7 +135,7 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 	status = strings.TrimRight(status, "\n")
 	fmt.Fprintln(env.Log, status)
 
-	msg, err := commitMessage(ctx, env, dir, status, interactive)
+	msg, earlier, err := commitMessage(ctx, env, r, dir, status, interactive)
 	if err != nil {
 		return err
 	}
@@ -116,7 +147,7 @@ func (c Commit) Run(ctx context.Context, env *tasks.Env) error {
 	if err != nil {
 		return err
 	}
-	done.Files, done.ByPerson = len(staged), interactive
+	done.Files, done.ByPerson, done.Earlier = len(staged), interactive, earlier
 	CommitKey.Put(env, done)
 	env.Action("committed %s as %s %q", count(done.Files, "file", "files"), done.ID, msg)
 	return nil
@@ -139,50 +170,19 @@ func (c Commit) chooseUntracked(ctx context.Context, env *tasks.Env, r *repo, di
 			rest = append(rest, f)
 		}
 	}
+	// Untracked files are not offered in a question of their own: the
+	// commit question lists them as left out, and the person who wants
+	// one git-adds it or sets add_untracked. One question per commit.
 	left := rest
-	switch {
-	case len(rest) == 0:
-	case c.Options.AddUntracked:
+	if len(rest) > 0 && c.Options.AddUntracked {
 		add, left = append(add, rest...), nil
-	case interactive:
-		var picked []string
-		picked, left, err = pickUntracked(ctx, env, dir, rest)
-		if err != nil {
-			return nil, err
-		}
-		add = append(add, picked...)
 	}
 	if len(left) > 0 {
 		fmt.Fprintf(env.Log, "untracked, not committed:\n  %s\n", strings.Join(escaped(left), "\n  "))
-		env.Warn("left out %s (untracked; pick them when asked, git add them, or set task.commit.add_untracked = true): %s",
+		env.Warn("left out %s (untracked; git add them, or set task.commit.add_untracked = true): %s",
 			count(len(left), "file", "files"), shortList(escaped(left), listLimit))
 	}
 	return add, nil
-}
-
-// pickUntracked asks which of the untracked files rest to commit too
-// (none by default) and splits rest into those picked and those left.
-func pickUntracked(ctx context.Context, env *tasks.Env, dir string, rest []string) (picked, left []string, err error) {
-	chosen, err := env.Prompt.MultiSelect(ctx, tasks.Question[[]int]{
-		Text: fmt.Sprintf("%s untracked in %s: commit which too? (none: leave them out)", count(len(rest), "file is", "files are"), dir),
-	}, escaped(rest))
-	if err != nil {
-		return nil, nil, err
-	}
-	in := map[int]bool{}
-	for _, i := range chosen {
-		if i >= 0 && i < len(rest) {
-			in[i] = true
-		}
-	}
-	for i, f := range rest {
-		if in[i] {
-			picked = append(picked, f)
-		} else {
-			left = append(left, f)
-		}
-	}
-	return picked, left, nil
 }
 
 // stage stages the tracked changes of the flake's folder and the
@@ -203,17 +203,19 @@ func stage(ctx context.Context, env *tasks.Env, r *repo, add []string) ([]string
 }
 
 // commitMessage is the message the person types after seeing status
-// (trimmed; blank: no commit), or the --yes message.
-func commitMessage(ctx context.Context, env *tasks.Env, dir, status string, interactive bool) (string, error) {
+// and the earlier commits that will go with this one (trimmed; blank: no
+// commit), or the --yes message; and how many earlier commits were shown.
+func commitMessage(ctx context.Context, env *tasks.Env, r *repo, dir, status string, interactive bool) (string, int, error) {
 	if !interactive {
-		return defaultMessage(env), nil
+		return defaultMessage(env), 0, nil
 	}
+	earlier, unpushed := r.unpushed(ctx)
 	msg, err := env.Prompt.Input(ctx, tasks.Question[string]{Text: "Commit message (blank: no commit)",
-		Body: "To commit in " + dir + " (?? untracked, left out):\n" + status})
+		Body: "To commit in " + dir + " (?? untracked, left out):\n" + status + unpushed})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return strings.TrimSpace(msg), nil
+	return strings.TrimSpace(msg), earlier, nil
 }
 
 // commit commits what is staged in the flake's folder with msg and

@@ -69,7 +69,7 @@ func TestCommitYesLeavesUntrackedOut(t *testing.T) {
 	if !slices.Equal(r.Actions, []string{`committed 2 files as ` + id + ` "rebuild: demo 2026-05-04 03:02 (generation 2)"`}) {
 		t.Errorf("actions %q", r.Actions)
 	}
-	want := "left out 2 files (untracked; pick them when asked, git add them, or set task.commit.add_untracked = true): " +
+	want := "left out 2 files (untracked; git add them, or set task.commit.add_untracked = true): " +
 		".backups/x.backup-1, .claude/settings.local.json"
 	if !slices.Equal(r.Warnings, []string{want}) {
 		t.Errorf("warnings %q, want %q", r.Warnings, want)
@@ -99,35 +99,32 @@ func TestCommitAddUntracked(t *testing.T) {
 	}
 }
 
-// In a terminal the untracked files are offered, none picked by default;
-// exactly the picked ones are committed, and what will be committed is
-// shown before the message is asked for.
-func TestCommitPicksUntrackedInTerminal(t *testing.T) {
+// In a terminal the commit asks one question, its message: the untracked
+// files are listed in it as left out, not offered in a question of their
+// own, and not committed; what will be committed is shown with it.
+func TestCommitListsUntrackedInItsOneQuestion(t *testing.T) {
 	w := untrackedWorld(t)
-	p := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{[]int{1}, "with settings"}}
+	p := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{"update"}}
 	env := w.env("commit", p, false)
 	if err := w.run(Commit{}, env); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Offered(); len(got) != 1 || !slices.Equal(got[0], []string{".backups/x.backup-1", ".claude/settings.local.json"}) {
-		t.Errorf("offered %q", got)
-	}
-	if got := p.Asked(); len(got) != 2 || got[0] != "2 files are untracked in "+w.s.Flake+": commit which too? (none: leave them out)" {
+	if got := p.Asked(); len(got) != 1 || got[0] != "Commit message (blank: no commit)" {
 		t.Errorf("asked %q", got)
 	}
-	shown := strings.Join(p.Printed(), "\n")
-	for _, line := range []string{"M  flake.lock", "M  notes.md", "A  .claude/settings.local.json", "?? .backups/x.backup-1"} {
+	shown := strings.Join(p.Bodies(), "\n")
+	for _, line := range []string{"M  flake.lock", "M  notes.md", "?? .claude/settings.local.json", "?? .backups/x.backup-1"} {
 		if !strings.Contains(shown, line) {
 			t.Errorf("shown %q lacks %q", shown, line)
 		}
 	}
-	if got := w.committed(); !slices.Equal(got, []string{".claude/settings.local.json", "flake.lock", "notes.md"}) {
+	if got := w.committed(); !slices.Equal(got, []string{"flake.lock", "notes.md"}) {
 		t.Errorf("committed %q", got)
 	}
-	if r := env.Report(); len(r.Warnings) != 1 || !strings.HasPrefix(r.Warnings[0], "left out 1 file ") || !strings.HasSuffix(r.Warnings[0], ": .backups/x.backup-1") {
+	if r := env.Report(); len(r.Warnings) != 1 || !strings.HasPrefix(r.Warnings[0], "left out 2 files ") {
 		t.Errorf("warnings %q", r.Warnings)
 	}
-	if c, _ := CommitKey.Get(env); !c.ByPerson || c.Files != 3 {
+	if c, _ := CommitKey.Get(env); !c.ByPerson || c.Files != 2 || c.Earlier != 0 {
 		t.Errorf("handed on %+v", c)
 	}
 }
@@ -147,12 +144,13 @@ func TestCommitNewFlakeLock(t *testing.T) {
 }
 
 // After the person has seen and approved a commit in this run, push sends
-// it without a question of its own; after a --yes commit, or with other
-// unpushed commits, push still asks.
+// it, and the earlier unpushed commits its question listed, without a
+// question of its own; after a --yes commit, or with a commit the person
+// has not seen, push still asks.
 func TestPushAfterApprovedCommitAsksNothing(t *testing.T) {
 	t.Run("approved", func(t *testing.T) {
 		w := untrackedWorld(t)
-		if err := w.run(Commit{}, w.env("commit", &taskstest.Prompter{T: t, Terminal: true, Answers: []any{[]int{}, "update"}}, false)); err != nil {
+		if err := w.run(Commit{}, w.env("commit", &taskstest.Prompter{T: t, Terminal: true, Answers: []any{"update"}}, false)); err != nil {
 			t.Fatal(err)
 		}
 		p := &taskstest.Prompter{T: t, Terminal: true}
@@ -172,17 +170,35 @@ func TestPushAfterApprovedCommitAsksNothing(t *testing.T) {
 			t.Errorf("report %+v", r)
 		}
 	})
+	t.Run("an earlier commit listed in the question", func(t *testing.T) {
+		w := untrackedWorld(t)
+		w.git("commit", "-q", "--allow-empty", "-m", "by hand")
+		cp := &taskstest.Prompter{T: t, Terminal: true, Answers: []any{"update"}}
+		if err := w.run(Commit{}, w.env("commit", cp, false)); err != nil {
+			t.Fatal(err)
+		}
+		if b := cp.Bodies(); len(b) != 1 || !strings.Contains(b[0], "Not yet on origin/main, pushed with this commit: 1 earlier commit") || !strings.Contains(b[0], " by hand") {
+			t.Errorf("the commit question's body %q does not list the earlier commit", b)
+		}
+		p := &taskstest.Prompter{T: t, Terminal: true}
+		if err := w.run(Push{}, w.env("push", p, false)); err != nil || len(p.Asked()) != 0 {
+			t.Errorf("push %v, asked %q", err, p.Asked())
+		}
+		if remote := w.git("--git-dir", w.s.Remote, "rev-parse", "main"); remote != w.git("rev-parse", "HEAD") {
+			t.Error("not pushed")
+		}
+	})
 	for name, prepare := range map[string]func(w *world){
 		"commit by --yes": func(w *world) {
 			if err := w.run(Commit{}, w.env("commit", nil, true)); err != nil {
 				w.t.Fatal(err)
 			}
 		},
-		"an older commit waiting": func(w *world) {
-			w.git("commit", "-q", "--allow-empty", "-m", "by hand")
-			if err := w.run(Commit{}, w.env("commit", &taskstest.Prompter{T: w.t, Terminal: true, Answers: []any{[]int{}, "update"}}, false)); err != nil {
+		"a commit made after the question": func(w *world) {
+			if err := w.run(Commit{}, w.env("commit", &taskstest.Prompter{T: w.t, Terminal: true, Answers: []any{"update"}}, false)); err != nil {
 				w.t.Fatal(err)
 			}
+			w.git("commit", "-q", "--allow-empty", "-m", "by hand")
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -85,12 +85,13 @@ func (Push) Run(ctx context.Context, env *tasks.Env) error {
 	return nil
 }
 
-// justApproved reports whether the only commit to push is the one commit
-// made in this run with the person (who saw what it holds and typed its
-// message). Commits made before, or by --yes, are asked about.
+// justApproved reports whether what is to push is the one commit made in
+// this run with the person (who saw what it holds and typed its message)
+// on top of the earlier unpushed commits its question listed. Commits
+// made by --yes, or after the question, are asked about.
 func (r *repo) justApproved(ctx context.Context, env *tasks.Env, t pushTarget) bool {
 	c, ok := CommitKey.Get(env)
-	if !ok || !c.ByPerson || t.ahead != 1 {
+	if !ok || !c.ByPerson || t.ahead != 1+c.Earlier {
 		return false
 	}
 	head, err := r.out(ctx, "rev-parse", "HEAD")
