@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
+	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 // CleanupLine is one line of a cleanup plan: something that goes or
@@ -251,7 +254,7 @@ func askCleanup(ctx context.Context, env *Env, prompt Prompter, plans []CleanupP
 	}
 	prompt.Println(table)
 	q := Question[rune]{
-		Text:           fmt.Sprintf("Apply the cleanup plan: delete the %s marked goes (%s)?", countOf(n, "item", "items"), FormatBytes(bytes)),
+		Text:           fmt.Sprintf("Apply the cleanup plan: delete the %s marked goes (%s)?", text.Plural(n, "item", "items"), fsutil.FormatBytes(bytes)),
 		Default:        'n',
 		NonInteractive: 'n',
 	}
@@ -357,7 +360,7 @@ func CleanupTable(plans []CleanupPlan) string {
 			fmt.Fprintf(&s, "  %-*s  %-*s  %*s  %s\n", w[0], r[0], w[1], r[1], w[2], r[2], r[3])
 		}
 	}
-	fmt.Fprintf(&s, "total: %s to go, %s", countOf(goesN, "item", "items"), FormatBytes(goesB))
+	fmt.Fprintf(&s, "total: %s to go, %s", text.Plural(goesN, "item", "items"), fsutil.FormatBytes(goesB))
 	return s.String()
 }
 
@@ -365,34 +368,5 @@ func sizeText(n int64) string {
 	if n < 0 {
 		return "?"
 	}
-	return FormatBytes(n)
-}
-
-// FormatBytes writes n in binary units: "512 B", "1.5 KiB", "120 MiB".
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < 0 {
-		return "-" + FormatBytes(-n)
-	}
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n)
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	i := -1
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %s", v, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
-func countOf(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	return fsutil.FormatBytes(n)
 }
