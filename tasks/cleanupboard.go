@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/rebuild-nixos/rebuild/internal/text"
-	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
 // CleanupLine is one line of a cleanup plan: something that goes or
@@ -254,7 +253,7 @@ func askCleanup(ctx context.Context, env *Env, prompt Prompter, plans []CleanupP
 	}
 	prompt.Println(table)
 	q := Question[rune]{
-		Text:           fmt.Sprintf("Apply the cleanup plan: delete the %s marked goes (%s)?", text.Plural(n, "item", "items"), fsutil.FormatBytes(bytes)),
+		Text:           fmt.Sprintf("Apply the cleanup plan: delete the %s marked goes (%s)?", text.Plural(n, "item", "items"), text.FormatBytes(bytes)),
 		Default:        'n',
 		NonInteractive: 'n',
 	}
@@ -360,7 +359,7 @@ func CleanupTable(plans []CleanupPlan) string {
 			fmt.Fprintf(&s, "  %-*s  %-*s  %*s  %s\n", w[0], r[0], w[1], r[1], w[2], r[2], r[3])
 		}
 	}
-	fmt.Fprintf(&s, "total: %s to go, %s", text.Plural(goesN, "item", "items"), fsutil.FormatBytes(goesB))
+	fmt.Fprintf(&s, "total: %s to go, %s", text.Plural(goesN, "item", "items"), text.FormatBytes(goesB))
 	return s.String()
 }
 
@@ -368,5 +367,5 @@ func sizeText(n int64) string {
 	if n < 0 {
 		return "?"
 	}
-	return fsutil.FormatBytes(n)
+	return text.FormatBytes(n)
 }

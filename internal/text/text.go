@@ -1,8 +1,9 @@
 // Package text holds the few wording helpers every part of rebuild
 // shares when it writes a sentence for the person: a counted noun ("3
-// caches") and a capital first letter. It is a leaf: anyone may import
-// it, it imports nothing of ours. Paths shown with ~ are fsutil.Tilde's,
-// sizes fsutil.FormatBytes's.
+// caches"), a size in binary units ("1.2 KiB") and a capital first
+// letter. It is a leaf: anyone may import it, it imports nothing of ours.
+// Paths shown with ~ are fsutil.Tilde's (they are escaped for the
+// terminal there).
 package text
 
 import (

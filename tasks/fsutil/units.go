@@ -5,30 +5,14 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
 // FormatBytes renders n in binary units, the way du -h and the summary
-// show sizes: "512 B", "1.2 KiB", "3.4 GiB".
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < 0 {
-		return "-" + FormatBytes(-n)
-	}
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n)
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	i := -1
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %s", v, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
+// show sizes: "512 B", "1.2 KiB", "3.4 GiB" (internal/text owns it, so
+// that packages below tasks can use it too).
+func FormatBytes(n int64) string { return text.FormatBytes(n) }
 
 // ParseSize reads a size such as "100M", "1.5GiB", "5MB" or "4096".
 // K, M, G, T and KiB, MiB, GiB, TiB are binary (powers of 1024); KB, MB,
