@@ -102,6 +102,21 @@ func (tm *tmuxTerm) exited() (int, bool) {
 	return code, true
 }
 
+// nextQuestion waits until a question is open on the screen (true, with
+// the screen) or the program has exited (false).
+func (tm *tmuxTerm) nextQuestion() (string, bool) {
+	for {
+		if _, done := tm.exited(); done {
+			return "", false
+		}
+		s := tm.screen()
+		if l, _ := openQuestion(s); l != "" {
+			return s, true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitScreen polls the screen until cond holds and returns it; the
 // deadline only guards against a hang.
 func (tm *tmuxTerm) waitScreen(what string, cond func(string) bool) string {
@@ -261,18 +276,8 @@ func conversationDemo(t *testing.T, width, height int) {
 
 	// 3. The rest, in the order they come.
 	for {
-		var s string
-		for {
-			if _, done := tm.exited(); done {
-				break
-			}
-			s = tm.screen()
-			if l, _ := openQuestion(s); l != "" {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if _, done := tm.exited(); done {
+		s, open := tm.nextQuestion()
+		if !open {
 			break
 		}
 		l, block := openQuestion(s)

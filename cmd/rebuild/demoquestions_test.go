@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/demo"
 	"github.com/rebuild-nixos/rebuild/schedule"
@@ -99,18 +98,8 @@ func runDemoAnsweringYes(t *testing.T, width int, cleanupKey string, atCleanup f
 
 	var met []string // the questions met, as "label: prompt line"
 	for {
-		var s string
-		for {
-			if _, done := tm.exited(); done {
-				break
-			}
-			s = tm.screen()
-			if l, _ := openQuestion(s); l != "" {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if _, done := tm.exited(); done {
+		s, open := tm.nextQuestion()
+		if !open {
 			break
 		}
 		label, block := openQuestion(s)
