@@ -3,7 +3,6 @@ package render
 import (
 	"encoding/json"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/termtext"
@@ -50,26 +49,14 @@ const jsonStatusEvery = 50 * time.Millisecond
 // jsonOut writes one object per line; Release events are not written, and
 // verbose log lines go to Options.Err so Out stays parseable.
 type jsonOut struct {
-	o         Options
-	mu        sync.Mutex
-	status    *statusGate
-	stopTicks func()
-	once      sync.Once
+	o Options
+	gated
 }
 
 func newJSON(o Options) *jsonOut {
-	r := &jsonOut{o: o, status: newStatusGate(jsonStatusEvery)}
-	r.stopTicks = o.Ticker(heldEvery, r.tick)
+	r := &jsonOut{o: o}
+	r.start(o, jsonStatusEvery, r.eventLocked)
 	return r
-}
-
-// tick writes the held status lines that are due.
-func (r *jsonOut) tick() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.status.due(r.o.Now()) {
-		r.eventLocked(e)
-	}
 }
 
 func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }
@@ -83,18 +70,9 @@ func (r *jsonOut) Emit(e schedule.Event) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch e.Kind {
-	case schedule.Status:
-		if !r.status.offer(e) {
-			return
-		}
-	case schedule.Finish:
-		if last, held := r.status.finished(e.Task); held {
-			last.Time = e.Time
-			r.eventLocked(last)
-		}
+	if r.passLocked(e, r.eventLocked) {
+		r.eventLocked(e)
 	}
-	r.eventLocked(e)
 }
 
 // eventLocked writes e as one line.
@@ -167,6 +145,6 @@ func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
 
 // Close stops the ticker. Idempotent.
 func (r *jsonOut) Close() error {
-	r.once.Do(r.stopTicks)
+	r.stop()
 	return nil
 }

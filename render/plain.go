@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
@@ -23,27 +22,18 @@ const statusEvery = 2 * time.Second
 //
 // It never writes an escape code and never prompts.
 type plain struct {
-	o         Options
-	mu        sync.Mutex
-	status    *statusGate
-	stopTicks func()
-	once      sync.Once
+	o Options
+	gated
 }
 
 func newPlain(o Options) *plain {
-	r := &plain{o: o, status: newStatusGate(statusEvery)}
-	r.stopTicks = o.Ticker(heldEvery, r.tick)
+	r := &plain{o: o}
+	r.start(o, statusEvery, r.statusLocked)
 	return r
 }
 
-// tick writes the held status lines that are due.
-func (r *plain) tick() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.status.due(r.o.Now()) {
-		r.writeLocked(e.Time, statusLine(e))
-	}
-}
+// statusLocked writes a status line that the gate let through.
+func (r *plain) statusLocked(e schedule.Event) { r.writeLocked(e.Time, statusLine(e)) }
 
 func statusLine(e schedule.Event) string { return "status  " + e.Task + ": " + clean(e.Status) }
 
@@ -94,17 +84,9 @@ func (r *plain) Emit(e schedule.Event) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch e.Kind {
-	case schedule.Status:
-		if !r.status.offer(e) {
-			return
-		}
-	case schedule.Finish:
-		if last, held := r.status.finished(e.Task); held {
-			r.writeLocked(e.Time, statusLine(last))
-		}
+	if r.passLocked(e, r.statusLocked) {
+		r.writeLocked(e.Time, line)
 	}
-	r.writeLocked(e.Time, line)
 }
 
 func (r *plain) write(t time.Time, line string) {
@@ -140,6 +122,6 @@ func (r *plain) Summary(s *schedule.Summary, logDir string) {
 
 // Close stops the ticker. Idempotent.
 func (r *plain) Close() error {
-	r.once.Do(r.stopTicks)
+	r.stop()
 	return nil
 }

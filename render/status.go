@@ -2,6 +2,7 @@ package render
 
 import (
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
@@ -70,3 +71,44 @@ func (g *statusGate) finished(task string) (last schedule.Event, held bool) {
 	delete(g.written, task)
 	return last, held
 }
+
+// gated is what plain and json share: one lock over their writes, the
+// status gate, and the tick that writes the held lines that are due.
+type gated struct {
+	mu        sync.Mutex
+	status    *statusGate
+	stopTicks func()
+	once      sync.Once
+}
+
+// start sets the gate's interval and starts the tick; write writes one
+// status event with the lock held.
+func (g *gated) start(o Options, every time.Duration, write func(schedule.Event)) {
+	g.status = newStatusGate(every)
+	g.stopTicks = o.Ticker(heldEvery, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, e := range g.status.due(o.Now()) {
+			write(e)
+		}
+	})
+}
+
+// passLocked reports whether e is written now: a Status event only when
+// the gate lets it through (else it is held); before a Finish, the line
+// its task still held is written with write. The caller holds mu.
+func (g *gated) passLocked(e schedule.Event, write func(schedule.Event)) bool {
+	switch e.Kind {
+	case schedule.Status:
+		return g.status.offer(e)
+	case schedule.Finish:
+		if last, held := g.status.finished(e.Task); held {
+			last.Time = e.Time
+			write(last)
+		}
+	}
+	return true
+}
+
+// stop stops the tick. Idempotent.
+func (g *gated) stop() { g.once.Do(g.stopTicks) }
