@@ -50,6 +50,9 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
+	if env.DryRun {
+		return a.dryActivate(ctx, env, built)
+	}
 	if a.Options.Ask && !env.Yes {
 		if err := confirmActivation(ctx, env, out); err != nil {
 			return err

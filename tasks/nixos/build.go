@@ -67,6 +67,10 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Runner == nil {
 		return errors.New("no command runner")
 	}
+	if env.DryRun {
+		_, dir, _ := env.Flake()
+		return b.dryRun(ctx, env, attr, dir)
+	}
 	args := []string{"nix", "build", "--no-link", "--json", attr, "--log-format", "internal-json", "-v"}
 	if impure {
 		args = append(args, "--impure")

@@ -72,6 +72,9 @@ func output(ctx context.Context, env *tasks.Env, c proc.Cmd) (string, error) {
 type Built struct {
 	Out     string
 	Changed bool
+	// NotBuilt: a dry run's evaluation; Out is where the system would be,
+	// and it is not in the store yet.
+	NotBuilt bool
 }
 
 // Record keeps the store path in the run's history, as "build.out".

@@ -190,7 +190,14 @@ func TestSpecs(t *testing.T) {
 	if s := byName["generations"]; s.Interactive || !s.Cleanup || !s.Root || !s.DryRun || s.Phase != 9 || !slices.Equal(s.Needs, []string{"accept"}) {
 		t.Errorf("generations %+v", s)
 	}
-	if s := byName["build"]; s.DryRun || !s.Critical || !slices.Equal(s.Needs, []string{"flake-update"}) {
+	// The system chain says what it would do in a dry run (issue 11):
+	// which inputs, what would be built and fetched, which units.
+	for _, n := range []string{"flake-update", "activate"} {
+		if !byName[n].DryRun {
+			t.Errorf("%s has no dry run", n)
+		}
+	}
+	if s := byName["build"]; !s.DryRun || !s.Critical || !slices.Equal(s.Needs, []string{"flake-update"}) {
 		t.Errorf("build %+v", s)
 	}
 }

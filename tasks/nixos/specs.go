@@ -19,6 +19,7 @@ func Specs() []tasks.Spec {
 			Critical:    true,
 			UsesFlake:   true,
 			Estimate:    10 * time.Second,
+			DryRun:      true,
 			Task:        FlakeUpdate{Options: defaultFlakeUpdateOptions()},
 		},
 		{
@@ -31,6 +32,7 @@ func Specs() []tasks.Spec {
 			UsesFlake:   true,
 			UsesHost:    true,
 			Estimate:    3 * time.Minute,
+			DryRun:      true,
 			Task:        Build{Options: defaultBuildOptions()},
 		},
 		{
@@ -52,6 +54,7 @@ func Specs() []tasks.Spec {
 			Root:          true,
 			HoldInterrupt: true,
 			Estimate:      30 * time.Second,
+			DryRun:        true,
 			Task:          Activate{},
 		},
 		{

@@ -44,6 +44,9 @@ func (u FlakeUpdate) Run(ctx context.Context, env *tasks.Env) error {
 	if dir == "" {
 		return tasks.Skip("the flake %s is not a local directory: nothing to update", env.Config.Flake)
 	}
+	if env.DryRun {
+		return u.dryRun(ctx, env, dir)
+	}
 	args := []string{"nix", "flake", "update"}
 	if len(inputs) > 0 {
 		args = []string{"nix", "flake", "lock"}
