@@ -152,7 +152,10 @@ func newRoot(f *Factory, runF func(*runOptions) error) *cobra.Command {
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		// --version says what `rebuild version` says.
+		Version: versionLine(),
 	}
+	root.SetVersionTemplate("rebuild {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	addGlobalFlags(root, f)
 	bindRun(root, f, runF)
@@ -183,6 +186,7 @@ func addGlobalFlags(root *cobra.Command, f *Factory) {
 	pf.StringVar(&g.flake, "flake", "", "the flake (config key flake; else NH_OS_FLAKE, NH_FLAKE, /etc/nixos, ~/nixos-config)")
 	pf.StringVarP(&g.host, "host", "H", "", "NixOS configuration to build (default: short hostname)")
 	pf.StringVar(&g.elevate, "elevate", "", "how to become root: sudo, doas, run0 or none")
+	_ = root.RegisterFlagCompletionFunc("elevate", cobra.FixedCompletions([]string{"sudo", "doas", "run0", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also NO_COLOR)")
 	pf.BoolVar(&g.noUpdate, "no-update", false, "skip flake-update")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
@@ -198,7 +202,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		if !cmd.HasParent() {
 			names := commandNames(cmd)
-			if s := suggest.Closest(args[0], names); s != "" {
+			if s := suggestCommand(args[0], names); s != "" {
 				return usagef("unknown command %q (did you mean %q?); commands: %s", args[0], s, strings.Join(names, ", "))
 			}
 			return usagef("unknown command %q; commands: %s", args[0], strings.Join(names, ", "))
@@ -206,6 +210,23 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 	}
 	return nil
+}
+
+// suggestCommand is the command a mistyped word meant: the one
+// command the word begins, as cobra's suggestions have it ("hist" for
+// history, not the typo "list"), else a typo by the one rule of
+// internal/suggest.
+func suggestCommand(word string, names []string) string {
+	var prefixed []string
+	for _, n := range names {
+		if len(word) >= 2 && n != word && strings.HasPrefix(n, strings.ToLower(word)) {
+			prefixed = append(prefixed, n)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return suggest.Closest(word, names)
 }
 
 // commandNames are the commands root offers, as help lists them.

@@ -20,6 +20,9 @@ func newConfigCmd(f *Factory) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
+				if s := suggestCommand(args[0], commandNames(cmd)); s != "" {
+					return usagef("unknown config subcommand %q (did you mean %q?): show, path or init", args[0], s)
+				}
 				return usagef("unknown config subcommand %q: show, path or init", args[0])
 			}
 			return usagef("config needs a subcommand: show, path or init")

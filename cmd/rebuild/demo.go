@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/internal/demo"
+	"github.com/rebuild-nixos/rebuild/render"
 )
 
 // demoOptions are the flags of `rebuild demo`: the run flags, and whether
@@ -107,15 +108,26 @@ func (o *demoOptions) inSandbox(s *demo.Sandbox) *runOptions {
 	r := *o.Run
 	r.Sys = &dsys
 	r.Load.File = s.ConfigFile()
+	r.LogsRemoved = !o.KeepSandbox
 	return &r
 }
 
+// removeSandbox removes the sandbox, or keeps it, and ends the summary
+// saying which: the summary's log folder was in it.
 func (o *demoOptions) removeSandbox(s *demo.Sandbox) {
+	// Below the summary, except with --output json, whose stdout is
+	// JSON only.
+	w := o.Run.IO.Out
+	if o.Run.Output == render.ModeJSON {
+		w = o.Run.IO.Err
+	}
 	if o.KeepSandbox {
-		fmt.Fprintf(o.Run.IO.Err, "rebuild demo: sandbox kept in %s\n", s.Root)
+		fmt.Fprintf(w, "rebuild demo: the sandbox is kept in %s\n", s.Root)
 		return
 	}
 	if err := s.Remove(); err != nil {
 		fmt.Fprintf(o.Run.IO.Err, "rebuild demo: removing %s: %v\n", s.Root, err)
+		return
 	}
+	fmt.Fprintf(w, "rebuild demo: the sandbox %s was removed, and the run's logs with it (--keep-sandbox keeps them)\n", s.Root)
 }

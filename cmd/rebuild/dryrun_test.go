@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
 )
 
 // links is every symbolic link under dirs with its target, and the bytes
@@ -86,5 +90,63 @@ func TestNixOSDryRunSaysWhatWouldBeBuilt(t *testing.T) {
 	}
 	if g, c := n.generations(); len(g) != 1 || c != 1 {
 		t.Errorf("generations %v, current %d", g, c)
+	}
+}
+
+// rebuild rollback says each thing once: the result on stdout, progress
+// on stderr, and no line on both (or twice on one).
+func TestNixOSRollbackSaysEachThingOnce(t *testing.T) {
+	n := newNixOS(t, "", "1.1")
+	for _, args := range [][]string{{"rollback", "--dry-run"}, {"rollback"}} {
+		out, errOut, code := n.run(nil, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		seen := map[string]int{}
+		for _, l := range strings.Split(out+errOut, "\n") {
+			if l = strings.TrimSpace(strings.TrimPrefix(l, "… ")); l != "" {
+				seen[l]++
+			}
+		}
+		for l, k := range seen {
+			if k > 1 {
+				t.Errorf("%v: %q printed %d times\nstdout:\n%s\nstderr:\n%s", args, l, k, out, errOut)
+			}
+		}
+		if !strings.Contains(out, "roll") || strings.Contains(errOut, "rolled back from") || strings.Contains(errOut, "would roll back") {
+			t.Errorf("%v: the result belongs on stdout only\nstdout:\n%s\nstderr:\n%s", args, out, errOut)
+		}
+	}
+}
+
+// rebuild demo --keep-sandbox ends with the sandbox's path, and the
+// summary's log folder is in it and there.
+func TestDemoKeepSandboxSaysWhere(t *testing.T) {
+	if !nixtest.Available() {
+		t.Skip("nix is not on PATH")
+	}
+	tmp := t.TempDir()
+	cmd := rebuildCmd(t, tmp, "demo", "--keep-sandbox", "--only=disk", "--output", "plain")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // the kept sandbox's store is read-only
+		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	if code := waitExit(t, cmd, func() string { return out.String() + errOut.String() }); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	kept := regexp.MustCompile(`rebuild demo: the sandbox is kept in (\S+)`).FindStringSubmatch(out.String())
+	logs := regexp.MustCompile(`(?m)^logs: (\S+)`).FindStringSubmatch(out.String())
+	if kept == nil || logs == nil || !strings.HasPrefix(logs[1], kept[1]+"/") || !exists(logs[1]) {
+		t.Errorf("kept %v, logs %v:\n%s", kept, logs, out.String())
 	}
 }

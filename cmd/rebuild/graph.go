@@ -35,6 +35,7 @@ dashed edges are after (ordering only). --only and --skip select as for a run.
 		},
 	}
 	cmd.Flags().StringVar(&o.Format, "format", "text", "text, dot, mermaid or json")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "dot", "mermaid", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	addSelectFlags(cmd, f, &o.selectOptions)
 	return cmd
 }

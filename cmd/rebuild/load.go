@@ -110,6 +110,21 @@ type selectOptions struct {
 	Only, Skip string
 }
 
+// emptyError is the usage error of a run whose selection leaves nothing
+// to run, naming the flags that emptied it: a run of nothing that exits 0
+// and records an empty run would hide the mistake. (plan and graph show
+// the empty selection instead: that is their answer.)
+func (sel selectOptions) emptyError() error {
+	switch {
+	case sel.Only != "" && sel.Skip != "":
+		return usagef("--only=%s with --skip=%s selects no task: --skip takes out everything --only selects", sel.Only, sel.Skip)
+	case sel.Skip != "":
+		return usagef("--skip=%s leaves no task to run", sel.Skip)
+	default:
+		return usagef("--only=%s selects no task", sel.Only)
+	}
+}
+
 func addSelectFlags(cmd *cobra.Command, f *Factory, o *selectOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Only, "only", "", "run only these: comma list of task names, phase numbers 1–14 or group names")

@@ -777,6 +777,10 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("left in the temporary directory: %v", left)
 	}
+	// The summary points at no log folder it has just removed, and says so.
+	if strings.Contains(out.String(), "logs: "+m[1]) || !strings.Contains(out.String(), "rebuild demo: the sandbox "+m[1]+" was removed") {
+		t.Errorf("the summary does not say the sandbox was removed:\n%s", out.String())
+	}
 }
 
 // rebuild demo reads no configuration of the machine's: a system-wide file

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -52,7 +53,11 @@ func rollbackRun(o *rollbackOptions) error {
 	ex := newExecutor(o.Sys, cfg.Elevate, o.IO.Terminal())
 	defer ex.Close()
 	env := tasks.NewEnv("rollback", statusPrinter{o.IO}, nil)
-	env.Log = o.IO.Err
+	// Each thing is said once: progress (the commands' meaningful lines
+	// among it) as "… status" on stderr, the result on stdout. A log on
+	// stderr as well would repeat both; a failed command's error carries
+	// its last lines.
+	env.Log = io.Discard
 	env.Now = o.Sys.Now
 	env.Config = cfg
 	env.Home = o.Sys.Home
@@ -73,8 +78,12 @@ func rollbackRun(o *rollbackOptions) error {
 	if err := nixos.Rollback(ctx, env); err != nil {
 		return err
 	}
-	for _, a := range env.Report().Actions {
+	rep := env.Report()
+	for _, a := range rep.Actions {
 		fmt.Fprintln(o.IO.Out, a)
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
 	}
 	return nil
 }

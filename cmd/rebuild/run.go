@@ -32,6 +32,9 @@ type runOptions struct {
 	Keep      int
 	KeepSet   bool // --keep was given
 	KeepSince string
+	// LogsRemoved: the logs go away when the run ends (the demo's sandbox
+	// holds them), so the summary does not point at them.
+	LogsRemoved bool
 }
 
 func newRunCmd(f *Factory, runF func(*runOptions) error) *cobra.Command {
@@ -69,6 +72,7 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.BoolVarP(&o.DryRun, "dry-run", "n", false, "show the plan and what each task would change; change nothing")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "stream every task's output, prefixed [task]")
 	fl.StringVar(&o.Output, "output", "auto", "output: auto, tty, plain, json or quiet")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"auto", "tty", "plain", "json", "quiet"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.BoolVar(&o.Strict, "strict", false, "exit 1 when any task failed, not only a critical one")
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
@@ -102,6 +106,9 @@ func runRun(o *runOptions) error {
 	p, err := buildPlan(o.Sys, o.Load, o.selectOptions)
 	if err != nil {
 		return err
+	}
+	if p.graph.Len() == 0 && p.full.Len() > 0 {
+		return o.selectOptions.emptyError()
 	}
 	// Before anything starts: a run that cannot do what it was asked
 	// says so once, and leaves no trace.

@@ -112,7 +112,11 @@ func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 			fmt.Fprintf(o.IO.Err, "rebuild: compacting history (history_max): %v\n", err)
 		}
 	}
-	s.rend.Summary(sum, s.logs.Dir())
+	logDir := s.logs.Dir()
+	if o.LogsRemoved {
+		logDir = ""
+	}
+	s.rend.Summary(sum, logDir)
 	s.close()
 	if err := s.logs.Prune(); err != nil {
 		fmt.Fprintf(o.IO.Err, "rebuild: pruning old logs: %v\n", err)

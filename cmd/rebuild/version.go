@@ -50,6 +50,12 @@ func newVersionCmd(f *Factory, runF func(*versionOptions) error) *cobra.Command 
 }
 
 func versionRun(o *versionOptions) error {
-	fmt.Fprintf(o.IO.Out, "rebuild %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(o.IO.Out, "rebuild %s\n", versionLine())
 	return nil
+}
+
+// versionLine is the version with the Go it was built with and the
+// platform, as `rebuild version` and `rebuild --version` print it.
+func versionLine() string {
+	return fmt.Sprintf("%s (%s, %s/%s)", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
