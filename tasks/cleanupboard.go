@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rebuild-nixos/rebuild/internal/table"
 	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
@@ -244,8 +245,17 @@ func askCleanup(ctx context.Context, env *Env, prompt Prompter, plans []CleanupP
 			bytes += max(p.Lines[i].Bytes, 0)
 		}
 	}
-	table := CleanupTable(plans)
-	fmt.Fprintln(env.Log, table)
+	fmt.Fprintln(env.Log, CleanupTable(plans))
+	// The screen gets it laid out for the terminal; the log has it all.
+	// It is the question's whole matter, so it may take the screen but
+	// the title, total, question and prompt.
+	o := env.TableOptions(0)
+	if env.Screen != nil {
+		if _, h := env.Screen(); h > 0 {
+			o.MaxRows = max(h-8, 6)
+		}
+	}
+	table := CleanupTableFor(plans, o)
 	if n == 0 {
 		// Nothing is proposed: the one question is which, if any, of
 		// what may go should go.
@@ -320,8 +330,15 @@ func pickLines(ctx context.Context, env *Env, prompt Prompter, plans []CleanupPl
 
 // CleanupTable is the plans as one table, grouped by task, as `nh clean`
 // shows it: each line goes or stays, with its size and the reason, and a
-// total of what goes.
-func CleanupTable(plans []CleanupPlan) string {
+// total of what goes. It is as wide as its cells, for the log.
+func CleanupTable(plans []CleanupPlan) string { return CleanupTableFor(plans, table.Options{}) }
+
+// CleanupTableFor is CleanupTable laid out by o: fitted to o.Width (a
+// label or reason too wide is cut in the middle, keeping its start and
+// end; a size is never cut), and, with o.MaxRows, its first lines only,
+// then "… N more (all in the log)" and the total. How the board asks is
+// not changed by it: only how the table is drawn.
+func CleanupTableFor(plans []CleanupPlan, o table.Options) string {
 	var rows [][4]string
 	var w [4]int
 	var heads []int // row index where a task's group starts
@@ -338,11 +355,21 @@ func CleanupTable(plans []CleanupPlan) string {
 			}
 			r := [4]string{mark, l.Label, sizeText(l.Bytes), l.Reason}
 			for i, c := range r {
-				w[i] = max(w[i], len([]rune(c)))
+				w[i] = max(w[i], table.Width(c))
 			}
 			rows = append(rows, r)
 		}
 	}
+	if o.Width > 0 {
+		// Rows are indented by two; the mark and the size keep their
+		// width; the reason gives way before the label (a path).
+		fit := w[:]
+		for _, m := range [][2]int{{w[1], 24}, {32, 24}, {32, 12}, {16, 12}} {
+			fit = table.Fit(fit, []int{w[0], min(w[1], m[0]), w[2], min(w[3], m[1])}, o.Width-2, table.Gap)
+		}
+		copy(w[:], fit)
+	}
+	shown := shownRows(plans, o.MaxRows)
 	var s strings.Builder
 	s.WriteString("Cleanup plan\n")
 	for pi, p := range plans {
@@ -350,17 +377,66 @@ func CleanupTable(plans []CleanupPlan) string {
 		if p.Title != "" {
 			title += " — " + p.Title
 		}
+		if o.Width > 0 {
+			title = table.Middle(title, o.Width)
+		}
 		s.WriteString(title + "\n")
 		end := len(rows)
 		if pi+1 < len(heads) {
 			end = heads[pi+1]
 		}
-		for _, r := range rows[heads[pi]:end] {
-			fmt.Fprintf(&s, "  %-*s  %-*s  %*s  %s\n", w[0], r[0], w[1], r[1], w[2], r[2], r[3])
+		for _, r := range rows[heads[pi] : heads[pi]+shown[pi]] {
+			label, reason := table.Middle(r[1], w[1]), table.Middle(r[3], w[3])
+			line := fmt.Sprintf("  %-*s  %s%s  %*s  %s", w[0], r[0], label, strings.Repeat(" ", w[1]-table.Width(label)), w[2], r[2], reason)
+			s.WriteString(strings.TrimRight(line, " ") + "\n")
+		}
+		if more := end - heads[pi] - shown[pi]; more > 0 {
+			s.WriteString("  " + table.More(more) + "\n")
 		}
 	}
 	fmt.Fprintf(&s, "total: %s to go, %s", text.Plural(goesN, "item", "items"), text.FormatBytes(goesB))
 	return s.String()
+}
+
+// shownRows is how many of each plan's lines are shown when the table may
+// take maxRows lines (0: all): each plan keeps its title and, when cut,
+// a "… N more" line; the rest is dealt out a line at a time in turn, so
+// every plan shows its first lines.
+func shownRows(plans []CleanupPlan, maxRows int) []int {
+	shown := make([]int, len(plans))
+	total := 0
+	for i, p := range plans {
+		shown[i] = len(p.Lines)
+		total += len(p.Lines)
+	}
+	if maxRows <= 0 || total+len(plans) <= maxRows {
+		return shown
+	}
+	budget := maxRows
+	for i, p := range plans {
+		shown[i] = 0
+		budget-- // the title
+		if len(p.Lines) > 0 {
+			budget-- // room for "… N more"
+		}
+	}
+	for budget > 0 {
+		gave := false
+		for i, p := range plans {
+			if budget > 0 && shown[i] < len(p.Lines) {
+				shown[i]++
+				budget--
+				gave = true
+				if shown[i] == len(p.Lines) {
+					budget++ // no "… N more" after all
+				}
+			}
+		}
+		if !gave {
+			break
+		}
+	}
+	return shown
 }
 
 func sizeText(n int64) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/internal/table"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -41,6 +42,10 @@ type Env struct {
 	// Cleanup is the run's one cleanup question (see CleanupBoard); nil
 	// asks each plan alone.
 	Cleanup *CleanupBoard
+	// Screen is the size of the terminal the task's questions and tables
+	// are shown on, asked each time (a resize is followed); nil or 0 when
+	// unknown. ShowTable lays tables out for it.
+	Screen func() (width, height int)
 
 	report   Reporter
 	vals     *Values
@@ -150,9 +155,11 @@ func (e *Env) Report() Report {
 // that really asks (stdin and stdout are terminals).
 func (e *Env) Interactive() bool { return e.Prompt != nil && e.Prompt.Interactive() }
 
-// Show puts text (a table, a list) in the log, and on the terminal when
-// someone is there to read it: under the task's label, with its next
-// question (see Prompter.Println).
+// Show puts text (a list of paths, one a line) in the log, and on the
+// terminal when someone is there to read it: under the task's label, with
+// its next question (see Prompter.Println). On the terminal a line wider
+// than it is cut in the middle, and a list longer than half the screen
+// shows its first lines, then "… N more (all in the log)".
 func (e *Env) Show(text string) {
 	text = strings.TrimRight(text, "\n")
 	if text == "" {
@@ -160,8 +167,61 @@ func (e *Env) Show(text string) {
 	}
 	fmt.Fprintln(e.Log, text)
 	if e.Interactive() {
-		e.Prompt.Println(text)
+		e.Prompt.Println(fitLines(text, e.TableOptions(0)))
 	}
+}
+
+// fitLines lays lines out by o's width and rows, as Show does.
+func fitLines(text string, o table.Options) string {
+	lines := strings.Split(text, "\n")
+	if o.MaxRows > 0 && len(lines) > o.MaxRows {
+		more := len(lines) - (o.MaxRows - 1)
+		lines = append(lines[:o.MaxRows-1:o.MaxRows-1], table.More(more))
+	}
+	if o.Width > 0 {
+		for i, l := range lines {
+			lines[i] = table.Middle(l, o.Width)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ShowTable is Show for a table (rows[0] the header, the last foot rows a
+// total): the log gets all of it as wide as it is; the terminal gets it
+// fitted to its width (a path cut in the middle, a number never), and
+// only its first rows when it is longer than half the screen, then
+// "… N more (all in the log)". note, if not "", follows the table.
+func (e *Env) ShowTable(rows [][]string, foot int, note string) {
+	if len(rows) == 0 {
+		return
+	}
+	if note != "" {
+		note = strings.TrimRight(note, "\n") + "\n"
+	}
+	full := table.Layout(rows, table.Options{})
+	fmt.Fprint(e.Log, full+note)
+	if e.Interactive() {
+		e.Prompt.Println(strings.TrimRight(table.Layout(rows, e.TableOptions(foot))+note, "\n"))
+	}
+}
+
+// TableOptions lay a table out for the task's terminal: as wide as a
+// question's body may be there (the block indents it by two columns and
+// leaves the last column free), and at most half the screen's rows long.
+// With no screen: as wide as the cells, every row.
+func (e *Env) TableOptions(foot int) table.Options {
+	if e.Screen == nil {
+		return table.Options{Foot: foot}
+	}
+	w, h := e.Screen()
+	o := table.Options{Foot: foot}
+	if w > 0 {
+		o.Width = max(w-3, 20)
+	}
+	if h > 0 {
+		o.MaxRows = max(h/2-2, 5)
+	}
+	return o
 }
 
 // Expand resolves a leading ~ against Home.

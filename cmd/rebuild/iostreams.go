@@ -26,6 +26,8 @@ type IOStreams struct {
 
 	stdinTTY, stdoutTTY bool
 	color               bool
+	// width and height, when set, are the terminal's size (tests).
+	width, height int
 }
 
 // NewIOStreams decides about the streams from what they are and from
@@ -74,9 +76,15 @@ func (s *IOStreams) Terminal() *proc.Terminal {
 	return &proc.Terminal{In: s.In, Out: s.OutFile, Err: s.OutFile}
 }
 
+// SetTerminalSize fixes the terminal's size, as a test's terminal.
+func (s *IOStreams) SetTerminalSize(width, height int) { s.width, s.height = width, height }
+
 // TerminalWidth is the width of the terminal on standard output, asked
 // each time so a resize is followed; 100 when unknown.
 func (s *IOStreams) TerminalWidth() int {
+	if s.width > 0 {
+		return s.width
+	}
 	if s.OutFile != nil {
 		if w, _, err := term.GetSize(int(s.OutFile.Fd())); err == nil && w > 20 {
 			return w
@@ -88,6 +96,9 @@ func (s *IOStreams) TerminalWidth() int {
 // TerminalHeight is the height of the terminal on standard output, asked
 // each time like its width; 0 when unknown.
 func (s *IOStreams) TerminalHeight() int {
+	if s.height > 0 {
+		return s.height
+	}
 	if s.OutFile != nil {
 		if _, h, err := term.GetSize(int(s.OutFile.Fd())); err == nil && h > 0 {
 			return h

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebuild-nixos/rebuild/internal/table"
+	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
@@ -38,17 +40,86 @@ func listRun(o *listOptions) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tTASK\tGROUPS\tNEEDS\tAFTER\tFLAGS\tENABLED")
+	type task struct {
+		num, name, groups, flags, enabled string
+		needs, after                      []string
+	}
+	var ts []task
 	for _, n := range p.full.Nodes() {
 		s := p.specs[n.Name]
 		num := "·"
 		if s.Phase > 0 {
 			num = fmt.Sprint(s.Phase)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", num, n.Name, dash(n.Groups), dash(n.Needs), dash(n.After), dash(specFlags(s)), enabled(s))
+		ts = append(ts, task{num, n.Name, dash(n.Groups), dash(specFlags(s)), enabled(s), n.Needs, n.After})
 	}
-	return tw.Flush()
+	rows := [][]string{{"#", "TASK", "GROUPS", "NEEDS", "AFTER", "FLAGS", "ENABLED"}}
+	for _, t := range ts {
+		rows = append(rows, []string{t.num, t.name, t.groups, dash(t.needs), dash(t.after), t.flags, t.enabled})
+	}
+	width := listWidth(o.IO)
+	text := table.Layout(rows, table.Options{})
+	if width > 0 && maxLineWidth(text) > width {
+		// Too wide for the terminal: the edges go under each task, their
+		// lists wrapped, and the other columns wrap in what is left.
+		rows = [][]string{{"#", "TASK", "GROUPS", "FLAGS", "ENABLED"}}
+		for _, t := range ts {
+			rows = append(rows, []string{t.num, t.name, t.groups, t.flags, t.enabled})
+		}
+		text = table.Layout(rows, table.Options{Width: width, Wrap: true, Keep: []int{0, 1}, Under: func(i int) []string {
+			t := ts[i-1]
+			return append(edgeLines("needs", t.needs, width), edgeLines("after", t.after, width)...)
+		}})
+	}
+	_, err = io.WriteString(o.IO.Out, text)
+	return err
+}
+
+// edgeLines are a task's edges of one kind under its row in the narrow
+// list: "    after a, b, c", wrapped at the commas to width, the names
+// lined up.
+func edgeLines(kind string, names []string, width int) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	head := "    " + kind + " "
+	indent := strings.Repeat(" ", len(head))
+	var lines []string
+	line := head
+	for i, n := range names {
+		item := termtext.Escape(n)
+		if i < len(names)-1 {
+			item += ","
+		}
+		if line != head && line != indent && len(line)+1+len(item) > width {
+			lines = append(lines, line)
+			line = indent
+		}
+		if line != head && line != indent {
+			line += " "
+		}
+		line += item
+	}
+	return append(lines, line)
+}
+
+func maxLineWidth(text string) int {
+	n := 0
+	for _, l := range strings.Split(text, "\n") {
+		n = max(n, table.Width(l))
+	}
+	return n
+}
+
+// listWidth is the width list's table wraps its long cells (edge lists,
+// reasons) at: the terminal's less its last column, so the terminal never
+// wraps a line; 0 (no wrapping) when stdout is not a terminal, so a
+// script reads one task per line.
+func listWidth(s *IOStreams) int {
+	if !s.IsStdoutTTY() {
+		return 0
+	}
+	return s.TerminalWidth() - 1
 }
 
 // specFlags names the flags a task has, as list shows them.

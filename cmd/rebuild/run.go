@@ -167,7 +167,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	askCleanupAs(board, s.prompter, p.specs)
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
-		Env: taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board}.fill,
+		Env: taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board, screen: s.screen()}.fill,
 	})
 	if err != nil {
 		s.close()

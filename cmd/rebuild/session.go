@@ -78,6 +78,16 @@ func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color
 		Width: o.IO.TerminalWidth, Height: o.IO.TerminalHeight, RemainingETA: render.CriticalRemaining(infos, preds)}
 }
 
+// screen is the terminal's size as the tasks lay their tables out for it:
+// the live display's terminal, nil in the other modes.
+func (s *session) screen() func() (int, int) {
+	if s.term == nil {
+		return nil
+	}
+	io := s.o.IO
+	return func() (int, int) { return io.TerminalWidth(), io.TerminalHeight() }
+}
+
 // prompter is a task's own prompter in the run's conversation.
 func (s *session) prompter(who render.Asker) tasks.Prompter { return s.conv.Prompter(who) }
 

@@ -28,6 +28,9 @@ type taskEnv struct {
 	yes  bool
 	// cleanup is the run's one cleanup question.
 	cleanup *tasks.CleanupBoard
+	// screen is the live display's terminal size (nil in plain and json
+	// output, which show no tables).
+	screen func() (width, height int)
 }
 
 // fill is the run's schedule.EnvFunc.
@@ -44,6 +47,7 @@ func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Home = s.home
 	env.Yes = s.yes
 	env.Cleanup = s.cleanup
+	env.Screen = s.screen
 	if tty {
 		env.Terminal = s.term
 	}

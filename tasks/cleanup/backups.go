@@ -123,14 +123,15 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 		'k': fmt.Sprintf("keep the newest %d of each file", keep),
 	}
 	sets := map[rune][]*backup{'a': plan.all, 'o': plan.older, 'k': plan.keep}
-	table := backupTable(env, found, plan, labels)
+	rows, note := backupRows(env, found, plan, labels)
+	table := fsutil.Table(rows) + note
 
 	choice := policyChoice(policy)
 	if env.DryRun {
 		if choice == 0 {
 			choice = 'o' // what --yes would do
 		}
-		env.Show(table)
+		env.ShowTable(rows, 0, note)
 		return b.remove(ctx, env, roots, sets[choice], labels[choice], true)
 	}
 	if choice == 0 && !env.Interactive() && !env.Yes {
@@ -139,10 +140,11 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	switch {
 	case choice != 0:
-		env.Show(table)
+		env.ShowTable(rows, 0, note)
 		fmt.Fprintf(env.Log, "policy = %q: %s\n", policy, labels[choice])
 	case env.Yes:
-		env.Show(table)
+		// --yes asks nothing: the table is for the log, not the screen.
+		fmt.Fprintln(env.Log, table)
 		choice = 'o'
 		fmt.Fprintf(env.Log, "--yes: %s\n", labels[choice])
 	default:
@@ -365,9 +367,11 @@ func planBackups(found []*backup, now time.Time, days, keep int) backupPlan {
 	return p
 }
 
-func backupTable(env *tasks.Env, found []*backup, plan backupPlan, labels map[rune]string) string {
+// backupRows are the backups as a table's rows, and the note that says
+// what the letters of "goes with" mean.
+func backupRows(env *tasks.Env, found []*backup, plan backupPlan, labels map[rune]string) (rows [][]string, note string) {
 	in := func(list []*backup, b *backup) bool { return slices.Contains(list, b) }
-	rows := [][]string{{"backup", "age", "size", "goes with"}}
+	rows = [][]string{{"backup", "age", "size", "goes with"}}
 	for _, b := range found {
 		var marks []string
 		for _, c := range []struct {
@@ -380,7 +384,7 @@ func backupTable(env *tasks.Env, found []*backup, plan backupPlan, labels map[ru
 		}
 		rows = append(rows, []string{fsutil.Tilde(env.Home, b.path), backupAge(env.Now().Sub(b.mtime)), fsutil.FormatBytes(b.size), strings.Join(marks, " ")})
 	}
-	return fsutil.Table(rows) + fmt.Sprintf("goes with: a = %s, o = %s, k = %s\n", labels['a'], labels['o'], labels['k'])
+	return rows, fmt.Sprintf("goes with: a = %s, o = %s, k = %s\n", labels['a'], labels['o'], labels['k'])
 }
 
 func backupAge(d time.Duration) string {

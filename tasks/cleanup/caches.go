@@ -176,9 +176,9 @@ func sizeCaches(ctx context.Context, env *tasks.Env, caches []*cache) ([]*cache,
 func showCaches(env *tasks.Env, caches []*cache, asks bool) {
 	if asks {
 		// The person sees the caches in the one cleanup plan.
-		fmt.Fprintln(env.Log, cacheTable(env, caches))
+		fmt.Fprintln(env.Log, fsutil.Table(cacheRows(env, caches)))
 	} else {
-		env.Show(cacheTable(env, caches))
+		env.ShowTable(cacheRows(env, caches), 1, "")
 	}
 	for _, ca := range caches {
 		if ca.problem != nil {
@@ -317,7 +317,8 @@ func contentsSize(ctx context.Context, root *fsutil.Root) (fsutil.Usage, error) 
 	return u, nil
 }
 
-func cacheTable(env *tasks.Env, caches []*cache) string {
+// cacheRows are the caches as a table's rows: a header, a row each, a total.
+func cacheRows(env *tasks.Env, caches []*cache) [][]string {
 	rows := [][]string{{"cache", "size", "files", "how"}}
 	var total, files int64
 	for _, ca := range caches {
@@ -325,8 +326,7 @@ func cacheTable(env *tasks.Env, caches []*cache) string {
 		total += ca.before.Bytes
 		files += ca.before.Files
 	}
-	rows = append(rows, []string{"total", fsutil.FormatBytes(total), fmt.Sprint(files)})
-	return fsutil.Table(rows)
+	return append(rows, []string{"total", fsutil.FormatBytes(total), fmt.Sprint(files)})
 }
 
 // ask puts every cache in the run's one cleanup plan, each proposed to

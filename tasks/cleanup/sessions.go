@@ -153,14 +153,14 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	switch {
 	case policy == "clean":
-		env.Show(sessionTable(env, root.Path, batch.goes))
+		env.ShowTable(sessionRows(root.Path, batch.goes), 0, "")
 		fmt.Fprintf(env.Log, "policy = \"clean\": %s %s\n", verb, batch.what)
 	case env.Yes:
-		env.Show(sessionTable(env, root.Path, batch.goes))
+		env.ShowTable(sessionRows(root.Path, batch.goes), 0, "")
 		fmt.Fprintf(env.Log, "--yes: %s %s\n", verb, batch.what)
 	default:
 		// The person sees the sessions in the one cleanup plan.
-		fmt.Fprintln(env.Log, sessionTable(env, root.Path, batch.goes))
+		fmt.Fprintln(env.Log, fsutil.Table(sessionRows(root.Path, batch.goes)))
 		batch, err = askSessions(ctx, env, root, all, batch, verb)
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func newSessionBatch(goes []*session) sessionBatch {
 // dryRunSessions shows the sessions and the files that would be deleted,
 // deleting nothing.
 func dryRunSessions(ctx context.Context, env *tasks.Env, root *fsutil.Root, batch sessionBatch, verb string) error {
-	env.Show(sessionTable(env, root.Path, batch.goes))
+	env.ShowTable(sessionRows(root.Path, batch.goes), 0, "")
 	out, err := root.RemoveListed(ctx, batch.paths, true)
 	if err != nil {
 		return err
@@ -439,7 +439,8 @@ func sessionPlan(env *tasks.Env, root string, all, goes []*session, verb string)
 	return plan
 }
 
-func sessionTable(env *tasks.Env, root string, goes []*session) string {
+// sessionRows are the sessions that go as a table's rows.
+func sessionRows(root string, goes []*session) [][]string {
 	rows := [][]string{{"project", "session", "implemented", "size", "goes"}}
 	for _, s := range goes {
 		rel, _ := filepath.Rel(root, s.log)
@@ -454,7 +455,7 @@ func sessionTable(env *tasks.Env, root string, goes []*session) string {
 		}
 		rows = append(rows, []string{strings.TrimSuffix(project, "/"), strings.TrimSuffix(id, ".jsonl"), when, fsutil.FormatBytes(s.logSize + s.sideSize), what})
 	}
-	return fsutil.Table(rows)
+	return rows
 }
 
 // archiveSessions packs files (relative to root inside the archive) into

@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/rebuild-nixos/rebuild/internal/table"
 	"github.com/rebuild-nixos/rebuild/internal/termtext"
 )
 
@@ -77,71 +77,6 @@ func FirstErrors(errs []error, total, n int) string {
 // aligned right. Lines carry no trailing spaces. Every cell is escaped
 // (termtext.Escape: a name from disk cannot drive the terminal or add a
 // line to the table); escaping a cell twice changes nothing, so a caller
-// may hand in cells it escaped itself.
-func Table(rows [][]string) string {
-	if len(rows) == 0 {
-		return ""
-	}
-	escaped := make([][]string, len(rows))
-	for i, r := range rows {
-		escaped[i] = make([]string, len(r))
-		for c, cell := range r {
-			escaped[i][c] = termtext.Escape(cell)
-		}
-	}
-	rows = escaped
-	cols := 0
-	for _, r := range rows {
-		cols = max(cols, len(r))
-	}
-	width := make([]int, cols)
-	right := make([]bool, cols)
-	for c := range right {
-		right[c] = len(rows) > 1
-	}
-	for i, r := range rows {
-		for c, cell := range r {
-			width[c] = max(width[c], utf8.RuneCountInString(cell))
-			if i > 0 && cell != "" && !numeric(cell) {
-				right[c] = false
-			}
-		}
-	}
-	var b strings.Builder
-	for _, r := range rows {
-		var line strings.Builder
-		for c := range cols {
-			cell := ""
-			if c < len(r) {
-				cell = r[c]
-			}
-			pad := strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell))
-			if c > 0 {
-				line.WriteString("  ")
-			}
-			if right[c] {
-				line.WriteString(pad + cell)
-			} else {
-				line.WriteString(cell + pad)
-			}
-		}
-		b.WriteString(strings.TrimRight(line.String(), " "))
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// numeric: digits with separators, optionally followed by a unit ("1.2 GiB",
-// "12,345", "3 d").
-func numeric(s string) bool {
-	if s == "" || s[0] < '0' || s[0] > '9' {
-		return false
-	}
-	num, _, _ := strings.Cut(s, " ")
-	for _, r := range num {
-		if (r < '0' || r > '9') && r != '.' && r != ',' && r != '%' {
-			return false
-		}
-	}
-	return true
-}
+// may hand in cells it escaped itself. It is as wide as its cells, for
+// the log: tasks.Env.ShowTable fits a table to the terminal.
+func Table(rows [][]string) string { return table.Layout(rows, table.Options{}) }

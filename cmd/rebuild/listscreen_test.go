@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var updateScreen = flag.Bool("update-screen", false, "rewrite the golden frames in testdata/screen")
+
+// rebuild list on an 80-column terminal: the edge lists (learn-review
+// comes after seven analyzers) and flags wrap in their columns, task
+// names stay whole, no line is wider than 79 columns. Piped, it keeps
+// one task a line.
+func TestListFitsTheTerminal(t *testing.T) {
+	var out, errw bytes.Buffer
+	sys := testSystem(t, &out, &errw)
+	sys.IO.SetStdoutTTY(true)
+	sys.IO.SetTerminalSize(80, 24)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, cfg, "[task.my-own-check-with-a-long-name]\nrun = \"true\"\nafter = [\"activate\", \"claude-config\", \"mcp-analytics\", \"tool-analytics\"]\ngroups = [\"security\", \"nightly\"]\n")
+	f := newFactory(sys)
+	if err := execute(f, newListCmd(f, nil), "--config", cfg); err != nil {
+		t.Fatalf("%v\n%s", err, errw.String())
+	}
+	got := out.String()
+	for i, l := range strings.Split(got, "\n") {
+		if n := utf8.RuneCountInString(l); n > 79 {
+			t.Errorf("line %d is %d columns wide:\n%s", i+1, n, l)
+		}
+	}
+	for _, name := range []string{"learn-cross-project", "my-own-check-with-a-long-name", "learn-instructions"} {
+		if !strings.Contains(got, " "+name+" ") {
+			t.Errorf("the task name %s is not whole:\n%s", name, got)
+		}
+	}
+	path := filepath.Join("testdata", "screen", "list-80.golden")
+	if *updateScreen {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("the frame differs from %s (go test -update-screen rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+
+	// Piped: one line a task, the AFTER list whole.
+	out.Reset()
+	sys.IO.SetStdoutTTY(false)
+	if err := execute(f, newListCmd(f, nil), "--config", cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "learn-permissions,learn-mcp,learn-context,learn-workflows,learn-instructions,learn-cross-project,learn-meta") {
+		t.Errorf("piped, the edge list is not whole on its line:\n%s", out.String())
+	}
+}
