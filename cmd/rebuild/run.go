@@ -158,13 +158,18 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	board := cleanupBoard(p.graph, p.specs)
 	askCleanupAs(board, s.prompter, p.specs)
+	fill := taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board}.fill
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
-		Env: taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board}.fill,
+		Env: fill,
 	})
 	if err != nil {
 		s.close()
 		return err
+	}
+	stopPlanning := func() {}
+	if !o.DryRun {
+		stopPlanning = planEarly(board, p.specs, p.graph.Order(), fill, o.Sys.Now, s.logs.Open)
 	}
 	// SIGINT, SIGTERM and SIGHUP interrupt the run, held back once during
 	// activation (signals.go); caught until the very end, so a signal
@@ -172,6 +177,9 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	stopSignals := onStopSignals(func(os.Signal) { r.Interrupt() })
 	defer stopSignals()
 	sum := r.Execute(context.Background())
+	// Early planners still waiting (their task was skipped) go before the
+	// logs close.
+	stopPlanning()
 	return s.finish(r, sum)
 }
 
