@@ -337,6 +337,7 @@ func (b *CleanupBoard) submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 			b.asking = true
 			plans := b.ordered()
 			b.mu.Unlock()
+			env.Status("the cleanup plan is asked below")
 			answers, err := askCleanup(ctx, env, b.prompt(env), plans)
 			b.mu.Lock()
 			b.asking, b.asked, b.answers, b.err = false, true, answers, err
