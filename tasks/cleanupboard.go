@@ -250,23 +250,28 @@ func (b *CleanupBoard) waitWhile(ctx context.Context, env *Env, cond func() bool
 		env.Status("waiting for the answer to the cleanup plan")
 	}
 	for cond() {
-		changed := b.changed
-		b.mu.Unlock()
-		env.Status("waiting for the cleanup plan")
-		var canceled error
-		env.Idle(func() {
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				canceled = ctx.Err()
-			}
-		})
-		b.mu.Lock()
-		if canceled != nil {
-			return canceled
+		if err := b.waitChange(ctx, env); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitChange waits, b.mu held (and held again on return) and the task's
+// slot lent out, for the next change on the board or the end of ctx.
+func (b *CleanupBoard) waitChange(ctx context.Context, env *Env) error {
+	changed := b.changed
+	b.mu.Unlock()
+	var canceled error
+	env.Idle(func() {
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			canceled = ctx.Err()
+		}
+	})
+	b.mu.Lock()
+	return canceled
 }
 
 // approvedNow is the indexes of now's lines that were approved (picked)
@@ -347,18 +352,8 @@ func (b *CleanupBoard) submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 			b.broadcast()
 			continue
 		}
-		changed := b.changed
-		b.mu.Unlock()
-		var canceled error
-		env.Idle(func() {
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				canceled = ctx.Err()
-			}
-		})
-		b.mu.Lock()
-		if canceled != nil && !b.asked {
+		env.Status("waiting for the cleanup plan")
+		if canceled := b.waitChange(ctx, env); canceled != nil && !b.asked {
 			if !b.asking {
 				// Not asked yet: the plan goes off the board with its task.
 				delete(b.plans, p.Task)
