@@ -72,6 +72,7 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.BoolVar(&o.Strict, "strict", false, "exit 1 when any task failed, not only a critical one")
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
+	fl.Bool("rebuild", false, "build: evaluate even when nothing the evaluation reads changed since the last build (task.build.fingerprint = false)")
 }
 
 // parse checks the run flags that need no configuration and records what
