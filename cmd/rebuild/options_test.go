@@ -264,3 +264,27 @@ func TestNixOSOptionFlagsAndHandedOnValuesInHistory(t *testing.T) {
 		t.Errorf("history diff.summary = %q", s)
 	}
 }
+
+// The second build of an unchanged flake is "no changes (fingerprint)",
+// without evaluating; --rebuild evaluates anyway.
+func TestNixOSFingerprintAndRebuildFlag(t *testing.T) {
+	n := newNixOS(t, "", "1.1")
+	stats := func(args ...string) []string {
+		t.Helper()
+		evs, errOut, code := n.runJSON(nil, append([]string{"--only=build"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+		return evs.mustFinish(t, "build").Stats
+	}
+	first := stats()
+	if slices.Contains(first, "no changes (fingerprint)") {
+		t.Fatalf("first build: %q, want an evaluation", first)
+	}
+	if second := stats(); !slices.Equal(second, []string{"no changes (fingerprint)"}) {
+		t.Errorf("second build of an unchanged flake: %q", second)
+	}
+	if forced := stats("--rebuild"); slices.Contains(forced, "no changes (fingerprint)") || !slices.Contains(forced, "no changes") {
+		t.Errorf("--rebuild: %q, want an evaluation that finds no changes", forced)
+	}
+}

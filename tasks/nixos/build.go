@@ -32,9 +32,12 @@ type Build struct{ Options BuildOptions }
 type BuildOptions struct {
 	Impure bool     `option:"impure" doc:"build with --impure"`
 	Env    []string `option:"env" doc:"variables for Nix, each KEY=VALUE, e.g. [\"NIXPKGS_ALLOW_UNFREE=1\"]"`
+	// Fingerprint: skip the evaluation when nothing it reads changed
+	// since the last build (see fingerprint.go); --rebuild sets it false.
+	Fingerprint bool `option:"fingerprint" doc:"skip evaluating when nothing the evaluation reads changed since the last build (false: always evaluate; --rebuild)"`
 }
 
-func defaultBuildOptions() BuildOptions { return BuildOptions{Env: []string{}} }
+func defaultBuildOptions() BuildOptions { return BuildOptions{Env: []string{}, Fingerprint: true} }
 
 // Check refuses a variable that is not KEY=VALUE.
 func (o BuildOptions) Check() error {
@@ -76,6 +79,21 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 		args = append(args, "--impure")
 	}
 	_, dir, _ := env.Flake()
+	fp := ""
+	if b.Options.Fingerprint {
+		env.Status("fingerprinting %s", env.Config.Host)
+		var why string
+		fp, why = fingerprint(ctx, env, b.Options)
+		if out, ok := unchanged(env, fp); ok {
+			BuiltKey.Put(env, Built{Out: out, Changed: false})
+			env.Stat("no changes (fingerprint)")
+			fmt.Fprintf(env.Log, "fingerprint %s: nothing the evaluation reads changed since %s was built; it is the running system and the profile's (--rebuild evaluates anyway)\n", fp, out)
+			return nil
+		}
+		if why != "" {
+			fmt.Fprintf(env.Log, "no fingerprint (%s): evaluating\n", why)
+		}
+	}
 	env.Status("evaluating %s", env.Config.Host)
 
 	nl := &nixLogWriter{env: env, log: NewBuildLog()}
@@ -103,6 +121,7 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 			env.Warn("nix: %s", firstLine(w))
 		}
 	}
+	rememberBuild(env, fp, out)
 	if current := resolve(env.Config.CurrentSystem); current != "" && current == resolve(out) {
 		// Running it is not enough: after a failed `boot` the new system
 		// runs while the profile was put back, and only activating again
@@ -118,6 +137,21 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	BuiltKey.Put(env, Built{Out: out, Changed: true})
 	env.Action("built %s", out)
 	return nil
+}
+
+// rememberBuild stores fp with out for the next run; a run without a
+// fingerprint forgets the stored one (what it stood for may be stale).
+func rememberBuild(env *tasks.Env, fp, out string) {
+	if env.DryRun || env.Config.StateDir == "" {
+		return
+	}
+	rec := fingerprintRecord{Fingerprint: fp, Out: out}
+	if fp == "" {
+		rec = fingerprintRecord{}
+	}
+	if err := storeFingerprint(env.Config.StateDir, env.Config.Host, rec); err != nil {
+		env.Warn("build: could not store the fingerprint: %v", err)
+	}
 }
 
 // buildError makes Nix's own error lines the error's message, with the

@@ -660,3 +660,44 @@ func TestReadGenerationsMatchesNixEnv(t *testing.T) {
 		}
 	}
 }
+
+// The generations' plan is worked out and answered before activation;
+// generations applies it after: exactly the approved generations go,
+// not those the default plan would pick once activation has added one.
+func TestGenerationsEarlyPlanBeforeActivation(t *testing.T) {
+	w := worldWithGenerations(t)
+	for _, v := range []string{"1.5", "1.6"} {
+		if _, err := w.s.AddGeneration(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seven: keep 5 proposes 2 (1 is booted, 7 current).
+	board := tasks.NewCleanupBoard("generations")
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
+	env := w.env("generations", nil)
+	env.Prompt, env.Cleanup = p, board
+	board.Planning("generations")
+	plan, err := Generations{}.PlanCleanup(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := board.Propose(context.Background(), env, plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Asked()) != 1 {
+		t.Fatalf("asked %q, want the cleanup plan", p.Asked())
+	}
+	// Activation adds generation 8: keep 5 would now take 3 as well.
+	if _, err := w.s.AddGeneration(context.Background(), "1.7"); err != nil {
+		t.Fatal(err)
+	}
+	run := w.env("generations", nil)
+	run.Prompt, run.Cleanup = p, board
+	w.mustRun(Generations{}, run)
+	if len(p.Asked()) != 1 {
+		t.Errorf("asked again: %q", p.Asked())
+	}
+	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("generations left %v, want only 2 gone (the one approved)", gens)
+	}
+}
