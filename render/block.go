@@ -89,9 +89,11 @@ func blockRows(p palette, v questionView, width int, answered string) (header, a
 	return header, above, append(prompt, rows...)
 }
 
-// wrapSegs lays segs out in rows of at most width columns, cut anywhere
-// (a table's row is cut where the terminal would have wrapped it), each
-// piece in its segment's colour.
+// wrapSegs lays segs out in rows of at most width columns, each piece in
+// its segment's colour. A row is cut after its last space when it has
+// one, so a number or a word is not split across rows (the tasks lay
+// their tables out to fit, so a table's row is not cut at all); a word
+// wider than the row is cut where the terminal would have wrapped it.
 func wrapSegs(width int, segs ...seg) []string {
 	var rows []string
 	var b strings.Builder
@@ -100,6 +102,11 @@ func wrapSegs(width int, segs ...seg) []string {
 		t := s.text
 		for t != "" {
 			piece := headWidth(t, left)
+			if piece != t {
+				if i := strings.LastIndexByte(piece, ' '); i > 0 {
+					piece = piece[:i+1]
+				}
+			}
 			if piece == "" && left == width {
 				// A character wider than a whole row: it goes alone.
 				_, size := utf8.DecodeRuneInString(t)
