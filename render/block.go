@@ -91,9 +91,10 @@ func blockRows(p palette, v questionView, width int, answered string) (header, a
 
 // wrapSegs lays segs out in rows of at most width columns, each piece in
 // its segment's colour. A row is cut after its last space when it has
-// one, so a number or a word is not split across rows (the tasks lay
-// their tables out to fit, so a table's row is not cut at all); a word
-// wider than the row is cut where the terminal would have wrapped it.
+// one and the word after it fits in a row, so a number or a word is not
+// split across rows (the tasks lay their tables out to fit, so a table's
+// row is not cut at all); a word wider than a row is cut where the
+// terminal would have wrapped it.
 func wrapSegs(width int, segs ...seg) []string {
 	var rows []string
 	var b strings.Builder
@@ -103,8 +104,14 @@ func wrapSegs(width int, segs ...seg) []string {
 		for t != "" {
 			piece := headWidth(t, left)
 			if piece != t {
+				// Break after the last space, when the word that then
+				// begins the next row fits in one (a long path is cut
+				// where the terminal would have wrapped it instead).
 				if i := strings.LastIndexByte(piece, ' '); i > 0 {
-					piece = piece[:i+1]
+					word, _, _ := strings.Cut(t[i+1:], " ")
+					if runewidth.StringWidth(word) <= width {
+						piece = piece[:i+1]
+					}
 				}
 			}
 			if piece == "" && left == width {
