@@ -58,7 +58,10 @@ func buildCounts(p *tasks.BuildProgress) string {
 	}
 	if p.ToDownload > 0 {
 		s := fmt.Sprintf("downloaded %d/%d", p.Downloaded, p.ToDownload)
-		if p.DownloadBytes > 0 {
+		switch {
+		case p.DownloadBytes > 0 && p.Downloaded == p.ToDownload:
+			s += " (" + text.FormatBytes(p.DownloadedBytes) + ")"
+		case p.DownloadBytes > 0:
 			s += fmt.Sprintf(" (%s/%s)", text.FormatBytes(p.DownloadedBytes), text.FormatBytes(p.DownloadBytes))
 		}
 		parts = append(parts, s)

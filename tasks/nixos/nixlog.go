@@ -338,7 +338,10 @@ func (l *BuildLog) Status() string {
 	}
 	if p.ToFetch > 0 {
 		s := fmt.Sprintf("downloaded %d/%d", p.Fetched, p.ToFetch)
-		if l.fetchBytes > 0 {
+		switch {
+		case l.fetchBytes > 0 && p.Fetched == p.ToFetch:
+			s += " (" + humanBytes(p.FetchedBytes) + ")"
+		case l.fetchBytes > 0:
 			s += fmt.Sprintf(" (%s/%s)", humanBytes(p.FetchedBytes), humanBytes(l.fetchBytes))
 		}
 		parts = append(parts, s)
@@ -508,7 +511,7 @@ func (l *BuildLog) BuildProgress() tasks.BuildProgress {
 			d := tasks.Download{Name: a.name, Start: a.start}
 			if c := a.copy; c != nil {
 				d.Done, d.Total = c.done, c.total
-				if secs := now.Sub(c.start).Seconds(); secs >= 0.5 && c.done > 0 {
+				if secs := now.Sub(c.start).Seconds(); secs >= 0.1 && c.done > 0 {
 					d.Rate = float64(c.done) / secs
 				}
 			}
