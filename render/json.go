@@ -32,6 +32,9 @@ type Event struct {
 	// Progress is, on a build's status events, its counters and what
 	// runs now.
 	Progress *Progress `json:"progress,omitempty"`
+	// Diff is, on the diff task's finish event, the closure difference
+	// the table of --ask and accept shows.
+	Diff *tasks.ClosureDiff `json:"diff,omitempty"`
 }
 
 // Progress is the build view's facts in json mode: the counters (bytes
@@ -131,7 +134,7 @@ func (r *jsonOut) eventLocked(e schedule.Event) {
 	case schedule.Status, schedule.Notice:
 		j.Message, j.Progress = e.Status, progressJSON(e.Progress)
 	case schedule.Finish:
-		j.Actions, j.Stats, j.Warnings = e.Actions, e.Stats, e.Warnings
+		j.Actions, j.Stats, j.Warnings, j.Diff = e.Actions, e.Stats, e.Warnings, e.Diff
 		if e.State == schedule.Failed {
 			j.Log = e.LogPath
 		}

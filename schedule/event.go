@@ -44,6 +44,8 @@ type Event struct {
 	Actions  []string
 	Stats    []string
 	Warnings []string
+	// Diff is, on the diff task's Finish, the closure difference.
+	Diff *tasks.ClosureDiff
 	// Tail holds the last lines of a failed task's log; LogPath its file.
 	Tail     []string
 	LogPath  string
