@@ -20,6 +20,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -228,5 +229,41 @@ func TestBuildViewFinalStatusIsNotBuilding(t *testing.T) {
 	if p == nil || lastStatus.Message != last || p.Built != 4 || p.ToBuild != 4 || p.Downloaded != 3 || p.ToDownload != 3 ||
 		p.DownloadBytes == 0 || p.DownloadedBytes != p.DownloadBytes || len(p.Building) != 0 || len(p.Downloading) != 0 {
 		t.Errorf("last json status: %+v progress %+v (want %q)", lastStatus, p, last)
+	}
+}
+
+// In a real pseudo-terminal: while Nix builds, the live area shows the
+// build view in frames of synchronized output (DEC mode 2026) with the
+// cursor hidden; Ctrl-C typed at the terminal ends the run with exit 130
+// and the cursor shown again.
+func TestBuildViewInTerminalAndCtrlC(t *testing.T) {
+	n := newNixOS(t, "")
+	if err := n.SetVariant(nixtest.Slow); err != nil {
+		t.Fatal(err)
+	}
+	tr := startTTY(t, n.w.command("--only=system", "--yes"))
+	tr.wait("▸ slow-1.0") // the running build, under build
+	frames := tr.raw()
+	for _, seq := range []string{"\x1b[?2026h", "\x1b[?2026l", "\x1b[?25l"} {
+		if !strings.Contains(frames, seq) {
+			t.Errorf("the frames lack %q", seq)
+		}
+	}
+	// Every frame is one synchronized update: as many ends as starts.
+	if s, e := strings.Count(frames, "\x1b[?2026h"), strings.Count(frames, "\x1b[?2026l"); e < s-1 || e > s {
+		t.Errorf("%d frames started, %d ended", s, e)
+	}
+	if _, err := tr.f.Write([]byte{3}); err != nil { // Ctrl-C, as typed
+		t.Fatal(err)
+	}
+	if code := tr.exit(); code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, tr.String())
+	}
+	raw := tr.raw()
+	if hide, show := strings.LastIndex(raw, "\x1b[?25l"), strings.LastIndex(raw, "\x1b[?25h"); show < hide {
+		t.Errorf("after Ctrl-C the cursor is left hidden (last hide at %d, last show at %d)", hide, show)
+	}
+	if strings.Count(raw, "\x1b[?2026h") != strings.Count(raw, "\x1b[?2026l") {
+		t.Errorf("a synchronized update is left open")
 	}
 }
