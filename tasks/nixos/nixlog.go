@@ -185,11 +185,16 @@ func (l *BuildLog) start(e *event) string {
 		// A substitution's bytes are reported on its copy of the path:
 		// join the two by the path.
 		a.name = storeName(fieldString(e.Fields, 0))
+		joined := false
 		for _, id := range l.running {
 			if s := l.acts[id]; s != nil && s.typ == actSubstitute && s.name == a.name && s.copy == nil {
-				s.copy = a
+				s.copy, joined = a, true
 				break
 			}
+		}
+		if !joined { // a copy of its own (from a remote builder): shown as one
+			a.copy = a
+			l.running = append(l.running, e.ID)
 		}
 	}
 	l.acts[e.ID] = a

@@ -306,3 +306,25 @@ func BenchmarkBuildLog(b *testing.B) {
 		_ = l.Status()
 	}
 }
+
+// A copy that is not a substitution (a remote builder's result coming
+// back) is shown as a download of its own, with its bytes; the lines are
+// shaped as Nix 2.8 writes them (see build-view-internal-json.timed).
+func TestBuildLogCopyOfItsOwn(t *testing.T) {
+	l := NewBuildLog()
+	for _, line := range []string{
+		`@nix {"action":"start","id":1,"level":0,"text":"","type":102}`,
+		`@nix {"action":"start","fields":["/nix/store/72anww2pfyk1an22xbdiv30pgfidxb2l-glibc-2.35","ssh-ng://builder","local"],"id":2,"level":3,"text":"copying path","type":100}`,
+		`@nix {"action":"result","fields":[4096,8192,0,0],"id":2,"type":105}`,
+	} {
+		l.Line(line)
+	}
+	p := l.BuildProgress()
+	if len(p.Downloads) != 1 || p.Downloads[0].Name != "glibc-2.35" || p.Downloads[0].Done != 4096 || p.Downloads[0].Total != 8192 {
+		t.Errorf("downloads %+v", p.Downloads)
+	}
+	l.Line(`@nix {"action":"stop","id":2}`)
+	if p := l.BuildProgress(); len(p.Downloads) != 0 || p.DownloadedBytes != 8192 {
+		t.Errorf("after the copy: %+v", p)
+	}
+}
