@@ -136,7 +136,7 @@ func TestSystemChainThenNoChanges(t *testing.T) {
 		t.Fatalf("build out %q changed %v", out, changed)
 	}
 	sts := strings.Join(w.status.Of("build"), "\n")
-	for _, want := range []string{"evaluating demo", "building foo-1.2", "/2 built"} {
+	for _, want := range []string{"evaluating demo", "building foo-1.2", "built 1/2"} {
 		if !strings.Contains(sts, want) {
 			t.Errorf("build statuses lack %q:\n%s", want, sts)
 		}
