@@ -1,9 +1,7 @@
 package mcpusage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -81,6 +79,9 @@ type Session struct {
 type Scan struct {
 	Since    time.Time
 	Files    int // logs opened (modified within the window)
+	// Read is the bytes of session logs read by this scan: all of them,
+	// or with Options.StateDir only those appended since the last scan.
+	Read int64
 	Sessions []Session
 	Servers  map[string]*ServerUse
 	Stats    jsonl.Stats
@@ -100,6 +101,10 @@ type Options struct {
 	// Progress, when set, is called after each log with the number done
 	// and the total.
 	Progress func(done, total int)
+	// StateDir, when set, keeps a record of each log read there (see
+	// readRecord): a later scan reads only the bytes appended since.
+	// Empty: every log is read whole.
+	StateDir string
 }
 
 // Logs lists the session logs under dir (dir/<project>/<id>.jsonl), sorted.
@@ -141,11 +146,35 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 			recent = append(recent, p)
 		}
 	}
-	return ScanFiles(ctx, recent, o)
+	if o.StateDir != "" {
+		unlock, err := lockRecords(ctx, o.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	sc, err := scanFiles(ctx, recent, o)
+	if err == nil && o.StateDir != "" {
+		if err := PruneRecords(o.StateDir, logs); err != nil {
+			sc.Errors = append(sc.Errors, fmt.Errorf("session records in %s: %w", o.StateDir, err))
+		}
+	}
+	return sc, err
 }
 
 // ScanFiles reads the given session logs, several at once.
 func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
+	if o.StateDir != "" {
+		unlock, err := lockRecords(ctx, o.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	return scanFiles(ctx, paths, o)
+}
+
+func scanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(4, runtime.GOMAXPROCS(0))
@@ -154,6 +183,7 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		s     Session
 		use   map[string]*ServerUse
 		stats jsonl.Stats
+		read  int64
 		err   error
 	}
 	results := make([]result, len(paths))
@@ -166,8 +196,8 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s, use, st, err := scanLog(ctx, paths[i], o)
-				results[i] = result{s, use, st, err}
+				s, use, st, read, err := scanLog(ctx, paths[i], o)
+				results[i] = result{s, use, st, read, err}
 				if o.Progress != nil {
 					mu.Lock()
 					done++
@@ -194,6 +224,7 @@ feed:
 	sc := &Scan{Since: o.Since, Files: len(paths), Servers: map[string]*ServerUse{}}
 	for _, r := range results {
 		sc.Stats = sc.Stats.Add(r.stats)
+		sc.Read += r.read
 		if r.err != nil {
 			sc.Errors = append(sc.Errors, r.err)
 			continue
@@ -216,85 +247,10 @@ feed:
 	return sc, nil
 }
 
-// logLine is the part of a session log line that is read.
-type logLine struct {
-	Timestamp string `json:"timestamp"`
-	Cwd       string `json:"cwd"`
-	Message   *struct {
-		ID      string   `json:"id"`
-		Content contents `json:"content"`
-		Usage   *Usage   `json:"usage"`
-	} `json:"message"`
-}
-
-type item struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-// contents is message.content: a list of items, or a plain string (a
-// user's prompt), which carries nothing of interest.
-type contents []item
-
-var toolUse = []byte(`"tool_use"`)
-
-func (c *contents) UnmarshalJSON(b []byte) error {
-	// Most bytes of a log are tool results and text: a list without a
-	// tool use is not decoded a second time.
-	if len(b) > 0 && b[0] == '[' && bytes.Contains(b, toolUse) {
-		var items []item
-		if err := json.Unmarshal(b, &items); err != nil {
-			return err
-		}
-		*c = items
-	}
-	return nil
-}
-
-// lineTime is what a line without usage or tool use is read for.
-type lineTime struct {
-	Timestamp string `json:"timestamp"`
-	Cwd       string `json:"cwd"`
-}
-
-var usageKey = []byte(`"usage"`)
-
-// readLog streams one session log into handle. Lines without usage or a
-// tool use (most of a log's bytes: tool results, prompts) are decoded only
-// for their time and folder, which allocates far less.
-func readLog(ctx context.Context, path string, maxLine int, handle func(*logLine) error) (jsonl.Stats, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return jsonl.Stats{}, err
-	}
-	defer f.Close()
-	sc := jsonl.NewScanner(f, maxLine)
-	n := 0
-	for sc.Scan() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return sc.Stats(), err
-			}
-		}
-		line := sc.Bytes()
-		var l logLine
-		if bytes.Contains(line, usageKey) || bytes.Contains(line, toolUse) {
-			err = json.Unmarshal(line, &l)
-		} else {
-			var lt lineTime
-			err = json.Unmarshal(line, &lt)
-			l.Timestamp, l.Cwd = lt.Timestamp, lt.Cwd
-		}
-		if err != nil || handle(&l) != nil {
-			sc.Malformed()
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return sc.Stats(), fmt.Errorf("%s: %w", path, err)
-	}
-	return sc.Stats(), nil
-}
+var (
+	toolUse  = []byte(`"tool_use"`)
+	usageKey = []byte(`"usage"`)
+)
 
 // ServerOf returns the server of a tool name mcp__<server>__<tool>.
 func ServerOf(tool string) (string, bool) {
@@ -325,7 +281,7 @@ type message struct {
 // usage it repeats.
 const maxOpenMessages = 1 << 12
 
-func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, error) {
+func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, error) {
 	l := &logScan{
 		since:   o.Since,
 		session: Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}},
@@ -333,14 +289,23 @@ func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*
 		open:    map[string]*message{},
 		limit:   maxOpenMessages,
 	}
-	st, err := readLog(ctx, path, o.MaxLine, l.handle)
+	rec, tail, read, err := readRecord(ctx, path, o)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return l.session, l.use, jsonl.Stats{}, 0, nil
+		}
+		return l.session, nil, jsonl.Stats{}, read, err
+	}
+	for i := range rec.Lines {
+		l.replay(&rec.Lines[i])
+	}
+	for i := range tail.Lines {
+		l.replay(&tail.Lines[i])
+	}
 	for _, m := range l.open {
 		l.settle(m)
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return l.session, nil, st, err
-	}
-	return l.session, l.use, st, nil
+	return l.session, l.use, rec.Stats.Add(tail.Stats), read, nil
 }
 
 // logScan is the state of reading one session log.
@@ -387,58 +352,43 @@ func (l *logScan) messageOf(id string) *message {
 	return cur
 }
 
-// handle reads one line of the log: lines before the window count for
-// nothing, a line without a time is a summary or snapshot.
-func (l *logScan) handle(line *logLine) error {
-	if line.Timestamp == "" {
-		return nil // summaries and snapshots carry no time
+// replay counts one recorded line: lines before the window count for
+// nothing.
+func (l *logScan) replay(line *lineRec) {
+	if line.before(l.since) {
+		return
 	}
-	ts, err := time.Parse(time.RFC3339Nano, line.Timestamp)
-	if err != nil {
-		return jsonl.ErrSkip
-	}
-	if ts.Before(l.since) {
-		return nil
-	}
-	l.session.Lines++
+	l.session.Lines += line.Count
 	if l.session.Project == "" && line.Cwd != "" {
 		l.session.Project = line.Cwd
 	}
-	m := line.Message
-	if m == nil {
-		return nil
+	if !line.Msg {
+		return
 	}
-	cur := l.messageOf(m.ID)
-	if m.Usage != nil {
-		cur.usage = maxUsage(cur.usage, *m.Usage)
+	cur := l.messageOf(line.MsgID)
+	if line.HasUsage {
+		cur.usage = maxUsage(cur.usage, line.Usage)
 	}
-	for _, it := range m.Content {
-		l.countCall(cur, it)
+	for _, c := range line.Calls {
+		l.countCall(cur, c)
 	}
-	if m.ID == "" {
+	if line.MsgID == "" {
 		l.settle(cur)
 	}
-	return nil
 }
 
 // countCall counts a call of an MCP server once per tool-use id, however
 // many lines of the message repeat it.
-func (l *logScan) countCall(cur *message, it item) {
-	if it.Type != "tool_use" {
-		return
-	}
-	server, ok := ServerOf(it.Name)
-	if !ok {
-		return
-	}
-	if it.ID != "" {
+func (l *logScan) countCall(cur *message, it call) {
+	server := it.Server
+	if it.ToolID != "" {
 		if cur.tools == nil {
 			cur.tools = map[string]bool{}
 		}
-		if cur.tools[it.ID] {
+		if cur.tools[it.ToolID] {
 			return
 		}
-		cur.tools[it.ID] = true
+		cur.tools[it.ToolID] = true
 	}
 	if cur.servers == nil {
 		cur.servers = map[string]bool{}
