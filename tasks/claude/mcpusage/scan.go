@@ -77,11 +77,11 @@ type Session struct {
 
 // Scan is the result of reading the session logs.
 type Scan struct {
-	Since    time.Time
-	Files    int // logs opened (modified within the window)
+	Since time.Time
+	Files int // logs opened (modified within the window)
 	// Read is the bytes of session logs read by this scan: all of them,
 	// or with Options.StateDir only those appended since the last scan.
-	Read int64
+	Read     int64
 	Sessions []Session
 	Servers  map[string]*ServerUse
 	Stats    jsonl.Stats
