@@ -37,7 +37,7 @@ const sampleSize = 4 << 10
 // read; the new record is kept for the next scan. A log truncated or
 // replaced is read from its start. A record that cannot be kept costs the
 // next scan a full read, never a wrong count.
-func readRecord(ctx context.Context, path string, o Options) (rec, tail *logRecord, read int64, err error) {
+func readRecord(ctx context.Context, dir *safefile.Dir, path string, o Options, fresh bool) (rec, tail *logRecord, read int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, err
@@ -51,31 +51,30 @@ func readRecord(ctx context.Context, path string, o Options) (rec, tail *logReco
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		cur.Dev, cur.Ino = uint64(st.Dev), uint64(st.Ino)
 	}
-	var dir *safefile.Dir
-	if o.StateDir != "" {
-		if dir, err = safefile.OpenDirAll(o.StateDir+"/"+RecordDir, 0o755); err != nil {
-			return nil, nil, 0, fmt.Errorf("session records in %s: %w", o.StateDir, err)
-		}
-		defer dir.Close()
+	if dir != nil && !fresh {
 		rec = loadRecord(dir, path)
 	}
 	if rec != nil && !rec.holds(f, cur) {
 		rec = nil
 	}
 	if rec == nil {
-		rec = &logRecord{Path: path}
+		rec = &logRecord{Path: path, decoded: true}
 	}
 	old := rec.Cursor
-	end, err := lineEnd(f, rec.Cursor.Offset, cur.Size)
+	end, err := lineEnd(f, old.Offset, cur.Size)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	if end > rec.Cursor.Offset {
-		if err := readLines(ctx, f, rec.Cursor.Offset, end, o.MaxLine, rec); err != nil {
+	if end > old.Offset {
+		if _, err := rec.lines(); err != nil {
+			return readRecord(ctx, dir, path, o, true) // a damaged record: read the log again
+		}
+		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, rec); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
+		rec.Sum = summarize(rec)
 	}
-	tail = &logRecord{}
+	tail = &logRecord{decoded: true}
 	if cur.Size > end {
 		if err := readLines(ctx, f, end, cur.Size, o.MaxLine, tail); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
@@ -91,6 +90,15 @@ func readRecord(ctx context.Context, path string, o Options) (rec, tail *logReco
 		_ = saveRecord(dir, rec)
 	}
 	return rec, tail, cur.Size - old.Offset, nil
+}
+
+// openRecords opens (creating it) the record folder of stateDir.
+func openRecords(stateDir string) (*safefile.Dir, error) {
+	dir, err := safefile.OpenDirAll(stateDir+"/"+RecordDir, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("session records in %s: %w", stateDir, err)
+	}
+	return dir, nil
 }
 
 // recordName is the record file of the log at path.
@@ -139,18 +147,11 @@ func saveRecord(dir *safefile.Dir, rec *logRecord) error {
 	return err
 }
 
-// PruneRecords removes from stateDir the records of logs not in logs
-// (deleted, or moved away), and temporary files left by a crash. Only
-// names of the record folder's own shape are touched.
-func PruneRecords(stateDir string, logs []string) error {
-	dir, err := safefile.OpenDir(stateDir + "/" + RecordDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
+// pruneRecords removes from the record folder the records of logs not in
+// logs (deleted, or moved away), and temporary files left by a crash.
+// Only names of the folder's own shape are touched, never through a link
+// (package safefile).
+func pruneRecords(dir *safefile.Dir, logs []string) error {
 	keep := make(map[string]bool, len(logs))
 	for _, p := range logs {
 		keep[recordName(p)] = true
@@ -279,15 +280,10 @@ func lineOf(pl *parsedLine, ts time.Time) lineRec {
 // lockRecords takes the record folder's lock, so that two scans of one run
 // (mcp-analytics and learn-mcp) do not both read the same new bytes: the
 // second finds the records the first kept. It waits for ctx.
-func lockRecords(ctx context.Context, stateDir string) (unlock func(), err error) {
-	dir, err := safefile.OpenDirAll(stateDir+"/"+RecordDir, 0o755)
-	if err != nil {
-		return nil, fmt.Errorf("session records in %s: %w", stateDir, err)
-	}
-	defer dir.Close()
+func lockRecords(ctx context.Context, dir *safefile.Dir) (unlock func(), err error) {
 	f, err := dir.OpenFile("lock", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("session records in %s: %w", stateDir, err)
+		return nil, fmt.Errorf("session records in %s: %w", dir.Path(), err)
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)

@@ -183,18 +183,25 @@ func TestIncrementalScanEqualsAFullRead(t *testing.T) {
 
 // A record survives encoding whole.
 func TestRecordRoundTrip(t *testing.T) {
-	rec := &logRecord{Path: "/x/y.jsonl", Cursor: cursor{Dev: 3, Ino: 99, Size: 1 << 40, Offset: 12345, Sample: [32]byte{1, 2, 3}}}
+	rec := &logRecord{Path: "/x/y.jsonl", Cursor: cursor{Dev: 3, Ino: 99, Size: 1 << 40, Offset: 12345, Sample: [32]byte{1, 2, 3}}, decoded: true}
 	rec.Stats.Lines, rec.Stats.Malformed, rec.Stats.TooLong = 10, 2, 1
 	rec.add(lineRec{Sec: -62135596800, Nsec: 5, Count: 1, Cwd: "/p"})
 	rec.add(lineRec{Sec: -62135596800, Nsec: 5, Count: 1, Cwd: "/p"}) // folded
 	rec.add(lineRec{Sec: 253402300799, Nsec: 999999999, Count: 1, Msg: true, MsgID: "m", HasUsage: true,
 		Usage: Usage{1, -2, 3, 1 << 50}, Calls: []call{{"t1", "github"}, {"", "nixos"}}})
 	rec.add(lineRec{Sec: 1, Count: 1, Msg: true, Calls: []call{{"t2", "github"}}})
-	if len(rec.Lines) != 3 || rec.Lines[0].Count != 2 {
-		t.Fatalf("lines %+v", rec.Lines)
+	if len(rec.Lines) != 3 || rec.Lines[0].Count != 2 || rec.First != (lineTime{-62135596800, 5}) {
+		t.Fatalf("lines %+v first %+v", rec.Lines, rec.First)
+	}
+	rec.Sum = summarize(rec)
+	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 4 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != 1<<49 { // shared with nixos
+		t.Fatalf("summary %+v", rec.Sum)
 	}
 	got, err := decodeRecord(rec.encode())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := got.lines(); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, rec) {

@@ -2,6 +2,7 @@ package mcpusage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -360,14 +361,29 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special reports whether any byte of w (8 bytes of a string) is a
+// quote, a backslash or a control character, eight at a time.
+func special(w uint64) bool {
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	return (w-0x20*ones)&^w&highs|zero(w^('"'*ones))|zero(w^('\\'*ones)) != 0
+}
+
 // str validates the string at i (which is '"'). raw is its content
-// between the quotes, escapes untouched; escaped says whether it had any
-// (or bytes that are not UTF-8), so that raw is not its value.
+// between the quotes, escapes untouched; escaped says whether it had any,
+// so that raw is not its value. raw may not be UTF-8 (see value).
 func (p *parser) str(i int) (raw []byte, end int, escaped bool, err error) {
 	b := p.b
 	start := i + 1
 	i = start
 	for {
+		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && plain[b[i]] {
 			i++
 		}
@@ -376,11 +392,7 @@ func (p *parser) str(i int) (raw []byte, end int, escaped bool, err error) {
 		}
 		switch b[i] {
 		case '"':
-			raw = b[start:i]
-			if !escaped && !utf8.Valid(raw) {
-				escaped = true
-			}
-			return raw, i + 1, escaped, nil
+			return b[start:i], i + 1, escaped, nil
 		case '\\':
 			escaped = true
 			if i+1 >= len(b) {
@@ -431,7 +443,10 @@ func (p *parser) stringField(i int, dst *[]byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if escaped {
+	// A value kept must be what encoding/json makes of it: escapes
+	// decoded, bytes that are not UTF-8 replaced. (A key needs neither
+	// for the latter: such a byte folds to no letter of a field's name.)
+	if escaped || !utf8.Valid(raw) {
 		if raw, err = unquote(p.b[i:end]); err != nil {
 			return 0, err
 		}

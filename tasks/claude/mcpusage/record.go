@@ -3,6 +3,8 @@ package mcpusage
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
@@ -17,7 +19,29 @@ type logRecord struct {
 	Path   string
 	Cursor cursor
 	Stats  jsonl.Stats // of the lines read (the whole log up to Cursor.Offset)
-	Lines  []lineRec
+	// First is the earliest time of Lines: a window starting no later
+	// counts them all, and Sum is what they count, so the lines need not
+	// be decoded (most logs, most runs).
+	First lineTime
+	Sum   logSum
+	// Lines are decoded from raw on first use (lines()).
+	Lines   []lineRec
+	raw     []byte
+	decoded bool
+}
+
+// lineTime is a line's time, split so that any year fits.
+type lineTime struct {
+	Sec  int64
+	Nsec int32
+}
+
+// logSum is what all the lines of a record count, whatever the window.
+type logSum struct {
+	Lines   int64
+	Project string
+	Servers map[string]int64 // invocations per server
+	Use     map[string]*ServerUse
 }
 
 // cursor says which bytes of which file the record covers. A log is read
@@ -52,14 +76,31 @@ type lineRec struct {
 // call is one tool use of an MCP server.
 type call struct{ ToolID, Server string }
 
-func (r *lineRec) before(since time.Time) bool {
+func (r *lineRec) before(since time.Time) bool { return lineTime{r.Sec, r.Nsec}.before(since) }
+
+func (t lineTime) before(since time.Time) bool {
 	s := since.Unix()
-	return r.Sec < s || r.Sec == s && int(r.Nsec) < since.Nanosecond()
+	return t.Sec < s || t.Sec == s && int(t.Nsec) < since.Nanosecond()
 }
 
-// add appends l, folding it into the previous line when both are plain
-// and alike.
+// lines returns the record's lines, decoding them on first use.
+func (rec *logRecord) lines() ([]lineRec, error) {
+	if !rec.decoded {
+		lines, err := decodeLines(rec.raw)
+		if err != nil {
+			return nil, err
+		}
+		rec.Lines, rec.raw, rec.decoded = lines, nil, true
+	}
+	return rec.Lines, nil
+}
+
+// add appends l (the lines must be decoded), folding it into the
+// previous line when both are plain and alike.
 func (rec *logRecord) add(l lineRec) {
+	if len(rec.Lines) == 0 || (lineTime{l.Sec, l.Nsec}).less(rec.First) {
+		rec.First = lineTime{l.Sec, l.Nsec}
+	}
 	if n := len(rec.Lines); n > 0 && !l.Msg {
 		p := &rec.Lines[n-1]
 		if !p.Msg && p.Sec == l.Sec && p.Nsec == l.Nsec && p.Cwd == l.Cwd {
@@ -70,15 +111,55 @@ func (rec *logRecord) add(l lineRec) {
 	rec.Lines = append(rec.Lines, l)
 }
 
+func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec && t.Nsec < u.Nsec }
+
 // recordMagic starts a record file; a file without it (or of another
 // version) is not a record and the log is read again.
-const recordMagic = "rebuild session record 1\n"
+const recordMagic = "rebuild session record 2\n"
 
 var errRecord = errors.New("not a session record")
 
-// encode writes rec compactly: a string table, then each line with its
-// time as a delta from the previous one.
+// encode writes rec compactly: a header (cursor, stats, summary), then
+// the lines as a blob of their own — a string table, then each line with
+// its time as a delta from the previous one — copied as it is when the
+// lines were not decoded.
 func (rec *logRecord) encode() []byte {
+	out := []byte(recordMagic)
+	out = appendString(out, rec.Path)
+	c := rec.Cursor
+	for _, v := range []uint64{c.Dev, c.Ino, uint64(c.Size), uint64(c.Offset)} {
+		out = binary.AppendUvarint(out, v)
+	}
+	out = append(out, c.Sample[:]...)
+	for _, v := range []int64{rec.Stats.Lines, rec.Stats.Malformed, rec.Stats.TooLong} {
+		out = binary.AppendUvarint(out, uint64(v))
+	}
+	out = binary.AppendVarint(out, rec.First.Sec)
+	out = binary.AppendUvarint(out, uint64(rec.First.Nsec))
+	out = binary.AppendUvarint(out, uint64(rec.Sum.Lines))
+	out = appendString(out, rec.Sum.Project)
+	out = binary.AppendUvarint(out, uint64(len(rec.Sum.Servers)))
+	for _, name := range slices.Sorted(maps.Keys(rec.Sum.Servers)) {
+		out = appendString(out, name)
+		out = binary.AppendVarint(out, rec.Sum.Servers[name])
+	}
+	out = binary.AppendUvarint(out, uint64(len(rec.Sum.Use)))
+	for _, name := range slices.Sorted(maps.Keys(rec.Sum.Use)) {
+		u := rec.Sum.Use[name]
+		out = appendString(out, name)
+		out = binary.AppendVarint(out, u.Invocations)
+		for _, v := range [4]int64{u.Usage.Input, u.Usage.Output, u.Usage.CacheRead, u.Usage.CacheWrite} {
+			out = binary.AppendVarint(out, v)
+		}
+	}
+	blob := rec.raw
+	if rec.decoded || blob == nil {
+		blob = encodeLines(rec.Lines)
+	}
+	return append(binary.AppendUvarint(out, uint64(len(blob))), blob...)
+}
+
+func encodeLines(lines []lineRec) []byte {
 	strs := map[string]uint64{"": 0}
 	var table []string
 	idx := func(s string) uint64 {
@@ -90,9 +171,9 @@ func (rec *logRecord) encode() []byte {
 		return uint64(len(table))
 	}
 	var body []byte
-	body = binary.AppendUvarint(body, uint64(len(rec.Lines)))
+	body = binary.AppendUvarint(body, uint64(len(lines)))
 	var prev int64
-	for _, l := range rec.Lines {
+	for _, l := range lines {
 		flags := byte(0)
 		if l.Msg {
 			flags |= 1
@@ -121,16 +202,7 @@ func (rec *logRecord) encode() []byte {
 			body = binary.AppendUvarint(body, idx(c.Server))
 		}
 	}
-	out := []byte(recordMagic)
-	out = appendString(out, rec.Path)
-	c := rec.Cursor
-	for _, v := range []uint64{c.Dev, c.Ino, uint64(c.Size), uint64(c.Offset)} {
-		out = binary.AppendUvarint(out, v)
-	}
-	out = append(out, c.Sample[:]...)
-	for _, v := range []int64{rec.Stats.Lines, rec.Stats.Malformed, rec.Stats.TooLong} {
-		out = binary.AppendUvarint(out, uint64(v))
-	}
+	var out []byte
 	out = binary.AppendUvarint(out, uint64(len(table)))
 	for _, s := range table {
 		out = appendString(out, s)
@@ -192,7 +264,8 @@ func (d *decoder) index(table []string) string {
 	return table[i-1]
 }
 
-// decodeRecord reads a record file's content.
+// decodeRecord reads a record file's content; its lines are left
+// undecoded (see lines()).
 func decodeRecord(b []byte) (*logRecord, error) {
 	if len(b) < len(recordMagic) || string(b[:len(recordMagic)]) != recordMagic {
 		return nil, errRecord
@@ -203,6 +276,26 @@ func decodeRecord(b []byte) (*logRecord, error) {
 	c.Dev, c.Ino, c.Size, c.Offset = d.uvarint(), d.uvarint(), int64(d.uvarint()), int64(d.uvarint())
 	copy(c.Sample[:], d.bytes(32))
 	rec.Stats = jsonl.Stats{Lines: int64(d.uvarint()), Malformed: int64(d.uvarint()), TooLong: int64(d.uvarint())}
+	rec.First = lineTime{Sec: d.varint(), Nsec: int32(d.uvarint())}
+	rec.Sum = logSum{Lines: int64(d.uvarint()), Project: d.str(), Servers: map[string]int64{}, Use: map[string]*ServerUse{}}
+	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
+		name := d.str()
+		rec.Sum.Servers[name] = d.varint()
+	}
+	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
+		name := d.str()
+		rec.Sum.Use[name] = &ServerUse{Invocations: d.varint(), Usage: Usage{d.varint(), d.varint(), d.varint(), d.varint()}}
+	}
+	rec.raw = d.bytes(d.uvarint())
+	if d.err != nil || len(d.b) != 0 {
+		return nil, errRecord
+	}
+	return rec, nil
+}
+
+// decodeLines reads what encodeLines wrote.
+func decodeLines(b []byte) ([]lineRec, error) {
+	d := &decoder{b: b}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		return nil, errRecord
@@ -215,12 +308,9 @@ func decodeRecord(b []byte) (*logRecord, error) {
 	if n > uint64(len(d.b)) {
 		return nil, errRecord
 	}
-	rec.Lines = make([]lineRec, 0, n)
+	lines := make([]lineRec, 0, n)
 	var prev int64
 	for range n {
-		if d.err != nil {
-			return nil, d.err
-		}
 		flags := d.bytes(1)
 		if d.err != nil {
 			return nil, d.err
@@ -245,10 +335,10 @@ func decodeRecord(b []byte) (*logRecord, error) {
 				}
 			}
 		}
-		rec.Lines = append(rec.Lines, l)
+		lines = append(lines, l)
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errRecord
 	}
-	return rec, nil
+	return lines, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
 )
 
@@ -146,16 +148,14 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 			recent = append(recent, p)
 		}
 	}
-	if o.StateDir != "" {
-		unlock, err := lockRecords(ctx, o.StateDir)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+	records, unlock, err := lockedRecords(ctx, o.StateDir)
+	if err != nil {
+		return nil, err
 	}
-	sc, err := scanFiles(ctx, recent, o)
-	if err == nil && o.StateDir != "" {
-		if err := PruneRecords(o.StateDir, logs); err != nil {
+	defer unlock()
+	sc, err := scanFiles(ctx, records, recent, o)
+	if err == nil && records != nil {
+		if err := pruneRecords(records, logs); err != nil {
 			sc.Errors = append(sc.Errors, fmt.Errorf("session records in %s: %w", o.StateDir, err))
 		}
 	}
@@ -164,17 +164,32 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 
 // ScanFiles reads the given session logs, several at once.
 func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
-	if o.StateDir != "" {
-		unlock, err := lockRecords(ctx, o.StateDir)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+	dir, unlock, err := lockedRecords(ctx, o.StateDir)
+	if err != nil {
+		return nil, err
 	}
-	return scanFiles(ctx, paths, o)
+	defer unlock()
+	return scanFiles(ctx, dir, paths, o)
 }
 
-func scanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
+// lockedRecords opens the record folder of stateDir and takes its lock;
+// without a stateDir it is nil, and unlock does nothing.
+func lockedRecords(ctx context.Context, stateDir string) (dir *safefile.Dir, unlock func(), err error) {
+	if stateDir == "" {
+		return nil, func() {}, nil
+	}
+	if dir, err = openRecords(stateDir); err != nil {
+		return nil, nil, err
+	}
+	release, err := lockRecords(ctx, dir)
+	if err != nil {
+		dir.Close()
+		return nil, nil, err
+	}
+	return dir, func() { release(); dir.Close() }, nil
+}
+
+func scanFiles(ctx context.Context, dir *safefile.Dir, paths []string, o Options) (*Scan, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(4, runtime.GOMAXPROCS(0))
@@ -196,7 +211,7 @@ func scanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s, use, st, read, err := scanLog(ctx, paths[i], o)
+				s, use, st, read, err := scanLog(ctx, dir, paths[i], o)
 				results[i] = result{s, use, st, read, err}
 				if o.Progress != nil {
 					mu.Lock()
@@ -281,23 +296,37 @@ type message struct {
 // usage it repeats.
 const maxOpenMessages = 1 << 12
 
-func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, error) {
-	l := &logScan{
-		since:   o.Since,
-		session: Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}},
-		use:     map[string]*ServerUse{},
-		open:    map[string]*message{},
-		limit:   maxOpenMessages,
-	}
-	rec, tail, read, err := readRecord(ctx, path, o)
+func scanLog(ctx context.Context, dir *safefile.Dir, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, error) {
+	l := newLogScan(path, o.Since)
+	rec, tail, read, err := readRecord(ctx, dir, path, o, false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return l.session, l.use, jsonl.Stats{}, 0, nil
 		}
 		return l.session, nil, jsonl.Stats{}, read, err
 	}
-	for i := range rec.Lines {
-		l.replay(&rec.Lines[i])
+	stats := rec.Stats.Add(tail.Stats)
+	if len(tail.Lines) == 0 && !rec.First.before(o.Since) {
+		// The window holds every line: what they count was kept.
+		l.session.Lines, l.session.Project = rec.Sum.Lines, rec.Sum.Project
+		maps.Copy(l.session.Servers, rec.Sum.Servers)
+		for name, u := range rec.Sum.Use {
+			l.use[name] = &ServerUse{Invocations: u.Invocations, Usage: u.Usage}
+		}
+		return l.session, l.use, stats, read, nil
+	}
+	lines, err := rec.lines()
+	if err != nil { // a damaged record: read the log again
+		more := int64(0)
+		if rec, tail, more, err = readRecord(ctx, dir, path, o, true); err != nil {
+			return l.session, nil, jsonl.Stats{}, read, err
+		}
+		read += more
+		stats = rec.Stats.Add(tail.Stats)
+		lines = rec.Lines
+	}
+	for i := range lines {
+		l.replay(&lines[i])
 	}
 	for i := range tail.Lines {
 		l.replay(&tail.Lines[i])
@@ -305,7 +334,31 @@ func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*
 	for _, m := range l.open {
 		l.settle(m)
 	}
-	return l.session, l.use, rec.Stats.Add(tail.Stats), read, nil
+	return l.session, l.use, stats, read, nil
+}
+
+func newLogScan(path string, since time.Time) *logScan {
+	return &logScan{
+		since:   since,
+		session: Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}},
+		use:     map[string]*ServerUse{},
+		open:    map[string]*message{},
+		limit:   maxOpenMessages,
+	}
+}
+
+// summarize is what all the (decoded) lines of rec count, whatever the
+// window.
+func summarize(rec *logRecord) logSum {
+	l := newLogScan(rec.Path, time.Time{})
+	l.all = true
+	for i := range rec.Lines {
+		l.replay(&rec.Lines[i])
+	}
+	for _, m := range l.open {
+		l.settle(m)
+	}
+	return logSum{Lines: l.session.Lines, Project: l.session.Project, Servers: l.session.Servers, Use: l.use}
 }
 
 // logScan is the state of reading one session log.
@@ -318,6 +371,7 @@ type logScan struct {
 	// called no server are let go.
 	open  map[string]*message
 	limit int
+	all   bool // every line counts, whatever its time
 }
 
 // settle adds a message's usage to the servers it called, shared evenly.
@@ -355,7 +409,7 @@ func (l *logScan) messageOf(id string) *message {
 // replay counts one recorded line: lines before the window count for
 // nothing.
 func (l *logScan) replay(line *lineRec) {
-	if line.before(l.since) {
+	if !l.all && line.before(l.since) {
 		return
 	}
 	l.session.Lines += line.Count
