@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -106,10 +107,15 @@ func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 	if !o.DryRun {
 		hist := filepath.Join(cfg.StateDir, "history.jsonl")
 		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
-		if err := schedule.AppendHistory(hist, rec); err != nil {
-			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
-		} else if _, err := schedule.CompactHistory(hist, cfg.HistoryMax); err != nil {
-			fmt.Fprintf(o.IO.Err, "rebuild: compacting history (history_max): %v\n", err)
+		// The estimates' summary is brought up to date with it, so the
+		// next start-up need not read the history.
+		if err := schedule.RecordRun(hist, rec, cfg.HistoryMax); err != nil {
+			var ce *schedule.CompactError
+			if errors.As(err, &ce) {
+				fmt.Fprintf(o.IO.Err, "rebuild: %v\n", err)
+			} else {
+				fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
+			}
 		}
 	}
 	s.rend.Summary(sum, s.logs.Dir())
