@@ -5,13 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"maps"
 	"os"
-	"strings"
+	"slices"
 	"syscall"
 	"time"
 
@@ -19,25 +18,28 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
 )
 
-// RecordDir is the folder of the state directory that holds one record
-// per session log (see readRecord).
-const RecordDir = "claude-sessions"
+// RecordFile is the file of the state directory that holds a record of
+// each session log (see readRecord), and LockFile the lock taken while it
+// is read and replaced.
+const (
+	RecordFile = "claude-sessions.rec"
+	LockFile   = "claude-sessions.lock"
+)
 
 // sampleSize is how many bytes at each end of the part read are hashed to
 // tell the same file grown from another one of at least that size.
 const sampleSize = 4 << 10
 
 // readRecord returns the record of the complete lines of the log at path
-// and the bytes it read for it, and apart from it the record of a last line still being written (no
-// newline yet), which is counted in this scan but read again by the next.
+// and the bytes it read for it, and apart from it the record of a last
+// line still being written (no newline yet), which is counted in this
+// scan but read again by the next.
 //
-// With o.StateDir set, the record kept there by the last scan is taken as
-// it is when its cursor still holds (same device and inode, no shorter,
-// the sampled bytes unchanged) and only the bytes after its offset are
-// read; the new record is kept for the next scan. A log truncated or
-// replaced is read from its start. A record that cannot be kept costs the
-// next scan a full read, never a wrong count.
-func readRecord(ctx context.Context, dir *safefile.Dir, path string, o Options, fresh bool) (rec, tail *logRecord, read int64, err error) {
+// The record kept (from the last scan; nil: none) is taken as it is when
+// its cursor still holds (same device and inode, no shorter, the sampled
+// bytes unchanged) and only the bytes after its offset are read. A log
+// truncated or replaced is read from its start.
+func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (rec, tail *logRecord, read int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, err
@@ -51,13 +53,9 @@ func readRecord(ctx context.Context, dir *safefile.Dir, path string, o Options, 
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		cur.Dev, cur.Ino = uint64(st.Dev), uint64(st.Ino)
 	}
-	if dir != nil && !fresh {
-		rec = loadRecord(dir, path)
-	}
-	if rec != nil && !rec.holds(f, cur) {
-		rec = nil
-	}
-	if rec == nil {
+	if kept != nil && kept.holds(f, cur) {
+		rec = kept.clone()
+	} else {
 		rec = &logRecord{Path: path, decoded: true}
 	}
 	old := rec.Cursor
@@ -67,7 +65,7 @@ func readRecord(ctx context.Context, dir *safefile.Dir, path string, o Options, 
 	}
 	if end > old.Offset {
 		if _, err := rec.lines(); err != nil {
-			return readRecord(ctx, dir, path, o, true) // a damaged record: read the log again
+			return readRecord(ctx, nil, path, o) // a damaged record: read the log again
 		}
 		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, rec); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
@@ -85,90 +83,160 @@ func readRecord(ctx context.Context, dir *safefile.Dir, path string, o Options, 
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	rec.Cursor = cur
-	if dir != nil && rec.Cursor != old {
-		// Kept for the next scan; one that cannot be kept is read again.
-		_ = saveRecord(dir, rec)
-	}
 	return rec, tail, cur.Size - old.Offset, nil
 }
 
-// openRecords opens (creating it) the record folder of stateDir.
-func openRecords(stateDir string) (*safefile.Dir, error) {
-	dir, err := safefile.OpenDirAll(stateDir+"/"+RecordDir, 0o755)
+// clone copies the record, so that the one kept stays as it was (a
+// record is only ever added to).
+func (rec *logRecord) clone() *logRecord {
+	c := *rec
+	c.Lines = slices.Clip(rec.Lines)
+	return &c
+}
+
+// store is the records kept in the state directory, read whole at the
+// start of a scan and replaced whole (through a temporary file) at its end
+// when one changed: one file, not one per log, because creating hundreds
+// of small files cost a first scan more than the rest of its writing.
+// The lock is held from open to close, so two scans of one run
+// (mcp-analytics and learn-mcp) do not both read the same new bytes: the
+// second finds the records the first kept. A nil store keeps nothing.
+type store struct {
+	dir     *safefile.Dir
+	lock    *os.File
+	recs    map[string]*logRecord
+	changed bool
+}
+
+// openStore opens the records of stateDir ("": nil, no records), waiting
+// for ctx to take the lock. Records that cannot be read are none: every
+// log is read again.
+func openStore(ctx context.Context, stateDir string) (*store, error) {
+	if stateDir == "" {
+		return nil, nil
+	}
+	dir, err := safefile.OpenDirAll(stateDir, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("session records in %s: %w", stateDir, err)
 	}
-	return dir, nil
-}
-
-// recordName is the record file of the log at path.
-func recordName(path string) string {
-	h := sha256.Sum256([]byte(path))
-	return hex.EncodeToString(h[:12]) + ".rec"
-}
-
-// loadRecord returns the kept record of path, or nil when there is none
-// usable (missing, damaged, of another version, of another path).
-func loadRecord(dir *safefile.Dir, path string) *logRecord {
-	f, err := dir.OpenFile(recordName(path), os.O_RDONLY, 0)
+	lock, err := lockFile(ctx, dir)
 	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	st := &store{dir: dir, lock: lock, recs: map[string]*logRecord{}}
+	if f, err := dir.OpenFile(RecordFile, os.O_RDONLY, 0); err == nil {
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err == nil {
+			if recs, err := decodeStore(b); err == nil {
+				st.recs = recs
+			}
+		}
+	}
+	return st, nil
+}
+
+func (st *store) close() {
+	if st != nil {
+		st.lock.Close() // releases the lock
+		st.dir.Close()
+	}
+}
+
+func (st *store) get(path string) *logRecord {
+	if st == nil {
 		return nil
 	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil
-	}
-	rec, err := decodeRecord(b)
-	if err != nil || rec.Path != path {
-		return nil
-	}
-	return rec
+	return st.recs[path]
 }
 
-// saveRecord replaces the record of rec.Path through a temporary file.
-func saveRecord(dir *safefile.Dir, rec *logRecord) error {
-	name := recordName(rec.Path)
-	tmp := fmt.Sprintf(".%s.%d-%d", name, os.Getpid(), time.Now().UnixNano())
-	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
+// put keeps rec as the record of path; nil forgets it.
+func (st *store) put(path string, rec *logRecord) {
+	if st == nil {
+		return
 	}
-	_, err = f.Write(rec.encode())
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	old, had := st.recs[path]
+	switch {
+	case rec == nil && had:
+		delete(st.recs, path)
+		st.changed = true
+	case rec != nil && (!had || old.Cursor != rec.Cursor):
+		st.recs[path] = rec
+		st.changed = true
 	}
-	if err == nil {
-		err = dir.Rename(tmp, name)
-	}
-	if err != nil {
-		_ = dir.Remove(tmp)
-	}
-	return err
 }
 
-// pruneRecords removes from the record folder the records of logs not in
-// logs (deleted, or moved away), and temporary files left by a crash.
-// Only names of the folder's own shape are touched, never through a link
-// (package safefile).
-func pruneRecords(dir *safefile.Dir, logs []string) error {
+// prune forgets the records of logs not in logs (deleted, or moved away).
+func (st *store) prune(logs []string) {
 	keep := make(map[string]bool, len(logs))
 	for _, p := range logs {
-		keep[recordName(p)] = true
+		keep[p] = true
 	}
-	names, err := dir.Names()
+	for p := range st.recs {
+		if !keep[p] {
+			delete(st.recs, p)
+			st.changed = true
+		}
+	}
+}
+
+// save replaces the record file when a record changed. One that cannot be
+// kept costs the next scan a full read, never a wrong count.
+func (st *store) save() error {
+	if st == nil || !st.changed {
+		return nil
+	}
+	out := []byte(storeMagic)
+	out = binary.AppendUvarint(out, uint64(len(st.recs)))
+	for _, p := range slices.Sorted(maps.Keys(st.recs)) {
+		b := st.recs[p].encode()
+		out = append(binary.AppendUvarint(out, uint64(len(b))), b...)
+	}
+	tmp := "." + RecordFile + ".tmp"
+	f, err := st.dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err == nil {
+		_, err = f.Write(out)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = st.dir.Rename(tmp, RecordFile)
+	}
 	if err != nil {
-		return err
+		_ = st.dir.Remove(tmp)
+		return fmt.Errorf("keeping the session records in %s: %w", st.dir.Path(), err)
 	}
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".rec") && !strings.Contains(n, ".rec.") || keep[n] {
-			continue
-		}
-		if err := dir.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
+	st.changed = false
 	return nil
+}
+
+// storeMagic starts the record file; a file without it is no records.
+const storeMagic = "rebuild session records 1\n"
+
+// decodeStore reads the record file: each record prefixed with its length.
+func decodeStore(b []byte) (map[string]*logRecord, error) {
+	if len(b) < len(storeMagic) || string(b[:len(storeMagic)]) != storeMagic {
+		return nil, errRecord
+	}
+	d := &decoder{b: b[len(storeMagic):]}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return nil, errRecord
+	}
+	recs := make(map[string]*logRecord, n)
+	for range n {
+		rec, err := decodeRecord(d.bytes(d.uvarint()))
+		if err != nil || d.err != nil {
+			return nil, errRecord
+		}
+		recs[rec.Path] = rec
+	}
+	if len(d.b) != 0 {
+		return nil, errRecord
+	}
+	return recs, nil
 }
 
 // holds reports whether f is still the file rec was read from, grown or
@@ -231,6 +299,7 @@ func lineEnd(f *os.File, from, to int64) (int64, error) {
 func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, rec *logRecord) error {
 	sc := jsonl.NewScanner(io.NewSectionReader(f, from, to-from), maxLine)
 	var pl parsedLine
+	var lastCwd string // a log's lines mostly share their folder: kept once
 	n := 0
 	for sc.Scan() {
 		if n++; n%1024 == 0 {
@@ -250,7 +319,7 @@ func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, rec
 			sc.Malformed()
 			continue
 		}
-		rec.add(lineOf(&pl, ts))
+		rec.add(lineOf(&pl, ts, &lastCwd))
 	}
 	rec.Stats = rec.Stats.Add(sc.Stats())
 	return sc.Err()
@@ -258,8 +327,11 @@ func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, rec
 
 // lineOf reduces a parsed line to what the scan counts: a message line is
 // kept as one only when it has usage or calls an MCP server.
-func lineOf(pl *parsedLine, ts time.Time) lineRec {
-	l := lineRec{Sec: ts.Unix(), Nsec: int32(ts.Nanosecond()), Count: 1, Cwd: string(pl.Cwd)}
+func lineOf(pl *parsedLine, ts time.Time, lastCwd *string) lineRec {
+	if string(pl.Cwd) != *lastCwd {
+		*lastCwd = string(pl.Cwd)
+	}
+	l := lineRec{Sec: ts.Unix(), Nsec: int32(ts.Nanosecond()), Count: 1, Cwd: *lastCwd}
 	if !pl.HasMessage {
 		return l
 	}
@@ -277,22 +349,20 @@ func lineOf(pl *parsedLine, ts time.Time) lineRec {
 	return l
 }
 
-// lockRecords takes the record folder's lock, so that two scans of one run
-// (mcp-analytics and learn-mcp) do not both read the same new bytes: the
-// second finds the records the first kept. It waits for ctx.
-func lockRecords(ctx context.Context, dir *safefile.Dir) (unlock func(), err error) {
-	f, err := dir.OpenFile("lock", os.O_RDWR|os.O_CREATE, 0o644)
+// lockFile takes the records' lock in dir, waiting for ctx.
+func lockFile(ctx context.Context, dir *safefile.Dir) (*os.File, error) {
+	f, err := dir.OpenFile(LockFile, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("session records in %s: %w", dir.Path(), err)
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil // closing releases the lock
+			return f, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", dir.Path()+"/lock", err)
+			return nil, fmt.Errorf("locking %s: %w", dir.Path()+"/"+LockFile, err)
 		}
 		select {
 		case <-ctx.Done():

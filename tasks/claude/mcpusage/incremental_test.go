@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,16 +171,33 @@ func TestIncrementalScanEqualsAFullRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	scanBoth(t, dir, state, now, 30)
-	if _, err := os.Stat(filepath.Join(state, RecordDir, recordName(logB))); !os.IsNotExist(err) {
-		t.Errorf("the record of a deleted log is still kept: %v", err)
+	if recs := storedRecords(t, state); recs[logB] != nil || recs[logA] == nil || len(recs) != 2 {
+		t.Errorf("records kept after a log was deleted: %v", slices.Sorted(maps.Keys(recs)))
 	}
 
-	// A damaged record is not trusted: the log is read again.
-	rec := filepath.Join(state, RecordDir, recordName(logA))
-	write(rec, recordMagic+"garbage")
-	if s := scanBoth(t, dir, state, now, 30); s.Read != size(logA) {
-		t.Errorf("with its record damaged, %d bytes of a %d-byte log were read", s.Read, size(logA))
+	// A damaged record file is not trusted: every log is read again.
+	recFile := filepath.Join(state, RecordFile)
+	b, err := os.ReadFile(recFile)
+	if err != nil {
+		t.Fatal(err)
 	}
+	write(recFile, string(b[:len(b)-1]))
+	if s := scanBoth(t, dir, state, now, 30); s.Read != size(logA)+size(logC) {
+		t.Errorf("with the record file damaged, %d bytes of %d were read", s.Read, size(logA)+size(logC))
+	}
+}
+
+func storedRecords(t *testing.T, state string) map[string]*logRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := decodeStore(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
 
 // A record survives encoding whole.

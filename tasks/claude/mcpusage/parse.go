@@ -66,7 +66,7 @@ type parser struct {
 func parseLine(line []byte, out *parsedLine) error {
 	*out = parsedLine{}
 	p := parser{b: line}
-	wantMessage := bytes.Contains(line, usageKey) || bytes.Contains(line, toolUse)
+	wantMessage := mentions(line)
 	i := p.ws(0)
 	if i >= len(line) {
 		return errSyntax
@@ -98,6 +98,23 @@ func parseLine(line []byte, out *parsedLine) error {
 		return errSyntax
 	}
 	return nil
+}
+
+// mentions reports whether line holds "usage" or "tool_use" (quotes
+// included) anywhere, in one pass from quote to quote: most of a line's
+// bytes are in long strings with few quotes.
+func mentions(line []byte) bool {
+	for {
+		i := bytes.IndexByte(line, '"')
+		if i < 0 {
+			return false
+		}
+		line = line[i:]
+		if bytes.HasPrefix(line, usageKey) || bytes.HasPrefix(line, toolUse) {
+			return true
+		}
+		line = line[1:]
+	}
 }
 
 // message reads the value of "message": null, or an object (merged into

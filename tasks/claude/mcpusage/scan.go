@@ -3,7 +3,6 @@ package mcpusage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
 )
 
@@ -148,15 +146,16 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 			recent = append(recent, p)
 		}
 	}
-	records, unlock, err := lockedRecords(ctx, o.StateDir)
+	st, err := openStore(ctx, o.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	sc, err := scanFiles(ctx, records, recent, o)
-	if err == nil && records != nil {
-		if err := pruneRecords(records, logs); err != nil {
-			sc.Errors = append(sc.Errors, fmt.Errorf("session records in %s: %w", o.StateDir, err))
+	defer st.close()
+	sc, err := scanFiles(ctx, st, recent, o)
+	if err == nil && st != nil {
+		st.prune(logs)
+		if err := st.save(); err != nil {
+			sc.Errors = append(sc.Errors, err)
 		}
 	}
 	return sc, err
@@ -164,32 +163,23 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 
 // ScanFiles reads the given session logs, several at once.
 func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
-	dir, unlock, err := lockedRecords(ctx, o.StateDir)
+	st, err := openStore(ctx, o.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	return scanFiles(ctx, dir, paths, o)
+	defer st.close()
+	sc, err := scanFiles(ctx, st, paths, o)
+	if err == nil && st != nil {
+		if err := st.save(); err != nil {
+			sc.Errors = append(sc.Errors, err)
+		}
+	}
+	return sc, err
 }
 
-// lockedRecords opens the record folder of stateDir and takes its lock;
-// without a stateDir it is nil, and unlock does nothing.
-func lockedRecords(ctx context.Context, stateDir string) (dir *safefile.Dir, unlock func(), err error) {
-	if stateDir == "" {
-		return nil, func() {}, nil
-	}
-	if dir, err = openRecords(stateDir); err != nil {
-		return nil, nil, err
-	}
-	release, err := lockRecords(ctx, dir)
-	if err != nil {
-		dir.Close()
-		return nil, nil, err
-	}
-	return dir, func() { release(); dir.Close() }, nil
-}
-
-func scanFiles(ctx context.Context, dir *safefile.Dir, paths []string, o Options) (*Scan, error) {
+// scanFiles reads the logs, with the records of st (nil: none), and puts
+// their new records in st.
+func scanFiles(ctx context.Context, st *store, paths []string, o Options) (*Scan, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(4, runtime.GOMAXPROCS(0))
@@ -199,6 +189,7 @@ func scanFiles(ctx context.Context, dir *safefile.Dir, paths []string, o Options
 		use   map[string]*ServerUse
 		stats jsonl.Stats
 		read  int64
+		rec   *logRecord
 		err   error
 	}
 	results := make([]result, len(paths))
@@ -211,8 +202,9 @@ func scanFiles(ctx context.Context, dir *safefile.Dir, paths []string, o Options
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s, use, st, read, err := scanLog(ctx, dir, paths[i], o)
-				results[i] = result{s, use, st, read, err}
+				var r result
+				r.s, r.use, r.stats, r.read, r.rec, r.err = scanLog(ctx, st.get(paths[i]), paths[i], o)
+				results[i] = r
 				if o.Progress != nil {
 					mu.Lock()
 					done++
@@ -237,7 +229,10 @@ feed:
 	}
 
 	sc := &Scan{Since: o.Since, Files: len(paths), Servers: map[string]*ServerUse{}}
-	for _, r := range results {
+	for i, r := range results {
+		if r.err == nil {
+			st.put(paths[i], r.rec) // nil: the log is gone
+		}
 		sc.Stats = sc.Stats.Add(r.stats)
 		sc.Read += r.read
 		if r.err != nil {
@@ -296,14 +291,14 @@ type message struct {
 // usage it repeats.
 const maxOpenMessages = 1 << 12
 
-func scanLog(ctx context.Context, dir *safefile.Dir, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, error) {
+func scanLog(ctx context.Context, kept *logRecord, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, *logRecord, error) {
 	l := newLogScan(path, o.Since)
-	rec, tail, read, err := readRecord(ctx, dir, path, o, false)
+	rec, tail, read, err := readRecord(ctx, kept, path, o)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return l.session, l.use, jsonl.Stats{}, 0, nil
+			return l.session, l.use, jsonl.Stats{}, 0, nil, nil
 		}
-		return l.session, nil, jsonl.Stats{}, read, err
+		return l.session, nil, jsonl.Stats{}, read, nil, err
 	}
 	stats := rec.Stats.Add(tail.Stats)
 	if len(tail.Lines) == 0 && !rec.First.before(o.Since) {
@@ -313,13 +308,13 @@ func scanLog(ctx context.Context, dir *safefile.Dir, path string, o Options) (Se
 		for name, u := range rec.Sum.Use {
 			l.use[name] = &ServerUse{Invocations: u.Invocations, Usage: u.Usage}
 		}
-		return l.session, l.use, stats, read, nil
+		return l.session, l.use, stats, read, rec, nil
 	}
 	lines, err := rec.lines()
 	if err != nil { // a damaged record: read the log again
 		more := int64(0)
-		if rec, tail, more, err = readRecord(ctx, dir, path, o, true); err != nil {
-			return l.session, nil, jsonl.Stats{}, read, err
+		if rec, tail, more, err = readRecord(ctx, nil, path, o); err != nil {
+			return l.session, nil, jsonl.Stats{}, read, nil, err
 		}
 		read += more
 		stats = rec.Stats.Add(tail.Stats)
@@ -334,7 +329,7 @@ func scanLog(ctx context.Context, dir *safefile.Dir, path string, o Options) (Se
 	for _, m := range l.open {
 		l.settle(m)
 	}
-	return l.session, l.use, stats, read, nil
+	return l.session, l.use, stats, read, rec, nil
 }
 
 func newLogScan(path string, since time.Time) *logScan {
