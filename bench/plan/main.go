@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,11 +90,30 @@ func main() {
 		gone = append(gone, run(cfgWith)) // builds it again
 		floor = append(floor, run(cfgEmpty))
 	}
+	// In process, the estimates alone: what start-up spends on them.
+	var fromSummary, fromHistory []time.Duration
+	for range *rounds {
+		t := time.Now()
+		a, err := schedule.LoadEstimates(hist, "bench")
+		check(err)
+		fromSummary = append(fromSummary, time.Since(t))
+		t = time.Now()
+		b, err := schedule.RecentEstimates(hist, "bench")
+		check(err)
+		fromHistory = append(fromHistory, time.Since(t))
+		if !maps.Equal(a, b) {
+			check(fmt.Errorf("estimates differ: summary %v, history %v", a, b))
+		}
+	}
 	k, g, e := median(kept), median(gone), median(floor)
 	fmt.Printf("`rebuild plan`, medians of %d rounds, side by side:\n", *rounds)
 	fmt.Printf("no history (floor):                   %v\n", e.Round(10*time.Microsecond))
 	fmt.Printf("%d runs, estimates from the summary: %v  (floor + %v)\n", *runs, k.Round(10*time.Microsecond), (k - e).Round(10*time.Microsecond))
 	fmt.Printf("%d runs, summary gone (history read): %v  (%.1f× the summary's)\n", *runs, g.Round(10*time.Microsecond), float64(g)/float64(k))
+	s, h := median(fromSummary), median(fromHistory)
+	fmt.Printf("\nthe estimates alone, in process (same results checked):\n")
+	fmt.Printf("from the summary:                     %v\n", s.Round(time.Microsecond))
+	fmt.Printf("from the history (newest %d runs):  %v  (%.0f× the summary's)\n", schedule.EstimateWindow, h.Round(time.Microsecond), float64(h)/float64(s))
 }
 
 func record(i int, names []string) schedule.RunRecord {
