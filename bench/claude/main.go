@@ -96,43 +96,78 @@ func main() {
 		return time.Since(t), each
 	}
 
-	// Warm the page cache so no mode pays for the first read.
-	all(in)
-	var fulls, firsts, seconds []time.Duration
-	eachFirst, eachSecond := map[string][]time.Duration{}, map[string][]time.Duration{}
-	for r := range *rounds {
-		// Without records: every log read whole, every run.
-		d, _ := all(in)
-		fulls = append(fulls, d)
-		// A first run with an empty state directory, then a second one
-		// after 1 MB was appended to the session logs.
+	// seq runs the seven one after another and returns each one's time.
+	seq := func(in learn.Input) map[string]time.Duration {
+		each := map[string]time.Duration{}
+		for _, a := range analyzers {
+			d, _ := runOne(a, in)
+			each[a.Name] = d
+		}
+		return each
+	}
+	sum := func(each map[string]time.Duration) (t time.Duration) {
+		for _, d := range each {
+			t += d
+		}
+		return t
+	}
+	fresh := func() learn.Input {
 		state, err := os.MkdirTemp(root, "state-")
 		check(err)
 		withState := in
 		withState.StateDir = state
-		d, each := all(withState)
-		firsts = append(firsts, d)
-		for k, v := range each {
-			eachFirst[k] = append(eachFirst[k], v)
-		}
-		appendSessions(home, 1<<20, now, r)
-		d, each = all(withState)
-		seconds = append(seconds, d)
-		for k, v := range each {
-			eachSecond[k] = append(eachSecond[k], v)
-		}
-		check(os.RemoveAll(state))
+		return withState
 	}
-	fmt.Printf("%-22s %12s %12s %12s\n", "analyzer", "first run", "second run", "suggestions")
+
+	// Warm the page cache so no mode pays for the first read.
+	seq(in)
+	type mode struct {
+		name  string
+		each  map[string][]time.Duration
+		total []time.Duration // one after another
+		conc  []time.Duration // at once
+	}
+	modes := []*mode{{name: "whole"}, {name: "first"}, {name: "second"}}
+	for _, m := range modes {
+		m.each = map[string][]time.Duration{}
+	}
+	note := func(m *mode, each map[string]time.Duration) {
+		for k, v := range each {
+			m.each[k] = append(m.each[k], v)
+		}
+		m.total = append(m.total, sum(each))
+	}
+	for r := range *rounds {
+		// One after another: each analyzer's own time. Every log read
+		// whole (no records); a first run with an empty state directory;
+		// a second one after 1 MB was appended to the session logs.
+		note(modes[0], seq(in))
+		st := fresh()
+		note(modes[1], seq(st))
+		appendSessions(home, 1<<20, now, 2*r)
+		note(modes[2], seq(st))
+		// At once, as the scheduler runs them.
+		d, _ := all(in)
+		modes[0].conc = append(modes[0].conc, d)
+		st = fresh()
+		d, _ = all(st)
+		modes[1].conc = append(modes[1].conc, d)
+		appendSessions(home, 1<<20, now, 2*r+1)
+		d, _ = all(st)
+		modes[2].conc = append(modes[2].conc, d)
+	}
+	fmt.Printf("each alone, medians of %d rounds:\n", *rounds)
+	fmt.Printf("%-22s %12s %12s %12s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
 	for _, a := range analyzers {
-		fmt.Printf("%-22s %12v %12v %12d\n", a.Name, median(eachFirst[a.Name]).Round(time.Microsecond*100),
-			median(eachSecond[a.Name]).Round(time.Microsecond*100), perAnalyzer[a.Name])
+		fmt.Printf("%-22s %12v %12v %12v %12d\n", a.Name, median(modes[0].each[a.Name]).Round(time.Microsecond*100),
+			median(modes[1].each[a.Name]).Round(time.Microsecond*100), median(modes[2].each[a.Name]).Round(time.Microsecond*100), perAnalyzer[a.Name])
 	}
-	f, fi, se := median(fulls), median(firsts), median(seconds)
-	fmt.Printf("\nthe seven at once, medians of %d rounds, side by side:\n", *rounds)
-	fmt.Printf("every log read whole (no records):   %v\n", f.Round(time.Millisecond))
-	fmt.Printf("first run (empty state directory):   %v  (%.2f× the whole read)\n", fi.Round(time.Millisecond), float64(fi)/float64(f))
-	fmt.Printf("second run (1 MB appended):          %v  (%.3f× the first run)\n", se.Round(time.Millisecond), float64(se)/float64(fi))
+	fmt.Printf("%-22s %12v %12v %12v\n", "one after another", median(modes[0].total).Round(time.Millisecond),
+		median(modes[1].total).Round(time.Millisecond), median(modes[2].total).Round(time.Millisecond))
+	fmt.Printf("%-22s %12v %12v %12v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
+		median(modes[1].conc).Round(time.Millisecond), median(modes[2].conc).Round(time.Millisecond))
+	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
+	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
 }
 
 // appendSessions appends about n bytes of new messages to the newest

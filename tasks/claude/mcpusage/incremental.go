@@ -187,10 +187,16 @@ func (st *store) save() error {
 	if st == nil || !st.changed {
 		return nil
 	}
-	out := []byte(storeMagic)
-	out = binary.AppendUvarint(out, uint64(len(st.recs)))
-	for _, p := range slices.Sorted(maps.Keys(st.recs)) {
-		b := st.recs[p].encode()
+	paths := slices.Sorted(maps.Keys(st.recs))
+	encoded := make([][]byte, len(paths))
+	size := len(storeMagic) + binary.MaxVarintLen64
+	for i, p := range paths {
+		encoded[i] = st.recs[p].encode()
+		size += binary.MaxVarintLen64 + len(encoded[i])
+	}
+	out := append(make([]byte, 0, size), storeMagic...)
+	out = binary.AppendUvarint(out, uint64(len(paths)))
+	for _, b := range encoded {
 		out = append(binary.AppendUvarint(out, uint64(len(b))), b...)
 	}
 	tmp := "." + RecordFile + ".tmp"

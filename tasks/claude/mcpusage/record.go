@@ -156,6 +156,7 @@ func (rec *logRecord) encode() []byte {
 	if rec.decoded || blob == nil {
 		blob = encodeLines(rec.Lines)
 	}
+	out = slices.Grow(out, binary.MaxVarintLen64+len(blob))
 	return append(binary.AppendUvarint(out, uint64(len(blob))), blob...)
 }
 
@@ -170,7 +171,7 @@ func encodeLines(lines []lineRec) []byte {
 		strs[s] = uint64(len(table))
 		return uint64(len(table))
 	}
-	var body []byte
+	body := make([]byte, 0, 16*len(lines)) // a plain line takes about 8
 	body = binary.AppendUvarint(body, uint64(len(lines)))
 	var prev int64
 	for _, l := range lines {
