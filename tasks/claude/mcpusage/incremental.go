@@ -78,9 +78,11 @@ func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (r
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	cur.Offset = end
-	if cur.Sample, err = sample(f, end); err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+	cur.Offset, cur.Sample = end, old.Sample
+	if end != old.Offset || old.Offset == 0 { // else holds just hashed the same bytes
+		if cur.Sample, err = sample(f, end); err != nil {
+			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	rec.Cursor = cur
 	return rec, tail, cur.Size - old.Offset, nil
@@ -126,7 +128,11 @@ func openStore(ctx context.Context, stateDir string) (*store, error) {
 	}
 	st := &store{dir: dir, lock: lock, recs: map[string]*logRecord{}}
 	if f, err := dir.OpenFile(RecordFile, os.O_RDONLY, 0); err == nil {
-		b, err := io.ReadAll(f)
+		var b []byte
+		if fi, err := f.Stat(); err == nil {
+			b = make([]byte, 0, fi.Size()+1) // read in one go, not grown
+		}
+		b, err = readAll(f, b)
 		f.Close()
 		if err == nil {
 			if recs, err := decodeStore(b); err == nil {
@@ -135,6 +141,23 @@ func openStore(ctx context.Context, stateDir string) (*store, error) {
 		}
 	}
 	return st, nil
+}
+
+// readAll is io.ReadAll into b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func (st *store) close() {
