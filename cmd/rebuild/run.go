@@ -203,9 +203,10 @@ func jobsFor(p *plan, o *runOptions) int {
 }
 
 // loadEstimates returns the ETA source: the median of a task's last ten
-// successful runs on this host, else its default estimate.
+// successful runs on this host, else its default estimate. They come
+// from the history's compact summary, not the history itself.
 func loadEstimates(p *plan) func(string) time.Duration {
-	med, _ := schedule.RecentEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
+	med, _ := schedule.LoadEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
 	return func(name string) time.Duration {
 		if d, ok := med[name]; ok {
 			return d
