@@ -146,7 +146,7 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		env.Stat("already running, but the profile points elsewhere: activating to set the profile and boot default")
 	}
-	BuiltKey.Put(env, Built{Out: out, Changed: true})
+	BuiltKey.Put(env, Built{Out: out, Changed: true, Running: resolve(env.Config.CurrentSystem)})
 	env.Action("built %s", out)
 	return nil
 }

@@ -39,7 +39,12 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
-	current := resolve(env.Config.CurrentSystem)
+	// The system that was running when build ended: activation may have
+	// switched it since (diff runs beside it, unless --ask shows the diff).
+	current := built.Running
+	if current == "" {
+		current = resolve(env.Config.CurrentSystem)
+	}
 	if current == "" {
 		return tasks.Skip("no running system at %s", env.Config.CurrentSystem)
 	}

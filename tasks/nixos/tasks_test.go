@@ -701,3 +701,30 @@ func TestGenerationsEarlyPlanBeforeActivation(t *testing.T) {
 		t.Errorf("generations left %v, want only 2 gone (the one approved)", gens)
 	}
 }
+
+// Without --ask, diff runs beside activate: it compares the new system
+// with the one that was running when build ended, even when activation
+// has switched the system by the time it reads it.
+func TestDiffComparesWithTheSystemBeforeActivation(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	w.build()
+	w.mustRun(Activate{}, w.env("activate", nil))
+	d := w.mustRun(Diff{}, w.env("diff", nil))
+	if st := stats(d); !strings.Contains(st, "foo 1.0 → 1.2") {
+		t.Errorf("diff after activation: %q, want the change from the system running before it", st)
+	}
+}
+
+// activate waits for diff only when it shows it (--ask).
+func TestActivateWaitsForDiffOnlyWithAsk(t *testing.T) {
+	for _, ask := range []bool{false, true} {
+		s := tasks.Spec{Name: "activate", After: []string{"diff", "other"}}
+		Activate{Options: ActivateOptions{Ask: ask}}.AdjustEdges(&s)
+		if got := slices.Contains(s.After, "diff"); got != ask || !slices.Contains(s.After, "other") {
+			t.Errorf("ask=%v: after %v", ask, s.After)
+		}
+	}
+}
