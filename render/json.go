@@ -27,7 +27,10 @@ type Event struct {
 	Actions    []string `json:"actions,omitempty"`
 	Stats      []string `json:"stats,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
-	Log        string   `json:"log,omitempty"`
+	// Fields are the task's facts for programs (tasks.Env.Field), e.g.
+	// activate's reboot_needed and reboot_reason.
+	Fields map[string]any `json:"fields,omitempty"`
+	Log    string         `json:"log,omitempty"`
 }
 
 // SummaryEvent is json mode's last line, the one whose event is
@@ -92,7 +95,7 @@ func (r *jsonOut) eventLocked(e schedule.Event) {
 	case schedule.Status, schedule.Notice:
 		j.Message = e.Status
 	case schedule.Finish:
-		j.Actions, j.Stats, j.Warnings = e.Actions, e.Stats, e.Warnings
+		j.Actions, j.Stats, j.Warnings, j.Fields = e.Actions, e.Stats, e.Warnings, e.Fields
 		if e.State == schedule.Failed {
 			j.Log = e.LogPath
 		}

@@ -37,6 +37,8 @@ type Event struct {
 	Actions  []string
 	Stats    []string
 	Warnings []string
+	// Fields are the task's recorded facts (tasks.Env.Field).
+	Fields map[string]any
 	// Tail holds the last lines of a failed task's log; LogPath its file.
 	Tail     []string
 	LogPath  string
