@@ -53,7 +53,9 @@ const (
 // with /run/current-system), refuses `test` and `switch` as NixOS's switch
 // inhibitor check does when the running system's inhibitor differs
 // (SetInhibitor), appends "<action> <system>" to $NIXTEST_SWITCH_LOG.systems,
-// and exits with $NIXTEST_SWITCH_CODE (default 1)
+// rewrites the boot entries in $NIXTEST_BOOT_ENTRIES on `boot` and `switch`
+// (one nixos-generation-N.conf per generation of $NIXTEST_PROFILE, as
+// systemd-boot's builder does), and exits with $NIXTEST_SWITCH_CODE (default 1)
 // when its argument equals $NIXTEST_SWITCH_FAIL. With $NIXTEST_SWITCH_SLOW=N
 // it works slowly and says so, as the real one does: "start <action>",
 // then N lines a tenth of a second apart, then "end <action>" when it is
@@ -78,6 +80,7 @@ type Sandbox struct {
 	CurrentSystem string // like /run/current-system
 	BootedSystem  string // like /run/booted-system
 	SwitchLog     string // every switch-to-configuration call, one a line
+	BootEntries   string // like systemd-boot's /boot/loader/entries
 	Host          string
 
 	version string
@@ -115,12 +118,13 @@ func NewSandbox(ctx context.Context, dir string) (*Sandbox, error) {
 		CurrentSystem: filepath.Join(dir, "run", "current-system"),
 		BootedSystem:  filepath.Join(dir, "run", "booted-system"),
 		SwitchLog:     filepath.Join(dir, "switch.log"),
+		BootEntries:   filepath.Join(dir, "boot", "loader", "entries"),
 		Host:          Host,
 		version:       "1.0",
 		kernel:        DefaultKernel,
 		inhibit:       DefaultInhibitor,
 	}
-	for _, d := range []string{"conf", "cache", "home", "flake", "pkgs", "run", "var/profiles", "var/gcroots"} {
+	for _, d := range []string{"conf", "cache", "home", "flake", "pkgs", "run", "var/profiles", "var/gcroots", "boot/loader/entries"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -176,7 +180,18 @@ func NewSandbox(ctx context.Context, dir string) (*Sandbox, error) {
 			return s, err
 		}
 	}
-	return s, nil
+	return s, s.writeBootEntry()
+}
+
+// writeBootEntry writes the boot entry of the profile's current
+// generation, as installing a generation with boot does.
+func (s *Sandbox) writeBootEntry() error {
+	target, err := os.Readlink(s.Profile)
+	if err != nil {
+		return err
+	}
+	n := strings.TrimSuffix(strings.TrimPrefix(target, filepath.Base(s.Profile)+"-"), "-link")
+	return os.WriteFile(filepath.Join(s.BootEntries, "nixos-generation-"+n+".conf"), []byte("title NixOS generation "+n+"\n"), 0o644)
 }
 
 // Env returns the variables every command in the sandbox needs, as
@@ -193,6 +208,8 @@ func (s *Sandbox) Env() []string {
 		"HOME=" + s.Home,
 		"NIXTEST_SWITCH_LOG=" + s.SwitchLog,
 		"NIXTEST_CURRENT_SYSTEM=" + s.CurrentSystem,
+		"NIXTEST_PROFILE=" + s.Profile,
+		"NIXTEST_BOOT_ENTRIES=" + s.BootEntries,
 	}
 }
 
@@ -204,7 +221,7 @@ func (s *Sandbox) Environ(base []string) []string {
 	}
 	drop := map[string]bool{"HOME": true, "XDG_CACHE_HOME": true, "NIXTEST_SWITCH_LOG": true,
 		"NIXTEST_CURRENT_SYSTEM": true, "NIXTEST_SWITCH_FAIL": true, "NIXTEST_SWITCH_CODE": true,
-		"NIXTEST_SWITCH_SLOW": true}
+		"NIXTEST_SWITCH_SLOW": true, "NIXTEST_PROFILE": true, "NIXTEST_BOOT_ENTRIES": true}
 	var out []string
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
@@ -270,6 +287,9 @@ func (s *Sandbox) AddGeneration(ctx context.Context, version string) (string, er
 		return "", err
 	}
 	if _, err := s.Run(ctx, "", "nix-env", "-p", s.Profile, "--set", out); err != nil {
+		return "", err
+	}
+	if err := s.writeBootEntry(); err != nil {
 		return "", err
 	}
 	return out, relink(out, s.CurrentSystem)

@@ -64,7 +64,7 @@ func Specs() []tasks.Spec {
 			Root:        true,
 			DryRun:      true,
 			Estimate:    20 * time.Second,
-			Task:        Generations{},
+			Task:        Generations{Options: GenerationsOptions{BootEntries: DefaultBootEntries}},
 		},
 	}
 }
