@@ -100,6 +100,7 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 // task, by flag name.
 var taskOptionFlags = map[string]string{
 	"ask":        "task.activate.ask",
+	"reboot":     "task.activate.reboot",
 	"keep":       "task.generations.keep",
 	"keep-since": "task.generations.keep_since",
 }

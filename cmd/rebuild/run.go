@@ -32,6 +32,7 @@ type runOptions struct {
 	Keep      int
 	KeepSet   bool // --keep was given
 	KeepSince string
+	Reboot    string
 }
 
 func newRunCmd(f *Factory, runF func(*runOptions) error) *cobra.Command {
@@ -72,6 +73,7 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.BoolVar(&o.Strict, "strict", false, "exit 1 when any task failed, not only a critical one")
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
+	fl.StringVar(&o.Reboot, "reboot", "never", "at the end of a successful run: never, when-needed or always reboot (task.activate.reboot)")
 }
 
 // parse checks the run flags that need no configuration and records what
@@ -108,6 +110,10 @@ func runRun(o *runOptions) error {
 	if err := preflight(o, p); err != nil {
 		return err
 	}
+	reboot, err := rebootPolicyOf(p.cfg)
+	if err != nil {
+		return err
+	}
 	est := loadEstimates(p)
 	if o.DryRun {
 		if err := writeDryRunPlan(o, p, mode, est); err != nil {
@@ -120,7 +126,7 @@ func runRun(o *runOptions) error {
 		return err
 	}
 	defer lock.Release()
-	return runLocked(o, p, mode, est, render.NewRunID(now))
+	return runLocked(o, p, mode, est, render.NewRunID(now), reboot)
 }
 
 // writeDryRunPlan prints the plan before a dry run. The plan is text: with
@@ -140,7 +146,7 @@ func writeDryRunPlan(o *runOptions, p *plan, mode string, est func(string) time.
 
 // runLocked runs the plan once the state directory is ours: the display,
 // the logs, root, the scheduler, and what is recorded afterwards.
-func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string) error {
+func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string, reboot rebootPolicy) error {
 	s, err := openSession(o, p, mode, est, runID)
 	if err != nil {
 		return err
@@ -172,7 +178,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	stopSignals := onStopSignals(func(os.Signal) { r.Interrupt() })
 	defer stopSignals()
 	sum := r.Execute(context.Background())
-	return s.finish(r, sum)
+	return reboot.rebootAfter(o, ex, sum, s.finish(r, sum))
 }
 
 // needsRoot reports whether a task that will run needs root.
