@@ -20,7 +20,7 @@ func TestGenerationsRegenerateBootEntries(t *testing.T) {
 	if got := bootEntries(t, w.s.BootEntries); !slices.Equal(got, []string{"1", "2", "3", "4", "5"}) {
 		t.Fatalf("sandbox boot entries %v", got)
 	}
-	env := w.env("generations", map[string]any{"keep": int64(2), "boot_entries": w.s.BootEntries})
+	env := w.env("generations", map[string]any{"keep": int64(2), "loader_entries": w.s.BootEntries})
 	w.mustRun(Generations{}, env)
 
 	if calls := w.s.SwitchSystems(); !slices.Equal(calls, []string{"boot " + current}) {
@@ -39,7 +39,7 @@ func TestGenerationsRegenerateBootEntries(t *testing.T) {
 func TestGenerationsBootEntriesFailureKeepsGarbage(t *testing.T) {
 	w := worldWithGenerations(t)
 	sizeBefore, _ := w.s.StoreSize()
-	env := w.env("generations", map[string]any{"keep": int64(2), "boot_entries": w.s.BootEntries})
+	env := w.env("generations", map[string]any{"keep": int64(2), "loader_entries": w.s.BootEntries})
 	env.Runner.Environ = append(env.Runner.Environ, "NIXTEST_SWITCH_FAIL=boot")
 	err := w.run(Generations{}, env)
 	if err == nil || !strings.Contains(err.Error(), "regenerating the boot entries failed, so garbage was not collected") {

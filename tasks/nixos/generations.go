@@ -46,7 +46,7 @@ type GenerationsOptions struct {
 	Keep      *int `option:"keep" doc:"delete without asking all but the newest N generations (with keep_since, only those older too); unset: ask"`
 	KeepSince *Age `option:"keep_since" doc:"delete without asking the generations older than this, e.g. \"7d\" (with keep, only those beyond the newest keep); unset: ask"`
 	// BootEntries is only counted in: the bootloader's installer does the work.
-	BootEntries string `option:"boot_entries" doc:"where the bootloader's entries are, to count those removed after deleting (systemd-boot's)"`
+	BootEntries string `option:"loader_entries" doc:"where the bootloader's entries are, to count those removed after deleting (systemd-boot's)"`
 }
 
 // Check refuses a negative keep.
