@@ -166,6 +166,7 @@ func newRoot(f *Factory, runF func(*runOptions) error) *cobra.Command {
 		newHistoryCmd(f, nil),
 		newConfigCmd(f),
 		newRollbackCmd(f, nil),
+		newGenerationsCmd(f, nil),
 		newDemoCmd(f, nil),
 		newVersionCmd(f, nil),
 		newCompletionCmd(f, root, nil),
