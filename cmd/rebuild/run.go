@@ -12,6 +12,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 )
 
 // runOptions are the flags of `rebuild run` (and of rebuild without a
@@ -74,6 +75,8 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
 	fl.StringVar(&o.Reboot, "reboot", "never", "at the end of a successful run: never, when-needed or always reboot (task.activate.reboot)")
+	_ = cmd.RegisterFlagCompletionFunc("reboot", cobra.FixedCompletions(
+		[]string{nixos.RebootNever, nixos.RebootWhenNeeded, nixos.RebootAlways}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // parse checks the run flags that need no configuration and records what
