@@ -50,6 +50,9 @@ func (rp rebootPolicy) why(sum *schedule.Summary, code int, dryRun bool) string 
 				continue
 			}
 			reason, _ := r.Report.Fields[tasks.FieldRebootReason].(string)
+			if strings.HasPrefix(reason, "reboot ") { // "reboot required: …"
+				return reason
+			}
 			return "reboot needed: " + reason
 		}
 	}

@@ -98,34 +98,51 @@ func TestRebootFlagBadValue(t *testing.T) {
 // A new system whose switch inhibitor changed: switch-to-configuration
 // test refuses as NixOS's does; the run makes it the boot default (profile
 // and boot set, the running system untouched), says "reboot required" in
-// the summary and the metrics, and exits 0.
+// the summary (plain) or activate's warnings and fields (json), and in the
+// metrics, and exits 0.
 func TestNixOSSwitchInhibitor(t *testing.T) {
-	metrics := filepath.Join(t.TempDir(), "m.prom")
-	n := newNixOS(t, "metrics_file = "+strconv.Quote(metrics))
-	running := resolved(t, n.CurrentSystem)
-	if err := n.SetInhibitor("256.2"); err != nil {
-		t.Fatal(err)
-	}
-	out, errOut, code := n.run(nil, nixosGraph, "--yes", "--output=plain")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errOut)
-	}
-	if calls := n.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot"}) {
-		t.Errorf("switch-to-configuration calls %v, want [test boot]", calls)
-	}
-	gens, cur := n.generations()
-	if !slices.Equal(gens, []int{1, 2}) || cur != 2 {
-		t.Errorf("generations %v, current %d; want [1 2], current 2", gens, cur)
-	}
-	if got := resolved(t, n.CurrentSystem); got != running {
-		t.Errorf("the running system changed to %s", got)
-	}
-	if !strings.Contains(out, "reboot required: systemd 255.1 → 256.2") {
-		t.Errorf("the summary does not say reboot required:\n%s", out)
-	}
-	m, _ := os.ReadFile(metrics)
-	if !strings.Contains(string(m), "\nrebuild_reboot_needed 1\n") {
-		t.Errorf("metrics:\n%s", m)
+	for _, output := range []string{"plain", "json"} {
+		t.Run(output, func(t *testing.T) {
+			metrics := filepath.Join(t.TempDir(), "m.prom")
+			n := newNixOS(t, "metrics_file = "+strconv.Quote(metrics))
+			running := resolved(t, n.CurrentSystem)
+			if err := n.SetInhibitor("256.2"); err != nil {
+				t.Fatal(err)
+			}
+			const reason = "reboot required: systemd 255.1 → 256.2"
+			if output == "plain" {
+				out, errOut, code := n.run(nil, nixosGraph, "--yes", "--output=plain")
+				if code != 0 {
+					t.Fatalf("exit %d\n%s%s", code, out, errOut)
+				}
+				if !strings.Contains(out, reason) {
+					t.Errorf("the summary does not say %q:\n%s", reason, out)
+				}
+			} else {
+				evs, errOut, code := n.runJSON(nil, nixosGraph, "--yes")
+				if code != 0 {
+					t.Fatalf("exit %d\n%s%s", code, evs, errOut)
+				}
+				act := evs.mustFinish(t, "activate")
+				if act.State != "succeeded" || !slices.Contains(act.Warnings, reason) ||
+					act.Fields["reboot_needed"] != true || act.Fields["reboot_reason"] != reason {
+					t.Errorf("activate: %s, warnings %q, fields %v", act.State, act.Warnings, act.Fields)
+				}
+			}
+			if calls := n.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot"}) {
+				t.Errorf("switch-to-configuration calls %v, want [test boot]", calls)
+			}
+			gens, cur := n.generations()
+			if !slices.Equal(gens, []int{1, 2}) || cur != 2 {
+				t.Errorf("generations %v, current %d; want [1 2], current 2", gens, cur)
+			}
+			if got := resolved(t, n.CurrentSystem); got != running {
+				t.Errorf("the running system changed to %s", got)
+			}
+			if m, _ := os.ReadFile(metrics); !strings.Contains(string(m), "\nrebuild_reboot_needed 1\n") {
+				t.Errorf("metrics:\n%s", m)
+			}
+		})
 	}
 }
 
