@@ -23,7 +23,9 @@ func rebootConfig(root string) (extra, calls string) {
 // A kernel change: activate says "reboot needed" with both versions, in
 // its warnings and its json fields, the metrics file says 1, and with
 // --reboot=when-needed the stand-in reboot command runs once, after the
-// push and the history. The next run has nothing to activate: no reboot.
+// push and the history. The next run has nothing to activate but still
+// runs a kernel it did not boot: it says so again, and after the (stand-in)
+// reboot, when the booted system is the new one, nothing needs a reboot.
 func TestNixOSRebootWhenNeeded(t *testing.T) {
 	n := newNixOS(t, "")
 	extra, calls := rebootConfig(n.Root)
@@ -53,12 +55,29 @@ func TestNixOSRebootWhenNeeded(t *testing.T) {
 		t.Errorf("stderr does not announce the reboot:\n%s", errOut)
 	}
 
-	evs, errOut, code = n.runJSON(nil, nixosGraph, "--yes", "--reboot=when-needed")
+	evs, errOut, code = n.runJSON(nil, nixosGraph, "--yes")
 	if code != 0 || evs.states()["activate"] != "skipped" {
 		t.Fatalf("second run: exit %d, activate %s\n%s%s", code, evs.states()["activate"], evs, errOut)
 	}
+	if f := evs.mustFinish(t, "activate").Fields; f["reboot_reason"] != "kernel 6.6.1 → 6.6.8" {
+		t.Errorf("second run, not rebooted yet: activate's fields %v", f)
+	}
 	if got := readLines(t, calls); len(got) != 1 {
-		t.Errorf("reboot calls %q after a run with nothing activated", got)
+		t.Errorf("reboot calls %q after a run with the default --reboot=never", got)
+	}
+	// The reboot, as far as rebuild can see it: the booted system is the new one.
+	if err := os.Remove(n.BootedSystem); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(resolved(t, n.CurrentSystem), n.BootedSystem); err != nil {
+		t.Fatal(err)
+	}
+	evs, errOut, code = n.runJSON(nil, nixosGraph, "--yes", "--reboot=when-needed")
+	if code != 0 || evs.mustFinish(t, "activate").Fields["reboot_needed"] != false {
+		t.Fatalf("after the reboot: exit %d, activate's fields %v\n%s%s", code, evs.mustFinish(t, "activate").Fields, evs, errOut)
+	}
+	if got := readLines(t, calls); len(got) != 1 {
+		t.Errorf("reboot calls %q after a run that needed none", got)
 	}
 }
 

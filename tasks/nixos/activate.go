@@ -49,6 +49,8 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	out := built.Out
 	if !built.Changed {
+		// Still running what was built, maybe not yet booted into.
+		reportReboot(env, out, a.Options.links())
 		return tasks.Skip("no changes")
 	}
 	if a.Options.Ask && !env.Yes {
