@@ -18,9 +18,11 @@ import (
 //
 //   - a pre-switch check fails (system.preSwitchChecks; the built-in one
 //     is switchInhibitors, which compares system.switch.inhibitors of the
-//     running and the new system and skips the boot action): each failing
-//     check prints "Pre-switch check '<name>' failed", then the ng prints
-//     "Pre-switch checks failed" and exits 1. switchInhibitors prints the
+//     running and the new system and skips the boot action): the script
+//     NixOS builds around the checks prints "Pre-switch check '<name>'
+//     failed" for a failing one, then the ng prints "Pre-switch checks
+//     failed" and exits 1 (main.rs, do_pre_switch_check; it runs for every
+//     action unless NIXOS_NO_CHECK=1). switchInhibitors prints the
 //     changed inhibitors, one "<name> : <old> -> <new>" a line, after
 //     "There are changes to critical components of the system:".
 //   - the new init is incompatible with the running one: it prints
@@ -30,10 +32,10 @@ import (
 // Both happen before anything is activated, so the safe way on is the
 // one the message itself recommends: make it the boot default and reboot.
 const (
-	preSwitchFailed     = "Pre-switch checks failed"
-	inhibitorsHeader    = "There are changes to critical components of the system:"
-	initIncompatible    = "won't take effect until you reboot the system"
-	exitInitIncompatibl = 100
+	preSwitchFailed      = "Pre-switch checks failed"
+	inhibitorsHeader     = "There are changes to critical components of the system:"
+	initIncompatibleText = "won't take effect until you reboot the system"
+	exitInitIncompatible = 100
 )
 
 var (
@@ -59,7 +61,7 @@ func (r *refusal) line(l string) {
 	switch {
 	case l == preSwitchFailed:
 		r.preSwitch = true
-	case strings.Contains(l, initIncompatible):
+	case strings.Contains(l, initIncompatibleText):
 		r.initChange = true
 	case strings.HasSuffix(l, inhibitorsHeader):
 		r.inHeader = true
@@ -92,7 +94,7 @@ func (r *refusal) reason(err error) (reason string, ok bool) {
 		return "pre-switch check " + strings.Join(r.checks, ", ") + " failed", true
 	case pe.Code == 1 && r.preSwitch:
 		return "pre-switch checks failed", true
-	case pe.Code == exitInitIncompatibl && r.initChange:
+	case pe.Code == exitInitIncompatible && r.initChange:
 		return "the new init is incompatible with the running one", true
 	}
 	return "", false
