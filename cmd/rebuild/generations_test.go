@@ -24,6 +24,11 @@ func TestGenerationsAndRollbackToParse(t *testing.T) {
 	if err := execute(f, newRollbackCmd(f, func(o *rollbackOptions) error { r = o; return nil }), "--to", "3", "-n"); err != nil || r.To != 3 || !r.DryRun {
 		t.Errorf("rollback --to 3 -n: %v %+v", err, r)
 	}
+	var ro *runOptions
+	if err := execute(f, newRunCmd(f, func(o *runOptions) error { ro = o; return nil }), "--reboot", "when-needed"); err != nil ||
+		ro.Load.Set["task.activate.reboot"] != "when-needed" {
+		t.Errorf("--reboot when-needed: %v, config keys from flags %v", err, ro.Load.Set)
+	}
 	for _, bad := range []string{"0", "-2"} {
 		ran := false
 		err := execute(f, newRollbackCmd(f, func(*rollbackOptions) error { ran = true; return nil }), "--to", bad)

@@ -33,7 +33,6 @@ type runOptions struct {
 	Keep      int
 	KeepSet   bool // --keep was given
 	KeepSince string
-	Reboot    string
 }
 
 func newRunCmd(f *Factory, runF func(*runOptions) error) *cobra.Command {
@@ -74,7 +73,9 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.BoolVar(&o.Strict, "strict", false, "exit 1 when any task failed, not only a critical one")
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
-	fl.StringVar(&o.Reboot, "reboot", "never", "at the end of a successful run: never, when-needed or always reboot (task.activate.reboot)")
+	// Read through the configuration's flag layer only (taskOptionFlags),
+	// checked with task.activate's other options.
+	fl.String("reboot", "never", "at the end of a successful run: never, when-needed or always reboot (task.activate.reboot)")
 	_ = cmd.RegisterFlagCompletionFunc("reboot", cobra.FixedCompletions(
 		[]string{nixos.RebootNever, nixos.RebootWhenNeeded, nixos.RebootAlways}, cobra.ShellCompDirectiveNoFileComp))
 }
