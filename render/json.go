@@ -28,7 +28,10 @@ type Event struct {
 	Actions    []string `json:"actions,omitempty"`
 	Stats      []string `json:"stats,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
-	Log        string   `json:"log,omitempty"`
+	// Fields are the task's facts for programs (tasks.Env.Field), e.g.
+	// activate's reboot_needed and reboot_reason.
+	Fields map[string]any `json:"fields,omitempty"`
+	Log    string         `json:"log,omitempty"`
 	// Progress is, on a build's status events, its counters and what
 	// runs now.
 	Progress *Progress `json:"progress,omitempty"`
@@ -134,7 +137,7 @@ func (r *jsonOut) eventLocked(e schedule.Event) {
 	case schedule.Status, schedule.Notice:
 		j.Message, j.Progress = e.Status, progressJSON(e.Progress)
 	case schedule.Finish:
-		j.Actions, j.Stats, j.Warnings, j.Diff = e.Actions, e.Stats, e.Warnings, e.Diff
+		j.Actions, j.Stats, j.Warnings, j.Diff, j.Fields = e.Actions, e.Stats, e.Warnings, e.Diff, e.Fields
 		if e.State == schedule.Failed {
 			j.Log = e.LogPath
 		}

@@ -46,6 +46,8 @@ type Event struct {
 	Warnings []string
 	// Diff is, on the diff task's Finish, the closure difference.
 	Diff *tasks.ClosureDiff
+	// Fields are the task's recorded facts (tasks.Env.Field).
+	Fields map[string]any
 	// Tail holds the last lines of a failed task's log; LogPath its file.
 	Tail     []string
 	LogPath  string

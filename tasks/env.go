@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type Env struct {
 	actions  []string
 	stats    []string
 	warnings []string
+	fields   map[string]any
 	waited   time.Duration
 	diff     *ClosureDiff
 }
@@ -106,6 +108,29 @@ func (e *Env) Stat(format string, args ...any) { e.add(&e.stats, format, args) }
 // Warn records a warning for the summary; it does not fail the task.
 func (e *Env) Warn(format string, args ...any) { e.add(&e.warnings, format, args) }
 
+// Field records a fact about the task's outcome for programs: json mode
+// writes it in the task's finish event under "fields" (see
+// FieldRebootNeeded). value must encode as JSON.
+func (e *Env) Field(key string, value any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fields == nil {
+		e.fields = map[string]any{}
+	}
+	e.fields[key] = value
+}
+
+// Fields a task may record (Env.Field) that something other than its
+// finish event reads: the metrics file reads these two.
+const (
+	// FieldRebootNeeded (a bool) says whether the activated system needs
+	// a reboot to be fully in effect: its kernel, initrd or modules are
+	// not the booted ones, or it was only made the boot default.
+	FieldRebootNeeded = "reboot_needed"
+	// FieldRebootReason (a string) says why, e.g. "kernel 6.6.1 → 6.6.8".
+	FieldRebootReason = "reboot_reason"
+)
+
 func (e *Env) add(dst *[]string, format string, args []any) {
 	line := fmt.Sprintf(format, args...)
 	e.mu.Lock()
@@ -136,6 +161,8 @@ type Report struct {
 	Actions, Stats, Warnings []string
 	// Diff is what SetDiff recorded (the diff task's), else nil.
 	Diff *ClosureDiff
+	// Fields are the facts recorded with Env.Field; nil when none.
+	Fields map[string]any
 }
 
 // Report returns copies of the recorded lines.
@@ -147,6 +174,7 @@ func (e *Env) Report() Report {
 		Stats:    append([]string(nil), e.stats...),
 		Warnings: append([]string(nil), e.warnings...),
 		Diff:     e.diff,
+		Fields:   maps.Clone(e.fields),
 	}
 }
 

@@ -26,11 +26,12 @@ type Activate struct{ Options ActivateOptions }
 // ActivateOptions are the options of [task.activate].
 type ActivateOptions struct {
 	Ask bool `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+	RebootOptions
 }
 
 // Configure implements tasks.Configurable.
 func (a Activate) Configure(t config.Task) (tasks.Task, error) {
-	a.Options = ActivateOptions{}
+	a.Options = ActivateOptions{RebootOptions: DefaultRebootOptions()}
 	err := tasks.DecodeOptions(t, &a.Options)
 	return a, err
 }
@@ -58,6 +59,8 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	out := built.Out
 	if !built.Changed {
+		// Still running what was built, maybe not yet booted into.
+		reportReboot(env, out, a.Options.links())
 		return tasks.Skip("no changes")
 	}
 	if a.Options.Ask && !env.Yes {
@@ -71,7 +74,13 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 
 	env.Status("switch-to-configuration test")
-	if err := run(ctx, env, switchCmd("test")); err != nil {
+	var refused refusal
+	test := switchCmd("test")
+	test.OnLine = refused.line
+	if err := run(ctx, env, test); err != nil {
+		if reason, ok := refused.reason(err); ok {
+			return bootInstead(ctx, env, out, reason, switchCmd)
+		}
 		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)
 	}
 	prev := currentGeneration(profile)
@@ -87,6 +96,7 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	// Previous is what Rollback goes back to if the person rejects it.
 	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback})
 	env.Action("activated %s as generation %d", out, gen)
+	reportReboot(env, out, a.Options.links())
 	return nil
 }
 

@@ -54,7 +54,7 @@ func Specs() []tasks.Spec {
 			Root:          true,
 			HoldInterrupt: true,
 			Estimate:      30 * time.Second,
-			Task:          Activate{},
+			Task:          Activate{Options: ActivateOptions{RebootOptions: DefaultRebootOptions()}},
 		},
 		{
 			Name:        "generations",
@@ -66,7 +66,7 @@ func Specs() []tasks.Spec {
 			Root:        true,
 			DryRun:      true,
 			Estimate:    20 * time.Second,
-			Task:        Generations{},
+			Task:        Generations{Options: GenerationsOptions{BootEntries: DefaultBootEntries}},
 		},
 	}
 }

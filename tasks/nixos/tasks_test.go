@@ -620,13 +620,15 @@ func TestGenerationsListingNeedsNoProfileLock(t *testing.T) {
 	}
 
 	// For real (the lock a file again, as root's nix-env needs it): the
-	// deletion and the garbage collection are elevated, nothing else.
+	// deletion, the boot entries' regeneration (issue 13) and the garbage
+	// collection are elevated, nothing else.
 	if err := os.Remove(lock); err != nil {
 		t.Fatal(err)
 	}
+	current, _ := nixtest.Resolve(w.s.Profile)
 	w.mustRun(Generations{}, withElevation(w.env("generations", map[string]any{"keep": int64(2)})))
 	b, _ := os.ReadFile(elevated)
-	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\nnix-store --gc\n"
+	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\n" + current + "/bin/switch-to-configuration boot\nnix-store --gc\n"
 	if string(b) != want {
 		t.Errorf("elevated commands:\n%s\nwant:\n%s", b, want)
 	}
