@@ -8,6 +8,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // Metric names written by WriteMetrics, for the node exporter's textfile
@@ -19,12 +20,14 @@ const (
 	metricWall         = "rebuild_last_run_wall_seconds"
 	metricTaskDuration = "rebuild_task_duration_seconds"
 	metricTaskState    = "rebuild_task_state"
+	metricRebootNeeded = "rebuild_reboot_needed"
 )
 
 // WriteMetrics writes the outcome of a run to path in the Prometheus text
 // format: when it ended (now), whether it succeeded (exitCode 0), its exit
 // code and wall time, each task's final state, and the duration of every
-// task that ran.
+// task that ran; and, when a task said so (tasks.FieldRebootNeeded:
+// activate, when it activated), whether the system needs a reboot.
 //
 // The file is replaced atomically (written to a temporary file in the same
 // directory, then renamed), so the node exporter never reads half a file
@@ -86,5 +89,26 @@ func metricsRegistry(s *schedule.Summary, exitCode int, now time.Time) *promethe
 			durations.WithLabelValues(name).Set(r.Duration.Seconds())
 		}
 	}
+	if needed, ok := rebootNeeded(s); ok {
+		v := 0.0
+		if needed {
+			v = 1
+		}
+		gauge(metricRebootNeeded, "1 if the system the last rebuild run activated needs a reboot to be fully in effect (kernel, initrd or modules differ from the booted ones, or it was only made the boot default), else 0.", v)
+	}
 	return reg
+}
+
+// rebootNeeded reads the tasks' FieldRebootNeeded; ok is false when no
+// task recorded it (nothing was activated).
+func rebootNeeded(s *schedule.Summary) (needed, ok bool) {
+	for _, r := range s.Results {
+		if r == nil {
+			continue
+		}
+		if b, isBool := r.Report.Fields[tasks.FieldRebootNeeded].(bool); isBool {
+			needed, ok = needed || b, true
+		}
+	}
+	return needed, ok
 }

@@ -341,3 +341,33 @@ func crashHelper() {
 	_ = writeTextfile(path, prometheus.Gatherers{metricsRegistry(sum, 1, time.Now()), stall})
 	os.Stdout.WriteString("helper returned\n")
 }
+
+// rebuild_reboot_needed follows activate's reboot_needed field: 1 when
+// a reboot is needed, 0 when it was checked and is not, and absent when
+// nothing recorded it (no activation: a 0 would claim what was not seen).
+func TestMetricsRebootNeeded(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		fields map[string]any
+		want   string
+	}{
+		{map[string]any{tasks.FieldRebootNeeded: true, tasks.FieldRebootReason: "kernel 6.6.1 → 6.6.8"}, "rebuild_reboot_needed 1\n"},
+		{map[string]any{tasks.FieldRebootNeeded: false}, "rebuild_reboot_needed 0\n"},
+		{nil, ""},
+	} {
+		s := &schedule.Summary{Results: map[string]*schedule.Result{
+			"activate": {Name: "activate", State: schedule.Succeeded, Duration: time.Second, Report: tasks.Report{Fields: tc.fields}},
+		}}
+		path := filepath.Join(dir, "m.prom")
+		if err := WriteMetrics(path, s, exitcode.OK, time.Unix(1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		if tc.want == "" && strings.Contains(string(b), "rebuild_reboot_needed") {
+			t.Errorf("fields %v: metric written:\n%s", tc.fields, b)
+		}
+		if tc.want != "" && !strings.Contains(string(b), tc.want) {
+			t.Errorf("fields %v: no %q in\n%s", tc.fields, tc.want, b)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +54,9 @@ type Env struct {
 	actions  []string
 	stats    []string
 	warnings []string
+	fields   map[string]any
 	waited   time.Duration
+	diff     *ClosureDiff
 }
 
 // Reporter receives a task's live status lines; the scheduler turns them
@@ -110,6 +113,29 @@ func (e *Env) Stat(format string, args ...any) { e.add(&e.stats, format, args) }
 // Warn records a warning for the summary; it does not fail the task.
 func (e *Env) Warn(format string, args ...any) { e.add(&e.warnings, format, args) }
 
+// Field records a fact about the task's outcome for programs: json mode
+// writes it in the task's finish event under "fields" (see
+// FieldRebootNeeded). value must encode as JSON.
+func (e *Env) Field(key string, value any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fields == nil {
+		e.fields = map[string]any{}
+	}
+	e.fields[key] = value
+}
+
+// Fields a task may record (Env.Field) that something other than its
+// finish event reads: the metrics file reads these two.
+const (
+	// FieldRebootNeeded (a bool) says whether the activated system needs
+	// a reboot to be fully in effect: its kernel, initrd or modules are
+	// not the booted ones, or it was only made the boot default.
+	FieldRebootNeeded = "reboot_needed"
+	// FieldRebootReason (a string) says why, e.g. "kernel 6.6.1 → 6.6.8".
+	FieldRebootReason = "reboot_reason"
+)
+
 func (e *Env) add(dst *[]string, format string, args []any) {
 	line := fmt.Sprintf(format, args...)
 	e.mu.Lock()
@@ -138,6 +164,10 @@ func (e *Env) Waited() time.Duration {
 // Report is what a task recorded for the summary.
 type Report struct {
 	Actions, Stats, Warnings []string
+	// Diff is what SetDiff recorded (the diff task's), else nil.
+	Diff *ClosureDiff
+	// Fields are the facts recorded with Env.Field; nil when none.
+	Fields map[string]any
 }
 
 // Report returns copies of the recorded lines.
@@ -148,6 +178,8 @@ func (e *Env) Report() Report {
 		Actions:  append([]string(nil), e.actions...),
 		Stats:    append([]string(nil), e.stats...),
 		Warnings: append([]string(nil), e.warnings...),
+		Diff:     e.diff,
+		Fields:   maps.Clone(e.fields),
 	}
 }
 

@@ -104,6 +104,7 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 // task, by flag name.
 var taskOptionFlags = map[string]string{
 	"ask":        "task.activate.ask",
+	"reboot":     "task.activate.reboot",
 	"keep":       "task.generations.keep",
 	"keep-since": "task.generations.keep_since",
 }
@@ -172,6 +173,7 @@ func newRoot(f *Factory, runF func(*runOptions) error) *cobra.Command {
 		newHistoryCmd(f, nil),
 		newConfigCmd(f),
 		newRollbackCmd(f, nil),
+		newGenerationsCmd(f, nil),
 		newDemoCmd(f, nil),
 		newVersionCmd(f, nil),
 		newCompletionCmd(f, root, nil),

@@ -45,7 +45,7 @@ func newDemoCmd(f *Factory, runF func(*demoOptions) error) *cobra.Command {
 		Args:  noArgs,
 	}
 	o.Run = bindRun(cmd, f, func(*runOptions) error {
-		for _, fl := range []string{"config", "flake", "host", "elevate"} {
+		for _, fl := range []string{"config", "flake", "host", "elevate", "reboot"} {
 			if cmd.Flags().Changed(fl) {
 				return usagef("rebuild demo runs in its own sandbox and takes no --%s", fl)
 			}

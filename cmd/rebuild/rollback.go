@@ -19,18 +19,24 @@ type rollbackOptions struct {
 	Sys    *System
 	Load   loadOptions
 	DryRun bool
+	To     int // --to: this generation, not the previous one; 0 unset
 }
 
 func newRollbackCmd(f *Factory, runF func(*rollbackOptions) error) *cobra.Command {
 	o := &rollbackOptions{IO: f.IO, Sys: f.Sys}
 	cmd := &cobra.Command{
 		Use:   "rollback",
-		Short: "Go back to the previous system generation",
+		Short: "Go back to the previous system generation, or to generation N with --to",
 		Long: `Point the system profile at the generation before the current one and run
 its switch-to-configuration switch. Refuses when there is no previous
-generation. Needs root (see elevate).`,
+generation. With --to N, generation N instead (rebuild generations lists
+them); refused when there is no such generation or it is already current
+and running. Needs root (see elevate).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("to") && o.To < 1 {
+				return usagef("--to must be a generation number (1 or more), got %d", o.To)
+			}
 			o.Load = f.loadOptions(cmd, 0)
 			if runF != nil {
 				return runF(o)
@@ -39,6 +45,7 @@ generation. Needs root (see elevate).`,
 		},
 	}
 	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "say which generation it would go back to; change nothing")
+	cmd.Flags().IntVar(&o.To, "to", 0, "go to this generation (see rebuild generations)")
 	return cmd
 }
 
@@ -75,7 +82,11 @@ func rollbackRun(o *rollbackOptions) error {
 			return err
 		}
 	}
-	if err := nixos.Rollback(ctx, env); err != nil {
+	roll := nixos.Rollback
+	if o.To > 0 {
+		roll = func(ctx context.Context, env *tasks.Env) error { return nixos.RollbackTo(ctx, env, o.To) }
+	}
+	if err := roll(ctx, env); err != nil {
 		return err
 	}
 	rep := env.Report()

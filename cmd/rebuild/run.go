@@ -12,6 +12,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 )
 
 // runOptions are the flags of `rebuild run` (and of rebuild without a
@@ -77,6 +78,11 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
 	fl.Bool("rebuild", false, "build: evaluate even when nothing the evaluation reads changed since the last build (task.build.fingerprint = false)")
+	// Read through the configuration's flag layer only (taskOptionFlags),
+	// checked with task.activate's other options.
+	fl.String("reboot", "never", "at the end of a successful run: never, when-needed or always reboot (task.activate.reboot)")
+	_ = cmd.RegisterFlagCompletionFunc("reboot", cobra.FixedCompletions(
+		[]string{nixos.RebootNever, nixos.RebootWhenNeeded, nixos.RebootAlways}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // parse checks the run flags that need no configuration and records what
@@ -116,6 +122,10 @@ func runRun(o *runOptions) error {
 	if err := preflight(o, p); err != nil {
 		return err
 	}
+	reboot, err := rebootPolicyOf(p.cfg)
+	if err != nil {
+		return err
+	}
 	est := loadEstimates(p)
 	if o.DryRun {
 		if err := writeDryRunPlan(o, p, mode, est); err != nil {
@@ -128,7 +138,7 @@ func runRun(o *runOptions) error {
 		return err
 	}
 	defer lock.Release()
-	return runLocked(o, p, mode, est, render.NewRunID(now))
+	return runLocked(o, p, mode, est, render.NewRunID(now), reboot)
 }
 
 // writeDryRunPlan prints the plan before a dry run. The plan is text: with
@@ -148,7 +158,7 @@ func writeDryRunPlan(o *runOptions, p *plan, mode string, est func(string) time.
 
 // runLocked runs the plan once the state directory is ours: the display,
 // the logs, root, the scheduler, and what is recorded afterwards.
-func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string) error {
+func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Duration, runID string, reboot rebootPolicy) error {
 	s, err := openSession(o, p, mode, est, runID)
 	if err != nil {
 		return err
@@ -188,7 +198,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	// Early planners still waiting (their task was skipped) go before the
 	// logs close.
 	stopPlanning()
-	return s.finish(r, sum)
+	return reboot.rebootAfter(o, ex, sum, s.finish(r, sum))
 }
 
 // needsRoot reports whether a task that will run needs root.
@@ -210,9 +220,10 @@ func jobsFor(p *plan, o *runOptions) int {
 }
 
 // loadEstimates returns the ETA source: the median of a task's last ten
-// successful runs on this host, else its default estimate.
+// successful runs on this host, else its default estimate. They come
+// from the history's compact summary, not the history itself.
 func loadEstimates(p *plan) func(string) time.Duration {
-	med, _ := schedule.RecentEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
+	med, _ := schedule.LoadEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
 	return func(name string) time.Duration {
 		if d, ok := med[name]; ok {
 			return d

@@ -46,10 +46,16 @@ const (
 // The host flake has one input, `pkgs`, a second local flake reached by a
 // `path:` URL, which provides versioned packages: foo (SetVersion changes
 // it, and its size, so `nix store diff-closures` shows a version change and
-// a size delta), bar and baz. The toplevel's bin/switch-to-configuration
+// a size delta), bar, baz and linux (SetKernel; the toplevel links its
+// kernel, initrd and kernel-modules as NixOS's does). The toplevel's bin/switch-to-configuration
 // appends its argument to $NIXTEST_SWITCH_LOG, points
 // $NIXTEST_CURRENT_SYSTEM at itself on `test` and `switch` (as NixOS does
-// with /run/current-system), and exits with $NIXTEST_SWITCH_CODE (default 1)
+// with /run/current-system), refuses `test` and `switch` as NixOS's switch
+// inhibitor check does when the running system's inhibitor differs
+// (SetInhibitor), appends "<action> <system>" to $NIXTEST_SWITCH_LOG.systems,
+// rewrites the boot entries in $NIXTEST_BOOT_ENTRIES on `boot` and `switch`
+// (one nixos-generation-N.conf per generation of $NIXTEST_PROFILE, as
+// systemd-boot's builder does), and exits with $NIXTEST_SWITCH_CODE (default 1)
 // when its argument equals $NIXTEST_SWITCH_FAIL. With $NIXTEST_SWITCH_SLOW=N
 // it works slowly and says so, as the real one does: "start <action>",
 // then N lines a tenth of a second apart, then "end <action>" when it is
@@ -74,12 +80,21 @@ type Sandbox struct {
 	CurrentSystem string // like /run/current-system
 	BootedSystem  string // like /run/booted-system
 	SwitchLog     string // every switch-to-configuration call, one a line
+	BootEntries   string // like systemd-boot's /boot/loader/entries
 	Host          string
 
 	version string
 	variant Variant
-	slow    int // seconds foo's builder takes (SetBuildSeconds)
+	slow    int    // seconds foo's builder takes (SetBuildSeconds)
+	kernel  string // the kernel's version (SetKernel)
+	inhibit string // the systemd switch inhibitor's value (SetInhibitor)
 }
+
+// The kernel version and switch inhibitor a new sandbox's system has.
+const (
+	DefaultKernel    = "6.6.1"
+	DefaultInhibitor = "255.1"
+)
 
 // NewSandbox creates a sandbox under dir (which should be empty), builds the
 // host configuration with foo-1.0 and installs it as generation 1, current
@@ -103,10 +118,13 @@ func NewSandbox(ctx context.Context, dir string) (*Sandbox, error) {
 		CurrentSystem: filepath.Join(dir, "run", "current-system"),
 		BootedSystem:  filepath.Join(dir, "run", "booted-system"),
 		SwitchLog:     filepath.Join(dir, "switch.log"),
+		BootEntries:   filepath.Join(dir, "boot", "loader", "entries"),
 		Host:          Host,
 		version:       "1.0",
+		kernel:        DefaultKernel,
+		inhibit:       DefaultInhibitor,
 	}
-	for _, d := range []string{"conf", "cache", "home", "flake", "pkgs", "run", "var/profiles", "var/gcroots"} {
+	for _, d := range []string{"conf", "cache", "home", "flake", "pkgs", "run", "var/profiles", "var/gcroots", "boot/loader/entries"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -162,7 +180,18 @@ func NewSandbox(ctx context.Context, dir string) (*Sandbox, error) {
 			return s, err
 		}
 	}
-	return s, nil
+	return s, s.writeBootEntry()
+}
+
+// writeBootEntry writes the boot entry of the profile's current
+// generation, as installing a generation with boot does.
+func (s *Sandbox) writeBootEntry() error {
+	target, err := os.Readlink(s.Profile)
+	if err != nil {
+		return err
+	}
+	n := strings.TrimSuffix(strings.TrimPrefix(target, filepath.Base(s.Profile)+"-"), "-link")
+	return os.WriteFile(filepath.Join(s.BootEntries, "nixos-generation-"+n+".conf"), []byte("title NixOS generation "+n+"\n"), 0o644)
 }
 
 // Env returns the variables every command in the sandbox needs, as
@@ -179,6 +208,8 @@ func (s *Sandbox) Env() []string {
 		"HOME=" + s.Home,
 		"NIXTEST_SWITCH_LOG=" + s.SwitchLog,
 		"NIXTEST_CURRENT_SYSTEM=" + s.CurrentSystem,
+		"NIXTEST_PROFILE=" + s.Profile,
+		"NIXTEST_BOOT_ENTRIES=" + s.BootEntries,
 	}
 }
 
@@ -190,7 +221,7 @@ func (s *Sandbox) Environ(base []string) []string {
 	}
 	drop := map[string]bool{"HOME": true, "XDG_CACHE_HOME": true, "NIXTEST_SWITCH_LOG": true,
 		"NIXTEST_CURRENT_SYSTEM": true, "NIXTEST_SWITCH_FAIL": true, "NIXTEST_SWITCH_CODE": true,
-		"NIXTEST_SWITCH_SLOW": true}
+		"NIXTEST_SWITCH_SLOW": true, "NIXTEST_PROFILE": true, "NIXTEST_BOOT_ENTRIES": true}
 	var out []string
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
@@ -258,6 +289,9 @@ func (s *Sandbox) AddGeneration(ctx context.Context, version string) (string, er
 	if _, err := s.Run(ctx, "", "nix-env", "-p", s.Profile, "--set", out); err != nil {
 		return "", err
 	}
+	if err := s.writeBootEntry(); err != nil {
+		return "", err
+	}
 	return out, relink(out, s.CurrentSystem)
 }
 
@@ -272,7 +306,8 @@ func (s *Sandbox) SetVersion(v string) error {
 			kib += 32 * int(r-'0')
 		}
 	}
-	text := strings.NewReplacer("@FOO@", v, "@FOOKIB@", strconv.Itoa(kib), "@FOOSLOW@", strconv.Itoa(s.slow)).Replace(pkgsFlake)
+	text := strings.NewReplacer("@FOO@", v, "@FOOKIB@", strconv.Itoa(kib), "@FOOSLOW@", strconv.Itoa(s.slow),
+		"@KERNEL@", s.kernel).Replace(pkgsFlake)
 	return os.WriteFile(filepath.Join(s.Pkgs, "flake.nix"), []byte(text), 0o644)
 }
 
@@ -282,6 +317,24 @@ func (s *Sandbox) SetVersion(v string) error {
 func (s *Sandbox) SetBuildSeconds(n int) error {
 	s.slow = max(n, 0)
 	return s.SetVersion(s.version)
+}
+
+// SetKernel gives the system kernel version v from now on (its kernel,
+// initrd and kernel-modules links change), rewriting the input flake as
+// SetVersion does: the booted system keeps the old one.
+func (s *Sandbox) SetKernel(v string) error {
+	s.kernel = v
+	return s.SetVersion(s.version)
+}
+
+// SetInhibitor sets the value of the system's one switch inhibitor
+// ("systemd", in its switch-inhibitors file, as NixOS writes
+// system.switch.inhibitors): a system whose value differs from the
+// running one's is refused by switch-to-configuration test and switch, as
+// NixOS's pre-switch check does. It rewrites the host flake.
+func (s *Sandbox) SetInhibitor(v string) error {
+	s.inhibit = v
+	return s.SetVariant(s.variant)
 }
 
 // Version is foo's version in the input flake.
@@ -302,7 +355,7 @@ func (s *Sandbox) SetVariant(v Variant) error {
 	}
 	text := strings.Replace(hostFlake, "@TOPLEVEL@", top, 1)
 	text = strings.NewReplacer("@PKGS@", s.Pkgs, "@HOST@", s.Host, "@EXTRA@", extra,
-		"@BROKENLINE@", BuildFailureLine).Replace(text)
+		"@BROKENLINE@", BuildFailureLine, "@INHIBIT@", s.inhibit).Replace(text)
 	return os.WriteFile(filepath.Join(s.Flake, "flake.nix"), []byte(text), 0o644)
 }
 

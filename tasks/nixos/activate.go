@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -25,13 +26,23 @@ type Activate struct{ Options ActivateOptions }
 // ActivateOptions are the options of [task.activate].
 type ActivateOptions struct {
 	Ask bool `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+	RebootOptions
 }
 
 // Configure implements tasks.Configurable.
 func (a Activate) Configure(t config.Task) (tasks.Task, error) {
-	a.Options = ActivateOptions{}
+	a.Options = ActivateOptions{RebootOptions: DefaultRebootOptions()}
 	err := tasks.DecodeOptions(t, &a.Options)
 	return a, err
+}
+
+// AdjustEdges implements tasks.EdgeAdjuster: activate waits for diff only
+// to show it (--ask); otherwise diff runs beside it, off the critical
+// path (build hands diff the system that was running before).
+func (a Activate) AdjustEdges(s *tasks.Spec) {
+	if !a.Options.Ask {
+		s.After = slices.DeleteFunc(s.After, func(n string) bool { return n == "diff" })
+	}
 }
 
 // TaskOptions implements tasks.Configurable.
@@ -48,6 +59,8 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	out := built.Out
 	if !built.Changed {
+		// Still running what was built, maybe not yet booted into.
+		reportReboot(env, out, a.Options.links())
 		return tasks.Skip("no changes")
 	}
 	if env.DryRun {
@@ -64,7 +77,13 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 
 	env.Status("switch-to-configuration test")
-	if err := run(ctx, env, switchCmd("test")); err != nil {
+	var refused refusal
+	test := switchCmd("test")
+	test.OnLine = refused.line
+	if err := run(ctx, env, test); err != nil {
+		if reason, ok := refused.reason(err); ok {
+			return bootInstead(ctx, env, out, reason, switchCmd)
+		}
 		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)
 	}
 	prev := currentGeneration(profile)
@@ -80,6 +99,7 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	// Previous is what Rollback goes back to if the person rejects it.
 	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback})
 	env.Action("activated %s as generation %d", out, gen)
+	reportReboot(env, out, a.Options.links())
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/internal/text"
@@ -94,9 +95,13 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 			fmt.Fprintf(env.Log, "no fingerprint (%s): evaluating\n", why)
 		}
 	}
-	env.Status("evaluating %s", env.Config.Host)
+	times := loadBuildTimes(env.Config.StateDir)
+	log := NewBuildLog()
+	log.Now, log.Estimate = env.Now, times.estimate
+	env.Progress("evaluating "+env.Config.Host, tasks.BuildProgress{
+		Evaluating: true, EvalStart: env.Now(), EvalETA: times.estimate(evalKey(env.Config.Host))})
 
-	nl := &nixLogWriter{env: env, log: NewBuildLog()}
+	nl := &nixLogWriter{env: env, log: log}
 	var stdout bytes.Buffer
 	err = env.Runner.Run(ctx, proc.Cmd{Args: args, Dir: dir, Env: extraEnv, Stdout: &stdout, Log: nl})
 	nl.flush()
@@ -106,6 +111,17 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	out, err := parseBuildJSON(stdout.Bytes())
 	if err != nil {
 		return err
+	}
+	// Only a build that succeeded teaches estimates: when one derivation
+	// fails, Nix stops the others halfway.
+	if d := log.EvalTime(); d > 0 {
+		times.add(evalKey(env.Config.Host), d)
+	}
+	for name, ds := range log.Durations() {
+		times.add(name, ds...)
+	}
+	if err := times.save(env.Config.StateDir); err != nil {
+		fmt.Fprintf(env.Log, "build times not saved: %v\n", err)
 	}
 	p := nl.log.Progress()
 	switch {
@@ -134,7 +150,7 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		env.Stat("already running, but the profile points elsewhere: activating to set the profile and boot default")
 	}
-	BuiltKey.Put(env, Built{Out: out, Changed: true})
+	BuiltKey.Put(env, Built{Out: out, Changed: true, Running: resolve(env.Config.CurrentSystem)})
 	env.Action("built %s", out)
 	return nil
 }
@@ -214,7 +230,13 @@ type nixLogWriter struct {
 	mu     sync.Mutex
 	buf    []byte
 	status string
+	shape  string    // what the screen shows but the bytes; see line
+	sent   time.Time // when the last progress went out
 }
+
+// progressEvery is how often a download's bytes alone update the
+// progress: Nix reports every few kilobytes.
+const progressEvery = 100 * time.Millisecond
 
 func (w *nixLogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
@@ -242,17 +264,53 @@ func (w *nixLogWriter) flush() {
 		w.line(string(w.buf))
 		w.buf = nil
 	}
+	w.progress(true)
 }
 
 func (w *nixLogWriter) line(l string) {
 	if text := w.log.Line(strings.TrimRight(l, "\r")); text != "" {
 		fmt.Fprintln(w.env.Log, text)
 	}
+	w.progress(false)
+}
+
+// progress sends the build's progress when it changed; bytes alone at
+// most every progressEvery, unless final (the end of the log).
+func (w *nixLogWriter) progress(final bool) {
 	// Until Nix realises anything, "evaluating <host>" (set by Run) says more.
-	if st := w.log.Status(); st != w.status && st != "evaluating" {
-		w.status = st
-		w.env.Status("%s", st)
+	st := w.log.Status()
+	if st == "evaluating" {
+		return
 	}
+	p := w.log.BuildProgress()
+	shape := progressShape(p)
+	now := w.env.Now()
+	if st == w.status && shape == w.shape {
+		return
+	}
+	if !final && shape == w.shape && now.Sub(w.sent) < progressEvery {
+		return // the next line, or the end, sends the newest
+	}
+	w.status, w.shape, w.sent = st, shape, now
+	w.env.Progress(st, p)
+}
+
+// progressShape is what the progress shows but its bytes and times: a
+// change of it goes out at once, a change of bytes at most every
+// progressEvery.
+func progressShape(p tasks.BuildProgress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %d %d %d %d %d|", p.Evaluating, p.Built, p.ToBuild, p.Failed, p.Downloaded, p.ToDownload)
+	for _, r := range p.Builds {
+		b.WriteString(r.Name + " " + r.Phase + "|")
+	}
+	for _, d := range p.Downloads {
+		b.WriteString(d.Name + "|")
+	}
+	for _, f := range p.Failures {
+		b.WriteString(f.Name + " " + strings.Join(f.Tail, " ") + "|")
+	}
+	return b.String()
 }
 
 func firstLine(s string) string {

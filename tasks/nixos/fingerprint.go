@@ -290,3 +290,18 @@ func lookPathIn(environ []string) func(string) (string, error) {
 	}
 	return func(name string) (string, error) { return proc.LookPath(name, path) }
 }
+
+// BuiltBefore reports whether the last successful build of env's host
+// had the fingerprint this one would have with options o: then nothing
+// the evaluation reads has changed since Nix last evaluated that host,
+// and the host is known to be in the flake (the run's check before
+// starting need not ask Nix again). False when o turns the fingerprint
+// off, or on any doubt.
+func BuiltBefore(ctx context.Context, env *tasks.Env, o BuildOptions) bool {
+	if !o.Fingerprint || env.Config == nil || env.Runner == nil {
+		return false
+	}
+	fp, _ := fingerprint(ctx, env, o)
+	rec, ok := loadFingerprint(env.Config.StateDir, env.Config.Host)
+	return fp != "" && ok && rec.Fingerprint == fp
+}

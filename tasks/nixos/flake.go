@@ -75,6 +75,10 @@ type Built struct {
 	// NotBuilt: a dry run's evaluation; Out is where the system would be,
 	// and it is not in the store yet.
 	NotBuilt bool
+	// Running is the running system when the build ended, resolved: what
+	// diff compares with, since activation may switch the system while
+	// diff runs beside it.
+	Running string
 }
 
 // Record keeps the store path in the run's history, as "build.out".

@@ -22,8 +22,8 @@ import (
 // generations (number, date, current, booted, closure size), choose which
 // to delete — in a multi-select, or by the policy options keep (the newest
 // N are kept) and keep_since ("7d": those younger are kept) — delete them
-// with `nix-env --delete-generations`, collect garbage and report what was
-// freed.
+// with `nix-env --delete-generations`, regenerate the boot entries (see
+// regenerateBootEntries), collect garbage and report what was freed.
 //
 // The current generation, the booted one and the running one are never
 // offered and never deleted, whatever the policy or the answer. When the
@@ -45,6 +45,8 @@ const DefaultKeep = 5
 type GenerationsOptions struct {
 	Keep      *int `option:"keep" doc:"delete without asking all but the newest N generations (with keep_since, only those older too); unset: ask"`
 	KeepSince *Age `option:"keep_since" doc:"delete without asking the generations older than this, e.g. \"7d\" (with keep, only those beyond the newest keep); unset: ask"`
+	// BootEntries is only counted in: the bootloader's installer does the work.
+	BootEntries string `option:"loader_entries" doc:"where the bootloader's entries are, to count those removed after deleting (systemd-boot's)"`
 }
 
 // Check refuses a negative keep.
@@ -57,7 +59,7 @@ func (o GenerationsOptions) Check() error {
 
 // Configure implements tasks.Configurable.
 func (g Generations) Configure(t config.Task) (tasks.Task, error) {
-	g.Options = GenerationsOptions{}
+	g.Options = GenerationsOptions{BootEntries: DefaultBootEntries}
 	err := tasks.DecodeOptions(t, &g.Options)
 	return g, err
 }
@@ -139,7 +141,7 @@ func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 	if len(chosen) == 0 {
 		return tasks.Skip("nothing to delete")
 	}
-	return deleteGenerations(ctx, env, chosen)
+	return deleteGenerations(ctx, env, chosen, g.Options.BootEntries)
 }
 
 // PlanCleanup implements tasks.CleanupPlanner: the generations as they
@@ -205,7 +207,7 @@ func chooseGenerations(ctx context.Context, env *tasks.Env, gens []generation, p
 
 // deleteGenerations deletes the chosen generations, oldest first, and
 // collects garbage; with --dry-run it only says so.
-func deleteGenerations(ctx context.Context, env *tasks.Env, chosen []generation) error {
+func deleteGenerations(ctx context.Context, env *tasks.Env, chosen []generation, bootEntries string) error {
 	sort.Slice(chosen, func(i, j int) bool { return chosen[i].Number < chosen[j].Number })
 	nums := make([]string, len(chosen))
 	for i, g := range chosen {
@@ -213,6 +215,7 @@ func deleteGenerations(ctx context.Context, env *tasks.Env, chosen []generation)
 	}
 	if env.DryRun {
 		env.Action("would delete generations %s, then collect garbage", strings.Join(nums, ", "))
+		env.Stat("would regenerate the boot entries with switch-to-configuration boot of the current generation")
 		return nil
 	}
 
@@ -222,6 +225,12 @@ func deleteGenerations(ctx context.Context, env *tasks.Env, chosen []generation)
 		return err
 	}
 	env.Action("deleted generations %s", strings.Join(nums, ", "))
+	// Before collecting: entries left for deleted generations would point
+	// at store paths the collection removes.
+	bootStat, err := regenerateBootEntries(ctx, env, bootEntries)
+	if err != nil {
+		return fmt.Errorf("deleted generations %s, but regenerating the boot entries failed, so garbage was not collected (the old entries still boot): %w", strings.Join(nums, ", "), err)
+	}
 
 	env.Status("collecting garbage")
 	var gc gcResult
@@ -233,6 +242,7 @@ func deleteGenerations(ctx context.Context, env *tasks.Env, chosen []generation)
 	} else {
 		env.Stat("garbage collected")
 	}
+	env.Stat("%s", bootStat)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // Rollback points the system profile at the generation before the
@@ -28,22 +27,7 @@ func Rollback(ctx context.Context, env *tasks.Env) error {
 	if err != nil {
 		return err
 	}
-	if env.DryRun {
-		env.Action("would roll back from generation %d to %d (%s)", cur.Number, prev.Number, prev.Path)
-		return nil
-	}
-	env.Status("rolling back to generation %d", prev.Number)
-	err = run(ctx, env, proc.Cmd{Args: []string{"nix-env", "-p", env.Config.Profile, "--switch-generation", fmt.Sprint(prev.Number)}, Root: true})
-	if err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	env.Status("switch-to-configuration switch")
-	err = run(ctx, env, proc.Cmd{Args: []string{prev.Path + "/bin/switch-to-configuration", "switch"}, Root: true})
-	if err != nil {
-		return fmt.Errorf("rollback: the profile points at generation %d, but its switch-to-configuration switch failed: %w", prev.Number, err)
-	}
-	env.Action("rolled back from generation %d to %d (%s)", cur.Number, prev.Number, prev.Path)
-	return nil
+	return switchGeneration(ctx, env, cur, prev)
 }
 
 // rollbackTarget returns the current generation and the one to roll back

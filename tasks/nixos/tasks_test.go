@@ -136,7 +136,7 @@ func TestSystemChainThenNoChanges(t *testing.T) {
 		t.Fatalf("build out %q changed %v", out, changed)
 	}
 	sts := strings.Join(w.status.Of("build"), "\n")
-	for _, want := range []string{"evaluating demo", "building foo-1.2", "/2 built"} {
+	for _, want := range []string{"evaluating demo", "building foo-1.2", "built 1/2"} {
 		if !strings.Contains(sts, want) {
 			t.Errorf("build statuses lack %q:\n%s", want, sts)
 		}
@@ -620,13 +620,15 @@ func TestGenerationsListingNeedsNoProfileLock(t *testing.T) {
 	}
 
 	// For real (the lock a file again, as root's nix-env needs it): the
-	// deletion and the garbage collection are elevated, nothing else.
+	// deletion, the boot entries' regeneration (issue 13) and the garbage
+	// collection are elevated, nothing else.
 	if err := os.Remove(lock); err != nil {
 		t.Fatal(err)
 	}
+	current, _ := nixtest.Resolve(w.s.Profile)
 	w.mustRun(Generations{}, withElevation(w.env("generations", map[string]any{"keep": int64(2)})))
 	b, _ := os.ReadFile(elevated)
-	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\nnix-store --gc\n"
+	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\n" + current + "/bin/switch-to-configuration boot\nnix-store --gc\n"
 	if string(b) != want {
 		t.Errorf("elevated commands:\n%s\nwant:\n%s", b, want)
 	}
@@ -699,5 +701,32 @@ func TestGenerationsEarlyPlanBeforeActivation(t *testing.T) {
 	}
 	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 4, 5, 6, 7, 8}) {
 		t.Errorf("generations left %v, want only 2 gone (the one approved)", gens)
+	}
+}
+
+// Without --ask, diff runs beside activate: it compares the new system
+// with the one that was running when build ended, even when activation
+// has switched the system by the time it reads it.
+func TestDiffComparesWithTheSystemBeforeActivation(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	w.build()
+	w.mustRun(Activate{}, w.env("activate", nil))
+	d := w.mustRun(Diff{}, w.env("diff", nil))
+	if st := stats(d); !strings.Contains(st, "foo 1.0 → 1.2") {
+		t.Errorf("diff after activation: %q, want the change from the system running before it", st)
+	}
+}
+
+// activate waits for diff only when it shows it (--ask).
+func TestActivateWaitsForDiffOnlyWithAsk(t *testing.T) {
+	for _, ask := range []bool{false, true} {
+		s := tasks.Spec{Name: "activate", After: []string{"diff", "other"}}
+		Activate{Options: ActivateOptions{Ask: ask}}.AdjustEdges(&s)
+		if got := slices.Contains(s.After, "diff"); got != ask || !slices.Contains(s.After, "other") {
+			t.Errorf("ask=%v: after %v", ask, s.After)
+		}
 	}
 }

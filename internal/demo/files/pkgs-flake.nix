@@ -18,8 +18,17 @@
         echo "installed ${name}-${version}"
       '' ];
     };
+    # A kernel as NixOS's toplevel links it: kernel, initrd and modules
+    # (SetKernel changes its version, so the booted system's differs).
+    linux = version: builtins.derivation {
+      name = "linux-${version}";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+      args = [ "-c" "/bin/mkdir -p $out/lib/modules/${version} && echo ${version} > $out/bzImage && echo ${version} > $out/initrd" ];
+    };
   in {
     demoPackages = {
+      linux = linux "@KERNEL@";
       foo = mk "foo" "@FOO@" @FOOKIB@ @FOOSLOW@;
       bar = mk "bar" "2.0" 48 0;
       baz = mk "baz" "0.3" 16 0;

@@ -5,4 +5,6 @@ builtins.derivation {
       args = [ ./toplevel.sh ];
       packages = [ pkgs.demoPackages.foo pkgs.demoPackages.bar pkgs.demoPackages.baz ] ++ extra;
       switch = ./switch-to-configuration;
+      kernel = pkgs.demoPackages.linux;
+      inhibitors = ''{"systemd":"@INHIBIT@"}'';
     }

@@ -80,6 +80,16 @@ func (s *Sandbox) SwitchCalls() []string {
 	return strings.Fields(string(b))
 }
 
+// SwitchSystems returns the switch-to-configuration calls in order, each
+// as "<action> <system>": which system's switch-to-configuration ran.
+func (s *Sandbox) SwitchSystems() []string {
+	b, err := os.ReadFile(s.SwitchLog + ".systems")
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
 // Generations returns the profile's generation numbers, ascending, and
 // the current one, read from the profile's links.
 func (s *Sandbox) Generations() (gens []int, current int, err error) {
