@@ -60,6 +60,7 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 		return proc.Cmd{Args: []string{out + "/bin/switch-to-configuration", action}, Root: true}
 	}
 
+	recordFailedUnits(ctx, env) // for the health gate
 	env.Status("switch-to-configuration test")
 	if err := run(ctx, env, switchCmd("test")); err != nil {
 		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)

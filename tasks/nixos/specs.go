@@ -55,6 +55,15 @@ func Specs() []tasks.Spec {
 			Task:          Activate{},
 		},
 		{
+			Name:        "health",
+			Description: "gate: the new system is running, no unit newly failed, probes answer; else roll back",
+			Groups:      []string{"system"},
+			Needs:       []string{"activate"},
+			Gate:        true,
+			Estimate:    5 * time.Second,
+			Task:        Health{Options: defaultHealthOptions()},
+		},
+		{
 			Name:        "generations",
 			Phase:       9,
 			Description: "delete old system generations (never the current or booted one) and collect garbage",
