@@ -18,6 +18,10 @@ type Activation struct {
 	// running its commands with env (the calling task's runner, log,
 	// status and dry run).
 	Rollback func(ctx context.Context, env *Env) error
+	// Confirm, set when a confirm timeout is armed, disarms it: the new
+	// system passed its gates and was kept (accept), or the run ends
+	// with it. Nil when nothing waits for a confirmation.
+	Confirm func(ctx context.Context, env *Env) error
 }
 
 // Record keeps the activated path in the run's history, as

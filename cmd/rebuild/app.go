@@ -99,9 +99,10 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 // taskOptionFlags are the run flags that set an option of a built-in
 // task, by flag name.
 var taskOptionFlags = map[string]string{
-	"ask":        "task.activate.ask",
-	"keep":       "task.generations.keep",
-	"keep-since": "task.generations.keep_since",
+	"ask":             "task.activate.ask",
+	"confirm-timeout": "task.activate.confirm_timeout",
+	"keep":            "task.generations.keep",
+	"keep-since":      "task.generations.keep_since",
 }
 
 // flagNames names, by config key, the flag that sets it, for errors.

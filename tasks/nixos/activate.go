@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -24,12 +25,23 @@ type Activate struct{ Options ActivateOptions }
 
 // ActivateOptions are the options of [task.activate].
 type ActivateOptions struct {
-	Ask bool `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+	Ask    bool   `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+	Detach string `option:"detach" doc:"how switch-to-configuration outlives a lost session or a killed rebuild: auto (systemd when it runs, else session), systemd (systemd-run transient units) or session (a session of its own, SIGHUP ignored)"`
+	// ConfirmTimeout arms a rollback that fires unless the new system is
+	// confirmed in time (confirm.go).
+	ConfirmTimeout Duration `option:"confirm_timeout" doc:"roll back on its own unless the gates pass and the new configuration is kept within this long, e.g. \"60s\"; a watchdog outside rebuild does it, so a killed rebuild or a lost session rolls back (the --confirm-timeout flag); empty: off"`
 }
+
+// Check implements tasks.Checker.
+func (o ActivateOptions) Check() error {
+	return tasks.OneOf("detach", o.Detach, detachAuto, detachSystemd, detachSession)
+}
+
+func defaultActivateOptions() ActivateOptions { return ActivateOptions{Detach: detachAuto} }
 
 // Configure implements tasks.Configurable.
 func (a Activate) Configure(t config.Task) (tasks.Task, error) {
-	a.Options = ActivateOptions{}
+	a.Options = defaultActivateOptions()
 	err := tasks.DecodeOptions(t, &a.Options)
 	return a, err
 }
@@ -41,6 +53,12 @@ func (a Activate) TaskOptions() any { return a.Options }
 func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Config == nil {
 		return errNoConfig
+	}
+	if err := reattach(ctx, env); err != nil {
+		return err
+	}
+	if err := settleWatchdog(ctx, env); err != nil {
+		return err
 	}
 	built, ok := BuiltKey.Get(env)
 	if !ok || built.Out == "" {
@@ -56,13 +74,11 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	profile := env.Config.Profile
-	switchCmd := func(action string) proc.Cmd {
-		return proc.Cmd{Args: []string{out + "/bin/switch-to-configuration", action}, Root: true}
-	}
+	mode := resolveDetach(a.Options.Detach)
 
 	recordFailedUnits(ctx, env) // for the health gate
 	env.Status("switch-to-configuration test")
-	if err := run(ctx, env, switchCmd("test")); err != nil {
+	if err := switchDetached(ctx, env, mode, out, "test"); err != nil {
 		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)
 	}
 	prev := currentGeneration(profile)
@@ -72,11 +88,17 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	gen := currentGeneration(profile)
 	env.Status("switch-to-configuration boot")
-	if err := run(ctx, env, switchCmd("boot")); err != nil {
+	if err := switchDetached(ctx, env, mode, out, "boot"); err != nil {
 		return putBack(context.WithoutCancel(ctx), env, prev, err)
 	}
 	// Previous is what Rollback goes back to if the person rejects it.
-	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback})
+	act := tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback}
+	if t := time.Duration(a.Options.ConfirmTimeout); t > 0 {
+		if err := armConfirm(ctx, env, &act, mode, t); err != nil {
+			return err
+		}
+	}
+	tasks.Activated.Put(env, act)
 	env.Action("activated %s as generation %d", out, gen)
 	return nil
 }

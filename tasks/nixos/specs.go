@@ -52,7 +52,7 @@ func Specs() []tasks.Spec {
 			Root:          true,
 			HoldInterrupt: true,
 			Estimate:      30 * time.Second,
-			Task:          Activate{},
+			Task:          Activate{Options: defaultActivateOptions()},
 		},
 		{
 			Name:        "health",
