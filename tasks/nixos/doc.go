@@ -1,6 +1,9 @@
 // Package nixos owns the tasks that change the system: flake-update,
-// build, diff, activate and generations, and Rollback, which `rebuild
-// rollback` and the accept task share.
+// build, diff, activate, the health gate and generations, and Rollback,
+// which `rebuild rollback`, the accept task and a failed gate share.
+// Activation runs detached (detach.go) and may arm a confirm timeout
+// whose watchdog lives outside rebuild (confirm.go); both keep a record
+// under the state directory that the next run reports.
 //
 // Every external command goes through the Env's proc.Runner; commands that
 // need root are marked Root and get the runner's elevation prefix. Values
