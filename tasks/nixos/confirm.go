@@ -2,13 +2,11 @@ package nixos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -34,21 +32,23 @@ const confirmUnit = "rebuild-confirm-rollback"
 // watchdogScript is the watchdog: $1 its record, $2 how many tenths of a
 // second to wait for the record's "confirmed" file (0 for the systemd
 // timer, which has waited already), then the profile, the generation and
-// the system to roll back to.
+// the system to roll back to. Its last act is to write "ended", which
+// is how a confirmation knows it is gone.
 const watchdogScript = `trap '' HUP
 d=$1 steps=$2 profile=$3 gen=$4 sys=$5
 echo $$ > "$d/pid"
 i=0
 while [ "$i" -lt "$steps" ]; do
-  if [ -e "$d/confirmed" ]; then echo "confirmed: no rollback"; exit 0; fi
+  if [ -e "$d/confirmed" ]; then echo "confirmed: no rollback"; : > "$d/ended"; exit 0; fi
   sleep 0.1; i=$((i+1))
 done
-if [ -e "$d/confirmed" ]; then echo "confirmed: no rollback"; exit 0; fi
+if [ -e "$d/confirmed" ]; then echo "confirmed: no rollback"; : > "$d/ended"; exit 0; fi
 echo "not confirmed in time: rolling back to generation $gen ($sys)"
 nix-env -p "$profile" --switch-generation "$gen" && "$sys/bin/switch-to-configuration" switch
 rc=$?
 echo "rollback: exit status $rc"
 echo "$gen $rc" > "$d/fired"
+: > "$d/ended"
 exit $rc
 `
 
@@ -56,7 +56,6 @@ exit $rc
 type watchdog struct {
 	rec  record
 	mode string
-	pid  int // the session watchdog's process (sudo's, when elevated)
 
 	mu   sync.Mutex
 	done bool
@@ -99,11 +98,9 @@ func armWatchdog(ctx context.Context, env *tasks.Env, mode string, timeout time.
 	default:
 		steps := strconv.Itoa(int(timeout / (100 * time.Millisecond)))
 		args := append(append(script, steps), tail...)
-		pid, err := startSession(env, true, args, w.rec.file("output.log"))
-		if err != nil {
+		if err := startSession(ctx, env, true, args, w.rec.file("output.log")); err != nil {
 			return nil, err
 		}
-		w.pid = pid
 	}
 	env.Action("armed a rollback to generation %d unless confirmed within %s", prev, timeout)
 	return w, nil
@@ -168,24 +165,24 @@ func (w *watchdog) disarm(ctx context.Context, env *tasks.Env) error {
 		if err := run(ctx, env, proc.Cmd{Args: []string{"systemctl", "stop", confirmUnit + ".timer"}, Root: true}); err != nil {
 			return fmt.Errorf("confirming the new system: %w", err)
 		}
-	} else if err := waitGone(ctx, w.pid, 5*time.Second); err != nil {
-		return fmt.Errorf("confirming the new system: the watchdog (pid %d) %w", w.pid, err)
+	} else if err := waitEnded(ctx, w.rec, 5*time.Second); err != nil {
+		return fmt.Errorf("confirming the new system: the watchdog (pid %s) %w", w.rec.read("pid"), err)
 	}
 	w.done = true
 	_ = os.RemoveAll(string(w.rec))
 	return nil
 }
 
-// waitGone waits until pid no longer exists (it is rebuild's child, reaped
-// by startSession's goroutine).
-func waitGone(ctx context.Context, pid int, limit time.Duration) error {
+// waitEnded waits until the watchdog has written "ended": it polls the
+// confirmation every tenth of a second, so that is soon.
+func waitEnded(ctx context.Context, rec record, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if _, err := os.Stat(rec.file("ended")); err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("is still running after %s", limit)
+			return fmt.Errorf("has not ended %s after the confirmation", limit)
 		}
 		select {
 		case <-ctx.Done():

@@ -100,6 +100,9 @@ func (r record) running(ctx context.Context, env *tasks.Env) bool {
 	if _, done := r.status(); done {
 		return false
 	}
+	if _, err := os.Stat(r.file("ended")); err == nil { // a watchdog's
+		return false
+	}
 	if r.read("mode") == detachSystemd {
 		for _, u := range strings.Fields(r.read("unit")) {
 			if env.Runner.Run(ctx, proc.Cmd{Args: []string{"systemctl", "is-active", "--quiet", u}, Log: io.Discard}) == nil {
@@ -125,11 +128,14 @@ func (r record) describe() string {
 	return s
 }
 
-// startSession starts args (elevated when root) in a session of its own,
-// its output to out, not waited for by anyone: it outlives rebuild. Its
-// environment is the runner's. The child is reaped by a goroutine while
-// rebuild lives.
-func startSession(env *tasks.Env, root bool, args []string, out string) (int, error) {
+// startSession starts args (elevated when root) in a session of its own
+// through `setsid --fork`, its early output (before its own redirection)
+// to out, and returns once it is on its way: it outlives rebuild, and
+// nobody waits for it. The elevation program runs in rebuild's session,
+// not the new one, so that sudo finds its credentials, which are kept
+// per terminal. The environment is the runner's.
+func startSession(ctx context.Context, env *tasks.Env, root bool, args []string, out string) error {
+	args = append([]string{"setsid", "--fork"}, args...)
 	if root {
 		args = append(append([]string(nil), env.Runner.Elevate...), args...)
 	}
@@ -139,23 +145,23 @@ func startSession(env *tasks.Env, root bool, args []string, out string) (int, er
 	}
 	path, err := proc.LookPath(args[0], lookupEnv(environ, "PATH"))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
-	cmd := exec.Command(path, args[1:]...)
+	cmd := exec.CommandContext(ctx, path, args[1:]...)
 	cmd.Args[0] = args[0]
 	cmd.Env = environ
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("%s: %w", proc.CommandLine(args), err)
+	// Its own process group: a Ctrl-C meant for rebuild is not its.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", proc.CommandLine(args[:min(len(args), 4)]), err)
 	}
-	go func() { _ = cmd.Wait() }()
-	return cmd.Process.Pid, nil
+	return nil
 }
 
 func lookupEnv(env []string, key string) string {
@@ -202,7 +208,7 @@ func switchDetached(ctx context.Context, env *tasks.Env, mode, system, action st
 			waited <- env.Runner.Run(context.WithoutCancel(ctx), proc.Cmd{Args: args, Root: true, Log: env.Log})
 		}()
 	default:
-		if _, err := startSession(env, true, cmd, rec.file("output.log")); err != nil {
+		if err := startSession(ctx, env, true, cmd, rec.file("output.log")); err != nil {
 			return err
 		}
 	}

@@ -46,6 +46,12 @@ func defaultHealthOptions() HealthOptions {
 
 // Check implements tasks.Checker.
 func (o HealthOptions) Check() error {
+	if o.WaitTimeout <= 0 {
+		return tasks.BadOption("wait_timeout", time.Duration(o.WaitTimeout).String(), "not a positive duration", allowedDuration)
+	}
+	if o.ProbeTimeout <= 0 {
+		return tasks.BadOption("probe_timeout", time.Duration(o.ProbeTimeout).String(), "not a positive duration", allowedDuration)
+	}
 	for _, a := range o.TCP {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return tasks.BadOption("tcp", a, err.Error(), `"host:port"`)
@@ -246,7 +252,8 @@ func probeHTTP(ctx context.Context, url string, timeout time.Duration) error {
 	return nil
 }
 
-// Duration is an option written as a Go duration: "90s", "2m", "1h30m".
+// Duration is an option written as a Go duration: "90s", "2m", "1h30m";
+// "0s" is zero (for confirm_timeout: off).
 type Duration time.Duration
 
 const allowedDuration = `a duration such as "90s", "2m" or "1h30m"`
@@ -258,8 +265,8 @@ func (d *Duration) SetOption(raw any) error {
 		return &tasks.Invalid{Msg: "not a string", Allowed: allowedDuration}
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil || v <= 0 {
-		return &tasks.Invalid{Msg: "not a positive duration", Allowed: allowedDuration}
+	if err != nil || v < 0 {
+		return &tasks.Invalid{Msg: "not a duration", Allowed: allowedDuration}
 	}
 	*d = Duration(v)
 	return nil
