@@ -29,7 +29,7 @@ type ActivateOptions struct {
 	Detach string `option:"detach" doc:"how switch-to-configuration outlives a lost session or a killed rebuild: auto (systemd when it runs, else session), systemd (systemd-run transient units) or session (a session of its own, SIGHUP ignored)"`
 	// ConfirmTimeout arms a rollback that fires unless the new system is
 	// confirmed in time (confirm.go).
-	ConfirmTimeout Duration `option:"confirm_timeout" doc:"roll back on its own unless the gates pass and the new configuration is kept within this long, e.g. \"60s\"; a watchdog outside rebuild does it, so a killed rebuild or a lost session rolls back (the --confirm-timeout flag); empty: off"`
+	ConfirmTimeout Duration `option:"confirm_timeout" doc:"roll back on its own unless the gates pass and the new configuration is kept within this long, e.g. \"60s\"; a watchdog outside rebuild does it, so a killed rebuild or a lost session rolls back (the --confirm-timeout flag); \"0s\": off"`
 }
 
 // Check implements tasks.Checker.
@@ -78,7 +78,10 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 
 	recordFailedUnits(ctx, env) // for the health gate
 	env.Status("switch-to-configuration test")
-	if err := switchDetached(ctx, env, mode, out, "test"); err != nil {
+	var going *stillRunning
+	if err := switchDetached(ctx, env, mode, out, "test"); errors.As(err, &going) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)
 	}
 	prev := currentGeneration(profile)
@@ -88,7 +91,9 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	gen := currentGeneration(profile)
 	env.Status("switch-to-configuration boot")
-	if err := switchDetached(ctx, env, mode, out, "boot"); err != nil {
+	if err := switchDetached(ctx, env, mode, out, "boot"); errors.As(err, &going) {
+		return err // the boot entry may yet be written: the profile stays
+	} else if err != nil {
 		return putBack(context.WithoutCancel(ctx), env, prev, err)
 	}
 	// Previous is what Rollback goes back to if the person rejects it.

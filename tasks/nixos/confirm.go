@@ -2,6 +2,7 @@ package nixos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,7 +124,11 @@ func armConfirm(ctx context.Context, env *tasks.Env, act *tasks.Activation, mode
 	}
 	act.Confirm = w.confirm
 	act.Rollback = func(ctx context.Context, env *tasks.Env) error {
-		if err := w.disarm(ctx, env); err != nil {
+		switch err := w.disarm(ctx, env); {
+		case errors.Is(err, errFired):
+			env.Action("the confirm timeout had rolled back already")
+			return nil
+		case err != nil:
 			return fmt.Errorf("disarming the confirm timeout before rolling back: %w", err)
 		}
 		return Rollback(ctx, env)
@@ -155,7 +160,7 @@ func (w *watchdog) disarm(ctx context.Context, env *tasks.Env) error {
 		return nil
 	}
 	if _, err := os.Stat(w.rec.file("fired")); err == nil {
-		return fmt.Errorf("too late to confirm: the watchdog rolled back already (%s)", w.rec.read("fired"))
+		return errFired
 	}
 	if err := os.WriteFile(w.rec.file("confirmed"), nil, 0o644); err != nil {
 		return fmt.Errorf("confirming the new system: %w", err)
@@ -172,6 +177,9 @@ func (w *watchdog) disarm(ctx context.Context, env *tasks.Env) error {
 	_ = os.RemoveAll(string(w.rec))
 	return nil
 }
+
+// errFired: too late to confirm or to roll back, the watchdog did.
+var errFired = errors.New("too late: the confirm timeout has rolled back already")
 
 // waitEnded waits until the watchdog has written "ended": it polls the
 // confirmation every tenth of a second, so that is soon.

@@ -241,6 +241,20 @@ func lastLines(file string, n int) string {
 	return "\n  last output:\n    " + strings.Join(keep, "\n    ")
 }
 
+// stillRunning is how switchDetached ends when rebuild stops following
+// a switch that goes on: nothing may be undone on the assumption that it
+// failed.
+type stillRunning struct {
+	what string
+	err  error
+}
+
+func (e *stillRunning) Error() string {
+	return e.what + " goes on detached; the next run waits for it and reports how it ended: " + e.err.Error()
+}
+
+func (e *stillRunning) Unwrap() error { return e.err }
+
 // follow copies the record's output into env.Log until its status is
 // written, and returns it. waited, when not nil, carries how systemd-run
 // ended: a failure to start the unit ends the wait.
@@ -267,7 +281,7 @@ func follow(ctx context.Context, env *tasks.Env, rec record, waited <-chan error
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%s goes on detached; the next run waits for it: %w", rec.read("what"), ctx.Err())
+			return 0, &stillRunning{what: rec.read("what"), err: ctx.Err()}
 		case err := <-waited:
 			if _, ok := rec.status(); !ok && err != nil {
 				return 0, fmt.Errorf("systemd-run: %w", err)
