@@ -202,8 +202,11 @@ func switchDetached(ctx context.Context, env *tasks.Env, mode, system, action st
 	case detachSystemd:
 		// --wait keeps systemd-run until the unit is done; killing it
 		// leaves the unit running. The wrapper writes the output file.
+		// The unit gets what nixos-rebuild-ng passes on to
+		// switch-to-configuration, when set.
 		args := append([]string{"systemd-run", "--unit=" + activationUnit, "--collect", "--wait", "--quiet",
-			"--service-type=exec", "--description=rebuild: " + what, "--"}, cmd...)
+			"--service-type=exec", "--no-ask-password", "-E", "LOCALE_ARCHIVE", "-E", "NIXOS_INSTALL_BOOTLOADER",
+			"-E", "NIXOS_NO_CHECK", "--description=rebuild: " + what, "--"}, cmd...)
 		go func() {
 			waited <- env.Runner.Run(context.WithoutCancel(ctx), proc.Cmd{Args: args, Root: true, Log: env.Log})
 		}()
