@@ -222,14 +222,16 @@ func switchDetached(ctx context.Context, env *tasks.Env, mode, system, action st
 	tail := lastLines(rec.file("output.log"), 20)
 	_ = os.RemoveAll(string(rec)) // seen to the end: nothing for the next run to report
 	if code != 0 {
-		return fmt.Errorf("%s: exit status %d%s", what, code, tail)
+		// The error a command run in the foreground gives: callers that
+		// look at the exit status or the last lines need not know.
+		return &proc.Error{Cmd: proc.CommandLine([]string{system + "/bin/switch-to-configuration", action}), Code: code, Tail: tail}
 	}
 	return nil
 }
 
-// lastLines is the last n lines of the command's output in file (its
-// wrapper's own start and end lines left out), as an error's tail.
-func lastLines(file string, n int) string {
+// lastLines is the last n lines of the command's output in file, its
+// wrapper's own start and end lines left out.
+func lastLines(file string, n int) []string {
 	b, _ := os.ReadFile(file)
 	var keep []string
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
@@ -237,11 +239,7 @@ func lastLines(file string, n int) string {
 			keep = append(keep, l)
 		}
 	}
-	if len(keep) == 0 {
-		return ""
-	}
-	keep = keep[max(0, len(keep)-n):]
-	return "\n  last output:\n    " + strings.Join(keep, "\n    ")
+	return keep[max(0, len(keep)-n):]
 }
 
 // stillRunning is how switchDetached ends when rebuild stops following
