@@ -68,6 +68,9 @@ func (e *NodeError) Error() string {
 	return fmt.Sprintf("task %q: %s", e.Task, e.Msg)
 }
 
+// ExitCode is exitcode.Usage: the graph a user wrote is wrong.
+func (e *NodeError) ExitCode() int { return exitcode.Usage }
+
 // SelectorError reports a malformed --only or --skip value: Input is the
 // whole value, Item the offending item (after trimming spaces).
 type SelectorError struct {

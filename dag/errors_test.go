@@ -1,6 +1,10 @@
 package dag
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rebuild-nixos/rebuild/internal/exitcode"
+)
 
 func TestErrorMessages(t *testing.T) {
 	cases := []struct {
@@ -26,6 +30,19 @@ func TestErrorMessages(t *testing.T) {
 	for _, c := range cases {
 		if got := c.err.Error(); got != c.want {
 			t.Errorf("%T.Error() =\n  %s\nwant\n  %s", c.err, got, c.want)
+		}
+	}
+}
+
+// Every error of a graph the user wrote is a usage error (exit 2), so the
+// command line tells a bad configuration from a failed run.
+func TestGraphErrorsAreUsageErrors(t *testing.T) {
+	for _, err := range []error{
+		&DuplicateError{}, &UnknownEdgeError{}, &CycleError{}, &SelectorError{}, &NodeError{Task: "A", Msg: "name has 'A'"},
+	} {
+		c, ok := err.(interface{ ExitCode() int })
+		if !ok || c.ExitCode() != exitcode.Usage {
+			t.Errorf("%T: exit code %v, want %d", err, ok, exitcode.Usage)
 		}
 	}
 }

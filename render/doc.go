@@ -3,8 +3,9 @@
 //
 // It owns:
 //   - the four output modes of DESIGN.md's "Output": tty (a live area of
-//     running tasks redrawn at most every 100 ms, one permanent line per
-//     finished task), plain (one timestamped line per event, never an
+//     running tasks redrawn at most every 100 ms, with the build view
+//     under a build (buildview.go), one permanent line per finished
+//     task), plain (one timestamped line per event, never an
 //     escape code), json (one object per line) and quiet (only failures
 //     and warnings, at the end);
 //   - the summary printed after a run;

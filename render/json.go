@@ -7,6 +7,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/internal/termtext"
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // Event is one line of json mode, DESIGN.md's
@@ -28,6 +29,47 @@ type Event struct {
 	Stats      []string `json:"stats,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
 	Log        string   `json:"log,omitempty"`
+	// Progress is, on a build's status events, its counters and what
+	// runs now.
+	Progress *Progress `json:"progress,omitempty"`
+	// Diff is, on the diff task's finish event, the closure difference
+	// the table of --ask and accept shows.
+	Diff *tasks.ClosureDiff `json:"diff,omitempty"`
+}
+
+// Progress is the build view's facts in json mode: the counters (bytes
+// are NAR bytes), the derivations being built, the paths being
+// downloaded and the derivations that failed.
+type Progress struct {
+	Evaluating      bool     `json:"evaluating,omitempty"`
+	Built           int      `json:"built"`
+	ToBuild         int      `json:"to_build"`
+	Failed          int      `json:"failed"`
+	Downloaded      int      `json:"downloaded"`
+	ToDownload      int      `json:"to_download"`
+	DownloadedBytes int64    `json:"downloaded_bytes"`
+	DownloadBytes   int64    `json:"download_bytes"`
+	Building        []string `json:"building,omitempty"`
+	Downloading     []string `json:"downloading,omitempty"`
+	Failures        []string `json:"failures,omitempty"`
+}
+
+func progressJSON(p *tasks.BuildProgress) *Progress {
+	if p == nil {
+		return nil
+	}
+	j := &Progress{Evaluating: p.Evaluating, Built: p.Built, ToBuild: p.ToBuild, Failed: p.Failed,
+		Downloaded: p.Downloaded, ToDownload: p.ToDownload, DownloadedBytes: p.DownloadedBytes, DownloadBytes: p.DownloadBytes}
+	for _, b := range p.Builds {
+		j.Building = append(j.Building, b.Name)
+	}
+	for _, d := range p.Downloads {
+		j.Downloading = append(j.Downloading, d.Name)
+	}
+	for _, f := range p.Failures {
+		j.Failures = append(j.Failures, f.Name)
+	}
+	return j
 }
 
 // SummaryEvent is json mode's last line, the one whose event is
@@ -102,9 +144,9 @@ func (r *jsonOut) eventLocked(e schedule.Event) {
 	}
 	switch e.Kind {
 	case schedule.Status, schedule.Notice:
-		j.Message = e.Status
+		j.Message, j.Progress = e.Status, progressJSON(e.Progress)
 	case schedule.Finish:
-		j.Actions, j.Stats, j.Warnings = e.Actions, e.Stats, e.Warnings
+		j.Actions, j.Stats, j.Warnings, j.Diff = e.Actions, e.Stats, e.Warnings, e.Diff
 		if e.State == schedule.Failed {
 			j.Log = e.LogPath
 		}

@@ -5,6 +5,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // The fields DESIGN.md documents, per event.
@@ -131,4 +134,31 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// A build's status events carry its counters; the diff's finish event
+// its closure difference, the data of the question's table.
+func TestJSONProgressAndDiff(t *testing.T) {
+	c := newClock()
+	var out syncBuf
+	r, err := New(ModeJSON, Options{Out: &out, Now: c.Now, Tasks: testTasks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Emit(schedule.Event{Task: "build", Kind: schedule.Status, Status: "building foo-1.2 · built 1/2",
+		Progress: &tasks.BuildProgress{Built: 1, ToBuild: 2, Downloaded: 3, ToDownload: 3, DownloadedBytes: 4096, DownloadBytes: 4096,
+			Builds: []tasks.RunningBuild{{Name: "foo-1.2", Phase: "buildPhase"}}}})
+	r.Emit(schedule.Event{Task: "diff", Kind: schedule.Finish, State: schedule.Succeeded,
+		Diff: &tasks.ClosureDiff{Downgraded: []tasks.PackageChange{{Name: "bar", Before: []string{"2.7790"}, After: []string{"2.1232"}, SizeDelta: -16384}}}})
+	_ = r.Close()
+	ls := lines(out.String())
+	want := []string{
+		`"progress":{"built":1,"to_build":2,"failed":0,"downloaded":3,"to_download":3,"downloaded_bytes":4096,"download_bytes":4096,"building":["foo-1.2"]}`,
+		`"diff":{"upgraded":null,"downgraded":[{"name":"bar","before":["2.7790"],"after":["2.1232"],"size_delta":-16384}],"added":null,"removed":null}`,
+	}
+	for i, w := range want {
+		if !strings.Contains(ls[i], w) {
+			t.Errorf("line %d lacks %s:\n%s", i, w, ls[i])
+		}
+	}
 }

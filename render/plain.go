@@ -35,7 +35,15 @@ func newPlain(o Options) *plain {
 // statusLocked writes a status line that the gate let through.
 func (r *plain) statusLocked(e schedule.Event) { r.writeLocked(e.Time, statusLine(e)) }
 
-func statusLine(e schedule.Event) string { return "status  " + e.Task + ": " + clean(e.Status) }
+func statusLine(e schedule.Event) string {
+	line := "status  " + e.Task + ": " + clean(e.Status)
+	// An evaluation says nothing until it ends: its estimate tells how
+	// long to expect that silence.
+	if p := e.Progress; p != nil && p.Evaluating && p.EvalETA > 0 {
+		line += " (~" + dur(p.EvalETA) + ")"
+	}
+	return line
+}
 
 // verb is the word of a finish line, with the state's symbol.
 func verb(s schedule.State, critical bool) string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 func TestPlainHasNoEscapeCodes(t *testing.T) {
@@ -83,5 +84,14 @@ func TestPlainStatusRateLimitIsPerTask(t *testing.T) {
 		if strings.Contains(got, ": "+s+"\n") {
 			t.Errorf("status %s should have been dropped:\n%s", s, got)
 		}
+	}
+}
+
+// The evaluation's estimate reaches plain mode too.
+func TestPlainEvaluationEstimate(t *testing.T) {
+	e := schedule.Event{Task: "build", Kind: schedule.Status, Status: "evaluating demo",
+		Progress: &tasks.BuildProgress{Evaluating: true, EvalETA: 42 * time.Second}}
+	if got := statusLine(e); got != "status  build: evaluating demo (~42s)" {
+		t.Errorf("%q", got)
 	}
 }

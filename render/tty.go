@@ -10,15 +10,21 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // refresh is the redraw interval of the live area: often enough for a
 // spinner, rarely enough that a busy build never floods the terminal.
 const refresh = 100 * time.Millisecond
 
-// maxRows caps the running-task lines, so the area always fits on screen
-// (an area taller than the terminal cannot be redrawn in place).
-const maxRows = 12
+// maxRows caps the running-task lines, and maxBuildRows the build
+// view's lines under them, so the area always fits on screen (an area
+// taller than the terminal cannot be redrawn in place); the terminal's
+// height caps both.
+const (
+	maxRows      = 12
+	maxBuildRows = 10
+)
 
 // maxPending caps the lines held back while the display is paused; a
 // verbose build under a long question must not grow memory without end.
@@ -85,10 +91,11 @@ type tty struct {
 
 // live is a running task as the area shows it.
 type live struct {
-	name   string
-	start  time.Time
-	eta    time.Duration
-	status string
+	name     string
+	start    time.Time
+	eta      time.Duration
+	status   string
+	progress *tasks.BuildProgress // a build's, from its newest status; see buildview.go
 }
 
 func newTTY(o Options) *tty {
@@ -156,7 +163,7 @@ func (r *tty) Emit(e schedule.Event) {
 	case schedule.Status:
 		for _, l := range r.running {
 			if l.name == e.Task {
-				l.status = clean(e.Status)
+				l.status, l.progress = clean(e.Status), e.Progress
 			}
 		}
 	case schedule.Finish:
@@ -319,7 +326,7 @@ func (r *tty) drawLocked() {
 		}
 		r.spilled, r.hold = r.q.id, true
 	}
-	areaRows := maxRows + 1
+	areaRows := min(maxRows+1+maxBuildRows, rows-1)
 	if block != nil {
 		areaRows = min(areaRows, rows-len(block))
 	}
@@ -455,12 +462,28 @@ func (r *tty) areaLocked(rows int) []string {
 	p := r.pal
 	frame := spinner[r.frame%len(spinner)]
 	var lines []string
-	room := max(rows-1, 0) // lines for running tasks
+	room := max(min(rows, maxRows+1)-1, 0) // lines for running tasks
 	shown := r.running
 	if len(shown) > room {
 		shown = shown[:max(room-1, 0)]
 	}
+	// What the running tasks leave of the room goes to the build view,
+	// to the first task that has one (there is one build per run).
+	spare := rows - 1 - len(shown)
+	if len(shown) < len(r.running) {
+		spare = 0
+	}
 	for _, l := range shown {
+		status := l.status
+		var detail []string
+		if bp := l.progress; bp != nil {
+			if bp.Evaluating {
+				status = evalStatus(status, bp, now)
+			} else if detail = buildLines(p, bp, now, width, spare); detail != nil {
+				status = buildCounts(bp)
+				spare -= len(detail)
+			}
+		}
 		segs := []seg{
 			{frame + " ", p.cyan},
 			{pad(l.name, r.nameW) + " ", nil},
@@ -476,10 +499,11 @@ func (r *tty) areaLocked(rows int) []string {
 				segs = append(segs, seg{"  ? question waiting", p.dim})
 			}
 		}
-		if l.status != "" {
-			segs = append(segs, seg{"  " + l.status, nil})
+		if status != "" {
+			segs = append(segs, seg{"  " + status, nil})
 		}
 		lines = append(lines, fit(width, segs...))
+		lines = append(lines, detail...)
 	}
 	if n := len(r.running) - len(shown); n > 0 && room > 0 {
 		lines = append(lines, fit(width, seg{fmt.Sprintf("  … and %d more running", n), p.dim}))

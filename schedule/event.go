@@ -1,6 +1,10 @@
 package schedule
 
-import "time"
+import (
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
+)
 
 // EventKind says what an Event reports.
 type EventKind string
@@ -33,10 +37,15 @@ type Event struct {
 	Err error
 	// Status is the live status line of a Status event, or the message
 	// of a Notice.
-	Status   string
+	Status string
+	// Progress is, on a build's Status events, what the build is doing
+	// (Status is its one-line form).
+	Progress *tasks.BuildProgress
 	Actions  []string
 	Stats    []string
 	Warnings []string
+	// Diff is, on the diff task's Finish, the closure difference.
+	Diff *tasks.ClosureDiff
 	// Tail holds the last lines of a failed task's log; LogPath its file.
 	Tail     []string
 	LogPath  string

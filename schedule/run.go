@@ -137,6 +137,11 @@ func (s statusEvents) Status(task, line string) {
 	s.r.emit(Event{Task: task, Kind: Status, State: Running, Status: line})
 }
 
+// Progress is a status line with the build's progress behind it.
+func (s statusEvents) Progress(task, line string, p tasks.BuildProgress) {
+	s.r.emit(Event{Task: task, Kind: Status, State: Running, Status: line, Progress: &p})
+}
+
 // Idle lends task's slot to the walker while it waits idle, and takes it
 // back afterwards, even when the slots are all taken then (the walker
 // starts nothing until enough tasks have finished): a task waiting for

@@ -152,7 +152,7 @@ func (w *walker) finish(t *task, res *Result) {
 	w.remaining--
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
 		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
-		Stats: res.Report.Stats, Warnings: res.Report.Warnings, Tail: res.Tail, LogPath: res.LogPath,
+		Stats: res.Report.Stats, Warnings: res.Report.Warnings, Diff: res.Report.Diff, Tail: res.Tail, LogPath: res.LogPath,
 		Critical: t.spec.Critical, Phase: t.spec.Phase})
 }
 

@@ -24,6 +24,10 @@ type CleanupLine struct {
 	// Fixed: it stays whatever the answer (the current generation); it is
 	// shown, never offered.
 	Fixed bool
+	// Key names the thing itself (a path, a generation number), the same
+	// in a plan worked out at the start of the run and in the task's plan
+	// when it applies: an early answer approves keys, not line numbers.
+	Key string
 }
 
 // CleanupPlan is one task's part of the cleanup plan.
@@ -31,6 +35,21 @@ type CleanupPlan struct {
 	Task  string // the task's name; Submit fills it from the Env
 	Title string // what the lines are, e.g. "system generations"
 	Lines []CleanupLine
+}
+
+// CleanupPlanner is a cleanup task whose plan can be worked out at the
+// start of the run, before the tasks it runs after have run: working out
+// a plan only reads, so the person can answer it while the system builds
+// (backups waits for claude-config, sessions for learn-review, generations
+// for accept). The run calls PlanCleanup once, early, when the task would
+// ask (an interactive run without --yes or --dry-run), and hands the plan
+// to the board (CleanupBoard.Propose). The task's Run later submits its
+// plan as it then is, and gets back only those of its lines whose Key was
+// approved in the early plan: what appeared since is kept for the next
+// run, never deleted unseen. A Skip error or a plan without lines means
+// the task has nothing to ask about.
+type CleanupPlanner interface {
+	PlanCleanup(ctx context.Context, env *Env) (CleanupPlan, error)
 }
 
 // CleanupBoard is the run's one cleanup question. The cleanup tasks
@@ -61,6 +80,12 @@ type CleanupBoard struct {
 	// prompter, when set, is what the question is asked through, given
 	// the asking task's Env; nil: that task's own Prompt.
 	prompter func(*Env) Prompter
+	// planning: members whose plan is being worked out early (Planning);
+	// their Run's Submit waits for it. planned: members that were
+	// planned early, whatever came of it. early: members whose plan on
+	// the board is the early one. gone: members withdrawn, whose early
+	// plan, if it still comes, is dropped.
+	planning, planned, early, gone map[string]bool
 }
 
 // AskThrough makes the board ask its question through the prompter f
@@ -87,7 +112,8 @@ func (b *CleanupBoard) prompt(env *Env) Prompter {
 // NewCleanupBoard returns a board expecting a plan (or a withdrawal) from
 // each of members: the cleanup tasks selected for this run.
 func NewCleanupBoard(members ...string) *CleanupBoard {
-	b := &CleanupBoard{pending: map[string]bool{}, plans: map[string]CleanupPlan{}, changed: make(chan struct{})}
+	b := &CleanupBoard{pending: map[string]bool{}, plans: map[string]CleanupPlan{}, changed: make(chan struct{}),
+		planning: map[string]bool{}, planned: map[string]bool{}, early: map[string]bool{}, gone: map[string]bool{}}
 	for _, m := range members {
 		if !b.pending[m] {
 			b.pending[m] = true
@@ -114,10 +140,55 @@ func (b *CleanupBoard) Withdraw(task string) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.pending[task] {
+	b.gone[task] = true
+	if b.pending[task] || b.planning[task] {
 		delete(b.pending, task)
+		delete(b.planning, task)
 		b.broadcast()
 	}
+	if b.early[task] && !b.asking && !b.asked {
+		// Planned early, then skipped (a "no" upstream) before the
+		// question: its lines would never be applied, so they are not
+		// shown.
+		delete(b.plans, task)
+		delete(b.early, task)
+		b.broadcast()
+	}
+}
+
+// Planning says that task's plan is being worked out early (see
+// CleanupPlanner). Call it before the run starts, for each member the
+// run plans early; then Propose or Withdraw, once.
+func (b *CleanupBoard) Planning(task string) {
+	if b == nil || !b.Member(task) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.planning[task], b.planned[task] = true, true
+}
+
+// Propose hands in task's plan worked out early and waits, like Submit,
+// until the question has been asked (by whichever member completes the
+// board); the answer is kept for the task's Run, whose Submit gets it.
+// A plan of a task withdrawn meanwhile is dropped.
+func (b *CleanupBoard) Propose(ctx context.Context, env *Env, p CleanupPlan) error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	if b.gone[env.Name] || !b.planning[env.Name] || len(p.Lines) == 0 {
+		delete(b.planning, env.Name)
+		b.broadcast()
+		b.mu.Unlock()
+		b.Withdraw(env.Name)
+		return nil
+	}
+	delete(b.planning, env.Name)
+	b.early[env.Name] = true
+	b.mu.Unlock()
+	_, err := b.submit(ctx, env, p)
+	return err
 }
 
 // broadcast wakes every waiter; b.mu is held.
@@ -132,7 +203,107 @@ func (b *CleanupBoard) broadcast() {
 // or in a dry run (the lines marked Goes go). Otherwise it waits, without
 // using a concurrency slot (Env.Idle), until every member has submitted
 // or withdrawn, then one of the waiting tasks asks for all of them.
+//
+// A member planned early (Planning) gets no question of its own: Submit
+// waits for that plan's answer and returns the indexes of p's lines whose
+// Key was approved in it. When the early plan had nothing to ask about,
+// Submit returns a Skip error: what is there now was never shown, so it
+// is kept for the next run.
 func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]int, error) {
+	p.Task = env.Name
+	if !env.Yes && !env.DryRun && env.Interactive() && b.Member(p.Task) {
+		if picked, handled, err := b.fromEarly(ctx, env, p); handled {
+			return picked, err
+		}
+	}
+	return b.submit(ctx, env, p)
+}
+
+// fromEarly answers the Submit of a task planned early: handled is false
+// when it was not.
+func (b *CleanupBoard) fromEarly(ctx context.Context, env *Env, p CleanupPlan) (picked []int, handled bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.waitWhile(ctx, env, func() bool { return b.planning[p.Task] }); err != nil {
+		return nil, true, err
+	}
+	if !b.planned[p.Task] {
+		return nil, false, nil
+	}
+	early, ok := b.plans[p.Task]
+	if !b.early[p.Task] || !ok {
+		return nil, true, Skip("not in the cleanup plan asked at the start of the run: kept for the next run")
+	}
+	if err := b.waitWhile(ctx, env, func() bool { return !b.asked }); err != nil {
+		return nil, true, err
+	}
+	if b.err != nil {
+		return nil, true, b.err
+	}
+	return approvedNow(env, early, b.answers[p.Task], p), true, nil
+}
+
+// waitWhile waits, b.mu held and the task's slot lent out, while cond
+// holds; it returns ctx's error if the context ends first.
+func (b *CleanupBoard) waitWhile(ctx context.Context, env *Env, cond func() bool) error {
+	if cond() {
+		env.Status("waiting for the answer to the cleanup plan")
+	}
+	for cond() {
+		if err := b.waitChange(ctx, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitChange waits, b.mu held (and held again on return) and the task's
+// slot lent out, for the next change on the board or the end of ctx.
+func (b *CleanupBoard) waitChange(ctx context.Context, env *Env) error {
+	changed := b.changed
+	b.mu.Unlock()
+	var canceled error
+	env.Idle(func() {
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			canceled = ctx.Err()
+		}
+	})
+	b.mu.Lock()
+	return canceled
+}
+
+// approvedNow is the indexes of now's lines that were approved (picked)
+// in the early plan, matched by Key; a line that is Fixed now stays
+// whatever was approved. What now has that early did not is logged as
+// kept.
+func approvedNow(env *Env, early CleanupPlan, picked []int, now CleanupPlan) []int {
+	ok := map[string]bool{}
+	for _, i := range picked {
+		if i >= 0 && i < len(early.Lines) && early.Lines[i].Key != "" {
+			ok[early.Lines[i].Key] = true
+		}
+	}
+	shown := map[string]bool{}
+	for _, l := range early.Lines {
+		shown[l.Key] = true
+	}
+	var out []int
+	for i, l := range now.Lines {
+		switch {
+		case l.Fixed:
+		case ok[l.Key]:
+			out = append(out, i)
+		case l.Goes && !shown[l.Key]:
+			fmt.Fprintf(env.Log, "not in the cleanup plan asked at the start of the run, kept for the next run: %s\n", l.Label)
+		}
+	}
+	return out
+}
+
+// submit is Submit for a plan to be asked now.
+func (b *CleanupBoard) submit(ctx context.Context, env *Env, p CleanupPlan) ([]int, error) {
 	p.Task = env.Name
 	switch {
 	case env.Yes || env.DryRun:
@@ -157,6 +328,12 @@ func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 	b.broadcast()
 	for {
 		switch {
+		case b.gone[p.Task] && !b.asking && !b.asked:
+			// Withdrawn while it waited (an early plan whose task was
+			// skipped): its plan is off the board, nobody waits for it.
+			delete(b.plans, p.Task)
+			b.mu.Unlock()
+			return nil, nil
 		case b.asked:
 			ans, err := b.answers[p.Task], b.err
 			b.mu.Unlock()
@@ -165,6 +342,7 @@ func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 			b.asking = true
 			plans := b.ordered()
 			b.mu.Unlock()
+			env.Status("the cleanup plan is asked below")
 			answers, err := askCleanup(ctx, env, b.prompt(env), plans)
 			b.mu.Lock()
 			b.asking, b.asked, b.answers, b.err = false, true, answers, err
@@ -174,18 +352,8 @@ func (b *CleanupBoard) Submit(ctx context.Context, env *Env, p CleanupPlan) ([]i
 			b.broadcast()
 			continue
 		}
-		changed := b.changed
-		b.mu.Unlock()
-		var canceled error
-		env.Idle(func() {
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				canceled = ctx.Err()
-			}
-		})
-		b.mu.Lock()
-		if canceled != nil && !b.asked {
+		env.Status("waiting for the cleanup plan")
+		if canceled := b.waitChange(ctx, env); canceled != nil && !b.asked {
 			if !b.asking {
 				// Not asked yet: the plan goes off the board with its task.
 				delete(b.plans, p.Task)

@@ -49,6 +49,7 @@ type Env struct {
 	stats    []string
 	warnings []string
 	waited   time.Duration
+	diff     *ClosureDiff
 }
 
 // Reporter receives a task's live status lines; the scheduler turns them
@@ -133,6 +134,8 @@ func (e *Env) Waited() time.Duration {
 // Report is what a task recorded for the summary.
 type Report struct {
 	Actions, Stats, Warnings []string
+	// Diff is what SetDiff recorded (the diff task's), else nil.
+	Diff *ClosureDiff
 }
 
 // Report returns copies of the recorded lines.
@@ -143,6 +146,7 @@ func (e *Env) Report() Report {
 		Actions:  append([]string(nil), e.actions...),
 		Stats:    append([]string(nil), e.stats...),
 		Warnings: append([]string(nil), e.warnings...),
+		Diff:     e.diff,
 	}
 }
 

@@ -29,6 +29,14 @@ type Configurable interface {
 	TaskOptions() any
 }
 
+// EdgeAdjuster is a configured task whose options change its place in the
+// graph: activate waits for diff only when it shows the diff (--ask). It
+// is called on the task's spec once its options are bound, before the
+// graph is built.
+type EdgeAdjuster interface {
+	AdjustEdges(s *Spec)
+}
+
 // Checker is implemented by an options struct that checks more than each
 // value's type: ranges, one of a set of words, how two options relate.
 // Check returns a BadOption error naming the key at fault.

@@ -1,7 +1,8 @@
 // Command claude measures the seven learning analyzers on a generated data
-// set of realistic size, run concurrently (as the scheduler runs them) and
-// one after another, side by side in one run, and prints both times and
-// their ratio.
+// set of realistic size, run at once as the scheduler runs them, side by
+// side in one run: every session log read whole (no records), a first run
+// with an empty state directory (records written), and a second run after
+// 1 MB was appended to the session logs (only that read).
 //
 //	go run ./bench/claude                    # 500 sessions, ~200 MB of logs
 //	go run ./bench/claude -sessions 100 -mb 40 -rounds 5 -keep /tmp/claude-data
@@ -63,7 +64,7 @@ func main() {
 
 	perAnalyzer := map[string]int{}
 	var perMu sync.Mutex
-	runOne := func(a learn.Analyzer) (time.Duration, int) {
+	runOne := func(a learn.Analyzer, in learn.Input) (time.Duration, int) {
 		t := time.Now()
 		res, err := a.Run(ctx, in)
 		if _, nd := learn.IsNoData(err); err != nil && !nd {
@@ -74,72 +75,126 @@ func main() {
 		perMu.Unlock()
 		return time.Since(t), len(res.Suggestions)
 	}
-	sequential := func() (time.Duration, map[string]time.Duration, int) {
-		each := map[string]time.Duration{}
-		t := time.Now()
-		n := 0
-		for _, a := range analyzers {
-			d, s := runOne(a)
-			each[a.Name] = d
-			n += s
-		}
-		return time.Since(t), each, n
-	}
-	concurrent := func() (time.Duration, int) {
+	// all runs the seven at once, as the scheduler does, and returns the
+	// wall time and each one's own time.
+	all := func(in learn.Input) (time.Duration, map[string]time.Duration) {
 		t := time.Now()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		n := 0
+		each := map[string]time.Duration{}
 		for _, a := range analyzers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, s := runOne(a)
+				d, _ := runOne(a, in)
 				mu.Lock()
-				n += s
+				each[a.Name] = d
 				mu.Unlock()
 			}()
 		}
 		wg.Wait()
-		return time.Since(t), n
+		return time.Since(t), each
 	}
 
-	// Warm the page cache so neither mode pays for the first read.
-	sequential()
-	var seqs, concs []time.Duration
-	eachAll := map[string][]time.Duration{}
-	var suggestions int
+	// seq runs the seven one after another and returns each one's time.
+	seq := func(in learn.Input) map[string]time.Duration {
+		each := map[string]time.Duration{}
+		for _, a := range analyzers {
+			d, _ := runOne(a, in)
+			each[a.Name] = d
+		}
+		return each
+	}
+	sum := func(each map[string]time.Duration) (t time.Duration) {
+		for _, d := range each {
+			t += d
+		}
+		return t
+	}
+	fresh := func() learn.Input {
+		state, err := os.MkdirTemp(root, "state-")
+		check(err)
+		withState := in
+		withState.StateDir = state
+		return withState
+	}
+
+	// Warm the page cache so no mode pays for the first read.
+	seq(in)
+	type mode struct {
+		name  string
+		each  map[string][]time.Duration
+		total []time.Duration // one after another
+		conc  []time.Duration // at once
+	}
+	modes := []*mode{{name: "whole"}, {name: "first"}, {name: "second"}}
+	for _, m := range modes {
+		m.each = map[string][]time.Duration{}
+	}
+	note := func(m *mode, each map[string]time.Duration) {
+		for k, v := range each {
+			m.each[k] = append(m.each[k], v)
+		}
+		m.total = append(m.total, sum(each))
+	}
 	for r := range *rounds {
-		// Alternate which mode goes first.
-		runSeq := func() {
-			d, each, n := sequential()
-			seqs = append(seqs, d)
-			suggestions = n
-			for k, v := range each {
-				eachAll[k] = append(eachAll[k], v)
-			}
-		}
-		runConc := func() {
-			d, _ := concurrent()
-			concs = append(concs, d)
-		}
-		if r%2 == 0 {
-			runSeq()
-			runConc()
-		} else {
-			runConc()
-			runSeq()
-		}
+		// One after another: each analyzer's own time. Every log read
+		// whole (no records); a first run with an empty state directory;
+		// a second one after 1 MB was appended to the session logs.
+		note(modes[0], seq(in))
+		st := fresh()
+		note(modes[1], seq(st))
+		appendSessions(home, 1<<20, now, 2*r)
+		note(modes[2], seq(st))
+		// At once, as the scheduler runs them.
+		d, _ := all(in)
+		modes[0].conc = append(modes[0].conc, d)
+		st = fresh()
+		d, _ = all(st)
+		modes[1].conc = append(modes[1].conc, d)
+		appendSessions(home, 1<<20, now, 2*r+1)
+		d, _ = all(st)
+		modes[2].conc = append(modes[2].conc, d)
 	}
-	fmt.Printf("%-22s %10s %12s\n", "analyzer", "alone", "suggestions")
+	fmt.Printf("each alone, medians of %d rounds:\n", *rounds)
+	fmt.Printf("%-22s %12s %12s %12s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
 	for _, a := range analyzers {
-		fmt.Printf("%-22s %10v %12d\n", a.Name, median(eachAll[a.Name]).Round(time.Millisecond), perAnalyzer[a.Name])
+		fmt.Printf("%-22s %12v %12v %12v %12d\n", a.Name, median(modes[0].each[a.Name]).Round(time.Microsecond*100),
+			median(modes[1].each[a.Name]).Round(time.Microsecond*100), median(modes[2].each[a.Name]).Round(time.Microsecond*100), perAnalyzer[a.Name])
 	}
-	s, c := median(seqs), median(concs)
-	fmt.Printf("\n%d suggestions; medians of %d rounds\n", suggestions, *rounds)
-	fmt.Printf("one after another: %v\n", s.Round(time.Millisecond))
-	fmt.Printf("concurrently:      %v\n", c.Round(time.Millisecond))
-	fmt.Printf("concurrent ÷ sequential = %.2f (sequential is %.2f× the concurrent time)\n", float64(c)/float64(s), float64(s)/float64(c))
+	fmt.Printf("%-22s %12v %12v %12v\n", "one after another", median(modes[0].total).Round(time.Millisecond),
+		median(modes[1].total).Round(time.Millisecond), median(modes[2].total).Round(time.Millisecond))
+	fmt.Printf("%-22s %12v %12v %12v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
+		median(modes[1].conc).Round(time.Millisecond), median(modes[2].conc).Round(time.Millisecond))
+	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
+	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
+}
+
+// appendSessions appends about n bytes of new messages to the newest
+// sessions, as Claude Code does while they go on.
+func appendSessions(home string, n int64, now time.Time, round int) {
+	logs, err := filepath.Glob(filepath.Join(home, ".claude", "projects", "*", "*.jsonl"))
+	check(err)
+	sort.Strings(logs)
+	result := strings.Repeat("r", 1024)
+	var written int64
+	for i := 0; written < n; i++ {
+		p := logs[i%5]
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		check(err)
+		w := bufio.NewWriter(f)
+		for k := 0; k < 50 && written < n; k++ {
+			ts := now.Add(-time.Duration(k) * time.Second).UTC().Format(time.RFC3339Nano)
+			m := fmt.Sprintf("r%d_%d_%d", round, i, k)
+			line := fmt.Sprintf(`{"parentUuid":null,"cwd":"/x","type":"assistant","timestamp":%q,"message":{"id":"msg_%s","role":"assistant","content":[{"type":"tool_use","id":"toolu_%s","name":"mcp__github__call","input":{}}],"usage":{"input_tokens":10,"output_tokens":2}}}`+"\n", ts, m, m) +
+				fmt.Sprintf(`{"parentUuid":null,"cwd":"/x","type":"user","timestamp":%q,"message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_%s","content":%q}]}}`+"\n", ts, m, result)
+			k, err := w.WriteString(line)
+			check(err)
+			written += int64(k)
+		}
+		check(w.Flush())
+		check(f.Close())
+	}
 }
 
 func median(d []time.Duration) time.Duration {

@@ -93,6 +93,10 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 			m[key] = fl.Value.String()
 		}
 	}
+	// --rebuild is the fingerprint turned off.
+	if fl := f.Lookup("rebuild"); fl != nil && fl.Changed {
+		m["task.build.fingerprint"] = fl.Value.String() != "true"
+	}
 	return m
 }
 
@@ -107,7 +111,7 @@ var taskOptionFlags = map[string]string{
 
 // flagNames names, by config key, the flag that sets it, for errors.
 func flagNames() map[string]string {
-	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs"}
+	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs", "task.build.fingerprint": "--rebuild"}
 	for flag, key := range taskOptionFlags {
 		m[key] = "--" + flag
 	}

@@ -213,7 +213,7 @@ func conversationDemo(t *testing.T, width, height int) {
 	})
 	w := newWorld(t, dir)
 	cmd := w.command("demo", "--ask", "--keep-sandbox")
-	cmd.Env = append(cmd.Env, "TMPDIR="+tmp, demo.BuildSecondsVar+"=12")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp, demo.BuildSecondsVar+"=15")
 	tm := startTmux(t, width, height, cmd)
 	defer func() {
 		if t.Failed() {
@@ -237,32 +237,46 @@ func conversationDemo(t *testing.T, width, height int) {
 		})
 	}
 
-	// 1. While the build runs, the review's question is on screen.
-	first := tm.waitScreen("a question while the build runs", func(s string) bool {
+	// 1. While the build runs, the first question is on screen: the
+	// review's or the one cleanup plan (worked out at the start), which
+	// ever is asked first. The review is answered; the plan is left open.
+	early := func(s string) bool { l, _ := openQuestion(s); return l == "learn-review" || l == cleanupLabel }
+	s := tm.waitScreen("a question while the build runs", func(s string) bool {
+		_, _, building := running(s, "build")
+		return early(s) && building
+	})
+	if l, b := openQuestion(s); l == "learn-review" {
+		answer(l, b, answers[l])
+	}
+
+	// 2. The cleanup plan is open with the build running, its line
+	// changing, above it.
+	first := tm.waitScreen("the cleanup plan under the running build", func(s string) bool {
 		l, _ := openQuestion(s)
 		_, _, building := running(s, "build")
-		return l == "learn-review" && building
+		return l == cleanupLabel && building
 	})
 	time.Sleep(1500 * time.Millisecond)
 	second := tm.screen()
 	for i, s := range []string{first, second} {
-		l, _ := openQuestion(s)
+		l, block := openQuestion(s)
 		el, status, ok := running(s, "build")
-		if l != "learn-review" || !ok {
-			t.Fatalf("screen %d: want the review's question under the running build:\n%s", i+1, s)
+		if l != cleanupLabel || !ok {
+			t.Fatalf("screen %d: want the cleanup plan under the running build:\n%s", i+1, s)
 		}
-		t.Logf("%dx%d, the review's question open, build at %s%s:\n%s", width, height, el, status, s)
+		if !strings.Contains(strings.Join(block, "\n"), "Apply the cleanup plan") {
+			t.Errorf("the cleanup question has no plan:\n%s", s)
+		}
+		t.Logf("%dx%d, the cleanup plan open, the build at %s%s above it:\n%s", width, height, el, status, s)
 	}
 	e1, _, _ := running(first, "build")
 	e2, _, _ := running(second, "build")
 	if e1 == e2 {
-		t.Errorf("the build's line did not change in 1.5 s (%s) while the question was open", e1)
-	}
-	if l, b := openQuestion(tm.screen()); l == "learn-review" {
-		answer(l, b, answers[l])
+		t.Errorf("the build's line did not change in 1.5 s (%s) while the plan was open", e1)
 	}
 
-	// 2. The activation question takes the screen as soon as it comes.
+	// 3. The activation question takes the screen as soon as it comes,
+	// from the open cleanup plan: the system first.
 	act := tm.waitScreen("the activation question", func(s string) bool { l, _ := openQuestion(s); return l == "activate" })
 	_, block := openQuestion(act)
 	text := strings.Join(block, "\n")
@@ -274,7 +288,7 @@ func conversationDemo(t *testing.T, width, height int) {
 	time.Sleep(600 * time.Millisecond) // keys typed as a question takes the screen are not taken
 	answer("activate", block, "n")
 
-	// 3. The rest, in the order they come.
+	// 4. The rest, in the order they come.
 	for {
 		s, open := tm.nextQuestion()
 		if !open {
@@ -296,10 +310,14 @@ func conversationDemo(t *testing.T, width, height int) {
 	}
 
 	// The activation was answered before any housekeeping question.
-	if i := slices.Index(answered, "activate"); i < 0 || slices.ContainsFunc(answered[:i], func(l string) bool {
+	if i := slices.Index(answered, "activate"); i < 0 || slices.ContainsFunc(answered[:i], isCleanup) {
+		t.Errorf("answered in the order %v: the activation is not first among the housekeeping", answered)
+	}
+	// No cleanup task asked on its own: the plan was the one question.
+	if slices.ContainsFunc(answered, func(l string) bool {
 		return l == "caches" || l == "sessions" || l == "backups" || l == "generations"
 	}) {
-		t.Errorf("answered in the order %v: the activation is not first among the housekeeping", answered)
+		t.Errorf("answered %v: a cleanup task asked on its own", answered)
 	}
 	// Every question was one block under its task's label: above each
 	// prompt, only its text, up to the label.

@@ -264,3 +264,44 @@ func TestNixOSOptionFlagsAndHandedOnValuesInHistory(t *testing.T) {
 		t.Errorf("history diff.summary = %q", s)
 	}
 }
+
+// The second build of an unchanged flake is "no changes (fingerprint)",
+// without calling Nix at all — not to evaluate, not to check the host
+// before starting (a wrapper on PATH records every call); --rebuild
+// evaluates anyway.
+func TestNixOSFingerprintAndRebuildFlag(t *testing.T) {
+	n := newNixOS(t, "", "1.1")
+	realNix, err := exec.LookPath("nix")
+	if err != nil {
+		t.Skip("nix is not on PATH")
+	}
+	bin, argv := t.TempDir(), filepath.Join(t.TempDir(), "argv")
+	writeFile(t, filepath.Join(bin, "nix"), "#!/bin/sh\necho \"$*\" >> "+argv+"\nexec "+realNix+" \"$@\"\n")
+	if err := os.Chmod(filepath.Join(bin, "nix"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := "PATH=" + bin + ":" + os.Getenv("PATH")
+	calls := func() string { b, _ := os.ReadFile(argv); return string(b) }
+	stats := func(args ...string) []string {
+		t.Helper()
+		evs, errOut, code := n.runJSON([]string{path}, append([]string{"--only=build"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+		return evs.mustFinish(t, "build").Stats
+	}
+	first := stats()
+	if slices.Contains(first, "no changes (fingerprint)") || !strings.Contains(calls(), "eval") || !strings.Contains(calls(), "build") {
+		t.Fatalf("first build: %q, nix called %q; want the host checked and an evaluation", first, calls())
+	}
+	before := calls()
+	if second := stats(); !slices.Equal(second, []string{"no changes (fingerprint)"}) {
+		t.Errorf("second build of an unchanged flake: %q", second)
+	}
+	if c := calls(); c != before {
+		t.Errorf("nothing changed, yet nix was called: %q", strings.TrimPrefix(c, before))
+	}
+	if forced := stats("--rebuild"); slices.Contains(forced, "no changes (fingerprint)") || !slices.Contains(forced, "no changes") {
+		t.Errorf("--rebuild: %q, want an evaluation that finds no changes", forced)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
@@ -45,6 +46,9 @@ func preflight(o *runOptions, p *plan) error {
 	case p.flake.Err != nil:
 		problems = append(problems, fmt.Sprintf("%v\n%s need a flake; to run without one, leave them out: --skip %s",
 			p.flake.Err, andList(flakeUsers), strings.Join(flakeUsers, ",")))
+	case len(hostUsers) > 0 && hostBuiltBefore(o.Sys, p):
+		// Nix evaluated this host from these very files before: no need
+		// to ask it again (an evaluation, half a second or more).
 	case len(hostUsers) > 0:
 		if err := checkHost(o.Sys, p.cfg.Flake, p.flake.From, p.cfg.Host); err != nil {
 			var ee *exitError
@@ -78,6 +82,19 @@ func selected(p *plan, match func(tasks.Spec) bool) []string {
 		}
 	}
 	return out
+}
+
+// hostBuiltBefore reports whether the run's build task has a fingerprint
+// that matches the last successful build of the host (nixos.BuiltBefore).
+func hostBuiltBefore(sys *System, p *plan) bool {
+	b, ok := p.specs["build"].Task.(nixos.Build)
+	if !ok {
+		return false
+	}
+	env := tasks.NewEnv("preflight", nil, nil)
+	env.Config = p.cfg
+	env.Runner = &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
+	return nixos.BuiltBefore(context.Background(), env, b.Options)
 }
 
 // checkHost asks Nix which hosts the flake has, and says so when host is

@@ -73,6 +73,7 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.BoolVar(&o.Strict, "strict", false, "exit 1 when any task failed, not only a critical one")
 	fl.IntVar(&o.Keep, "keep", 0, "generations: keep the newest N (config task.generations.keep)")
 	fl.StringVar(&o.KeepSince, "keep-since", "", "generations: keep those younger than this, e.g. 7d (task.generations.keep_since)")
+	fl.Bool("rebuild", false, "build: evaluate even when nothing the evaluation reads changed since the last build (task.build.fingerprint = false)")
 }
 
 // parse checks the run flags that need no configuration and records what
@@ -159,13 +160,18 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	board := cleanupBoard(p.graph, p.specs)
 	askCleanupAs(board, s.prompter, p.specs)
+	fill := taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board}.fill
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
-		Env: taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board}.fill,
+		Env: fill,
 	})
 	if err != nil {
 		s.close()
 		return err
+	}
+	stopPlanning := func() {}
+	if !o.DryRun {
+		stopPlanning = planEarly(board, p.specs, p.graph.Order(), fill, o.Sys.Now, s.logs.Open)
 	}
 	// SIGINT, SIGTERM and SIGHUP interrupt the run, held back once during
 	// activation (signals.go); caught until the very end, so a signal
@@ -173,6 +179,9 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	stopSignals := onStopSignals(func(os.Signal) { r.Interrupt() })
 	defer stopSignals()
 	sum := r.Execute(context.Background())
+	// Early planners still waiting (their task was skipped) go before the
+	// logs close.
+	stopPlanning()
 	confirmAtEnd(r, sum, ex.runner, p.cfg)
 	return s.finish(r, sum)
 }
@@ -196,9 +205,10 @@ func jobsFor(p *plan, o *runOptions) int {
 }
 
 // loadEstimates returns the ETA source: the median of a task's last ten
-// successful runs on this host, else its default estimate.
+// successful runs on this host, else its default estimate. They come
+// from the history's compact summary, not the history itself.
 func loadEstimates(p *plan) func(string) time.Duration {
-	med, _ := schedule.RecentEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
+	med, _ := schedule.LoadEstimates(filepath.Join(p.cfg.StateDir, "history.jsonl"), p.cfg.Host)
 	return func(name string) time.Duration {
 		if d, ok := med[name]; ok {
 			return d

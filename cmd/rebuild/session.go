@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -23,6 +24,10 @@ type session struct {
 	logs  *render.Logs
 	term  *proc.Terminal
 	conv  *render.Conversation
+	// pruned receives the result of removing old log folders, which runs
+	// beside the tasks from the start of the run: deleting a folder of a
+	// thousand files must not hold the exit.
+	pruned chan error
 }
 
 // openSession starts the display and opens the run's logs. Only the live
@@ -55,7 +60,9 @@ func openSession(o *runOptions, p *plan, mode string, est func(string) time.Dura
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	logs.CapTasks(p.cfg.LogMax)
-	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs, term: term, conv: conv}
+	s := &session{o: o, p: p, runID: runID, rend: rend, logs: logs, term: term, conv: conv, pruned: make(chan error, 1)}
+	// This run's folder exists now, so Prune keeps it and counts it.
+	go func() { s.pruned <- logs.Prune() }()
 	if w := proc.ForeignOwnerWarning(p.cfg.Flake, o.Sys.Euid); w != "" {
 		fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
 	}
@@ -106,16 +113,28 @@ func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 	if !o.DryRun {
 		hist := filepath.Join(cfg.StateDir, "history.jsonl")
 		rec := schedule.NewRunRecord(s.runID, cfg.Host, sum, code, r.Values().Snapshot())
-		if err := schedule.AppendHistory(hist, rec); err != nil {
-			fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
-		} else if _, err := schedule.CompactHistory(hist, cfg.HistoryMax); err != nil {
-			fmt.Fprintf(o.IO.Err, "rebuild: compacting history (history_max): %v\n", err)
+		// The estimates' summary is brought up to date with it, so the
+		// next start-up need not read the history.
+		if err := schedule.RecordRun(hist, rec, cfg.HistoryMax); err != nil {
+			var ce *schedule.CompactError
+			if errors.As(err, &ce) {
+				fmt.Fprintf(o.IO.Err, "rebuild: %v\n", err)
+			} else {
+				fmt.Fprintf(o.IO.Err, "rebuild: recording history: %v\n", err)
+			}
 		}
 	}
 	s.rend.Summary(sum, s.logs.Dir())
 	s.close()
-	if err := s.logs.Prune(); err != nil {
-		fmt.Fprintf(o.IO.Err, "rebuild: pruning old logs: %v\n", err)
+	// Long done unless the run was shorter than the deletion, which is
+	// then not waited for: what the exit cuts short, the next run's
+	// pruning takes up (old folders are still old).
+	select {
+	case err := <-s.pruned:
+		if err != nil {
+			fmt.Fprintf(o.IO.Err, "rebuild: pruning old logs: %v\n", err)
+		}
+	default:
 	}
 	if cfg.MetricsFile != "" && !o.DryRun {
 		if err := render.WriteMetrics(cfg.MetricsFile, sum, code, o.Sys.Now()); err != nil {

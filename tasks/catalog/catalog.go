@@ -244,6 +244,9 @@ func bindOptions(cfg *config.Config, builtins []tasks.Spec) error {
 			return err
 		}
 		sp.Task = task
+		if a, ok := task.(tasks.EdgeAdjuster); ok {
+			a.AdjustEdges(sp)
+		}
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ func runMCPAnalytics(ctx context.Context, env *tasks.Env, o MCPAnalyticsOptions)
 
 	now := env.Now()
 	env.Status("reading session logs")
-	scan, err := mcpusage.ScanDir(ctx, projectsDir, mcpusage.Options{Since: now.AddDate(0, 0, -days),
+	scan, err := mcpusage.ScanDir(ctx, projectsDir, mcpusage.Options{Since: now.AddDate(0, 0, -days), StateDir: stateDirOf(env),
 		Progress: func(done, total int) { env.Status("session logs: %d/%d", done, total) }})
 	if errors.Is(err, fs.ErrNotExist) {
 		return tasks.Skip("no data: no session logs in %s", fsutil.Tilde(env.Home, projectsDir))

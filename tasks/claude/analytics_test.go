@@ -159,3 +159,48 @@ func TestAnalyticsWithoutInputs(t *testing.T) {
 		t.Error("CLAUDE.md changed")
 	}
 }
+
+// With a state directory, mcp-analytics and learn-mcp keep a record of
+// each session log and later read only what was appended; what they report
+// is byte for byte what a full read reports.
+func TestSessionAnalyticsFromRecordsEqualAFullRead(t *testing.T) {
+	f := newFixture(t)
+	state := t.TempDir()
+	reportPath := filepath.Join(f.flake, ".claude", "mcp-analytics.md")
+	both := func(when string) {
+		t.Helper()
+		inc := f.mustRun("mcp-analytics", runOpts{stateDir: state})
+		incReport := f.read(reportPath)
+		full := f.mustRun("mcp-analytics", runOpts{})
+		if fullReport := f.read(reportPath); incReport != fullReport {
+			t.Fatalf("%s: the report from records differs from a full read:\n%s\n---\n%s", when, incReport, fullReport)
+		}
+		if a, b := strings.Join(inc.Report().Stats, "\n"), strings.Join(full.Report().Stats, "\n"); a != b {
+			t.Fatalf("%s: stats from records %q, from a full read %q", when, a, b)
+		}
+		incLearn := f.mustRun("learn-mcp", runOpts{stateDir: state})
+		fullLearn := f.mustRun("learn-mcp", runOpts{})
+		if a, b := strings.Join(incLearn.Report().Stats, "\n"), strings.Join(fullLearn.Report().Stats, "\n"); a != b {
+			t.Fatalf("%s: learn-mcp from records %q, from a full read %q", when, a, b)
+		}
+	}
+	both("first run")
+	if fi, err := os.Stat(filepath.Join(state, "claude-sessions.rec")); err != nil || fi.Size() == 0 {
+		t.Fatalf("no session records kept: %v", err)
+	}
+	log := f.sessionPath(f.flake, "s7")
+	more := sessionLog("s7", f.flake, 0.5, githubCall, playwrightCall)
+	fh, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteString(more); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	both("after appending")
+	if err := os.Remove(f.sessionPath(f.webapp, "s2")); err != nil {
+		t.Fatal(err)
+	}
+	both("after deleting a log")
+}

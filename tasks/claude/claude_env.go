@@ -35,6 +35,17 @@ func flakeOf(env *tasks.Env) string {
 	return env.Config.Flake
 }
 
+// stateDirOf is where the session logs' records are kept ("" without a
+// configuration: every log is read whole). A dry run keeps them too: they
+// are rebuild's own cache of what it read, like its logs, not a change to
+// the machine.
+func stateDirOf(env *tasks.Env) string {
+	if env.Config == nil {
+		return ""
+	}
+	return env.Config.StateDir
+}
+
 // positive refuses n, the value of option key, below 1.
 func positive(key string, n int) error {
 	if n < 1 {

@@ -444,6 +444,9 @@ type runOpts struct {
 	yes     bool
 	dryRun  bool
 	environ []string // the runner's environment (os.Environ when nil)
+	// stateDir is the configuration's state directory: where the session
+	// logs' records are kept ("": none, every log read whole).
+	stateDir string
 }
 
 // run runs the named task in the fixture, as the scheduler would: its own
@@ -459,7 +462,7 @@ func (f *fixture) run(name string, o runOpts) (*tasks.Env, error) {
 	env.Log = &log
 	env.Home = f.home
 	env.Now = func() time.Time { return now }
-	env.Config = &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}}
+	env.Config = &config.Config{Flake: f.flake, Tasks: map[string]config.Task{}, StateDir: o.stateDir}
 	env.Runner = &proc.Runner{Environ: o.environ}
 	p := o.prompt
 	if p == nil {

@@ -95,6 +95,7 @@ func (t analyzerTask) Run(ctx context.Context, env *tasks.Env) error {
 		Now: env.Now(), Days: days, Thresholds: th, DryRun: env.DryRun,
 		Status:     func(s string) { env.Status("%s", s) },
 		ClaudeJSON: env.Expand(t.opts.ClaudeJSON), ProjectsDir: env.Expand(t.opts.ProjectsDir),
+		StateDir: stateDirOf(env),
 	}
 	res, err := t.a.Run(ctx, in)
 	if reason, ok := learn.IsNoData(err); ok {

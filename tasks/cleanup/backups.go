@@ -154,6 +154,31 @@ func (b *Backups) Run(ctx context.Context, env *tasks.Env) error {
 	return b.remove(ctx, env, roots, sets[choice], labels[choice], false)
 }
 
+// PlanCleanup implements tasks.CleanupPlanner: the backups there before
+// claude-config runs, those --yes would delete proposed to go, so the
+// plan can be answered while the system builds. The backups this run
+// writes are newer than any age rule and were not in the plan: they stay.
+func (b *Backups) PlanCleanup(ctx context.Context, env *tasks.Env) (tasks.CleanupPlan, error) {
+	if b.Options.Policy != "ask" {
+		return tasks.CleanupPlan{}, tasks.Skip("policy = %q: nothing to ask", b.Options.Policy)
+	}
+	dirs, configured, flake := backupDirs(env, b.Options.Dirs)
+	roots, order, err := b.openDirs(env, dirs, configured, flake)
+	if err != nil {
+		return tasks.CleanupPlan{}, err
+	}
+	found, err := findAllBackups(ctx, env, roots, order)
+	if err != nil {
+		return tasks.CleanupPlan{}, err
+	}
+	if len(found) == 0 {
+		return tasks.CleanupPlan{}, tasks.Skip("no backups")
+	}
+	days := b.Options.OlderThanDays
+	plan := planBackups(found, env.Now(), days, b.Options.Keep)
+	return backupPlanLines(env, found, plan.older, "older than "+text.Plural(days, "day", "days")), nil
+}
+
 // openDirs checks every folder first: a refused one fails the task before
 // anything is deleted. It returns the folders by their real path, in the
 // order given, each once; a missing one is left out, and so is, with a
@@ -253,7 +278,7 @@ func (b *Backups) askAndRemove(ctx context.Context, env *tasks.Env, roots map[st
 func backupPlanLines(env *tasks.Env, found, goes []*backup, goesLabel string) tasks.CleanupPlan {
 	plan := tasks.CleanupPlan{Title: "backups of the Claude configuration"}
 	for _, b := range found {
-		l := tasks.CleanupLine{Label: fsutil.Tilde(env.Home, b.path), Bytes: b.size, Reason: "newer: kept (" + backupAge(env.Now().Sub(b.mtime)) + " old)"}
+		l := tasks.CleanupLine{Label: fsutil.Tilde(env.Home, b.path), Bytes: b.size, Reason: "newer: kept (" + backupAge(env.Now().Sub(b.mtime)) + " old)", Key: b.path}
 		if slices.Contains(goes, b) {
 			l.Goes, l.Reason = true, goesLabel
 		}

@@ -169,6 +169,35 @@ func (s *Sessions) Run(ctx context.Context, env *tasks.Env) error {
 	return removeSessions(ctx, env, root, batch, archive, archiveDir)
 }
 
+// PlanCleanup implements tasks.CleanupPlanner: the sessions implemented
+// before this run, so the plan can be answered while the system builds.
+// Sessions that learn-review marks implemented in this run were not in
+// that plan: they stay until the next run's.
+func (s *Sessions) PlanCleanup(ctx context.Context, env *tasks.Env) (tasks.CleanupPlan, error) {
+	o := s.Options
+	if o.Policy != "ask" {
+		return tasks.CleanupPlan{}, tasks.Skip("policy = %q: nothing to ask", o.Policy)
+	}
+	root, err := fsutil.Guard{Home: env.Home}.Open(env.Expand(o.Projects), o.Given.Has("projects"))
+	if err != nil {
+		return tasks.CleanupPlan{}, err
+	}
+	all, _, err := findSessions(ctx, root.Path)
+	if err != nil {
+		return tasks.CleanupPlan{}, err
+	}
+	goes := reportSessions(env, all)
+	if len(goes) == 0 {
+		return tasks.CleanupPlan{}, tasks.Skip("no implemented sessions to clean")
+	}
+	verb := "delete"
+	if o.Archive {
+		verb = "archive into " + fsutil.Tilde(env.Home, env.Expand(o.ArchiveDir)) + " and delete"
+	}
+	fmt.Fprintln(env.Log, sessionTable(env, root.Path, goes))
+	return sessionPlan(env, root.Path, all, goes, verb), nil
+}
+
 // sessionBatch is the sessions that go, their files, and what they are
 // as the person is told: "3 implemented sessions (12 MB)".
 type sessionBatch struct {
@@ -421,7 +450,7 @@ func sessionPlan(env *tasks.Env, root string, all, goes []*session, verb string)
 			reason += "; the log is gone, the sidecar goes"
 		}
 		reason += ": " + verb
-		plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: strings.TrimSuffix(rel, ".jsonl"), Bytes: s.logSize + s.sideSize, Goes: true, Reason: reason})
+		plan.Lines = append(plan.Lines, tasks.CleanupLine{Label: strings.TrimSuffix(rel, ".jsonl"), Bytes: s.logSize + s.sideSize, Goes: true, Reason: reason, Key: s.log})
 	}
 	counts, sizes := map[lifecycle.Stage]int{}, map[lifecycle.Stage]int64{}
 	for _, s := range all {

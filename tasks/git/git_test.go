@@ -396,8 +396,8 @@ func TestSpecs(t *testing.T) {
 	}
 	accept, commit, push := s[0], s[1], s[2]
 	if accept.Name != "accept" || accept.Phase != 8 || !accept.Interactive || !accept.Root ||
-		!slices.Equal(accept.Needs, []string{"activate"}) || len(accept.After) != 0 {
-		t.Errorf("accept %+v: it must need only activate", accept)
+		!slices.Equal(accept.Needs, []string{"activate"}) || !slices.Equal(accept.After, []string{"diff"}) {
+		t.Errorf("accept %+v: it must need only activate (and wait for diff, which runs beside activate, to show it)", accept)
 	}
 	if commit.Name != "commit" || commit.Phase != 8 || !commit.Interactive || commit.Root || !slices.Equal(commit.Needs, []string{"accept"}) ||
 		!slices.Equal(commit.After, []string{"claude-config", "mcp-analytics", "tool-analytics", "learn-review"}) ||

@@ -23,6 +23,7 @@ func Specs() []tasks.Spec {
 			Description: "keep the new configuration, or reject it and roll back",
 			Groups:      []string{"git"},
 			Needs:       []string{"activate"},
+			After:       []string{"diff"}, // its question shows the diff
 			Interactive: true,
 			Root:        true, // a rejection rolls back
 			Estimate:    30 * time.Second,

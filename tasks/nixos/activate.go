@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -44,6 +45,15 @@ func (a Activate) Configure(t config.Task) (tasks.Task, error) {
 	a.Options = defaultActivateOptions()
 	err := tasks.DecodeOptions(t, &a.Options)
 	return a, err
+}
+
+// AdjustEdges implements tasks.EdgeAdjuster: activate waits for diff only
+// to show it (--ask); otherwise diff runs beside it, off the critical
+// path (build hands diff the system that was running before).
+func (a Activate) AdjustEdges(s *tasks.Spec) {
+	if !a.Options.Ask {
+		s.After = slices.DeleteFunc(s.After, func(n string) bool { return n == "diff" })
+	}
 }
 
 // TaskOptions implements tasks.Configurable.

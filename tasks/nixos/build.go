@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/internal/text"
@@ -32,9 +33,12 @@ type Build struct{ Options BuildOptions }
 type BuildOptions struct {
 	Impure bool     `option:"impure" doc:"build with --impure"`
 	Env    []string `option:"env" doc:"variables for Nix, each KEY=VALUE, e.g. [\"NIXPKGS_ALLOW_UNFREE=1\"]"`
+	// Fingerprint: skip the evaluation when nothing it reads changed
+	// since the last build (see fingerprint.go); --rebuild sets it false.
+	Fingerprint bool `option:"fingerprint" doc:"skip evaluating when nothing the evaluation reads changed since the last build (false: always evaluate; --rebuild)"`
 }
 
-func defaultBuildOptions() BuildOptions { return BuildOptions{Env: []string{}} }
+func defaultBuildOptions() BuildOptions { return BuildOptions{Env: []string{}, Fingerprint: true} }
 
 // Check refuses a variable that is not KEY=VALUE.
 func (o BuildOptions) Check() error {
@@ -72,9 +76,28 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 		args = append(args, "--impure")
 	}
 	_, dir, _ := env.Flake()
-	env.Status("evaluating %s", env.Config.Host)
+	fp := ""
+	if b.Options.Fingerprint {
+		env.Status("fingerprinting %s", env.Config.Host)
+		var why string
+		fp, why = fingerprint(ctx, env, b.Options)
+		if out, ok := unchanged(env, fp); ok {
+			BuiltKey.Put(env, Built{Out: out, Changed: false})
+			env.Stat("no changes (fingerprint)")
+			fmt.Fprintf(env.Log, "fingerprint %s: nothing the evaluation reads changed since %s was built; it is the running system and the profile's (--rebuild evaluates anyway)\n", fp, out)
+			return nil
+		}
+		if why != "" {
+			fmt.Fprintf(env.Log, "no fingerprint (%s): evaluating\n", why)
+		}
+	}
+	times := loadBuildTimes(env.Config.StateDir)
+	log := NewBuildLog()
+	log.Now, log.Estimate = env.Now, times.estimate
+	env.Progress("evaluating "+env.Config.Host, tasks.BuildProgress{
+		Evaluating: true, EvalStart: env.Now(), EvalETA: times.estimate(evalKey(env.Config.Host))})
 
-	nl := &nixLogWriter{env: env, log: NewBuildLog()}
+	nl := &nixLogWriter{env: env, log: log}
 	var stdout bytes.Buffer
 	err = env.Runner.Run(ctx, proc.Cmd{Args: args, Dir: dir, Env: extraEnv, Stdout: &stdout, Log: nl})
 	nl.flush()
@@ -84,6 +107,17 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	out, err := parseBuildJSON(stdout.Bytes())
 	if err != nil {
 		return err
+	}
+	// Only a build that succeeded teaches estimates: when one derivation
+	// fails, Nix stops the others halfway.
+	if d := log.EvalTime(); d > 0 {
+		times.add(evalKey(env.Config.Host), d)
+	}
+	for name, ds := range log.Durations() {
+		times.add(name, ds...)
+	}
+	if err := times.save(env.Config.StateDir); err != nil {
+		fmt.Fprintf(env.Log, "build times not saved: %v\n", err)
 	}
 	p := nl.log.Progress()
 	switch {
@@ -99,6 +133,7 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 			env.Warn("nix: %s", firstLine(w))
 		}
 	}
+	rememberBuild(env, fp, out)
 	if current := resolve(env.Config.CurrentSystem); current != "" && current == resolve(out) {
 		// Running it is not enough: after a failed `boot` the new system
 		// runs while the profile was put back, and only activating again
@@ -111,9 +146,24 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		env.Stat("already running, but the profile points elsewhere: activating to set the profile and boot default")
 	}
-	BuiltKey.Put(env, Built{Out: out, Changed: true})
+	BuiltKey.Put(env, Built{Out: out, Changed: true, Running: resolve(env.Config.CurrentSystem)})
 	env.Action("built %s", out)
 	return nil
+}
+
+// rememberBuild stores fp with out for the next run; a run without a
+// fingerprint forgets the stored one (what it stood for may be stale).
+func rememberBuild(env *tasks.Env, fp, out string) {
+	if env.DryRun || env.Config.StateDir == "" {
+		return
+	}
+	rec := fingerprintRecord{Fingerprint: fp, Out: out}
+	if fp == "" {
+		rec = fingerprintRecord{}
+	}
+	if err := storeFingerprint(env.Config.StateDir, env.Config.Host, rec); err != nil {
+		env.Warn("build: could not store the fingerprint: %v", err)
+	}
 }
 
 // buildError makes Nix's own error lines the error's message, with the
@@ -176,7 +226,13 @@ type nixLogWriter struct {
 	mu     sync.Mutex
 	buf    []byte
 	status string
+	shape  string    // what the screen shows but the bytes; see line
+	sent   time.Time // when the last progress went out
 }
+
+// progressEvery is how often a download's bytes alone update the
+// progress: Nix reports every few kilobytes.
+const progressEvery = 100 * time.Millisecond
 
 func (w *nixLogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
@@ -204,17 +260,53 @@ func (w *nixLogWriter) flush() {
 		w.line(string(w.buf))
 		w.buf = nil
 	}
+	w.progress(true)
 }
 
 func (w *nixLogWriter) line(l string) {
 	if text := w.log.Line(strings.TrimRight(l, "\r")); text != "" {
 		fmt.Fprintln(w.env.Log, text)
 	}
+	w.progress(false)
+}
+
+// progress sends the build's progress when it changed; bytes alone at
+// most every progressEvery, unless final (the end of the log).
+func (w *nixLogWriter) progress(final bool) {
 	// Until Nix realises anything, "evaluating <host>" (set by Run) says more.
-	if st := w.log.Status(); st != w.status && st != "evaluating" {
-		w.status = st
-		w.env.Status("%s", st)
+	st := w.log.Status()
+	if st == "evaluating" {
+		return
 	}
+	p := w.log.BuildProgress()
+	shape := progressShape(p)
+	now := w.env.Now()
+	if st == w.status && shape == w.shape {
+		return
+	}
+	if !final && shape == w.shape && now.Sub(w.sent) < progressEvery {
+		return // the next line, or the end, sends the newest
+	}
+	w.status, w.shape, w.sent = st, shape, now
+	w.env.Progress(st, p)
+}
+
+// progressShape is what the progress shows but its bytes and times: a
+// change of it goes out at once, a change of bytes at most every
+// progressEvery.
+func progressShape(p tasks.BuildProgress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %d %d %d %d %d|", p.Evaluating, p.Built, p.ToBuild, p.Failed, p.Downloaded, p.ToDownload)
+	for _, r := range p.Builds {
+		b.WriteString(r.Name + " " + r.Phase + "|")
+	}
+	for _, d := range p.Downloads {
+		b.WriteString(d.Name + "|")
+	}
+	for _, f := range p.Failures {
+		b.WriteString(f.Name + " " + strings.Join(f.Tail, " ") + "|")
+	}
+	return b.String()
 }
 
 func firstLine(s string) string {

@@ -19,8 +19,12 @@ import (
 // (--ask) and accept. Read-only.
 type Diff struct{}
 
-// maxDiffStats is how many version changes the summary lists one by one.
-const maxDiffStats = 8
+// maxDiffStats is how many version changes the summary lists one by one;
+// maxDiffRows how many packages the table of the questions lists.
+const (
+	maxDiffStats = 8
+	maxDiffRows  = 40
+)
 
 // Run compares the running system with the one build made.
 func (Diff) Run(ctx context.Context, env *tasks.Env) error {
@@ -35,7 +39,12 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
-	current := resolve(env.Config.CurrentSystem)
+	// The system that was running when build ended: activation may have
+	// switched it since (diff runs beside it, unless --ask shows the diff).
+	current := built.Running
+	if current == "" {
+		current = resolve(env.Config.CurrentSystem)
+	}
 	if current == "" {
 		return tasks.Skip("no running system at %s", env.Config.CurrentSystem)
 	}
@@ -46,7 +55,20 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	raw = ansi.Strip(raw)
 	env.Log.Write([]byte(raw))
 	d := parseDiffClosures(raw)
+	cd := d.diff
 
+	var closure string
+	if before, after, err := closureSizes(ctx, env, current, out); err == nil {
+		cd.ClosureBefore, cd.ClosureAfter = before, after
+		closure = fmt.Sprintf("closure %s → %s (%s)", humanBytes(before), humanBytes(after), signedBytes(after-before))
+	} else {
+		fmt.Fprintf(env.Log, "closure size: %v\n", err)
+		closure = fmt.Sprintf("closure size %s (sum of the changes above)", signedBytes(d.delta))
+	}
+	env.SetDiff(cd)
+	// The table in full goes to the log; the questions get it cut to
+	// maxDiffRows, the summary its version changes one a line.
+	fmt.Fprintln(env.Log, diffTable(cd, closure, 0))
 	var summary []string
 	for i, c := range d.versions {
 		if i == maxDiffStats {
@@ -58,22 +80,17 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	if len(d.versions) == 0 {
 		summary = append(summary, "no version changes")
 	}
-	if before, after, err := closureSizes(ctx, env, current, out); err == nil {
-		summary = append(summary, fmt.Sprintf("closure %s → %s (%s)", humanBytes(before), humanBytes(after), signedBytes(after-before)))
-	} else {
-		fmt.Fprintf(env.Log, "closure size: %v\n", err)
-		summary = append(summary, fmt.Sprintf("closure size %s (sum of the changes above)", signedBytes(d.delta)))
-	}
-	for _, s := range summary {
+	for _, s := range append(summary, closure) {
 		env.Stat("%s", s)
 	}
-	tasks.DiffSummary.Put(env, strings.Join(summary, "\n"))
+	tasks.DiffSummary.Put(env, diffTable(cd, closure, maxDiffRows))
 	return nil
 }
 
 type closureDiff struct {
-	versions []string // "foo 1.0 → 1.2"
+	versions []string // "foo 1.0 → 1.2", "bar 2.7790 → 2.1232 (downgrade)"
 	delta    int64    // sum of the size changes, bytes
+	diff     tasks.ClosureDiff
 }
 
 // parseDiffClosures reads diff-closures' lines, e.g.
@@ -82,6 +99,11 @@ type closureDiff struct {
 //	bar: ∅ → 2.0, +48.0 KiB
 //	baz: +12.5 KiB
 //	qux: 1.0, 1.1 → 1.2
+//
+// (the versions only in the old closure → those only in the new one, ∅
+// for none, ε for an empty version; the size change when it is at least
+// 8 KiB) and sorts each package into upgraded, downgraded (by Nix's own
+// version order, see compareVersions), added, removed or changed.
 func parseDiffClosures(text string) closureDiff {
 	var d closureDiff
 	for _, line := range strings.Split(text, "\n") {
@@ -90,12 +112,14 @@ func parseDiffClosures(text string) closureDiff {
 		if !ok || name == "" {
 			continue
 		}
+		var size int64
 		if i := strings.LastIndex(rest, ", "); i >= 0 || strings.HasSuffix(rest, " KiB") {
 			delta := rest
 			if i >= 0 {
 				delta = rest[i+2:]
 			}
 			if n, ok := parseKiB(delta); ok {
+				size = n
 				d.delta += n
 				if i >= 0 {
 					rest = rest[:i]
@@ -104,11 +128,61 @@ func parseDiffClosures(text string) closureDiff {
 				}
 			}
 		}
-		if strings.Contains(rest, " → ") {
-			d.versions = append(d.versions, name+" "+rest)
+		pc := tasks.PackageChange{Name: name, SizeDelta: size}
+		before, after, changed := strings.Cut(rest, " → ")
+		if !changed {
+			if rest == "" && size != 0 {
+				d.diff.Changed = append(d.diff.Changed, pc)
+			}
+			continue
 		}
+		pc.Before, pc.After = versionList(before), versionList(after)
+		shown := name + " " + rest
+		switch {
+		case len(pc.Before) == 0:
+			d.diff.Added = append(d.diff.Added, pc)
+		case len(pc.After) == 0:
+			d.diff.Removed = append(d.diff.Removed, pc)
+		default:
+			switch compareVersions(newest(pc.Before), newest(pc.After)) {
+			case -1:
+				d.diff.Upgraded = append(d.diff.Upgraded, pc)
+			case 1:
+				d.diff.Downgraded = append(d.diff.Downgraded, pc)
+				shown += " (downgrade)"
+			default:
+				d.diff.Changed = append(d.diff.Changed, pc)
+			}
+		}
+		d.versions = append(d.versions, shown)
 	}
 	return d
+}
+
+// versionList reads one side of "1.0, 1.1 → 1.2": ∅ is none, ε the empty
+// version.
+func versionList(s string) []string {
+	if s == "∅" || s == "" {
+		return nil
+	}
+	vs := strings.Split(s, ", ")
+	for i, v := range vs {
+		if v == "ε" {
+			vs[i] = ""
+		}
+	}
+	return vs
+}
+
+// newest is the highest of versions in Nix's order.
+func newest(vs []string) string {
+	n := vs[0]
+	for _, v := range vs[1:] {
+		if compareVersions(v, n) > 0 {
+			n = v
+		}
+	}
+	return n
 }
 
 func parseKiB(s string) (int64, bool) {

@@ -11,10 +11,14 @@
 //
 //	BuiltKey             Built{Out, Changed}: the built system's store path,
 //	                     and false when it is the running system ("no changes")
-//	tasks.DiffSummary    the compact diff (version changes, size), for --ask and accept
+//	tasks.DiffSummary    the diff table (upgraded, downgraded, added, removed;
+//	                     closure sizes), for --ask and accept
 //	tasks.Activated      tasks.Activation: the store path activated, the
 //	                     generation it became, the one before, and Rollback
 //
 // The package never prints to the terminal: output goes to env.Log, the
-// live status to env.Status, questions to env.Prompt.
+// live status to env.Status (the build's progress, as data, to
+// env.Progress; the diff's groups to env.SetDiff), questions to
+// env.Prompt. The build's estimates per package name live in the state
+// directory's build-times.json (buildtimes.go).
 package nixos

@@ -72,6 +72,10 @@ func output(ctx context.Context, env *tasks.Env, c proc.Cmd) (string, error) {
 type Built struct {
 	Out     string
 	Changed bool
+	// Running is the running system when the build ended, resolved: what
+	// diff compares with, since activation may switch the system while
+	// diff runs beside it.
+	Running string
 }
 
 // Record keeps the store path in the run's history, as "build.out".

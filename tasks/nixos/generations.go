@@ -142,6 +142,35 @@ func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 	return deleteGenerations(ctx, env, chosen)
 }
 
+// PlanCleanup implements tasks.CleanupPlanner: the generations as they
+// are before activation, those beyond the newest DefaultKeep proposed to
+// go, so the plan can be answered while the new system builds. The
+// generation activation adds is never in it; the one it replaces is
+// shown as current and so never goes in this run. With a keep or
+// keep_since policy there is nothing to ask.
+func (g Generations) PlanCleanup(ctx context.Context, env *tasks.Env) (tasks.CleanupPlan, error) {
+	if _, havePolicy := g.Options.policy(); havePolicy {
+		return tasks.CleanupPlan{}, tasks.Skip("keep/keep_since set: cleaned without asking")
+	}
+	if env.Config == nil {
+		return tasks.CleanupPlan{}, errNoConfig
+	}
+	gens, err := listGenerations(ctx, env)
+	if err != nil {
+		return tasks.CleanupPlan{}, err
+	}
+	if err := knownSystems(env); err != nil {
+		return tasks.CleanupPlan{}, err
+	}
+	if !slices.ContainsFunc(gens, func(g generation) bool { return !g.protected() }) {
+		return tasks.CleanupPlan{}, tasks.Skip("nothing to delete: only the current and booted generations exist")
+	}
+	addSizes(ctx, env, gens)
+	fmt.Fprintln(env.Log, generationTable(gens))
+	plan, _ := generationPlan(gens, byPolicy(gens, policy{keep: DefaultKeep}, env.Now()))
+	return plan, nil
+}
+
 // chooseGenerations is the generations to delete: by the configured
 // policy (the default one with --yes or --dry-run), or as the person picks
 // them in the run's cleanup plan. Without a terminal nor a policy it is
@@ -301,7 +330,7 @@ func generationPlan(gens []generation, goes []generation) (tasks.CleanupPlan, []
 	var lines []generation
 	for i := len(gens) - 1; i >= 0; i-- {
 		g := gens[i]
-		l := tasks.CleanupLine{Label: fmt.Sprintf("%d  %s", g.Number, g.Date.Format("2006-01-02 15:04")), Bytes: g.Size}
+		l := tasks.CleanupLine{Label: fmt.Sprintf("%d  %s", g.Number, g.Date.Format("2006-01-02 15:04")), Bytes: g.Size, Key: strconv.Itoa(g.Number)}
 		if g.Size <= 0 {
 			l.Bytes = -1
 		}

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/internal/tail"
 	"github.com/rebuild-nixos/rebuild/internal/text"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // Activity and result types of Nix's internal-json log (libutil/logging.hh);
@@ -24,6 +27,7 @@ const (
 	resBuildLogLine     = 101
 	resSetPhase         = 104
 	resProgress         = 105
+	resSetExpected      = 106
 	resPostBuildLogLine = 107
 )
 
@@ -56,15 +60,27 @@ const (
 // can be shown with its output. It also turns each line into readable text
 // for the task's log. It is not safe for concurrent use.
 type BuildLog struct {
-	acts     map[int64]*activity
-	running  []int64 // build and substitution activities, in start order
-	finished []*activity
+	// Now is the clock of elapsed times and rates (time.Now by default).
+	Now func() time.Time
+	// Estimate returns the expected duration of a build of a package
+	// name ("firefox"), 0 when unknown; nil gives no estimates.
+	Estimate func(pname string) time.Duration
 
+	acts      map[int64]*activity
+	running   []int64 // build and substitution activities, in start order
+	finished  []*activity
+	durations map[string][]time.Duration // pname → durations of its builds that ended here
+	failures  []string                   // failed derivations' store paths, in order
+
+	began            time.Time // when the log began: the evaluation's start
 	realising        bool
+	realised         bool // the realisation ended: nothing more will run
+	evalTime         time.Duration
 	built, expected  int // derivations (actBuilds progress)
 	failedBuilds     int
 	fetched, toFetch int   // substituted paths (actCopyPaths progress)
 	fetchedBytes     int64 // NAR bytes copied from caches so far
+	fetchBytes       int64 // NAR bytes to copy in all (resSetExpected of actCopyPath)
 
 	errors   []string
 	seen     map[string]int // error text, and "drv:" + a failed derivation → index in errors
@@ -79,6 +95,8 @@ type activity struct {
 	tail  *tail.Tail
 	done  int64 // copied paths: bytes done and expected
 	total int64
+	start time.Time
+	copy  *activity // a substitution's copy of its path (bytes)
 }
 
 // event is one "@nix {...}" line.
@@ -95,13 +113,22 @@ type event struct {
 
 // NewBuildLog returns an empty BuildLog.
 func NewBuildLog() *BuildLog {
-	return &BuildLog{acts: map[int64]*activity{}, seen: map[string]int{}}
+	return &BuildLog{Now: time.Now, acts: map[int64]*activity{}, seen: map[string]int{}, durations: map[string][]time.Duration{}}
+}
+
+func (l *BuildLog) now() time.Time {
+	t := l.Now()
+	if l.began.IsZero() {
+		l.began = t
+	}
+	return t
 }
 
 // Line takes one line of Nix's standard error (without its newline) and
 // returns the readable text for the log, "" for lines with nothing to
 // read (progress updates). Lines that are not internal-json pass through.
 func (l *BuildLog) Line(line string) string {
+	l.now() // the first line starts the evaluation's clock
 	raw, ok := strings.CutPrefix(line, "@nix ")
 	if !ok {
 		if s := strings.TrimSpace(ansi.Strip(line)); strings.HasPrefix(s, "error:") {
@@ -137,13 +164,14 @@ func (l *BuildLog) Line(line string) string {
 
 func (l *BuildLog) start(e *event) string {
 	text := ansi.Strip(e.Text)
-	if e.Type == actRealise {
-		l.realising = true
+	now := l.now()
+	if e.Type == actRealise && !l.realising {
+		l.realising, l.evalTime = true, now.Sub(l.began)
 	}
 	if _, dup := l.acts[e.ID]; dup || len(l.acts) >= maxActivities {
 		return text
 	}
-	a := &activity{typ: e.Type}
+	a := &activity{typ: e.Type, start: now}
 	switch e.Type {
 	case actBuild:
 		a.drv = fieldString(e.Fields, 0)
@@ -153,6 +181,21 @@ func (l *BuildLog) start(e *event) string {
 	case actSubstitute:
 		a.name = storeName(fieldString(e.Fields, 0))
 		l.running = append(l.running, e.ID)
+	case actCopyPath:
+		// A substitution's bytes are reported on its copy of the path:
+		// join the two by the path.
+		a.name = storeName(fieldString(e.Fields, 0))
+		joined := false
+		for _, id := range l.running {
+			if s := l.acts[id]; s != nil && s.typ == actSubstitute && s.name == a.name && s.copy == nil {
+				s.copy, joined = a, true
+				break
+			}
+		}
+		if !joined { // a copy of its own (from a remote builder): shown as one
+			a.copy = a
+			l.running = append(l.running, e.ID)
+		}
 	}
 	l.acts[e.ID] = a
 	return text
@@ -164,6 +207,9 @@ func (l *BuildLog) stop(id int64) {
 		return
 	}
 	delete(l.acts, id)
+	if a.typ == actRealise {
+		l.realised = true
+	}
 	if a.typ == actCopyPath && a.total > a.done { // the last progress is not always sent
 		l.fetchedBytes += a.total - a.done
 	}
@@ -174,6 +220,9 @@ func (l *BuildLog) stop(id int64) {
 		}
 	}
 	if a.typ == actBuild {
+		if p := pname(a.name); p != "" && !l.failedDrv(a.drv) {
+			l.durations[p] = append(l.durations[p], l.now().Sub(a.start))
+		}
 		if len(l.finished) == keptFinished {
 			l.finished = l.finished[1:]
 		}
@@ -205,6 +254,7 @@ func (l *BuildLog) result(e *event) string {
 		}
 		done, exp := fieldInt(e.Fields, 0), fieldInt(e.Fields, 1)
 		switch a.typ {
+		case actRealise:
 		case actBuilds:
 			l.built, l.expected, l.failedBuilds = int(done), int(exp), int(fieldInt(e.Fields, 3))
 		case actCopyPaths:
@@ -212,6 +262,12 @@ func (l *BuildLog) result(e *event) string {
 		case actCopyPath:
 			l.fetchedBytes += done - a.done
 			a.done, a.total = done, exp
+		}
+	case resSetExpected:
+		// Nix announces on its realise activity the bytes of all the
+		// paths it will copy (actCopyPath), the download's total.
+		if a != nil && a.typ == actRealise && fieldInt(e.Fields, 0) == actCopyPath {
+			l.fetchBytes = fieldInt(e.Fields, 1)
 		}
 	}
 	return ""
@@ -270,17 +326,30 @@ func (l *BuildLog) Status() string {
 		parts = append(parts, "downloading "+p.Fetching[0]+more(len(p.Fetching)))
 	case p.Evaluating:
 		parts = append(parts, "evaluating")
-	default:
-		parts = append(parts, "building")
+	case p.Expected == 0 && p.ToFetch == 0 && l.realised:
+		parts = append(parts, "nothing to build")
+	case p.Expected == 0 && p.ToFetch == 0:
+		// Realising, nothing announced yet: Nix is working out what to
+		// build and what to fetch.
+		parts = append(parts, "preparing")
 	}
+	// Nothing running: the counts alone, never "building" (the last
+	// status stays on screen until the task ends).
 	if p.Expected > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d built", p.Built, p.Expected))
+		parts = append(parts, fmt.Sprintf("built %d/%d", p.Built, p.Expected))
 	}
 	if p.Failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", p.Failed))
 	}
 	if p.ToFetch > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d downloaded", p.Fetched, p.ToFetch))
+		s := fmt.Sprintf("downloaded %d/%d", p.Fetched, p.ToFetch)
+		switch {
+		case l.fetchBytes > 0 && p.Fetched == p.ToFetch:
+			s += " (" + humanBytes(p.FetchedBytes) + ")"
+		case l.fetchBytes > 0:
+			s += fmt.Sprintf(" (%s/%s)", humanBytes(p.FetchedBytes), humanBytes(l.fetchBytes))
+		}
+		parts = append(parts, s)
 	}
 	return oneLine(strings.Join(parts, " · "))
 }
@@ -314,6 +383,7 @@ func (l *BuildLog) addError(msg string) {
 	l.seen[msg] = len(l.errors)
 	if drv != "" {
 		l.seen["drv:"+drv] = len(l.errors)
+		l.failures = append(l.failures, drv)
 	}
 	l.errors = append(l.errors, msg)
 }
@@ -413,3 +483,83 @@ func fieldInt(f []json.RawMessage, i int) int64 {
 	}
 	return n
 }
+
+func (l *BuildLog) failedDrv(drv string) bool { return slices.Contains(l.failures, drv) }
+
+// failedTailLines is how many of a failed derivation's last log lines the
+// live area is given.
+const failedTailLines = 3
+
+// BuildProgress returns the progress as the screen shows it: running
+// builds with their phase, start and estimate, downloads with their bytes
+// and rate, the counts, and the failed derivations with their last lines.
+func (l *BuildLog) BuildProgress() tasks.BuildProgress {
+	now := l.now()
+	p := l.Progress()
+	bp := tasks.BuildProgress{
+		Evaluating: p.Evaluating, EvalStart: l.began,
+		Built: p.Built, ToBuild: p.Expected, Failed: p.Failed,
+		Downloaded: p.Fetched, ToDownload: p.ToFetch,
+		DownloadedBytes: p.FetchedBytes, DownloadBytes: l.fetchBytes,
+	}
+	for _, id := range l.running {
+		a := l.acts[id]
+		switch {
+		case a == nil:
+		case a.typ == actBuild:
+			b := tasks.RunningBuild{Name: a.name, Phase: a.phase, Start: a.start}
+			if l.Estimate != nil {
+				b.ETA = l.Estimate(pname(a.name))
+			}
+			bp.Builds = append(bp.Builds, b)
+		default:
+			d := tasks.Download{Name: a.name, Start: a.start}
+			if c := a.copy; c != nil {
+				d.Done, d.Total = c.done, c.total
+				if secs := now.Sub(c.start).Seconds(); secs >= 0.1 && c.done > 0 {
+					d.Rate = float64(c.done) / secs
+				}
+			}
+			bp.Downloads = append(bp.Downloads, d)
+		}
+	}
+	for _, drv := range l.failures {
+		f := tasks.FailedBuild{Name: storeName(drv)}
+		if t := l.BuildTail(drv); len(t) > failedTailLines {
+			f.Tail = t[len(t)-failedTailLines:]
+		} else {
+			f.Tail = t
+		}
+		bp.Failures = append(bp.Failures, f)
+	}
+	return bp
+}
+
+// EvalTime is how long the evaluation took: from the first line of the
+// log to the start of the realisation (0 while it is still going).
+func (l *BuildLog) EvalTime() time.Duration { return l.evalTime }
+
+// Durations returns, by package name, how long the builds that ended
+// without failing took.
+func (l *BuildLog) Durations() map[string][]time.Duration {
+	out := make(map[string][]time.Duration, len(l.durations))
+	for k, v := range l.durations {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// pname is a derivation name's package name, the way Nix splits a name
+// (DrvName): the version starts at the first dash followed by a
+// character that is not a letter, so "firefox-133.0" is "firefox" and
+// "python3-3.10.4" is "python3".
+func pname(name string) string {
+	for i := 0; i+1 < len(name); i++ {
+		if name[i] == '-' && !isLetter(name[i+1]) {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -53,14 +53,17 @@ func TestBuildLogRecordedBuild(t *testing.T) {
 	all := strings.Join(statuses, "\n")
 	for _, want := range []string{
 		"evaluating",
-		"building bar-2.1 · 0/", // the first build, before all are known
-		"building foo-1.2 · 2/4 built",
-		"building nixos-system-demo · 3/4 built",
-		"building · 4/4 built",
+		"building bar-2.1 · built 0/", // the first build, before all are known
+		"building foo-1.2 · built 2/4",
+		"building nixos-system-demo · built 3/4",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("statuses lack %q:\n%s", want, all)
 		}
+	}
+	// Once nothing builds, the status says so: the counts alone.
+	if got := statuses[len(statuses)-1]; got != "built 4/4" {
+		t.Errorf("final status %q, want the counts alone", got)
 	}
 	log := strings.Join(text, "\n")
 	for _, want := range []string{"foo-1.2> building foo-1.2", "nixos-system-demo> assembled nixos-system-demo", "building '/tmp/rec/store/"} {
@@ -81,7 +84,7 @@ func TestBuildLogRecordedNothingToBuild(t *testing.T) {
 	if w := l.Warnings(); len(w) != 1 || !strings.Contains(w[0], "Git tree '/tmp/rec/flake' is dirty") {
 		t.Errorf("warnings %q", w)
 	}
-	if got := statuses[len(statuses)-1]; got != "building" {
+	if got := statuses[len(statuses)-1]; got != "nothing to build" {
 		t.Errorf("final status %q", got)
 	}
 }
@@ -92,8 +95,8 @@ func TestBuildLogRecordedSubstitution(t *testing.T) {
 	if p.Fetched != 4 || p.ToFetch != 4 || p.Built != 0 || p.FetchedBytes != 165760 /* NAR sizes of the three paths that reported progress */ {
 		t.Errorf("progress %+v", p)
 	}
-	if all := strings.Join(statuses, "\n"); !strings.Contains(all, "downloading bar-2.0 · 0/1 built · 0/4 downloaded") ||
-		!strings.Contains(all, "downloading nixos-system-demo · 0/1 built · 3/4 downloaded") {
+	if all := strings.Join(statuses, "\n"); !strings.Contains(all, "downloading bar-2.0 · built 0/1 · downloaded 0/4 (0.0 KiB/164.0 KiB)") ||
+		!strings.Contains(all, "downloading nixos-system-demo · built 0/1 · downloaded 3/4 (161.9 KiB/164.0 KiB)") {
 		t.Errorf("statuses:\n%s", all)
 	}
 	if !strings.Contains(strings.Join(text, "\n"), "copying path '/tmp/rec/store/1ncxqk88lhl2m7py6yjpfpfavh0iv7mc-foo-1.0' from 'file:///tmp/rec-cache'") {
@@ -301,5 +304,27 @@ func BenchmarkBuildLog(b *testing.B) {
 		}
 		l.Line(lines[i%len(lines)])
 		_ = l.Status()
+	}
+}
+
+// A copy that is not a substitution (a remote builder's result coming
+// back) is shown as a download of its own, with its bytes; the lines are
+// shaped as Nix 2.8 writes them (see build-view-internal-json.timed).
+func TestBuildLogCopyOfItsOwn(t *testing.T) {
+	l := NewBuildLog()
+	for _, line := range []string{
+		`@nix {"action":"start","id":1,"level":0,"text":"","type":102}`,
+		`@nix {"action":"start","fields":["/nix/store/72anww2pfyk1an22xbdiv30pgfidxb2l-glibc-2.35","ssh-ng://builder","local"],"id":2,"level":3,"text":"copying path","type":100}`,
+		`@nix {"action":"result","fields":[4096,8192,0,0],"id":2,"type":105}`,
+	} {
+		l.Line(line)
+	}
+	p := l.BuildProgress()
+	if len(p.Downloads) != 1 || p.Downloads[0].Name != "glibc-2.35" || p.Downloads[0].Done != 4096 || p.Downloads[0].Total != 8192 {
+		t.Errorf("downloads %+v", p.Downloads)
+	}
+	l.Line(`@nix {"action":"stop","id":2}`)
+	if p := l.BuildProgress(); len(p.Downloads) != 0 || p.DownloadedBytes != 8192 {
+		t.Errorf("after the copy: %+v", p)
 	}
 }

@@ -8,7 +8,9 @@ import (
 
 // Specs returns the NixOS tasks with their place in the default graph
 // (DESIGN.md): flake-update(1) ─▶ build(2) ─▶ diff ┄┄▶ activate(3), and
-// accept ─▶ generations(9).
+// accept ─▶ generations(9). The diff ┄┄▶ activate edge stays only with
+// --ask (Activate.AdjustEdges): otherwise diff runs beside activation,
+// off the critical path, and accept waits for it to show it.
 func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{

@@ -136,7 +136,7 @@ func TestSystemChainThenNoChanges(t *testing.T) {
 		t.Fatalf("build out %q changed %v", out, changed)
 	}
 	sts := strings.Join(w.status.Of("build"), "\n")
-	for _, want := range []string{"evaluating demo", "building foo-1.2", "/2 built"} {
+	for _, want := range []string{"evaluating demo", "building foo-1.2", "built 1/2"} {
 		if !strings.Contains(sts, want) {
 			t.Errorf("build statuses lack %q:\n%s", want, sts)
 		}
@@ -657,6 +657,74 @@ func TestReadGenerationsMatchesNixEnv(t *testing.T) {
 		g, n := got[i], want[i]
 		if g.Number != n.Number || g.Current != n.Current || !g.Date.Truncate(time.Second).Equal(n.Date) {
 			t.Errorf("generation %d: got %+v, nix-env %+v", i, g, n)
+		}
+	}
+}
+
+// The generations' plan is worked out and answered before activation;
+// generations applies it after: exactly the approved generations go,
+// not those the default plan would pick once activation has added one.
+func TestGenerationsEarlyPlanBeforeActivation(t *testing.T) {
+	w := worldWithGenerations(t)
+	for _, v := range []string{"1.5", "1.6"} {
+		if _, err := w.s.AddGeneration(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seven: keep 5 proposes 2 (1 is booted, 7 current).
+	board := tasks.NewCleanupBoard("generations")
+	p := &taskstest.Prompter{Terminal: true, Answers: []any{'y'}}
+	env := w.env("generations", nil)
+	env.Prompt, env.Cleanup = p, board
+	board.Planning("generations")
+	plan, err := Generations{}.PlanCleanup(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := board.Propose(context.Background(), env, plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Asked()) != 1 {
+		t.Fatalf("asked %q, want the cleanup plan", p.Asked())
+	}
+	// Activation adds generation 8: keep 5 would now take 3 as well.
+	if _, err := w.s.AddGeneration(context.Background(), "1.7"); err != nil {
+		t.Fatal(err)
+	}
+	run := w.env("generations", nil)
+	run.Prompt, run.Cleanup = p, board
+	w.mustRun(Generations{}, run)
+	if len(p.Asked()) != 1 {
+		t.Errorf("asked again: %q", p.Asked())
+	}
+	if gens, _, _ := w.s.Generations(); !slices.Equal(gens, []int{1, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("generations left %v, want only 2 gone (the one approved)", gens)
+	}
+}
+
+// Without --ask, diff runs beside activate: it compares the new system
+// with the one that was running when build ended, even when activation
+// has switched the system by the time it reads it.
+func TestDiffComparesWithTheSystemBeforeActivation(t *testing.T) {
+	w := newWorld(t)
+	if err := w.s.SetVersion("1.2"); err != nil {
+		t.Fatal(err)
+	}
+	w.build()
+	w.mustRun(Activate{}, w.env("activate", nil))
+	d := w.mustRun(Diff{}, w.env("diff", nil))
+	if st := stats(d); !strings.Contains(st, "foo 1.0 → 1.2") {
+		t.Errorf("diff after activation: %q, want the change from the system running before it", st)
+	}
+}
+
+// activate waits for diff only when it shows it (--ask).
+func TestActivateWaitsForDiffOnlyWithAsk(t *testing.T) {
+	for _, ask := range []bool{false, true} {
+		s := tasks.Spec{Name: "activate", After: []string{"diff", "other"}}
+		Activate{Options: ActivateOptions{Ask: ask}}.AdjustEdges(&s)
+		if got := slices.Contains(s.After, "diff"); got != ask || !slices.Contains(s.After, "other") {
+			t.Errorf("ask=%v: after %v", ask, s.After)
 		}
 	}
 }

@@ -28,6 +28,9 @@ type Input struct {
 	MaxLine int
 	// DryRun: learn-meta reports its threshold changes without writing.
 	DryRun bool
+	// StateDir keeps what the session logs read so far left (see
+	// mcpusage.Options.StateDir); empty: they are read whole.
+	StateDir string
 	// Status receives progress lines; may be nil.
 	Status func(string)
 }

@@ -62,7 +62,7 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 // read is a warning, a missing projects folder is "no data".
 func scanSessions(ctx context.Context, in Input, res *Result) (*mcpusage.Scan, error) {
 	in.status("reading session logs")
-	scan, err := mcpusage.ScanDir(ctx, in.ProjectsDir, mcpusage.Options{Since: in.Since(), MaxLine: in.MaxLine,
+	scan, err := mcpusage.ScanDir(ctx, in.ProjectsDir, mcpusage.Options{Since: in.Since(), MaxLine: in.MaxLine, StateDir: in.StateDir,
 		Progress: func(done, total int) { in.status("session logs: %d/%d", done, total) }})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, noData("no session logs in %s", in.tilde(in.ProjectsDir))

@@ -7,7 +7,17 @@
 //
 // Session logs are streamed line by line (package jsonl): a log of a
 // gigabyte costs a few buffers. Logs not modified within the window are
-// not opened at all.
+// not opened at all. Lines are read by parseLine, which accepts exactly
+// the lines encoding/json would and keeps only the fields counted.
+//
+// With a state directory (Options.StateDir), each log's complete lines are
+// read once, ever: a record per log (incremental.go, record.go) keeps a
+// cursor — device, inode, offset of the last complete line, a hash of
+// the bytes sampled before it — and every line that carries a time,
+// reduced to what a scan counts, with what they all count. A scan replays
+// the record with its own window, so a window moving on needs no log read
+// again; it reads only the bytes appended since, and a log truncated or
+// replaced from its start.
 //
 // mcpusage never writes and never prints; the tasks decide what to do
 // with a Scan.

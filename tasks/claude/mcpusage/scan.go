@@ -1,12 +1,10 @@
 package mcpusage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -79,8 +77,11 @@ type Session struct {
 
 // Scan is the result of reading the session logs.
 type Scan struct {
-	Since    time.Time
-	Files    int // logs opened (modified within the window)
+	Since time.Time
+	Files int // logs opened (modified within the window)
+	// Read is the bytes of session logs read by this scan: all of them,
+	// or with Options.StateDir only those appended since the last scan.
+	Read     int64
 	Sessions []Session
 	Servers  map[string]*ServerUse
 	Stats    jsonl.Stats
@@ -100,6 +101,10 @@ type Options struct {
 	// Progress, when set, is called after each log with the number done
 	// and the total.
 	Progress func(done, total int)
+	// StateDir, when set, keeps a record of each log read there (see
+	// readRecord): a later scan reads only the bytes appended since.
+	// Empty: every log is read whole.
+	StateDir string
 }
 
 // Logs lists the session logs under dir (dir/<project>/<id>.jsonl), sorted.
@@ -141,11 +146,40 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 			recent = append(recent, p)
 		}
 	}
-	return ScanFiles(ctx, recent, o)
+	st, err := openStore(ctx, o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	sc, err := scanFiles(ctx, st, recent, o)
+	if err == nil && st != nil {
+		st.prune(logs)
+		if err := st.save(); err != nil {
+			sc.Errors = append(sc.Errors, err)
+		}
+	}
+	return sc, err
 }
 
 // ScanFiles reads the given session logs, several at once.
 func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
+	st, err := openStore(ctx, o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	sc, err := scanFiles(ctx, st, paths, o)
+	if err == nil && st != nil {
+		if err := st.save(); err != nil {
+			sc.Errors = append(sc.Errors, err)
+		}
+	}
+	return sc, err
+}
+
+// scanFiles reads the logs, with the records of st (nil: none), and puts
+// their new records in st.
+func scanFiles(ctx context.Context, st *store, paths []string, o Options) (*Scan, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(4, runtime.GOMAXPROCS(0))
@@ -154,6 +188,8 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		s     Session
 		use   map[string]*ServerUse
 		stats jsonl.Stats
+		read  int64
+		rec   *logRecord
 		err   error
 	}
 	results := make([]result, len(paths))
@@ -166,8 +202,9 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s, use, st, err := scanLog(ctx, paths[i], o)
-				results[i] = result{s, use, st, err}
+				var r result
+				r.s, r.use, r.stats, r.read, r.rec, r.err = scanLog(ctx, st.get(paths[i]), paths[i], o)
+				results[i] = r
 				if o.Progress != nil {
 					mu.Lock()
 					done++
@@ -192,8 +229,12 @@ feed:
 	}
 
 	sc := &Scan{Since: o.Since, Files: len(paths), Servers: map[string]*ServerUse{}}
-	for _, r := range results {
+	for i, r := range results {
+		if r.err == nil {
+			st.put(paths[i], r.rec) // nil: the log is gone
+		}
 		sc.Stats = sc.Stats.Add(r.stats)
+		sc.Read += r.read
 		if r.err != nil {
 			sc.Errors = append(sc.Errors, r.err)
 			continue
@@ -216,85 +257,10 @@ feed:
 	return sc, nil
 }
 
-// logLine is the part of a session log line that is read.
-type logLine struct {
-	Timestamp string `json:"timestamp"`
-	Cwd       string `json:"cwd"`
-	Message   *struct {
-		ID      string   `json:"id"`
-		Content contents `json:"content"`
-		Usage   *Usage   `json:"usage"`
-	} `json:"message"`
-}
-
-type item struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-// contents is message.content: a list of items, or a plain string (a
-// user's prompt), which carries nothing of interest.
-type contents []item
-
-var toolUse = []byte(`"tool_use"`)
-
-func (c *contents) UnmarshalJSON(b []byte) error {
-	// Most bytes of a log are tool results and text: a list without a
-	// tool use is not decoded a second time.
-	if len(b) > 0 && b[0] == '[' && bytes.Contains(b, toolUse) {
-		var items []item
-		if err := json.Unmarshal(b, &items); err != nil {
-			return err
-		}
-		*c = items
-	}
-	return nil
-}
-
-// lineTime is what a line without usage or tool use is read for.
-type lineTime struct {
-	Timestamp string `json:"timestamp"`
-	Cwd       string `json:"cwd"`
-}
-
-var usageKey = []byte(`"usage"`)
-
-// readLog streams one session log into handle. Lines without usage or a
-// tool use (most of a log's bytes: tool results, prompts) are decoded only
-// for their time and folder, which allocates far less.
-func readLog(ctx context.Context, path string, maxLine int, handle func(*logLine) error) (jsonl.Stats, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return jsonl.Stats{}, err
-	}
-	defer f.Close()
-	sc := jsonl.NewScanner(f, maxLine)
-	n := 0
-	for sc.Scan() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return sc.Stats(), err
-			}
-		}
-		line := sc.Bytes()
-		var l logLine
-		if bytes.Contains(line, usageKey) || bytes.Contains(line, toolUse) {
-			err = json.Unmarshal(line, &l)
-		} else {
-			var lt lineTime
-			err = json.Unmarshal(line, &lt)
-			l.Timestamp, l.Cwd = lt.Timestamp, lt.Cwd
-		}
-		if err != nil || handle(&l) != nil {
-			sc.Malformed()
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return sc.Stats(), fmt.Errorf("%s: %w", path, err)
-	}
-	return sc.Stats(), nil
-}
+var (
+	toolUse  = []byte(`"tool_use"`)
+	usageKey = []byte(`"usage"`)
+)
 
 // ServerOf returns the server of a tool name mcp__<server>__<tool>.
 func ServerOf(tool string) (string, bool) {
@@ -325,22 +291,69 @@ type message struct {
 // usage it repeats.
 const maxOpenMessages = 1 << 12
 
-func scanLog(ctx context.Context, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, error) {
-	l := &logScan{
-		since:   o.Since,
+func scanLog(ctx context.Context, kept *logRecord, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, *logRecord, error) {
+	l := newLogScan(path, o.Since)
+	rec, tail, read, err := readRecord(ctx, kept, path, o)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return l.session, l.use, jsonl.Stats{}, 0, nil, nil
+		}
+		return l.session, nil, jsonl.Stats{}, read, nil, err
+	}
+	stats := rec.Stats.Add(tail.Stats)
+	if len(tail.Lines) == 0 && !rec.First.before(o.Since) {
+		// The window holds every line: what they count was kept.
+		l.session.Lines, l.session.Project = rec.Sum.Lines, rec.Sum.Project
+		maps.Copy(l.session.Servers, rec.Sum.Servers)
+		for name, u := range rec.Sum.Use {
+			l.use[name] = &ServerUse{Invocations: u.Invocations, Usage: u.Usage}
+		}
+		return l.session, l.use, stats, read, rec, nil
+	}
+	lines, err := rec.lines()
+	if err != nil { // a damaged record: read the log again
+		more := int64(0)
+		if rec, tail, more, err = readRecord(ctx, nil, path, o); err != nil {
+			return l.session, nil, jsonl.Stats{}, read, nil, err
+		}
+		read += more
+		stats = rec.Stats.Add(tail.Stats)
+		lines = rec.Lines
+	}
+	for i := range lines {
+		l.replay(&lines[i])
+	}
+	for i := range tail.Lines {
+		l.replay(&tail.Lines[i])
+	}
+	for _, m := range l.open {
+		l.settle(m)
+	}
+	return l.session, l.use, stats, read, rec, nil
+}
+
+func newLogScan(path string, since time.Time) *logScan {
+	return &logScan{
+		since:   since,
 		session: Session{ID: strings.TrimSuffix(filepath.Base(path), ".jsonl"), Path: path, Servers: map[string]int64{}},
 		use:     map[string]*ServerUse{},
 		open:    map[string]*message{},
 		limit:   maxOpenMessages,
 	}
-	st, err := readLog(ctx, path, o.MaxLine, l.handle)
+}
+
+// summarize is what all the (decoded) lines of rec count, whatever the
+// window.
+func summarize(rec *logRecord) logSum {
+	l := newLogScan(rec.Path, time.Time{})
+	l.all = true
+	for i := range rec.Lines {
+		l.replay(&rec.Lines[i])
+	}
 	for _, m := range l.open {
 		l.settle(m)
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return l.session, nil, st, err
-	}
-	return l.session, l.use, st, nil
+	return logSum{Lines: l.session.Lines, Project: l.session.Project, Servers: l.session.Servers, Use: l.use}
 }
 
 // logScan is the state of reading one session log.
@@ -353,6 +366,7 @@ type logScan struct {
 	// called no server are let go.
 	open  map[string]*message
 	limit int
+	all   bool // every line counts, whatever its time
 }
 
 // settle adds a message's usage to the servers it called, shared evenly.
@@ -387,58 +401,43 @@ func (l *logScan) messageOf(id string) *message {
 	return cur
 }
 
-// handle reads one line of the log: lines before the window count for
-// nothing, a line without a time is a summary or snapshot.
-func (l *logScan) handle(line *logLine) error {
-	if line.Timestamp == "" {
-		return nil // summaries and snapshots carry no time
+// replay counts one recorded line: lines before the window count for
+// nothing.
+func (l *logScan) replay(line *lineRec) {
+	if !l.all && line.before(l.since) {
+		return
 	}
-	ts, err := time.Parse(time.RFC3339Nano, line.Timestamp)
-	if err != nil {
-		return jsonl.ErrSkip
-	}
-	if ts.Before(l.since) {
-		return nil
-	}
-	l.session.Lines++
+	l.session.Lines += line.Count
 	if l.session.Project == "" && line.Cwd != "" {
 		l.session.Project = line.Cwd
 	}
-	m := line.Message
-	if m == nil {
-		return nil
+	if !line.Msg {
+		return
 	}
-	cur := l.messageOf(m.ID)
-	if m.Usage != nil {
-		cur.usage = maxUsage(cur.usage, *m.Usage)
+	cur := l.messageOf(line.MsgID)
+	if line.HasUsage {
+		cur.usage = maxUsage(cur.usage, line.Usage)
 	}
-	for _, it := range m.Content {
-		l.countCall(cur, it)
+	for _, c := range line.Calls {
+		l.countCall(cur, c)
 	}
-	if m.ID == "" {
+	if line.MsgID == "" {
 		l.settle(cur)
 	}
-	return nil
 }
 
 // countCall counts a call of an MCP server once per tool-use id, however
 // many lines of the message repeat it.
-func (l *logScan) countCall(cur *message, it item) {
-	if it.Type != "tool_use" {
-		return
-	}
-	server, ok := ServerOf(it.Name)
-	if !ok {
-		return
-	}
-	if it.ID != "" {
+func (l *logScan) countCall(cur *message, it call) {
+	server := it.Server
+	if it.ToolID != "" {
 		if cur.tools == nil {
 			cur.tools = map[string]bool{}
 		}
-		if cur.tools[it.ID] {
+		if cur.tools[it.ToolID] {
 			return
 		}
-		cur.tools[it.ID] = true
+		cur.tools[it.ToolID] = true
 	}
 	if cur.servers == nil {
 		cur.servers = map[string]bool{}

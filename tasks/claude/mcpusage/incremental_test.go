@@ -1,0 +1,235 @@
+package mcpusage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sessionLines writes n blocks of a session in Claude Code's shape (a text
+// line and a tool-use line of one message, then the tool result), the
+// i-th block an hour after the (i-1)-th from start, plus one malformed
+// line and one without a time.
+func sessionLines(seed, n int, start time.Time, cwd string) string {
+	var b strings.Builder
+	servers := []string{"github", "nixos", "memory"}
+	for i := range n {
+		ts := start.Add(time.Duration(i) * time.Hour).Format(time.RFC3339Nano)
+		u := fmt.Sprintf(`"usage":{"input_tokens":%d,"output_tokens":%d,"cache_read_input_tokens":%d}`, 100+seed*7+i, 10+i, 1000*seed)
+		id := fmt.Sprintf("msg_%d_%d", seed, i)
+		fmt.Fprintf(&b, `{"type":"assistant","timestamp":%q,"cwd":%q,"message":{"id":%q,"content":[{"type":"text","text":"look"}],%s}}`+"\n", ts, cwd, id, u)
+		fmt.Fprintf(&b, `{"type":"assistant","timestamp":%q,"cwd":%q,"message":{"id":%q,"content":[{"type":"tool_use","id":"t%d_%d","name":"mcp__%s__q","input":{}}],%s}}`+"\n",
+			ts, cwd, id, seed, i, servers[(seed+i)%len(servers)], u)
+		fmt.Fprintf(&b, `{"type":"user","timestamp":%q,"cwd":%q,"message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t%d_%d","content":"%s"}]}}`+"\n",
+			ts, cwd, seed, i, strings.Repeat("r", 50+i%7))
+	}
+	b.WriteString(`{"type":"summary","summary":"no time"}` + "\n")
+	b.WriteString(`{"type":"user","timestamp":"` + start.Format(time.RFC3339) + `","oops` + "\n")
+	return b.String()
+}
+
+// scanBoth scans dir incrementally (records in state) and whole, and
+// fails unless both give the same scan and the same report, byte for
+// byte. It returns the incremental scan.
+func scanBoth(t *testing.T, dir, state string, now time.Time, days int) *Scan {
+	t.Helper()
+	o := Options{Since: now.AddDate(0, 0, -days)}
+	full, err := ScanDir(context.Background(), dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.StateDir = state
+	inc, err := ScanDir(context.Background(), dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inc.Errors) > 0 {
+		t.Fatalf("errors: %v", inc.Errors)
+	}
+	fullRep := Report{Home: "/home/u", Days: days, Scan: full, Now: now}
+	incRep := Report{Home: "/home/u", Days: days, Scan: inc, Now: now}
+	if a, b := fullRep.Markdown(), incRep.Markdown(); !bytes.Equal(a, b) {
+		t.Fatalf("incremental report differs from a full read:\n--- full\n%s\n--- incremental\n%s", a, b)
+	}
+	a, b := *full, *inc
+	a.Read, b.Read = 0, 0
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("incremental scan differs from a full read:\nfull        %+v\nincremental %+v", a, b)
+	}
+	return inc
+}
+
+func TestIncrementalScanEqualsAFullRead(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	root := t.TempDir()
+	dir, state := filepath.Join(root, "projects"), filepath.Join(root, "state")
+	logA := filepath.Join(dir, "-p-a", "a.jsonl")
+	logB := filepath.Join(dir, "-p-b", "b.jsonl")
+	logC := filepath.Join(dir, "-p-b", "c.jsonl")
+	for _, p := range []string{logA, logB, logC} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo := func(p, s string) {
+		t.Helper()
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	size := func(p string) int64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// Spread over 40 days, so a 30-day window cuts through each log.
+	start := now.AddDate(0, 0, -40)
+	write(logA, sessionLines(1, 500, start, "/p/a"))
+	write(logB, sessionLines(2, 300, start.Add(5*time.Hour), "/p/b"))
+	write(logC, sessionLines(3, 200, start.Add(9*time.Hour), "/p/b"))
+
+	first := scanBoth(t, dir, state, now, 30)
+	if total := size(logA) + size(logB) + size(logC); first.Read != total {
+		t.Errorf("first scan read %d bytes, want all %d", first.Read, total)
+	}
+	if again := scanBoth(t, dir, state, now, 30); again.Read != 0 {
+		t.Errorf("a scan with nothing new read %d bytes", again.Read)
+	}
+
+	// Appended: only the new bytes are read, and a line still being
+	// written (no newline) is counted now and read again once complete.
+	more := sessionLines(4, 20, now.Add(-2*time.Hour), "/p/a")
+	half := len(more) - 40
+	appendTo(logA, more[:half])
+	if s := scanBoth(t, dir, state, now, 30); s.Read != int64(half) {
+		t.Errorf("after appending %d bytes the scan read %d", half, s.Read)
+	}
+	appendTo(logA, more[half:])
+	scanBoth(t, dir, state, now, 30)
+
+	// The window moving on needs no log read again.
+	if s := scanBoth(t, dir, state, now.AddDate(0, 0, 3), 30); s.Read != 0 {
+		t.Errorf("a later window read %d bytes", s.Read)
+	}
+	scanBoth(t, dir, state, now, 7)
+
+	// Truncated, then grown again past its old size.
+	write(logB, sessionLines(5, 10, now.AddDate(0, 0, -1), "/p/b"))
+	scanBoth(t, dir, state, now, 30)
+	write(logB, sessionLines(6, 400, now.AddDate(0, 0, -20), "/p/b"))
+	scanBoth(t, dir, state, now, 30)
+
+	// Replaced by another file of the same size: in place, and renamed over.
+	old := size(logC)
+	other := sessionLines(7, 200, start.Add(11*time.Hour), "/p/c")
+	if int64(len(other)) != old {
+		t.Fatalf("replacement is %d bytes, want %d", len(other), old)
+	}
+	f, err := os.OpenFile(logC, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(other), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if s := scanBoth(t, dir, state, now, 30); s.Read < old {
+		t.Errorf("a log rewritten in place was not read again (%d bytes read)", s.Read)
+	}
+	tmp := filepath.Join(root, "c.tmp")
+	write(tmp, sessionLines(8, 200, start.Add(11*time.Hour), "/p/c"))
+	if err := os.Rename(tmp, logC); err != nil {
+		t.Fatal(err)
+	}
+	if s := scanBoth(t, dir, state, now, 30); s.Read < old {
+		t.Errorf("a log replaced by another was not read again (%d bytes read)", s.Read)
+	}
+
+	// Deleted: gone from the scan, and its record from the state.
+	if err := os.Remove(logB); err != nil {
+		t.Fatal(err)
+	}
+	scanBoth(t, dir, state, now, 30)
+	if recs := storedRecords(t, state); recs[logB] != nil || recs[logA] == nil || len(recs) != 2 {
+		t.Errorf("records kept after a log was deleted: %v", slices.Sorted(maps.Keys(recs)))
+	}
+
+	// A damaged record file is not trusted: every log is read again.
+	recFile := filepath.Join(state, RecordFile)
+	b, err := os.ReadFile(recFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(recFile, string(b[:len(b)-1]))
+	if s := scanBoth(t, dir, state, now, 30); s.Read != size(logA)+size(logC) {
+		t.Errorf("with the record file damaged, %d bytes of %d were read", s.Read, size(logA)+size(logC))
+	}
+}
+
+func storedRecords(t *testing.T, state string) map[string]*logRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := decodeStore(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// A record survives encoding whole.
+func TestRecordRoundTrip(t *testing.T) {
+	rec := &logRecord{Path: "/x/y.jsonl", Cursor: cursor{Dev: 3, Ino: 99, Size: 1 << 40, Offset: 12345, Sample: [32]byte{1, 2, 3}}, decoded: true}
+	rec.Stats.Lines, rec.Stats.Malformed, rec.Stats.TooLong = 10, 2, 1
+	rec.add(lineRec{Sec: -62135596800, Nsec: 5, Count: 1, Cwd: "/p"})
+	rec.add(lineRec{Sec: -62135596800, Nsec: 5, Count: 1, Cwd: "/p"}) // folded
+	rec.add(lineRec{Sec: 253402300799, Nsec: 999999999, Count: 1, Msg: true, MsgID: "m", HasUsage: true,
+		Usage: Usage{1, -2, 3, 1 << 50}, Calls: []call{{"t1", "github"}, {"", "nixos"}}})
+	rec.add(lineRec{Sec: 1, Count: 1, Msg: true, Calls: []call{{"t2", "github"}}})
+	if len(rec.Lines) != 3 || rec.Lines[0].Count != 2 || rec.First != (lineTime{-62135596800, 5}) {
+		t.Fatalf("lines %+v first %+v", rec.Lines, rec.First)
+	}
+	rec.Sum = summarize(rec)
+	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 4 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != 1<<49 { // shared with nixos
+		t.Fatalf("summary %+v", rec.Sum)
+	}
+	got, err := decodeRecord(rec.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := got.lines(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rec) {
+		t.Fatalf("decoded %+v\nwant    %+v", got, rec)
+	}
+	b := rec.encode()
+	for i := len(recordMagic); i < len(b); i++ {
+		if _, err := decodeRecord(b[:i]); err == nil {
+			t.Fatalf("a record cut at %d of %d bytes decoded", i, len(b))
+		}
+	}
+}
