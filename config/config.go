@@ -57,6 +57,7 @@ type Task struct {
 	Critical             *bool
 	Interactive          *bool
 	Enabled              *bool
+	Gate                 *bool          // a check after activate: if it fails, the system is rolled back
 	Timeout              time.Duration  // > 0 when set
 	Options              map[string]any // every other key, raw as TOML gave it (strings from the environment); nil when none
 	File                 string         // the file, "environment" or "flags" that last set a key of this task

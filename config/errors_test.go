@@ -67,7 +67,7 @@ func TestFileErrors(t *testing.T) {
 		{"critical", "[task.x]\ncritical = \"yes\"\n", "task.x.critical", []string{
 			`: task.x.critical = "yes": not a boolean; allowed: true or false`}},
 		{"user task option", "[task.vulnix]\nrun = \"vulnix\"\npahts = [\"/x\"]\n", "task.vulnix.pahts", []string{
-			`: unknown key "task.vulnix.pahts" (a task with run has no options); known keys: after, critical, enabled, groups, interactive, needs, run, timeout`}},
+			`: unknown key "task.vulnix.pahts" (a task with run has no options); known keys: after, critical, enabled, gate, groups, interactive, needs, run, timeout`}},
 		{"user task typo", "[task.vulnix]\nrun = \"vulnix\"\nneds = [\"build\"]\n", "task.vulnix.neds", []string{
 			`(a task with run has no options; did you mean "needs"?)`}},
 	}

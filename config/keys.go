@@ -90,6 +90,7 @@ var taskKeys = []keySpec{
 	{"critical", kindBool, nil},
 	{"interactive", kindBool, nil},
 	{"enabled", kindBool, nil},
+	{"gate", kindBool, nil},
 	{"timeout", kindTimeout, nil},
 }
 

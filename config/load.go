@@ -277,6 +277,8 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 				t.Interactive = boolPtr(v)
 			case "enabled":
 				t.Enabled = boolPtr(v)
+			case "gate":
+				t.Gate = boolPtr(v)
 			case "timeout":
 				t.Timeout, _ = v.(time.Duration)
 			default:

@@ -94,7 +94,7 @@ neg_grace = "-1s"
 	if ce.File != p || ce.Key != "task.caches.paths" {
 		t.Errorf("File %q Key %q", ce.File, ce.Key)
 	}
-	wantIn(t, err.Error(), p+`: unknown key "task.caches.paths" (did you mean "pahts"?); known keys: after, bad_grace, critical, dry, enabled, grace, groups, interactive, keep, label, max_age, needs, neg_grace, pahts, run, timeout`)
+	wantIn(t, err.Error(), p+`: unknown key "task.caches.paths" (did you mean "pahts"?); known keys: after, bad_grace, critical, dry, enabled, gate, grace, groups, interactive, keep, label, max_age, needs, neg_grace, pahts, run, timeout`)
 
 	err = build.CheckOptions("x")
 	if err != nil {

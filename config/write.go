@@ -119,7 +119,7 @@ func writeTaskTable(b *bytes.Buffer, t Task, docs []OptionDoc) error {
 	for _, f := range []struct {
 		key string
 		val *bool
-	}{{"critical", t.Critical}, {"interactive", t.Interactive}, {"enabled", t.Enabled}} {
+	}{{"critical", t.Critical}, {"interactive", t.Interactive}, {"enabled", t.Enabled}, {"gate", t.Gate}} {
 		if f.val != nil {
 			add(f.key, *f.val)
 		}
@@ -278,6 +278,8 @@ const initHead = `# rebuild configuration (TOML).
 #   critical    = true    its failure aborts the run
 #   interactive = true    it needs the terminal
 #   enabled     = false   never run it
+#   gate        = true    a check after activate (with needs = ["activate"]):
+#                         if it fails, the system is rolled back
 #   timeout     = "2h"    cancel it after this long ("90s", "30m", "2h")
 # Any other key is an option of the built-in task; each task checks its own.
 `

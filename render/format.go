@@ -63,7 +63,7 @@ func symbol(p palette, s schedule.State, critical bool) string {
 			return p.red(symFail)
 		}
 		return p.yellow(symWarn)
-	case schedule.UpstreamFailed, schedule.Canceled:
+	case schedule.UpstreamFailed, schedule.Canceled, schedule.RolledBack:
 		return p.red(symFail)
 	case schedule.Skipped, schedule.Declined:
 		return p.dim(symSkip)

@@ -84,6 +84,18 @@ type SummaryEvent struct {
 	CriticalPath []string          `json:"critical_path"`
 	Tasks        map[string]string `json:"tasks"`
 	LogDir       string            `json:"log_dir,omitempty"`
+	// RolledBack is set when a failed gate rolled the system back.
+	RolledBack *RolledBackJSON `json:"rolled_back,omitempty"`
+}
+
+// RolledBackJSON says which gate failed, why, and what the system was
+// rolled back to; error is set when the rollback itself failed.
+type RolledBackJSON struct {
+	Gate   string `json:"gate"`
+	Reason string `json:"reason"`
+	Task   string `json:"task"`
+	To     string `json:"to"`
+	Error  string `json:"error,omitempty"`
 }
 
 // jsonStatusEvery rate-limits json status lines per task: a command
@@ -182,6 +194,12 @@ func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
 	}
 	for n, res := range s.Results {
 		j.Tasks[n] = string(res.State)
+	}
+	if rb := s.RolledBack; rb != nil {
+		j.RolledBack = &RolledBackJSON{Gate: rb.Gate, Reason: rb.Reason, Task: rb.Task, To: rb.To}
+		if rb.Err != nil {
+			j.RolledBack.Error = rb.Err.Error()
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -54,6 +54,19 @@ func summaryText(p palette, s *schedule.Summary, logDir string) string {
 		}
 	}
 
+	if rb := s.RolledBack; rb != nil {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		// Which gate and what the system went back to: the reason the
+		// run exits 1 although no critical task failed.
+		head := symbol(p, schedule.RolledBack, true) + " " + rb.Task + " " + string(schedule.RolledBack) + ": " + clean(rb.Summary())
+		if rb.Err != nil {
+			head = symbol(p, schedule.Failed, true) + " " + rb.Task + ": " + clean(rb.Summary())
+		}
+		b.WriteString(p.bold(p.red(head)) + "\n")
+	}
+
 	if b.Len() > 0 {
 		b.WriteByte('\n')
 	}

@@ -60,6 +60,10 @@ type Run struct {
 	// +1 lends the slot to the walker, -1 takes it back.
 	lent   chan int
 	emitMu sync.Mutex
+	// gateMu makes the first failed gate the only one that rolls back;
+	// rolledBack is what it did (gate.go).
+	gateMu     sync.Mutex
+	rolledBack *GateRollback
 }
 
 // New checks that every node of g has a spec and returns a Run.

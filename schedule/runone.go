@@ -65,6 +65,9 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 	res.Wait = min(env.Waited(), res.Duration)
 	res.Report = env.Report()
 	judge(res, t, err, timedOut, ctx.Err() != nil, log)
+	if t.spec.Gate && res.State == Failed {
+		r.gateFailed(ctx, t, env, res, log)
+	}
 	if res.State == Failed {
 		last.Flush()
 		res.Tail = last.Lines()

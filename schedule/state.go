@@ -14,12 +14,15 @@ const (
 	Declined       State = "declined"
 	UpstreamFailed State = "upstream-failed"
 	Canceled       State = "canceled"
+	// RolledBack: activate, after a gate failed and the system was
+	// rolled back to the generation it replaced.
+	RolledBack State = "rolled-back"
 )
 
 // Final reports whether the state is an end state.
 func (s State) Final() bool {
 	switch s {
-	case Succeeded, Failed, Skipped, Declined, UpstreamFailed, Canceled:
+	case Succeeded, Failed, Skipped, Declined, UpstreamFailed, Canceled, RolledBack:
 		return true
 	}
 	return false

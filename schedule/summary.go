@@ -27,6 +27,8 @@ type Result struct {
 	// needs-dependents are skipped with, so that a declined activation
 	// also skips what needs the tasks after it.
 	Carry string
+	// Rollback is set on the gate whose failure rolled the system back.
+	Rollback *GateRollback
 }
 
 // Summary is the outcome of a whole run.
@@ -40,15 +42,18 @@ type Summary struct {
 	// FailedCritical names the critical task whose failure aborted the run.
 	FailedCritical string
 	Interrupted    bool
+	// RolledBack is set when a failed gate rolled the system back.
+	RolledBack *GateRollback
 }
 
 // ExitCode maps the outcome to the process exit code: 130 interrupted,
-// 1 when a critical task failed (or any task, with strict), else 0.
+// 1 when a critical task failed or a gate rolled the system back (or any
+// task failed, with strict), else 0.
 func (s *Summary) ExitCode(strict bool) int {
 	switch {
 	case s.Interrupted:
 		return exitcode.Interrupted
-	case s.FailedCritical != "":
+	case s.FailedCritical != "", s.RolledBack != nil:
 		return exitcode.Failed
 	}
 	if strict {

@@ -216,6 +216,9 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 		if r := w.sum.Results[p.name]; r != nil && r.Carry != "" {
 			return Skipped, r.Carry, true, true
 		}
+		if p.state == RolledBack && w.sum.RolledBack != nil {
+			return Skipped, fmt.Sprintf(gateCarry, w.sum.RolledBack.Gate), true, true
+		}
 		if p.state == Declined { // declined without a Result's Carry: say so all the same
 			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
 		}
@@ -333,6 +336,9 @@ func (w *walker) collect(f finished) {
 		f.res.Reason = w.abortReason
 	}
 	w.finish(f.t, f.res)
+	if f.res.Rollback != nil {
+		w.rolledBack(f.res.Rollback)
+	}
 	if f.res.State == Failed && f.t.spec.Critical && !w.aborting {
 		w.sum.FailedCritical = f.t.name
 		w.abort(fmt.Sprintf("run aborted: %s failed", f.t.name))

@@ -18,6 +18,14 @@ type Activation struct {
 	// running its commands with env (the calling task's runner, log,
 	// status and dry run).
 	Rollback func(ctx context.Context, env *Env) error
+	// Confirm, set when a confirm timeout is armed, disarms it: the new
+	// system passed its gates and was kept (accept), or the run ends
+	// with it. Nil when nothing waits for a confirmation.
+	Confirm func(ctx context.Context, env *Env) error
+	// NotSwitched, when set, says why the new system was made the boot
+	// default without being switched to (a switch inhibitor): it runs only
+	// after a reboot, so there is nothing to test or check now.
+	NotSwitched string
 }
 
 // Record keeps the activated path in the run's history, as

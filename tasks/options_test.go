@@ -167,7 +167,7 @@ func TestDecodeOptionsErrorsNameTheirSource(t *testing.T) {
 		want    string // after the file's path, or the whole message
 	}{
 		{"unknown key", "[task.sample]\ncuont = 1\n", nil, nil,
-			`<file>: unknown key "task.sample.cuont" (did you mean "count"?); known keys: after, count, critical, enabled, groups, interactive, level, limit, list, name, needs, on, run, timeout`},
+			`<file>: unknown key "task.sample.cuont" (did you mean "count"?); known keys: after, count, critical, enabled, gate, groups, interactive, level, limit, list, name, needs, on, run, timeout`},
 		{"wrong type in a file", "[task.sample]\ncount = \"3\"\n", nil, nil,
 			`<file>: task.sample.count = "3": not an integer; allowed: a whole number`},
 		{"option value in a file", "[task.sample]\nlevel = \"medium\"\n", nil, nil,

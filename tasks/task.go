@@ -58,6 +58,12 @@ type Spec struct {
 	// HoldInterrupt marks a task during which a first Ctrl-C is held back
 	// (activation: a half-switched system is worse than waiting).
 	HoldInterrupt bool
+	// Gate: a check of the system its needs activated (health, or a
+	// user's `gate = true`). If it fails, the system is rolled back to the
+	// generation the activation replaced, the activation ends rolled-back
+	// and what needs it after the gates is skipped. Whatever else needs
+	// the task a gate checks runs after the gate (catalog adds the edges).
+	Gate bool
 	// Root: the task runs commands through the elevation program; it is
 	// asked for once, before the first such task.
 	Root bool

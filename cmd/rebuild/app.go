@@ -103,10 +103,11 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 // taskOptionFlags are the run flags that set an option of a built-in
 // task, by flag name.
 var taskOptionFlags = map[string]string{
-	"ask":        "task.activate.ask",
-	"reboot":     "task.activate.reboot",
-	"keep":       "task.generations.keep",
-	"keep-since": "task.generations.keep_since",
+	"ask":             "task.activate.ask",
+	"confirm-timeout": "task.activate.confirm_timeout",
+	"reboot":          "task.activate.reboot",
+	"keep":            "task.generations.keep",
+	"keep-since":      "task.generations.keep_since",
 }
 
 // flagNames names, by config key, the flag that sets it, for errors.

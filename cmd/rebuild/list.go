@@ -128,7 +128,7 @@ func specFlags(s tasks.Spec) []string {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{s.Critical, "critical"}, {s.Interactive, "interactive"}, {s.Root, "root"}, {s.DryRun, "dry-run"}, {s.User, "user"}} {
+	}{{s.Critical, "critical"}, {s.Interactive, "interactive"}, {s.Gate, "gate"}, {s.Root, "root"}, {s.DryRun, "dry-run"}, {s.User, "user"}} {
 		if f.on {
 			flags = append(flags, f.name)
 		}

@@ -82,8 +82,9 @@ func TestSummaryCriticalPathIsMeasured(t *testing.T) {
 		t.Fatalf("caches %s: the test needs it to have run\n%s", s, evs)
 	}
 	cp := strings.Join(evs.summary.CriticalPath, " → ")
-	if !strings.HasPrefix(cp, "flake-update → build → ") || !strings.HasSuffix(cp, "activate") || strings.Contains(cp, "caches") {
-		t.Errorf("critical path %q, want flake-update → build → … → activate", cp)
+	// The system group ends with the health gate, after activate.
+	if !strings.HasPrefix(cp, "flake-update → build → ") || !strings.HasSuffix(cp, "activate → health") || strings.Contains(cp, "caches") {
+		t.Errorf("critical path %q, want flake-update → build → … → activate → health", cp)
 	}
 	if b, c := evs.finish("build").DurationMS, evs.finish("caches").DurationMS; b <= c {
 		t.Errorf("build took %d ms, caches %d ms: the build was meant to be slower", b, c)

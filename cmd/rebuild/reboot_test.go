@@ -147,6 +147,13 @@ func TestNixOSSwitchInhibitor(t *testing.T) {
 					act.Fields["reboot_needed"] != true || act.Fields["reboot_reason"] != reason {
 					t.Errorf("activate: %s, warnings %q, fields %v", act.State, act.Warnings, act.Fields)
 				}
+				// The old system still runs: nothing to test (accept) or
+				// check (the health gate) until the reboot.
+				for _, task := range []string{"accept", "health"} {
+					if f := evs.mustFinish(t, task); f.State != "skipped" || !strings.HasPrefix(f.Reason, "not switched to ("+reason+")") {
+						t.Errorf("%s %s (%s), want skipped: not switched to", task, f.State, f.Reason)
+					}
+				}
 			}
 			if calls := n.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot"}) {
 				t.Errorf("switch-to-configuration calls %v, want [test boot]", calls)

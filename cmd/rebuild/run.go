@@ -70,6 +70,7 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	fl.IntVarP(&o.Jobs, "jobs", "j", 0, "tasks at once (default max(4, CPUs); config key jobs)")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer every question with its documented yes answer")
 	fl.BoolVar(&o.Ask, "ask", false, "show the diff and confirm before activating")
+	fl.String("confirm-timeout", "", "roll back on its own unless the gates pass and the configuration is kept within this long, e.g. 60s (task.activate.confirm_timeout)")
 	fl.BoolVarP(&o.DryRun, "dry-run", "n", false, "show the plan and what each task would change; change nothing")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "stream every task's output, prefixed [task]")
 	fl.StringVar(&o.Output, "output", "auto", "output: auto, tty, plain, json or quiet")
@@ -198,6 +199,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	// Early planners still waiting (their task was skipped) go before the
 	// logs close.
 	stopPlanning()
+	confirmAtEnd(r, sum, ex.runner, p.cfg)
 	return reboot.rebootAfter(o, ex, sum, s.finish(r, sum))
 }
 

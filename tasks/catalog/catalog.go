@@ -66,7 +66,7 @@ type Options struct {
 }
 
 // standard keys every built-in accepts in its [task.NAME] table.
-var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical"}
+var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical", "gate"}
 
 // Assemble merges builtins with cfg's [task.NAME] tables and returns the
 // specs of the run, built-ins first in phase order, then user tasks by name.
@@ -117,6 +117,9 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 	if err := checkEdges(specs, all); err != nil {
 		return nil, err
 	}
+	if err := gateEdges(specs); err != nil {
+		return nil, err
+	}
 	return specs, nil
 }
 
@@ -163,6 +166,9 @@ func applyTable(sp *tasks.Spec, tc config.Task) error {
 	if tc.Critical != nil {
 		sp.Critical = *tc.Critical
 	}
+	if tc.Gate != nil {
+		sp.Gate = *tc.Gate
+	}
 	sp.Needs = union(sp.Needs, tc.Needs)
 	sp.After = union(sp.After, tc.After)
 	sp.Groups = union(sp.Groups, tc.Groups)
@@ -180,6 +186,7 @@ func userSpec(name string, tc config.Task, dir string) tasks.Spec {
 		After:       clone(tc.After),
 		Critical:    deref(tc.Critical),
 		Interactive: deref(tc.Interactive),
+		Gate:        deref(tc.Gate),
 		Timeout:     tc.Timeout,
 		Disabled:    tc.Enabled != nil && !*tc.Enabled,
 		Estimate:    10 * time.Second,

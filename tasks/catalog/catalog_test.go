@@ -190,6 +190,7 @@ var badOptions = map[string][2]string{
 	"accept":              {`add_untracked = true`, `unknown key "task.accept.add_untracked" (task accept has no options)`},
 	"commit":              {`add_untracked = "yes"`, `task.commit.add_untracked = "yes": not a boolean`},
 	"generations":         {`keep_since = "a week"`, `task.generations.keep_since = "a week": not an age`},
+	"health":              {`wait_timeout = "soon"`, `task.health.wait_timeout = "soon": not a duration`},
 	"disk":                {`logs_depth = 0`, `task.disk.logs_depth = 0: must be at least 1`},
 	"caches":              {`policy = "sometimes"`, `task.caches.policy = "sometimes": not a known value; allowed: "ask", "clean", "skip"`},
 	"sessions":            {`archive = "yes"`, `task.sessions.archive = "yes": not a boolean`},
@@ -256,8 +257,8 @@ func TestAssembleBindsOptions(t *testing.T) {
 // their keys are lower-case, and each is documented.
 func TestOptionDocs(t *testing.T) {
 	docs := OptionDocs(Builtins())
-	if len(docs) != 20 {
-		t.Errorf("%d tasks with options, want 20 (every built-in but diff, accept and push)", len(docs))
+	if len(docs) != 21 {
+		t.Errorf("%d tasks with options, want 21 (every built-in but diff, accept and push)", len(docs))
 	}
 	for _, d := range docs {
 		sp := byName(Builtins())[d.Name]

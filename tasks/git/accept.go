@@ -39,8 +39,16 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 	if act.Path == "" {
 		return tasks.Skip("nothing was activated: nothing to keep")
 	}
+	if act.NotSwitched != "" {
+		// Nothing runs that could be tested: the new system is the boot
+		// default; `rebuild rollback` undoes that.
+		return tasks.Skip("not switched to (%s): it is the boot default; `rebuild rollback` undoes it", act.NotSwitched)
+	}
 	if !env.Yes {
 		if !env.Interactive() {
+			if err := confirm(ctx, env, act); err != nil {
+				return err
+			}
 			return tasks.Skip("no terminal: kept the new configuration, nothing committed")
 		}
 		msg := "Configuration activated. Test it now."
@@ -62,6 +70,21 @@ func (Accept) Run(ctx context.Context, env *tasks.Env) error {
 			return &tasks.Outcome{Kind: tasks.Declined, Reason: "changes rejected; rolled back", Carry: declineCarry}
 		}
 	}
+	if err := confirm(ctx, env, act); err != nil {
+		return err
+	}
 	env.Action("kept %s", act.Path)
+	return nil
+}
+
+// confirm disarms the confirm timeout, when one is armed: the gates have
+// passed (accept runs after them) and the configuration is kept.
+func confirm(ctx context.Context, env *tasks.Env, act tasks.Activation) error {
+	if act.Confirm == nil {
+		return nil
+	}
+	if err := act.Confirm(ctx, env); err != nil {
+		return fmt.Errorf("kept %s, but confirming it failed: %w", act.Path, err)
+	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -25,13 +26,29 @@ type Activate struct{ Options ActivateOptions }
 
 // ActivateOptions are the options of [task.activate].
 type ActivateOptions struct {
-	Ask bool `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+	Ask    bool   `option:"ask" doc:"show the diff and ask before activating (the --ask flag)"`
+	Detach string `option:"detach" doc:"how switch-to-configuration outlives a lost session or a killed rebuild: auto (systemd when it runs, else session), systemd (systemd-run transient units) or session (a session of its own, SIGHUP ignored)"`
+	// ConfirmTimeout arms a rollback that fires unless the new system is
+	// confirmed in time (confirm.go).
+	ConfirmTimeout Duration `option:"confirm_timeout" doc:"roll back on its own unless the gates pass and the new configuration is kept within this long, e.g. \"60s\"; a watchdog outside rebuild does it, so a killed rebuild or a lost session rolls back (the --confirm-timeout flag); \"0s\": off"`
 	RebootOptions
+}
+
+// Check implements tasks.Checker.
+func (o ActivateOptions) Check() error {
+	if err := tasks.OneOf("detach", o.Detach, detachAuto, detachSystemd, detachSession); err != nil {
+		return err
+	}
+	return o.checkReboot()
+}
+
+func defaultActivateOptions() ActivateOptions {
+	return ActivateOptions{Detach: detachAuto, RebootOptions: DefaultRebootOptions()}
 }
 
 // Configure implements tasks.Configurable.
 func (a Activate) Configure(t config.Task) (tasks.Task, error) {
-	a.Options = ActivateOptions{RebootOptions: DefaultRebootOptions()}
+	a.Options = defaultActivateOptions()
 	err := tasks.DecodeOptions(t, &a.Options)
 	return a, err
 }
@@ -53,6 +70,12 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Config == nil {
 		return errNoConfig
 	}
+	if err := reattach(ctx, env); err != nil {
+		return err
+	}
+	if err := settleWatchdog(ctx, env); err != nil {
+		return err
+	}
 	built, ok := BuiltKey.Get(env)
 	if !ok || built.Out == "" {
 		return errors.New("nothing to activate: build handed on no system (run build in the same invocation)")
@@ -72,17 +95,17 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	profile := env.Config.Profile
-	switchCmd := func(action string) proc.Cmd {
-		return proc.Cmd{Args: []string{out + "/bin/switch-to-configuration", action}, Root: true}
-	}
+	mode := resolveDetach(a.Options.Detach)
 
+	recordFailedUnits(ctx, env) // for the health gate
 	env.Status("switch-to-configuration test")
 	var refused refusal
-	test := switchCmd("test")
-	test.OnLine = refused.line
-	if err := run(ctx, env, test); err != nil {
+	var going *stillRunning
+	if err := switchDetached(ctx, env, mode, out, "test", refused.line); errors.As(err, &going) {
+		return err
+	} else if err != nil {
 		if reason, ok := refused.reason(err); ok {
-			return bootInstead(ctx, env, out, reason, switchCmd)
+			return bootInstead(ctx, env, out, reason, mode)
 		}
 		return fmt.Errorf("switch-to-configuration test failed; the profile and the boot default are unchanged: %w", err)
 	}
@@ -93,11 +116,19 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	}
 	gen := currentGeneration(profile)
 	env.Status("switch-to-configuration boot")
-	if err := run(ctx, env, switchCmd("boot")); err != nil {
+	if err := switchDetached(ctx, env, mode, out, "boot", nil); errors.As(err, &going) {
+		return err // the boot entry may yet be written: the profile stays
+	} else if err != nil {
 		return putBack(context.WithoutCancel(ctx), env, prev, err)
 	}
 	// Previous is what Rollback goes back to if the person rejects it.
-	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback})
+	act := tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback}
+	if t := time.Duration(a.Options.ConfirmTimeout); t > 0 {
+		if err := armConfirm(ctx, env, &act, mode, t); err != nil {
+			return err
+		}
+	}
+	tasks.Activated.Put(env, act)
 	env.Action("activated %s as generation %d", out, gen)
 	reportReboot(env, out, a.Options.links())
 	return nil

@@ -1,12 +1,17 @@
 // Package nixos owns the tasks that change the system: flake-update,
-// build, diff, activate and generations, and Rollback, which `rebuild
-// rollback` and the accept task share (RollbackTo and ListGenerations are
-// `rebuild rollback --to` and `rebuild generations`).
+// build, diff, activate, the health gate and generations, and Rollback,
+// which `rebuild rollback`, the accept task and a failed gate share
+// (RollbackTo and ListGenerations are `rebuild rollback --to` and
+// `rebuild generations`).
 //
 // activate falls back to boot when switch-to-configuration refuses to
 // switch live (inhibit.go) and says when a reboot is needed (reboot.go);
 // generations regenerates the boot entries after deleting
 // (bootentries.go).
+//
+// Activation runs detached (detach.go) and may arm a confirm timeout
+// whose watchdog lives outside rebuild (confirm.go); both keep a record
+// under the state directory that the next run reports.
 //
 // Every external command goes through the Env's proc.Runner; commands that
 // need root are marked Root and get the runner's elevation prefix. Values

@@ -106,7 +106,7 @@ func (r *refusal) reason(err error) (reason string, ok bool) {
 // put back if boot fails, as in a normal activation. The running system
 // is untouched; the summary, the json finish event and the metrics say a
 // reboot is required.
-func bootInstead(ctx context.Context, env *tasks.Env, out, reason string, switchCmd func(string) proc.Cmd) error {
+func bootInstead(ctx context.Context, env *tasks.Env, out, reason, mode string) error {
 	profile := env.Config.Profile
 	fmt.Fprintf(env.Log, "switch-to-configuration test refused to switch live (%s): making %s the boot default instead\n", reason, out)
 	prev := currentGeneration(profile)
@@ -116,10 +116,14 @@ func bootInstead(ctx context.Context, env *tasks.Env, out, reason string, switch
 	}
 	gen := currentGeneration(profile)
 	env.Status("switch-to-configuration boot")
-	if err := run(ctx, env, switchCmd("boot")); err != nil {
+	var going *stillRunning
+	if err := switchDetached(ctx, env, mode, out, "boot", nil); errors.As(err, &going) {
+		return err // the boot entry may yet be written: the profile stays
+	} else if err != nil {
 		return putBack(context.WithoutCancel(ctx), env, prev, err)
 	}
-	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback})
+	tasks.Activated.Put(env, tasks.Activation{Path: out, Generation: gen, Previous: prev, Rollback: Rollback,
+		NotSwitched: "reboot required: " + reason})
 	env.Action("made %s the boot default as generation %d; not switched to (reboot required: %s)", out, gen, reason)
 	env.Warn("reboot required: %s", reason)
 	env.Field(tasks.FieldRebootNeeded, true)

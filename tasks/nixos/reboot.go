@@ -118,8 +118,8 @@ func DefaultRebootOptions() RebootOptions {
 	return RebootOptions{RebootLinks: DefaultRebootLinks, Reboot: RebootNever, RebootCommand: []string{"systemctl", "reboot"}}
 }
 
-// Check refuses an unknown reboot policy and an empty command.
-func (o ActivateOptions) Check() error {
+// checkReboot refuses an unknown reboot policy and an empty command.
+func (o ActivateOptions) checkReboot() error {
 	if err := tasks.OneOf("reboot", o.Reboot, RebootNever, RebootWhenNeeded, RebootAlways); err != nil {
 		return err
 	}

@@ -57,7 +57,16 @@ func Specs() []tasks.Spec {
 			HoldInterrupt: true,
 			Estimate:      30 * time.Second,
 			DryRun:        true,
-			Task:          Activate{Options: ActivateOptions{RebootOptions: DefaultRebootOptions()}},
+			Task:          Activate{Options: defaultActivateOptions()},
+		},
+		{
+			Name:        "health",
+			Description: "gate: the new system is running, no unit newly failed, probes answer; else roll back",
+			Groups:      []string{"system"},
+			Needs:       []string{"activate"},
+			Gate:        true,
+			Estimate:    5 * time.Second,
+			Task:        Health{Options: defaultHealthOptions()},
 		},
 		{
 			Name:        "generations",

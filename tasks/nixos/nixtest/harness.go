@@ -1,6 +1,7 @@
 package nixtest
 
 import (
+	"path/filepath"
 	"sync"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -16,6 +17,7 @@ func (s *Sandbox) Config() *config.Config {
 		Profile:       s.Profile,
 		CurrentSystem: s.CurrentSystem,
 		BootedSystem:  s.BootedSystem,
+		StateDir:      filepath.Join(s.Root, "state"),
 		Elevate:       "none",
 		KeepLogs:      1,
 		Tasks:         map[string]config.Task{},
