@@ -110,9 +110,9 @@ type Result struct {
 // Walk fails only when the root itself cannot be read (or is not a
 // directory: then it is visited alone) or ctx ends; every other problem is
 // collected in the Result and the walk goes on. Cost: one open and one
-// getdents pass per directory, one fstatat per admitted entry and one
-// statx more per directory (to see a mount point); at most Workers
-// directories are open at once.
+// getdents pass per directory, one fstatat per admitted entry, relative to
+// its directory's handle (a statx for a directory: it also tells a mount
+// point); at most Workers directories are open at once.
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
 	return walk(ctx, root, opt, visit, nil)
 }
@@ -331,6 +331,9 @@ func (w *walker) admit(fd int, e *Entry, name []byte, known bool) bool {
 	if w.opt.Filter != nil && !w.opt.Filter(e) {
 		return false
 	}
+	if known && e.IsDir() {
+		return w.admitDir(fd, e, name)
+	}
 	if known {
 		if err := fstatatListed(fd, name, &st); err != nil {
 			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
@@ -338,7 +341,44 @@ func (w *walker) admit(fd int, e *Entry, name []byte, known bool) bool {
 		}
 	}
 	fillEntry(e, &st)
-	return !e.IsDir() || w.enters(fd, e.Path[len(e.Path)-len(name):], e)
+	return !e.IsDir() || w.enters(fd, string(name), e)
+}
+
+// admitDir fills e, listed as a folder named name in the directory fd,
+// and decides whether the walk enters it, with one statx that also says
+// whether it is a mount point (instead of an fstatat and then a statx).
+// Where statx does not give all that, it is done the other way.
+func (w *walker) admitDir(fd int, e *Entry, name []byte) bool {
+	const need = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_NLINK | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME
+	var stx unix.Statx_t
+	err := statxListed(fd, name, need, &stx)
+	if err == unix.ENOSYS || err == nil && (stx.Mask&need != need || stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0) {
+		var st unix.Stat_t
+		if err := fstatatListed(fd, name, &st); err != nil {
+			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+			return false
+		}
+		fillEntry(e, &st)
+		return !e.IsDir() || w.enters(fd, string(name), e)
+	}
+	if err != nil {
+		w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+		return false
+	}
+	e.Type = typeBits(uint32(stx.Mode))
+	e.Size = int64(stx.Size)
+	e.ModTime = time.Unix(stx.Mtime.Sec, int64(stx.Mtime.Nsec))
+	e.Dev = unix.Mkdev(stx.Dev_major, stx.Dev_minor) // as stat encodes st_dev
+	e.Ino = stx.Ino
+	e.Nlink = uint64(stx.Nlink)
+	if !e.IsDir() || w.opt.CrossDevices {
+		return true // no longer a folder (replaced since the listing): a file now
+	}
+	if e.Dev != w.rootDev || stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		w.recordMount(e)
+		return false
+	}
+	return true
 }
 
 // enters reports whether the walk may go into the folder e, listed as name
@@ -359,12 +399,17 @@ func (w *walker) enters(fd int, name string, e *Entry) bool {
 		}
 	}
 	if mount {
-		w.mu.Lock()
-		w.res.Mounts = append(w.res.Mounts, e.Path)
-		w.mu.Unlock()
+		w.recordMount(e)
 		return false
 	}
 	return true
+}
+
+// recordMount notes the mount point e, not entered.
+func (w *walker) recordMount(e *Entry) {
+	w.mu.Lock()
+	w.res.Mounts = append(w.res.Mounts, e.Path)
+	w.mu.Unlock()
 }
 
 // direntBufs holds getdents buffers: large ones mean few system calls for
@@ -412,6 +457,18 @@ func parseDirent(b []byte) (name []byte, typ fs.FileMode, known bool, reclen int
 		known = false
 	}
 	return raw, typ, known, reclen
+}
+
+// statxListed is statx(dirfd, name, AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT,
+// mask, stx) for a name as parseDirent returns it (see fstatatListed).
+func statxListed(dirfd int, name []byte, mask int, stx *unix.Statx_t) error {
+	p := unsafe.Pointer(unsafe.SliceData(name))
+	_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(p), unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, uintptr(mask), uintptr(unsafe.Pointer(stx)), 0)
+	runtime.KeepAlive(name)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // isDots reports whether name is "." or "..".
