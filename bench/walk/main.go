@@ -1,8 +1,10 @@
 // Command walk compares the housekeeping tasks' directory walker with
 // `du -sb` on one tree of many files, from one run: it builds the tree under
 // the temporary directory, sizes it with each tool in turn (interleaved, so
-// both see the same page cache), prints the best time of each and their
-// ratio, the walker's peak memory, and removes the tree.
+// both see the same page cache), each as a child process, prints the wall
+// and CPU time (user+sys, from the child's rusage) of every run, the median
+// and best of each and their ratios, the walker's peak memory, and removes
+// the tree.
 //
 //	go run ./bench/walk                      # 200,000 files, 3 runs each
 //	go run ./bench/walk -files 500000 -runs 5 -workers 4
@@ -20,8 +22,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,10 +38,11 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each tool")
 	workers := flag.Int("workers", 0, "walker goroutines (0: 2×GOMAXPROCS)")
 	keep := flag.Bool("keep", false, "keep the tree and print its path")
-	measure := flag.String("measure", "", "internal: size this tree once and print the result (run as a child to measure peak memory)")
+	measure := flag.String("measure", "", "internal: size this tree once and print the result (run as a child to measure time and peak memory)")
+	quiet := flag.Bool("quiet", false, "internal: with -measure, print only the byte count")
 	flag.Parse()
 	if *measure != "" {
-		os.Exit(measureOnce(*measure, *workers))
+		os.Exit(measureOnce(*measure, *workers, *quiet))
 	}
 	if err := run(*files, *runs, *workers, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "walk:", err)
@@ -80,69 +85,99 @@ func run(files, runs, workers int, keep bool) error {
 	return nil
 }
 
-// compareTimes sizes root with the walker and with du, interleaved, runs
-// times each, prints each run and the best of each, and fails if their
-// sizes differ.
+// sample is one run of one tool as a whole process: its wall time, its
+// CPU time (user+sys from its rusage) and the bytes it counted.
+type sample struct {
+	wall, cpu time.Duration
+	bytes     int64
+}
+
+// compareTimes sizes root with the walker and with du, each a child process
+// (so both are measured the same way, start-up included), interleaved,
+// runs times each; it prints each run and the median and best of each,
+// wall and CPU, and fails if their sizes differ.
 func compareTimes(root, du string, runs, workers int) error {
-	var bestWalk, bestDu time.Duration
-	var walkBytes, duBytes int64
-	fmt.Printf("%-4s %14s %14s\n", "run", "walker", "du -sb")
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var walks, dus []sample
+	fmt.Printf("%-6s %12s %12s %12s %12s\n", "run", "walker wall", "walker cpu", "du wall", "du cpu")
 	for i := 1; i <= runs; i++ {
-		w, b, err := timeWalker(root, workers)
+		w, err := timeChild(exec.Command(self, "-measure", root, "-workers", strconv.Itoa(workers), "-quiet"))
 		if err != nil {
-			return err
+			return fmt.Errorf("walker: %w", err)
 		}
-		walkBytes = b
-		d, b, err := timeDu(du, root)
+		d, err := timeChild(exec.Command(du, "-sb", root))
 		if err != nil {
-			return err
+			return fmt.Errorf("du -sb: %w", err)
 		}
-		duBytes = b
-		fmt.Printf("%-4d %14s %14s\n", i, w.Round(time.Microsecond), d.Round(time.Microsecond))
-		if bestWalk == 0 || w < bestWalk {
-			bestWalk = w
+		if w.bytes != d.bytes {
+			return fmt.Errorf("sizes differ: walker %d bytes, du -sb %d", w.bytes, d.bytes)
 		}
-		if bestDu == 0 || d < bestDu {
-			bestDu = d
-		}
+		walks, dus = append(walks, w), append(dus, d)
+		fmt.Printf("%-6d %12s %12s %12s %12s\n", i, ms(w.wall), ms(w.cpu), ms(d.wall), ms(d.cpu))
 	}
-	if walkBytes != duBytes {
-		return fmt.Errorf("sizes differ: walker %d bytes, du -sb %d", walkBytes, duBytes)
+	for _, pick := range []struct {
+		name string
+		f    func([]time.Duration) time.Duration
+	}{{"median", median}, {"best", slices.Min[[]time.Duration]}} {
+		ww, wc := pick.f(field(walks, false)), pick.f(field(walks, true))
+		dw, dc := pick.f(field(dus, false)), pick.f(field(dus, true))
+		fmt.Printf("%-6s %12s %12s %12s %12s   du÷walker: wall %.2f×, cpu %.2f×\n",
+			pick.name, ms(ww), ms(wc), ms(dw), ms(dc), float64(dw)/float64(ww), float64(dc)/float64(wc))
 	}
-	fmt.Printf("best %14s %14s   walker ÷ du = %.2f   (both %d bytes)\n\n",
-		bestWalk.Round(time.Microsecond), bestDu.Round(time.Microsecond), float64(bestWalk)/float64(bestDu), walkBytes)
+	fmt.Printf("(both counted %d bytes; du÷walker > 1 means the walker is faster or cheaper)\n\n", walks[0].bytes)
 	return nil
 }
 
-// timeWalker sizes root once with the walker; any unreadable path fails
-// the bench, since the sizes would then not compare.
-func timeWalker(root string, workers int) (time.Duration, int64, error) {
+// timeChild runs cmd, which prints a byte count as its first field, and
+// measures its wall time and, from its rusage, its CPU time.
+func timeChild(cmd *exec.Cmd) (sample, error) {
+	cmd.Stderr = os.Stderr
 	t0 := time.Now()
-	u, res, err := fsutil.Size(context.Background(), root, fsutil.Options{Workers: workers})
-	w := time.Since(t0)
+	out, err := cmd.Output()
+	wall := time.Since(t0)
 	if err != nil {
-		return 0, 0, err
+		return sample{}, err
 	}
-	if res.ErrorCount > 0 {
-		return 0, 0, fmt.Errorf("walker met %d errors, first: %v", res.ErrorCount, res.Errors[0])
+	f := strings.Fields(string(out))
+	if len(f) == 0 {
+		return sample{}, fmt.Errorf("printed nothing")
 	}
-	return w, u.Bytes, nil
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return sample{}, fmt.Errorf("printed %q", out)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return sample{}, errors.New("no rusage for the child")
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return sample{wall: wall, cpu: cpu, bytes: n}, nil
 }
 
-// timeDu sizes root once with du -sb.
-func timeDu(du, root string) (time.Duration, int64, error) {
-	t0 := time.Now()
-	out, err := exec.Command(du, "-sb", root).Output()
-	d := time.Since(t0)
-	if err != nil {
-		return 0, 0, fmt.Errorf("du -sb: %w", err)
+func field(s []sample, cpu bool) []time.Duration {
+	out := make([]time.Duration, len(s))
+	for i, x := range s {
+		out[i] = x.wall
+		if cpu {
+			out[i] = x.cpu
+		}
 	}
-	n, err := strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("du printed %q", out)
-	}
-	return d, n, nil
+	return out
 }
+
+func median(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	if len(d)%2 == 1 {
+		return d[len(d)/2]
+	}
+	return (d[len(d)/2-1] + d[len(d)/2]) / 2
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
 
 // comparePeakMemory prints the walker's peak memory, from a child that
 // does one walk and nothing else: its VmHWM, which starts afresh at exec
@@ -206,17 +241,27 @@ func peakRSS() string {
 	return "unknown"
 }
 
-// measureOnce sizes root once and prints the Go heap figures.
-func measureOnce(root string, workers int) int {
-	u, _, err := fsutil.Size(context.Background(), root, fsutil.Options{Workers: workers})
+// measureOnce sizes root once and prints the byte count, then (unless
+// quiet) the Go heap figures. Any unreadable path fails it, since the
+// sizes would then not compare with du's.
+func measureOnce(root string, workers int, quiet bool) int {
+	u, res, err := fsutil.Size(context.Background(), root, fsutil.Options{Workers: workers})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if res.ErrorCount > 0 {
+		fmt.Fprintf(os.Stderr, "walker met %d errors, first: %v\n", res.ErrorCount, res.Errors[0])
+		return 1
+	}
+	if quiet {
+		fmt.Println(u.Bytes)
+		return 0
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("%d files, %d folders; peak RSS %s; Go heap obtained from the OS %s, allocated in total %s in %d allocations\n",
-		u.Files, u.Dirs, peakRSS(), fsutil.FormatBytes(int64(ms.HeapSys)),
+	fmt.Printf("%d bytes, %d files, %d folders; peak RSS %s; Go heap obtained from the OS %s, allocated in total %s in %d allocations\n",
+		u.Bytes, u.Files, u.Dirs, peakRSS(), fsutil.FormatBytes(int64(ms.HeapSys)),
 		fsutil.FormatBytes(int64(ms.TotalAlloc)), ms.Mallocs)
 	return 0
 }

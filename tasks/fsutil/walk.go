@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sourcegraph/conc/panics"
 	"golang.org/x/sync/errgroup"
@@ -109,12 +110,18 @@ type Result struct {
 // Walk fails only when the root itself cannot be read (or is not a
 // directory: then it is visited alone) or ctx ends; every other problem is
 // collected in the Result and the walk goes on. Cost: one open and one
-// getdents pass per directory, one fstatat per admitted entry and one
-// statx more per directory (to see a mount point); at most Workers
-// directories are open at once.
+// getdents pass per directory, one fstatat per admitted entry, relative to
+// its directory's handle (a statx for a directory: it also tells a mount
+// point); at most Workers directories are open at once.
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
+	return walk(ctx, root, opt, visit, nil)
+}
+
+// walk is Walk; with a tally, the non-directories go to it and not to
+// visit.
+func walk(ctx context.Context, root string, opt Options, visit func(e *Entry), t *tally) (Result, error) {
 	root = filepath.Clean(root)
-	w := &walker{ctx: ctx, opt: opt, visit: visit, maxErrors: opt.MaxErrors}
+	w := &walker{ctx: ctx, opt: opt, visit: visit, maxErrors: opt.MaxErrors, tally: t}
 	if w.maxErrors <= 0 {
 		w.maxErrors = DefaultMaxErrors
 	}
@@ -151,6 +158,9 @@ type walker struct {
 	rootDev   uint64
 	maxErrors int
 	mounts    mountTable
+	// tally, when set, takes every non-directory straight from its stat
+	// without making an Entry or visiting it: Size's fast path (size.go).
+	tally *tally
 
 	mu      sync.Mutex
 	res     Result
@@ -233,7 +243,7 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 		prefix = d.Path
 	}
 	var subdirs []*Entry
-	var files int64
+	var files, bytes int64
 	depth := d.Depth + 1
 	for {
 		n, err := unix.Getdents(fd, buf)
@@ -253,12 +263,36 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 				break
 			}
 			off += next
-			if name == "" || name == "." || name == ".." {
+			if len(name) == 0 || isDots(name) {
 				continue
 			}
-			e := &Entry{Path: prefix + name, Name: name, Depth: depth, Type: typ}
+			if w.tally != nil && (!known || typ != fs.ModeDir) {
+				// Size's fast path: one lstat into a reused Stat_t,
+				// the name passed straight from the listing; nothing
+				// is allocated unless the entry turns out to be a
+				// directory or cannot be stat'ed.
+				var st unix.Stat_t
+				if err := fstatatListed(fd, name, &st); err != nil {
+					w.fail(&fs.PathError{Op: "lstat", Path: prefix + string(name), Err: err})
+					continue
+				}
+				if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+					files++
+					bytes += w.tally.add(&st)
+					continue
+				}
+				e := &Entry{Path: prefix + string(name), Depth: depth}
+				e.Name = e.Path[len(prefix):]
+				fillEntry(e, &st)
+				if w.enters(fd, e.Name, e) {
+					subdirs = append(subdirs, e)
+				}
+				continue
+			}
+			e := &Entry{Path: prefix + string(name), Depth: depth, Type: typ}
+			e.Name = e.Path[len(prefix):]
 			switch {
-			case !w.admit(fd, e, known):
+			case !w.admit(fd, e, name, known):
 			case e.IsDir():
 				subdirs = append(subdirs, e)
 			default:
@@ -266,6 +300,9 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 				w.visit(e)
 			}
 		}
+	}
+	if w.tally != nil {
+		w.tally.bytes.Add(bytes)
 	}
 	w.mu.Lock()
 	w.res.Files += files
@@ -278,13 +315,14 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 // an entry the filter rejects, one that cannot be stat'ed (recorded), and
 // a folder the walk may not enter (enters). known says whether the listing
 // gave e's type; if not, it is stat'ed before the filter, which needs it.
-func (w *walker) admit(fd int, e *Entry, known bool) bool {
-	name := e.Name // as listed, whatever the filter does with e
+// name is e's name as listed (in the getdents buffer, whatever the filter
+// does with e).
+func (w *walker) admit(fd int, e *Entry, name []byte, known bool) bool {
 	var st unix.Stat_t
 	if !known {
 		// The file system does not say the type in the listing
 		// (DT_UNKNOWN): stat first, the filter needs it.
-		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := fstatatListed(fd, name, &st); err != nil {
 			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
 			return false
 		}
@@ -293,14 +331,54 @@ func (w *walker) admit(fd int, e *Entry, known bool) bool {
 	if w.opt.Filter != nil && !w.opt.Filter(e) {
 		return false
 	}
+	if known && e.IsDir() {
+		return w.admitDir(fd, e, name)
+	}
 	if known {
-		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := fstatatListed(fd, name, &st); err != nil {
 			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
 			return false
 		}
 	}
 	fillEntry(e, &st)
-	return !e.IsDir() || w.enters(fd, name, e)
+	return !e.IsDir() || w.enters(fd, string(name), e)
+}
+
+// admitDir fills e, listed as a folder named name in the directory fd,
+// and decides whether the walk enters it, with one statx that also says
+// whether it is a mount point (instead of an fstatat and then a statx).
+// Where statx does not give all that, it is done the other way.
+func (w *walker) admitDir(fd int, e *Entry, name []byte) bool {
+	const need = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_NLINK | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME
+	var stx unix.Statx_t
+	err := statxListed(fd, name, need, &stx)
+	if err == unix.ENOSYS || err == nil && (stx.Mask&need != need || stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0) {
+		var st unix.Stat_t
+		if err := fstatatListed(fd, name, &st); err != nil {
+			w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+			return false
+		}
+		fillEntry(e, &st)
+		return !e.IsDir() || w.enters(fd, string(name), e)
+	}
+	if err != nil {
+		w.fail(&fs.PathError{Op: "lstat", Path: e.Path, Err: err})
+		return false
+	}
+	e.Type = typeBits(uint32(stx.Mode))
+	e.Size = int64(stx.Size)
+	e.ModTime = time.Unix(stx.Mtime.Sec, int64(stx.Mtime.Nsec))
+	e.Dev = unix.Mkdev(stx.Dev_major, stx.Dev_minor) // as stat encodes st_dev
+	e.Ino = stx.Ino
+	e.Nlink = uint64(stx.Nlink)
+	if !e.IsDir() || w.opt.CrossDevices {
+		return true // no longer a folder (replaced since the listing): a file now
+	}
+	if e.Dev != w.rootDev || stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		w.recordMount(e)
+		return false
+	}
+	return true
 }
 
 // enters reports whether the walk may go into the folder e, listed as name
@@ -321,12 +399,17 @@ func (w *walker) enters(fd int, name string, e *Entry) bool {
 		}
 	}
 	if mount {
-		w.mu.Lock()
-		w.res.Mounts = append(w.res.Mounts, e.Path)
-		w.mu.Unlock()
+		w.recordMount(e)
 		return false
 	}
 	return true
+}
+
+// recordMount notes the mount point e, not entered.
+func (w *walker) recordMount(e *Entry) {
+	w.mu.Lock()
+	w.res.Mounts = append(w.res.Mounts, e.Path)
+	w.mu.Unlock()
 }
 
 // direntBufs holds getdents buffers: large ones mean few system calls for
@@ -334,24 +417,27 @@ func (w *walker) enters(fd int, name string, e *Entry) bool {
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // parseDirent reads one linux_dirent64 record at the start of b: its
-// name, its type when the file system gives it, and the record's length
-// (0 when b is too short).
-func parseDirent(b []byte) (name string, typ fs.FileMode, known bool, reclen int) {
+// name (in b, followed there by its NUL, which fstatatListed relies on;
+// empty for a record without one), its type when the file system gives
+// it, and the record's length (0 when b is too short).
+func parseDirent(b []byte) (name []byte, typ fs.FileMode, known bool, reclen int) {
 	const nameOff = 19 // d_ino (8), d_off (8), d_reclen (2), d_type (1)
 	if len(b) < nameOff {
-		return "", 0, false, 0
+		return nil, 0, false, 0
 	}
 	reclen = int(binary.NativeEndian.Uint16(b[16:18]))
 	if reclen < nameOff || reclen > len(b) {
-		return "", 0, false, 0
+		return nil, 0, false, 0
 	}
 	if binary.NativeEndian.Uint64(b[0:8]) == 0 {
-		return "", 0, false, reclen // a deleted entry
+		return nil, 0, false, reclen // a deleted entry
 	}
 	raw := b[nameOff:reclen]
-	if i := bytes.IndexByte(raw, 0); i >= 0 {
-		raw = raw[:i]
+	i := bytes.IndexByte(raw, 0)
+	if i < 0 {
+		return nil, 0, false, reclen // no terminated name: not a record to trust
 	}
+	raw = raw[:i]
 	known = true
 	switch b[18] {
 	case unix.DT_REG:
@@ -370,7 +456,38 @@ func parseDirent(b []byte) (name string, typ fs.FileMode, known bool, reclen int
 	default:
 		known = false
 	}
-	return string(raw), typ, known, reclen
+	return raw, typ, known, reclen
+}
+
+// statxListed is statx(dirfd, name, AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT,
+// mask, stx) for a name as parseDirent returns it (see fstatatListed).
+func statxListed(dirfd int, name []byte, mask int, stx *unix.Statx_t) error {
+	p := unsafe.Pointer(unsafe.SliceData(name))
+	_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(p), unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, uintptr(mask), uintptr(unsafe.Pointer(stx)), 0)
+	runtime.KeepAlive(name)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// isDots reports whether name is "." or "..".
+func isDots(name []byte) bool {
+	return name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.')
+}
+
+// fstatatListed is fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) for a
+// name as parseDirent returns it: the NUL that ends it in the getdents
+// buffer is passed along, so the name is not copied into a new C string
+// for every entry (unix.Fstatat would).
+func fstatatListed(dirfd int, name []byte, st *unix.Stat_t) error {
+	p := unsafe.Pointer(unsafe.SliceData(name))
+	_, _, errno := unix.Syscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd), uintptr(p), uintptr(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
+	runtime.KeepAlive(name)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 func entryFrom(path, name string, depth int, st *unix.Stat_t) *Entry {

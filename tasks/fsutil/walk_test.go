@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
@@ -255,4 +257,35 @@ func TestWalkHandsAPanicBackToTheCaller(t *testing.T) {
 		}
 	})
 	t.Fatal("Walk returned")
+}
+
+// TestWalkEntriesAreTheirLstat: every entry carries its own lstat — a
+// folder's comes from the statx that also tells a mount point, a file's
+// from an fstatat on the listed name — so Listed() identities and sizes
+// are what a later lstat of the path sees.
+func TestWalkEntriesAreTheirLstat(t *testing.T) {
+	root := t.TempDir()
+	mixedTree(t, root)
+	var mu sync.Mutex
+	seen := 0
+	_, err := Walk(context.Background(), root, Options{}, func(e *Entry) {
+		var st unix.Stat_t
+		if err := unix.Lstat(e.Path, &st); err != nil {
+			t.Error(err)
+			return
+		}
+		want := entryFrom(e.Path, filepath.Base(e.Path), e.Depth, &st)
+		if *e != *want {
+			t.Errorf("%s: walked %+v, lstat %+v", e.Path, *e, *want)
+		}
+		mu.Lock()
+		seen++
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 300 {
+		t.Fatalf("visited %d entries", seen)
+	}
 }
