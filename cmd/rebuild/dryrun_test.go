@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,39 +10,6 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
 )
-
-// links is every symbolic link under dirs with its target, and the bytes
-// of each file in files: what a dry run must leave as it found it.
-func links(t *testing.T, files []string, dirs ...string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[f] = string(b)
-	}
-	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				target, err := os.Readlink(p)
-				if err != nil {
-					return err
-				}
-				m[p] = "→ " + target
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
-}
 
 // rebuild --dry-run on the sandbox host with a changed input says which
 // input would change and what would be built, and that the new system is
@@ -56,8 +22,11 @@ func TestNixOSDryRunSaysWhatWouldBeBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := func() map[string]string {
-		return links(t, []string{filepath.Join(n.Flake, "flake.lock")},
-			filepath.Dir(n.Profile), filepath.Join(n.State, "gcroots"), filepath.Dir(n.CurrentSystem))
+		m, err := n.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
 	before := snap()
 

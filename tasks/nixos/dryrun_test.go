@@ -2,7 +2,6 @@ package nixos
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,35 +11,12 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
-// snapshot is what a dry run must leave as it found it: the lock file's
-// bytes, and every link under the profiles, the GC roots and the
-// current/booted system links, with its target.
+// snapshot is what a dry run must leave as it found it (Sandbox.Snapshot).
 func snapshot(t *testing.T, w *world) map[string]string {
 	t.Helper()
-	s := w.s
-	m := map[string]string{}
-	lock, err := os.ReadFile(filepath.Join(s.Flake, "flake.lock"))
+	m, err := w.s.Snapshot()
 	if err != nil {
 		t.Fatal(err)
-	}
-	m["flake.lock"] = string(lock)
-	for _, dir := range []string{filepath.Dir(s.Profile), filepath.Join(s.State, "gcroots"), filepath.Dir(s.CurrentSystem)} {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				target, err := os.Readlink(p)
-				if err != nil {
-					return err
-				}
-				m[p] = "→ " + target
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	return m
 }
