@@ -4,13 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"unicode/utf8"
 
+	"github.com/rebuild-nixos/rebuild/internal/golden"
 	"github.com/rebuild-nixos/rebuild/internal/table"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
@@ -64,14 +63,7 @@ func TestCleanupPlanFitsTheTerminal(t *testing.T) {
 		fr.WriteString(strings.TrimRight("  "+l, " ") + "\n")
 	}
 	got := fr.String()
-	for i, l := range strings.Split(got, "\n") {
-		if n := utf8.RuneCountInString(l); n > 79 {
-			t.Errorf("line %d is %d columns wide:\n%s", i+1, n, l)
-		}
-	}
-	if n := strings.Count(got, "\n"); n > 24 {
-		t.Errorf("%d lines: more than the screen", n)
-	}
+	golden.Frame(t, filepath.Join("testdata", "cleanup-plan-80x24.golden"), got, 80, 24, *update, "-update")
 	if !strings.Contains(got, "(all in the log)") || !strings.Contains(got, "total: 37 items to go") {
 		t.Errorf("not shortened, or the total is lost:\n%s", got)
 	}
@@ -81,19 +73,6 @@ func TestCleanupPlanFitsTheTerminal(t *testing.T) {
 	}
 	if !strings.Contains(all, "very-long-configuration-file-name-37.nix.backup-20250101-000000") {
 		t.Error("the log does not have the whole plan")
-	}
-	path := filepath.Join("testdata", "cleanup-plan-80x24.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("the frame differs from %s (go test -update rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
 	}
 	// Laid out for no width, it is the table as it was: as wide as its cells.
 	if full := tasks.CleanupTable([]tasks.CleanupPlan{caches}); strings.Contains(full, "…") || !strings.Contains(full, "some-tool-with-a-long-name-13/and/a/deep/cache/folder") {

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/rebuild-nixos/rebuild/internal/golden"
 )
 
 var updateScreen = flag.Bool("update-screen", false, "rewrite the golden frames in testdata/screen")
@@ -28,30 +28,12 @@ func TestListFitsTheTerminal(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errw.String())
 	}
 	got := out.String()
-	for i, l := range strings.Split(got, "\n") {
-		if n := utf8.RuneCountInString(l); n > 79 {
-			t.Errorf("line %d is %d columns wide:\n%s", i+1, n, l)
-		}
-	}
+	golden.Frame(t, filepath.Join("testdata", "screen", "list-80.golden"), got, 80, 0, *updateScreen, "-update-screen")
 	for _, name := range []string{"learn-cross-project", "my-own-check-with-a-long-name", "learn-instructions"} {
 		if !strings.Contains(got, " "+name+" ") {
 			t.Errorf("the task name %s is not whole:\n%s", name, got)
 		}
 	}
-	path := filepath.Join("testdata", "screen", "list-80.golden")
-	if *updateScreen {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("the frame differs from %s (go test -update-screen rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
-	}
-
 	// Piped: one line a task, the AFTER list whole.
 	out.Reset()
 	sys.IO.SetStdoutTTY(false)

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
+	"github.com/rebuild-nixos/rebuild/internal/golden"
 	"github.com/rebuild-nixos/rebuild/internal/table"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
@@ -36,27 +36,7 @@ func frame(text string) string {
 
 func checkFrame(t *testing.T, name, got string) {
 	t.Helper()
-	for i, l := range strings.Split(got, "\n") {
-		if n := utf8.RuneCountInString(l); n > 79 {
-			t.Errorf("%s: line %d is %d columns wide:\n%s", name, i+1, n, l)
-		}
-	}
-	if lines := strings.Count(got, "\n"); lines > 24 {
-		t.Errorf("%s: %d lines, more than the screen", name, lines)
-	}
-	path := filepath.Join("testdata", "screen", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("%s: frame differs from %s (go test -update rewrites it):\n--- got\n%s--- want\n%s", name, path, got, want)
-	}
+	golden.Frame(t, filepath.Join("testdata", "screen", name+".golden"), got, 80, 24, *update, "-update")
 }
 
 // printed is what a dry run shows: the table, then the list of what
