@@ -16,6 +16,10 @@ import (
 // errTimedOut is the cause of a task context that hit the task's timeout.
 var errTimedOut = errors.New("timed out")
 
+// emptyLog is a log writer that can tell it was never written to: it made
+// no file, so the Result names none.
+type emptyLog interface{ Empty() bool }
+
 // runOne runs a single task with its log, timeout and panic catching. It
 // runs on the task's own goroutine and touches nothing of the walker's.
 func (r *Run) runOne(ctx context.Context, t *task) *Result {
@@ -29,7 +33,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 			res.Reason = firstLine(res.Err)
 			return res
 		}
-		defer w.Close()
+		defer closeLog(w, res)
 		logw, res.LogPath = w, path
 	}
 	// The tail sees every byte but looks only at the lines it keeps.
@@ -73,6 +77,17 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		res.Tail = last.Lines()
 	}
 	return res
+}
+
+// closeLog closes a task's log once res is complete: a failure to write it
+// is a warning of the task's, and a log never written to is no file.
+func closeLog(w io.WriteCloser, res *Result) {
+	if err := w.Close(); err != nil {
+		res.Report.Warnings = append(res.Report.Warnings, fmt.Sprintf("its log %s: %v", res.LogPath, err))
+	}
+	if e, ok := w.(emptyLog); ok && e.Empty() {
+		res.LogPath = ""
+	}
 }
 
 // newEnv builds t's environment: the walker's part here, the caller's
