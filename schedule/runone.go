@@ -9,7 +9,6 @@ import (
 
 	"github.com/sourcegraph/conc/panics"
 
-	"github.com/rebuild-nixos/rebuild/internal/tail"
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
@@ -23,8 +22,8 @@ type emptyLog interface{ Empty() bool }
 // runOne runs a single task with its log, timeout and panic catching. It
 // runs on the task's own goroutine and touches nothing of the walker's.
 func (r *Run) runOne(ctx context.Context, t *task) *Result {
-	res := &Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
-	last := tail.New(r.opts.TailLines)
+	res := &t.result
+	*res = Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
 	var logw io.Writer = io.Discard
 	if r.opts.Logs != nil {
 		w, path, err := r.opts.Logs(t.name)
@@ -37,9 +36,10 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		logw, res.LogPath = w, path
 	}
 	// The tail sees every byte but looks only at the lines it keeps.
-	log := io.MultiWriter(logw, last)
+	t.out = output{log: logw, lines: r.opts.TailLines}
+	log := &t.out
 
-	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: r.opts.Estimate(t.name),
+	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: t.eta,
 		Critical: t.spec.Critical, Phase: t.spec.Phase, LogPath: res.LogPath})
 
 	env := r.newEnv(t, log)
@@ -73,8 +73,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		r.gateFailed(ctx, t, env, res, log)
 	}
 	if res.State == Failed {
-		last.Flush()
-		res.Tail = last.Lines()
+		res.Tail = t.out.lastLines()
 	}
 	return res
 }
