@@ -5,6 +5,7 @@
 //
 //	go run ./bench                 # the 14-phase shape and random DAGs
 //	go run ./bench -total 20s -build 0.6 -jobs 4 -sizes 1000,10000
+//	go run ./bench -spawn 1000     # a DAG of `run = "/bin/true"` tasks vs make -j4
 package main
 
 import (
@@ -28,7 +29,16 @@ func main() {
 	jobs := flag.Int("jobs", max(4, runtime.NumCPU()), "concurrency slots")
 	sizes := flag.String("sizes", "1000,10000", "random DAG sizes")
 	seed := flag.Uint64("seed", 1, "random seed")
+	spawn := flag.Int("spawn", 0, "instead: a random DAG of this many user tasks running /bin/true, with their logs, beside make -j and the serial spawn floor")
 	flag.Parse()
+
+	if *spawn > 0 {
+		if err := spawnBench(*spawn, *seed, *jobs); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	fmt.Printf("%-26s %6s %10s %10s %10s %9s %13s\n", "graph", "tasks", "makespan", "crit.path", "seq.sum", "mk÷cp", "(mk−cp)/task")
 	specs := phaseShape(*total, *build)

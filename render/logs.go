@@ -154,30 +154,49 @@ func (l *Logs) Cuts() []Cut {
 // Dir is this run's log directory.
 func (l *Logs) Dir() string { return l.dir }
 
-// Open creates <task>.log and returns a writer to it that also copies each
-// line, prefixed "[task] ", to run.log (and verbose), and the file's path.
-// It fits schedule.LogOpener. Close the writer when the task is done; a
-// last line without a newline is passed on then.
+// Open returns a writer to <task>.log that also copies each line,
+// prefixed "[task] ", to run.log (and verbose), and the file's path. It
+// fits schedule.LogOpener. The file is created at the first write: a task
+// that prints nothing leaves no file (Empty says so). Close the writer
+// when the task is done; a last line without a newline is passed on then.
 func (l *Logs) Open(task string) (io.WriteCloser, string, error) {
 	if task == "" || task == "run" || task == "." || task == ".." || strings.ContainsAny(task, `/\`+"\x00") {
 		return nil, "", fmt.Errorf("logs: %q cannot be a log file name", task)
-	}
-	path := filepath.Join(l.dir, task+".log")
-	f, err := l.runDir.OpenFile(task+".log", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, "", fmt.Errorf("logs: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, "", fmt.Errorf("logs: %w", err)
 	}
 	l.mu.Lock()
 	capped := l.max
 	l.mu.Unlock()
 	prefix := "[" + task + "] "
-	return &taskLog{f: f, l: l, task: task, prefix: prefix, line: make([]byte, 0, len(prefix)+512),
-		pos: st.Size(), max: capped, runStop: -1}, path, nil
+	return &taskLog{l: l, task: task, prefix: prefix, max: capped, runStop: -1}, filepath.Join(l.dir, task+".log"), nil
+}
+
+// create opens <task>.log on the first write; a file already there (the
+// same task logged twice in a run) is written on after its end.
+func (t *taskLog) create() error {
+	if t.f != nil || t.openErr != nil {
+		return t.openErr
+	}
+	f, err := t.l.runDir.OpenFile(t.task+".log", os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err != nil {
+			f.Close()
+		} else {
+			t.f, t.pos = f, st.Size()
+		}
+	}
+	if err != nil {
+		t.openErr = fmt.Errorf("logs: %w", err)
+	}
+	t.line = make([]byte, 0, len(t.prefix)+512)
+	return t.openErr
+}
+
+// Empty reports whether nothing was written: no file was created.
+func (t *taskLog) Empty() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.f == nil && t.openErr == nil
 }
 
 // line writes whole prefixed lines (each ending in '\n') to run.log in one
@@ -263,14 +282,15 @@ func (l *Logs) Prune() error {
 // of it; Close then passes on its last lines, up to max/2 bytes, with a
 // line saying what run.log leaves out.
 type taskLog struct {
-	mu     sync.Mutex
-	f      *os.File
-	l      *Logs
-	task   string
-	prefix string
-	line   []byte // prefix + the current line so far, at most maxLogLine of it
-	batch  []byte // whole prefixed lines not yet passed to run.log
-	closed bool
+	mu      sync.Mutex
+	f       *os.File // nil until the first write (create)
+	openErr error    // why create failed; later writes only go to run.log
+	l       *Logs
+	task    string
+	prefix  string
+	line    []byte // prefix + the current line so far, at most maxLogLine of it
+	batch   []byte // whole prefixed lines not yet passed to run.log
+	closed  bool
 
 	pos     int64 // where the next byte of the head goes
 	max     int64 // the cap; 0 = none
@@ -301,7 +321,16 @@ func (t *taskLog) Write(p []byte) (int, error) {
 		return 0, os.ErrClosed
 	}
 	n := len(p)
+	if n == 0 {
+		return 0, nil
+	}
 	t.total += int64(n)
+	if t.create() != nil {
+		// No file: run.log still gets the lines, and Close reports why
+		// (an error here would keep the bytes from the writers after us).
+		t.split(p)
+		return n, nil
+	}
 	var err error
 	if t.max > 0 && !t.cutting && t.pos+int64(len(p)) > t.max {
 		k := max(t.max-t.pos, 0)
@@ -450,6 +479,12 @@ func (t *taskLog) Close() error {
 		return nil
 	}
 	t.closed = true
+	if t.f == nil {
+		// Nothing was written (no file, nothing to pass on), or the file
+		// could not be created and only run.log has the lines.
+		t.endLine()
+		return t.openErr
+	}
 	var err error
 	if t.cutting {
 		err = t.finishCut()

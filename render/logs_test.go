@@ -2,6 +2,7 @@ package render
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -402,5 +403,41 @@ func TestLogsRunLogShareCappedInItsOwnBytes(t *testing.T) {
 	if len(runLog) > 1300 || !strings.Contains(runLog, "left out of run.log here (log_max = 1000 B); loud.log has all of it]") ||
 		!strings.HasPrefix(runLog, "[loud] y\n") || !strings.HasSuffix(runLog, "[loud] y\n[loud] last\n") {
 		t.Errorf("run.log (%d bytes):\n%s", len(runLog), runLog)
+	}
+}
+
+// A task that prints nothing costs no file; one that prints gets its log
+// on the first write.
+func TestTaskLogIsCreatedAtFirstWrite(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), "20261125-171502.123", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	silent, spath, err := l.Open("silent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loud, lpath, err := l.Open("loud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lpath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("loud.log exists before its first write: %v", err)
+	}
+	fmt.Fprint(loud, "hello")
+	for _, w := range []io.WriteCloser{silent, loud} {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(spath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("silent.log: %v, want no file", err)
+	}
+	if !silent.(interface{ Empty() bool }).Empty() || loud.(interface{ Empty() bool }).Empty() {
+		t.Error("Empty: want silent true, loud false")
+	}
+	if b, err := os.ReadFile(lpath); err != nil || string(b) != "hello" {
+		t.Errorf("loud.log = %q, %v", b, err)
 	}
 }

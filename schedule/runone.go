@@ -9,18 +9,21 @@ import (
 
 	"github.com/sourcegraph/conc/panics"
 
-	"github.com/rebuild-nixos/rebuild/internal/tail"
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // errTimedOut is the cause of a task context that hit the task's timeout.
 var errTimedOut = errors.New("timed out")
 
+// emptyLog is a log writer that can tell it was never written to: it made
+// no file, so the Result names none.
+type emptyLog interface{ Empty() bool }
+
 // runOne runs a single task with its log, timeout and panic catching. It
 // runs on the task's own goroutine and touches nothing of the walker's.
 func (r *Run) runOne(ctx context.Context, t *task) *Result {
-	res := &Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
-	last := tail.New(r.opts.TailLines)
+	res := &t.result
+	*res = Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
 	var logw io.Writer = io.Discard
 	if r.opts.Logs != nil {
 		w, path, err := r.opts.Logs(t.name)
@@ -29,13 +32,14 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 			res.Reason = firstLine(res.Err)
 			return res
 		}
-		defer w.Close()
+		defer closeLog(w, res)
 		logw, res.LogPath = w, path
 	}
 	// The tail sees every byte but looks only at the lines it keeps.
-	log := io.MultiWriter(logw, last)
+	t.out = output{log: logw, lines: r.opts.TailLines}
+	log := &t.out
 
-	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: r.opts.Estimate(t.name),
+	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: t.eta,
 		Critical: t.spec.Critical, Phase: t.spec.Phase, LogPath: res.LogPath})
 
 	env := r.newEnv(t, log)
@@ -69,10 +73,20 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		r.gateFailed(ctx, t, env, res, log)
 	}
 	if res.State == Failed {
-		last.Flush()
-		res.Tail = last.Lines()
+		res.Tail = t.out.lastLines()
 	}
 	return res
+}
+
+// closeLog closes a task's log once res is complete: a failure to write it
+// is a warning of the task's, and a log never written to is no file.
+func closeLog(w io.WriteCloser, res *Result) {
+	if err := w.Close(); err != nil {
+		res.Report.Warnings = append(res.Report.Warnings, fmt.Sprintf("its log %s: %v", res.LogPath, err))
+	}
+	if e, ok := w.(emptyLog); ok && e.Empty() {
+		res.LogPath = ""
+	}
 }
 
 // newEnv builds t's environment: the walker's part here, the caller's

@@ -12,17 +12,34 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
-// task is the walker's bookkeeping for one node.
+// task is the walker's bookkeeping for one node. The walker finds a
+// task's neighbours through prereqs and deps, resolved once from the graph:
+// the hot path looks up no names.
 type task struct {
 	name      string
 	spec      tasks.Spec
 	index     int           // position in topological order
+	eta       time.Duration // Options.Estimate of this task, asked once
 	prio      time.Duration // longest remaining path, this task included
 	waitingOn int           // prerequisites not yet final
 	state     State
 	resources []string
-	wantsTTY  bool               // resources has tasks.ResourceTTY
-	cancel    context.CancelFunc // set when started (and only then); ends this task's context
+	wantsTTY  bool // resources has tasks.ResourceTTY
+	started   bool // it was started (and so ran, or was canceled running)
+	prereqs   []prereq
+	deps      []*task // needs- and after-dependents, in Order
+	res       *Result // set when final
+
+	// The task's own goroutine uses these while it runs: they live here
+	// so that a task costs no allocations of its own.
+	result Result
+	out    output
+}
+
+// prereq is an edge into a task.
+type prereq struct {
+	t     *task
+	needs bool // a needs-edge, not an after-edge
 }
 
 // finished is a task's Result on its way from the task's goroutine back to
@@ -40,8 +57,10 @@ type walker struct {
 	// sum is the outcome: a task's Result goes into it when it becomes
 	// final, never earlier.
 	sum *Summary
-	// all holds every node of the graph by name; built once.
-	all map[string]*task
+	// tasks holds every node of the graph in Order; all finds them by
+	// name. Both are built once.
+	tasks []task
+	all   map[string]*task
 	// runnable holds the ready tasks not yet started, best first (see
 	// before): a task is in it exactly while its state is Waiting.
 	runnable queue
@@ -49,9 +68,6 @@ type walker struct {
 	// rank: only the lowest rank may take it, so questions come in the
 	// phase order.
 	waitingTTY ttyWaiters
-	// running holds the started tasks until their Result arrives on done:
-	// they are what an abort cancels.
-	running map[string]*task
 	// held maps a resource to the running task holding it, from the start
 	// until the Result arrives.
 	held map[string]string
@@ -69,13 +85,18 @@ type walker struct {
 	// a task that holds interrupts is running.
 	interrupts int
 
-	// ctx is the parent of every task's context; cancel (deferred by
-	// Execute) ends what is left of them.
+	// ctx is every running task's context: an abort cancels it (nothing
+	// starts after an abort), and Execute's deferred cancel ends what is
+	// left.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// done is the one field task goroutines touch: each sends its Result
-	// here. wg waits for those goroutines (it catches their panics too).
+	// Tasks run on workers, started as slots fill and reused: work hands
+	// a task to an idle one, done brings its Result back (the one field
+	// workers touch). idle counts workers whose Result was collected. wg
+	// waits for the workers (it catches their panics too).
+	work chan *task
 	done chan finished
+	idle int
 	wg   conc.WaitGroup
 }
 
@@ -84,8 +105,8 @@ type walker struct {
 func (r *Run) Execute(ctx context.Context) *Summary {
 	w := r.newWalker()
 	defer w.cancel()
-	for _, n := range w.sum.Order {
-		if t := w.all[n]; t.waitingOn == 0 && t.state == Pending {
+	for i := range w.tasks {
+		if t := &w.tasks[i]; t.waitingOn == 0 && t.state == Pending {
 			w.ready(t)
 		}
 	}
@@ -109,45 +130,86 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 		}
 		w.dispatch()
 	}
+	close(w.work)
 	w.wg.Wait()
 	w.sum.Wall = r.opts.Now().Sub(w.sum.Start)
-	w.sum.CriticalPath = measuredPath(r.g, w.sum, func(n string) bool { return w.all[n].cancel != nil })
+	w.sum.CriticalPath = measuredPath(r.g, w.sum, func(n string) bool { return w.all[n].started })
 	return w.sum
 }
 
 func (r *Run) newWalker() *walker {
 	start := r.opts.Now()
 	order := r.g.Order()
-	prio := r.g.LongestToEnd(r.opts.Estimate)
 	w := &walker{
 		r:          r,
 		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start},
+		tasks:      make([]task, len(order)),
 		all:        make(map[string]*task, len(order)),
 		waitingTTY: ttyWaiters{},
-		running:    map[string]*task{},
 		held:       map[string]string{},
 		free:       r.opts.Jobs,
 		remaining:  len(order),
+		work:       make(chan *task),
 		done:       make(chan finished),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	// One allocation for all the nodes: a big graph is walked often (the
-	// benchmark's cost per task is mostly here).
-	ts := make([]task, len(order))
 	for i, n := range order {
-		t := &ts[i]
-		*t = task{name: n, spec: r.specs[n], index: i, prio: prio[n], state: Pending}
-		t.waitingOn = len(r.g.Prereqs(n))
+		t := &w.tasks[i]
+		*t = task{name: n, spec: r.specs[n], index: i, eta: r.opts.Estimate(n), state: Pending}
 		t.resources = t.spec.AllResources()
 		t.wantsTTY = slices.Contains(t.resources, tasks.ResourceTTY)
 		w.all[n] = t
 	}
+	w.link()
+	// The longest remaining path, as dag's LongestToEnd has it, on the
+	// links: dependents come later in Order.
+	for i := len(w.tasks) - 1; i >= 0; i-- {
+		t := &w.tasks[i]
+		var rest time.Duration
+		for _, d := range t.deps {
+			rest = max(rest, d.prio)
+		}
+		t.prio = t.eta + rest
+	}
 	return w
+}
+
+// link resolves the graph's edges into the tasks' prereqs and deps, with a
+// few allocations for the whole graph. Edges come sorted by the Order
+// index of To, then of From: each task's prereqs are one run of them, in
+// the order of Prereqs, and appending dependents in that order gives
+// Dependents' order.
+func (w *walker) link() {
+	edges := w.r.g.Edges()
+	in := make([]prereq, len(edges))
+	outs := make([]int, len(w.tasks))
+	for k, e := range edges {
+		p := w.all[e.From]
+		in[k] = prereq{t: p, needs: e.Kind == dag.Needs}
+		outs[p.index]++
+	}
+	deps := make([]*task, len(edges))
+	off := 0
+	for i := range w.tasks {
+		n := outs[i]
+		w.tasks[i].deps, off = deps[off:off:off+n], off+n
+	}
+	for k := 0; k < len(edges); {
+		to := w.all[edges[k].To]
+		j := k
+		for j < len(edges) && edges[j].To == to.name {
+			j++
+		}
+		to.prereqs, to.waitingOn = in[k:j:j], j-k
+		for ; k < j; k++ {
+			in[k].t.deps = append(in[k].t.deps, to)
+		}
+	}
 }
 
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
-	t.state = res.State
+	t.state, t.res = res.State, res
 	w.sum.Results[t.name] = res
 	w.remaining--
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
@@ -169,9 +231,8 @@ func (w *walker) abort(reason string) {
 	}
 	w.aborting = true
 	w.abortReason = reason
-	for _, t := range w.running {
-		t.cancel()
-	}
+	w.cancel() // every running task's context
+
 }
 
 // ready is called once every prerequisite of t is final: t either ends at
@@ -200,9 +261,9 @@ func (w *walker) ready(t *task) {
 // its own needs-dependents: declining activate skips accept, and through
 // it generations, commit and push.
 func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) {
-	for _, e := range w.r.g.Prereqs(t.name) {
-		p := w.all[e.From]
-		if e.Kind != dag.Needs {
+	for _, e := range t.prereqs {
+		p := e.t
+		if !e.needs {
 			continue
 		}
 		// After an abort, only a failure upstream is a reason of its
@@ -213,7 +274,7 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 			}
 			continue
 		}
-		if r := w.sum.Results[p.name]; r != nil && r.Carry != "" {
+		if r := p.res; r != nil && r.Carry != "" {
 			return Skipped, r.Carry, true, true
 		}
 		if p.state == RolledBack && w.sum.RolledBack != nil {
@@ -242,8 +303,7 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 
 // release tells t's dependents that t is final.
 func (w *walker) release(t *task) {
-	for _, e := range w.r.g.Dependents(t.name) {
-		d := w.all[e.To]
+	for _, d := range t.deps {
 		d.waitingOn--
 		if d.waitingOn == 0 && d.state == Pending {
 			w.ready(d)
@@ -312,21 +372,26 @@ func (w *walker) start(t *task) {
 	for _, res := range t.resources {
 		w.held[res] = t.name
 	}
-	t.state = Running
-	tctx, cancel := context.WithCancel(w.ctx)
-	t.cancel = cancel
-	w.running[t.name] = t
-	w.wg.Go(func() {
-		res := w.r.runOne(tctx, t)
-		cancel()
-		w.done <- finished{t: t, res: res}
-	})
+	t.state, t.started = Running, true
+	if w.idle > 0 {
+		w.idle--
+	} else {
+		w.wg.Go(w.worker)
+	}
+	w.work <- t
+}
+
+// worker runs the tasks it is handed until Execute closes work.
+func (w *walker) worker() {
+	for t := range w.work {
+		w.done <- finished{t: t, res: w.r.runOne(w.ctx, t)}
+	}
 }
 
 // collect takes a finished task back: its slot and resources are free, it
 // is final, and a critical failure aborts the run.
 func (w *walker) collect(f finished) {
-	delete(w.running, f.t.name)
+	w.idle++
 	w.free++
 	for _, res := range f.t.resources {
 		delete(w.held, res)
@@ -365,9 +430,10 @@ func (w *walker) interrupt() bool {
 // interrupts back; "" when none does.
 func (w *walker) holdingInterrupt() string {
 	holder := ""
-	for n, t := range w.running {
-		if t.spec.HoldInterrupt && (holder == "" || n < holder) {
-			holder = n
+	for i := range w.tasks {
+		t := &w.tasks[i]
+		if t.state == Running && t.spec.HoldInterrupt && (holder == "" || t.name < holder) {
+			holder = t.name
 		}
 	}
 	return holder

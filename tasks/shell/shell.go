@@ -1,11 +1,13 @@
 // Package shell runs the tasks users define in config.toml with `run`: a
-// command line run with `sh -c`, its output logged, its latest meaningful
-// line shown as the live status.
+// command line, its output logged, its latest meaningful line shown as the
+// live status. A line of plain words is executed directly; anything else
+// runs with `sh -c` (argv.go says which is which).
 package shell
 
 import (
 	"context"
 	"errors"
+	"syscall"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
@@ -28,7 +30,6 @@ func (t Task) Run(ctx context.Context, env *tasks.Env) error {
 		return errors.New("no command runner")
 	}
 	c := proc.Cmd{
-		Args:   []string{"sh", "-c", t.Command},
 		Dir:    t.Dir,
 		Log:    env.Log,
 		Status: env.StatusFunc(),
@@ -39,5 +40,21 @@ func (t Task) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		c.Terminal = env.Terminal
 	}
-	return env.Runner.Run(ctx, c)
+	if argv, ok := directArgv(t.Command); ok {
+		c.Args = argv
+		err := env.Runner.Run(ctx, c)
+		// A file without #! is a shell script to a shell (execve says
+		// ENOEXEC): the shell runs it, as it would have.
+		if !errors.Is(err, syscall.ENOEXEC) {
+			return err
+		}
+	}
+	c.Args = []string{"sh", "-c", execLine(t.Command)}
+	err := env.Runner.Run(ctx, c)
+	// The error names the line the user wrote, not our exec in front.
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		pe.Cmd = proc.CommandLine([]string{"sh", "-c", t.Command})
+	}
+	return err
 }

@@ -1,0 +1,41 @@
+package schedule
+
+import (
+	"io"
+	"sync"
+
+	"github.com/rebuild-nixos/rebuild/internal/tail"
+)
+
+// output is a running task's log writer: every byte goes to the log, and
+// the tail keeps the last lines for a failure's screen. The tail is made
+// at the first write, as the log file is: most tasks print nothing, and
+// then cost neither.
+type output struct {
+	log   io.Writer
+	lines int // the tail's length (Options.TailLines)
+	once  sync.Once
+	tail  *tail.Tail
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.once.Do(func() { o.tail = tail.New(o.lines) })
+	// As io.MultiWriter did: the log first, and the tail only what the
+	// log took.
+	n, err := o.log.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if n != len(p) {
+		return n, io.ErrShortWrite
+	}
+	_, _ = o.tail.Write(p)
+	return len(p), nil
+}
+
+// lastLines returns the tail's lines, the unterminated last one included.
+func (o *output) lastLines() []string {
+	o.once.Do(func() { o.tail = tail.New(o.lines) })
+	o.tail.Flush()
+	return o.tail.Lines()
+}
