@@ -52,7 +52,7 @@ func (c *Config) TaskNames() []string {
 // a task's own defaults stay; an empty, non-nil list means "set to none".
 type Task struct {
 	Name                 string
-	Run                  string   // non-empty: a task of the user's own, run with sh -c
+	Run                  string   // non-empty: a task of the user's own (plain words run directly, else sh -c)
 	Needs, After, Groups []string // kebab-case names
 	Critical             *bool
 	Interactive          *bool

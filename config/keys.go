@@ -154,7 +154,7 @@ const (
 	allowedBool     = "true or false"
 	allowedDuration = `e.g. "90s", "2h"`
 	allowedNames    = `a list of kebab-case names, e.g. ["flake-update", "build"]`
-	allowedRun      = "a shell command line (run with sh -c)"
+	allowedRun      = "a shell command line (run directly when it is plain words, else with sh -c)"
 	allowedSize     = `a size such as "50MiB", "2GiB", "800KiB", or a number of bytes; 0 for no limit`
 )
 

@@ -294,7 +294,8 @@ const initBuiltinExamples = `#
 
 const initTail = `
 # A table with a new name and run is a task of your own: run is a shell
-# command line (run with sh -c). It takes the keys above and no others.
+# command line (run directly when it is plain words, else with sh -c). It
+# takes the keys above and no others.
 #
 #[task.vulnix]
 #run = "vulnix --system"
