@@ -2,7 +2,6 @@ package render
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mattn/go-runewidth"
@@ -44,29 +43,6 @@ func evalStatus(status string, p *tasks.BuildProgress, now time.Time) string {
 		s += " ~" + dur(p.EvalETA)
 	}
 	return s
-}
-
-// buildCounts is the counts line: "built 12/40 · 1 failed · downloaded
-// 3/25 (210 MiB/1.2 GiB)".
-func buildCounts(p *tasks.BuildProgress) string {
-	var parts []string
-	if p.ToBuild > 0 {
-		parts = append(parts, fmt.Sprintf("built %d/%d", p.Built, p.ToBuild))
-	}
-	if p.Failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed", p.Failed))
-	}
-	if p.ToDownload > 0 {
-		s := fmt.Sprintf("downloaded %d/%d", p.Downloaded, p.ToDownload)
-		switch {
-		case p.DownloadBytes > 0 && p.Downloaded == p.ToDownload:
-			s += " (" + text.FormatBytes(p.DownloadedBytes) + ")"
-		case p.DownloadBytes > 0:
-			s += fmt.Sprintf(" (%s/%s)", text.FormatBytes(p.DownloadedBytes), text.FormatBytes(p.DownloadBytes))
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, " · ")
 }
 
 // buildLines lays out the build view's detail lines, each cut to width,

@@ -2,12 +2,13 @@ package render
 
 import (
 	"fmt"
-	"github.com/pterm/pterm"
 	"io"
 	"maps"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pterm/pterm"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -480,7 +481,7 @@ func (r *tty) areaLocked(rows int) []string {
 			if bp.Evaluating {
 				status = evalStatus(status, bp, now)
 			} else if detail = buildLines(p, bp, now, width, spare); detail != nil {
-				status = buildCounts(bp)
+				status = bp.Counts()
 				spare -= len(detail)
 			}
 		}

@@ -1,6 +1,12 @@
 package tasks
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rebuild-nixos/rebuild/internal/text"
+)
 
 // BuildProgress is what a build is doing, as plain data: the build task
 // fills it from Nix's log, the scheduler carries it on Status events and
@@ -67,4 +73,28 @@ func (e *Env) Progress(line string, p BuildProgress) {
 		return
 	}
 	e.Status("%s", line)
+}
+
+// Counts is the counts line of a build: "built 12/40 · 1 failed ·
+// downloaded 3/25 (210 MiB/1.2 GiB)"; "" before Nix has announced any.
+// The live status and the build view both say it this way.
+func (p BuildProgress) Counts() string {
+	var parts []string
+	if p.ToBuild > 0 {
+		parts = append(parts, fmt.Sprintf("built %d/%d", p.Built, p.ToBuild))
+	}
+	if p.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", p.Failed))
+	}
+	if p.ToDownload > 0 {
+		s := fmt.Sprintf("downloaded %d/%d", p.Downloaded, p.ToDownload)
+		switch {
+		case p.DownloadBytes > 0 && p.Downloaded == p.ToDownload:
+			s += " (" + text.FormatBytes(p.DownloadedBytes) + ")"
+		case p.DownloadBytes > 0:
+			s += fmt.Sprintf(" (%s/%s)", text.FormatBytes(p.DownloadedBytes), text.FormatBytes(p.DownloadBytes))
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " · ")
 }

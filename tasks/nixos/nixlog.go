@@ -335,21 +335,8 @@ func (l *BuildLog) Status() string {
 	}
 	// Nothing running: the counts alone, never "building" (the last
 	// status stays on screen until the task ends).
-	if p.Expected > 0 {
-		parts = append(parts, fmt.Sprintf("built %d/%d", p.Built, p.Expected))
-	}
-	if p.Failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed", p.Failed))
-	}
-	if p.ToFetch > 0 {
-		s := fmt.Sprintf("downloaded %d/%d", p.Fetched, p.ToFetch)
-		switch {
-		case l.fetchBytes > 0 && p.Fetched == p.ToFetch:
-			s += " (" + humanBytes(p.FetchedBytes) + ")"
-		case l.fetchBytes > 0:
-			s += fmt.Sprintf(" (%s/%s)", humanBytes(p.FetchedBytes), humanBytes(l.fetchBytes))
-		}
-		parts = append(parts, s)
+	if c := l.BuildProgress().Counts(); c != "" {
+		parts = append(parts, c)
 	}
 	return oneLine(strings.Join(parts, " · "))
 }

@@ -95,8 +95,8 @@ func TestBuildLogRecordedSubstitution(t *testing.T) {
 	if p.Fetched != 4 || p.ToFetch != 4 || p.Built != 0 || p.FetchedBytes != 165760 /* NAR sizes of the three paths that reported progress */ {
 		t.Errorf("progress %+v", p)
 	}
-	if all := strings.Join(statuses, "\n"); !strings.Contains(all, "downloading bar-2.0 · built 0/1 · downloaded 0/4 (0.0 KiB/164.0 KiB)") ||
-		!strings.Contains(all, "downloading nixos-system-demo · built 0/1 · downloaded 3/4 (161.9 KiB/164.0 KiB)") {
+	if all := strings.Join(statuses, "\n"); !strings.Contains(all, "downloading bar-2.0 · built 0/1 · downloaded 0/4 (0 B/164 KiB)") ||
+		!strings.Contains(all, "downloading nixos-system-demo · built 0/1 · downloaded 3/4 (162 KiB/164 KiB)") {
 		t.Errorf("statuses:\n%s", all)
 	}
 	if !strings.Contains(strings.Join(text, "\n"), "copying path '/tmp/rec/store/1ncxqk88lhl2m7py6yjpfpfavh0iv7mc-foo-1.0' from 'file:///tmp/rec-cache'") {
