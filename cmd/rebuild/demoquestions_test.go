@@ -74,18 +74,7 @@ func TestDemoAsksAtMostFourQuestions(t *testing.T) {
 func runDemoAnsweringYes(t *testing.T, width int, cleanupKey string, atCleanup func(root string)) ([]string, *tmuxTerm, string) {
 	t.Helper()
 	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // the kept sandbox's store is read-only
-		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o755)
-			}
-			return nil
-		})
-	})
+	tmp := sandboxTmp(t, dir)
 	w := newWorld(t, dir)
 	cmd := w.command("demo", "--keep-sandbox")
 	cmd.Env = append(cmd.Env, "TMPDIR="+tmp, demo.BuildSecondsVar+"=1")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -94,7 +92,7 @@ func TestDemoKeepSandboxSaysWhere(t *testing.T) {
 	if !nixtest.Available() {
 		t.Skip("nix is not on PATH")
 	}
-	tmp := t.TempDir()
+	tmp := sandboxTmp(t, t.TempDir())
 	cmd := rebuildCmd(t, tmp, "demo", "--keep-sandbox", "--only=disk", "--output", "plain")
 	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	var out, errOut bytes.Buffer
@@ -102,14 +100,6 @@ func TestDemoKeepSandboxSaysWhere(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { // the kept sandbox's store is read-only
-		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o755)
-			}
-			return nil
-		})
-	})
 	if code := waitExit(t, cmd, func() string { return out.String() + errOut.String() }); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
 	}

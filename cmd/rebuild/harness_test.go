@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -276,30 +275,15 @@ func (r jsonRun) String() string {
 // ---------------------------------------------------------------- terminal
 
 // screen collects what a program writes to its pseudo-terminal.
-type screen struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type screen struct{ out lockedBuf }
 
-func (s *screen) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+func (s *screen) Write(p []byte) (int, error) { return s.out.Write(p) }
 
 // String is the screen's text without escape sequences.
-func (s *screen) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return ansi.Strip(s.buf.String())
-}
+func (s *screen) String() string { return ansi.Strip(s.out.String()) }
 
 // raw is everything written to the screen, escape sequences and all.
-func (s *screen) raw() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+func (s *screen) raw() string { return s.out.String() }
 
 // waitText waits until the screen shows text after offset from; it
 // returns the offset just past it. The deadline only guards against a hang.
@@ -411,4 +395,24 @@ func processAlive(pid int) bool {
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	return err == nil && !strings.Contains(string(b), ") Z ")
+}
+
+// sandboxTmp makes dir/tmp, the TMPDIR a demo run keeps its sandbox in,
+// and makes it removable at the end: the kept sandbox's store (or the one
+// a failed run left) is read-only.
+func sandboxTmp(t *testing.T, dir string) string {
+	t.Helper()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	return tmp
 }

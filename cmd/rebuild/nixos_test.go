@@ -747,10 +747,7 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 		t.Skip("nix is not on PATH")
 	}
 	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	tmp := sandboxTmp(t, dir)
 	cmd := rebuildCmd(t, dir, "demo", "--yes", "--output", "plain")
 	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	var out, errOut bytes.Buffer
@@ -758,14 +755,6 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { // a failed run may leave the read-only store behind
-		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o755)
-			}
-			return nil
-		})
-	})
 	if code := waitExit(t, cmd, func() string { return out.String() + errOut.String() }); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
 	}
@@ -799,19 +788,8 @@ func TestDemoIgnoresTheSystemConfiguration(t *testing.T) {
 		t.Skip("nix is not on PATH")
 	}
 	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	tmp := sandboxTmp(t, dir)
 	t.Setenv("TMPDIR", tmp)
-	t.Cleanup(func() {
-		filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o755)
-			}
-			return nil
-		})
-	})
 	mine := filepath.Join(dir, "mine")
 	backup := filepath.Join(mine, ".backups", "CLAUDE.md.backup-20240101-120000")
 	writeFile(t, backup, "# my configuration\n")
