@@ -28,8 +28,16 @@ type Config struct {
 	// lookup in cmd/rebuild).
 	FlakeSource string
 
-	Tasks   map[string]Task // every [task.NAME] table, keyed by NAME; never nil
-	Sources []string        // the files actually loaded, in order
+	Tasks map[string]Task // every [task.NAME] table, keyed by NAME; never nil
+	// Hosts are the [host.NAME] tables, keyed by NAME; empty: one host,
+	// this machine, nixosConfigurations.<Host>.
+	Hosts map[string]Host
+	// Rollout is how activations of several hosts follow each other:
+	// all, one-by-one or canary.
+	Rollout string
+	// ParallelHosts bounds how many hosts have tasks running at once.
+	ParallelHosts int
+	Sources       []string // the files actually loaded, in order
 }
 
 // EffectiveJobs returns how many tasks may run at once on a machine with

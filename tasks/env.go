@@ -15,8 +15,12 @@ import (
 
 // Env is everything a task may use. The scheduler builds one per task run.
 type Env struct {
-	// Name is the task's name.
+	// Name is the task's name; a per-host task's carries its host
+	// (build@web1, see OnHost).
 	Name string
+	// Host is the host a per-host task acts on, in a run with [host.*]
+	// tables; nil otherwise (see Target). Config.Host is then its name.
+	Host *config.Host
 	// Log receives the task's output: its own log file and run.log.
 	Log io.Writer
 	// Now is the clock.

@@ -1,6 +1,9 @@
 package tasks
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Key names a value one task hands on to the tasks after it, together
 // with its type, so that the compiler sees what a reader gets:
@@ -35,17 +38,34 @@ func (v *Values) values() *Values { return v }
 
 // Put hands v on. Through an Env, only the task the key names may put it:
 // another task doing so is a wiring mistake, and panics (which fails that
-// task, not the run).
+// task, not the run). A per-host task's value is its host's: build@web1
+// puts under "build@web1", and activate@web1 gets it from there.
 func (k Key[T]) Put(s Store, v T) {
-	if e, ok := s.(*Env); ok && e.Name != k.task {
-		panic(fmt.Sprintf("task %s cannot hand on %s: only %s can", e.Name, k, k.task))
+	task := k.task
+	if e, ok := s.(*Env); ok {
+		base, host := SplitHost(e.Name)
+		if base != k.task {
+			panic(fmt.Sprintf("task %s cannot hand on %s: only %s can", e.Name, k, k.task))
+		}
+		task = OnHost(k.task, host)
 	}
-	s.values().set(k.task, k.name, v)
+	s.values().set(task, k.name, v)
 }
 
+// On returns the key of host's instance of the value (for a reader that
+// is not itself per host, e.g. the summary of every host's diff).
+func (k Key[T]) On(host string) Key[T] { return Key[T]{task: OnHost(k.task, host), name: k.name} }
+
 // Get returns the value handed on under k; false when there is none.
+// Through a per-host task's Env it is the value of that task's host.
 func (k Key[T]) Get(s Store) (T, bool) {
-	v, ok := s.values().get(k.task, k.name)
+	task := k.task
+	if e, ok := s.(*Env); ok {
+		if _, host := SplitHost(e.Name); host != "" && !strings.Contains(task, HostSep) {
+			task = OnHost(task, host)
+		}
+	}
+	v, ok := s.values().get(task, k.name)
 	t, isT := v.(T) // always a T: only Put stores under a Key
 	return t, ok && isT
 }

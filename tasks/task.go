@@ -75,6 +75,15 @@ type Spec struct {
 	// DryRun: the task supports --dry-run (it then shows exactly what it
 	// would change and changes nothing). Other tasks are skipped in a dry run.
 	DryRun bool
+	// PerHost: the task acts on one machine (build, copy, diff, activate,
+	// the gates, accept, generations); with [host.*] tables it runs once
+	// per selected host, as NAME@HOST (see OnHost). HostsOnly: it exists
+	// only then (copy: a single local host has nothing to copy).
+	PerHost, HostsOnly bool
+	// Host is the host of a per-host task's instance ("" for a task of
+	// the whole run): the scheduler bounds the hosts at work at once by it,
+	// and events carry it.
+	Host string
 	// Source is the configuration file that defined or changed this task,
 	// for error messages ("" for an untouched built-in).
 	Source string
