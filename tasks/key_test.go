@@ -85,20 +85,20 @@ func TestSnapshotKeepsStringsAndRecords(t *testing.T) {
 // build@web1 put, never build@web2's, and a task of the whole run reads a
 // host's through On.
 func TestKeyIsPerHost(t *testing.T) {
-	k := NewKey[string]("build", "out")
-	vals := NewValues()
-	k.Put(NewEnv("build@web1", nil, vals), "/nix/store/web1")
-	k.Put(NewEnv("build@web2", nil, vals), "/nix/store/web2")
-	if got, _ := k.Get(NewEnv("activate@web1", nil, vals)); got != "/nix/store/web1" {
+	k := tasks.NewKey[string]("build", "out")
+	vals := tasks.NewValues()
+	k.Put(tasks.NewEnv("build@web1", nil, vals), "/nix/store/web1")
+	k.Put(tasks.NewEnv("build@web2", nil, vals), "/nix/store/web2")
+	if got, _ := k.Get(tasks.NewEnv("activate@web1", nil, vals)); got != "/nix/store/web1" {
 		t.Errorf("activate@web1 got %q, want web1's", got)
 	}
-	if got, _ := k.Get(NewEnv("activate@web2", nil, vals)); got != "/nix/store/web2" {
+	if got, _ := k.Get(tasks.NewEnv("activate@web2", nil, vals)); got != "/nix/store/web2" {
 		t.Errorf("activate@web2 got %q, want web2's", got)
 	}
-	if _, ok := k.Get(NewEnv("activate", nil, vals)); ok {
+	if _, ok := k.Get(tasks.NewEnv("activate", nil, vals)); ok {
 		t.Error("a task without a host read a per-host value")
 	}
-	if got, _ := k.On("web2").Get(NewEnv("summary", nil, vals)); got != "/nix/store/web2" {
+	if got, _ := k.On("web2").Get(tasks.NewEnv("summary", nil, vals)); got != "/nix/store/web2" {
 		t.Errorf("On(web2) got %q", got)
 	}
 	defer func() {
@@ -106,14 +106,14 @@ func TestKeyIsPerHost(t *testing.T) {
 			t.Error("diff@web1 could hand on build's value")
 		}
 	}()
-	k.Put(NewEnv("diff@web1", nil, vals), "x")
+	k.Put(tasks.NewEnv("diff@web1", nil, vals), "x")
 }
 
-func TestSplitHost(t *testing.T) {
+func Testtasks.SplitHost(t *testing.T) {
 	for name, want := range map[string][2]string{"build@web1": {"build", "web1"}, "build": {"build", ""}} {
-		task, host := SplitHost(name)
-		if task != want[0] || host != want[1] || OnHost(task, host) != name {
-			t.Errorf("SplitHost(%q) = %q, %q", name, task, host)
+		task, host := tasks.SplitHost(name)
+		if task != want[0] || host != want[1] || tasks.OnHost(task, host) != name {
+			t.Errorf("tasks.SplitHost(%q) = %q, %q", name, task, host)
 		}
 	}
 }
