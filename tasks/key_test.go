@@ -109,7 +109,7 @@ func TestKeyIsPerHost(t *testing.T) {
 	k.Put(tasks.NewEnv("diff@web1", nil, vals), "x")
 }
 
-func Testtasks.SplitHost(t *testing.T) {
+func TestSplitHost(t *testing.T) {
 	for name, want := range map[string][2]string{"build@web1": {"build", "web1"}, "build": {"build", ""}} {
 		task, host := tasks.SplitHost(name)
 		if task != want[0] || host != want[1] || tasks.OnHost(task, host) != name {
