@@ -53,6 +53,10 @@ type Cmd struct {
 	Args []string // program and arguments; never run through a shell unless Args says so
 	Dir  string
 	Env  []string // extra KEY=VALUE, appended to the runner's environment
+	// Display, when set, is the command line the log and an error show
+	// instead of Args quoted: for an ssh command, the host and what runs
+	// there rather than a script in quotes.
+	Display string
 	// Root runs the command through the runner's elevation prefix.
 	Root  bool
 	Stdin io.Reader
@@ -181,7 +185,11 @@ func (r *Runner) newExecution(c Cmd) *execution {
 	if c.Root && len(r.Elevate) > 0 {
 		args = append(append([]string(nil), r.Elevate...), args...)
 	}
-	return &execution{r: r, c: c, args: args, display: CommandLine(args), tail: tail.New(r.tailLines())}
+	display := c.Display
+	if display == "" {
+		display = CommandLine(args)
+	}
+	return &execution{r: r, c: c, args: args, display: display, tail: tail.New(r.tailLines())}
 }
 
 // notStarted is the error of a command that never ran.
