@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,21 +72,37 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Runner == nil {
 		return errors.New("no command runner")
 	}
+	r, err := remoteOf(env)
+	if err != nil {
+		return err
+	}
+	where, err := buildPlace(env, r)
+	if err != nil {
+		return err
+	}
 	if env.DryRun {
 		_, dir, _ := env.Flake()
-		return b.dryRun(ctx, env, attr, dir)
+		return b.dryRun(ctx, env, attr, dir, r, where)
 	}
 	args := []string{"nix", "build", "--no-link", "--json", attr, "--log-format", "internal-json", "-v"}
 	if impure {
 		args = append(args, "--impure")
 	}
+	args = append(args, where.args...)
+	extraEnv = slices.Concat(extraEnv, where.env)
 	_, dir, _ := env.Flake()
 	fp := ""
 	if b.Options.Fingerprint {
 		env.Status("fingerprinting %s", env.Config.Host)
 		var why string
 		fp, why = fingerprint(ctx, env, b.Options)
-		if out, ok := unchanged(env, fp); ok {
+		out, ok := "", false
+		if r == nil {
+			out, ok = unchanged(env, fp)
+		} else {
+			out, ok = unchangedOn(ctx, env, r, fp)
+		}
+		if ok {
 			BuiltKey.Put(env, Built{Out: out, Changed: false})
 			env.Stat("no changes (fingerprint)")
 			fmt.Fprintf(env.Log, "fingerprint %s: nothing the evaluation reads changed since %s was built; it is the running system and the profile's (--rebuild evaluates anyway)\n", fp, out)
@@ -138,6 +155,12 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 		}
 	}
 	rememberBuild(env, fp, out)
+	if where.desc != "" {
+		env.Stat("built %s", where.desc)
+	}
+	if r != nil {
+		return handOnRemote(ctx, env, r, out, where.onTarget)
+	}
 	if current := resolve(env.Config.CurrentSystem); current != "" && current == resolve(out) {
 		// Running it is not enough: after a failed `boot` the new system
 		// runs while the profile was put back, and only activating again

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -74,7 +75,7 @@ func (u FlakeUpdate) dryRun(ctx context.Context, env *tasks.Env, dir string) err
 // dryRun evaluates the system and asks Nix what building it would take.
 // It hands on a Built with NotBuilt set when something is missing, so
 // activate knows there is nothing to dry-activate yet.
-func (b Build) dryRun(ctx context.Context, env *tasks.Env, attr, dir string) error {
+func (b Build) dryRun(ctx context.Context, env *tasks.Env, attr, dir string, r *remote, where buildWhere) error {
 	args := []string{"nix", "build", "--dry-run", "--no-link", "--json", "--no-write-lock-file"}
 	if flags, ok := dryLockFlags.Get(env); ok {
 		args = append(args, flags...)
@@ -83,10 +84,11 @@ func (b Build) dryRun(ctx context.Context, env *tasks.Env, attr, dir string) err
 	if b.Options.Impure {
 		args = append(args, "--impure")
 	}
+	args = append(args, where.args...)
 	env.Status("evaluating %s", env.Config.Host)
 	var m missing
 	var stdout strings.Builder
-	err := run(ctx, env, proc.Cmd{Args: args, Dir: dir, Env: b.Options.Env, Stdout: &stdout, OnLine: m.line, Status: quiet})
+	err := run(ctx, env, proc.Cmd{Args: args, Dir: dir, Env: slices.Concat(b.Options.Env, where.env), Stdout: &stdout, OnLine: m.line, Status: quiet})
 	if err != nil {
 		return err
 	}
@@ -109,7 +111,16 @@ func (b Build) dryRun(ctx context.Context, env *tasks.Env, attr, dir string) err
 	if !notBuilt {
 		env.Stat("dry run: nothing to build or download: %s is in the store", out)
 	}
-	changed := notBuilt || resolve(env.Config.CurrentSystem) != out || resolve(env.Config.Profile) != out
+	var changed bool
+	if r == nil {
+		changed = notBuilt || resolve(env.Config.CurrentSystem) != out || resolve(env.Config.Profile) != out
+	} else {
+		ts, err := r.systems(ctx, env, false)
+		if err != nil {
+			fmt.Fprintf(env.Log, "whether %s runs it already is not known: %v\n", r.host.Name, err)
+		}
+		changed = notBuilt || err != nil || ts.Current != out || ts.Profile != out
+	}
 	if !changed {
 		env.Stat("no changes")
 	}

@@ -79,6 +79,9 @@ type Built struct {
 	// diff compares with, since activation may switch the system while
 	// diff runs beside it.
 	Running string
+	// OnTarget: it was built on the host it is for (build_on = "target")
+	// and is in that host's store, not necessarily here.
+	OnTarget bool
 }
 
 // Record keeps the store path in the run's history, as "build.out".

@@ -183,9 +183,17 @@ func TestSpecs(t *testing.T) {
 			t.Errorf("%s incomplete", s.Name)
 		}
 	}
+	// copy (issue 14) exists only with hosts: without them the graph
+	// drops it and the edges to it, and activate needs build alone.
 	if s := byName["activate"]; !s.Critical || !s.Root || !s.HoldInterrupt || s.Phase != 3 ||
-		!slices.Equal(s.Needs, []string{"build"}) || !slices.Equal(s.After, []string{"diff"}) {
+		!slices.Equal(s.Needs, []string{"build", "copy"}) || !slices.Equal(s.After, []string{"diff"}) {
 		t.Errorf("activate %+v", s)
+	}
+	if s := byName["copy"]; !s.PerHost || !s.HostsOnly || !s.Critical || s.DryRun || !slices.Equal(s.Needs, []string{"build"}) {
+		t.Errorf("copy %+v", s)
+	}
+	if s := byName["diff"]; !slices.Equal(s.Needs, []string{"build", "copy"}) {
+		t.Errorf("diff %+v", s)
 	}
 	if s := byName["generations"]; s.Interactive || !s.Cleanup || !s.Root || !s.DryRun || s.Phase != 9 || !slices.Equal(s.Needs, []string{"accept"}) {
 		t.Errorf("generations %+v", s)

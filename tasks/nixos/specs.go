@@ -8,7 +8,9 @@ import (
 
 // Specs returns the NixOS tasks with their place in the default graph
 // (DESIGN.md): flake-update(1) ─▶ build(2) ─▶ diff ┄┄▶ activate(3), and
-// accept ─▶ generations(9). The diff ┄┄▶ activate edge stays only with
+// accept ─▶ generations(9). With [host.*] tables, copy (HostsOnly) comes
+// between build and what needs the system on the host: build ─▶ copy ─▶
+// diff, activate; without, copy and the edges to it are left out. The diff ┄┄▶ activate edge stays only with
 // --ask (Activate.AdjustEdges): otherwise diff runs beside activation,
 // off the critical path, and accept waits for it to show it.
 func Specs() []tasks.Spec {
@@ -38,10 +40,21 @@ func Specs() []tasks.Spec {
 			Task:        Build{Options: defaultBuildOptions()},
 		},
 		{
+			Name:        "copy",
+			Description: "copy the built system to the host over ssh (nix copy --to ssh-ng://…): paths, bytes and rate",
+			Groups:      []string{"system"},
+			Needs:       []string{"build"},
+			Critical:    true,
+			PerHost:     true,
+			HostsOnly:   true,
+			Estimate:    20 * time.Second,
+			Task:        Copy{},
+		},
+		{
 			Name:        "diff",
 			Description: "compare the new system with the running one (nix store diff-closures)",
 			Groups:      []string{"system"},
-			Needs:       []string{"build"},
+			Needs:       []string{"build", "copy"},
 			Estimate:    3 * time.Second,
 			Task:        Diff{},
 		},
@@ -50,7 +63,7 @@ func Specs() []tasks.Spec {
 			Phase:         3,
 			Description:   "switch-to-configuration test, set the profile, switch-to-configuration boot",
 			Groups:        []string{"system"},
-			Needs:         []string{"build"},
+			Needs:         []string{"build", "copy"},
 			After:         []string{"diff"},
 			Critical:      true,
 			Root:          true,
