@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -31,6 +32,9 @@ type ActivateOptions struct {
 	// ConfirmTimeout arms a rollback that fires unless the new system is
 	// confirmed in time (confirm.go).
 	ConfirmTimeout Duration `option:"confirm_timeout" doc:"roll back on its own unless the gates pass and the new configuration is kept within this long, e.g. \"60s\"; a watchdog outside rebuild does it, so a killed rebuild or a lost session rolls back (the --confirm-timeout flag); \"0s\": off"`
+	// RemoteStateDir is where a host reached over ssh keeps the records
+	// of its activation (remotedetach.go).
+	RemoteStateDir string `option:"remote_state_dir" doc:"on a host reached over ssh, the directory (as root) where activation keeps the records of its detached steps and of the confirm watchdog, which a lost connection or a later run follows again"`
 	RebootOptions
 }
 
@@ -39,11 +43,14 @@ func (o ActivateOptions) Check() error {
 	if err := tasks.OneOf("detach", o.Detach, detachAuto, detachSystemd, detachSession); err != nil {
 		return err
 	}
+	if o.RemoteStateDir != "" && !strings.HasPrefix(o.RemoteStateDir, "/") {
+		return tasks.BadOption("remote_state_dir", o.RemoteStateDir, "not an absolute path", "an absolute path on the hosts, e.g. \""+DefaultRemoteStateDir+"\"")
+	}
 	return o.checkReboot()
 }
 
 func defaultActivateOptions() ActivateOptions {
-	return ActivateOptions{Detach: detachAuto, RebootOptions: DefaultRebootOptions()}
+	return ActivateOptions{Detach: detachAuto, RemoteStateDir: DefaultRemoteStateDir, RebootOptions: DefaultRebootOptions()}
 }
 
 // Configure implements tasks.Configurable.
@@ -69,6 +76,11 @@ func (a Activate) TaskOptions() any { return a.Options }
 func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Config == nil {
 		return errNoConfig
+	}
+	if r, err := remoteOf(env); err != nil {
+		return err
+	} else if r != nil {
+		return a.runRemote(ctx, env, r)
 	}
 	if err := reattach(ctx, env); err != nil {
 		return err

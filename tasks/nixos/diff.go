@@ -39,16 +39,40 @@ func (Diff) Run(ctx context.Context, env *tasks.Env) error {
 	if !built.Changed {
 		return tasks.Skip("no changes")
 	}
+	// A host reached over ssh is compared there: both closures are in
+	// its store once copy has run (or it built the new one itself).
+	r, err := remoteOf(env)
+	if err != nil {
+		return err
+	}
 	// The system that was running when build ended: activation may have
 	// switched it since (diff runs beside it, unless --ask shows the diff).
 	current := built.Running
-	if current == "" {
+	if current == "" && r == nil {
 		current = resolve(env.Config.CurrentSystem)
+	} else if current == "" {
+		ts, err := r.systems(ctx, env, false)
+		if err != nil {
+			return err
+		}
+		current = ts.Current
+	}
+	if current == "" && r != nil {
+		return tasks.Skip("no running system at %s on %s", env.Config.CurrentSystem, r.host.Name)
 	}
 	if current == "" {
 		return tasks.Skip("no running system at %s", env.Config.CurrentSystem)
 	}
-	raw, err := output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
+	closureSizes := closureSizes
+	var raw string
+	if r == nil {
+		raw, err = output(ctx, env, proc.Cmd{Args: []string{"nix", "store", "diff-closures", current, out}})
+	} else {
+		raw, err = r.output(ctx, env, remoteCmd{argv: nixArgv("store", "diff-closures", current, out)})
+		closureSizes = func(ctx context.Context, env *tasks.Env, a, b string) (int64, int64, error) {
+			return sizesOf(r.pathSizes(ctx, env, a, b))(a, b)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -199,16 +223,22 @@ func parseKiB(s string) (int64, bool) {
 
 // closureSizes returns the closure sizes of two store paths.
 func closureSizes(ctx context.Context, env *tasks.Env, a, b string) (int64, int64, error) {
-	sizes, err := pathSizes(ctx, env, a, b)
-	if err != nil {
-		return 0, 0, err
+	return sizesOf(pathSizes(ctx, env, a, b))(a, b)
+}
+
+// sizesOf picks the sizes of two paths out of pathSizes' answer.
+func sizesOf(sizes map[string]int64, err error) func(a, b string) (int64, int64, error) {
+	return func(a, b string) (int64, int64, error) {
+		if err != nil {
+			return 0, 0, err
+		}
+		sa, oka := sizes[a]
+		sb, okb := sizes[b]
+		if !oka || !okb {
+			return 0, 0, fmt.Errorf("nix path-info gave no size for %s or %s", a, b)
+		}
+		return sa, sb, nil
 	}
-	sa, oka := sizes[a]
-	sb, okb := sizes[b]
-	if !oka || !okb {
-		return 0, 0, fmt.Errorf("nix path-info gave no size for %s or %s", a, b)
-	}
-	return sa, sb, nil
 }
 
 // pathSizes runs `nix path-info -S --json` on paths: closure sizes by path.
@@ -218,12 +248,28 @@ func pathSizes(ctx context.Context, env *tasks.Env, paths ...string) (map[string
 	if err != nil {
 		return nil, err
 	}
-	var infos []struct {
+	return parsePathSizes(out)
+}
+
+// parsePathSizes reads `nix path-info -S --json`: a list of objects with
+// their path (Nix 2.8, as here), or, from Nix 2.19 on (a target may run
+// it), an object keyed by path.
+func parsePathSizes(out string) (map[string]int64, error) {
+	type info struct {
 		Path        string `json:"path"`
 		ClosureSize int64  `json:"closureSize"`
 	}
+	var infos []info
 	if err := json.Unmarshal([]byte(out), &infos); err != nil {
-		return nil, fmt.Errorf("nix path-info: %w", err)
+		var byPath map[string]*info
+		if err2 := json.Unmarshal([]byte(out), &byPath); err2 != nil {
+			return nil, fmt.Errorf("nix path-info: %w", err)
+		}
+		for p, in := range byPath {
+			if in != nil {
+				infos = append(infos, info{Path: p, ClosureSize: in.ClosureSize})
+			}
+		}
 	}
 	sizes := make(map[string]int64, len(infos))
 	for _, in := range infos {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,7 @@ func (f *fakeSSH) environ(base []string) []string {
 type sshCall struct {
 	argv    []string
 	nixOpts string
+	pid     int // the fake ssh's
 }
 
 // remote is the call's remote command line (its last argument).
@@ -108,7 +110,9 @@ func (f *fakeSSH) calls(t *testing.T) []sshCall {
 			t.Fatal(err)
 		}
 		opts, _ := os.ReadFile(filepath.Join(f.dir, "calls", n+".opts"))
-		out = append(out, sshCall{argv: strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"), nixOpts: string(opts)})
+		_, pid, _ := strings.Cut(n, "-")
+		p, _ := strconv.Atoi(pid)
+		out = append(out, sshCall{argv: strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"), nixOpts: string(opts), pid: p})
 	}
 	return out
 }

@@ -115,6 +115,11 @@ func (g Generations) Run(ctx context.Context, env *tasks.Env) error {
 	if env.Config == nil {
 		return errNoConfig
 	}
+	if r, err := remoteOf(env); err != nil {
+		return err
+	} else if r != nil {
+		return g.runRemote(ctx, env, r, pol, havePolicy)
+	}
 	env.Status("listing generations")
 	gens, err := listGenerations(ctx, env)
 	if err != nil {
@@ -157,6 +162,11 @@ func (g Generations) PlanCleanup(ctx context.Context, env *tasks.Env) (tasks.Cle
 	if env.Config == nil {
 		return tasks.CleanupPlan{}, errNoConfig
 	}
+	if r, err := remoteOf(env); err != nil {
+		return tasks.CleanupPlan{}, err
+	} else if r != nil {
+		return g.planRemote(ctx, env, r)
+	}
 	gens, err := listGenerations(ctx, env)
 	if err != nil {
 		return tasks.CleanupPlan{}, err
@@ -170,6 +180,9 @@ func (g Generations) PlanCleanup(ctx context.Context, env *tasks.Env) (tasks.Cle
 	addSizes(ctx, env, gens)
 	fmt.Fprintln(env.Log, generationTable(gens))
 	plan, _ := generationPlan(gens, byPolicy(gens, policy{keep: DefaultKeep}, env.Now()))
+	if env.Host != nil {
+		plan.Title += " on " + env.Host.Name
+	}
 	return plan, nil
 }
 
@@ -192,6 +205,9 @@ func chooseGenerations(ctx context.Context, env *tasks.Env, gens []generation, p
 	// One line per generation in the run's one cleanup plan: the
 	// default policy's proposal, the protected ones shown as staying.
 	plan, lines := generationPlan(gens, byPolicy(gens, policy{keep: DefaultKeep}, env.Now()))
+	if env.Host != nil {
+		plan.Title += " on " + env.Host.Name
+	}
 	picked, err := env.Cleanup.Submit(ctx, env, plan)
 	if err != nil {
 		return nil, err

@@ -86,6 +86,11 @@ func (h Health) Run(ctx context.Context, env *tasks.Env) error {
 		// new one, and rolling it back would undo the boot default.
 		return tasks.Skip("not switched to (%s): checked after the reboot, not now", act.NotSwitched)
 	}
+	if r, err := remoteOf(env); err != nil {
+		return err
+	} else if r != nil {
+		return h.runRemote(ctx, env, r)
+	}
 	var problems []string
 	state, err := h.systemState(ctx, env)
 	switch {
@@ -214,20 +219,27 @@ func newlyFailed(ctx context.Context, env *tasks.Env) (string, error) {
 // failedUnits lists the failed units, sorted.
 func failedUnits(ctx context.Context, env *tasks.Env, log io.Writer) ([]string, error) {
 	var out bytes.Buffer
-	err := env.Runner.Run(ctx, proc.Cmd{Args: []string{"systemctl", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"},
-		Stdout: &out, Log: log})
+	err := env.Runner.Run(ctx, proc.Cmd{Args: failedUnitsArgv, Stdout: &out, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("listing failed units: %w", err)
 	}
+	return parseFailedUnits(out.String()), nil
+}
+
+// failedUnitsArgv lists the failed units, one a line.
+var failedUnitsArgv = []string{"systemctl", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"}
+
+// parseFailedUnits reads failedUnitsArgv's output: the units, sorted.
+func parseFailedUnits(text string) []string {
 	var units []string
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "●"))
 		if len(f) > 0 {
 			units = append(units, f[0])
 		}
 	}
 	slices.Sort(units)
-	return units, nil
+	return units
 }
 
 func probeTCP(ctx context.Context, addr string, timeout time.Duration) error {

@@ -22,6 +22,12 @@ var DefaultRebootLinks = []string{"kernel", "initrd", "kernel-modules"}
 // booted system's link cannot be read while the new one has it, whether a
 // reboot is needed cannot be told: an error, not a guess.
 func rebootCheck(booted, newSys string, links []string) (reason string, needed bool, err error) {
+	return rebootCheckBy(booted, newSys, links, resolve)
+}
+
+// rebootCheckBy is rebootCheck with the links resolved by resolve (on a
+// target, what the target's links point at).
+func rebootCheckBy(booted, newSys string, links []string, resolve func(string) string) (reason string, needed bool, err error) {
 	var changed []string
 	kernel := ""
 	for _, name := range links {
@@ -57,6 +63,11 @@ func rebootCheck(booted, newSys string, links []string) (reason string, needed b
 // metrics. An undecidable check is logged and recorded as nothing.
 func reportReboot(env *tasks.Env, out string, links []string) {
 	reason, needed, err := rebootCheck(env.Config.BootedSystem, out, links)
+	recordReboot(env, reason, needed, err)
+}
+
+// recordReboot records rebootCheck's answer on env (see reportReboot).
+func recordReboot(env *tasks.Env, reason string, needed bool, err error) {
 	if err != nil {
 		fmt.Fprintln(env.Log, err)
 		return

@@ -35,16 +35,22 @@ func Rollback(ctx context.Context, env *tasks.Env) error {
 // the current one is what activate made; else the highest numbered below
 // the current one. It must still exist and its link resolve.
 func rollbackTarget(env *tasks.Env, gens []generation) (cur, prev *generation, err error) {
+	act, activated := tasks.Activated.Get(env)
+	return pickRollback(env.Config.Profile, gens, act, activated)
+}
+
+// pickRollback is rollbackTarget for the generations gens of profile,
+// act being what this run's activation handed on (activated false: none).
+func pickRollback(profile string, gens []generation, act tasks.Activation, activated bool) (cur, prev *generation, err error) {
 	cur = findGeneration(gens, func(g *generation) bool { return g.Current })
 	if cur == nil {
-		return nil, nil, fmt.Errorf("rollback: the profile %s has no current generation", env.Config.Profile)
+		return nil, nil, fmt.Errorf("rollback: the profile %s has no current generation", profile)
 	}
 	for i := range gens {
 		if g := &gens[i]; g.Number < cur.Number && (prev == nil || g.Number > prev.Number) {
 			prev = g
 		}
 	}
-	act, activated := tasks.Activated.Get(env)
 	if b := act.Previous; activated && act.Generation == cur.Number && b != 0 && b != cur.Number {
 		prev = findGeneration(gens, func(g *generation) bool { return g.Number == b })
 		if prev == nil {
@@ -55,7 +61,7 @@ func rollbackTarget(env *tasks.Env, gens []generation) (cur, prev *generation, e
 		return nil, nil, fmt.Errorf("rollback: no generation before %d to roll back to", cur.Number)
 	}
 	if prev.Path == "" {
-		return nil, nil, fmt.Errorf("rollback: generation %d's link %s cannot be resolved", prev.Number, link(env.Config.Profile, prev.Number))
+		return nil, nil, fmt.Errorf("rollback: generation %d's link %s cannot be resolved", prev.Number, link(profile, prev.Number))
 	}
 	return cur, prev, nil
 }
