@@ -157,7 +157,7 @@ echo "deleted:$del"
 const bootEntriesScript = `sys=$(readlink -e "$1") || { echo "the profile $1 does not resolve" >&2; exit 1; }
 count() { if [ -d "$1" ]; then ls "$1" | grep -c '^nixos-.*\.conf$'; else echo -; fi; }
 before=$(count "$2")
-"$sys/bin/switch-to-configuration" boot || exit $?
+"$sys/bin/switch-to-configuration" boot >&2 || exit $?
 echo "entries $before $(count "$2")"
 `
 
