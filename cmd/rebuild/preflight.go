@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
@@ -61,11 +63,12 @@ func preflight(o *runOptions, p *plan) error {
 	if err := checkStateDir(p.cfg.StateDir); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if root := selected(p, func(s tasks.Spec) bool { return s.Root }); len(root) > 0 && o.Sys.Euid != 0 {
+	if root := selected(p, func(s tasks.Spec) bool { return s.Root && rootHere(p.cfg, s) }); len(root) > 0 && o.Sys.Euid != 0 {
 		if err := checkElevation(o.Sys, p.cfg.Elevate, root); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
+	problems = append(problems, checkHostsElevation(o.Sys, p)...)
 	if len(problems) > 0 {
 		return &preflightError{problems}
 	}
@@ -174,6 +177,54 @@ func checkElevation(sys *System, method string, root []string) error {
 	}
 	return fmt.Errorf("elevate = %q, but %s is not installed; %s need root. Set elevate to another method (sudo, doas, run0, none), or run as root",
 		method, method, andList(root))
+}
+
+// rootHere reports whether a task that needs root needs it on this
+// machine: a task of the whole run, or one on a local host. One on a host
+// reached over ssh gets root there (nixos.CheckHostElevation).
+func rootHere(cfg *config.Config, s tasks.Spec) bool {
+	h, ok := cfg.Hosts[s.Host]
+	return s.Host == "" || !ok || h.IsLocal()
+}
+
+// hostCheckTimeout bounds the elevation check of one host.
+const hostCheckTimeout = 30 * time.Second
+
+// checkHostsElevation asks every host reached over ssh whose selected
+// tasks need root whether root can be had there without a password, all
+// at once: a password would be asked in the middle of the run, where
+// nobody can type it. A host that cannot be reached is not a problem
+// here: its tasks fail, naming it, and the other hosts go on.
+func checkHostsElevation(sys *System, p *plan) []string {
+	var hosts []config.Host
+	seen := map[string]bool{}
+	for _, n := range selected(p, func(s tasks.Spec) bool { return s.Root && !rootHere(p.cfg, s) }) {
+		if h := p.specs[n].Host; !seen[h] {
+			seen[h] = true
+			hosts = append(hosts, p.cfg.Hosts[h])
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, hostCheckTimeout)
+	defer cancel()
+	r := &proc.Runner{Environ: sys.Environ, Subreaper: sys.Subreaper}
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() { errs[i] = nixos.CheckHostElevation(ctx, r, h, p.cfg.Elevate) })
+	}
+	wg.Wait()
+	var problems []string
+	for _, err := range errs {
+		if err != nil && !nixos.Unreachable(err) {
+			problems = append(problems, err.Error())
+		}
+	}
+	return problems
 }
 
 // andList is "a", "a and b", "a, b and c".

@@ -207,7 +207,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 func needsRoot(p *plan, dryRun bool) bool {
 	for _, n := range p.graph.Order() {
 		s := p.specs[n]
-		if s.Root && !s.Disabled && (!dryRun || s.DryRun) {
+		if s.Root && rootHere(p.cfg, s) && !s.Disabled && (!dryRun || s.DryRun) {
 			return true
 		}
 	}

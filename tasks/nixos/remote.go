@@ -185,6 +185,11 @@ func (e *remoteError) Error() string {
 
 func (e *remoteError) Unwrap() error { return e.err }
 
+// Unreachable reports whether err (of CheckHostElevation, say) is ssh
+// failing to reach a host, or losing it, rather than a command that
+// failed there.
+func Unreachable(err error) bool { return unreachable(err) }
+
 // unreachable reports whether err is ssh failing to reach the host (or
 // losing the connection), not a command that failed there.
 func unreachable(err error) bool {
