@@ -59,7 +59,7 @@ func TestRemoteCommandQuoting(t *testing.T) {
 	words := []string{"printf", "<%s>\n", "/nix/store/abc-my system's/bin/switch-to-configuration", "$HOME", "", "a\"b`c`"}
 	c := remoteCmd{argv: words, root: true}
 	argv := r.argv(c)
-	wantHead := []string{"ssh", "-o", "BatchMode=yes", "-p", "2222", "-i", "/keys/deploy", "deploy@10.0.0.5", "--"}
+	wantHead := append(append([]string{"ssh", "-o", "BatchMode=yes", "-p", "2222", "-i", "/keys/deploy"}, strings.Fields(sshDefaults)...), "deploy@10.0.0.5", "--")
 	if !slices.Equal(argv[:len(wantHead)], wantHead) || len(argv) != len(wantHead)+1 {
 		t.Fatalf("argv %q", argv)
 	}
@@ -163,6 +163,9 @@ func TestCheckHostElevation(t *testing.T) {
 	}
 }
 
+// sshDefaults are the options rebuild gives ssh after a host's own.
+const sshDefaults = "-o ConnectTimeout=15 -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
+
 // fakeNix records its argv and NIX_SSHOPTS in $FAKESSH_DIR/nix-calls and
 // answers nix build --json with $FAKE_OUT.
 const fakeNix = `#!/bin/sh
@@ -216,8 +219,8 @@ func TestBuildOnArgv(t *testing.T) {
 		opts     string
 		onTarget bool
 	}{
-		{"target", []string{"--eval-store", "auto", "--store", "ssh-ng://root@10.0.0.5"}, "-o BatchMode=yes -p 2222 -i /keys/web1", true},
-		{"builder", []string{"--max-jobs", "0", "--builders", "ssh-ng://nix@b.example " + localSystem() + " - 1 1"}, "-o BatchMode=yes -p 2200 -i /keys/b", false},
+		{"target", []string{"--eval-store", "auto", "--store", "ssh-ng://root@10.0.0.5"}, "-o BatchMode=yes -p 2222 -i /keys/web1 " + sshDefaults, true},
+		{"builder", []string{"--max-jobs", "0", "--builders", "ssh-ng://nix@b.example " + localSystem() + " - 1 1"}, "-o BatchMode=yes -p 2200 -i /keys/b " + sshDefaults, false},
 		{"local", nil, "", false},
 	} {
 		_ = os.Remove(filepath.Join(f.dir, "nix-calls"))
@@ -334,7 +337,7 @@ func TestCopyArgvAndProgress(t *testing.T) {
 		t.Fatalf("nix calls %q", argvs)
 	}
 	want := []string{"nix", "copy", "--to", "ssh-ng://root@10.0.0.5", "--no-check-sigs", out, "--log-format", "internal-json", "-v"}
-	if !slices.Equal(argvs[1], want) || opts[1] != "-o BatchMode=yes -p 2222 -i /keys/web1" {
+	if !slices.Equal(argvs[1], want) || opts[1] != "-o BatchMode=yes -p 2222 -i /keys/web1 "+sshDefaults {
 		t.Errorf("nix copy argv %q NIX_SSHOPTS %q", argvs[1], opts[1])
 	}
 	// Three paths, 4.0 MiB: b (3 MiB) goes first.

@@ -113,19 +113,29 @@ func (s SSH) String() string {
 // no elevation there.
 func (s SSH) IsRoot() bool { return s.User == "root" }
 
-// baseArgs are ssh's arguments before the destination.
+// sshDefaults follow a host's options, so that its own settings of them
+// win (for each option ssh takes the first value it is given): a host
+// that does not answer fails in seconds, not minutes, and a connection
+// that died without a word (a network that changed under it) is noticed
+// within fifteen seconds, so that a step being followed is followed again
+// over a new one.
+var sshDefaults = []string{"-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"}
+
+// baseArgs are ssh's arguments before the destination: BatchMode first,
+// so that no option turns password prompts back on.
 func (s SSH) baseArgs() []string {
 	args := []string{"-o", "BatchMode=yes"}
 	if s.Port != 0 {
 		args = append(args, "-p", strconv.Itoa(s.Port))
 	}
-	return append(args, s.Options...)
+	args = append(args, s.Options...)
+	return append(args, sshDefaults...)
 }
 
 // Command is the argv that runs remote, a command line for the target's
 // shell (see ShellJoin), on the target:
 //
-//	ssh -o BatchMode=yes [-p PORT] <options…> user@addr -- <remote>
+//	ssh -o BatchMode=yes [-p PORT] <options…> <defaults…> user@addr -- <remote>
 func (s SSH) Command(remote string) []string {
 	args := append([]string{"ssh"}, s.baseArgs()...)
 	return append(args, s.Destination(), "--", remote)

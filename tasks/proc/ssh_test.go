@@ -59,13 +59,19 @@ func TestParseSSHTarget(t *testing.T) {
 func TestSSHCommandArgv(t *testing.T) {
 	s := SSH{User: "deploy", Addr: "10.0.0.5", Port: 2222, Options: []string{"-i", "/keys/deploy key", "-o", "ConnectTimeout=5"}}
 	got := s.Command("nix-env --version")
-	want := []string{"ssh", "-o", "BatchMode=yes", "-p", "2222", "-i", "/keys/deploy key", "-o", "ConnectTimeout=5", "deploy@10.0.0.5", "--", "nix-env --version"}
+	want := []string{"ssh", "-o", "BatchMode=yes", "-p", "2222", "-i", "/keys/deploy key", "-o", "ConnectTimeout=5",
+		"-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "deploy@10.0.0.5", "--", "nix-env --version"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Command:\n got %q\nwant %q", got, want)
 	}
 	// No port: no -p.
-	if got := (SSH{User: "root", Addr: "h"}).Command("true"); !slices.Equal(got, []string{"ssh", "-o", "BatchMode=yes", "root@h", "--", "true"}) {
+	if got := (SSH{User: "root", Addr: "h"}).Command("true"); !slices.Equal(got, append(append([]string{"ssh", "-o", "BatchMode=yes"}, sshDefaults...), "root@h", "--", "true")) {
 		t.Errorf("Command without port: %q", got)
+	}
+	// ssh takes the first value of an option: the host's own come
+	// before the defaults, BatchMode before them all.
+	if i, j := slices.Index(got, "ConnectTimeout=5"), slices.Index(got, "ConnectTimeout=15"); i < 0 || j < i {
+		t.Errorf("the host's ConnectTimeout does not come first: %q", got)
 	}
 	fresh := s.Fresh().Command("true")
 	if !slices.Contains(fresh, "ControlPath=none") || !slices.Contains(fresh, "ControlMaster=no") {
@@ -79,7 +85,7 @@ func TestSSHCommandArgv(t *testing.T) {
 func TestNixSSHOptsAndURIs(t *testing.T) {
 	s := SSH{User: "root", Addr: "127.0.0.1", Port: 2201, Options: []string{"-i", "/k/key", "-o", "StrictHostKeyChecking=no"}}
 	got, err := s.NixSSHOpts()
-	if err != nil || got != "-o BatchMode=yes -p 2201 -i /k/key -o StrictHostKeyChecking=no" {
+	if err != nil || got != "-o BatchMode=yes -p 2201 -i /k/key -o StrictHostKeyChecking=no -o ConnectTimeout=15 -o ServerAliveInterval=5 -o ServerAliveCountMax=3" {
 		t.Errorf("NixSSHOpts = %q, %v", got, err)
 	}
 	if u := s.StoreURI(); u != "ssh-ng://root@127.0.0.1" {
