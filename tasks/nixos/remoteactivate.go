@@ -149,7 +149,7 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 	env.Status("reaching %s again over a fresh ssh connection", r.host.Name)
 	after, err := r.reach(ctx, env)
 	if err != nil {
-		return fmt.Errorf("activated %s on %s, but the host cannot be reached over a fresh ssh connection since: %w; %s", out, r, err, w.fallback())
+		return fmt.Errorf("activated %s on %s, but the host cannot be reached over a fresh ssh connection since; %s: %w", out, r, w.fallback(), err)
 	}
 	act := tasks.Activation{Path: out, Generation: after.Generation, Previous: prev}
 	act.Rollback = remoteRollbackFunc(r, recs, mode, w, act)
@@ -179,7 +179,7 @@ func (a Activate) testFailed(ctx context.Context, env *tasks.Env, r *remote, rec
 		}
 		return err
 	case errors.As(err, &lost):
-		return fmt.Errorf("%s: %w; %s", r.host.Name, err, w.fallback())
+		return fmt.Errorf("%s; %s: %w", lost.summary(), w.fallback(), lost.err)
 	}
 	disarmed := ""
 	if w != nil {
@@ -208,7 +208,7 @@ func commitFailed(ctx context.Context, env *tasks.Env, r *remote, w *remoteWatch
 		}
 		return err
 	case errors.As(err, &lost):
-		return fmt.Errorf("%s is active on %s (%s), but %w; %s", out, r.host.Name, active, err, w.fallback())
+		return fmt.Errorf("%s is active on %s (%s), but %s; %s: %w", out, r.host.Name, active, lost.summary(), w.fallback(), lost.err)
 	}
 	if w != nil {
 		if derr := w.disarm(context.WithoutCancel(ctx), env); derr != nil && !errors.Is(derr, errFired) {

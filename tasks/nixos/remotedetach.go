@@ -153,11 +153,15 @@ type lostHost struct {
 	err        error
 }
 
-func (e *lostHost) Error() string {
+func (e *lostHost) Error() string { return e.summary() + ": " + e.err.Error() }
+
+// summary is the error without the underlying one (ssh's, several
+// lines), for a message that says more before it.
+func (e *lostHost) summary() string {
 	if e.started {
-		return fmt.Sprintf("lost %s while %s ran there, and could not reach it again (it goes on there, detached): %v", e.host, e.what, e.err)
+		return fmt.Sprintf("lost %s while %s ran there, and could not reach it again (it goes on there, detached)", e.host, e.what)
 	}
-	return fmt.Sprintf("could not reach %s to start %s: %v", e.host, e.what, e.err)
+	return fmt.Sprintf("could not reach %s to start %s", e.host, e.what)
 }
 
 func (e *lostHost) Unwrap() error { return e.err }
