@@ -1,8 +1,19 @@
 // Package nixos owns the tasks that change the system: flake-update,
-// build, diff, activate, the health gate and generations, and Rollback,
-// which `rebuild rollback`, the accept task and a failed gate share
-// (RollbackTo and ListGenerations are `rebuild rollback --to` and
+// build, copy, diff, activate, the health gate and generations, and
+// Rollback, which `rebuild rollback`, the accept task and a failed gate
+// share (RollbackTo and ListGenerations are `rebuild rollback --to` and
 // `rebuild generations`).
+//
+// Each task acts on env.Target(). A host reached over ssh (its target is
+// user@addr[:port]) is worked on there (remote.go): build sends the build
+// where build_on says with Nix's own distribution (buildplace.go), copy
+// puts the system in the host's store (copy.go, copylog.go), diff, health
+// and generations run their commands on the host (remotehealth.go,
+// remotegenerations.go), and activate switches it detached on the host
+// (remotedetach.go, remoteactivate.go) under a watchdog that lives there
+// (remoteconfirm.go). CheckHostElevation is the check before a run that
+// root can be had on a host without a password. A local target takes the
+// code paths it always took.
 //
 // activate falls back to boot when switch-to-configuration refuses to
 // switch live (inhibit.go) and says when a reboot is needed (reboot.go);
