@@ -174,6 +174,7 @@ func TestAssembleErrors(t *testing.T) {
 var badOptions = map[string][2]string{
 	"flake-update":        {`inputs = "nixpkgs"`, `task.flake-update.inputs = "nixpkgs": not a list of strings`},
 	"build":               {`env = ["UNFREE"]`, `task.build.env = "UNFREE": not KEY=VALUE`},
+	"copy":                {`substitute_on_destination = "yes"`, `task.copy.substitute_on_destination = "yes": not a boolean`},
 	"diff":                {`color = true`, `unknown key "task.diff.color" (task diff has no options)`},
 	"activate":            {`ask = "yes"`, `task.activate.ask = "yes": not a boolean`},
 	"claude-config":       {`command = ""`, `task.claude-config.command = "": empty`},
@@ -257,8 +258,8 @@ func TestAssembleBindsOptions(t *testing.T) {
 // their keys are lower-case, and each is documented.
 func TestOptionDocs(t *testing.T) {
 	docs := OptionDocs(Builtins())
-	if len(docs) != 21 {
-		t.Errorf("%d tasks with options, want 21 (every built-in but diff, accept and push)", len(docs))
+	if len(docs) != 22 {
+		t.Errorf("%d tasks with options, want 22 (every built-in but diff, accept and push)", len(docs))
 	}
 	for _, d := range docs {
 		sp := byName(Builtins())[d.Name]

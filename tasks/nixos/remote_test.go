@@ -392,3 +392,15 @@ func TestCopyNothingToDo(t *testing.T) {
 		t.Errorf("nix copy ran with nothing to copy: %q", argvs)
 	}
 }
+
+// remote_state_dir is a path on the hosts: it must be absolute.
+func TestRemoteStateDirOption(t *testing.T) {
+	_, err := Activate{}.Configure(config.Task{Name: "activate", Options: map[string]any{"remote_state_dir": "var/lib/rebuild"}, File: "config.toml"})
+	if err == nil || !strings.Contains(err.Error(), `task.activate.remote_state_dir = "var/lib/rebuild": not an absolute path`) {
+		t.Errorf("relative remote_state_dir: %v", err)
+	}
+	a, err := Activate{}.Configure(config.Task{Name: "activate"})
+	if err != nil || a.(Activate).Options.remoteStateDir() != DefaultRemoteStateDir {
+		t.Errorf("default: %v %+v", err, a)
+	}
+}
