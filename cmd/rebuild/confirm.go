@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"slices"
 
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/schedule"
@@ -10,27 +11,39 @@ import (
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
-// confirmAtEnd confirms an activation whose confirm timeout is still
-// armed once the run is over: accept did not run (not selected), the
-// gates passed (no rollback), and rebuild is alive to say so. An
-// interrupted run confirms nothing: the watchdog rolls back, as it would
-// had rebuild been killed. What it did goes into activate's result, so
-// the summary shows it.
+// confirmAtEnd confirms every activation whose confirm timeout is still
+// armed once the run is over — this machine's, and each host's
+// (activate@HOST) — when accept did not run (not selected), its gates
+// passed (no rollback), and rebuild is alive to say so. An interrupted
+// run confirms nothing: the watchdog rolls back, as it would had rebuild
+// been killed. What it did goes into that activation's result, so the
+// summary shows it. A host's Confirm reaches it over ssh on its own.
 func confirmAtEnd(r *schedule.Run, sum *schedule.Summary, runner *proc.Runner, cfg *config.Config) {
-	act, ok := tasks.Activated.Get(r.Values())
-	res := sum.Results["activate"]
-	if !ok || act.Confirm == nil || res == nil || sum.RolledBack != nil {
-		return
+	var names []string
+	for name := range sum.Results {
+		if task, _ := tasks.SplitHost(name); task == "activate" {
+			names = append(names, name)
+		}
 	}
-	if sum.Interrupted {
-		res.Report.Warnings = append(res.Report.Warnings, "interrupted before the new system was confirmed: the confirm timeout rolls it back")
-		return
+	slices.Sort(names)
+	for _, name := range names {
+		_, host := tasks.SplitHost(name)
+		act, ok := tasks.Activated.On(host).Get(r.Values())
+		res := sum.Results[name]
+		rolledBack := res.State == schedule.RolledBack || sum.RolledBack != nil && (host == "" || sum.RolledBack.Task == name)
+		if !ok || act.Confirm == nil || rolledBack {
+			continue
+		}
+		if sum.Interrupted {
+			res.Report.Warnings = append(res.Report.Warnings, "interrupted before the new system was confirmed: the confirm timeout rolls it back")
+			continue
+		}
+		env := tasks.NewEnv(name, nil, r.Values())
+		env.Config, env.Runner, env.Log = cfg, runner, io.Discard
+		if err := act.Confirm(context.Background(), env); err != nil {
+			res.Report.Warnings = append(res.Report.Warnings, err.Error())
+		}
+		rep := env.Report()
+		res.Report.Actions = append(res.Report.Actions, rep.Actions...)
 	}
-	env := tasks.NewEnv("activate", nil, r.Values())
-	env.Config, env.Runner, env.Log = cfg, runner, io.Discard
-	if err := act.Confirm(context.Background(), env); err != nil {
-		res.Report.Warnings = append(res.Report.Warnings, err.Error())
-	}
-	rep := env.Report()
-	res.Report.Actions = append(res.Report.Actions, rep.Actions...)
 }
