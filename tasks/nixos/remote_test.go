@@ -404,3 +404,26 @@ func TestRemoteStateDirOption(t *testing.T) {
 		t.Errorf("default: %v %+v", err, a)
 	}
 }
+
+// run0 runs each command in a service of its own: a step started in a
+// session there would end with it, so that is refused before anything.
+func TestRemoteRun0NeedsSystemdDetach(t *testing.T) {
+	f := newFakeSSH(t)
+	vals := tasks.NewValues()
+	h := config.Host{Name: "web1", Target: "deploy@10.0.0.5", Elevate: "run0"}
+	env := remoteEnvOf(f, "activate", h, &config.Config{}, nil, vals)
+	BuiltKey.On("web1").Put(vals, Built{Out: "/nix/store/x", Changed: true})
+	a, err := Activate{}.Configure(config.Task{Name: "activate", Options: map[string]any{"detach": "session"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Run(context.Background(), env)
+	if err == nil || !strings.Contains(err.Error(), `host web1: detach = "session" cannot outlive run0's service there`) {
+		t.Errorf("run0 with detach = session: %v", err)
+	}
+	for _, c := range f.calls(t) {
+		if strings.Contains(c.remote(), "switch-to-configuration") {
+			t.Errorf("a switch was started: %s", c.remote())
+		}
+	}
+}

@@ -93,6 +93,12 @@ func reconnectFor(w *remoteWatchdog) time.Duration {
 
 // runRemote is Run for a host reached over ssh.
 func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) error {
+	mode := a.Options.remoteDetach()
+	if mode == detachSession && len(r.root) > 0 && r.root[0] == proc.ElevateRun0 {
+		// run0 runs each command in a service of its own, whose end
+		// would take a step started in a session along.
+		return fmt.Errorf("host %s: detach = %q cannot outlive run0's service there; use detach = %q or %q", r.host.Name, detachSession, detachAuto, detachSystemd)
+	}
 	recs := recordsIn(a.Options.remoteStateDir())
 	if err := r.settle(ctx, env, recs); err != nil {
 		return err
@@ -114,7 +120,6 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 			return err
 		}
 	}
-	mode := a.Options.remoteDetach()
 	before, err := r.systems(ctx, env, false)
 	if err != nil {
 		return err
@@ -132,7 +137,7 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 	}
 	env.Status("switch-to-configuration test on %s", r.host.Name)
 	var refused refusal
-	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: "switch-to-configuration test of " + out, mode: mode, unit: remoteUnit,
+	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: "switch-to-configuration test of " + out, mode: mode,
 		live: w.live(), guard: w.guard(), cmd: []string{out + "/bin/switch-to-configuration", "test"}, onLine: refused.line, reconnectFor: reconnectFor(w)})
 	if err != nil {
 		return a.testFailed(ctx, env, r, recs, w, out, prev, &refused, err)
@@ -140,7 +145,7 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 	w.switched(time.Now())
 
 	env.Status("setting the profile and the boot default on %s", r.host.Name)
-	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: "nix-env --set and switch-to-configuration boot of " + out, mode: mode, unit: remoteUnit,
+	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: "nix-env --set and switch-to-configuration boot of " + out, mode: mode,
 		cmd: []string{"/bin/sh", "-c", commitScript, "sh", env.Config.Profile, out, strconv.Itoa(prev)}, reconnectFor: reconnectFor(w)})
 	if err != nil {
 		return commitFailed(ctx, env, r, w, out, prev, "switch-to-configuration test made it active", err)
@@ -239,7 +244,7 @@ func (a Activate) bootInsteadRemote(ctx context.Context, env *tasks.Env, r *remo
 	fmt.Fprintf(env.Log, "switch-to-configuration test refused to switch live on %s (%s): making %s the boot default instead\n", r.host.Name, reason, out)
 	env.Status("setting the profile on %s (reboot required: %s)", r.host.Name, reason)
 	err := r.runStep(ctx, env, remoteStep{rec: recs.activation, what: "nix-env --set and switch-to-configuration boot of " + out, mode: a.Options.remoteDetach(),
-		unit: remoteUnit, cmd: []string{"/bin/sh", "-c", commitScript, "sh", env.Config.Profile, out, strconv.Itoa(prev)}})
+		cmd: []string{"/bin/sh", "-c", commitScript, "sh", env.Config.Profile, out, strconv.Itoa(prev)}})
 	if err != nil {
 		return commitFailed(ctx, env, r, nil, out, prev, "its test refused to switch live: "+reason, err)
 	}
@@ -370,7 +375,7 @@ func (r *remote) rollback(ctx context.Context, env *tasks.Env, recs remoteRecord
 		return nil
 	}
 	env.Status("rolling back %s to generation %d", r.host.Name, to.Number)
-	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: fmt.Sprintf("rollback to generation %d (%s)", to.Number, to.Path), mode: mode, unit: remoteUnit,
+	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: fmt.Sprintf("rollback to generation %d (%s)", to.Number, to.Path), mode: mode,
 		cmd: []string{"/bin/sh", "-c", rollbackScript, "sh", env.Config.Profile, strconv.Itoa(to.Number), to.Path}})
 	var pe *proc.Error
 	switch {

@@ -365,3 +365,64 @@ func TestRemoteActivateSettlesEarlierRecord(t *testing.T) {
 		t.Errorf("record not cleared: %v", err)
 	}
 }
+
+// fakeSystemdRun records its arguments and starts the command after --
+// in a session of its own, its output appended where StandardOutput
+// says: a transient unit, as far as a step can tell.
+const fakeSystemdRun = `#!/bin/sh
+for a; do [ "$a" = -- ] && break; printf '%s ' "$a"; done >> "$FAKESSH_DIR/systemd-run"
+echo >> "$FAKESSH_DIR/systemd-run"
+out=/dev/null
+while [ $# -gt 0 ]; do
+  case $1 in
+  --) shift; break ;;
+  --property=StandardOutput=append:*) out=${1#--property=StandardOutput=append:} ;;
+  -E) shift ;;
+  esac
+  shift
+done
+setsid -f "$@" < /dev/null >> "$out" 2>&1
+`
+
+// With detach = "systemd" every step and the watchdog run in transient
+// units of their own names (one step starts as the one before ends), the
+// output going to the record.
+func TestRemoteActivateSystemdUnits(t *testing.T) {
+	rw := newRemoteWorld(t)
+	rw.f.tool(t, "systemd-run", fakeSystemdRun)
+	out, _ := rw.build()
+	rw.mustRun(Activate{}, rw.env("activate", rw.activateOpts(map[string]any{"detach": "systemd", "confirm_timeout": "60s"})))
+	if got := rw.s.SwitchSystems(); !slices.Equal(got, []string{"test " + out, "boot " + out}) {
+		t.Errorf("switch-to-configuration calls %q", got)
+	}
+	b, err := os.ReadFile(filepath.Join(rw.f.dir, "systemd-run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(calls) != 3 {
+		t.Fatalf("systemd-run calls:\n%s", b)
+	}
+	units := map[string]bool{}
+	for i, c := range calls {
+		prefix := "--unit=" + remoteUnit + "-"
+		rec := filepath.Join(rw.state, "activation")
+		if i == 0 {
+			prefix, rec = "--unit="+confirmUnit+"-", filepath.Join(rw.state, "confirm")
+		}
+		f := strings.Fields(c)
+		if !strings.HasPrefix(f[0], prefix) || len(f[0]) != len(prefix)+16 || units[f[0]] {
+			t.Errorf("call %d: unit %q", i, f[0])
+		}
+		units[f[0]] = true
+		for _, want := range []string{"--collect", "--service-type=exec", "--no-ask-password", "--property=StandardOutput=append:" + rec + "/output.log"} {
+			if !slices.Contains(f, want) {
+				t.Errorf("call %d lacks %s: %s", i, want, c)
+			}
+		}
+	}
+	act, _ := rw.activated()
+	if err := act.Confirm(context.Background(), rw.env("accept", nil)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -103,7 +103,8 @@ type remoteWatchdog struct {
 func armRemote(ctx context.Context, env *tasks.Env, r *remote, recs remoteRecords, mode string, timeout time.Duration, prev int, prevPath string) (*remoteWatchdog, error) {
 	what := fmt.Sprintf("rollback to generation %d (%s) unless confirmed within %s", prev, prevPath, timeout)
 	steps := strconv.Itoa(max(1, int(timeout/(100*time.Millisecond))))
-	args := []string{recs.confirm, mode, what, env.Now().Format("2006-01-02 15:04:05"), confirmUnit, remoteWatchdogScript, newStepToken(), "",
+	token := newStepToken()
+	args := []string{recs.confirm, mode, what, env.Now().Format("2006-01-02 15:04:05"), confirmUnit + "-" + token, remoteWatchdogScript, token, "",
 		steps, env.Config.Profile, strconv.Itoa(prev), prevPath, recs.activation}
 	started := &lineFilter{dst: env.Log, keep: func(l string) bool { return l != markStarted }}
 	err := r.run(ctx, env, remoteCmd{script: launchScript + armWaitScript, argv: args, root: true, what: "arm the confirm watchdog: " + what, log: started})

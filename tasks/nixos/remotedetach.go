@@ -119,8 +119,10 @@ const (
 	markStatus  = "rebuild-status: "
 )
 
-// remoteUnit is the transient unit a step runs in where the target runs
-// systemd; the watchdog's is confirmUnit.
+// remoteUnit names the transient units the steps run in where the
+// target runs systemd (the watchdog's: confirmUnit), each with its step's
+// token after it: a step starts the moment the one before wrote its
+// status, when that one's unit may not be gone yet.
 const remoteUnit = activationUnit
 
 // remoteStep is one detached command on a target.
@@ -173,7 +175,11 @@ func (e *lostHost) Unwrap() error { return e.err }
 // step goes on) and a *lostHost when the host cannot be reached again.
 func (r *remote) runStep(ctx context.Context, env *tasks.Env, st remoteStep) error {
 	token := newStepToken()
-	args := append([]string{st.rec, st.mode, st.what, env.Now().Format("2006-01-02 15:04:05"), st.unit, remoteWrapper, token, st.guard, st.live}, st.cmd...)
+	unit := st.unit
+	if unit == "" {
+		unit = remoteUnit
+	}
+	args := append([]string{st.rec, st.mode, st.what, env.Now().Format("2006-01-02 15:04:05"), unit + "-" + token, remoteWrapper, token, st.guard, st.live}, st.cmd...)
 	out := &stepOutput{env: env}
 	m := &markers{}
 	first := remoteCmd{script: launchScript + "trap - HUP\nexec /bin/sh -c \"$FOLLOW\" sh \"$d\" 0 \"$token\"\n",
