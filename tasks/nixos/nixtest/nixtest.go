@@ -72,28 +72,40 @@ func New(ctx context.Context, dir string) (*Sandbox, error) {
 
 // SwitchCalls returns the arguments switch-to-configuration was called
 // with, in order.
-func (s *Sandbox) SwitchCalls() []string {
-	b, err := os.ReadFile(s.SwitchLog)
+func (s *Sandbox) SwitchCalls() []string { return switchCalls(s.SwitchLog) }
+
+// SwitchSystems returns the switch-to-configuration calls in order, each
+// as "<action> <system>": which system's switch-to-configuration ran.
+func (s *Sandbox) SwitchSystems() []string { return switchSystems(s.SwitchLog + ".systems") }
+
+// Generations returns the profile's generation numbers, ascending, and
+// the current one, read from the profile's links.
+func (s *Sandbox) Generations() (gens []int, current int, err error) {
+	return generations(s.Profile)
+}
+
+// switchCalls reads a switch log: one action a line.
+func switchCalls(log string) []string {
+	b, err := os.ReadFile(log)
 	if err != nil {
 		return nil
 	}
 	return strings.Fields(string(b))
 }
 
-// SwitchSystems returns the switch-to-configuration calls in order, each
-// as "<action> <system>": which system's switch-to-configuration ran.
-func (s *Sandbox) SwitchSystems() []string {
-	b, err := os.ReadFile(s.SwitchLog + ".systems")
-	if err != nil {
+// switchSystems reads a switch log's ".systems": "<action> <system>" a
+// line.
+func switchSystems(log string) []string {
+	b, err := os.ReadFile(log)
+	if err != nil || len(b) == 0 {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-// Generations returns the profile's generation numbers, ascending, and
-// the current one, read from the profile's links.
-func (s *Sandbox) Generations() (gens []int, current int, err error) {
-	dir, base := filepath.Split(s.Profile)
+// generations reads a profile's generations from its links.
+func generations(profile string) (gens []int, current int, err error) {
+	dir, base := filepath.Split(profile)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, 0, err
@@ -111,7 +123,7 @@ func (s *Sandbox) Generations() (gens []int, current int, err error) {
 		}
 	}
 	sort.Ints(gens)
-	link, err := os.Readlink(s.Profile)
+	link, err := os.Readlink(profile)
 	if err != nil {
 		return gens, 0, err
 	}
