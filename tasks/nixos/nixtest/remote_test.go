@@ -15,22 +15,6 @@ import (
 	"time"
 )
 
-// newT is a sandbox for one test, made writable again after it.
-func newT(t *testing.T) *Sandbox {
-	t.Helper()
-	if !Available() {
-		t.Skip("nix not on PATH")
-	}
-	s, err := New(t.Context(), t.TempDir())
-	if s != nil {
-		t.Cleanup(func() { _ = s.Cleanup() })
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // derivation is a Nix expression of a derivation no other test builds
 // (its name carries the test's name and the time): built only by shell
 // built-ins, as a remote builder's PATH is empty.
@@ -66,7 +50,7 @@ func inLocalStore(s *Sandbox, p string) bool {
 // real sshd, and its commands see the sandbox's paths with its own things
 // behind them.
 func TestRemoteNew(t *testing.T) {
-	s := newT(t)
+	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	if got := s.Hosts(); !slices.Equal(got, []string{Host, "alpha"}) {
 		t.Errorf("flake hosts %v", got)
@@ -107,7 +91,7 @@ func TestRemoteNew(t *testing.T) {
 // remote build (--builders) happens in the builder's store and the result
 // comes back.
 func TestRemoteStores(t *testing.T) {
-	s := newT(t)
+	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	b := s.StartRemote(t, "beta")
 	ctx := t.Context()
@@ -148,7 +132,7 @@ func TestRemoteStores(t *testing.T) {
 // records in that host's switch log only, its current-system link and
 // boot entries change, and the system says which host it is.
 func TestRemoteSwitch(t *testing.T) {
-	s := newT(t)
+	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	b := s.StartRemote(t, "beta")
 	if err := a.SetEnv("NIXTEST_SWITCH_FAIL=boot", "NIXTEST_SWITCH_CODE=3"); err != nil {
@@ -186,7 +170,7 @@ func TestRemoteSwitch(t *testing.T) {
 // Stop makes a fresh connection fail while one already open lives on;
 // Start lets one in again.
 func TestRemoteStopStart(t *testing.T) {
-	s := newT(t)
+	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	open := a.session(t)
 	if err := a.Stop(); err != nil {
@@ -210,7 +194,7 @@ func TestRemoteStopStart(t *testing.T) {
 // when switched to; switching back to the one before, from a connection
 // still open (as a watchdog on the host would), lets you in again.
 func TestRemoteLockOut(t *testing.T) {
-	s := newT(t)
+	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	ctx := t.Context()
 	if err := s.SetLockOut("alpha", true); err != nil {
