@@ -50,6 +50,7 @@ func inLocalStore(s *Sandbox, p string) bool {
 // real sshd, and its commands see the sandbox's paths with its own things
 // behind them.
 func TestRemoteNew(t *testing.T) {
+	RemoteAvailable(t)
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	if got := s.Hosts(); !slices.Equal(got, []string{Host, "alpha"}) {
@@ -91,6 +92,7 @@ func TestRemoteNew(t *testing.T) {
 // remote build (--builders) happens in the builder's store and the result
 // comes back.
 func TestRemoteStores(t *testing.T) {
+	RemoteAvailable(t)
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	b := s.StartRemote(t, "beta")
@@ -132,6 +134,7 @@ func TestRemoteStores(t *testing.T) {
 // records in that host's switch log only, its current-system link and
 // boot entries change, and the system says which host it is.
 func TestRemoteSwitch(t *testing.T) {
+	RemoteAvailable(t)
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	b := s.StartRemote(t, "beta")
@@ -170,6 +173,7 @@ func TestRemoteSwitch(t *testing.T) {
 // Stop makes a fresh connection fail while one already open lives on;
 // Start lets one in again.
 func TestRemoteStopStart(t *testing.T) {
+	RemoteAvailable(t)
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	open := a.session(t)
@@ -194,6 +198,7 @@ func TestRemoteStopStart(t *testing.T) {
 // when switched to; switching back to the one before, from a connection
 // still open (as a watchdog on the host would), lets you in again.
 func TestRemoteLockOut(t *testing.T) {
+	RemoteAvailable(t)
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	ctx := t.Context()
