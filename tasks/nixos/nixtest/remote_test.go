@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func inLocalStore(s *Sandbox, p string) bool {
 // behind them.
 func TestRemoteNew(t *testing.T) {
 	RemoteAvailable(t)
+	t.Parallel()
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	if got := s.Hosts(); !slices.Equal(got, []string{Host, "alpha"}) {
@@ -93,6 +95,7 @@ func TestRemoteNew(t *testing.T) {
 // comes back.
 func TestRemoteStores(t *testing.T) {
 	RemoteAvailable(t)
+	t.Parallel()
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	b := s.StartRemote(t, "beta")
@@ -135,6 +138,7 @@ func TestRemoteStores(t *testing.T) {
 // boot entries change, and the system says which host it is.
 func TestRemoteSwitch(t *testing.T) {
 	RemoteAvailable(t)
+	t.Parallel()
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	b := s.StartRemote(t, "beta")
@@ -174,6 +178,7 @@ func TestRemoteSwitch(t *testing.T) {
 // Start lets one in again.
 func TestRemoteStopStart(t *testing.T) {
 	RemoteAvailable(t)
+	t.Parallel()
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	open := a.session(t)
@@ -192,6 +197,31 @@ func TestRemoteStopStart(t *testing.T) {
 	if out, err := a.Run(t.Context(), "echo in"); err != nil || out != "in\n" {
 		t.Errorf("ssh after Start: %q %v", out, err)
 	}
+	// Close ends what the host's commands left running on their own.
+	out, err := a.Run(t.Context(), "setsid sleep 300 >/dev/null 2>&1 </dev/null & echo $!")
+	pid, _ := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || pid <= 1 || !alive(pid) {
+		t.Fatalf("detached sleep on the host: %q %v", out, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Errorf("process %d, started on the host, outlived Close", pid)
+	}
+	if out, err := a.Run(t.Context(), "true"); err == nil {
+		t.Errorf("ssh after Close: %q", out)
+	}
+}
+
+// alive reports whether the process pid runs (exists and is no zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
 
 // A configuration that locks you out (SetLockOut) stops the host's sshd
@@ -199,6 +229,7 @@ func TestRemoteStopStart(t *testing.T) {
 // still open (as a watchdog on the host would), lets you in again.
 func TestRemoteLockOut(t *testing.T) {
 	RemoteAvailable(t)
+	t.Parallel()
 	s := NewT(t)
 	a := s.StartRemote(t, "alpha")
 	ctx := t.Context()
