@@ -59,7 +59,11 @@ const (
 // when its argument equals $NIXTEST_SWITCH_FAIL. With $NIXTEST_SWITCH_SLOW=N
 // it works slowly and says so, as the real one does: "start <action>",
 // then N lines a tenth of a second apart, then "end <action>" when it is
-// done (for tests that interrupt activation halfway).
+// done (for tests that interrupt activation halfway). On a remote host
+// of nixtest (which exports NIXTEST_SSHD_PIDFILE), a system marked by
+// SetLockOut stops that host's sshd on `test` and `switch`, and any other
+// starts it again. The flake may define more hosts (hosts.go); each
+// host's toplevel holds its name in the file `host`.
 //
 // A run against the sandbox (`rebuild demo`, or a test): NewSandbox;
 // SetVersion("1.2") so flake-update has something to update (AddGeneration
