@@ -59,7 +59,11 @@ const (
 // when its argument equals $NIXTEST_SWITCH_FAIL. With $NIXTEST_SWITCH_SLOW=N
 // it works slowly and says so, as the real one does: "start <action>",
 // then N lines a tenth of a second apart, then "end <action>" when it is
-// done (for tests that interrupt activation halfway).
+// done (for tests that interrupt activation halfway). On a remote host
+// of nixtest (which exports NIXTEST_SSHD_PIDFILE), a system marked by
+// SetLockOut stops that host's sshd on `test` and `switch`, and any other
+// starts it again. The flake may define more hosts (hosts.go); each
+// host's toplevel holds its name in the file `host`.
 //
 // A run against the sandbox (`rebuild demo`, or a test): NewSandbox;
 // SetVersion("1.2") so flake-update has something to update (AddGeneration
@@ -85,9 +89,10 @@ type Sandbox struct {
 
 	version string
 	variant Variant
-	slow    int    // seconds foo's builder takes (SetBuildSeconds)
-	kernel  string // the kernel's version (SetKernel)
-	inhibit string // the systemd switch inhibitor's value (SetInhibitor)
+	hosts   []hostDef // the flake's hosts, Host first (hosts.go)
+	slow    int       // seconds foo's builder takes (SetBuildSeconds)
+	kernel  string    // the kernel's version (SetKernel)
+	inhibit string    // the systemd switch inhibitor's value (SetInhibitor)
 }
 
 // The kernel version and switch inhibitor a new sandbox's system has.
@@ -120,6 +125,7 @@ func NewSandbox(ctx context.Context, dir string) (*Sandbox, error) {
 		SwitchLog:     filepath.Join(dir, "switch.log"),
 		BootEntries:   filepath.Join(dir, "boot", "loader", "entries"),
 		Host:          Host,
+		hosts:         []hostDef{{name: Host}},
 		version:       "1.0",
 		kernel:        DefaultKernel,
 		inhibit:       DefaultInhibitor,
@@ -253,8 +259,10 @@ func (s *Sandbox) Attr() string {
 }
 
 // Build builds the host configuration as it is now and returns its path.
-func (s *Sandbox) Build(ctx context.Context) (string, error) {
-	out, err := s.Run(ctx, "", "nix", "build", "--no-link", "--print-build-logs", "--json", s.Attr())
+func (s *Sandbox) Build(ctx context.Context) (string, error) { return s.build(ctx, s.Attr()) }
+
+func (s *Sandbox) build(ctx context.Context, attr string) (string, error) {
+	out, err := s.Run(ctx, "", "nix", "build", "--no-link", "--print-build-logs", "--json", attr)
 	if err != nil {
 		return "", err
 	}
@@ -334,27 +342,28 @@ func (s *Sandbox) SetKernel(v string) error {
 // NixOS's pre-switch check does. It rewrites the host flake.
 func (s *Sandbox) SetInhibitor(v string) error {
 	s.inhibit = v
-	return s.SetVariant(s.variant)
+	return s.writeFlake()
 }
 
 // Version is foo's version in the input flake.
 func (s *Sandbox) Version() string { return s.version }
 
-// SetVariant rewrites the host flake (uncommitted; Nix reads a git
-// flake's tracked files with their changes).
+// SetVariant makes every host's configuration v (undoing SetHostVariant)
+// and rewrites the host flake (uncommitted; Nix reads a git flake's
+// tracked files with their changes).
 func (s *Sandbox) SetVariant(v Variant) error {
 	s.variant = v
-	extra, top := "[ ]", toplevelNix
-	switch v {
-	case BuildFailure:
-		extra = "[ broken ]"
-	case Slow:
-		extra = "[ slow ]"
-	case EvalError:
-		top = `throw "` + EvalErrorText + `"`
+	for i := range s.hosts {
+		s.hosts[i].variant = v
 	}
-	text := strings.Replace(hostFlake, "@TOPLEVEL@", top, 1)
-	text = strings.NewReplacer("@PKGS@", s.Pkgs, "@HOST@", s.Host, "@EXTRA@", extra,
+	return s.writeFlake()
+}
+
+// writeFlake writes the host flake: one toplevel per host, each as its
+// variant and lock-out mark say.
+func (s *Sandbox) writeFlake() error {
+	text := strings.Replace(hostFlake, "@TOPLEVEL@", toplevelNix, 1)
+	text = strings.NewReplacer("@PKGS@", s.Pkgs, "@HOSTS@", s.hostsNix(),
 		"@BROKENLINE@", BuildFailureLine, "@INHIBIT@", s.inhibit).Replace(text)
 	return os.WriteFile(filepath.Join(s.Flake, "flake.nix"), []byte(text), 0o644)
 }

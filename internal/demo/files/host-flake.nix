@@ -11,8 +11,12 @@
       name = "slow-1.0"; inherit system; builder = "/bin/sh";
       args = [ "-c" "echo sleeping; /bin/sleep 600" ];
     };
-    extra = @EXTRA@;
+    # The toplevel of one host: it records the host's name; lockout = "1"
+    # makes its switch-to-configuration stop that host's sshd.
+    toplevel = host: extra: lockout: @TOPLEVEL@;
   in {
-    nixosConfigurations.@HOST@.config.system.build.toplevel = @TOPLEVEL@;
+    nixosConfigurations = {
+@HOSTS@
+    };
   };
 }

@@ -1,6 +1,6 @@
 builtins.derivation {
-      name = "nixos-system-@HOST@";
-      inherit system;
+      name = "nixos-system-${host}";
+      inherit system host lockout;
       builder = "/bin/sh";
       args = [ ./toplevel.sh ];
       packages = [ pkgs.demoPackages.foo pkgs.demoPackages.bar pkgs.demoPackages.baz ] ++ extra;

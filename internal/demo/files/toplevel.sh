@@ -8,4 +8,6 @@ echo "$name" > $out/nixos-version
 /bin/ln -s $kernel/initrd $out/initrd
 /bin/ln -s $kernel/lib $out/kernel-modules
 echo "$inhibitors" > $out/switch-inhibitors
+echo "$host" > $out/host
+[ -z "$lockout" ] || echo "this configuration stops the host's sshd" > $out/nixtest-lockout
 echo "assembled $name"
