@@ -427,3 +427,63 @@ func TestRemoteRun0NeedsSystemdDetach(t *testing.T) {
 		}
 	}
 }
+
+// The fingerprint of a host reached over ssh skips the evaluation only
+// when the stored system is, on the target, both the running system and
+// the profile's.
+func TestRemoteFingerprint(t *testing.T) {
+	f := newFakeSSH(t)
+	f.tool(t, "nix", fakeNix)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "store", "abc-nixos-system-web1")
+	old := filepath.Join(dir, "store", "old-nixos-system-web1")
+	for _, p := range []string{out, old, filepath.Join(dir, "flake")} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taskstest.WriteFile(t, filepath.Join(dir, "flake", "flake.nix"), "{ }\n")
+	cfg := &config.Config{Flake: filepath.Join(dir, "flake"), Profile: filepath.Join(dir, "profiles", "system"),
+		CurrentSystem: filepath.Join(dir, "run", "current-system"), BootedSystem: filepath.Join(dir, "run", "current-system"),
+		StateDir: filepath.Join(dir, "state"), Elevate: "none"}
+	point := func(current, profile string) {
+		for l, p := range map[string]string{cfg.CurrentSystem: current, cfg.Profile: profile} {
+			_ = os.Remove(l)
+			taskstest.Symlink(t, p, l)
+		}
+	}
+	web1 := config.Host{Name: "web1", Target: "root@10.0.0.5"}
+	build := func() (Built, int) {
+		t.Helper()
+		vals := tasks.NewValues()
+		env := remoteEnvOf(f, "build", web1, cfg, nil, vals)
+		env.Runner.Environ = append(env.Runner.Environ, "FAKE_OUT="+out)
+		if err := (Build{Options: BuildOptions{Fingerprint: true}}).Run(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := BuiltKey.On("web1").Get(vals)
+		argvs, _ := nixCalls(t, f)
+		n := 0
+		for _, a := range argvs {
+			if len(a) > 1 && a[1] == "build" {
+				n++
+			}
+		}
+		return b, n
+	}
+
+	point(old, old)
+	if b, n := build(); !b.Changed || n != 1 {
+		t.Fatalf("first build: %+v, %d nix builds", b, n)
+	}
+	// web1 runs it now, and its profile points at it: nothing evaluated.
+	point(out, out)
+	if b, n := build(); b.Changed || b.Out != out || n != 1 {
+		t.Errorf("fingerprint on a target that runs it: %+v, %d nix builds", b, n)
+	}
+	// Running it, but its profile points elsewhere: evaluate, and activate.
+	point(out, old)
+	if b, n := build(); !b.Changed || n != 2 {
+		t.Errorf("profile elsewhere: %+v, %d nix builds", b, n)
+	}
+}

@@ -134,9 +134,21 @@ func TestRigHostChain(t *testing.T) {
 		t.Errorf("the watchdog's record is still on web1: %v", err)
 	}
 
+	// Nothing changed, and web1 runs it: the fingerprint spares the
+	// evaluation, judged by what runs there, not here.
+	again := rw.mustRun(Build{}, rw.env("build", "web1", nil))
+	if st := stats(again); st != "no changes (fingerprint)" {
+		t.Errorf("build again: %q", st)
+	}
+
 	gate := rw.env("health", "web1", nil)
 	if err := act.Rollback(context.Background(), gate); err != nil {
 		t.Fatal(err)
+	}
+	// web1 runs the old system again: the same fingerprint evaluates.
+	again = rw.mustRun(Build{}, rw.env("build", "web1", nil))
+	if b := rw.built("web1"); !b.Changed || strings.Contains(stats(again), "fingerprint") {
+		t.Errorf("build after the rollback: %+v %q", b, stats(again))
 	}
 	if got := web.SwitchSystems(); len(got) != 3 || got[2] != "switch "+web.System {
 		t.Errorf("web1's switch-to-configuration calls after the rollback %q", got)
