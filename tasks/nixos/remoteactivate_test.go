@@ -189,6 +189,18 @@ func TestRemoteActivateConfirmAndRollback(t *testing.T) {
 	if a := strings.Join(gate.Report().Actions, "\n"); !strings.Contains(a, "rolled back demo from generation 2 to 1 ("+old+")") {
 		t.Errorf("rollback actions %q", a)
 	}
+
+	// The next run has nothing to report: every step was followed to its
+	// end.
+	rw.values = tasks.NewValues()
+	BuiltKey.On(rw.host.Name).Put(rw.values, Built{Out: old})
+	next := rw.env("activate", rw.activateOpts(nil))
+	if kind, _ := outcome(rw.run(Activate{}, next)); kind != tasks.Skipped {
+		t.Errorf("next run: %v", kind)
+	}
+	if w := next.Report().Warnings; len(w) != 0 {
+		t.Errorf("next run's warnings %q", w)
+	}
 }
 
 // A switch that locks rebuild out: the host cannot be reached after

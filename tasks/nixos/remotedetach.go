@@ -92,6 +92,8 @@ echo $rc > "$d/status.tmp" && mv "$d/status.tmp" "$d/status"
 // is not the one with token $3 (the step never started), "cut" when its
 // wrapper is gone without a status (killed, or the host rebooted) and
 // "gone" when the record was removed. Bytes are counted in the C locale.
+// Before it says how the step ended it writes "seen": the next run has
+// nothing to report of a step rebuild followed to its end.
 const followScript = `LC_ALL=C; export LC_ALL
 d=$1 n=$2 token=$3 w=0
 while :; do
@@ -102,7 +104,7 @@ while :; do
   fin=; [ -e "$d/status" ] && fin=$(cat "$d/status")
   c=$(tail -c +$((n+1)) "$d/output.log" 2>/dev/null; echo .); c=${c%.}
   if [ -n "$c" ]; then printf '%s' "$c"; n=$((n+${#c})); fi
-  if [ -n "$fin" ]; then echo "rebuild-status: $fin" >&2; exit 0; fi
+  if [ -n "$fin" ]; then : > "$d/seen"; echo "rebuild-status: $fin" >&2; exit 0; fi
   if [ ! -e "$d/what" ]; then echo "rebuild-status: gone" >&2; exit 0; fi
   if [ -s "$d/pid" ]; then
     if [ ! -d "/proc/$(cat "$d/pid")" ] && [ ! -e "$d/status" ]; then echo "rebuild-status: cut" >&2; exit 0; fi
@@ -389,7 +391,8 @@ func (f *lineFilter) Write(p []byte) (int, error) {
 }
 
 // settleScript settles the records an earlier run left on the target:
-// activation $1 and confirm watchdog $2. One still running is waited for
+// activation $1 (but for a step that run followed to its end: "seen")
+// and confirm watchdog $2. One still running is waited for
 // (saying so on standard error, where each record's output goes too, for
 // the log); then each is described on standard output, one line each:
 //
@@ -406,7 +409,7 @@ for r in "$act" "$conf"; do
     while running "$r"; do sleep 0.2; done
   fi
 done
-if [ -e "$act/what" ]; then
+if [ -e "$act/what" ] && [ ! -e "$act/seen" ]; then
   echo "output of the earlier activation ($(cat "$act/what")):" >&2
   cat "$act/output.log" >&2 2>/dev/null
   printf 'activation\t%s\t%s\t%s\n' "$(cat "$act/status" 2>/dev/null)" "$(cat "$act/started" 2>/dev/null)" "$(cat "$act/what")"
