@@ -19,6 +19,8 @@ type SSH struct {
 	// "-o", "ConnectTimeout=5"]: given to ssh before the destination, and
 	// to Nix through NIX_SSHOPTS.
 	Options []string
+
+	fresh bool // see Fresh
 }
 
 // ParseSSHTarget reads a target written user@addr[:port] (user@[v6addr]:port
@@ -125,6 +127,9 @@ var sshDefaults = []string{"-o", "ConnectTimeout=15", "-o", "ServerAliveInterval
 // so that no option turns password prompts back on.
 func (s SSH) baseArgs() []string {
 	args := []string{"-o", "BatchMode=yes"}
+	if s.fresh {
+		args = append(args, freshArgs...)
+	}
 	if s.Port != 0 {
 		args = append(args, "-p", strconv.Itoa(s.Port))
 	}
@@ -141,11 +146,16 @@ func (s SSH) Command(remote string) []string {
 	return append(args, s.Destination(), "--", remote)
 }
 
+// freshArgs keep ssh from using or offering a shared connection.
+var freshArgs = []string{"-o", "ControlMaster=no", "-o", "ControlPath=none"}
+
 // Fresh returns s for a connection of its own: no connection an ssh
-// ControlMaster keeps open is reused, so a command through it proves the
-// host can be reached now (a new firewall or a broken sshd fails it).
+// ControlMaster keeps open is reused (these options come before the
+// host's, whose ControlPath would otherwise win), so a command through it
+// proves the host can be reached now (a new firewall or a broken sshd
+// fails it).
 func (s SSH) Fresh() SSH {
-	s.Options = append(append([]string(nil), s.Options...), "-o", "ControlMaster=no", "-o", "ControlPath=none")
+	s.fresh = true
 	return s
 }
 

@@ -73,12 +73,15 @@ func TestSSHCommandArgv(t *testing.T) {
 	if i, j := slices.Index(got, "ConnectTimeout=5"), slices.Index(got, "ConnectTimeout=15"); i < 0 || j < i {
 		t.Errorf("the host's ConnectTimeout does not come first: %q", got)
 	}
+	// A fresh connection's options come before the host's: a host that
+	// shares connections (its own ControlPath) does not share this one.
+	s.Options = append(s.Options, "-o", "ControlPath=~/.ssh/cm-%C", "-o", "ControlMaster=auto")
 	fresh := s.Fresh().Command("true")
-	if !slices.Contains(fresh, "ControlPath=none") || !slices.Contains(fresh, "ControlMaster=no") {
+	if i, j := slices.Index(fresh, "ControlPath=none"), slices.Index(fresh, "ControlPath=~/.ssh/cm-%C"); i < 0 || j < i || slices.Index(fresh, "ControlMaster=no") > slices.Index(fresh, "ControlMaster=auto") {
 		t.Errorf("Fresh: %q", fresh)
 	}
-	if slices.Contains(s.Options, "ControlPath=none") {
-		t.Error("Fresh changed the options it was made from")
+	if slices.Contains(s.Command("true"), "ControlPath=none") {
+		t.Error("Fresh changed the SSH it was made from")
 	}
 }
 
