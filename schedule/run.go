@@ -113,10 +113,16 @@ func (r *Run) Interrupt() {
 	}
 }
 
-// emit stamps e and hands it to the Sink, one event at a time.
+// emit stamps e with its time and its task's host and hands it to the
+// Sink, one event at a time. The host is stamped here, the one door every
+// event goes through, so that no event of a per-host task leaves without
+// it.
 func (r *Run) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = r.opts.Now()
+	}
+	if e.Host == "" && e.Task != "" {
+		e.Host = r.specs[e.Task].Host
 	}
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()

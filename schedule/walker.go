@@ -209,6 +209,7 @@ func (w *walker) link() {
 
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
+	res.Host, res.Gate = t.spec.Host, t.spec.Gate
 	t.state, t.res = res.State, res
 	w.sum.Results[t.name] = res
 	w.remaining--
