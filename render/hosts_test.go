@@ -488,3 +488,21 @@ func TestBlockTitleNamesTheHost(t *testing.T) {
 		t.Errorf("without a host: header %q", header[0])
 	}
 }
+
+// A host whose step asks a question says so on its lane; the question's
+// block, under the area, names the host.
+func TestTTYLaneSaysItAsks(t *testing.T) {
+	h := newHostRun(t, ModeTTY, hostTasks([]string{"web1", "web2"}, false, func(int) time.Duration { return time.Minute }), 100, 30)
+	h.start("accept@web1", 0)
+	h.start("build@web2", time.Minute)
+	tt := h.r.(*tty)
+	tt.setAsking(map[string]bool{"accept@web1": true})
+	tt.showQuestion(questionView{id: 1, label: "accept@web1", text: []string{"Keep this configuration?"}, hint: "[Y/n]"})
+	got := h.frame()
+	if !laneSays(got, "web1", "accept") || !laneSays(got, "web1", "? asking below") || laneSays(got, "web2", "?") {
+		t.Errorf("the lanes do not say who asks:\n%s", got)
+	}
+	if !strings.Contains(got, "\nweb1 · accept ›\n? Keep this configuration? [Y/n]") {
+		t.Errorf("the question's block does not name its host:\n%s", got)
+	}
+}

@@ -258,7 +258,7 @@ func (r *tty) areaLanes(rows int, now time.Time, width int, frame string) []stri
 	// at least minBuildRows, and an equal part of what there is.
 	withDetail := 0
 	for _, v := range views {
-		if len(v.running) > 1 || (len(v.running) > 0 && v.running[0].progress != nil && !v.running[0].progress.Evaluating) {
+		if len(v.running) > 1 || slices.ContainsFunc(v.running, func(l *live) bool { return l.progress != nil && !l.progress.Evaluating }) {
 			withDetail++
 		}
 	}
