@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"sort"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
@@ -9,7 +10,13 @@ import (
 
 // Result is how one task ended.
 type Result struct {
-	Name     string
+	Name string
+	// Host is the host of a per-host task's instance (tasks.Spec.Host);
+	// "" for a task of the whole run. Gate: the task is a gate (its
+	// failure rolls the activation back). Both are the spec's, so that
+	// the summary can tell each host's outcome from the Results alone.
+	Host     string
+	Gate     bool
 	State    State
 	Reason   string
 	Err      error
@@ -64,4 +71,30 @@ func (s *Summary) ExitCode(strict bool) int {
 		}
 	}
 	return exitcode.OK
+}
+
+// Hosts returns the hosts of a run with hosts ([host.*] tables), in the
+// order their first task comes in Order (then by name for results the
+// order lacks); nil for a run without hosts.
+func (s *Summary) Hosts() []string {
+	var hosts []string
+	seen := map[string]bool{}
+	add := func(r *Result) {
+		if r != nil && r.Host != "" && !seen[r.Host] {
+			seen[r.Host] = true
+			hosts = append(hosts, r.Host)
+		}
+	}
+	for _, n := range s.Order {
+		add(s.Results[n])
+	}
+	var rest []string
+	for n := range s.Results {
+		rest = append(rest, n)
+	}
+	sort.Strings(rest)
+	for _, n := range rest {
+		add(s.Results[n])
+	}
+	return hosts
 }

@@ -84,6 +84,9 @@ type walker struct {
 	// interrupts counts Interrupt calls: the first one is held back while
 	// a task that holds interrupts is running.
 	interrupts int
+	// rollbacks are the gates' rollbacks by the task they rolled back
+	// (activate, or each host's activate@HOST).
+	rollbacks map[string]*GateRollback
 
 	// ctx is every running task's context: an abort cancels it (nothing
 	// starts after an abort), and Execute's deferred cancel ends what is
@@ -146,6 +149,7 @@ func (r *Run) newWalker() *walker {
 		tasks:      make([]task, len(order)),
 		all:        make(map[string]*task, len(order)),
 		waitingTTY: ttyWaiters{},
+		rollbacks:  map[string]*GateRollback{},
 		held:       map[string]string{},
 		free:       r.opts.Jobs,
 		remaining:  len(order),
@@ -209,6 +213,7 @@ func (w *walker) link() {
 
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
+	res.Host, res.Gate = t.spec.Host, t.spec.Gate
 	t.state, t.res = res.State, res
 	w.sum.Results[t.name] = res
 	w.remaining--
@@ -277,8 +282,8 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 		if r := p.res; r != nil && r.Carry != "" {
 			return Skipped, r.Carry, true, true
 		}
-		if p.state == RolledBack && w.sum.RolledBack != nil {
-			return Skipped, fmt.Sprintf(gateCarry, w.sum.RolledBack.Gate), true, true
+		if rb := w.rollbacks[p.name]; p.state == RolledBack && rb != nil {
+			return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
 		}
 		if p.state == Declined { // declined without a Result's Carry: say so all the same
 			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
