@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dominikbraun/graph"
+	"github.com/rebuild-nixos/rebuild/internal/hostname"
 	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
@@ -221,24 +222,10 @@ func nameProblem(s string) string {
 // same as tasks.HostSep, which dag does not import).
 const HostSep = "@"
 
-// HostNameProblem says what is wrong with a host's name, "" if nothing. A
-// host name is a nixosConfigurations attribute restricted to what is safe
-// in a task name, a log file's name and a command line: it starts with a
-// letter or a digit, then letters, digits, '-', '_' and '.'.
-func HostNameProblem(s string) string {
-	if s == "" {
-		return "is empty"
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case i > 0 && (r == '-' || r == '_' || r == '.'):
-		default:
-			return fmt.Sprintf("has %q: a host name starts with a letter or a digit, then letters, digits, '-', '_' and '.'", r)
-		}
-	}
-	return ""
-}
+// HostNameProblem says what is wrong with a host's name, "" if nothing
+// (internal/hostname's rule: a letter or a digit, then letters, digits,
+// '-', '_' and '.').
+func HostNameProblem(s string) string { return hostname.Problem(s) }
 
 // SplitHost splits a task name into the task and its host: "build@web1"
 // is ("build", "web1"); a task of the whole run has host "".

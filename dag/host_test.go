@@ -41,10 +41,10 @@ func TestBuildHostNames(t *testing.T) {
 		{"build@", `task "build@": name has host "", which is empty`},
 		{"@web1", `task "@web1": name is empty`},
 		{"Build@web1", `task "Build@web1": name has 'B': use a-z, 0-9 and '-'`},
-		{"build@web 1", `task "build@web 1": name has host "web 1", which has ' ': a host name starts with a letter or a digit, then letters, digits, '-', '_' and '.'`},
-		{"build@a@b", `task "build@a@b": name has host "a@b", which has '@': a host name starts with a letter or a digit, then letters, digits, '-', '_' and '.'`},
-		{"build@-x", `task "build@-x": name has host "-x", which has '-': a host name starts with a letter or a digit, then letters, digits, '-', '_' and '.'`},
-		{"build@..", `task "build@..": name has host "..", which has '.': a host name starts with a letter or a digit, then letters, digits, '-', '_' and '.'`},
+		{"build@web 1", `task "build@web 1": name has host "web 1", which has ' ': a host name is a letter or a digit, then letters, digits, '-', '_' and '.' (no '@', no spaces)`},
+		{"build@a@b", `task "build@a@b": name has host "a@b", which has '@': a host name is a letter or a digit, then letters, digits, '-', '_' and '.' (no '@', no spaces)`},
+		{"build@-x", `task "build@-x": name has host "-x", which has '-': a host name is a letter or a digit, then letters, digits, '-', '_' and '.' (no '@', no spaces)`},
+		{"build@..", `task "build@..": name has host "..", which has '.': a host name is a letter or a digit, then letters, digits, '-', '_' and '.' (no '@', no spaces)`},
 	}
 	for _, c := range cases {
 		_, err := Build([]Node{{Name: c.name}})
@@ -64,7 +64,7 @@ func TestParseSelectorHosts(t *testing.T) {
 		"build@":     `selector "build@": item "build@": host "" is empty`,
 		"@web1":      `selector "@web1": item "@web1": no task before '@' (a task on one host is NAME@HOST, e.g. build@web1)`,
 		"Build@web1": `selector "Build@web1": item "Build@web1": uppercase letter 'B' (names are lowercase)`,
-		"build@a@b":  `selector "build@a@b": item "build@a@b": host "a@b" has '@': a host name starts with a letter or a digit, then letters, digits, '-', '_' and '.'`,
+		"build@a@b":  `selector "build@a@b": item "build@a@b": host "a@b" has '@': a host name is a letter or a digit, then letters, digits, '-', '_' and '.' (no '@', no spaces)`,
 	} {
 		_, err := ParseSelector(in)
 		var se *SelectorError
