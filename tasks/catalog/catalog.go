@@ -63,13 +63,21 @@ type Options struct {
 	NoUpdate bool
 	// UserDir is where user tasks run (the flake directory).
 	UserDir string
+	// Hosts are the hosts of a run over several machines, in order (the
+	// order of --on, else by name): every per-host task runs once on each
+	// (hosts.go). None: the one machine, and no task is per host.
+	Hosts []config.Host
+	// Rollout is how the hosts' activations follow each other
+	// (config.RolloutAll, RolloutOne, RolloutCanary; "" is all).
+	Rollout string
 }
 
 // standard keys every built-in accepts in its [task.NAME] table.
 var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical", "gate"}
 
 // Assemble merges builtins with cfg's [task.NAME] tables and returns the
-// specs of the run, built-ins first in phase order, then user tasks by name.
+// specs of the run, built-ins first in phase order, then user tasks by
+// name; with o.Hosts, each per-host task once per host (hosts.go).
 // Every built-in task comes back bound to its options, decoded and
 // checked: any mistake in the configuration is an error here, before the
 // first task starts.
@@ -120,7 +128,7 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 	if err := gateEdges(specs); err != nil {
 		return nil, err
 	}
-	return specs, nil
+	return expandHosts(cfg, specs, o)
 }
 
 // cloneBuiltins copies the registered specs, so the run's changes stay
