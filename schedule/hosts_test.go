@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,106 @@ func TestParallelHostsChainKeepsItsPlace(t *testing.T) {
 			}
 			seen[host], last = true, host
 		}
+	}
+}
+
+// Per host h of a, b, c:  build@h ─▶ activate@h ─▶ health@h (gate) ─▶
+// accept@h, and commit after every accept. The gates of a and b fail:
+// each rolls back its own host's activation, once; c stays; what needs a
+// rolled-back host is skipped for it, and commit with it.
+func TestGatesRollBackTheirOwnHost(t *testing.T) {
+	rollbacks := map[string]*int{"a": new(int), "b": new(int), "c": new(int)}
+	var mu sync.Mutex
+	var specs []tasks.Spec
+	var accepts []string
+	for _, h := range []string{"a", "b", "c"} {
+		fails := h != "c"
+		specs = append(specs,
+			tasks.Spec{Name: "build@" + h, Host: h, Critical: true, Task: ok()},
+			tasks.Spec{Name: "activate@" + h, Host: h, Critical: true, Needs: []string{"build@" + h},
+				Task: tasks.Func(func(_ context.Context, env *tasks.Env) error {
+					tasks.Activated.Put(env, tasks.Activation{Path: "/new/" + h, Generation: 5, Previous: 4,
+						Rollback: func(context.Context, *tasks.Env) error { mu.Lock(); *rollbacks[h]++; mu.Unlock(); return nil }})
+					return nil
+				})},
+			tasks.Spec{Name: "health@" + h, Host: h, Gate: true, Needs: []string{"activate@" + h},
+				Task: tasks.Func(func(context.Context, *tasks.Env) error {
+					if fails {
+						return errors.New("unit failed on " + h)
+					}
+					return nil
+				})},
+			tasks.Spec{Name: "smoke@" + h, Host: h, Gate: true, Needs: []string{"activate@" + h},
+				Task: tasks.Func(func(context.Context, *tasks.Env) error {
+					if fails {
+						return errors.New("port closed on " + h)
+					}
+					return nil
+				})},
+			tasks.Spec{Name: "accept@" + h, Host: h, Needs: []string{"activate@" + h, "health@" + h, "smoke@" + h}, Task: ok()},
+		)
+		accepts = append(accepts, "accept@"+h)
+	}
+	specs = append(specs, tasks.Spec{Name: "commit", Needs: accepts, Task: ok()})
+	g, byName, err := Graph(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(g, byName, Options{Jobs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := executeWithin(t, r, 10*time.Second)
+	for h, want := range map[string]int{"a": 1, "b": 1, "c": 0} {
+		if *rollbacks[h] != want {
+			t.Errorf("host %s rolled back %d times, want %d", h, *rollbacks[h], want)
+		}
+	}
+	for _, h := range []string{"a", "b"} {
+		act := sum.Results["activate@"+h]
+		if act.State != RolledBack || !strings.Contains(act.Reason, "@"+h+" failed") {
+			t.Errorf("activate@%s: %s %q", h, act.State, act.Reason)
+		}
+		acc := sum.Results["accept@"+h]
+		if acc.State != Skipped || !strings.HasPrefix(acc.Reason, "configuration was rolled back: gate ") || !strings.HasSuffix(acc.Reason, "@"+h+" failed") {
+			t.Errorf("accept@%s: %s %q", h, acc.State, acc.Reason)
+		}
+	}
+	if s := sum.Results["activate@c"].State; s != Succeeded || sum.Results["accept@c"].State != Succeeded {
+		t.Errorf("host c: activate %s, accept %s", s, sum.Results["accept@c"].State)
+	}
+	if sum.RolledBack == nil || sum.ExitCode(false) != 1 || sum.Results["commit"].State != Skipped {
+		t.Errorf("rolled back %+v, exit %d, commit %s", sum.RolledBack, sum.ExitCode(false), sum.Results["commit"].State)
+	}
+}
+
+// A host's critical task that fails stops that host, not the run: the
+// other hosts go on, the run exits 1 naming it. A critical task of the
+// whole run still aborts it.
+func TestHostFailureStopsOnlyItsHost(t *testing.T) {
+	specs := []tasks.Spec{
+		{Name: "update", Critical: true, Task: ok()},
+		{Name: "build@a", Host: "a", Critical: true, Needs: []string{"update"}, Task: fail("eval error")},
+		{Name: "build@b", Host: "b", Critical: true, Needs: []string{"update"}, Task: ok()},
+		{Name: "activate@a", Host: "a", Critical: true, Needs: []string{"build@a"}, Task: ok()},
+		{Name: "activate@b", Host: "b", Critical: true, Needs: []string{"build@b"}, Task: ok()},
+		{Name: "report", After: []string{"activate@a", "activate@b"}, Task: ok()},
+	}
+	sum, _ := run(t, specs, Options{Jobs: 1})
+	for name, want := range map[string]State{
+		"build@a": Failed, "activate@a": UpstreamFailed, "build@b": Succeeded, "activate@b": Succeeded, "report": Succeeded,
+	} {
+		if got := state(sum, name); got != want {
+			t.Errorf("%s: %s, want %s (%s)", name, got, want, sum.Results[name].Reason)
+		}
+	}
+	if sum.FailedCritical != "" || len(sum.FailedHosts) != 1 || sum.FailedHosts[0] != "build@a" || sum.ExitCode(false) != 1 {
+		t.Errorf("FailedCritical %q, FailedHosts %v, exit %d", sum.FailedCritical, sum.FailedHosts, sum.ExitCode(false))
+	}
+
+	specs[0].Task = fail("no network")
+	sum, _ = run(t, specs, Options{Jobs: 1})
+	if sum.FailedCritical != "update" || state(sum, "build@b") != Canceled && state(sum, "build@b") != UpstreamFailed {
+		t.Errorf("update failing: FailedCritical %q, build@b %s", sum.FailedCritical, state(sum, "build@b"))
 	}
 }

@@ -64,10 +64,11 @@ type Run struct {
 	// +1 lends the slot to the walker, -1 takes it back.
 	lent   chan int
 	emitMu sync.Mutex
-	// gateMu makes the first failed gate the only one that rolls back;
-	// rolledBack is what it did (gate.go).
+	// gateMu makes the first failed gate of each host the only one that
+	// rolls it back; rolledBack is what it did, by host ("" in a run
+	// without hosts) (gate.go).
 	gateMu     sync.Mutex
-	rolledBack *GateRollback
+	rolledBack map[string]*GateRollback
 }
 
 // New checks that every node of g has a spec and returns a Run.
@@ -102,7 +103,7 @@ func New(g *dag.Graph, specs map[string]tasks.Spec, opts Options) (*Run, error) 
 	if opts.TailLines <= 0 {
 		opts.TailLines = 20
 	}
-	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16), lent: make(chan int)}, nil
+	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16), lent: make(chan int), rolledBack: map[string]*GateRollback{}}, nil
 }
 
 // Values is the store of values tasks handed on during the run.

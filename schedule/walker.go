@@ -91,6 +91,9 @@ type walker struct {
 	// interrupts counts Interrupt calls: the first one is held back while
 	// a task that holds interrupts is running.
 	interrupts int
+	// rollbacks are the gates' rollbacks, by the task they rolled back
+	// (activate, activate@web1).
+	rollbacks map[string]*GateRollback
 
 	// ctx is every running task's context: an abort cancels it (nothing
 	// starts after an abort), and Execute's deferred cancel ends what is
@@ -289,8 +292,8 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 		if r := p.res; r != nil && r.Carry != "" {
 			return Skipped, r.Carry, true, true
 		}
-		if p.state == RolledBack && w.sum.RolledBack != nil {
-			return Skipped, fmt.Sprintf(gateCarry, w.sum.RolledBack.Gate), true, true
+		if rb := w.rollbacks[p.name]; p.state == RolledBack && rb != nil {
+			return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
 		}
 		if p.state == Declined { // declined without a Result's Carry: say so all the same
 			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
@@ -422,7 +425,13 @@ func (w *walker) collect(f finished) {
 	if f.res.Rollback != nil {
 		w.rolledBack(f.res.Rollback)
 	}
-	if f.res.State == Failed && f.t.spec.Critical && !w.aborting {
+	switch {
+	case f.res.State != Failed || !f.t.spec.Critical || w.aborting:
+	case f.t.spec.Host != "":
+		// A host's failure stops that host (what needs it is
+		// upstream-failed), not the others: the run goes on, and exits 1.
+		w.sum.FailedHosts = append(w.sum.FailedHosts, f.t.name)
+	default:
 		w.sum.FailedCritical = f.t.name
 		w.abort(fmt.Sprintf("run aborted: %s failed", f.t.name))
 	}
