@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -44,9 +45,6 @@ var hostOptions = []struct{ hostKey, task, option string }{
 // expandHosts returns specs for the run's hosts (o.Hosts, in order); see
 // above. Errors are *config.Error naming the host's key at fault.
 func expandHosts(cfg *config.Config, specs []tasks.Spec, o Options) ([]tasks.Spec, error) {
-	if len(o.Hosts) == 0 {
-		return dropHostsOnly(specs), nil
-	}
 	perHost := map[string]bool{}
 	var gates []string
 	for _, s := range specs {
@@ -57,16 +55,27 @@ func expandHosts(cfg *config.Config, specs []tasks.Spec, o Options) ([]tasks.Spe
 			gates = append(gates, s.Name)
 		}
 	}
+	// Every host's gates are checked, the hosts --on leaves out too: a
+	// mistake in the configuration shows whatever the run picks.
+	for _, name := range slices.Sorted(maps.Keys(cfg.Hosts)) {
+		if h := cfg.Hosts[name]; h.Gates != nil {
+			if err := checkHostGates(h, specs, gates); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(o.Hosts) == 0 {
+		return dropHostsOnly(specs), nil
+	}
 	// has says whether host h has an instance of task.
 	hostGates := map[string][]string{}
 	for _, h := range o.Hosts {
-		if h.Gates == nil {
-			continue
+		if h.Gates != nil {
+			if err := checkHostGates(h, specs, gates); err != nil {
+				return nil, err
+			}
+			hostGates[h.Name] = h.Gates
 		}
-		if err := checkHostGates(h, specs, gates); err != nil {
-			return nil, err
-		}
-		hostGates[h.Name] = h.Gates
 	}
 	has := func(task, host string) bool {
 		if !perHost[task] {
