@@ -45,7 +45,7 @@ type Summary struct {
 	// (build@web1), in the order they did: each stopped its own host,
 	// not the run.
 	FailedHosts []string
-	Interrupted    bool
+	Interrupted bool
 	// RolledBack is set when a failed gate rolled the system back.
 	RolledBack *GateRollback
 }
