@@ -1,7 +1,8 @@
 // Package catalog is the table of built-in tasks and the place where they
 // meet the user's configuration: per-task overrides, disabled tasks, each
 // built-in task's options (decoded and checked here, before anything
-// runs), and the tasks users define themselves with `run`.
+// runs), and the tasks users define themselves with `run`; in a run over
+// several hosts, one instance of each per-host task per host (hosts.go).
 //
 // A built-in task is registered here only once it works; nothing is a
 // placeholder. Built-in `after` edges to a built-in task that is not
