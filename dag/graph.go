@@ -212,7 +212,7 @@ func nameProblem(s string) string {
 	if msg := kebabProblem(base); msg != "" {
 		return msg
 	}
-	if msg := HostNameProblem(host); msg != "" {
+	if msg := hostname.Problem(host); msg != "" {
 		return fmt.Sprintf("has host %q, which %s", host, msg)
 	}
 	return ""
@@ -221,11 +221,6 @@ func nameProblem(s string) string {
 // HostSep joins a per-host task's name and its host's: build@web1 (the
 // same as tasks.HostSep, which dag does not import).
 const HostSep = "@"
-
-// HostNameProblem says what is wrong with a host's name, "" if nothing
-// (internal/hostname's rule: a letter or a digit, then letters, digits,
-// '-', '_' and '.').
-func HostNameProblem(s string) string { return hostname.Problem(s) }
 
 // SplitHost splits a task name into the task and its host: "build@web1"
 // is ("build", "web1"); a task of the whole run has host "".

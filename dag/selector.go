@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/rebuild-nixos/rebuild/internal/hostname"
 )
 
 // ParseSelector splits the value of --only or --skip into its tokens: a
@@ -40,7 +42,7 @@ func ParseSelector(s string) ([]string, error) {
 			if base == "" {
 				return nil, &SelectorError{Input: s, Item: item, Msg: "no task before '@' (a task on one host is NAME@HOST, e.g. build@web1)"}
 			}
-			if msg := HostNameProblem(host); msg != "" {
+			if msg := hostname.Problem(host); msg != "" {
 				return nil, &SelectorError{Input: s, Item: item, Msg: fmt.Sprintf("host %q %s", host, msg)}
 			}
 		}
