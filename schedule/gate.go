@@ -49,9 +49,9 @@ func (r *Run) gateFailed(ctx context.Context, t *task, env *tasks.Env, res *Resu
 	if !ok || act.Path == "" {
 		return
 	}
+	host := t.spec.Host
 	r.gateMu.Lock()
 	defer r.gateMu.Unlock()
-	host := t.spec.Host
 	if done := r.rolledBack[host]; done != nil {
 		res.Carry = fmt.Sprintf(gateCarry, done.Gate)
 		fmt.Fprintf(log, "%s: the system was already rolled back after gate %s failed\n", t.name, done.Gate)

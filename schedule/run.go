@@ -30,6 +30,10 @@ type EnvFunc func(env *tasks.Env, tty bool)
 type Options struct {
 	// Jobs is the number of concurrency slots (at least 1).
 	Jobs int
+	// ParallelHosts bounds, besides Jobs, how many hosts are at work at
+	// once in a run over several hosts (tasks with Spec.Host); 0 is no
+	// bound. See hosts.go for what "at work" is.
+	ParallelHosts int
 	// Now is the clock (time.Now when nil).
 	Now  func() time.Time
 	Sink Sink

@@ -48,19 +48,23 @@ type Summary struct {
 	CriticalPath []string // measured: see measuredPath
 	// FailedCritical names the critical task whose failure aborted the run.
 	FailedCritical string
-	Interrupted    bool
+	// FailedHosts names the critical tasks of hosts that failed
+	// (build@web1), in the order they did: each stopped its own host,
+	// not the run.
+	FailedHosts []string
+	Interrupted bool
 	// RolledBack is set when a failed gate rolled the system back.
 	RolledBack *GateRollback
 }
 
 // ExitCode maps the outcome to the process exit code: 130 interrupted,
-// 1 when a critical task failed or a gate rolled the system back (or any
-// task failed, with strict), else 0.
+// 1 when a critical task failed (a host's too) or a gate rolled the
+// system back (or any task failed, with strict), else 0.
 func (s *Summary) ExitCode(strict bool) int {
 	switch {
 	case s.Interrupted:
 		return exitcode.Interrupted
-	case s.FailedCritical != "", s.RolledBack != nil:
+	case s.FailedCritical != "", s.RolledBack != nil, len(s.FailedHosts) > 0:
 		return exitcode.Failed
 	}
 	if strict {

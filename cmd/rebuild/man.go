@@ -86,7 +86,7 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 	m.macro("SH", "EXIT STATUS")
 	for _, e := range [][2]string{
 		{"0", "Done. Non-critical tasks may have failed: they are warnings."},
-		{"1", "A critical task failed and the run was aborted (with --strict: any task failed)."},
+		{"1", "A critical task failed and the run was aborted (with --strict: any task failed); or, with hosts, a host's critical task failed (the other hosts went on)."},
 		{"2", "Usage or configuration error: a bad flag, key, value, task name or a cycle."},
 		{"3", "Another rebuild holds the lock of the state directory."},
 		{"130", "Interrupted (Ctrl-C)."},
@@ -102,8 +102,16 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 		m.item(`\fB` + config.EnvName(k) + `\fR`)
 		m.text("Sets the configuration key " + k + ".")
 	}
+	for _, k := range []string{"rollout", "parallel_hosts"} {
+		m.item(`\fB` + config.EnvName(k) + `\fR`)
+		m.text("Sets the configuration key " + k + " (it counts with [host.NAME] tables).")
+	}
 	m.item(`\fBREBUILD_TASK__\fINAME\fB__\fIKEY\fR`)
 	m.text("Sets key KEY of [task.NAME], with _ for - in NAME, e.g. REBUILD_TASK__FLAKE_UPDATE__TIMEOUT=30m.")
+	m.item(`\fBREBUILD_HOST__\fINAME\fB__\fIKEY\fR`)
+	m.text("Sets key KEY of [host.NAME], NAME in capitals with _ for -, . and _: the host a file names whose name it spells, " +
+		"else a new host, NAME in lower case with - for _; e.g. REBUILD_HOST__WEB1__TARGET=root@web1.example.org. " +
+		"Run as root, ssh_options are not taken from the environment.")
 	m.item(`\fBNO_COLOR\fR`)
 	m.text("When set and not empty, no colour, like --no-color.")
 	m.item(`\fBXDG_CONFIG_HOME\fR, \fBXDG_STATE_HOME\fR, \fBHOME\fR`)
