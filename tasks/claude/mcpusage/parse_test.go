@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
 )
 
 // refLine is how the scan decoded a line with encoding/json before
@@ -119,9 +121,9 @@ func TestParseLineAgreesWithEncodingJSON(t *testing.T) {
 	for _, s := range parseSeeds {
 		agree(t, []byte(s))
 	}
-	deep := bytes.Repeat([]byte("["), maxDepth+1)
-	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep...), append(bytes.Repeat([]byte("]"), maxDepth+1), '}')...))
-	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep[1:]...), append(bytes.Repeat([]byte("]"), maxDepth), '}')...))
+	deep := bytes.Repeat([]byte("["), jsonscan.MaxDepth+1)
+	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep...), append(bytes.Repeat([]byte("]"), jsonscan.MaxDepth+1), '}')...))
+	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep[1:]...), append(bytes.Repeat([]byte("]"), jsonscan.MaxDepth), '}')...))
 }
 
 func FuzzParseLine(f *testing.F) {
