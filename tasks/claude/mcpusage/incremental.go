@@ -1,21 +1,17 @@
 package mcpusage
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"slices"
-	"syscall"
 	"time"
 
-	"github.com/rebuild-nixos/rebuild/internal/safefile"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // RecordFile is the file of the state directory that holds a record of
@@ -25,10 +21,6 @@ const (
 	RecordFile = "claude-sessions.rec"
 	LockFile   = "claude-sessions.lock"
 )
-
-// sampleSize is how many bytes at each end of the part read are hashed to
-// tell the same file grown from another one of at least that size.
-const sampleSize = 4 << 10
 
 // readRecord returns the record of the complete lines of the log at path
 // and the bytes it read for it, and apart from it the record of a last
@@ -45,21 +37,17 @@ func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (r
 		return nil, nil, 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	cur, err := logcursor.Stat(f)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	cur := cursor{Size: fi.Size()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		cur.Dev, cur.Ino = uint64(st.Dev), uint64(st.Ino)
-	}
-	if kept != nil && kept.holds(f, cur) {
+	if kept != nil && kept.Cursor.Holds(f, cur) {
 		rec = kept.clone()
 	} else {
 		rec = &logRecord{Path: path, decoded: true}
 	}
 	old := rec.Cursor
-	end, err := lineEnd(f, old.Offset, cur.Size)
+	end, err := logcursor.LineEnd(f, old.Offset, cur.Size)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
@@ -78,13 +66,9 @@ func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (r
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	cur.Offset, cur.Sample = end, old.Sample
-	if end != old.Offset || old.Offset == 0 { // else holds just hashed the same bytes
-		if cur.Sample, err = sample(f, end); err != nil {
-			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
-		}
+	if rec.Cursor, err = old.Advance(f, cur, end); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	rec.Cursor = cur
 	return rec, tail, cur.Size - old.Offset, nil
 }
 
@@ -104,8 +88,7 @@ func (rec *logRecord) clone() *logRecord {
 // (mcp-analytics and learn-mcp) do not both read the same new bytes: the
 // second finds the records the first kept. A nil store keeps nothing.
 type store struct {
-	dir     *safefile.Dir
-	lock    *os.File
+	file    *logcursor.Store
 	recs    map[string]*logRecord
 	changed bool
 }
@@ -117,53 +100,22 @@ func openStore(ctx context.Context, stateDir string) (*store, error) {
 	if stateDir == "" {
 		return nil, nil
 	}
-	dir, err := safefile.OpenDirAll(stateDir, 0o755)
+	file, b, err := logcursor.Open(ctx, stateDir, RecordFile, LockFile)
 	if err != nil {
-		return nil, fmt.Errorf("session records in %s: %w", stateDir, err)
+		return nil, fmt.Errorf("session records: %w", err)
 	}
-	lock, err := lockFile(ctx, dir)
-	if err != nil {
-		dir.Close()
-		return nil, err
-	}
-	st := &store{dir: dir, lock: lock, recs: map[string]*logRecord{}}
-	if f, err := dir.OpenFile(RecordFile, os.O_RDONLY, 0); err == nil {
-		var b []byte
-		if fi, err := f.Stat(); err == nil {
-			b = make([]byte, 0, fi.Size()+1) // read in one go, not grown
-		}
-		b, err = readAll(f, b)
-		f.Close()
-		if err == nil {
-			if recs, err := decodeStore(b); err == nil {
-				st.recs = recs
-			}
+	st := &store{file: file, recs: map[string]*logRecord{}}
+	if b != nil {
+		if recs, err := decodeStore(b); err == nil {
+			st.recs = recs
 		}
 	}
 	return st, nil
 }
 
-// readAll is io.ReadAll into b.
-func readAll(r io.Reader, b []byte) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}
-
 func (st *store) close() {
 	if st != nil {
-		st.lock.Close() // releases the lock
-		st.dir.Close()
+		st.file.Close()
 	}
 }
 
@@ -222,20 +174,8 @@ func (st *store) save() error {
 	for _, b := range encoded {
 		out = append(binary.AppendUvarint(out, uint64(len(b))), b...)
 	}
-	tmp := "." + RecordFile + ".tmp"
-	f, err := st.dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err == nil {
-		_, err = f.Write(out)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = st.dir.Rename(tmp, RecordFile)
-	}
-	if err != nil {
-		_ = st.dir.Remove(tmp)
-		return fmt.Errorf("keeping the session records in %s: %w", st.dir.Path(), err)
+	if err := st.file.Replace(out); err != nil {
+		return err
 	}
 	st.changed = false
 	return nil
@@ -249,77 +189,20 @@ func decodeStore(b []byte) (map[string]*logRecord, error) {
 	if len(b) < len(storeMagic) || string(b[:len(storeMagic)]) != storeMagic {
 		return nil, errRecord
 	}
-	d := &decoder{b: b[len(storeMagic):]}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		return nil, errRecord
-	}
+	d := &decoder{B: b[len(storeMagic):]}
+	n := d.Count()
 	recs := make(map[string]*logRecord, n)
 	for range n {
-		rec, err := decodeRecord(d.bytes(d.uvarint()))
-		if err != nil || d.err != nil {
+		rec, err := decodeRecord(d.Bytes(d.Uvarint()))
+		if err != nil || d.Err != nil {
 			return nil, errRecord
 		}
 		recs[rec.Path] = rec
 	}
-	if len(d.b) != 0 {
+	if d.Done() != nil {
 		return nil, errRecord
 	}
 	return recs, nil
-}
-
-// holds reports whether f is still the file rec was read from, grown or
-// not: same device and inode, no shorter than the part read, and the
-// bytes sampled from that part unchanged.
-func (rec *logRecord) holds(f *os.File, cur cursor) bool {
-	c := rec.Cursor
-	if c.Dev != cur.Dev || c.Ino != cur.Ino || cur.Size < c.Offset {
-		return false
-	}
-	s, err := sample(f, c.Offset)
-	return err == nil && s == c.Sample
-}
-
-// sample hashes the first and the last sampleSize bytes before off, and off.
-func sample(f *os.File, off int64) ([32]byte, error) {
-	h := sha256.New()
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(off))
-	h.Write(n[:])
-	buf := make([]byte, sampleSize)
-	head := buf[:min(int64(sampleSize), off)]
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return [32]byte{}, err
-	}
-	h.Write(head)
-	if off > sampleSize {
-		last := buf[:min(int64(sampleSize), off-sampleSize)]
-		if _, err := f.ReadAt(last, off-int64(len(last))); err != nil {
-			return [32]byte{}, err
-		}
-		h.Write(last)
-	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out, nil
-}
-
-// lineEnd returns the offset just after the last newline in [from, to),
-// or from when there is none.
-func lineEnd(f *os.File, from, to int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for pos := to; pos > from; {
-		n := min(int64(len(buf)), pos-from)
-		pos -= n
-		b := buf[:n]
-		if _, err := f.ReadAt(b, pos); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			return pos + int64(i) + 1, nil
-		}
-	}
-	return from, nil
 }
 
 // readLines reads the lines of f in [from, to) into rec: each line is
@@ -376,28 +259,4 @@ func lineOf(pl *parsedLine, ts time.Time, lastCwd *string) lineRec {
 		l.Msg, l.MsgID, l.HasUsage, l.Usage = true, string(pl.ID), pl.HasUsage, pl.Usage
 	}
 	return l
-}
-
-// lockFile takes the records' lock in dir, waiting for ctx.
-func lockFile(ctx context.Context, dir *safefile.Dir) (*os.File, error) {
-	f, err := dir.OpenFile(LockFile, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("session records in %s: %w", dir.Path(), err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", dir.Path()+"/"+LockFile, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }

@@ -2,12 +2,12 @@ package mcpusage
 
 import (
 	"encoding/binary"
-	"errors"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // logRecord is what the complete lines of one session log left for the
@@ -44,17 +44,8 @@ type logSum struct {
 	Use     map[string]*ServerUse
 }
 
-// cursor says which bytes of which file the record covers. A log is read
-// from Offset on only while it is still the same file (device, inode) no
-// shorter than Offset, and a sample of the bytes before Offset still
-// hashes to Sample; otherwise it was truncated or replaced and is read
-// again from its start.
-type cursor struct {
-	Dev, Ino uint64
-	Size     int64 // as last seen (the bytes past Offset are a line still being written)
-	Offset   int64 // just after the last complete line read
-	Sample   [32]byte
-}
+// cursor is the record's logcursor.Cursor.
+type cursor = logcursor.Cursor
 
 // lineRec is one line of a log that carried a time.
 type lineRec struct {
@@ -117,7 +108,7 @@ func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec
 // version) is not a record and the log is read again.
 const recordMagic = "rebuild session record 2\n"
 
-var errRecord = errors.New("not a session record")
+var errRecord = logcursor.ErrRecord
 
 // encode writes rec compactly: a header (cursor, stats, summary), then
 // the lines as a blob of their own — a string table, then each line with
@@ -126,11 +117,7 @@ var errRecord = errors.New("not a session record")
 func (rec *logRecord) encode() []byte {
 	out := []byte(recordMagic)
 	out = appendString(out, rec.Path)
-	c := rec.Cursor
-	for _, v := range []uint64{c.Dev, c.Ino, uint64(c.Size), uint64(c.Offset)} {
-		out = binary.AppendUvarint(out, v)
-	}
-	out = append(out, c.Sample[:]...)
+	out = rec.Cursor.Append(out)
 	for _, v := range []int64{rec.Stats.Lines, rec.Stats.Malformed, rec.Stats.TooLong} {
 		out = binary.AppendUvarint(out, uint64(v))
 	}
@@ -211,59 +198,10 @@ func encodeLines(lines []lineRec) []byte {
 	return append(out, body...)
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
+func appendString(b []byte, s string) []byte { return logcursor.AppendString(b, s) }
 
-// decoder reads what encode wrote; the first malformed byte sets err.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err, d.b = errRecord, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err, d.b = errRecord, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if uint64(len(d.b)) < n {
-		d.err, d.b = errRecord, nil
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string { return string(d.bytes(d.uvarint())) }
-
-func (d *decoder) index(table []string) string {
-	i := d.uvarint()
-	if i > uint64(len(table)) {
-		d.err, d.b = errRecord, nil
-		return ""
-	}
-	if i == 0 {
-		return ""
-	}
-	return table[i-1]
-}
+// decoder reads what encode wrote.
+type decoder = logcursor.Decoder
 
 // decodeRecord reads a record file's content; its lines are left
 // undecoded (see lines()).
@@ -271,24 +209,22 @@ func decodeRecord(b []byte) (*logRecord, error) {
 	if len(b) < len(recordMagic) || string(b[:len(recordMagic)]) != recordMagic {
 		return nil, errRecord
 	}
-	d := &decoder{b: b[len(recordMagic):]}
-	rec := &logRecord{Path: d.str()}
-	c := &rec.Cursor
-	c.Dev, c.Ino, c.Size, c.Offset = d.uvarint(), d.uvarint(), int64(d.uvarint()), int64(d.uvarint())
-	copy(c.Sample[:], d.bytes(32))
-	rec.Stats = jsonl.Stats{Lines: int64(d.uvarint()), Malformed: int64(d.uvarint()), TooLong: int64(d.uvarint())}
-	rec.First = lineTime{Sec: d.varint(), Nsec: int32(d.uvarint())}
-	rec.Sum = logSum{Lines: int64(d.uvarint()), Project: d.str(), Servers: map[string]int64{}, Use: map[string]*ServerUse{}}
-	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
-		name := d.str()
-		rec.Sum.Servers[name] = d.varint()
+	d := &decoder{B: b[len(recordMagic):]}
+	rec := &logRecord{Path: d.Str()}
+	rec.Cursor = d.Cursor()
+	rec.Stats = jsonl.Stats{Lines: int64(d.Uvarint()), Malformed: int64(d.Uvarint()), TooLong: int64(d.Uvarint())}
+	rec.First = lineTime{Sec: d.Varint(), Nsec: int32(d.Uvarint())}
+	rec.Sum = logSum{Lines: int64(d.Uvarint()), Project: d.Str(), Servers: map[string]int64{}, Use: map[string]*ServerUse{}}
+	for n := d.Uvarint(); n > 0 && d.Err == nil; n-- {
+		name := d.Str()
+		rec.Sum.Servers[name] = d.Varint()
 	}
-	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
-		name := d.str()
-		rec.Sum.Use[name] = &ServerUse{Invocations: d.varint(), Usage: Usage{d.varint(), d.varint(), d.varint(), d.varint()}}
+	for n := d.Uvarint(); n > 0 && d.Err == nil; n-- {
+		name := d.Str()
+		rec.Sum.Use[name] = &ServerUse{Invocations: d.Varint(), Usage: Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}}
 	}
-	rec.raw = d.bytes(d.uvarint())
-	if d.err != nil || len(d.b) != 0 {
+	rec.raw = d.Bytes(d.Uvarint())
+	if d.Err != nil || len(d.B) != 0 {
 		return nil, errRecord
 	}
 	return rec, nil
@@ -296,49 +232,49 @@ func decodeRecord(b []byte) (*logRecord, error) {
 
 // decodeLines reads what encodeLines wrote.
 func decodeLines(b []byte) ([]lineRec, error) {
-	d := &decoder{b: b}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	d := &decoder{B: b}
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
 	table := make([]string, n)
 	for i := range table {
-		table[i] = d.str()
+		table[i] = d.Str()
 	}
-	n = d.uvarint()
-	if n > uint64(len(d.b)) {
+	n = d.Uvarint()
+	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
 	lines := make([]lineRec, 0, n)
 	var prev int64
 	for range n {
-		flags := d.bytes(1)
-		if d.err != nil {
-			return nil, d.err
+		flags := d.Bytes(1)
+		if d.Err != nil {
+			return nil, d.Err
 		}
 		l := lineRec{Msg: flags[0]&1 != 0, HasUsage: flags[0]&2 != 0}
-		l.Sec = prev + d.varint()
+		l.Sec = prev + d.Varint()
 		prev = l.Sec
-		l.Nsec, l.Count, l.Cwd = int32(d.uvarint()), int64(d.uvarint()), d.index(table)
+		l.Nsec, l.Count, l.Cwd = int32(d.Uvarint()), int64(d.Uvarint()), d.Index(table)
 		if l.Msg {
-			l.MsgID = d.index(table)
+			l.MsgID = d.Index(table)
 			if l.HasUsage {
-				l.Usage = Usage{d.varint(), d.varint(), d.varint(), d.varint()}
+				l.Usage = Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}
 			}
-			nc := d.uvarint()
-			if nc > uint64(len(d.b)) {
+			nc := d.Uvarint()
+			if nc > uint64(len(d.B)) {
 				return nil, errRecord
 			}
 			if nc > 0 {
 				l.Calls = make([]call, nc)
 				for i := range l.Calls {
-					l.Calls[i] = call{ToolID: d.index(table), Server: d.index(table)}
+					l.Calls[i] = call{ToolID: d.Index(table), Server: d.Index(table)}
 				}
 			}
 		}
 		lines = append(lines, l)
 	}
-	if d.err != nil || len(d.b) != 0 {
+	if d.Err != nil || len(d.B) != 0 {
 		return nil, errRecord
 	}
 	return lines, nil
