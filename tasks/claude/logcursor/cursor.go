@@ -27,16 +27,18 @@ type Cursor struct {
 const SampleSize = 4 << 10
 
 // Stat describes f as it is now: device, inode and size, nothing read.
-func Stat(f *os.File) (Cursor, error) {
+// regular is false for a file that is not a regular one (a named pipe,
+// say): it has no offsets to keep, and is read as a stream.
+func Stat(f *os.File) (cur Cursor, regular bool, err error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return Cursor{}, err
+		return Cursor{}, false, err
 	}
-	cur := Cursor{Size: fi.Size()}
+	cur = Cursor{Size: fi.Size()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		cur.Dev, cur.Ino = uint64(st.Dev), uint64(st.Ino)
 	}
-	return cur, nil
+	return cur, fi.Mode().IsRegular(), nil
 }
 
 // Holds reports whether f, described now by cur, is still the file c was

@@ -18,7 +18,7 @@ func read(t *testing.T, path string, from Cursor) Cursor {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cur, err := Stat(f)
+	cur, _, err := Stat(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func holds(t *testing.T, path string, c Cursor) bool {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cur, err := Stat(f)
+	cur, _, err := Stat(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (r
 		return nil, nil, 0, err
 	}
 	defer f.Close()
-	cur, err := logcursor.Stat(f)
+	cur, _, err := logcursor.Stat(f)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
