@@ -145,7 +145,7 @@ func agree(t *testing.T, sh *shape, line []byte) {
 	if !got.t.Equal(want.t) {
 		t.Fatalf("%s: %q: time %v, want %v", sh.file, line, got.t, want.t)
 	}
-	got.t, want.t = want.t, want.t
+	got.t = want.t
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s: %q:\ndecoded %+v\nwant    %+v", sh.file, line, got, want)
 	}
