@@ -51,17 +51,18 @@ func Context(ctx context.Context, in Input) (Result, error) {
 	}
 	sections := map[string]*sectionUse{}       // normalized name → its use
 	byID := make([]*sectionUse, len(l.strs)+1) // by the section's index
+	seen := members{}
 	l.each(in.Since(), func(r *record) {
 		a := byID[r.S[0]]
 		if a == nil {
 			k := mdsection.Normalize(l.str(r.S[0]))
 			if a = sections[k]; a == nil {
-				a = &sectionUse{sessions: idSet{}}
+				a = &sectionUse{idx: len(sections)}
 				sections[k] = a
 			}
 			byID[r.S[0]] = a
 		}
-		a.add(r)
+		a.add(r, seen)
 	})
 	res.stat("%s seen %s", text.Plural(len(sections), "section", "sections"), inDays(in.Days))
 	res.skipped(l.allStats(), contextShape.file)
@@ -100,18 +101,19 @@ type sectionUse struct {
 	loads, rated int     // records, and those with a relevance
 	relevance    float64 // sum over the rated records
 	tokens       int64
-	sessions     idSet
+	idx          int // among the sections, for seen
+	sessions     []uint32
 }
 
 // add counts one record (a load of the section).
-func (a *sectionUse) add(r *record) {
+func (a *sectionUse) add(r *record, seen members) {
 	a.loads++
 	if r.Bits&hasF != 0 {
 		a.rated++
 		a.relevance += r.F
 	}
 	a.tokens += r.I
-	a.sessions[r.S[1]] = struct{}{}
+	seen.add(a.idx, r.S[1], &a.sessions)
 }
 
 func (a *sectionUse) mean() float64 { return a.relevance / float64(a.rated) }
@@ -142,7 +144,7 @@ func (a *sectionUse) suggestion(in Input, l *ledger, kind Kind, conf float64, fi
 		Kind:       kind,
 		Confidence: conf,
 		Target:     file,
-		Sessions:   l.sessionList(a.sessions),
+		Sessions:   l.sorted(a.sessions),
 		Evidence:   ev,
 		Section:    h.Title,
 		Undo: fmt.Sprintf("copy back %s/.backups/%s.backup-<time> (written before the change)",

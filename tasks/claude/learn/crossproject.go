@@ -66,9 +66,9 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 			var ok bool
 			switch k.ptype {
 			case PatternPermission:
-				sug, ok = crossPermission(in, allowedIn, target, k.pattern, conf, ev, l.sessionList(a.sessions))
+				sug, ok = crossPermission(in, allowedIn, target, k.pattern, conf, ev, l.sorted(a.sessions))
 			case PatternCommand:
-				sug, ok = crossCommand(in, adopters, target, k.pattern, conf, ev, l.sessionList(a.sessions))
+				sug, ok = crossCommand(in, adopters, target, k.pattern, conf, ev, l.sorted(a.sessions))
 			}
 			if ok {
 				res.Suggestions = append(res.Suggestions, sug)
@@ -85,7 +85,8 @@ type crossKey struct{ kind, ptype, pattern string }
 type crossUse struct {
 	uses     int
 	adopters map[string]bool // projects that used it
-	sessions idSet
+	idx      int             // among the patterns, for the sessions seen
+	sessions []uint32
 }
 
 // crossPatterns gathers project_patterns.jsonl: the projects of each kind,
@@ -94,10 +95,11 @@ type crossPatterns struct {
 	byKind   map[string]map[string]bool // project type → projects
 	patterns map[crossKey]*crossUse
 	other    int // records of a pattern type learn-cross-project does not carry
+	seen     members
 }
 
 func newCrossPatterns() *crossPatterns {
-	return &crossPatterns{byKind: map[string]map[string]bool{}, patterns: map[crossKey]*crossUse{}}
+	return &crossPatterns{byKind: map[string]map[string]bool{}, patterns: map[crossKey]*crossUse{}, seen: members{}}
 }
 
 // add counts one record (its project and project type never empty). A record
@@ -117,12 +119,12 @@ func (c *crossPatterns) add(project, projectType, patternType, pattern string, s
 	k := crossKey{projectType, patternType, pattern}
 	a := c.patterns[k]
 	if a == nil {
-		a = &crossUse{adopters: map[string]bool{}, sessions: idSet{}}
+		a = &crossUse{adopters: map[string]bool{}, idx: len(c.patterns)}
 		c.patterns[k] = a
 	}
 	a.uses++
 	a.adopters[project] = true
-	a.sessions[session] = struct{}{}
+	c.seen.add(a.idx, session, &a.sessions)
 }
 
 // sortedKeys orders the patterns by kind, type and pattern, so suggestions

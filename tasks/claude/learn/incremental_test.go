@@ -481,3 +481,27 @@ func TestALastLineWithoutNewlineCountsOnce(t *testing.T) {
 		t.Fatalf("after one more: %q", ev)
 	}
 }
+
+// A command without a project is the flake's: a run that mixes it with
+// commands naming the flake is one project's run.
+func TestWorkflowsTakeAnEmptyProjectForTheFlake(t *testing.T) {
+	h := newLearnHome(t)
+	var b strings.Builder
+	for i, s := range []string{"x1", "x2", "x3"} {
+		for j, p := range []string{"", h.flake} {
+			fmt.Fprintf(&b, `{"timestamp":%q,"command":%q,"session_id":%q,"project_path":%q}`+"\n",
+				timeAt(-float64(i+1)).Add(time.Duration(j)*time.Minute).Format(time.RFC3339), []string{"/fetch", "/apply"}[j], s, p)
+		}
+	}
+	h.write(filepath.Join(h.learning, workflowShape.file), b.String())
+	state := t.TempDir()
+	for _, run := range []string{"first run", "from the ledger"} {
+		res, err := Workflows(context.Background(), h.input(state, testNow, 30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Suggestions) != 1 || res.Suggestions[0].Target != CommandFile(h.flake, "fetch-apply") {
+			t.Fatalf("%s: suggestions %+v", run, res.Suggestions)
+		}
+	}
+}

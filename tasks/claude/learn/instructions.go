@@ -44,12 +44,13 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		return res, err
 	}
 	policies := map[string]*policyUse{} // policy text → its record
+	seen := members{}
 	l.each(in.Since(), func(r *record) {
 		text := l.str(r.S[0])
 		if policies[text] == nil {
-			policies[text] = &policyUse{sessions: idSet{}}
+			policies[text] = &policyUse{idx: len(policies)}
 		}
-		policies[text].add(r)
+		policies[text].add(r, seen)
 	})
 	res.stat("%s observed %s", text.Plural(len(policies), "policy", "policies"), inDays(in.Days))
 	res.skipped(l.allStats(), policyShape.file)
@@ -94,15 +95,16 @@ func (in Input) policyFiles() []string {
 // policyUse is what policy_violations.jsonl says of one policy.
 type policyUse struct {
 	seen, violated int
-	sessions       idSet // the sessions that violated it
+	idx            int      // among the policies, for the sessions seen
+	sessions       []uint32 // that violated it
 }
 
 // add counts one record; a record that does not say is a violation.
-func (a *policyUse) add(r *record) {
+func (a *policyUse) add(r *record, seen members) {
 	a.seen++
 	if r.Bits&hasB == 0 || r.Bits&valB != 0 {
 		a.violated++
-		a.sessions[r.S[1]] = struct{}{}
+		seen.add(a.idx, r.S[1], &a.sessions)
 	}
 }
 
@@ -123,7 +125,7 @@ func (a *policyUse) suggestion(in Input, l *ledger, policy, file, line string, c
 		Undo: fmt.Sprintf("restore the line %q in %s, or copy back %s/.backups/%s.backup-<time>",
 			line, in.tilde(file), in.tilde(filepath.Dir(file)), filepath.Base(file)),
 		Target:   file,
-		Sessions: l.sessionList(a.sessions),
+		Sessions: l.sorted(a.sessions),
 		Evidence: ev,
 		Line:     line,
 		NewLine:  newLine,

@@ -10,7 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
@@ -46,8 +47,10 @@ type ledger struct {
 	// horizon: records older than this were dropped (or never kept), so
 	// the ledger answers only windows starting at or after it.
 	horizon time.Time
-	strs    []string // the string of index i+1 (0 is "")
-	ids     map[string]uint32
+	strs    []string          // the string of index i+1 (0 is "")
+	ids     map[string]uint32 // the index of each string, built on first use
+	ranks   []uint32          // each index's place in the strings' order, built on first use
+	order   []uint32          // the indexes in the strings' order
 	recs    []record
 
 	// tail is the last line, still being written (no newline yet):
@@ -59,7 +62,7 @@ type ledger struct {
 }
 
 func newLedger(path string, maxLine int, horizon time.Time) *ledger {
-	return &ledger{path: path, maxLine: maxLine, horizon: horizon, ids: map[string]uint32{}, changed: true}
+	return &ledger{path: path, maxLine: maxLine, horizon: horizon, changed: true}
 }
 
 // str is the string of index id.
@@ -70,11 +73,29 @@ func (l *ledger) str(id uint32) string {
 	return l.strs[id-1]
 }
 
+// index returns the index of s, 0 when the ledger does not hold it.
+func (l *ledger) index(s string) uint32 {
+	l.buildIndex()
+	return l.ids[s]
+}
+
+// buildIndex indexes the strings, once: a run that reads nothing new
+// never needs it.
+func (l *ledger) buildIndex() {
+	if l.ids == nil {
+		l.ids = make(map[string]uint32, len(l.strs))
+		for i, s := range l.strs {
+			l.ids[s] = uint32(i + 1)
+		}
+	}
+}
+
 // intern returns the index of s, adding it when new.
 func (l *ledger) intern(s []byte) uint32 {
 	if len(s) == 0 {
 		return 0
 	}
+	l.buildIndex()
 	if id, ok := l.ids[string(s)]; ok {
 		return id
 	}
@@ -82,24 +103,39 @@ func (l *ledger) intern(s []byte) uint32 {
 	l.strs = append(l.strs, str)
 	id := uint32(len(l.strs))
 	l.ids[str] = id
+	l.ranks, l.order = nil, nil
 	return id
 }
 
 // allStats are the lines counted in this run: the ledger's and the tail's.
 func (l *ledger) allStats() jsonl.Stats { return l.stats.Add(l.tailStats) }
 
-// idSet is a set of strings of the ledger, by index.
-type idSet map[uint32]struct{}
-
-// sessionList returns the strings of set, sorted, "" left out.
-func (l *ledger) sessionList(set idSet) []string {
-	out := make([]string, 0, len(set))
-	for id := range set {
-		if id != 0 {
-			out = append(out, l.str(id))
+// sorted returns the strings of ids (distinct indexes), sorted, ""
+// left out. It sorts their ranks, not the strings: a run lists thousands
+// of sessions, many times over.
+func (l *ledger) sorted(ids []uint32) []string {
+	if l.ranks == nil {
+		l.order = make([]uint32, len(l.strs)+1)
+		for i := range l.order {
+			l.order[i] = uint32(i)
+		}
+		slices.SortFunc(l.order, func(a, b uint32) int { return strings.Compare(l.str(a), l.str(b)) })
+		l.ranks = make([]uint32, len(l.order))
+		for rank, id := range l.order {
+			l.ranks[id] = uint32(rank)
 		}
 	}
-	sort.Strings(out)
+	byRank := make([]uint32, 0, len(ids))
+	for _, id := range ids {
+		if id != 0 {
+			byRank = append(byRank, l.ranks[id])
+		}
+	}
+	slices.Sort(byRank)
+	out := make([]string, len(byRank))
+	for i, r := range byRank {
+		out[i] = l.str(l.order[r])
+	}
 	return out
 }
 
@@ -112,6 +148,20 @@ func (l *ledger) each(since time.Time, fn func(r *record)) {
 				fn(&rs[i])
 			}
 		}
+	}
+}
+
+// members gathers, for many groups at once, the distinct members of each
+// (the sessions of a pattern, say): one set of (group, member) pairs, not
+// a map per group.
+type members map[uint64]struct{}
+
+// add appends member to list, the group's, unless the group has it.
+func (m members) add(group int, member uint32, list *[]uint32) {
+	k := uint64(group)<<32 | uint64(member)
+	if _, ok := m[k]; !ok {
+		m[k] = struct{}{}
+		*list = append(*list, member)
 	}
 }
 
@@ -185,7 +235,11 @@ func readLedger(ctx context.Context, in Input, analyzer string, sh *shape) (l *l
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if l.cursor, err = old.Advance(f, cur, end); err != nil {
+	var now int64
+	if store != nil {
+		now = store.Now
+	}
+	if l.cursor, err = old.Advance(f, cur, end, now); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	l.read = cur.Size - old.Offset
@@ -244,7 +298,7 @@ func (l *ledger) prune(since time.Time) {
 	}
 	l.horizon = since.Add(-horizonSlack)
 	old := l.strs
-	l.strs, l.ids = nil, map[string]uint32{}
+	l.strs, l.ids, l.ranks, l.order = nil, nil, nil, nil
 	kept := l.recs[:0]
 	for _, r := range l.recs {
 		if r.before(l.horizon) {
@@ -325,51 +379,104 @@ func decodeLedger(b []byte) (*ledger, error) {
 		return nil, logcursor.ErrRecord
 	}
 	d := &logcursor.Decoder{B: b[len(ledgerMagic):]}
-	l := &ledger{path: d.Str(), maxLine: int(d.Uvarint()), ids: map[string]uint32{}}
+	l := &ledger{path: d.Str(), maxLine: int(d.Uvarint())}
 	l.cursor = d.Cursor()
 	l.stats = jsonl.Stats{Lines: int64(d.Uvarint()), Malformed: int64(d.Uvarint()), TooLong: int64(d.Uvarint())}
 	sec := d.Varint()
 	l.horizon = time.Unix(sec, int64(d.Uvarint()))
+	// The strings share one allocation: the table as it is stored.
 	n := d.Count()
 	l.strs = make([]string, n)
+	start := d.B
+	ends := make([]int, 2*n) // of each string in start
+	for i := range n {
+		size := d.Uvarint()
+		ends[2*i] = len(start) - len(d.B)
+		d.Bytes(size)
+		ends[2*i+1] = len(start) - len(d.B)
+	}
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	table := string(start[:len(start)-len(d.B)])
 	for i := range l.strs {
-		l.strs[i] = d.Str()
-		l.ids[l.strs[i]] = uint32(i + 1)
+		l.strs[i] = table[ends[2*i]:ends[2*i+1]]
 	}
 	n = d.Count()
-	l.recs = make([]record, n)
-	var prev int64
-	for i := range l.recs {
-		r := &l.recs[i]
-		head := d.Bytes(2)
-		if d.Err != nil {
-			return nil, d.Err
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	recs, err := decodeRecords(d.B, n, uint64(len(l.strs)))
+	if err != nil {
+		return nil, err
+	}
+	l.recs = recs
+	return l, nil
+}
+
+// decodeRecords reads the n records encode wrote into b, each string
+// index at most strs. It keeps its place in a local variable, not in a
+// Decoder: tens of thousands of records, each read many times a run,
+// and every write of a slice to the heap costs a barrier while the
+// collector runs.
+func decodeRecords(b []byte, n int, strs uint64) ([]record, error) {
+	recs := make([]record, n)
+	pos, bad := 0, false
+	uvarint := func() uint64 {
+		v, k := binary.Uvarint(b[pos:])
+		if k <= 0 {
+			bad = true
+			return 0
 		}
-		mask := head[0]
-		r.Bits = head[1]
-		r.Sec = prev + d.Varint()
+		pos += k
+		return v
+	}
+	varint := func() int64 {
+		v, k := binary.Varint(b[pos:])
+		if k <= 0 {
+			bad = true
+			return 0
+		}
+		pos += k
+		return v
+	}
+	var prev int64
+	for i := range recs {
+		r := &recs[i]
+		if len(b)-pos < 2 {
+			return nil, logcursor.ErrRecord
+		}
+		mask := b[pos]
+		r.Bits = b[pos+1]
+		pos += 2
+		r.Sec = prev + varint()
 		prev = r.Sec
-		r.Nsec = int32(d.Uvarint())
+		r.Nsec = int32(uvarint())
 		for j := range r.S {
 			if mask&(1<<j) != 0 {
-				id := d.Uvarint()
-				if id == 0 || id > uint64(len(l.strs)) {
+				id := uvarint()
+				if id == 0 || id > strs {
 					return nil, logcursor.ErrRecord
 				}
 				r.S[j] = uint32(id)
 			}
 		}
 		if mask&(1<<5) != 0 {
-			r.I = d.Varint()
+			r.I = varint()
 		}
 		if mask&(1<<6) != 0 {
-			if f := d.Bytes(8); d.Err == nil {
-				r.F = math.Float64frombits(binary.LittleEndian.Uint64(f))
+			if len(b)-pos < 8 {
+				return nil, logcursor.ErrRecord
 			}
+			r.F = math.Float64frombits(binary.LittleEndian.Uint64(b[pos:]))
+			pos += 8
+		}
+		if bad {
+			return nil, logcursor.ErrRecord
 		}
 	}
-	if err := d.Done(); err != nil {
-		return nil, err
+	if pos != len(b) {
+		return nil, logcursor.ErrRecord
 	}
-	return l, nil
+	return recs, nil
 }

@@ -28,10 +28,11 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 	}
 	type key struct{ project, pattern string }
 	type agg struct {
-		count    int
-		sessions idSet
+		count, idx int
+		sessions   []uint32
 	}
 	groups := map[key]*agg{}
+	seen := members{}
 	var total, noProject int
 	refused := map[string]bool{}
 	type general struct {
@@ -57,11 +58,11 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 		k := key{l.str(r.S[2]), gen.pattern}
 		g := groups[k]
 		if g == nil {
-			g = &agg{sessions: idSet{}}
+			g = &agg{idx: len(groups)}
 			groups[k] = g
 		}
 		g.count++
-		g.sessions[r.S[1]] = struct{}{}
+		seen.add(g.idx, r.S[1], &g.sessions)
 	})
 	res.stat("%s %s, %s", text.Plural(total, "approval", "approvals"), inDays(in.Days), text.Plural(len(groups), "pattern", "patterns"))
 	res.skipped(l.allStats(), permissionShape.file)
@@ -98,7 +99,7 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		res.Suggestions = append(res.Suggestions, allowSuggestion(in, "learn-permissions", k.project, k.pattern, conf,
-			fmt.Sprintf("approved %s in %s", text.Plural(g.count, "time", "times"), text.Plural(len(g.sessions), "session", "sessions")), l.sessionList(g.sessions)))
+			fmt.Sprintf("approved %s in %s", text.Plural(g.count, "time", "times"), text.Plural(len(g.sessions), "session", "sessions")), l.sorted(g.sessions)))
 	}
 	return res, nil
 }

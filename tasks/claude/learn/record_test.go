@@ -211,6 +211,7 @@ func TestLedgerRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got.buildIndex()
 	l.changed = false
 	if !got.horizon.Equal(l.horizon) {
 		t.Fatalf("horizon %v, want %v", got.horizon, l.horizon)

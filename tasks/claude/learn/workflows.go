@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -52,18 +53,17 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 		return res, err
 	}
 	// A record without a project is the flake's: its index stands for it.
-	flake := l.ids[in.Flake]
-	sessions := map[uint32][]workflowStep{}
-	var total int
+	flake := l.index(in.Flake)
+	var steps []workflowStep
 	l.each(in.Since(), func(r *record) {
-		total++
 		project := r.S[2]
 		if project == 0 {
 			project = flake
 		}
-		sessions[r.S[1]] = append(sessions[r.S[1]], workflowStep{r.time(), r.S[0], r.Bits&hasB == 0 || r.Bits&valB != 0, project})
+		steps = append(steps, workflowStep{r.time(), r.S[0], r.Bits&hasB == 0 || r.Bits&valB != 0, project, r.S[1]})
 	})
-	res.stat("%s in %s %s", text.Plural(total, "command", "commands"), text.Plural(len(sessions), "session", "sessions"), inDays(in.Days))
+	sessions := bySession(steps, len(l.strs)+1)
+	res.stat("%s in %s %s", text.Plural(len(steps), "command", "commands"), text.Plural(len(sessions), "session", "sessions"), inDays(in.Days))
 	res.skipped(l.allStats(), workflowShape.file)
 
 	project := func(id uint32) string {
@@ -92,18 +92,46 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 		if _, err := os.Stat(file); err == nil {
 			continue
 		}
-		res.Suggestions = append(res.Suggestions, workflowSuggestion(in, c, name, file, conf, l.sessionList(c.a.sessions)))
+		res.Suggestions = append(res.Suggestions, workflowSuggestion(in, c, name, file, conf, l.sorted(c.a.sessions)))
 	}
 	return res, nil
 }
 
-// workflowStep is one command of a session: the command and the project
-// by their index in the ledger.
+// workflowStep is one command of a session: the command, the project
+// and the session by their index in the ledger.
 type workflowStep struct {
 	at      time.Time
 	cmd     uint32
 	ok      bool
 	project uint32
+	session uint32
+}
+
+// bySession groups steps (in file order) by session, each session's in
+// time order (file order among steps of the same time); ids bounds the
+// sessions' indexes.
+func bySession(steps []workflowStep, ids int) [][]workflowStep {
+	start := make([]int, ids+1)
+	for _, s := range steps {
+		start[s.session+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	grouped := make([]workflowStep, len(steps))
+	next := slices.Clone(start[:ids])
+	for _, s := range steps {
+		grouped[next[s.session]] = s
+		next[s.session]++
+	}
+	var out [][]workflowStep
+	for id := range ids {
+		if g := grouped[start[id]:start[id+1]]; len(g) > 0 {
+			slices.SortStableFunc(g, func(a, b workflowStep) int { return a.at.Compare(b.at) })
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // seqKey is one run of commands in one project, by their indexes.
@@ -116,7 +144,7 @@ type seqKey struct {
 // seqUse counts a run's occurrences and the sessions it occurred in.
 type seqUse struct {
 	count    int
-	sessions idSet
+	sessions []uint32
 }
 
 // seqName is one run of commands in one project, by name.
@@ -132,13 +160,12 @@ type seqCand struct {
 	a    *seqUse
 }
 
-// countRuns counts, in each session in time order, every run of
-// MinSequence to MaxSequence usable commands at most MaxGap apart. It
-// sorts each session's steps in place.
-func countRuns(sessions map[uint32][]workflowStep) map[seqKey]*seqUse {
+// countRuns counts, in each session (its steps in time order), every run
+// of MinSequence to MaxSequence usable commands at most MaxGap apart.
+func countRuns(sessions [][]workflowStep) map[seqKey]*seqUse {
 	seqs := map[seqKey]*seqUse{}
-	for id, steps := range sessions {
-		sort.SliceStable(steps, func(i, j int) bool { return steps[i].at.Before(steps[j].at) })
+	for _, steps := range sessions {
+		id := steps[0].session
 		for i := range steps {
 			for n := MinSequence; n <= MaxSequence && i+n <= len(steps); n++ {
 				run := steps[i : i+n]
@@ -152,11 +179,15 @@ func countRuns(sessions map[uint32][]workflowStep) map[seqKey]*seqUse {
 				}
 				a := seqs[k]
 				if a == nil {
-					a = &seqUse{sessions: idSet{}}
+					a = &seqUse{}
 					seqs[k] = a
 				}
 				a.count++
-				a.sessions[id] = struct{}{}
+				// A session's runs are all counted before the next
+				// session's: it is the last listed, if listed.
+				if n := len(a.sessions); n == 0 || a.sessions[n-1] != id {
+					a.sessions = append(a.sessions, id)
+				}
 			}
 		}
 	}

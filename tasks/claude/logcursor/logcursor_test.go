@@ -26,7 +26,7 @@ func read(t *testing.T, path string, from Cursor) Cursor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := from.Advance(f, cur, end)
+	c, err := from.Advance(f, cur, end, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,5 +142,81 @@ func TestDecoderRefusesDamage(t *testing.T) {
 		if d.Done() == nil {
 			t.Fatalf("cut at %d of %d: decoded", i, len(b))
 		}
+	}
+}
+
+// A file left alone for SettleTime before a reading is later trusted by
+// its times alone (not opened); any write since shows in its change
+// time, so it is looked at again, even when the size stays the same.
+func TestSettledFileIsTrustedUntilWrittenTo(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "log.jsonl")
+	line := strings.Repeat("x", 100) + "\n"
+	if err := os.WriteFile(p, []byte(line+line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stat := func() Cursor {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Of(fi)
+	}
+	read := func(now int64) Cursor {
+		t.Helper()
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cur, _, _ := Stat(f)
+		end, _ := LineEnd(f, 0, cur.Size)
+		c, err := Cursor{}.Advance(f, cur, end, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	lockNow := func() int64 {
+		t.Helper()
+		st, _, err := Open(context.Background(), dir, "x.rec", "x.lock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if st.Now == 0 {
+			t.Fatal("the store does not tell the file system's time")
+		}
+		return st.Now
+	}
+	if c := read(lockNow()); c.Settled || c.Unchanged(stat()) {
+		t.Fatalf("a file just written is settled: %+v", c)
+	}
+	time.Sleep(SettleTime + 100*time.Millisecond)
+	c := read(lockNow())
+	if !c.Settled || !c.Unchanged(stat()) {
+		t.Fatalf("a file left alone is not settled: %+v", c)
+	}
+	// Rewritten in place, same size: the change time moved.
+	b := []byte(line + line)
+	b[5] = 'y'
+	for {
+		before := stat()
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if after := stat(); after.Ctime != before.Ctime {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // the clock of the file system did not tick yet
+	}
+	if c.Unchanged(stat()) {
+		t.Error("a file rewritten in place is unchanged")
+	}
+	f, _ := os.Open(p)
+	defer f.Close()
+	if cur, _, _ := Stat(f); c.Holds(f, cur) {
+		t.Error("a file rewritten in place holds")
 	}
 }

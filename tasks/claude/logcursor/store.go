@@ -21,6 +21,11 @@ type Store struct {
 	dir  *safefile.Dir
 	lock *os.File
 	name string
+	// Now is the file system's time (nanoseconds) when the lock was
+	// taken, read from the lock file written then: the time from which
+	// Cursor.Advance judges files settled. Zero when it could not be
+	// told.
+	Now int64
 }
 
 // Open opens the state file name in stateDir (created when missing),
@@ -37,7 +42,7 @@ func Open(ctx context.Context, stateDir, name, lockName string) (*Store, []byte,
 		dir.Close()
 		return nil, nil, err
 	}
-	st := &Store{dir: dir, lock: lock, name: name}
+	st := &Store{dir: dir, lock: lock, name: name, Now: touch(lock)}
 	f, err := dir.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return st, nil, nil
@@ -109,6 +114,19 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 			return b, err
 		}
 	}
+}
+
+// touch writes the lock file and returns its new change time: the file
+// system's clock, the one files' times are set by.
+func touch(f *os.File) int64 {
+	if _, err := f.WriteAt([]byte{'\n'}, 0); err != nil {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return Of(fi).Ctime
 }
 
 // lockFile takes the lock file name in dir, waiting for ctx.

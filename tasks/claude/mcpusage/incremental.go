@@ -30,8 +30,14 @@ const (
 // The record kept (from the last scan; nil: none) is taken as it is when
 // its cursor still holds (same device and inode, no shorter, the sampled
 // bytes unchanged) and only the bytes after its offset are read. A log
-// truncated or replaced is read from its start.
-func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (rec, tail *logRecord, read int64, err error) {
+// truncated or replaced is read from its start. When stat, the log as
+// the listing saw it, shows it unchanged since (logcursor.Unchanged) and
+// whole, it is not even opened. now is the time the scan began, by the
+// file system's clock (0: unknown).
+func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, now int64, o Options) (rec, tail *logRecord, read int64, err error) {
+	if kept != nil && kept.Cursor.Unchanged(stat) && kept.Cursor.Offset == stat.Size {
+		return kept.clone(), &logRecord{decoded: true}, 0, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, err
@@ -53,7 +59,7 @@ func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (r
 	}
 	if end > old.Offset {
 		if _, err := rec.lines(); err != nil {
-			return readRecord(ctx, nil, path, o) // a damaged record: read the log again
+			return readRecord(ctx, nil, path, stat, now, o) // a damaged record: read the log again
 		}
 		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, rec); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
@@ -66,7 +72,7 @@ func readRecord(ctx context.Context, kept *logRecord, path string, o Options) (r
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if rec.Cursor, err = old.Advance(f, cur, end); err != nil {
+	if rec.Cursor, err = old.Advance(f, cur, end, now); err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return rec, tail, cur.Size - old.Offset, nil
@@ -111,6 +117,14 @@ func openStore(ctx context.Context, stateDir string) (*store, error) {
 		}
 	}
 	return st, nil
+}
+
+// now is the time the scan began, by the file system's clock (0: unknown).
+func (st *store) now() int64 {
+	if st == nil {
+		return 0
+	}
+	return st.file.Now
 }
 
 func (st *store) close() {
@@ -182,7 +196,7 @@ func (st *store) save() error {
 }
 
 // storeMagic starts the record file; a file without it is no records.
-const storeMagic = "rebuild session records 1\n"
+const storeMagic = "rebuild session records 2\n"
 
 // decodeStore reads the record file: each record prefixed with its length.
 func decodeStore(b []byte) (map[string]*logRecord, error) {

@@ -106,7 +106,7 @@ func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec
 
 // recordMagic starts a record file; a file without it (or of another
 // version) is not a record and the log is read again.
-const recordMagic = "rebuild session record 2\n"
+const recordMagic = "rebuild session record 3\n"
 
 var errRecord = logcursor.ErrRecord
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // Usage is a token count by kind.
@@ -141,9 +142,11 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 		return nil, err
 	}
 	var recent []string
+	var stats []cursor // of each recent log, as listed
 	for _, p := range logs {
 		if fi, err := os.Stat(p); err == nil && !fi.ModTime().Before(o.Since) {
 			recent = append(recent, p)
+			stats = append(stats, logcursor.Of(fi))
 		}
 	}
 	st, err := openStore(ctx, o.StateDir)
@@ -151,7 +154,7 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 		return nil, err
 	}
 	defer st.close()
-	sc, err := scanFiles(ctx, st, recent, o)
+	sc, err := scanFiles(ctx, st, recent, stats, o)
 	if err == nil && st != nil {
 		st.prune(logs)
 		if err := st.save(); err != nil {
@@ -168,7 +171,7 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		return nil, err
 	}
 	defer st.close()
-	sc, err := scanFiles(ctx, st, paths, o)
+	sc, err := scanFiles(ctx, st, paths, make([]cursor, len(paths)), o)
 	if err == nil && st != nil {
 		if err := st.save(); err != nil {
 			sc.Errors = append(sc.Errors, err)
@@ -178,8 +181,9 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 }
 
 // scanFiles reads the logs, with the records of st (nil: none), and puts
-// their new records in st.
-func scanFiles(ctx context.Context, st *store, paths []string, o Options) (*Scan, error) {
+// their new records in st. stats are the logs as listed (zero: not
+// looked at).
+func scanFiles(ctx context.Context, st *store, paths []string, stats []cursor, o Options) (*Scan, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(4, runtime.GOMAXPROCS(0))
@@ -203,7 +207,7 @@ func scanFiles(ctx context.Context, st *store, paths []string, o Options) (*Scan
 			defer wg.Done()
 			for i := range jobs {
 				var r result
-				r.s, r.use, r.stats, r.read, r.rec, r.err = scanLog(ctx, st.get(paths[i]), paths[i], o)
+				r.s, r.use, r.stats, r.read, r.rec, r.err = scanLog(ctx, st.get(paths[i]), paths[i], stats[i], st.now(), o)
 				results[i] = r
 				if o.Progress != nil {
 					mu.Lock()
@@ -291,9 +295,9 @@ type message struct {
 // usage it repeats.
 const maxOpenMessages = 1 << 12
 
-func scanLog(ctx context.Context, kept *logRecord, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, *logRecord, error) {
+func scanLog(ctx context.Context, kept *logRecord, path string, stat cursor, now int64, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, *logRecord, error) {
 	l := newLogScan(path, o.Since)
-	rec, tail, read, err := readRecord(ctx, kept, path, o)
+	rec, tail, read, err := readRecord(ctx, kept, path, stat, now, o)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return l.session, l.use, jsonl.Stats{}, 0, nil, nil
@@ -313,7 +317,7 @@ func scanLog(ctx context.Context, kept *logRecord, path string, o Options) (Sess
 	lines, err := rec.lines()
 	if err != nil { // a damaged record: read the log again
 		more := int64(0)
-		if rec, tail, more, err = readRecord(ctx, nil, path, o); err != nil {
+		if rec, tail, more, err = readRecord(ctx, nil, path, stat, now, o); err != nil {
 			return l.session, nil, jsonl.Stats{}, read, nil, err
 		}
 		read += more
