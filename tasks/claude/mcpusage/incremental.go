@@ -47,28 +47,45 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	if kept != nil && kept.Cursor.Holds(f, cur) {
-		rec = kept.clone()
-	} else {
+	fresh := kept == nil || !kept.Cursor.Holds(f, cur)
+	if fresh {
 		rec = &logRecord{Path: path, decoded: true}
+	} else {
+		rec = kept.clone()
 	}
 	old := rec.Cursor
 	end, err := logcursor.LineEnd(f, old.Offset, cur.Size)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	if end > old.Offset {
+	switch {
+	case end > old.Offset && fresh:
+		// Read whole: the lines go straight into the record's encoding
+		// and its summary, never held one by one.
+		var e lineEncoder
+		sum := newLogScan(path, time.Time{})
+		sum.all = true
+		err := readLines(ctx, f, 0, end, o.MaxLine, &rec.Stats, func(l lineRec) {
+			e.add(l)
+			sum.replay(&l)
+		})
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+		}
+		rec.First, rec.Sum = e.first, sum.summary()
+		rec.Lines, rec.raw, rec.decoded = nil, e.bytes(), false
+	case end > old.Offset:
 		if _, err := rec.lines(); err != nil {
 			return readRecord(ctx, nil, path, stat, now, o) // a damaged record: read the log again
 		}
-		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, rec); err != nil {
+		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, &rec.Stats, rec.add); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 		rec.Sum = summarize(rec)
 	}
 	tail = &logRecord{decoded: true}
 	if cur.Size > end {
-		if err := readLines(ctx, f, end, cur.Size, o.MaxLine, tail); err != nil {
+		if err := readLines(ctx, f, end, cur.Size, o.MaxLine, &tail.Stats, tail.add); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 	}
@@ -219,10 +236,11 @@ func decodeStore(b []byte) (map[string]*logRecord, error) {
 	return recs, nil
 }
 
-// readLines reads the lines of f in [from, to) into rec: each line is
+// readLines reads the lines of f in [from, to) into add: each line is
 // parsed (parseLine), those that cannot be placed in time are dropped,
-// the others kept reduced to what the scan counts.
-func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, rec *logRecord) error {
+// the others reduced to what the scan counts. What it counted is added
+// to stats.
+func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, stats *jsonl.Stats, add func(lineRec)) error {
 	sc := jsonl.NewScanner(io.NewSectionReader(f, from, to-from), maxLine)
 	var pl parsedLine
 	var lastCwd string // a log's lines mostly share their folder: kept once
@@ -245,9 +263,9 @@ func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, rec
 			sc.Malformed()
 			continue
 		}
-		rec.add(lineOf(&pl, ts, &lastCwd))
+		add(lineOf(&pl, ts, &lastCwd))
 	}
-	rec.Stats = rec.Stats.Add(sc.Stats())
+	*stats = stats.Add(sc.Stats())
 	return sc.Err()
 }
 

@@ -233,3 +233,41 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A log read whole is encoded and summed as it is read: the record is the
+// one its lines, added one by one, make.
+func TestRecordReadWholeEqualsLineByLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.jsonl")
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Two sessions' lines interleaved, plain lines of one time and
+	// folder in a row, and a last line without its newline.
+	content := sessionLines(1, 40, start, "/p/a") + sessionLines(2, 30, start, "/p/b") +
+		strings.Repeat(`{"type":"user","timestamp":"2025-01-01T00:00:00Z","cwd":"/p/a"}`+"\n", 3) + `{"timestamp":"2025-01-02T00:00:00Z"`
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, tail, _, err := readRecord(context.Background(), nil, p, cursor{}, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := &logRecord{Path: p, Cursor: got.Cursor, decoded: true}
+	if err := readLines(context.Background(), f, 0, got.Cursor.Offset, 0, &want.Stats, want.add); err != nil {
+		t.Fatal(err)
+	}
+	want.Sum = summarize(want)
+	if !bytes.Equal(got.encode(), want.encode()) {
+		t.Fatal("the record of a log read whole differs from its lines added one by one")
+	}
+	if _, err := got.lines(); err != nil || !reflect.DeepEqual(got.Lines, want.Lines) || got.First != want.First {
+		t.Fatalf("lines: %v", err)
+	}
+	if tail.Stats.Malformed != 1 || got.Stats != want.Stats {
+		t.Fatalf("stats %+v, tail %+v", got.Stats, tail.Stats)
+	}
+}

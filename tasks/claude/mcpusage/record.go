@@ -148,54 +148,107 @@ func (rec *logRecord) encode() []byte {
 }
 
 func encodeLines(lines []lineRec) []byte {
-	strs := map[string]uint64{"": 0}
-	var table []string
-	idx := func(s string) uint64 {
-		if i, ok := strs[s]; ok {
-			return i
-		}
-		table = append(table, s)
-		strs[s] = uint64(len(table))
-		return uint64(len(table))
-	}
-	body := make([]byte, 0, 16*len(lines)) // a plain line takes about 8
-	body = binary.AppendUvarint(body, uint64(len(lines)))
-	var prev int64
+	var e lineEncoder
 	for _, l := range lines {
-		flags := byte(0)
-		if l.Msg {
-			flags |= 1
-		}
-		if l.HasUsage {
-			flags |= 2
-		}
-		body = append(body, flags)
-		body = binary.AppendVarint(body, l.Sec-prev)
-		prev = l.Sec
-		body = binary.AppendUvarint(body, uint64(l.Nsec))
-		body = binary.AppendUvarint(body, uint64(l.Count))
-		body = binary.AppendUvarint(body, idx(l.Cwd))
-		if !l.Msg {
-			continue
-		}
-		body = binary.AppendUvarint(body, idx(l.MsgID))
+		e.put(l)
+	}
+	return e.bytes()
+}
+
+// lineEncoder writes lines in encodeLines' format as they come: the
+// string table and the body grow side by side and are joined at the end,
+// so a log read whole is never held as a slice of lines.
+type lineEncoder struct {
+	strs  map[string]uint64
+	table []byte // the strings, each once, in the order first used
+	body  []byte // the lines, without their count
+	n     uint64 // lines in body
+	prev  int64  // the time of the last line in body
+	// last is the line added last, not in body yet: the next one may
+	// fold into it (add); has says whether there is one.
+	last  lineRec
+	has   bool
+	first lineTime // the earliest time of the lines added
+	any   bool     // whether a line was added
+}
+
+// idx is the index of s in the table, adding it when new.
+func (e *lineEncoder) idx(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	if i, ok := e.strs[s]; ok {
+		return i
+	}
+	if e.strs == nil {
+		e.strs = map[string]uint64{}
+	}
+	i := uint64(len(e.strs) + 1)
+	e.strs[s] = i
+	e.table = appendString(e.table, s)
+	return i
+}
+
+// add takes the next line of a log, folding it into the one before when
+// both are plain and alike, as logRecord.add does.
+func (e *lineEncoder) add(l lineRec) {
+	if t := (lineTime{l.Sec, l.Nsec}); !e.any || t.less(e.first) {
+		e.first = t
+	}
+	e.any = true
+	if e.has && !l.Msg && !e.last.Msg && e.last.Sec == l.Sec && e.last.Nsec == l.Nsec && e.last.Cwd == l.Cwd {
+		e.last.Count += l.Count
+		return
+	}
+	if e.has {
+		e.put(e.last)
+	}
+	e.last, e.has = l, true
+}
+
+// put writes l into the body as it is.
+func (e *lineEncoder) put(l lineRec) {
+	flags := byte(0)
+	if l.Msg {
+		flags |= 1
+	}
+	if l.HasUsage {
+		flags |= 2
+	}
+	b := append(e.body, flags)
+	b = binary.AppendVarint(b, l.Sec-e.prev)
+	e.prev = l.Sec
+	b = binary.AppendUvarint(b, uint64(l.Nsec))
+	b = binary.AppendUvarint(b, uint64(l.Count))
+	b = binary.AppendUvarint(b, e.idx(l.Cwd))
+	if l.Msg {
+		b = binary.AppendUvarint(b, e.idx(l.MsgID))
 		if l.HasUsage {
 			for _, v := range [4]int64{l.Usage.Input, l.Usage.Output, l.Usage.CacheRead, l.Usage.CacheWrite} {
-				body = binary.AppendVarint(body, v)
+				b = binary.AppendVarint(b, v)
 			}
 		}
-		body = binary.AppendUvarint(body, uint64(len(l.Calls)))
+		b = binary.AppendUvarint(b, uint64(len(l.Calls)))
 		for _, c := range l.Calls {
-			body = binary.AppendUvarint(body, idx(c.ToolID))
-			body = binary.AppendUvarint(body, idx(c.Server))
+			b = binary.AppendUvarint(b, e.idx(c.ToolID))
+			b = binary.AppendUvarint(b, e.idx(c.Server))
 		}
 	}
-	var out []byte
-	out = binary.AppendUvarint(out, uint64(len(table)))
-	for _, s := range table {
-		out = appendString(out, s)
+	e.body = b
+	e.n++
+}
+
+// bytes returns the blob of every line added.
+func (e *lineEncoder) bytes() []byte {
+	if e.has {
+		e.put(e.last)
+		e.has = false
 	}
-	return append(out, body...)
+	out := make([]byte, 0, 2*binary.MaxVarintLen64+len(e.table)+len(e.body))
+	out = binary.AppendUvarint(out, uint64(len(e.strs)))
+	out = append(out, e.table...)
+	out = binary.AppendUvarint(out, e.n)
+	return append(out, e.body...)
 }
 
 func appendString(b []byte, s string) []byte { return logcursor.AppendString(b, s) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -284,9 +285,11 @@ func ServerOf(tool string) (string, bool) {
 // the lines of one message need not be adjacent (a tool_result, or a
 // subagent's message, can come between them).
 type message struct {
-	usage   Usage
-	servers map[string]bool
-	tools   map[string]bool
+	usage Usage
+	// servers it called and the tool uses counted, each once: a message
+	// holds a few, so a list beats a map.
+	servers []string
+	tools   []string
 }
 
 // maxOpenMessages is how many messages of one log are held before those
@@ -354,6 +357,12 @@ func summarize(rec *logRecord) logSum {
 	for i := range rec.Lines {
 		l.replay(&rec.Lines[i])
 	}
+	return l.summary()
+}
+
+// summary settles the messages still open and returns what the lines
+// replayed count.
+func (l *logScan) summary() logSum {
 	for _, m := range l.open {
 		l.settle(m)
 	}
@@ -377,7 +386,7 @@ type logScan struct {
 func (l *logScan) settle(m *message) {
 	if len(m.servers) > 0 {
 		share := m.usage.div(int64(len(m.servers)))
-		for name := range m.servers {
+		for _, name := range m.servers {
 			l.use[name].Usage.add(share)
 		}
 	}
@@ -435,18 +444,14 @@ func (l *logScan) replay(line *lineRec) {
 func (l *logScan) countCall(cur *message, it call) {
 	server := it.Server
 	if it.ToolID != "" {
-		if cur.tools == nil {
-			cur.tools = map[string]bool{}
-		}
-		if cur.tools[it.ToolID] {
+		if slices.Contains(cur.tools, it.ToolID) {
 			return
 		}
-		cur.tools[it.ToolID] = true
+		cur.tools = append(cur.tools, it.ToolID)
 	}
-	if cur.servers == nil {
-		cur.servers = map[string]bool{}
+	if !slices.Contains(cur.servers, server) {
+		cur.servers = append(cur.servers, server)
 	}
-	cur.servers[server] = true
 	l.session.Servers[server]++
 	u := l.use[server]
 	if u == nil {
