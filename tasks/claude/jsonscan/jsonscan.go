@@ -41,10 +41,39 @@ type Parser struct {
 	// encoding/json, the text is still read to its end (a syntax error
 	// after it wins), then rejected.
 	typed bool
+	// watch are words counted in seen as strings of them are read.
+	watch []string
+	seen  [maxWatch]int
 }
 
-// Reset starts over on b.
-func (p *Parser) Reset(b []byte) { *p = Parser{b: b} }
+// maxWatch is how many words a Parser watches for at most.
+const maxWatch = 4
+
+// Reset starts over on b, watching for the same words.
+func (p *Parser) Reset(b []byte) { *p = Parser{b: b, watch: p.watch} }
+
+// Watch makes the parser count, from now on, the strings it reads (keys
+// or values, skipped or not) whose content between the quotes, escapes
+// untouched, is one of words (at most four). In valid JSON the bytes
+// "word", quotes included, occur exactly there: inside a string a quote
+// is escaped, so the bytes cannot straddle one; counting them as they
+// are read spares a pass over the text looking for them.
+func (p *Parser) Watch(words ...string) {
+	if len(words) > maxWatch {
+		panic("jsonscan: too many words to watch")
+	}
+	p.watch, p.seen = words, [maxWatch]int{}
+}
+
+// Seen is how many strings of the i-th watched word were read so far.
+func (p *Parser) Seen(i int) int { return p.seen[i] }
+
+// Typed reports whether a value had the wrong type so far; ClearTyped
+// forgets it (for a value that turned out not to matter).
+func (p *Parser) Typed() bool { return p.typed }
+
+// ClearTyped forgets the type errors so far.
+func (p *Parser) ClearTyped() { p.typed = false }
 
 // Bytes is the text being parsed.
 func (p *Parser) Bytes() []byte { return p.b }
@@ -272,6 +301,9 @@ func (p *Parser) Str(i int) (raw []byte, end int, escaped bool, err error) {
 		}
 		switch b[i] {
 		case '"':
+			if p.watch != nil {
+				p.note(b[start:i])
+			}
 			return b[start:i], i + 1, escaped, nil
 		case '\\':
 			escaped = true
@@ -296,6 +328,15 @@ func (p *Parser) Str(i int) (raw []byte, end int, escaped bool, err error) {
 			}
 		default: // a control character
 			return nil, 0, false, ErrSyntax
+		}
+	}
+}
+
+// note counts raw if it is a watched word.
+func (p *Parser) note(raw []byte) {
+	for k, w := range p.watch {
+		if len(raw) == len(w) && string(raw) == w {
+			p.seen[k]++
 		}
 	}
 }

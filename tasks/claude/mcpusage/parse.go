@@ -20,7 +20,7 @@ import (
 //	}
 //
 // (message read only on a line that mentions "usage" or "tool_use", as the
-// scan always did), and the same lines rejected. encoding/json spent most
+// scan always did: that is, holds one of them as a string), and the same lines rejected. encoding/json spent most
 // of a scan validating and skipping tool results it never keeps, a state
 // machine call per byte; parseLine validates them with a table lookup per
 // byte and allocates only for the strings it keeps.
@@ -49,16 +49,22 @@ type parser struct{ jsonscan.Parser }
 // parseLine reads one line into out (reset first). It returns errSyntax
 // for every line encoding/json would not have decoded into the struct
 // above without an error.
+//
+// Whether the line mentions "usage" or "tool_use" is known only at its
+// end (the parser counts those strings as it reads them, see
+// jsonscan.Parser.Watch): the message is read as if it did, and what it
+// held (values, type errors) is dropped at the end if it did not.
 func parseLine(line []byte, out *parsedLine) error {
 	*out = parsedLine{}
 	var p parser
 	p.Reset(line)
-	wantMessage := mentions(line)
+	p.Watch(watched...)
 	i := p.WS(0)
 	if i >= len(line) {
 		return errSyntax
 	}
 	var err error
+	var msgTyped bool // a value of the message had the wrong type
 	switch line[i] {
 	case '{':
 		i, err = p.Object(i, func(key []byte, i int) (int, error) {
@@ -67,8 +73,16 @@ func parseLine(line []byte, out *parsedLine) error {
 				return p.String(i, &out.Timestamp)
 			case bytes.EqualFold(key, []byte("cwd")):
 				return p.String(i, &out.Cwd)
-			case wantMessage && bytes.EqualFold(key, []byte("message")):
-				return p.message(i, out)
+			case bytes.EqualFold(key, []byte("message")):
+				typed := p.Typed()
+				p.ClearTyped()
+				end, err := p.message(i, out)
+				msgTyped = msgTyped || p.Typed()
+				p.ClearTyped()
+				if typed {
+					p.TypeError()
+				}
+				return end, err
 			}
 			return p.Skip(i)
 		})
@@ -81,25 +95,23 @@ func parseLine(line []byte, out *parsedLine) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case p.Seen(seenUsage)+p.Seen(seenToolUse) == 0:
+		out.HasMessage, out.ID, out.HasUsage, out.Usage, out.Content = false, nil, false, Usage{}, nil
+	case msgTyped:
+		p.TypeError()
+	}
 	return p.End(i)
 }
 
-// mentions reports whether line holds "usage" or "tool_use" (quotes
-// included) anywhere, in one pass from quote to quote: most of a line's
-// bytes are in long strings with few quotes.
-func mentions(line []byte) bool {
-	for {
-		i := bytes.IndexByte(line, '"')
-		if i < 0 {
-			return false
-		}
-		line = line[i:]
-		if bytes.HasPrefix(line, usageKey) || bytes.HasPrefix(line, toolUse) {
-			return true
-		}
-		line = line[1:]
-	}
-}
+// watched are the strings whose presence decides whether a line's
+// message is read; seenUsage and seenToolUse index them.
+var watched = []string{"usage", "tool_use"}
+
+const (
+	seenUsage = iota
+	seenToolUse
+)
 
 // message reads the value of "message": null, or an object (merged into
 // the one already read, as encoding/json fills an allocated pointer).
@@ -160,8 +172,9 @@ func (p *parser) content(i int, out *parsedLine) (int, error) {
 	if b[i] != '[' {
 		return p.Skip(i)
 	}
+	before := p.Seen(seenToolUse)
 	end, err := p.Skip(i)
-	if err != nil || !bytes.Contains(b[i:end], toolUse) {
+	if err != nil || p.Seen(seenToolUse) == before { // no "tool_use" in the list
 		return end, err
 	}
 	var items []item

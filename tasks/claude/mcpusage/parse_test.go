@@ -21,6 +21,11 @@ type refLine struct {
 	} `json:"message"`
 }
 
+var (
+	toolUse  = []byte(`"tool_use"`)
+	usageKey = []byte(`"usage"`)
+)
+
 type refContents []item
 
 func (c *refContents) UnmarshalJSON(b []byte) error {
@@ -115,6 +120,12 @@ var parseSeeds = []string{
 	`{"a":[[[[[[]]]]]],"timestamp":"deep"}`,
 	`{"a" : 1 , "timestamp" : "sp" }`,
 	`{"a":1,}`, `{,}`, `{"a"}`, `{"a":}`, `{"a":1 "b":2}`, `[1 2]`, `"\uD834\uDD1E"`,
+	// Whether the message is read is known only at the end of the line.
+	`{"message":5}`, `{"message":{"id":5}}`, `{"message":{"id":5},"a":"tool_use"}`, `{"usage":1,"message":{"id":5}}`,
+	`{"message":{"id":5},"z":[{"k":"tool_use"}]}`, `{"message":{"id":5},"a":"\"usage\""}`, `{"message":{"id":5},"a":"us\u0061ge"}`,
+	`{"a":"x\\","message":{"id":5},"b":"usage"}`, `{"message":{"id":"m","usage":null},"message":{"id":7}}`,
+	`{"message":{"content":[{"type":"tool_use","id":1}]}}`, `{"message":{"content":[{"type":"text","id":1}],"usage":{}}}`,
+	`{"message":{"content":[{"type":"tool\u005fuse","name":"mcp__a__b"}],"x":"usage"}}`, `{"timestamp":"usage","message":{"id":[]}}`,
 }
 
 func TestParseLineAgreesWithEncodingJSON(t *testing.T) {

@@ -262,11 +262,6 @@ feed:
 	return sc, nil
 }
 
-var (
-	toolUse  = []byte(`"tool_use"`)
-	usageKey = []byte(`"usage"`)
-)
-
 // ServerOf returns the server of a tool name mcp__<server>__<tool>.
 func ServerOf(tool string) (string, bool) {
 	rest, ok := strings.CutPrefix(tool, "mcp__")
