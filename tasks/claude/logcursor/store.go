@@ -58,6 +58,10 @@ func Open(ctx context.Context, stateDir, name, lockName string) (*Store, []byte,
 	return st, b, nil
 }
 
+// Dir is the state directory, for files kept beside the state file under
+// the same lock.
+func (st *Store) Dir() *safefile.Dir { return st.dir }
+
 // Path is the state file's path.
 func (st *Store) Path() string { return st.dir.Path() + "/" + st.name }
 

@@ -1,6 +1,7 @@
 package mcpusage
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
@@ -49,7 +52,7 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 	}
 	fresh := kept == nil || !kept.Cursor.Holds(f, cur)
 	if fresh {
-		rec = &logRecord{Path: path, decoded: true}
+		rec = &logRecord{Path: path, decoded: true, dirty: true}
 	} else {
 		rec = kept.clone()
 	}
@@ -73,7 +76,7 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
 		rec.First, rec.Sum = e.first, sum.summary()
-		rec.Lines, rec.raw, rec.decoded = nil, e.bytes(), false
+		rec.Lines, rec.blob, rec.decoded, rec.dirty = nil, e.bytes(), false, false
 	case end > old.Offset:
 		if _, err := rec.lines(); err != nil {
 			return readRecord(ctx, nil, path, stat, now, o) // a damaged record: read the log again
@@ -103,17 +106,31 @@ func (rec *logRecord) clone() *logRecord {
 	return &c
 }
 
-// store is the records kept in the state directory, read whole at the
-// start of a scan and replaced whole (through a temporary file) at its end
-// when one changed: one file, not one per log, because creating hundreds
-// of small files cost a first scan more than the rest of its writing.
-// The lock is held from open to close, so two scans of one run
-// (mcp-analytics and learn-mcp) do not both read the same new bytes: the
-// second finds the records the first kept. A nil store keeps nothing.
+// store is the records kept in the state directory: a record file
+// (RecordFile) holding each log's cursor, counts and summary, read whole
+// at the start of a scan and replaced whole (through a temporary file)
+// at its end when one changed, and a lines file (claude-sessions.<n>.lines)
+// the records' lines are appended to, where each record finds its own.
+// The record file stays small, the lines are read only for a log the
+// window cuts through or that grew, and only a log's new lines are
+// written: a scan after a few appends reads and writes kilobytes, not
+// the lines of every log. When most of the lines file is lines no
+// record refers to any more, it is written anew.
+//
+// Two files, not one per log, because creating hundreds of small files
+// cost a first scan more than the rest of its writing. The lock is held
+// from open to close, so two scans of one run (mcp-analytics and
+// learn-mcp) do not both read the same new bytes: the second finds the
+// records the first kept. A nil store keeps nothing.
 type store struct {
 	file    *logcursor.Store
 	recs    map[string]*logRecord
 	changed bool
+	// lines is the lines file (nil: none yet), of size linesEnd, named
+	// linesName.
+	lines     *os.File
+	linesName string
+	linesEnd  int64
 }
 
 // openStore opens the records of stateDir ("": nil, no records), waiting
@@ -128,12 +145,44 @@ func openStore(ctx context.Context, stateDir string) (*store, error) {
 		return nil, fmt.Errorf("session records: %w", err)
 	}
 	st := &store{file: file, recs: map[string]*logRecord{}}
-	if b != nil {
-		if recs, err := decodeStore(b); err == nil {
-			st.recs = recs
-		}
+	if b == nil {
+		return st, nil
+	}
+	recs, linesName, err := decodeStore(b)
+	if err != nil || !isLinesFile(linesName) {
+		return st, nil
+	}
+	lines, err := file.Dir().OpenFile(linesName, os.O_RDWR, 0)
+	if err != nil {
+		return st, nil
+	}
+	fi, err := lines.Stat()
+	if err != nil {
+		lines.Close()
+		return st, nil
+	}
+	st.recs, st.lines, st.linesName, st.linesEnd = recs, lines, linesName, fi.Size()
+	for _, rec := range recs {
+		rec.src = lines
 	}
 	return st, nil
+}
+
+// linesPrefix and linesSuffix frame the name of a lines file, a number
+// between them.
+const (
+	linesPrefix = "claude-sessions."
+	linesSuffix = ".lines"
+)
+
+func isLinesFile(name string) bool {
+	n, ok := strings.CutPrefix(name, linesPrefix)
+	if !ok {
+		return false
+	}
+	n, ok = strings.CutSuffix(n, linesSuffix)
+	_, err := strconv.ParseUint(n, 10, 64)
+	return ok && err == nil
 }
 
 // now is the time the scan began, by the file system's clock (0: unknown).
@@ -146,6 +195,9 @@ func (st *store) now() int64 {
 
 func (st *store) close() {
 	if st != nil {
+		if st.lines != nil {
+			st.lines.Close()
+		}
 		st.file.Close()
 	}
 }
@@ -187,53 +239,160 @@ func (st *store) prune(logs []string) {
 	}
 }
 
-// save replaces the record file when a record changed. One that cannot be
-// kept costs the next scan a full read, never a wrong count.
+// save writes the lines no file holds yet to the lines file (a new one
+// when there is none, or when it is mostly lines no record refers to),
+// then replaces the record file when a record changed. One that cannot
+// be kept costs the next scan a full read, never a wrong count.
 func (st *store) save() error {
 	if st == nil || !st.changed {
 		return nil
 	}
 	paths := slices.Sorted(maps.Keys(st.recs))
-	encoded := make([][]byte, len(paths))
-	size := len(storeMagic) + binary.MaxVarintLen64
-	for i, p := range paths {
-		encoded[i] = st.recs[p].encode()
-		size += binary.MaxVarintLen64 + len(encoded[i])
+	var live, fresh int64 // bytes of lines kept in the lines file, and to add
+	for _, p := range paths {
+		rec := st.recs[p]
+		if b := rec.encoded(); b != nil {
+			fresh += int64(len(b))
+		} else {
+			live += rec.seg.Len
+		}
 	}
-	out := append(make([]byte, 0, size), storeMagic...)
+	old := st.linesName
+	if st.lines == nil || st.linesEnd > 2*(live+fresh)+linesSlack {
+		if err := st.newLinesFile(paths); err != nil {
+			return err
+		}
+	}
+	if err := st.appendLines(paths); err != nil {
+		return err
+	}
+	out := append([]byte(storeMagic), logcursor.AppendString(nil, st.linesName)...)
 	out = binary.AppendUvarint(out, uint64(len(paths)))
-	for _, b := range encoded {
+	for _, p := range paths {
+		b := st.recs[p].encode()
 		out = append(binary.AppendUvarint(out, uint64(len(b))), b...)
 	}
 	if err := st.file.Replace(out); err != nil {
 		return err
 	}
 	st.changed = false
+	if old != st.linesName {
+		st.removeOtherLinesFiles()
+	}
 	return nil
 }
 
-// storeMagic starts the record file; a file without it is no records.
-const storeMagic = "rebuild session records 2\n"
+// linesSlack is how many bytes of lines no record refers to a lines file
+// may hold beyond as many as it holds live before it is written anew.
+const linesSlack = 4 << 20
 
-// decodeStore reads the record file: each record prefixed with its length.
-func decodeStore(b []byte) (map[string]*logRecord, error) {
+// newLinesFile starts a lines file of the next number and copies into it
+// the lines the records keep in the old one.
+func (st *store) newLinesFile(paths []string) error {
+	dir := st.file.Dir()
+	next := uint64(1)
+	if names, err := dir.Names(); err == nil {
+		for _, name := range names {
+			if isLinesFile(name) {
+				n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, linesPrefix), linesSuffix), 10, 64)
+				next = max(next, n+1)
+			}
+		}
+	}
+	name := linesPrefix + strconv.FormatUint(next, 10) + linesSuffix
+	f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("keeping the session records: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var end int64
+	for _, p := range paths {
+		rec := st.recs[p]
+		if rec.blob != nil {
+			continue // written by appendLines
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(rec.src, rec.seg.Off, rec.seg.Len)); err != nil {
+			f.Close()
+			_ = dir.Remove(name)
+			return fmt.Errorf("keeping the session records: %w", err)
+		}
+		rec.seg.Off, rec.src = end, f
+		end += rec.seg.Len
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		_ = dir.Remove(name)
+		return fmt.Errorf("keeping the session records: %w", err)
+	}
+	if st.lines != nil {
+		st.lines.Close()
+	}
+	st.lines, st.linesName, st.linesEnd = f, name, end
+	return nil
+}
+
+// appendLines writes the records' lines not in the lines file yet at its
+// end.
+func (st *store) appendLines(paths []string) error {
+	w := bufio.NewWriterSize(io.NewOffsetWriter(st.lines, st.linesEnd), 1<<20)
+	end := st.linesEnd
+	for _, p := range paths {
+		rec := st.recs[p]
+		b := rec.encoded()
+		if b == nil {
+			continue
+		}
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("keeping the session records in %s: %w", st.linesName, err)
+		}
+		rec.seg, rec.src, rec.blob = segment{end, int64(len(b))}, st.lines, nil
+		end += int64(len(b))
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("keeping the session records in %s: %w", st.linesName, err)
+	}
+	st.linesEnd = end
+	return nil
+}
+
+// removeOtherLinesFiles removes the lines files the record file does not
+// name: replaced, or left by a scan that stopped half-way.
+func (st *store) removeOtherLinesFiles() {
+	names, err := st.file.Dir().Names()
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if isLinesFile(name) && name != st.linesName {
+			_ = st.file.Dir().Remove(name)
+		}
+	}
+}
+
+// storeMagic starts the record file; a file without it is no records.
+const storeMagic = "rebuild session records 3\n"
+
+// decodeStore reads the record file: the name of the lines file, then
+// each record prefixed with its length.
+func decodeStore(b []byte) (map[string]*logRecord, string, error) {
 	if len(b) < len(storeMagic) || string(b[:len(storeMagic)]) != storeMagic {
-		return nil, errRecord
+		return nil, "", errRecord
 	}
 	d := &decoder{B: b[len(storeMagic):]}
+	linesName := d.Str()
 	n := d.Count()
 	recs := make(map[string]*logRecord, n)
 	for range n {
 		rec, err := decodeRecord(d.Bytes(d.Uvarint()))
 		if err != nil || d.Err != nil {
-			return nil, errRecord
+			return nil, "", errRecord
 		}
 		recs[rec.Path] = rec
 	}
 	if d.Done() != nil {
-		return nil, errRecord
+		return nil, "", errRecord
 	}
-	return recs, nil
+	return recs, linesName, nil
 }
 
 // readLines reads the lines of f in [from, to) into add: each line is

@@ -2,6 +2,7 @@ package mcpusage
 
 import (
 	"encoding/binary"
+	"io"
 	"maps"
 	"slices"
 	"time"
@@ -24,11 +25,19 @@ type logRecord struct {
 	// be decoded (most logs, most runs).
 	First lineTime
 	Sum   logSum
-	// Lines are decoded from raw on first use (lines()).
+	// Lines are decoded on first use (lines()) from blob, their encoding
+	// not kept by the store yet, else from seg of src, the store's lines
+	// file. dirty: lines were added since they were encoded.
 	Lines   []lineRec
-	raw     []byte
 	decoded bool
+	dirty   bool
+	blob    []byte
+	seg     segment
+	src     io.ReaderAt
 }
+
+// segment is where a record's encoded lines are in the store's lines file.
+type segment struct{ Off, Len int64 }
 
 // lineTime is a line's time, split so that any year fits.
 type lineTime struct {
@@ -77,18 +86,38 @@ func (t lineTime) before(since time.Time) bool {
 // lines returns the record's lines, decoding them on first use.
 func (rec *logRecord) lines() ([]lineRec, error) {
 	if !rec.decoded {
-		lines, err := decodeLines(rec.raw)
+		b := rec.blob
+		if b == nil {
+			if rec.src == nil || rec.seg.Len < 0 {
+				return nil, errRecord
+			}
+			b = make([]byte, rec.seg.Len)
+			if _, err := rec.src.ReadAt(b, rec.seg.Off); err != nil {
+				return nil, errRecord
+			}
+		}
+		lines, err := decodeLines(b)
 		if err != nil {
 			return nil, err
 		}
-		rec.Lines, rec.raw, rec.decoded = lines, nil, true
+		rec.Lines, rec.decoded = lines, true
 	}
 	return rec.Lines, nil
+}
+
+// encoded returns the encoding of the record's lines when the store does
+// not hold it yet (nil: it does).
+func (rec *logRecord) encoded() []byte {
+	if rec.dirty {
+		rec.blob, rec.dirty = encodeLines(rec.Lines), false
+	}
+	return rec.blob
 }
 
 // add appends l (the lines must be decoded), folding it into the
 // previous line when both are plain and alike.
 func (rec *logRecord) add(l lineRec) {
+	rec.dirty = true
 	if len(rec.Lines) == 0 || (lineTime{l.Sec, l.Nsec}).less(rec.First) {
 		rec.First = lineTime{l.Sec, l.Nsec}
 	}
@@ -106,14 +135,15 @@ func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec
 
 // recordMagic starts a record file; a file without it (or of another
 // version) is not a record and the log is read again.
-const recordMagic = "rebuild session record 3\n"
+const recordMagic = "rebuild session record 4\n"
 
 var errRecord = logcursor.ErrRecord
 
-// encode writes rec compactly: a header (cursor, stats, summary), then
-// the lines as a blob of their own — a string table, then each line with
-// its time as a delta from the previous one — copied as it is when the
-// lines were not decoded.
+// encode writes rec compactly: its header (cursor, stats, summary) and
+// where its lines are in the store's lines file (seg). The lines are a
+// blob of their own (encodeLines: a string table, then each line with its
+// time as a delta from the previous one), kept apart so that a scan reads
+// only those it replays and writes only those that changed.
 func (rec *logRecord) encode() []byte {
 	out := []byte(recordMagic)
 	out = appendString(out, rec.Path)
@@ -139,12 +169,8 @@ func (rec *logRecord) encode() []byte {
 			out = binary.AppendVarint(out, v)
 		}
 	}
-	blob := rec.raw
-	if rec.decoded || blob == nil {
-		blob = encodeLines(rec.Lines)
-	}
-	out = slices.Grow(out, binary.MaxVarintLen64+len(blob))
-	return append(binary.AppendUvarint(out, uint64(len(blob))), blob...)
+	out = binary.AppendUvarint(out, uint64(rec.seg.Off))
+	return binary.AppendUvarint(out, uint64(rec.seg.Len))
 }
 
 func encodeLines(lines []lineRec) []byte {
@@ -256,8 +282,8 @@ func appendString(b []byte, s string) []byte { return logcursor.AppendString(b, 
 // decoder reads what encode wrote.
 type decoder = logcursor.Decoder
 
-// decodeRecord reads a record file's content; its lines are left
-// undecoded (see lines()).
+// decodeRecord reads what encode wrote; its lines are left where they
+// are (see lines()).
 func decodeRecord(b []byte) (*logRecord, error) {
 	if len(b) < len(recordMagic) || string(b[:len(recordMagic)]) != recordMagic {
 		return nil, errRecord
@@ -276,8 +302,8 @@ func decodeRecord(b []byte) (*logRecord, error) {
 		name := d.Str()
 		rec.Sum.Use[name] = &ServerUse{Invocations: d.Varint(), Usage: Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}}
 	}
-	rec.raw = d.Bytes(d.Uvarint())
-	if d.Err != nil || len(d.B) != 0 {
+	rec.seg = segment{int64(d.Uvarint()), int64(d.Uvarint())}
+	if d.Err != nil || len(d.B) != 0 || rec.seg.Off < 0 || rec.seg.Len < 0 {
 		return nil, errRecord
 	}
 	return rec, nil
