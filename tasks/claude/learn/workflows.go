@@ -2,6 +2,7 @@ package learn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -54,13 +55,13 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 	}
 	// A record without a project is the flake's: its index stands for it.
 	flake := l.index(in.Flake)
-	var steps []workflowStep
+	steps := make([]workflowStep, 0, len(l.recs)+len(l.tail))
 	l.each(in.Since(), func(r *record) {
 		project := r.S[2]
 		if project == 0 {
 			project = flake
 		}
-		steps = append(steps, workflowStep{r.time(), r.S[0], r.Bits&hasB == 0 || r.Bits&valB != 0, project, r.S[1]})
+		steps = append(steps, workflowStep{r.Sec, r.Nsec, r.S[0], r.Bits&hasB == 0 || r.Bits&valB != 0, project, r.S[1]})
 	})
 	sessions := bySession(steps, len(l.strs)+1)
 	res.stat("%s in %s %s", text.Plural(len(steps), "command", "commands"), text.Plural(len(sessions), "session", "sessions"), inDays(in.Days))
@@ -97,14 +98,28 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 	return res, nil
 }
 
-// workflowStep is one command of a session: the command, the project
-// and the session by their index in the ledger.
+// workflowStep is one command of a session: its time, and the command,
+// the project and the session by their index in the ledger (no pointer:
+// tens of thousands of them, a run).
 type workflowStep struct {
-	at      time.Time
+	sec     int64
+	nsec    int32
 	cmd     uint32
 	ok      bool
 	project uint32
 	session uint32
+}
+
+func (s *workflowStep) at() time.Time { return time.Unix(s.sec, int64(s.nsec)) }
+
+// compare orders steps by time.
+func (s *workflowStep) compare(o *workflowStep) int {
+	switch {
+	case s.sec != o.sec:
+		return cmp.Compare(s.sec, o.sec)
+	default:
+		return cmp.Compare(s.nsec, o.nsec)
+	}
 }
 
 // bySession groups steps (in file order) by session, each session's in
@@ -127,7 +142,7 @@ func bySession(steps []workflowStep, ids int) [][]workflowStep {
 	var out [][]workflowStep
 	for id := range ids {
 		if g := grouped[start[id]:start[id+1]]; len(g) > 0 {
-			slices.SortStableFunc(g, func(a, b workflowStep) int { return a.at.Compare(b.at) })
+			slices.SortStableFunc(g, func(a, b workflowStep) int { return a.compare(&b) })
 			out = append(out, g)
 		}
 	}
@@ -170,7 +185,7 @@ func countRuns(sessions [][]workflowStep) map[seqKey]*seqUse {
 			for n := MinSequence; n <= MaxSequence && i+n <= len(steps); n++ {
 				run := steps[i : i+n]
 				if !usable(run, func(s workflowStep) (uint32, bool, uint32) { return s.cmd, s.ok, s.project }) ||
-					run[n-1].at.Sub(run[n-2].at) > MaxGap {
+					run[n-1].at().Sub(run[n-2].at()) > MaxGap {
 					break // a longer run from i contains the same flaw
 				}
 				k := seqKey{project: run[0].project, n: n}
