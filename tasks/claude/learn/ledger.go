@@ -24,6 +24,9 @@ import (
 // <analyzer>.lock.
 const LedgerDir = "claude-learning"
 
+// minRecordLine is a short learning record's line, in bytes.
+const minRecordLine = 128
+
 // horizonSlack is how far before the window a ledger keeps records: a
 // window that starts up to this much earlier (a clock set back, a few
 // more days asked for) is still answered from it, not by a full read.
@@ -226,6 +229,9 @@ func readLedger(ctx context.Context, in Input, analyzer string, sh *shape) (l *l
 	}
 	if end > old.Offset {
 		l.changed = true
+		// Room for the new records at once: a learning record's line is
+		// rarely shorter than this.
+		l.recs = slices.Grow(l.recs, int((end-old.Offset)/minRecordLine))
 		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), sh, &l.recs, l.stats); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
