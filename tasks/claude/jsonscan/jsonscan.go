@@ -18,6 +18,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -271,12 +272,59 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special has the high bit set in each byte of w (8 bytes of a string)
-// that is a quote, a backslash or a control character (and perhaps in
-// the bytes after one): zero when all eight are plain.
-func special(w uint64) uint64 {
-	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
-	return (w-0x20*ones)&^w&highs | zero(w^('"'*ones)) | zero(w^('\\'*ones))
+// skipPlain returns the position of the first byte from i on that is not
+// plain (a quote, a backslash or a control character), or len(b). A
+// short run (a key, most values) is quickest byte by byte; a long one
+// (a tool's output) is searched for its quote and for a backslash before
+// it with bytes.IndexByte, which compares many bytes at once, and then
+// for control characters eight bytes at a time.
+func skipPlain(b []byte, i int) int {
+	for n := min(len(b), i+16); i < n; i++ {
+		if !plain[b[i]] {
+			return i
+		}
+	}
+	if i >= len(b) {
+		return i
+	}
+	rest := b[i:]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		end = len(rest)
+	}
+	if k := bytes.IndexByte(rest[:end], '\\'); k >= 0 {
+		end = k
+	}
+	if c := firstControl(rest[:end]); c >= 0 {
+		end = c
+	}
+	return i + end
+}
+
+// below is not zero for an 8-byte word that holds a control character (a
+// byte below 0x20), and zero for one that does not.
+func below(w uint64) uint64 { return (w - 0x20*ones) &^ w & highs }
+
+// firstControl returns the index of the first control character in b, or -1.
+func firstControl(b []byte) int {
+	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		le := binary.LittleEndian
+		if below(le.Uint64(b[i:]))|below(le.Uint64(b[i+8:]))|below(le.Uint64(b[i+16:]))|below(le.Uint64(b[i+24:])) != 0 {
+			break
+		}
+	}
+	for ; i+8 <= len(b); i += 8 {
+		if below(binary.LittleEndian.Uint64(b[i:])) != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 {
+			return i
+		}
+	}
+	return -1
 }
 
 // Str validates the string at i (which is '"'). raw is its content
@@ -287,15 +335,7 @@ func (p *Parser) Str(i int) (raw []byte, end int, escaped bool, err error) {
 	start := i + 1
 	i = start
 	for {
-		for i+16 <= len(b) && special(binary.LittleEndian.Uint64(b[i:]))|special(binary.LittleEndian.Uint64(b[i+8:])) == 0 {
-			i += 16
-		}
-		for i+8 <= len(b) && special(binary.LittleEndian.Uint64(b[i:])) == 0 {
-			i += 8
-		}
-		for i < len(b) && plain[b[i]] {
-			i++
-		}
+		i = skipPlain(b, i)
 		if i >= len(b) {
 			return nil, 0, false, ErrSyntax
 		}

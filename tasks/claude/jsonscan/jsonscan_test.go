@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -112,4 +113,20 @@ func FuzzParser(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) { agree(t, line) })
+}
+
+// Strings long enough to be searched many bytes at once agree too, with
+// a quote, a backslash (escaping or not) or a control character at every
+// place, the string ending there or running on to the end of the text.
+func TestLongStringsAgree(t *testing.T) {
+	for n := range 80 {
+		for at := range n {
+			for _, c := range []string{`"`, `\`, `\"`, `\n`, `\u00e9`, "\x01", "\x1f", "\t", "\x7f", "é"} {
+				body := []byte(strings.Repeat("a", n))
+				s := string(body[:at]) + c + string(body[at:])
+				agree(t, []byte(`{"s":"`+s+`","i":1}`))
+				agree(t, []byte(`{"s":"`+s))
+			}
+		}
+	}
 }
