@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
@@ -66,6 +67,7 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 		// Read whole: the lines go straight into the record's encoding
 		// and its summary, never held one by one.
 		var e lineEncoder
+		e.reserve(end)
 		sum := newLogScan(path, time.Time{})
 		sum.all = true
 		err := readLines(ctx, f, 0, end, o.MaxLine, &rec.Stats, func(l lineRec) {
@@ -400,7 +402,9 @@ func decodeStore(b []byte) (map[string]*logRecord, string, error) {
 // the others reduced to what the scan counts. What it counted is added
 // to stats.
 func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, stats *jsonl.Stats, add func(lineRec)) error {
-	sc := jsonl.NewScanner(io.NewSectionReader(f, from, to-from), maxLine)
+	sc := scanners.Get().(*jsonl.Scanner)
+	defer scanners.Put(sc)
+	sc.Reset(io.NewSectionReader(f, from, to-from), maxLine)
 	var pl parsedLine
 	var lastCwd string // a log's lines mostly share their folder: kept once
 	n := 0
@@ -427,6 +431,11 @@ func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, sta
 	*stats = stats.Add(sc.Stats())
 	return sc.Err()
 }
+
+// scanners lends readLines a Scanner, and with it a read buffer: a scan
+// reads hundreds of logs, and a buffer each cost a first scan a third of
+// what it allocated.
+var scanners = sync.Pool{New: func() any { return new(jsonl.Scanner) }}
 
 // lineOf reduces a parsed line to what the scan counts: a message line is
 // kept as one only when it has usage or calls an MCP server.

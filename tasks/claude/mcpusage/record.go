@@ -198,6 +198,16 @@ type lineEncoder struct {
 	any   bool     // whether a line was added
 }
 
+// reserve makes room for the lines of about n bytes of a log, so that
+// the encoding of a large one is not copied over and over as it grows:
+// session logs encode into about a fiftieth of their size, a third of it
+// strings.
+func (e *lineEncoder) reserve(n int64) {
+	e.body = slices.Grow(e.body, int(min(n/64, 16<<20)))
+	e.table = slices.Grow(e.table, int(min(n/128, 8<<20)))
+	e.strs = make(map[string]uint64, min(n/2048, 1<<16))
+}
+
 // idx is the index of s in the table, adding it when new.
 func (e *lineEncoder) idx(s string) uint64 {
 	if s == "" {
