@@ -177,24 +177,15 @@ func (m members) add(group int, member uint32, list *[]uint32) {
 func readLedger(ctx context.Context, in Input, analyzer string, sh *shape) (l *ledger, warning error, err error) {
 	path := filepath.Join(in.LearningDir, sh.file)
 	in.status("reading %s", sh.file)
-	since := in.Since()
 	maxLine := in.MaxLine
 	if maxLine <= 0 {
 		maxLine = jsonl.DefaultMaxLine
 	}
-	var store *logcursor.Store
-	var kept *ledger
-	if in.StateDir != "" {
-		var b []byte
-		store, b, err = logcursor.Open(ctx, filepath.Join(in.StateDir, LedgerDir), analyzer+".rec", analyzer+".lock")
-		if err != nil {
-			return nil, nil, fmt.Errorf("the ledger of %s: %w", sh.file, err)
-		}
-		defer store.Close()
-		if b != nil {
-			kept, _ = decodeLedger(b) // damaged: read the file again
-		}
+	store, kept, err := openLedger(ctx, in.StateDir, analyzer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the ledger of %s: %w", sh.file, err)
 	}
+	defer store.Close()
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if store != nil {
@@ -206,26 +197,59 @@ func readLedger(ctx context.Context, in Input, analyzer string, sh *shape) (l *l
 		return nil, nil, err
 	}
 	defer f.Close()
+	var now int64
+	if store != nil {
+		now = store.Now
+	}
+	if l, err = kept.update(ctx, f, path, maxLine, in.Since(), now, sh); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if store != nil && l.changed {
+		warning = store.Replace(l.encode())
+		l.changed = false
+	}
+	return l, warning, nil
+}
+
+// openLedger opens, and locks, the ledger of analyzer in stateDir (none
+// when stateDir is ""); kept is nil when there is none, or it is damaged.
+func openLedger(ctx context.Context, stateDir, analyzer string) (store *logcursor.Store, kept *ledger, err error) {
+	if stateDir == "" {
+		return nil, nil, nil
+	}
+	store, b, err := logcursor.Open(ctx, filepath.Join(stateDir, LedgerDir), analyzer+".rec", analyzer+".lock")
+	if err != nil {
+		return nil, nil, err
+	}
+	if b != nil {
+		kept, _ = decodeLedger(b) // damaged: the file is read again
+	}
+	return store, kept, nil
+}
+
+// update returns the ledger of f (at path) brought up to date for a
+// window from since: l (nil: none) read on when it still holds (the same
+// file, only appended to, its horizon not after the window), else a new
+// one read from the start. now is when the reading began, by the file
+// system's clock (see logcursor.Cursor.Advance).
+func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine int, since time.Time, now int64, sh *shape) (*ledger, error) {
 	cur, regular, err := logcursor.Stat(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if !regular {
 		// A stream (a named pipe): no offsets to keep, read whole.
 		l = newLedger(path, maxLine, since.Add(-horizonSlack))
-		if l.tailStats, err = l.readLines(ctx, f, sh, &l.tail, jsonl.Stats{}); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return l, warning, nil
+		l.tailStats, err = l.readLines(ctx, f, sh, &l.tail, jsonl.Stats{})
+		return l, err
 	}
-	l = kept
 	if l == nil || l.path != path || l.maxLine != maxLine || since.Before(l.horizon) || !l.cursor.Holds(f, cur) {
 		l = newLedger(path, maxLine, since.Add(-horizonSlack))
 	}
 	old := l.cursor
 	end, err := logcursor.LineEnd(f, old.Offset, cur.Size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if end > old.Offset {
 		l.changed = true
@@ -233,28 +257,20 @@ func readLedger(ctx context.Context, in Input, analyzer string, sh *shape) (l *l
 		// rarely shorter than this.
 		l.recs = slices.Grow(l.recs, int((end-old.Offset)/minRecordLine))
 		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), sh, &l.recs, l.stats); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
 	}
 	if cur.Size > end {
 		if l.tailStats, err = l.readLines(ctx, io.NewSectionReader(f, end, cur.Size-end), sh, &l.tail, jsonl.Stats{}); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
 	}
-	var now int64
-	if store != nil {
-		now = store.Now
-	}
 	if l.cursor, err = old.Advance(f, cur, end, now); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	l.read = cur.Size - old.Offset
 	l.prune(since)
-	if store != nil && l.changed {
-		warning = store.Replace(l.encode())
-		l.changed = false
-	}
-	return l, warning, nil
+	return l, nil
 }
 
 // readLines decodes the lines of r and appends to recs those the analyzer

@@ -64,21 +64,9 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 	}
 	switch {
 	case end > old.Offset && fresh:
-		// Read whole: the lines go straight into the record's encoding
-		// and its summary, never held one by one.
-		var e lineEncoder
-		e.reserve(end)
-		sum := newLogScan(path, time.Time{})
-		sum.all = true
-		err := readLines(ctx, f, 0, end, o.MaxLine, &rec.Stats, func(l lineRec) {
-			e.add(l)
-			sum.replay(&l)
-		})
-		if err != nil {
+		if err := rec.readWhole(ctx, f, end, o.MaxLine); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
-		rec.First, rec.Sum = e.first, sum.summary()
-		rec.Lines, rec.blob, rec.decoded, rec.dirty = nil, e.bytes(), false, false
 	case end > old.Offset:
 		if _, err := rec.lines(); err != nil {
 			return readRecord(ctx, nil, path, stat, now, o) // a damaged record: read the log again
@@ -98,6 +86,26 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return rec, tail, cur.Size - old.Offset, nil
+}
+
+// readWhole reads the lines of f before end into rec, a record of no
+// lines: they go straight into its encoding and its summary, never held
+// one by one.
+func (rec *logRecord) readWhole(ctx context.Context, f *os.File, end int64, maxLine int) error {
+	var e lineEncoder
+	e.reserve(end)
+	sum := newLogScan(rec.Path, time.Time{})
+	sum.all = true
+	err := readLines(ctx, f, 0, end, maxLine, &rec.Stats, func(l lineRec) {
+		e.add(l)
+		sum.replay(&l)
+	})
+	if err != nil {
+		return err
+	}
+	rec.First, rec.Sum = e.first, sum.summary()
+	rec.Lines, rec.blob, rec.decoded, rec.dirty = nil, e.bytes(), false, false
+	return nil
 }
 
 // clone copies the record, so that the one kept stays as it was (a
