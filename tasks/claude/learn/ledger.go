@@ -54,6 +54,13 @@ type ledger struct {
 	ids     map[string]uint32 // the index of each string, built on first use
 	ranks   []uint32          // each index's place in the strings' order, built on first use
 	order   []uint32          // the indexes in the strings' order
+	// stored are the records read from the state directory, as they are
+	// encoded there (n of them, the last at lastSec): a run walks them
+	// (each) without making a struct of each, and writes them back as
+	// they are. recs are the records read since, after them.
+	stored  []byte
+	nStored int
+	lastSec int64
 	recs    []record
 
 	// tail is the last line, still being written (no newline yet):
@@ -143,8 +150,15 @@ func (l *ledger) sorted(ids []uint32) []string {
 }
 
 // each calls fn with every record of the window (not before since), in
-// file order, the tail last.
+// file order, the tail last. fn must not keep r.
 func (l *ledger) each(since time.Time, fn func(r *record)) {
+	rr := recordReader{b: l.stored, strs: uint64(len(l.strs))}
+	var r record
+	for rr.next(&r) {
+		if !r.before(since) {
+			fn(&r)
+		}
+	}
 	for _, rs := range [][]record{l.recs, l.tail} {
 		for i := range rs {
 			if !rs[i].before(since) {
@@ -255,7 +269,7 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 		l.changed = true
 		// Room for the new records at once: a learning record's line is
 		// rarely shorter than this.
-		l.recs = slices.Grow(l.recs, int((end-old.Offset)/minRecordLine))
+		l.recs = slices.Grow(l.recs, int(min((end-old.Offset)/minRecordLine, 1<<20)))
 		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), sh, &l.recs, l.stats); err != nil {
 			return nil, err
 		}
@@ -320,21 +334,35 @@ func (l *ledger) prune(since time.Time) {
 	}
 	l.horizon = since.Add(-horizonSlack)
 	old := l.strs
-	l.strs, l.ids, l.ranks, l.order = nil, nil, nil, nil
-	kept := l.recs[:0]
-	for _, r := range l.recs {
-		if r.before(l.horizon) {
-			continue
+	var kept []record
+	rr := recordReader{b: l.stored, strs: uint64(len(old))}
+	var r record
+	for rr.next(&r) {
+		if !r.before(l.horizon) {
+			kept = append(kept, r)
 		}
-		for i, id := range r.S {
+	}
+	for _, r := range l.recs {
+		if !r.before(l.horizon) {
+			kept = append(kept, r)
+		}
+	}
+	l.strs, l.ids, l.ranks, l.order = nil, nil, nil, nil
+	for k := range kept {
+		for i, id := range kept[k].S {
 			if id != 0 {
-				r.S[i] = l.intern([]byte(old[id-1]))
+				kept[k].S[i] = l.intern([]byte(old[id-1]))
 			}
 		}
-		kept = append(kept, r)
 	}
-	clear(l.recs[len(kept):])
-	l.recs = kept
+	for k := range l.tail {
+		for i, id := range l.tail[k].S {
+			if id != 0 {
+				l.tail[k].S[i] = l.intern([]byte(old[id-1]))
+			}
+		}
+	}
+	l.stored, l.nStored, l.lastSec, l.recs = nil, 0, 0, kept
 	l.changed = true
 }
 
@@ -344,9 +372,10 @@ const ledgerMagic = "rebuild learning ledger 1\n"
 
 // encode writes the ledger compactly: a header (path, line limit, cursor,
 // counts, horizon), the string table, then each record with its time as
-// a delta from the previous one and only the values it has.
+// a delta from the previous one and only the values it has: the records
+// it was read with as they were, then the new ones.
 func (l *ledger) encode() []byte {
-	out := make([]byte, 0, 256+16*len(l.recs))
+	out := make([]byte, 0, 256+len(l.stored)+16*len(l.recs))
 	out = append(out, ledgerMagic...)
 	out = logcursor.AppendString(out, l.path)
 	out = binary.AppendUvarint(out, uint64(l.maxLine))
@@ -360,42 +389,51 @@ func (l *ledger) encode() []byte {
 	for _, s := range l.strs {
 		out = logcursor.AppendString(out, s)
 	}
-	out = binary.AppendUvarint(out, uint64(len(l.recs)))
-	var prev int64
+	out = binary.AppendUvarint(out, uint64(l.nStored+len(l.recs)))
+	out = append(out, l.stored...)
+	prev := l.lastSec
 	for _, r := range l.recs {
-		// mask: which strings are set (bits 0-4), I set (5), F set (6).
-		var mask byte
-		for i, id := range r.S {
-			if id != 0 {
-				mask |= 1 << i
-			}
-		}
-		if r.I != 0 {
-			mask |= 1 << 5
-		}
-		if r.F != 0 || math.Signbit(r.F) {
-			mask |= 1 << 6
-		}
-		out = append(out, mask, r.Bits)
-		out = binary.AppendVarint(out, r.Sec-prev)
+		out = r.append(out, prev)
 		prev = r.Sec
-		out = binary.AppendUvarint(out, uint64(r.Nsec))
-		for _, id := range r.S {
-			if id != 0 {
-				out = binary.AppendUvarint(out, uint64(id))
-			}
-		}
-		if mask&(1<<5) != 0 {
-			out = binary.AppendVarint(out, r.I)
-		}
-		if mask&(1<<6) != 0 {
-			out = binary.LittleEndian.AppendUint64(out, math.Float64bits(r.F))
-		}
 	}
 	return out
 }
 
-// decodeLedger reads what encode wrote.
+// append encodes r at the end of b, its time as a delta from prev (the
+// time of the record before it): a mask of the values it has (strings in
+// bits 0-4, I in 5, F in 6), its bits, then those values.
+func (r *record) append(b []byte, prev int64) []byte {
+	var mask byte
+	for i, id := range r.S {
+		if id != 0 {
+			mask |= 1 << i
+		}
+	}
+	if r.I != 0 {
+		mask |= 1 << 5
+	}
+	if r.F != 0 || math.Signbit(r.F) {
+		mask |= 1 << 6
+	}
+	b = append(b, mask, r.Bits)
+	b = binary.AppendVarint(b, r.Sec-prev)
+	b = binary.AppendUvarint(b, uint64(r.Nsec))
+	for _, id := range r.S {
+		if id != 0 {
+			b = binary.AppendUvarint(b, uint64(id))
+		}
+	}
+	if mask&(1<<5) != 0 {
+		b = binary.AppendVarint(b, r.I)
+	}
+	if mask&(1<<6) != 0 {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.F))
+	}
+	return b
+}
+
+// decodeLedger reads what encode wrote. Its records are checked, every
+// one, and kept encoded (see ledger.stored).
 func decodeLedger(b []byte) (*ledger, error) {
 	if len(b) < len(ledgerMagic) || string(b[:len(ledgerMagic)]) != ledgerMagic {
 		return nil, logcursor.ErrRecord
@@ -428,22 +466,39 @@ func decodeLedger(b []byte) (*ledger, error) {
 	if d.Err != nil {
 		return nil, d.Err
 	}
-	recs, err := decodeRecords(d.B, n, uint64(len(l.strs)))
-	if err != nil {
-		return nil, err
+	rr := recordReader{b: d.B, strs: uint64(len(l.strs))}
+	var r record
+	for range n {
+		if !rr.next(&r) {
+			return nil, logcursor.ErrRecord
+		}
 	}
-	l.recs = recs
+	if rr.bad || rr.pos != len(d.B) {
+		return nil, logcursor.ErrRecord
+	}
+	l.stored, l.nStored, l.lastSec = d.B, n, rr.prev
 	return l, nil
 }
 
-// decodeRecords reads the n records encode wrote into b, each string
-// index at most strs. It keeps its place in a local variable, not in a
-// Decoder: tens of thousands of records, each read many times a run,
-// and every write of a slice to the heap costs a barrier while the
-// collector runs.
-func decodeRecords(b []byte, n int, strs uint64) ([]record, error) {
-	recs := make([]record, n)
-	pos, bad := 0, false
+// recordReader walks records as encode wrote them, each string index at
+// most strs. It reads into one record, not a slice of them: tens of
+// thousands a run, every run.
+type recordReader struct {
+	b    []byte
+	pos  int
+	prev int64 // the time of the last record read
+	strs uint64
+	bad  bool // a record was malformed: the walk stopped there
+}
+
+// next reads the next record into r; false at the end, or at a
+// malformed record (bad).
+func (rr *recordReader) next(r *record) bool {
+	b := rr.b
+	if rr.bad || rr.pos >= len(b) {
+		return false
+	}
+	pos, bad := rr.pos, false
 	uvarint := func() uint64 {
 		v, k := binary.Uvarint(b[pos:])
 		if k <= 0 {
@@ -462,43 +517,40 @@ func decodeRecords(b []byte, n int, strs uint64) ([]record, error) {
 		pos += k
 		return v
 	}
-	var prev int64
-	for i := range recs {
-		r := &recs[i]
-		if len(b)-pos < 2 {
-			return nil, logcursor.ErrRecord
-		}
-		mask := b[pos]
-		r.Bits = b[pos+1]
-		pos += 2
-		r.Sec = prev + varint()
-		prev = r.Sec
-		r.Nsec = int32(uvarint())
-		for j := range r.S {
-			if mask&(1<<j) != 0 {
-				id := uvarint()
-				if id == 0 || id > strs {
-					return nil, logcursor.ErrRecord
-				}
-				r.S[j] = uint32(id)
+	if len(b)-pos < 2 {
+		rr.bad = true
+		return false
+	}
+	*r = record{}
+	mask := b[pos]
+	r.Bits = b[pos+1]
+	pos += 2
+	r.Sec = rr.prev + varint()
+	r.Nsec = int32(uvarint())
+	for j := range r.S {
+		if mask&(1<<j) != 0 {
+			id := uvarint()
+			if id == 0 || id > rr.strs {
+				bad = true
 			}
+			r.S[j] = uint32(id)
 		}
-		if mask&(1<<5) != 0 {
-			r.I = varint()
-		}
-		if mask&(1<<6) != 0 {
-			if len(b)-pos < 8 {
-				return nil, logcursor.ErrRecord
-			}
+	}
+	if mask&(1<<5) != 0 {
+		r.I = varint()
+	}
+	if mask&(1<<6) != 0 {
+		if len(b)-pos < 8 {
+			bad = true
+		} else {
 			r.F = math.Float64frombits(binary.LittleEndian.Uint64(b[pos:]))
 			pos += 8
 		}
-		if bad {
-			return nil, logcursor.ErrRecord
-		}
 	}
-	if pos != len(b) {
-		return nil, logcursor.ErrRecord
+	if bad {
+		rr.bad = true
+		return false
 	}
-	return recs, nil
+	rr.pos, rr.prev = pos, r.Sec
+	return true
 }

@@ -217,8 +217,29 @@ func TestLedgerRoundTrip(t *testing.T) {
 		t.Fatalf("horizon %v, want %v", got.horizon, l.horizon)
 	}
 	got.horizon = l.horizon
+	// The records come back as they went, kept encoded.
+	all := func(l *ledger) (rs []record) {
+		l.each(time.Time{}, func(r *record) { rs = append(rs, *r) })
+		return rs
+	}
+	want := all(l)
+	if g := all(got); fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("records %+v\nwant    %+v", g, want)
+	}
+	got.stored, got.nStored, got.lastSec, got.recs, l.recs = nil, 0, 0, nil, nil
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", l) {
 		t.Fatalf("decoded %+v\nwant    %+v", got, l)
+	}
+	// Read with more records after those: both come back, in order.
+	again, _ := decodeLedger(b)
+	more := record{Sec: 5, Nsec: 6, S: [maxStrings]uint32{2}, I: 7}
+	again.recs = append(again.recs, more)
+	back, err := decodeLedger(again.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := all(back); fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", append(want, more)) {
+		t.Fatalf("with one more: %+v", g)
 	}
 	for i := len(ledgerMagic); i < len(b); i++ {
 		if _, err := decodeLedger(b[:i]); err == nil {

@@ -55,7 +55,7 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 	}
 	// A record without a project is the flake's: its index stands for it.
 	flake := l.index(in.Flake)
-	steps := make([]workflowStep, 0, len(l.recs)+len(l.tail))
+	steps := make([]workflowStep, 0, l.nStored+len(l.recs)+len(l.tail))
 	l.each(in.Since(), func(r *record) {
 		project := r.S[2]
 		if project == 0 {
