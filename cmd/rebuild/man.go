@@ -125,7 +125,8 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 		{"$XDG_CONFIG_HOME/rebuild/config.toml", "User configuration (default ~/.config/rebuild/config.toml); \"rebuild config init\" writes a commented one."},
 		{"$XDG_STATE_HOME/rebuild/history.jsonl", "Every run: each task's state, start and duration (default ~/.local/state/rebuild; config key state_dir); past history_max the oldest runs are dropped."},
 		{"$XDG_STATE_HOME/rebuild/estimates.json", "Per task, its last durations on each host, kept beside history.jsonl after each run so start-up need not read the history; built again from it when missing or stale."},
-		{"$XDG_STATE_HOME/rebuild/claude-sessions.rec", "What mcp-analytics and learn-mcp read from each Claude Code session log so far (a cursor and the lines reduced to what they count), so a run reads only what was appended; removing it costs one full read."},
+		{"$XDG_STATE_HOME/rebuild/claude-sessions.rec", "What mcp-analytics and learn-mcp read from each Claude Code session log so far (a cursor and the lines reduced to what they count, those kept apart in claude-sessions.<n>.lines), so a run reads only what was appended; removing it costs one full read."},
+		{"$XDG_STATE_HOME/rebuild/claude-learning/", "Per learning analyzer, the ledger of its file in ~/.claude/learning (a cursor and the records of its window reduced to what it counts), so a run reads only what was appended; removing it costs one full read."},
 		{"$XDG_STATE_HOME/rebuild/logs/", "One directory per run: <task>.log for each task and run.log with all of them; the last keep_logs runs are kept, and a task's log keeps at most log_max (its first and last half)."},
 	} {
 		m.item(`\fI` + m.escape(f[0]) + `\fR`)
