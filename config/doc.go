@@ -16,7 +16,10 @@
 //
 // The package owns: the set of configuration keys and their defaults, the
 // REBUILD_* variable names, the [task.NAME] table syntax (standard keys
-// versus the raw options a built-in task interprets itself), ~ expansion of
+// versus the raw options a built-in task interprets itself), the
+// [host.NAME] tables of a many-machine run (their keys, targets, which
+// host builds which; whether a host's gates are gate tasks is the
+// catalogue's to check), ~ expansion of
 // the top-level path keys, the XDG defaults, the effective-config writer and
 // the `rebuild config init` template.
 //

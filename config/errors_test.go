@@ -17,7 +17,7 @@ func TestFileErrors(t *testing.T) {
 		want    []string
 	}{
 		{"unknown key", "jbos = 4\n", "jbos", []string{
-			`: unknown key "jbos" (did you mean "jobs"?); known keys: booted_system, current_system, elevate, flake, history_max, host, jobs, keep_logs, log_max, metrics_file, profile, state_dir, task`}},
+			`: unknown key "jbos" (did you mean "jobs"?); known keys: booted_system, current_system, elevate, flake, history_max, host, jobs, keep_logs, log_max, metrics_file, parallel_hosts, profile, rollout, state_dir, task`}},
 		{"unknown key without a near one", "colour = true\n", "colour", []string{
 			`: unknown key "colour"; known keys: booted_system,`}},
 		{"elevate", `elevate = "su"` + "\n", "elevate", []string{

@@ -51,6 +51,10 @@ critical = false
 		"host = [\n",
 		"[task.x]\nrun = \"a\\u0000b\"\n",
 		"[task." + strings.Repeat("a", 65) + "]\nrun = \"true\"\n",
+		hostsFile,
+		"rollout = \"canary\"\n[host.a]\n[host.\"b.c\"]\ntarget = \"root@[::1]:22\"\nbuild_on = \"a\"\n",
+		"host = \"x\"\n[host.y]\n",
+		"[host.a]\nkeep_since = \"1d2x\"\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -36,6 +36,8 @@ type Host struct {
 	// File is the file, "environment" or "flags" that last set a key of
 	// this host.
 	File string
+
+	sources map[string]string // key → the layer that set it, for errors (Source)
 }
 
 // Local targets.

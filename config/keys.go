@@ -45,17 +45,23 @@ const (
 type kind int
 
 const (
-	kindString  kind = iota // any string
-	kindPath                // a non-empty string; ~ expanded
-	kindOptPath             // a string, "" allowed; ~ expanded
-	kindElevate             // sudo | doas | run0 | none
-	kindCount0              // a whole number ≥ 0
-	kindCount1              // a whole number ≥ 1
-	kindRun                 // a non-empty string
-	kindNames               // a list of kebab-case names
-	kindBool                // true | false
-	kindTimeout             // a duration > 0, written as a string
-	kindSize                // a size in bytes ≥ 0 (0: no limit), a number or a string with a unit
+	kindString    kind = iota // any string
+	kindPath                  // a non-empty string; ~ expanded
+	kindOptPath               // a string, "" allowed; ~ expanded
+	kindElevate               // sudo | doas | run0 | none
+	kindCount0                // a whole number ≥ 0
+	kindCount1                // a whole number ≥ 1
+	kindRun                   // a non-empty string
+	kindNames                 // a list of kebab-case names
+	kindBool                  // true | false
+	kindTimeout               // a duration > 0, written as a string
+	kindSize                  // a size in bytes ≥ 0 (0: no limit), a number or a string with a unit
+	kindRollout               // all | one-by-one | canary
+	kindTarget                // local | user@addr[:port]
+	kindBuildOn               // local | target | a host's name
+	kindStrings               // a list of non-empty strings
+	kindDuration0             // a duration ≥ 0, written as a string ("0s": off)
+	kindAge                   // an age such as "7d", as task.generations' keep_since takes it
 )
 
 type keySpec struct {
@@ -79,6 +85,11 @@ var topKeys = []keySpec{
 	{"metrics_file", kindOptPath, ""},
 	{"log_max", kindSize, int64(50 << 20)},
 	{"history_max", kindSize, int64(10 << 20)},
+	// Without a default: they mean something only with [host.NAME]
+	// tables, which give them theirs (RolloutAll, DefaultParallelHosts),
+	// so a configuration without hosts is what it always was.
+	{"rollout", kindRollout, nil},
+	{"parallel_hosts", kindCount1, nil},
 }
 
 // taskKeys are the keys every [task.NAME] table may hold, in write order.
@@ -111,7 +122,8 @@ func specNames(specs []keySpec) []string {
 	return out
 }
 
-// topKeyNames are the known top-level keys, task included.
+// topKeyNames are the known top-level keys, task included (host is
+// both a key and the [host.NAME] tables).
 func topKeyNames() []string { return append(specNames(topKeys), "task") }
 
 // StandardTaskKeys returns the keys every [task.NAME] table may hold; any
@@ -148,14 +160,20 @@ func taskNameError(file, key, name string) *Error {
 }
 
 const (
-	allowedPath     = "a path (~ is your home)"
-	allowedOptPath  = `a path (~ is your home), or "" for the default`
-	allowedElevate  = "sudo, doas, run0, none"
-	allowedBool     = "true or false"
-	allowedDuration = `e.g. "90s", "2h"`
-	allowedNames    = `a list of kebab-case names, e.g. ["flake-update", "build"]`
-	allowedRun      = "a shell command line (run directly when it is plain words, else with sh -c)"
-	allowedSize     = `a size such as "50MiB", "2GiB", "800KiB", or a number of bytes; 0 for no limit`
+	allowedPath      = "a path (~ is your home)"
+	allowedOptPath   = `a path (~ is your home), or "" for the default`
+	allowedElevate   = "sudo, doas, run0, none"
+	allowedBool      = "true or false"
+	allowedDuration  = `e.g. "90s", "2h"`
+	allowedNames     = `a list of kebab-case names, e.g. ["flake-update", "build"]`
+	allowedRun       = "a shell command line (run directly when it is plain words, else with sh -c)"
+	allowedSize      = `a size such as "50MiB", "2GiB", "800KiB", or a number of bytes; 0 for no limit`
+	allowedRollout   = "all, one-by-one, canary"
+	allowedTarget    = `"local", or user@addr[:port] reached over SSH, e.g. "root@web1.example.org" or "deploy@[2001:db8::1]:2222"`
+	allowedBuildOn   = `"local", "target", or the name of another [host.NAME]`
+	allowedStrings   = `a list of strings, e.g. ["-i", "~/.ssh/deploy"]`
+	allowedDuration0 = `e.g. "60s", "5m"; "0s" for off`
+	allowedAge       = `an age such as "7d", "36h", "90m" or "1d12h"`
 )
 
 // convert checks v against k and returns it in its normal form: string,
@@ -193,6 +211,18 @@ func convert(k kind, v any, lenient bool) (any, *problem) {
 		return convertSize(v)
 	case kindTimeout:
 		return convertTimeout(v)
+	case kindRollout:
+		return convertWord(v, allowedRollout, RolloutAll, RolloutOne, RolloutCanary)
+	case kindTarget:
+		return convertTarget(v)
+	case kindBuildOn:
+		return convertBuildOn(v)
+	case kindStrings:
+		return convertStrings(v, lenient)
+	case kindDuration0:
+		return convertDuration0(v)
+	case kindAge:
+		return convertAge(v)
 	}
 	return nil, &problem{"unsupported", ""}
 }
@@ -448,4 +478,48 @@ func formatSize(n int64) any {
 		}
 	}
 	return n
+}
+
+// convertWord accepts one of words.
+func convertWord(v any, allowed string, words ...string) (any, *problem) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, &problem{"not a string", allowed}
+	}
+	for _, w := range words {
+		if s == w {
+			return s, nil
+		}
+	}
+	return nil, &problem{"not allowed", allowed}
+}
+
+// convertStrings accepts a list of non-empty strings; lenient, also a
+// comma list.
+func convertStrings(v any, lenient bool) (any, *problem) {
+	list, ok := toStrings(v, lenient)
+	if !ok {
+		return nil, &problem{"not a list of strings", allowedStrings}
+	}
+	for _, s := range list {
+		if s == "" {
+			return nil, &problem{"has an empty string", allowedStrings}
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, &problem{"contains a NUL byte, which no command line can hold", allowedStrings}
+		}
+	}
+	return list, nil
+}
+
+// convertDuration0 accepts a duration ≥ 0.
+func convertDuration0(v any) (any, *problem) {
+	d, ok := toDuration(v)
+	if !ok {
+		return nil, &problem{"not a duration", allowedDuration0}
+	}
+	if d < 0 {
+		return nil, &problem{"negative", allowedDuration0}
+	}
+	return d, nil
 }

@@ -28,7 +28,9 @@ import (
 func defaultsLayer() (*koanf.Koanf, error) {
 	m := make(map[string]any, len(topKeys))
 	for _, s := range topKeys {
-		m[s.name] = s.def
+		if s.def != nil {
+			m[s.name] = s.def
+		}
 	}
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
@@ -37,26 +39,27 @@ func defaultsLayer() (*koanf.Koanf, error) {
 	return k, nil
 }
 
-// fileLayer reads and checks one TOML file. A missing file is (nil, nil)
-// unless required; root is for readFile.
-func fileLayer(path string, required, root bool) (*koanf.Koanf, error) {
+// fileLayer reads and checks one TOML file: its keys and its [host.NAME]
+// tables. A missing file is (nil, nil, nil) unless required; root is for
+// readFile.
+func fileLayer(path string, required, root bool) (*koanf.Koanf, hostLayer, error) {
 	b, found, err := readFile(path, required, root)
 	if !found || err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tree, err := toml.Parser().Unmarshal(b)
 	if err != nil {
-		return nil, fileError(path, required, err)
+		return nil, nil, fileError(path, required, err)
 	}
-	norm, err := normalizeTree(path, tree)
+	norm, hosts, err := normalizeTree(path, tree)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(norm, ""), nil); err != nil {
-		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+		return nil, nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
-	return k, nil
+	return k, hosts, nil
 }
 
 // fileError turns a read or parse error into an *Error; nil for a missing
@@ -67,6 +70,11 @@ func fileError(path string, required bool, err error) error {
 	case errors.As(err, &de):
 		row, col := de.Position()
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if key := de.Key(); len(key) > 0 && key[0] == "host" {
+			// host = "NAME" and [host.NAME] tables are two ways to say
+			// which hosts to build; one file cannot hold both.
+			msg += `; host = "NAME" (one host) and [host.NAME] tables (several hosts) cannot both be in one file`
+		}
 		return &Error{File: path, Line: row, Err: err,
 			Msg: fmt.Sprintf("line %d, column %d: TOML syntax error: %s", row, col, msg)}
 	case errors.Is(err, fs.ErrNotExist):
@@ -83,30 +91,40 @@ func fileError(path string, required bool, err error) error {
 }
 
 // normalizeTree checks a parsed file, key by key in sorted order so the
-// first error is always the same one.
-func normalizeTree(file string, raw map[string]any) (map[string]any, error) {
+// first error is always the same one. The [host.NAME] tables come back
+// apart (see hosts.go).
+func normalizeTree(file string, raw map[string]any) (map[string]any, hostLayer, error) {
 	out := make(map[string]any, len(raw))
+	var hosts hostLayer
 	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[key]
 		if key == "task" {
 			tasks, err := normalizeTasks(file, v)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out["task"] = tasks
 			continue
 		}
+		if _, isTable := v.(map[string]any); key == "host" && isTable {
+			h, err := normalizeHosts(file, v)
+			if err != nil {
+				return nil, nil, err
+			}
+			hosts = h
+			continue
+		}
 		spec, ok := findSpec(topKeys, key)
 		if !ok {
-			return nil, unknownKey(file, key, key, topKeyNames(), "", nil)
+			return nil, nil, unknownKey(file, key, key, topKeyNames(), "", nil)
 		}
 		nv, p := convert(spec.kind, v, false)
 		if p != nil {
-			return nil, valueError(file, key, v, p)
+			return nil, nil, valueError(file, key, v, p)
 		}
 		out[key] = nv
 	}
-	return out, nil
+	return out, hosts, nil
 }
 
 func normalizeTasks(file string, v any) (map[string]any, error) {
@@ -170,8 +188,15 @@ var (
 )
 
 // EnvName returns the variable that sets key ("jobs" → "REBUILD_JOBS",
-// "task.flake-update.timeout" → "REBUILD_TASK__FLAKE_UPDATE__TIMEOUT").
+// "task.flake-update.timeout" → "REBUILD_TASK__FLAKE_UPDATE__TIMEOUT",
+// "host.web-1.target" → "REBUILD_HOST__WEB_1__TARGET").
 func EnvName(key string) string {
+	if rest, ok := strings.CutPrefix(key, "host."); ok {
+		i := strings.LastIndexByte(rest, '.')
+		if i > 0 {
+			return envHostPrefix + hostEnvPart(rest[:i]) + "__" + strings.ToUpper(rest[i+1:])
+		}
+	}
 	if rest, ok := strings.CutPrefix(key, "task."); ok {
 		name, opt, _ := strings.Cut(rest, ".")
 		return envTaskPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "__" + strings.ToUpper(opt)
@@ -179,8 +204,11 @@ func EnvName(key string) string {
 	return envPrefix + strings.ToUpper(key)
 }
 
+// envPatterns are the variables of tables: every task's and host's keys.
+var envPatterns = []string{envTaskPrefix + "<NAME>__<KEY>", envHostPrefix + "<NAME>__<KEY>"}
+
 func knownEnvNames() []string {
-	out := []string{EnvConfig, envTaskPrefix + "<NAME>__<KEY>"}
+	out := append([]string{EnvConfig}, envPatterns...)
 	for _, s := range topKeys {
 		out = append(out, EnvName(s.name))
 	}
@@ -228,21 +256,44 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 	}
 	known := knownEnvNames()
 	msg := fmt.Sprintf("unknown variable %s", name)
-	if s := suggest.Closest(name, append(known[:1:1], known[2:]...)); s != "" {
+	if s := suggest.Closest(name, slices.DeleteFunc(slices.Clone(known), func(k string) bool { return slices.Contains(envPatterns, k) })); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	} else if strings.HasPrefix(strings.ToUpper(name), "REBUILD_TASK") {
 		msg += " (task keys are " + envTaskPrefix + "<NAME>__<KEY>)"
+	} else if strings.HasPrefix(strings.ToUpper(name), "REBUILD_HOST_") {
+		msg += " (host keys are " + envHostPrefix + "<NAME>__<KEY>)"
 	}
 	return "", nil, &Error{File: SourceEnvironment, Key: name, Msg: msg, Allowed: strings.Join(slices.Sorted(slices.Values(known)), ", ")}
 }
 
-// envLayer reads the REBUILD_* variables of environ; root as for envEntry.
-func envLayer(environ []string, root bool) (*koanf.Koanf, error) {
+// envLayer reads the REBUILD_* variables of environ; root as for envEntry
+// and envHostEntry, known as for envHostEntry. Host variables come back
+// as their own layer.
+func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLayer, error) {
 	var errs []*Error
+	hosts := hostLayer{}
 	p := env.Provider(".", env.Opt{
 		Prefix:      envPrefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, val string) (string, any) {
+			if strings.HasPrefix(name, envHostPrefix) {
+				if val == "" {
+					if _, _, _, err := envHostEntry(name, "x", false, known); err != nil && err.Value == "" {
+						errs = append(errs, err)
+					}
+					return "", nil
+				}
+				host, key, v, err := envHostEntry(name, val, root, known)
+				if err != nil {
+					errs = append(errs, err)
+					return "", nil
+				}
+				if hosts[host] == nil {
+					hosts[host] = map[string]any{}
+				}
+				hosts[host][key] = v
+				return "", nil
+			}
 			// An empty variable is unset, as `REBUILD_JOBS= rebuild`
 			// means in a shell; a name that is not ours is still checked.
 			if val == "" {
@@ -261,20 +312,22 @@ func envLayer(environ []string, root bool) (*koanf.Koanf, error) {
 	})
 	k := koanf.New(".")
 	if err := k.Load(p, nil); err != nil {
-		return nil, &Error{File: SourceEnvironment, Msg: err.Error(), Err: err}
+		return nil, nil, &Error{File: SourceEnvironment, Msg: err.Error(), Err: err}
 	}
 	if len(errs) > 0 {
 		// The environment has no order of its own; report the first by name.
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
-		return nil, errs[0]
+		return nil, nil, errs[0]
 	}
-	return k, nil
+	return k, hosts, nil
 }
 
 // flagsLayer checks the flag overrides, keyed by config key ("jobs",
-// "task.build.timeout"); an error names the flag when names has it.
-func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, error) {
+// "task.build.timeout", "host.web1.target"); an error names the flag
+// when names has it. Host keys come back as their own layer.
+func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, hostLayer, error) {
 	flat := make(map[string]any, len(flags))
+	hosts := hostLayer{}
 	for _, key := range slices.Sorted(maps.Keys(flags)) {
 		v := flags[key]
 		if v == nil {
@@ -287,40 +340,60 @@ func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, er
 		if rest, ok := strings.CutPrefix(key, "task."); ok {
 			parts := strings.Split(rest, ".")
 			if len(parts) != 2 || parts[1] == "" {
-				return nil, &Error{File: src, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
+				return nil, nil, &Error{File: src, Key: key, Msg: fmt.Sprintf("malformed task key %q (want task.NAME.KEY)", key)}
 			}
 			if err := taskNameError(src, key, parts[0]); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			nv, err := taskValue(src, key, parts[1], v, true)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !isStandardTaskKey(parts[1]) {
 				opt, err := flagOption(src, key, v)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				nv = opt
 			}
 			flat[key] = nv
 			continue
 		}
+		if rest, ok := strings.CutPrefix(key, "host."); ok {
+			// A host's name may hold '.'; its keys never do.
+			i := strings.LastIndexByte(rest, '.')
+			if i <= 0 || i == len(rest)-1 {
+				return nil, nil, &Error{File: src, Key: key, Msg: fmt.Sprintf("malformed host key %q (want host.NAME.KEY)", key)}
+			}
+			name, hk := rest[:i], rest[i+1:]
+			if err := hostNameError(src, key, name); err != nil {
+				return nil, nil, err
+			}
+			nv, err := hostValue(src, key, hk, v, true, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			if hosts[name] == nil {
+				hosts[name] = map[string]any{}
+			}
+			hosts[name][hk] = nv
+			continue
+		}
 		spec, ok := findSpec(topKeys, key)
 		if !ok {
-			return nil, unknownKey(src, key, key, append(specNames(topKeys), "task.NAME.KEY"), "", nil)
+			return nil, nil, unknownKey(src, key, key, append(specNames(topKeys), "task.NAME.KEY", "host.NAME.KEY"), "", nil)
 		}
 		nv, p := convert(spec.kind, v, true)
 		if p != nil {
-			return nil, valueError(src, key, v, p)
+			return nil, nil, valueError(src, key, v, p)
 		}
 		flat[key] = nv
 	}
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(flat, "."), nil); err != nil {
-		return nil, &Error{File: SourceFlags, Msg: err.Error(), Err: err}
+		return nil, nil, &Error{File: SourceFlags, Msg: err.Error(), Err: err}
 	}
-	return k, nil
+	return k, hosts, nil
 }
 
 // flagOption brings an option value given as a Go value to the form the

@@ -63,11 +63,13 @@ func Load(o Options) (*Config, error) {
 	st.mark(SourceDefaults, k.Raw())
 
 	var sources []string
-	merge := func(source string, layer *koanf.Koanf) error {
+	hosts := newHostTables()
+	merge := func(source string, layer *koanf.Koanf, hl hostLayer) error {
 		st.mark(source, layer.Raw())
 		if err := k.Merge(layer); err != nil {
 			return &Error{File: source, Msg: err.Error(), Err: err}
 		}
+		hosts.merge(source, hl)
 		return nil
 	}
 
@@ -76,50 +78,56 @@ func Load(o Options) (*Config, error) {
 		system = DefaultSystemFile
 	}
 	if system != "-" {
-		layer, err := fileLayer(system, false, o.Root)
+		layer, hl, err := fileLayer(system, false, o.Root)
 		if err != nil {
 			return nil, err
 		}
 		if layer != nil {
 			sources = append(sources, system)
-			if err := merge(system, layer); err != nil {
+			if err := merge(system, layer, hl); err != nil {
 				return nil, err
 			}
 		}
 	}
 
 	if user, required := userPath(o, home); user != "" {
-		layer, err := fileLayer(user, required, o.Root)
+		layer, hl, err := fileLayer(user, required, o.Root)
 		if err != nil {
 			return nil, err
 		}
 		if layer != nil {
 			sources = append(sources, user)
-			if err := merge(user, layer); err != nil {
+			if err := merge(user, layer, hl); err != nil {
 				return nil, err
 			}
 		}
 	}
 
-	layer, err := envLayer(o.Environ, o.Root)
+	// A host variable sets a key of the host the files name that it
+	// spells: the files come first.
+	layer, hl, err := envLayer(o.Environ, o.Root, hosts.names())
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceEnvironment, layer); err != nil {
+	if err := merge(SourceEnvironment, layer, hl); err != nil {
 		return nil, err
 	}
 
-	layer, err = flagsLayer(o.Flags, o.FlagNames)
+	layer, hl, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceFlags, layer); err != nil {
+	if err := merge(SourceFlags, layer, hl); err != nil {
 		return nil, err
 	}
 	st.nameFlags(o.FlagNames)
 
 	cfg, err := build(k.Raw(), st)
 	if err != nil {
+		return nil, err
+	}
+	cfg.Hosts = hosts.hosts()
+	if err := cfg.checkHosts(); err != nil {
 		return nil, err
 	}
 	cfg.Sources = sources
@@ -254,6 +262,8 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 	c.MetricsFile = str("metrics_file")
 	c.LogMax, _ = raw["log_max"].(int64)
 	c.HistoryMax, _ = raw["history_max"].(int64)
+	c.Rollout = str("rollout")
+	c.ParallelHosts = num("parallel_hosts")
 
 	tables, _ := raw["task"].(map[string]any)
 	for _, name := range slices.Sorted(maps.Keys(tables)) {

@@ -135,3 +135,22 @@ func (t Task) Duration(key string, def time.Duration) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// WithOption returns a copy of t with option key set to v, as the layer
+// source set it (a file's path, "environment", "flags"): a host's
+// override of a task's option (host.web1.keep for task.generations.keep)
+// binds that host's instance of the task this way. v is in the form TOML
+// gives (string, int64, bool, []any).
+func (t Task) WithOption(key string, v any, source string) Task {
+	t.Options = maps.Clone(t.Options)
+	if t.Options == nil {
+		t.Options = map[string]any{}
+	}
+	t.Options[key] = v
+	t.sources = maps.Clone(t.sources)
+	if t.sources == nil {
+		t.sources = map[string]string{}
+	}
+	t.sources[key] = source
+	return t
+}

@@ -2,14 +2,19 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	gotoml "github.com/pelletier/go-toml/v2"
+
+	"github.com/rebuild-nixos/rebuild/internal/hostname"
 )
 
 // TaskOptions describes the options of a built-in task, for WriteTOML and
@@ -62,9 +67,18 @@ func (c *Config) WriteTOML(w io.Writer, builtins ...TaskOptions) error {
 		{"history_max", formatSize(c.HistoryMax)},
 	}
 	for _, kv := range top {
+		if kv.key == "host" && len(c.Hosts) > 0 {
+			// TOML has host as a string or as tables, not both: the
+			// tables below name the hosts.
+			fmt.Fprintf(&b, "# host = %q: this machine; the [host.NAME] tables below name the hosts\n", c.Host)
+			continue
+		}
 		if err := writeKV(&b, kv.key, kv.val); err != nil {
 			return err
 		}
+	}
+	if err := c.writeHostKeys(&b); err != nil {
+		return err
 	}
 	docs := map[string]TaskOptions{}
 	for _, bt := range builtins {
@@ -90,6 +104,83 @@ func (c *Config) WriteTOML(w io.Writer, builtins ...TaskOptions) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// writeHostKeys writes rollout and parallel_hosts, and every [host.NAME]
+// table, sorted by name. Without hosts, rollout and parallel_hosts are
+// written only when set (they mean nothing then), else as a comment with
+// the value hosts would give them.
+func (c *Config) writeHostKeys(b *bytes.Buffer) error {
+	if len(c.Hosts) == 0 && c.Rollout == "" && c.ParallelHosts == 0 {
+		fmt.Fprintf(b, "# with [host.NAME] tables: rollout = %q, parallel_hosts = %d\n", RolloutAll, DefaultParallelHosts)
+	} else {
+		if c.Rollout != "" {
+			if err := writeKV(b, "rollout", c.Rollout); err != nil {
+				return err
+			}
+		}
+		if c.ParallelHosts != 0 {
+			if err := writeKV(b, "parallel_hosts", c.ParallelHosts); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Hosts)) {
+		h := c.Hosts[name]
+		if p := hostname.Problem(name); p != "" || h.Name != name {
+			return fmt.Errorf("config: host %q: name %s", name, p)
+		}
+		fmt.Fprintf(b, "\n[host.%s]\n", tomlKey(name))
+		lines := []struct {
+			key string
+			val any
+			set bool
+		}{
+			{"target", cmp.Or(h.Target, TargetLocal), true},
+			{"build_on", cmp.Or(h.BuildOn, BuildLocal), true},
+			{"tags", h.Tags, h.Tags != nil},
+			{"elevate", h.Elevate, h.Elevate != ""},
+			{"ssh_options", h.SSHOptions, h.SSHOptions != nil},
+			{"confirm_timeout", durationValue(h.ConfirmTimeout), h.ConfirmTimeout != nil},
+			{"keep", intValue(h.Keep), h.Keep != nil},
+			{"keep_since", h.KeepSince, h.KeepSince != ""},
+			{"gates", h.Gates, h.Gates != nil},
+		}
+		for _, l := range lines {
+			if !l.set {
+				continue
+			}
+			if err := writeKV(b, l.key, l.val); err != nil {
+				return fmt.Errorf("config: host %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// tomlKey writes a table name as TOML reads it: bare when it can be,
+// else quoted (a host name with '.').
+func tomlKey(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func durationValue(d *time.Duration) any {
+	if d == nil {
+		return nil
+	}
+	return formatDuration(*d)
+}
+
+func intValue(n *int) any {
+	if n == nil {
+		return nil
+	}
+	return *n
 }
 
 // tableLine is one line of a [task.NAME] table.
@@ -269,6 +360,48 @@ const initHead = `# rebuild configuration (TOML).
 # history.jsonl past this size drops its oldest runs, keeping about half
 # of it (0: keep every run).
 #history_max = "10MiB"
+
+# Many machines. Without a [host.NAME] table rebuild manages this machine
+# (host above). Each [host.NAME] table is nixosConfigurations.NAME of the
+# flake, built and activated by a chain of its own: build@NAME →
+# copy@NAME → diff@NAME, activate@NAME → its gates → accept@NAME →
+# generations@NAME. flake-update, commit, push and the housekeeping run
+# once. --on NAME,@TAG picks hosts (default: all of them, by name).
+# NAME: a letter or a digit, then letters, digits, '-', '_' and '.'.
+# A file holds either host = "NAME" or [host.NAME] tables, not both.
+# In a variable, NAME is in capitals with _ for '-', '.' and '_':
+# REBUILD_HOST__WEB1__TARGET.
+#
+# With hosts, how their activations follow each other: all at once,
+# one-by-one (each after the one before passed its gates), or canary (the
+# first host, its gates, then the rest); a failed gate stops the hosts
+# after it (--rollout).
+# rollout = "all"
+# With hosts, the most hosts at work at once, besides jobs (--parallel-hosts).
+# parallel_hosts = 10
+#
+# [host.web1]
+# Where the system runs: "local" (this machine), or user@addr[:port] over
+# SSH, an IPv6 address in brackets ([2001:db8::1]).
+# target = "root@web1.example.org"
+# Where it is built: "local", "target" (on the target itself), or another
+# host's name (that host builds it as a Nix remote builder).
+# build_on = "local"
+# Names for --on @servers.
+# tags = ["servers"]
+# How to become root on the target: sudo, doas, run0 or none (default:
+# elevate above).
+# elevate = "sudo"
+# More arguments for ssh, also for nix copy and remote builds.
+# ssh_options = ["-i", "~/.ssh/deploy", "-o", "ConnectTimeout=5"]
+# This host's task.activate.confirm_timeout, task.generations.keep and
+# keep_since.
+# confirm_timeout = "60s"
+# keep = 5
+# keep_since = "14d"
+# The gate tasks that check this host after activation (default: every
+# gate; [] for none).
+# gates = ["health"]
 
 # Tasks (see ` + "`rebuild list`" + `). A [task.NAME] table with the name of a
 # built-in task changes that task. These keys work in every task table:

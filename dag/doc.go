@@ -5,6 +5,10 @@
 // to the end that the scheduler uses for priorities, the critical path) and
 // draws it as text, Graphviz DOT, Mermaid and JSON.
 //
+// A task of a run over several hosts is named NAME@HOST (build@web1): dag
+// checks both parts, selects every host's instance by NAME, and draws each
+// host's tasks together. What a host is, it does not know.
+//
 // A Graph is built once with Build and never changes afterwards; every method
 // is safe for concurrent use, and every result is a fresh copy the caller may
 // keep or modify. Every output is byte-for-byte stable across runs: it is

@@ -91,12 +91,16 @@ func (e *SelectorError) ExitCode() int { return exitcode.Usage }
 
 // UnknownSelectorError reports a selector token that is neither a task, a
 // group nor a phase present in the graph. Tasks are in the graph's
-// Order, Groups sorted, Phases ascending: everything that would have been valid.
+// Order (a per-host task once, by its name), Groups sorted, Phases
+// ascending: everything that would have been valid.
 type UnknownSelectorError struct {
 	Token  string
 	Tasks  []string
 	Groups []string
 	Phases []int
+	// Hosts are the hosts of per-host tasks, whose instances (NAME@HOST)
+	// are valid too; nil without per-host tasks.
+	Hosts []string
 }
 
 func (e *UnknownSelectorError) Error() string {
@@ -111,6 +115,9 @@ func (e *UnknownSelectorError) Error() string {
 		b.WriteString("no tasks")
 	} else {
 		b.WriteString("tasks " + strings.Join(e.Tasks, ", "))
+	}
+	if len(e.Hosts) > 0 {
+		b.WriteString(" (a per-host task on one host: NAME@HOST, hosts " + strings.Join(e.Hosts, ", ") + ")")
 	}
 	if len(e.Groups) > 0 {
 		b.WriteString("; groups " + strings.Join(e.Groups, ", "))

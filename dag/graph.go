@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/dominikbraun/graph"
+	"github.com/rebuild-nixos/rebuild/internal/hostname"
 	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
@@ -22,6 +24,8 @@ type Graph struct {
 	groups  []string            // sorted
 	byGroup map[string][]string // group → members in order
 	byPhase map[int][]string    // phase → members in order
+	byBase  map[string][]string // per-host task name → its instances (build → build@a, build@b), in order
+	hosts   []string            // the hosts of per-host instances, in order of first appearance
 	level   map[string]int      // longest chain of prerequisites, in edges
 	waves   [][]string
 }
@@ -111,6 +115,7 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 		out:     make(map[string][]Edge, len(order)),
 		byGroup: map[string][]string{},
 		byPhase: map[int][]string{},
+		byBase:  map[string][]string{},
 		level:   make(map[string]int, len(order)),
 	}
 	for i, name := range order {
@@ -155,6 +160,12 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 		if n.Phase != 0 {
 			g.byPhase[n.Phase] = append(g.byPhase[n.Phase], name)
 		}
+		if base, host := SplitHost(name); host != "" {
+			g.byBase[base] = append(g.byBase[base], name)
+			if !slices.Contains(g.hosts, host) {
+				g.hosts = append(g.hosts, host)
+			}
+		}
 		g.nodes[name] = n
 
 		lvl := 0
@@ -176,7 +187,7 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 
 // checkNode rejects what could never be selected or drawn safely.
 func checkNode(n Node) error {
-	if msg := kebabProblem(n.Name); msg != "" {
+	if msg := nameProblem(n.Name); msg != "" {
 		return &NodeError{Task: n.Name, Msg: "name " + msg}
 	}
 	if n.Phase < 0 || n.Phase > 14 {
@@ -188,6 +199,34 @@ func checkNode(n Node) error {
 		}
 	}
 	return nil
+}
+
+// nameProblem says what is wrong with a task name, "" if nothing: a
+// kebab-case name, or the instance of a per-host task, a kebab-case name,
+// one '@' and its host's name (build@web1).
+func nameProblem(s string) string {
+	base, host, perHost := strings.Cut(s, HostSep)
+	if !perHost {
+		return kebabProblem(s)
+	}
+	if msg := kebabProblem(base); msg != "" {
+		return msg
+	}
+	if msg := hostname.Problem(host); msg != "" {
+		return fmt.Sprintf("has host %q, which %s", host, msg)
+	}
+	return ""
+}
+
+// HostSep joins a per-host task's name and its host's: build@web1 (the
+// same as tasks.HostSep, which dag does not import).
+const HostSep = "@"
+
+// SplitHost splits a task name into the task and its host: "build@web1"
+// is ("build", "web1"); a task of the whole run has host "".
+func SplitHost(name string) (task, host string) {
+	task, host, _ = strings.Cut(name, HostSep)
+	return task, host
 }
 
 // kebabProblem says what is wrong with a task or group name, "" if nothing.
@@ -245,6 +284,13 @@ func (g *Graph) Prereqs(name string) []Edge {
 // To; nil for an unknown name. O(out-degree).
 func (g *Graph) Dependents(name string) []Edge {
 	return slices.Clone(g.out[name])
+}
+
+// Hosts returns the hosts of the per-host tasks (build@web1 is web1's),
+// in the order their first task comes in Order; nil when every task is
+// the whole run's. O(hosts).
+func (g *Graph) Hosts() []string {
+	return slices.Clone(g.hosts)
 }
 
 // Groups returns every group name used by a task, sorted. O(groups).

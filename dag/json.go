@@ -13,6 +13,7 @@ type jsonGraph struct {
 
 type jsonTask struct {
 	Name        string   `json:"name"`
+	Host        string   `json:"host,omitempty"`
 	Phase       int      `json:"seed"`
 	Groups      []string `json:"groups"`
 	Needs       []string `json:"needs"`
@@ -36,13 +37,18 @@ type jsonEdge struct {
 // Tasks are in Order and edges in the order of Edges; kind is "needs" or
 // "after", seed (the phase number) is 0 for none, and wave counts from 1 as in WriteText
 // (Waves()[wave-1] holds the task). Empty lists are [] rather than null.
+// A per-host task's instance (build@web1) also has "host": "web1"; a task
+// of the whole run has no host key, so a graph without hosts is written as
+// it always was.
 // O(V+E); w gets one Write.
 func (g *Graph) WriteJSON(w io.Writer) error {
 	out := jsonGraph{Tasks: []jsonTask{}, Edges: []jsonEdge{}}
 	for _, name := range g.order {
 		n := g.nodes[name]
+		_, host := SplitHost(name)
 		out.Tasks = append(out.Tasks, jsonTask{
 			Name:        n.Name,
+			Host:        host,
 			Phase:       n.Phase,
 			Groups:      nonNil(n.Groups),
 			Needs:       nonNil(n.Needs),

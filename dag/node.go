@@ -29,7 +29,9 @@ func (k EdgeKind) String() string {
 // attributes that drawing and listing show. Build copies the Node, so the
 // caller's slices are never retained.
 type Node struct {
-	Name   string   // kebab-case: a-z, 0-9 and '-'
+	// Name is kebab-case (a-z, 0-9 and '-'); a per-host task's instance
+	// adds '@' and its host's name: build@web1 (see SplitHost).
+	Name   string
 	Phase  int      // phase number 1..14, 0 = none
 	Groups []string // group names, kebab-case
 	Needs  []string // run after these, only if they succeeded

@@ -130,6 +130,7 @@ func FuzzParseSelector(f *testing.F) {
 	for _, s := range []string{
 		"", " ", "build", "a,b", " a , b ", "a,,b", "a,", ",", "7,cleanup,flake-update",
 		"Build", "a b", "learn-review,14", "é", "\xff", "a,\t,b", "--,-", "0,00,015",
+		"build@web1", "build@", "@web1", "a@b@c", "build@Web_1.x", "build@-x",
 	} {
 		f.Add(s)
 	}
@@ -156,7 +157,7 @@ func FuzzParseSelector(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, tok := range tokens {
-			if tok == "" || kebabProblem(tok) != "" || seen[tok] {
+			if tok == "" || nameProblem(tok) != "" || seen[tok] {
 				t.Fatalf("ParseSelector(%q) gave bad or repeated token %q", s, tok)
 			}
 			seen[tok] = true

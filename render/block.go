@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // questionView is an open question as the live display draws it: one
@@ -34,7 +36,7 @@ type questionView struct {
 // the input (the block as it stays on screen once answered).
 func blockRows(p palette, v questionView, width int, answered string) (header, above, prompt []string) {
 	w := max(width-1, 10)
-	header = []string{fit(w, seg{v.label + " ›", func(s string) string { return p.bold(p.cyan(s)) }})}
+	header = []string{fit(w, seg{blockTitle(v.label) + " ›", func(s string) string { return p.bold(p.cyan(s)) }})}
 	for _, l := range v.body {
 		above = append(above, wrapSegs(w, seg{"  " + l, nil})...)
 	}
@@ -87,6 +89,16 @@ func blockRows(p palette, v questionView, width int, answered string) (header, a
 	}
 	rows[len(rows)-1] += input
 	return header, above, append(prompt, rows...)
+}
+
+// blockTitle is the title of a block under a task's label: a per-host
+// task's names its host first ("web1 · accept"), so that the person knows
+// which machine a question is about before reading it.
+func blockTitle(label string) string {
+	if task, host := tasks.SplitHost(label); host != "" {
+		return host + " · " + task
+	}
+	return label
 }
 
 // wrapSegs lays segs out in rows of at most width columns, each piece in

@@ -8,6 +8,12 @@
 //     task), plain (one timestamped line per event, never an
 //     escape code), json (one object per line) and quiet (only failures
 //     and warnings, at the end);
+//   - in a run with hosts (tasks whose events carry a Host): a lane per
+//     host in the live area (lanes.go: the host's step, its progress and
+//     its time left, unfolded when few, one line each when many), the
+//     host first on plain's lines of its tasks, a host field on json's,
+//     a table of the hosts in the summary (hostsummary.go), host labels
+//     in the metrics; a run without hosts is drawn as it always was;
 //   - the summary printed after a run;
 //   - the log directory of a run (<task>.log, run.log), its retention and
 //     the per-task cap (log_max: head and tail kept, the cut said);

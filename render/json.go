@@ -17,8 +17,11 @@ import (
 // except time and event. It is the wire schema: exported so that readers
 // of `--output json` (the end-to-end tests) decode what is written.
 type Event struct {
-	Time       string   `json:"time"`
-	Task       string   `json:"task,omitempty"`
+	Time string `json:"time"`
+	Task string `json:"task,omitempty"`
+	// Host is, on every event of a per-host task (build@web1), its host;
+	// absent for a task of the whole run and in a run without hosts.
+	Host       string   `json:"host,omitempty"`
 	Event      string   `json:"event"`
 	State      string   `json:"state,omitempty"`
 	DurationMS int64    `json:"duration_ms,omitempty"`
@@ -86,6 +89,44 @@ type SummaryEvent struct {
 	LogDir       string            `json:"log_dir,omitempty"`
 	// RolledBack is set when a failed gate rolled the system back.
 	RolledBack *RolledBackJSON `json:"rolled_back,omitempty"`
+	// Hosts is, in a run with hosts, each host's outcome by its name.
+	Hosts map[string]HostJSON `json:"hosts,omitempty"`
+}
+
+// HostJSON is one host's outcome in the json summary: its state (that of
+// the task that decided it: succeeded, failed, rolled-back,
+// upstream-failed, canceled or declined) and why, the generation its
+// activation became and the one before, what its gates did (passed,
+// failed, rolled-back, skipped, not-run; absent without gates), whether
+// it needs a reboot, and the time from its first task's start to its
+// last one's end.
+type HostJSON struct {
+	State              string `json:"state"`
+	Reason             string `json:"reason,omitempty"`
+	Generation         int    `json:"generation,omitempty"`
+	PreviousGeneration int    `json:"previous_generation,omitempty"`
+	Gates              string `json:"gates,omitempty"`
+	RebootNeeded       *bool  `json:"reboot_needed,omitempty"`
+	DurationMS         int64  `json:"duration_ms"`
+}
+
+// hostsJSON is the json summary's hosts; nil without hosts.
+func hostsJSON(s *schedule.Summary) map[string]HostJSON {
+	outs := hostOutcomes(s)
+	if len(outs) == 0 {
+		return nil
+	}
+	m := make(map[string]HostJSON, len(outs))
+	for _, o := range outs {
+		h := HostJSON{State: string(o.state), Reason: o.reason(), DurationMS: o.span.Milliseconds()}
+		h.Generation, h.PreviousGeneration = o.generations()
+		h.Gates, _ = o.gateOutcome()
+		if needed, ok := o.rebootNeeded(); ok {
+			h.RebootNeeded = &needed
+		}
+		m[o.host] = h
+	}
+	return m
 }
 
 // RolledBackJSON says which gate failed, why, and what the system was
@@ -137,6 +178,7 @@ func (r *jsonOut) eventLocked(e schedule.Event) {
 	j := Event{
 		Time:       stamp(e.Time),
 		Task:       e.Task,
+		Host:       e.Host,
 		Event:      string(e.Kind),
 		State:      string(e.State),
 		DurationMS: e.Duration.Milliseconds(),
@@ -191,6 +233,7 @@ func (r *jsonOut) Summary(s *schedule.Summary, logDir string) {
 		CriticalPath: append([]string{}, s.CriticalPath...),
 		Tasks:        make(map[string]string, len(s.Results)),
 		LogDir:       logDir,
+		Hosts:        hostsJSON(s),
 	}
 	for n, res := range s.Results {
 		j.Tasks[n] = string(res.State)

@@ -21,6 +21,7 @@ const (
 	metricTaskDuration = "rebuild_task_duration_seconds"
 	metricTaskState    = "rebuild_task_state"
 	metricRebootNeeded = "rebuild_reboot_needed"
+	metricHostSuccess  = "rebuild_last_run_host_success"
 )
 
 // WriteMetrics writes the outcome of a run to path in the Prometheus text
@@ -37,6 +38,15 @@ const (
 //
 // A task "ran" when its Duration is above zero: the scheduler ends the
 // tasks it never starts (upstream-failed, canceled, disabled) with none.
+//
+// In a run with hosts, the task series get a host label, and a per-host
+// task is named by its step: build@web1's duration is
+// rebuild_task_duration_seconds{task="build",host="web1"} (a task of the
+// whole run has host="", which Prometheus keeps as no label at all);
+// rebuild_reboot_needed is per host, and rebuild_last_run_host_success
+// says for each host whether its deployment went through (1) or failed,
+// was rolled back or could not run (0). A run without hosts writes
+// exactly the series it always did.
 func WriteMetrics(path string, s *schedule.Summary, exitCode int, now time.Time) error {
 	if s == nil {
 		return errors.New("metrics: no summary")
@@ -71,23 +81,36 @@ func metricsRegistry(s *schedule.Summary, exitCode int, now time.Time) *promethe
 	gauge(metricExitCode, "Exit code of the last rebuild run: 0 done, 1 failed, 130 interrupted.", float64(exitCode))
 	gauge(metricWall, "Wall-clock duration of the last rebuild run in seconds.", s.Wall.Seconds())
 
+	hosts := s.Hosts()
+	taskLabels, stateLabels := []string{"task"}, []string{"task", "state"}
+	if len(hosts) > 0 {
+		taskLabels, stateLabels = []string{"task", "host"}, []string{"task", "host", "state"}
+	}
 	durations := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: metricTaskDuration,
 		Help: "Duration in seconds of each task that ran in the last rebuild run.",
-	}, []string{"task"})
+	}, taskLabels)
 	states := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: metricTaskState,
 		Help: "Final state of each task of the last rebuild run: 1 for the state it ended in.",
-	}, []string{"task", "state"})
+	}, stateLabels)
 	reg.MustRegister(durations, states)
 	for name, r := range s.Results {
 		if r == nil {
 			continue
 		}
-		states.WithLabelValues(name, string(r.State)).Set(1)
-		if r.Duration > 0 {
-			durations.WithLabelValues(name).Set(r.Duration.Seconds())
+		task := []string{name}
+		if len(hosts) > 0 {
+			task = []string{stepOf(name, r.Host), r.Host}
 		}
+		states.WithLabelValues(append(task, string(r.State))...).Set(1)
+		if r.Duration > 0 {
+			durations.WithLabelValues(task...).Set(r.Duration.Seconds())
+		}
+	}
+	if len(hosts) > 0 {
+		hostMetrics(reg, s)
+		return reg
 	}
 	if needed, ok := rebootNeeded(s); ok {
 		v := 0.0
@@ -97,6 +120,35 @@ func metricsRegistry(s *schedule.Summary, exitCode int, now time.Time) *promethe
 		gauge(metricRebootNeeded, "1 if the system the last rebuild run activated needs a reboot to be fully in effect (kernel, initrd or modules differ from the booted ones, or it was only made the boot default), else 0.", v)
 	}
 	return reg
+}
+
+// hostMetrics registers the per-host series of a run with hosts: each
+// host's success and, when its activate recorded it, whether it needs a
+// reboot.
+func hostMetrics(reg *prometheus.Registry, s *schedule.Summary) {
+	success := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricHostSuccess,
+		Help: "1 if the host's part of the last rebuild run went through, 0 if it failed, was rolled back or could not run.",
+	}, []string{"host"})
+	reboot := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricRebootNeeded,
+		Help: "1 if the system the last rebuild run activated on the host needs a reboot to be fully in effect (kernel, initrd or modules differ from the booted ones, or it was only made the boot default), else 0.",
+	}, []string{"host"})
+	reg.MustRegister(success, reboot)
+	for _, o := range hostOutcomes(s) {
+		v := 1.0
+		if o.failed() {
+			v = 0
+		}
+		success.WithLabelValues(o.host).Set(v)
+		if needed, ok := o.rebootNeeded(); ok {
+			v = 0
+			if needed {
+				v = 1
+			}
+			reboot.WithLabelValues(o.host).Set(v)
+		}
+	}
 }
 
 // rebootNeeded reads the tasks' FieldRebootNeeded; ok is false when no

@@ -371,3 +371,46 @@ func TestMetricsRebootNeeded(t *testing.T) {
 		}
 	}
 }
+
+// With hosts, the task series carry a host label and name a per-host
+// task by its step; each host has its success and its reboot; without
+// hosts no series has a host label.
+func TestMetricsHostLabels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rebuild.prom")
+	if err := WriteMetrics(path, hostSummary(), exitcode.Failed, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	promtoolCheck(t, path)
+	parseMetrics(t, path)
+	b, _ := os.ReadFile(path)
+	got := string(b)
+	for _, want := range []string{
+		`rebuild_task_duration_seconds{host="web1",task="build"} 92` + "\n",
+		`rebuild_task_duration_seconds{host="db1",task="build"} 41` + "\n",
+		`rebuild_task_duration_seconds{host="",task="flake-update"} 18` + "\n",
+		`rebuild_task_state{host="db1",state="failed",task="build"} 1` + "\n",
+		`rebuild_task_state{host="web2",state="rolled-back",task="activate"} 1` + "\n",
+		`rebuild_task_state{host="",state="upstream-failed",task="commit"} 1` + "\n",
+		`rebuild_last_run_host_success{host="web1"} 1` + "\n",
+		`rebuild_last_run_host_success{host="web2"} 0` + "\n",
+		`rebuild_last_run_host_success{host="db1"} 0` + "\n",
+		`rebuild_reboot_needed{host="web1"} 1` + "\n",
+		`rebuild_reboot_needed{host="web2"} 0` + "\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "@") || strings.Contains(got, `rebuild_reboot_needed{host="db1"}`) {
+		t.Errorf("a task named with its host, or a reboot nobody checked:\n%s", got)
+	}
+
+	sum, code := metricsRun(t, false, false)
+	if err := WriteMetrics(path, sum, code, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	if strings.Contains(string(b), "host") {
+		t.Errorf("a run without hosts has a host label or series:\n%s", b)
+	}
+}

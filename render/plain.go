@@ -3,9 +3,13 @@ package render
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/mattn/go-runewidth"
+
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // statusEvery rate-limits plain status lines per task, so a log of a
@@ -20,23 +24,54 @@ const statusEvery = 2 * time.Second
 //	17:03:50 ✔ done  build 1m39s
 //	17:03:51 ⚠ failed learn-meta 3.2s: claude exited 1
 //
+// With hosts, a line of a per-host task starts with its host, and names
+// the task without it (build, not build@web1); the other lines leave the
+// host's column empty, so the words stay in their columns:
+//
+//	17:02:11       start   flake-update (~20s)
+//	17:02:31 web1  start   build (~1m40s)
+//	17:02:31 web2  start   build (~2m05s)
+//
 // It never writes an escape code and never prompts.
 type plain struct {
 	o Options
+	// hostW is the host column's width; 0 in a run without hosts.
+	hostW int
 	gated
 }
 
 func newPlain(o Options) *plain {
 	r := &plain{o: o}
+	for _, h := range hostsOf(o.Tasks) {
+		r.hostW = max(r.hostW, runewidth.StringWidth(h))
+	}
 	r.start(o, statusEvery, r.statusLocked)
 	return r
 }
 
 // statusLocked writes a status line that the gate let through.
-func (r *plain) statusLocked(e schedule.Event) { r.writeLocked(e.Time, statusLine(e)) }
+func (r *plain) statusLocked(e schedule.Event) { r.writeLocked(e.Time, r.hostColumn(e)+statusLine(e)) }
+
+// hostColumn is what a line starts with in a run with hosts: the host of
+// a per-host task, blank for the others; "" without hosts.
+func (r *plain) hostColumn(e schedule.Event) string {
+	if r.hostW == 0 && e.Host == "" {
+		return ""
+	}
+	return pad(e.Host, r.hostW) + "  "
+}
+
+// stepName is the name a line shows: a per-host task's without its host,
+// which the line starts with.
+func stepName(e schedule.Event) string {
+	if e.Host == "" {
+		return e.Task
+	}
+	return strings.TrimSuffix(e.Task, tasks.HostSep+e.Host)
+}
 
 func statusLine(e schedule.Event) string {
-	line := "status  " + e.Task + ": " + clean(e.Status)
+	line := "status  " + stepName(e) + ": " + clean(e.Status)
 	// An evaluation says nothing until it ends: its estimate tells how
 	// long to expect that silence.
 	if p := e.Progress; p != nil && p.Evaluating && p.EvalETA > 0 {
@@ -59,17 +94,18 @@ func (r *plain) Emit(e schedule.Event) {
 	if e.Time.IsZero() {
 		e.Time = r.o.Now()
 	}
+	name := stepName(e)
 	var line string
 	switch e.Kind {
 	case schedule.Start:
-		line = "start   " + e.Task
+		line = "start   " + name
 		if e.ETA > 0 {
 			line += " (~" + dur(e.ETA) + ")"
 		}
 	case schedule.Status:
 		line = statusLine(e)
 	case schedule.Finish:
-		line = fmt.Sprintf("%-7s %s", verb(e.State, e.Critical), e.Task)
+		line = fmt.Sprintf("%-7s %s", verb(e.State, e.Critical), name)
 		if e.Duration > 0 {
 			line += " " + dur(e.Duration)
 		}
@@ -80,11 +116,11 @@ func (r *plain) Emit(e schedule.Event) {
 			line += " (log: " + e.LogPath + ")"
 		}
 	case schedule.Prompt:
-		line = "prompt  " + e.Task + " has the terminal"
+		line = "prompt  " + name + " has the terminal"
 	case schedule.Notice:
 		line = "notice  "
-		if e.Task != "" {
-			line += e.Task + ": "
+		if name != "" {
+			line += name + ": "
 		}
 		line += clean(e.Status)
 	default:
@@ -93,7 +129,7 @@ func (r *plain) Emit(e schedule.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.passLocked(e, r.statusLocked) {
-		r.writeLocked(e.Time, line)
+		r.writeLocked(e.Time, r.hostColumn(e)+line)
 	}
 }
 

@@ -48,6 +48,28 @@ type TaskInfo struct {
 	// ETA is the expected duration (history's median, else the default
 	// estimate); 0 = unknown.
 	ETA time.Duration
+	// Host is the host of a per-host task's instance (tasks.Spec.Host);
+	// "" for a task of the whole run. With hosts the live area draws a
+	// lane per host, and plain starts each such task's line with it.
+	Host string
+	// Needs are the tasks it waits for (needs and after edges alike): a
+	// host's lane says what its next step waits for, and its ETA is the
+	// longest chain of what is left.
+	Needs []string
+}
+
+// hostsOf returns the hosts of ts in the order their first task comes;
+// nil without hosts.
+func hostsOf(ts []TaskInfo) []string {
+	var hosts []string
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if t.Host != "" && !seen[t.Host] {
+			seen[t.Host] = true
+			hosts = append(hosts, t.Host)
+		}
+	}
+	return hosts
 }
 
 // Options configure a renderer. Nothing here is read from the

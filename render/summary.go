@@ -21,6 +21,8 @@ import (
 //	Warnings     every task's warnings, then the failures that are not
 //	             critical, then one line per kind of consequence
 //	             (upstream-failed, canceled): only root causes are errors
+//	Hosts        with hosts: a table of each host's outcome, then each
+//	             failed host with its reason (hostsummary.go)
 //	the failed critical task: reason, last log lines, log path
 //	logs: <dir>
 //	wall time 1m02s · measured critical path a → b → c
@@ -44,6 +46,7 @@ func summaryText(p palette, s *schedule.Summary, logDir string) string {
 	section(&b, p, "Skipped", p.bold, skipped, grouped)
 	warn, tail := warnings(p, s, order, s.FailedCritical)
 	section(&b, p, "Warnings", func(t string) string { return p.bold(p.yellow(t)) }, warn, tail)
+	hostsSection(&b, p, s)
 
 	if n := s.FailedCritical; n != "" {
 		if r := s.Results[n]; r != nil {
@@ -54,7 +57,8 @@ func summaryText(p palette, s *schedule.Summary, logDir string) string {
 		}
 	}
 
-	if rb := s.RolledBack; rb != nil {
+	// With hosts, the hosts' section said which host a gate rolled back.
+	if rb := s.RolledBack; rb != nil && len(s.Hosts()) == 0 {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}

@@ -82,6 +82,7 @@ type tty struct {
 	spilled   uint64          // the question whose text went above the frame
 	hold      bool            // permanent lines wait: a spilled question is open
 	asks      map[string]bool // tasks with a question: open (true) or waiting
+	lanes     *lanes          // the hosts' lanes (lanes.go); nil without hosts
 	frame     int
 	dirty     bool
 	finished  bool
@@ -93,6 +94,7 @@ type tty struct {
 // live is a running task as the area shows it.
 type live struct {
 	name     string
+	host     string // a per-host task's host
 	start    time.Time
 	eta      time.Duration
 	status   string
@@ -113,6 +115,9 @@ func newTTY(o Options) *tty {
 	r.remainAt = r.start
 	if o.RemainingETA != nil {
 		r.remain = o.RemainingETA(r.done)
+	}
+	if r.lanes = newLanes(o.Tasks); r.lanes != nil {
+		r.lanes.remainAt = r.start
 	}
 	if o.Questions != nil {
 		o.Questions.attach(r, o.Now)
@@ -160,7 +165,13 @@ func (r *tty) Emit(e schedule.Event) {
 		if eta == 0 {
 			eta = r.infoETA(e.Task)
 		}
-		r.running = append(r.running, &live{name: e.Task, start: e.Time, eta: eta})
+		r.running = append(r.running, &live{name: e.Task, host: e.Host, start: e.Time, eta: eta})
+		if e.Host != "" {
+			if r.lanes == nil {
+				r.lanes = emptyLanes(r.o.Now())
+			}
+			r.lanes.started(e)
+		}
 	case schedule.Status:
 		for _, l := range r.running {
 			if l.name == e.Task {
@@ -169,9 +180,16 @@ func (r *tty) Emit(e schedule.Event) {
 		}
 	case schedule.Finish:
 		r.removeLocked(e.Task)
+		first := !r.done[e.Task]
 		r.done[e.Task] = true
 		if r.o.RemainingETA != nil {
 			r.remain, r.remainAt = r.o.RemainingETA(maps.Clone(r.done)), r.o.Now()
+		}
+		if r.lanes != nil {
+			if e.Host != "" {
+				r.lanes.finished(e, first)
+			}
+			r.lanes.remain, r.lanes.remainAt = r.lanes.remaining(r.done), r.o.Now()
 		}
 		r.printLocked(finishLine(r.pal, e, r.nameW))
 	case schedule.Prompt:
@@ -328,6 +346,9 @@ func (r *tty) drawLocked() {
 		r.spilled, r.hold = r.q.id, true
 	}
 	areaRows := min(maxRows+1+maxBuildRows, rows-1)
+	if r.lanes != nil {
+		areaRows = min(len(r.lanes.order)+maxRows+1+maxBuildRows, rows-1)
+	}
 	if block != nil {
 		areaRows = min(areaRows, rows-len(block))
 	}
@@ -425,7 +446,7 @@ func (r *tty) printBlock(label string, lines []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	w := r.o.width() - 1
-	block := []string{fit(w, seg{label + " ›", func(s string) string { return r.pal.bold(r.pal.cyan(s)) }})}
+	block := []string{fit(w, seg{blockTitle(label) + " ›", func(s string) string { return r.pal.bold(r.pal.cyan(s)) }})}
 	for _, l := range lines {
 		block = append(block, wrapSegs(w, seg{"  " + l, nil})...)
 	}
@@ -462,6 +483,9 @@ func (r *tty) areaLocked(rows int) []string {
 	width := r.o.width() - 1
 	p := r.pal
 	frame := spinner[r.frame%len(spinner)]
+	if r.lanes != nil {
+		return append(r.areaLanes(max(rows-1, 0), now, width, frame), r.overallLocked(now, width))
+	}
 	var lines []string
 	room := max(min(rows, maxRows+1)-1, 0) // lines for running tasks
 	shown := r.running
@@ -509,6 +533,12 @@ func (r *tty) areaLocked(rows int) []string {
 	if n := len(r.running) - len(shown); n > 0 && room > 0 {
 		lines = append(lines, fit(width, seg{fmt.Sprintf("  … and %d more running", n), p.dim}))
 	}
+	return append(lines, r.overallLocked(now, width))
+}
+
+// overallLocked is the area's last line: tasks done, time, and the
+// remaining critical path's estimate.
+func (r *tty) overallLocked(now time.Time, width int) string {
 	total := max(r.total, len(r.done)+len(r.running))
 	overall := fmt.Sprintf("%d/%d tasks · %s", len(r.done), total, dur(now.Sub(r.start)))
 	if r.o.RemainingETA != nil {
@@ -516,8 +546,7 @@ func (r *tty) areaLocked(rows int) []string {
 			overall += " · ~" + dur(left) + " left"
 		}
 	}
-	lines = append(lines, fit(width, seg{overall, p.bold}))
-	return lines
+	return fit(width, seg{overall, r.pal.bold})
 }
 
 // finish stops the ticker and leaves only permanent lines on screen.

@@ -10,8 +10,10 @@
 // One file per concept: run.go is the Run and its Options, walker.go the
 // walk itself (a walker whose fields are the state of one Execute, each
 // with its rule), runone.go one task's run (log, timeout, panic,
-// outcome), queue.go the order of runnable tasks, summary.go the outcome,
-// history.go the history file, lock.go the lock.
+// outcome), queue.go the order of runnable tasks, hosts.go the bound on
+// the hosts at work at once (--parallel-hosts), gate.go a failed gate's
+// rollback (each host's own), summary.go the outcome, history.go the
+// history file, lock.go the lock.
 //
 // It never prints: everything it has to say leaves as an Event through a
 // Sink. It imports dag and tasks, never render, config or tasks/proc: the

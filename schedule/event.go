@@ -24,8 +24,12 @@ const (
 
 // Event is plain data about the run; renderers turn it into output.
 type Event struct {
-	Time     time.Time
-	Task     string
+	Time time.Time
+	Task string
+	// Host is the host of a per-host task's instance (tasks.Spec.Host:
+	// "web1" on every event of build@web1); "" for a task of the whole
+	// run, and on every event of a run without hosts.
+	Host     string
 	Kind     EventKind
 	State    State
 	Duration time.Duration

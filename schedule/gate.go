@@ -38,6 +38,9 @@ const gateCarry = "configuration was rolled back: gate %s failed"
 // activate handed on (the same rollback accept uses), with the gate's
 // runner and log. Later failed gates find it done. Nothing activated in
 // this run (no changes, activate not selected) leaves an ordinary failure.
+// In a run with hosts each host is its own system: a gate of web2 rolls
+// back activate@web2 (the Activation its Env reads is web2's), whatever
+// web1's gates did.
 //
 // The rollback runs even when ctx is done: a system a gate found broken
 // is worse than a run that takes a few seconds longer to stop.
@@ -46,14 +49,15 @@ func (r *Run) gateFailed(ctx context.Context, t *task, env *tasks.Env, res *Resu
 	if !ok || act.Path == "" {
 		return
 	}
+	host := t.spec.Host
 	r.gateMu.Lock()
 	defer r.gateMu.Unlock()
-	if r.rolledBack != nil {
-		res.Carry = fmt.Sprintf(gateCarry, r.rolledBack.Gate)
-		fmt.Fprintf(log, "%s: the system was already rolled back after gate %s failed\n", t.name, r.rolledBack.Gate)
+	if done := r.rolledBack[host]; done != nil {
+		res.Carry = fmt.Sprintf(gateCarry, done.Gate)
+		fmt.Fprintf(log, "%s: the system was already rolled back after gate %s failed\n", t.name, done.Gate)
 		return
 	}
-	rb := &GateRollback{Gate: t.name, Reason: res.Reason, Task: activatedBy, To: "the previous generation"}
+	rb := &GateRollback{Gate: t.name, Reason: res.Reason, Task: tasks.OnHost(activatedBy, host), To: "the previous generation"}
 	if act.Previous != 0 {
 		rb.To = fmt.Sprintf("generation %d", act.Previous)
 	}
@@ -67,7 +71,7 @@ func (r *Run) gateFailed(ctx context.Context, t *task, env *tasks.Env, res *Resu
 	if rb.Err != nil {
 		fmt.Fprintf(log, "%s: rollback failed: %v\n", t.name, rb.Err)
 	}
-	r.rolledBack = rb
+	r.rolledBack[host] = rb
 	res.Rollback = rb
 	res.Carry = fmt.Sprintf(gateCarry, t.name)
 	res.Report = env.Report()
@@ -79,9 +83,13 @@ const activatedBy = "activate"
 
 // rolledBack makes the activating task's Result say that a gate rolled
 // it back (or that the rollback failed), and tells the Sink with a second
-// Finish event for it: its first said it succeeded.
+// Finish event for it: its first said it succeeded. The Summary keeps the
+// first rollback of the run (each host's is on its activate's Result).
 func (w *walker) rolledBack(rb *GateRollback) {
-	w.sum.RolledBack = rb
+	if w.sum.RolledBack == nil {
+		w.sum.RolledBack = rb
+	}
+	w.rollbacks[rb.Task] = rb
 	res := w.sum.Results[rb.Task]
 	if res == nil {
 		return

@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -114,5 +115,58 @@ func TestGateWithoutRollback(t *testing.T) {
 				t.Errorf("exit code %d", code)
 			}
 		})
+	}
+}
+
+// In a run with hosts, a failed gate rolls back its own host's activation
+// (the one its Env reads, activate@web2's), and a gate of another host
+// rolls back that host's: one host's rollback never stands for another's.
+// (Unit-level: this branch's dag does not take the NAME@HOST names yet.)
+func TestGateRollbackIsPerHost(t *testing.T) {
+	vals := tasks.NewValues()
+	rolled := map[string]int{}
+	for _, h := range []string{"web1", "web2"} {
+		tasks.Activated.Put(tasks.NewEnv("activate@"+h, nil, vals), tasks.Activation{Path: "/new-" + h, Generation: 5, Previous: 3,
+			Rollback: func(context.Context, *tasks.Env) error { rolled[h]++; return nil }})
+	}
+	var events []Event
+	r := &Run{opts: Options{Sink: SinkFunc(func(e Event) { events = append(events, e) }), Now: time.Now}, rolledBack: map[string]*GateRollback{},
+		specs: map[string]tasks.Spec{}}
+	w := &walker{r: r, sum: &Summary{Results: map[string]*Result{}}, all: map[string]*task{}, rollbacks: map[string]*GateRollback{}}
+	fail := func(gate, host string) *Result {
+		tk := &task{name: gate, spec: tasks.Spec{Name: gate, Host: host, Gate: true}}
+		res := &Result{Name: gate, State: Failed, Reason: gate + " failed"}
+		r.gateFailed(context.Background(), tk, tasks.NewEnv(gate, nil, vals), res, io.Discard)
+		return res
+	}
+	for _, h := range []string{"web1", "web2"} {
+		name := "activate@" + h
+		w.all[name] = &task{name: name, spec: tasks.Spec{Name: name, Host: h}}
+		w.sum.Results[name] = &Result{Name: name, Host: h, State: Succeeded}
+	}
+	g2 := fail("health@web2", "web2")
+	if g2.Rollback == nil || g2.Rollback.Task != "activate@web2" || rolled["web2"] != 1 || rolled["web1"] != 0 {
+		t.Fatalf("web2's gate: rollback %+v, rolled %v", g2.Rollback, rolled)
+	}
+	w.rolledBack(g2.Rollback)
+	again := fail("ports@web2", "web2")
+	if again.Rollback != nil || rolled["web2"] != 1 || again.Carry != "configuration was rolled back: gate health@web2 failed" {
+		t.Errorf("web2's second gate: rollback %+v, rolled %v, carry %q", again.Rollback, rolled, again.Carry)
+	}
+	g1 := fail("health@web1", "web1")
+	if g1.Rollback == nil || g1.Rollback.Task != "activate@web1" || rolled["web1"] != 1 {
+		t.Fatalf("web1's gate after web2's rollback: rollback %+v, rolled %v", g1.Rollback, rolled)
+	}
+	w.rolledBack(g1.Rollback)
+	for _, h := range []string{"web1", "web2"} {
+		if s := w.sum.Results["activate@"+h].State; s != RolledBack {
+			t.Errorf("activate@%s %s, want rolled-back", h, s)
+		}
+	}
+	if w.sum.RolledBack != g2.Rollback {
+		t.Errorf("the summary's rollback is %+v, want the run's first (web2's)", w.sum.RolledBack)
+	}
+	if len(events) != 2 || events[0].Task != "activate@web2" || events[1].Task != "activate@web1" {
+		t.Errorf("events %+v", events)
 	}
 }

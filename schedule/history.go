@@ -39,6 +39,10 @@ type TaskRecord struct {
 	// WaitMS is the part of DurationMS spent waiting for the person's
 	// answers; Estimates leave it out.
 	WaitMS int64 `json:"wait_ms,omitempty"`
+	// Host is the host of a per-host task (build@web1 is recorded under
+	// its full name, with "web1" here), so that a reader need not parse
+	// names; absent for a task of the whole run.
+	Host string `json:"host,omitempty"`
 }
 
 // NewRunRecord builds the history record of a finished run.
@@ -47,7 +51,7 @@ func NewRunRecord(runID, host string, s *Summary, exit int, values map[string]an
 		ExitCode: exit, Tasks: map[string]TaskRecord{}}
 	for name, r := range s.Results {
 		rec.Tasks[name] = TaskRecord{State: r.State, Start: r.Start, DurationMS: r.Duration.Milliseconds(),
-			WaitMS: r.Wait.Milliseconds(), Reason: r.Reason}
+			WaitMS: r.Wait.Milliseconds(), Reason: r.Reason, Host: r.Host}
 	}
 	for k, v := range values {
 		if str, ok := v.(string); ok {

@@ -30,6 +30,10 @@ type EnvFunc func(env *tasks.Env, tty bool)
 type Options struct {
 	// Jobs is the number of concurrency slots (at least 1).
 	Jobs int
+	// ParallelHosts bounds, besides Jobs, how many hosts are at work at
+	// once in a run over several hosts (tasks with Spec.Host); 0 is no
+	// bound. See hosts.go for what "at work" is.
+	ParallelHosts int
 	// Now is the clock (time.Now when nil).
 	Now  func() time.Time
 	Sink Sink
@@ -60,10 +64,11 @@ type Run struct {
 	// +1 lends the slot to the walker, -1 takes it back.
 	lent   chan int
 	emitMu sync.Mutex
-	// gateMu makes the first failed gate the only one that rolls back;
-	// rolledBack is what it did (gate.go).
+	// gateMu makes the first failed gate of each host the only one that
+	// rolls that host back; rolledBack is what it did, by host ("" in a
+	// run without hosts) (gate.go).
 	gateMu     sync.Mutex
-	rolledBack *GateRollback
+	rolledBack map[string]*GateRollback
 }
 
 // New checks that every node of g has a spec and returns a Run.
@@ -98,7 +103,8 @@ func New(g *dag.Graph, specs map[string]tasks.Spec, opts Options) (*Run, error) 
 	if opts.TailLines <= 0 {
 		opts.TailLines = 20
 	}
-	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16), lent: make(chan int)}, nil
+	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16), lent: make(chan int),
+		rolledBack: map[string]*GateRollback{}}, nil
 }
 
 // Values is the store of values tasks handed on during the run.
@@ -113,10 +119,16 @@ func (r *Run) Interrupt() {
 	}
 }
 
-// emit stamps e and hands it to the Sink, one event at a time.
+// emit stamps e with its time and its task's host and hands it to the
+// Sink, one event at a time. The host is stamped here, the one door every
+// event goes through, so that no event of a per-host task leaves without
+// it.
 func (r *Run) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = r.opts.Now()
+	}
+	if e.Host == "" && e.Task != "" {
+		e.Host = r.specs[e.Task].Host
 	}
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"sort"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/exitcode"
@@ -9,7 +10,13 @@ import (
 
 // Result is how one task ended.
 type Result struct {
-	Name     string
+	Name string
+	// Host is the host of a per-host task's instance (tasks.Spec.Host);
+	// "" for a task of the whole run. Gate: the task is a gate (its
+	// failure rolls the activation back). Both are the spec's, so that
+	// the summary can tell each host's outcome from the Results alone.
+	Host     string
+	Gate     bool
 	State    State
 	Reason   string
 	Err      error
@@ -41,19 +48,23 @@ type Summary struct {
 	CriticalPath []string // measured: see measuredPath
 	// FailedCritical names the critical task whose failure aborted the run.
 	FailedCritical string
-	Interrupted    bool
+	// FailedHosts names the critical tasks of hosts that failed
+	// (build@web1), in the order they did: each stopped its own host,
+	// not the run.
+	FailedHosts []string
+	Interrupted bool
 	// RolledBack is set when a failed gate rolled the system back.
 	RolledBack *GateRollback
 }
 
 // ExitCode maps the outcome to the process exit code: 130 interrupted,
-// 1 when a critical task failed or a gate rolled the system back (or any
-// task failed, with strict), else 0.
+// 1 when a critical task failed (a host's too) or a gate rolled the
+// system back (or any task failed, with strict), else 0.
 func (s *Summary) ExitCode(strict bool) int {
 	switch {
 	case s.Interrupted:
 		return exitcode.Interrupted
-	case s.FailedCritical != "", s.RolledBack != nil:
+	case s.FailedCritical != "", s.RolledBack != nil, len(s.FailedHosts) > 0:
 		return exitcode.Failed
 	}
 	if strict {
@@ -64,4 +75,30 @@ func (s *Summary) ExitCode(strict bool) int {
 		}
 	}
 	return exitcode.OK
+}
+
+// Hosts returns the hosts of a run with hosts ([host.*] tables), in the
+// order their first task comes in Order (then by name for results the
+// order lacks); nil for a run without hosts.
+func (s *Summary) Hosts() []string {
+	var hosts []string
+	seen := map[string]bool{}
+	add := func(r *Result) {
+		if r != nil && r.Host != "" && !seen[r.Host] {
+			seen[r.Host] = true
+			hosts = append(hosts, r.Host)
+		}
+	}
+	for _, n := range s.Order {
+		add(s.Results[n])
+	}
+	var rest []string
+	for n := range s.Results {
+		rest = append(rest, n)
+	}
+	sort.Strings(rest)
+	for _, n := range rest {
+		add(s.Results[n])
+	}
+	return hosts
 }

@@ -26,9 +26,13 @@ type task struct {
 	resources []string
 	wantsTTY  bool // resources has tasks.ResourceTTY
 	started   bool // it was started (and so ran, or was canceled running)
-	prereqs   []prereq
-	deps      []*task // needs- and after-dependents, in Order
-	res       *Result // set when final
+	// host is the index in walker.hosts of the host it acts on; -1: the
+	// whole run's, or hosts are not bounded. (int32 beside the bools: the
+	// task is no bigger for it.)
+	host    int32
+	prereqs []prereq
+	deps    []*task // needs- and after-dependents, in Order
+	res     *Result // set when final
 
 	// The task's own goroutine uses these while it runs: they live here
 	// so that a task costs no allocations of its own.
@@ -74,6 +78,9 @@ type walker struct {
 	// free is Jobs minus the running tasks: a task takes a slot only when
 	// it can start, never while it waits for a resource.
 	free int
+	// hosts are the run's hosts when ParallelHosts bounds them (nil
+	// otherwise): see hosts.go.
+	hosts hostSlots
 	// remaining counts the tasks not yet final; the walk ends at 0.
 	remaining int
 	// aborting is set once, by a critical failure or an interrupt, and
@@ -84,6 +91,9 @@ type walker struct {
 	// interrupts counts Interrupt calls: the first one is held back while
 	// a task that holds interrupts is running.
 	interrupts int
+	// rollbacks are the gates' rollbacks by the task they rolled back
+	// (activate, or each host's activate@HOST).
+	rollbacks map[string]*GateRollback
 
 	// ctx is every running task's context: an abort cancels it (nothing
 	// starts after an abort), and Execute's deferred cancel ends what is
@@ -146,11 +156,13 @@ func (r *Run) newWalker() *walker {
 		tasks:      make([]task, len(order)),
 		all:        make(map[string]*task, len(order)),
 		waitingTTY: ttyWaiters{},
+		rollbacks:  map[string]*GateRollback{},
 		held:       map[string]string{},
 		free:       r.opts.Jobs,
 		remaining:  len(order),
 		work:       make(chan *task),
 		done:       make(chan finished),
+		hosts:      hostSlots{limit: r.opts.ParallelHosts},
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for i, n := range order {
@@ -158,6 +170,7 @@ func (r *Run) newWalker() *walker {
 		*t = task{name: n, spec: r.specs[n], index: i, eta: r.opts.Estimate(n), state: Pending}
 		t.resources = t.spec.AllResources()
 		t.wantsTTY = slices.Contains(t.resources, tasks.ResourceTTY)
+		t.host = w.hosts.index(t.spec.Host, r.opts.ParallelHosts)
 		w.all[n] = t
 	}
 	w.link()
@@ -209,6 +222,7 @@ func (w *walker) link() {
 
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
+	res.Host, res.Gate = t.spec.Host, t.spec.Gate
 	t.state, t.res = res.State, res
 	w.sum.Results[t.name] = res
 	w.remaining--
@@ -251,6 +265,9 @@ func (w *walker) ready(t *task) {
 	if t.wantsTTY {
 		w.waitingTTY[phaseRank(t.spec.Phase)]++
 	}
+	if t.host >= 0 {
+		w.hosts.slots[t.host].queued++
+	}
 	w.runnable.push(t)
 }
 
@@ -277,8 +294,8 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 		if r := p.res; r != nil && r.Carry != "" {
 			return Skipped, r.Carry, true, true
 		}
-		if p.state == RolledBack && w.sum.RolledBack != nil {
-			return Skipped, fmt.Sprintf(gateCarry, w.sum.RolledBack.Gate), true, true
+		if rb := w.rollbacks[p.name]; p.state == RolledBack && rb != nil {
+			return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
 		}
 		if p.state == Declined { // declined without a Result's Carry: say so all the same
 			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
@@ -325,7 +342,7 @@ func (w *walker) dispatch() {
 	ttyPhase := w.waitingTTY.lowest()
 	for w.free > 0 && w.runnable.Len() > 0 {
 		t := w.runnable.pop()
-		if !w.canStart(t, ttyPhase) {
+		if !w.canStart(t, ttyPhase) || t.host >= 0 && !w.hosts.admit(t.host) {
 			blocked = append(blocked, t)
 			continue
 		}
@@ -356,6 +373,9 @@ func (w *walker) cancelRunnable() {
 	ts := make([]*task, 0, w.runnable.Len())
 	for w.runnable.Len() > 0 {
 		t := w.runnable.pop()
+		if t.host >= 0 {
+			w.hosts.slots[t.host].queued--
+		}
 		w.settle(t, Canceled, w.abortReason)
 		ts = append(ts, t)
 	}
@@ -369,6 +389,9 @@ func (w *walker) cancelRunnable() {
 // own; its Result comes back on done.
 func (w *walker) start(t *task) {
 	w.free--
+	if t.host >= 0 {
+		w.hosts.started(t.host)
+	}
 	for _, res := range t.resources {
 		w.held[res] = t.name
 	}
@@ -404,11 +427,21 @@ func (w *walker) collect(f finished) {
 	if f.res.Rollback != nil {
 		w.rolledBack(f.res.Rollback)
 	}
-	if f.res.State == Failed && f.t.spec.Critical && !w.aborting {
+	switch {
+	case f.res.State != Failed || !f.t.spec.Critical || w.aborting:
+	case f.t.spec.Host != "":
+		// A host's failure stops that host (what needs it is
+		// upstream-failed), not the others: the run goes on, and exits 1.
+		w.sum.FailedHosts = append(w.sum.FailedHosts, f.t.name)
+	default:
 		w.sum.FailedCritical = f.t.name
 		w.abort(fmt.Sprintf("run aborted: %s failed", f.t.name))
 	}
 	w.release(f.t)
+	// After release: a task of the host that became runnable keeps it.
+	if f.t.host >= 0 {
+		w.hosts.ended(f.t.host)
+	}
 }
 
 // interrupt handles one Interrupt: the first one while a task holds

@@ -138,6 +138,12 @@ const (
 	FieldRebootNeeded = "reboot_needed"
 	// FieldRebootReason (a string) says why, e.g. "kernel 6.6.1 → 6.6.8".
 	FieldRebootReason = "reboot_reason"
+	// FieldGeneration and FieldPreviousGeneration (ints) are, on a
+	// per-host activate's result in a run with hosts, the generation it
+	// became and the one before (its Activation's): the summary's table
+	// of hosts and the json summary read them.
+	FieldGeneration         = "generation"
+	FieldPreviousGeneration = "previous_generation"
 )
 
 func (e *Env) add(dst *[]string, format string, args []any) {

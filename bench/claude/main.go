@@ -1,8 +1,10 @@
 // Command claude measures the seven learning analyzers on a generated data
 // set of realistic size, run at once as the scheduler runs them, side by
-// side in one run: every session log read whole (no records), a first run
-// with an empty state directory (records written), and a second run after
-// 1 MB was appended to the session logs (only that read).
+// side in one run: every log read whole (no state directory), a first run
+// with an empty state directory (records and ledgers written), and a
+// second run after 1 MB was appended to the session logs and 100 records
+// to each learning file (only those read). Wall and CPU time (the
+// process's, user and system) are reported for each.
 //
 //	go run ./bench/claude                    # 500 sessions, ~200 MB of logs
 //	go run ./bench/claude -sessions 100 -mb 40 -rounds 5 -keep /tmp/claude-data
@@ -24,12 +26,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 func main() {
@@ -37,6 +42,7 @@ func main() {
 	mb := flag.Int("mb", 200, "total size of the session logs, MB")
 	rounds := flag.Int("rounds", 3, "measured rounds of each mode (the median is reported)")
 	keep := flag.String("keep", "", "generate into this folder and keep it (default: a temporary folder, removed)")
+	profile := flag.String("profile", "", "write a CPU profile of the second runs (at once) to this file")
 	flag.Parse()
 
 	root := *keep
@@ -52,6 +58,9 @@ func main() {
 	size, lines := generate(home, *sessions, int64(*mb)<<20, now)
 	fmt.Printf("data set: %d sessions, %.0f MB of session logs, %d learning records (generated in %v)\n",
 		*sessions, float64(size)/(1<<20), lines, time.Since(start).Round(time.Millisecond))
+	// Logs of past sessions have not been written to for a while: let
+	// these settle (see logcursor.Cursor), as they would have.
+	time.Sleep(logcursor.SettleTime)
 	fmt.Printf("GOMAXPROCS %d, %d CPUs\n\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
 
 	in := learn.Input{
@@ -78,6 +87,7 @@ func main() {
 	// all runs the seven at once, as the scheduler does, and returns the
 	// wall time and each one's own time.
 	all := func(in learn.Input) (time.Duration, map[string]time.Duration) {
+		runtime.GC() // no collection owed by the last mode
 		t := time.Now()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -126,6 +136,7 @@ func main() {
 		each  map[string][]time.Duration
 		total []time.Duration // one after another
 		conc  []time.Duration // at once
+		cpu   []time.Duration // at once, the process's CPU time
 	}
 	modes := []*mode{{name: "whole"}, {name: "first"}, {name: "second"}}
 	for _, m := range modes {
@@ -147,14 +158,26 @@ func main() {
 		appendSessions(home, 1<<20, now, 2*r)
 		note(modes[2], seq(st))
 		// At once, as the scheduler runs them.
-		d, _ := all(in)
-		modes[0].conc = append(modes[0].conc, d)
+		atOnce := func(m *mode, in learn.Input) {
+			c := cpuTime()
+			d, _ := all(in)
+			m.conc = append(m.conc, d)
+			m.cpu = append(m.cpu, cpuTime()-c)
+		}
+		atOnce(modes[0], in)
 		st = fresh()
-		d, _ = all(st)
-		modes[1].conc = append(modes[1].conc, d)
+		atOnce(modes[1], st)
 		appendSessions(home, 1<<20, now, 2*r+1)
-		d, _ = all(st)
-		modes[2].conc = append(modes[2].conc, d)
+		if *profile != "" {
+			f, err := os.Create(*profile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			atOnce(modes[2], st)
+			pprof.StopCPUProfile()
+			check(f.Close())
+		} else {
+			atOnce(modes[2], st)
+		}
 	}
 	fmt.Printf("each alone, medians of %d rounds:\n", *rounds)
 	fmt.Printf("%-22s %12s %12s %12s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
@@ -166,13 +189,24 @@ func main() {
 		median(modes[1].total).Round(time.Millisecond), median(modes[2].total).Round(time.Millisecond))
 	fmt.Printf("%-22s %12v %12v %12v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
 		median(modes[1].conc).Round(time.Millisecond), median(modes[2].conc).Round(time.Millisecond))
+	fmt.Printf("%-22s %12v %12v %12v\n", "  their CPU time", median(modes[0].cpu).Round(time.Millisecond),
+		median(modes[1].cpu).Round(time.Millisecond), median(modes[2].cpu).Round(time.Millisecond))
 	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
 	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
 }
 
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // appendSessions appends about n bytes of new messages to the newest
-// sessions, as Claude Code does while they go on.
+// sessions, as Claude Code does while they go on, and 100 records to each
+// learning file, as its hooks do.
 func appendSessions(home string, n int64, now time.Time, round int) {
+	appendLearning(home, 100, now, round)
 	logs, err := filepath.Glob(filepath.Join(home, ".claude", "projects", "*", "*.jsonl"))
 	check(err)
 	sort.Strings(logs)
@@ -191,6 +225,45 @@ func appendSessions(home string, n int64, now time.Time, round int) {
 			k, err := w.WriteString(line)
 			check(err)
 			written += int64(k)
+		}
+		check(w.Flush())
+		check(f.Close())
+	}
+}
+
+// appendLearning appends n records of the day to each learning file.
+func appendLearning(home string, n int, now time.Time, round int) {
+	rng := rand.New(rand.NewPCG(uint64(round), 3))
+	ts := now.Add(-time.Duration(rng.IntN(3600)) * time.Second).UTC().Format(time.RFC3339)
+	sess := fmt.Sprintf("r%d", round)
+	records := map[string]func(i int) obj{
+		"permission_approvals.jsonl": func(i int) obj {
+			return obj{"timestamp": ts, "permission": "Bash(git status)", "session_id": sess, "project_path": filepath.Join(home, "projects", "p00")}
+		},
+		"context_usage.jsonl": func(i int) obj {
+			return obj{"timestamp": ts, "section_name": "Git Workflow", "tokens_in_section": 900, "relevance_score": 0.9, "session_id": sess}
+		},
+		"workflow_commands.jsonl": func(i int) obj {
+			return obj{"timestamp": ts, "command": []string{"/test", "/lint", "/commit"}[i%3], "session_id": fmt.Sprintf("%s-%d", sess, i/3), "success": true, "duration_ms": 1000}
+		},
+		"policy_violations.jsonl": func(i int) obj {
+			return obj{"timestamp": ts, "policy": "Use fd instead of find", "violated": i%2 == 0, "session_id": sess}
+		},
+		"project_patterns.jsonl": func(i int) obj {
+			return obj{"timestamp": ts, "project_path": filepath.Join(home, "projects", "p01"), "project_type": "python",
+				"pattern_type": "permission", "pattern": "Bash(make:*)", "session_id": sess}
+		},
+		"meta_metrics.jsonl": func(i int) obj {
+			return obj{"timestamp": ts, "component": "learn-context", "suggestion_type": "x", "accepted": i%3 == 0, "confidence": 0.8}
+		},
+	}
+	for name, rec := range records {
+		f, err := os.OpenFile(filepath.Join(home, ".claude", "learning", name), os.O_WRONLY|os.O_APPEND, 0)
+		check(err)
+		w := bufio.NewWriter(f)
+		enc := json.NewEncoder(w)
+		for i := range n {
+			check(enc.Encode(rec(i)))
 		}
 		check(w.Flush())
 		check(f.Close())

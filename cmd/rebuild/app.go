@@ -86,6 +86,11 @@ func (g *globalOptions) configFlags(cmd *cobra.Command, jobs int) map[string]any
 	if f.Lookup("jobs") != nil && f.Changed("jobs") {
 		m["jobs"] = jobs
 	}
+	for flag, key := range map[string]string{"rollout": "rollout", "parallel-hosts": "parallel_hosts"} {
+		if fl := f.Lookup(flag); fl != nil && fl.Changed {
+			m[key] = fl.Value.String()
+		}
+	}
 	// The run flags that set a built-in task's option go through the
 	// same layer as the configuration, and are checked with it.
 	for flag, key := range taskOptionFlags {
@@ -112,7 +117,8 @@ var taskOptionFlags = map[string]string{
 
 // flagNames names, by config key, the flag that sets it, for errors.
 func flagNames() map[string]string {
-	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs", "task.build.fingerprint": "--rebuild"}
+	m := map[string]string{"flake": "--flake", "host": "--host", "elevate": "--elevate", "jobs": "--jobs", "task.build.fingerprint": "--rebuild",
+		"rollout": "--rollout", "parallel_hosts": "--parallel-hosts"}
 	for flag, key := range taskOptionFlags {
 		m[key] = "--" + flag
 	}
@@ -135,11 +141,19 @@ files of at most 1 MiB.
 The flake is the one --flake names, else the configuration's flake (a file
 or REBUILD_FLAKE), else NH_OS_FLAKE, else NH_FLAKE, else /etc/nixos when it
 holds a flake.nix, else ~/nixos-config when it holds one. Before its first
-task a run checks that the flake is there and has the host (only when a
-selected task needs them: --only=caches needs neither), that the state
+task a run checks that the flake is there and has the host (every host
+--on selects, with [host.NAME] tables; only when a selected task needs
+them: --only=caches needs neither), that the state
 directory can be written, and that the elevation program is installed when
 a task needs root; if not, it says so in one message and exits 2, having
 started nothing.
+
+Many machines: each [host.NAME] table of the configuration is a host,
+nixosConfigurations.NAME of the flake, with a chain of its own (build@NAME,
+diff@NAME, activate@NAME, its gates, accept@NAME, generations@NAME); the
+rest runs once. --on NAME,@TAG picks hosts, --rollout orders their
+activations, --parallel-hosts bounds how many are at work at once;
+rebuild hosts lists them.
 
 Exit codes: 0 done (warnings allowed), 1 a critical task failed (or any, with
 --strict), 2 usage or configuration error, 3 another run holds the lock,
@@ -175,6 +189,7 @@ func newRoot(f *Factory, runF func(*runOptions) error) *cobra.Command {
 		newConfigCmd(f),
 		newRollbackCmd(f, nil),
 		newGenerationsCmd(f, nil),
+		newHostsCmd(f, nil),
 		newDemoCmd(f, nil),
 		newVersionCmd(f, nil),
 		newCompletionCmd(f, root, nil),

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // completionOptions are the arguments of `rebuild completion`.
@@ -50,7 +53,8 @@ func completionRun(o *completionOptions) error {
 }
 
 // completeSelector completes --only / --skip with task names and groups,
-// after the last comma of what was typed.
+// after the last comma of what was typed: with hosts, a per-host task's
+// name and each of its instances (build, build@web1, …).
 func completeSelector(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, _ []string, typed string) ([]string, cobra.ShellCompDirective) {
 		p, err := buildPlan(f.Sys, f.loadOptions(cmd, 0), selectOptions{})
@@ -63,6 +67,11 @@ func completeSelector(f *Factory) func(*cobra.Command, []string, string) ([]stri
 		}
 		var out []string
 		for _, n := range p.full.Order() {
+			// A per-host task by its name (every host's instance), then
+			// each instance.
+			if base, host := tasks.SplitHost(n); host != "" && !slices.Contains(out, prefix+base) {
+				out = append(out, prefix+base)
+			}
 			out = append(out, prefix+n)
 		}
 		for _, grp := range p.full.Groups() {

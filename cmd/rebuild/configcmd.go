@@ -71,7 +71,11 @@ func configShowRun(o *configOptions) error {
 	// Validate the task tables and options against the catalogue too, so
 	// a mistake shows here and not only at run time.
 	builtins := catalog.Builtins()
-	if _, err := catalog.Assemble(cfg, builtins, catalog.Options{}); err != nil {
+	hosts, err := selectHosts(cfg, "")
+	if err != nil {
+		return err
+	}
+	if _, err := catalog.Assemble(cfg, builtins, catalog.Options{Hosts: hosts, Rollout: cfg.Rollout}); err != nil {
 		return err
 	}
 	return cfg.WriteTOML(o.IO.Out, catalog.OptionDocs(builtins)...)

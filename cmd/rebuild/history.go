@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
+	"github.com/rebuild-nixos/rebuild/tasks"
 )
 
 // historyOptions are the flags of `rebuild history`.
@@ -42,7 +43,7 @@ func newHistoryCmd(f *Factory, runF func(*historyOptions) error) *cobra.Command 
 			return historyRun(o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Task, "task", "", "show this task's runs")
+	cmd.Flags().StringVar(&o.Task, "task", "", "show this task's runs (a per-host task's on every host: build, or build@web1 for one)")
 	cmd.Flags().IntVar(&o.Limit, "limit", 20, "at most this many runs, newest last")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "one JSON object per run")
 	return cmd
@@ -60,7 +61,7 @@ func historyRun(o *historyOptions) error {
 	seen := false
 	skipped, err := schedule.ReadHistoryBackward(path, func(r schedule.RunRecord) bool {
 		seen = true
-		if _, ok := r.Tasks[o.Task]; o.Task != "" && !ok {
+		if o.Task != "" && len(instances(r, o.Task)) == 0 {
 			return true
 		}
 		runs = append(runs, r)
@@ -107,19 +108,74 @@ func writeRuns(w io.Writer, runs []schedule.RunRecord) {
 	}
 }
 
-// writeTaskRuns is the table of one task's runs, with its ETA.
-func writeTaskRuns(w io.Writer, runs []schedule.RunRecord, task string) {
-	fmt.Fprintln(w, "RUN\tSTARTED\tSTATE\tDURATION\tREASON")
-	for _, r := range runs {
-		t := r.Tasks[task]
-		d := short(time.Duration(t.DurationMS) * time.Millisecond)
-		if t.WaitMS > 0 {
-			d += fmt.Sprintf(" (%s waiting for answers)", short(time.Duration(t.WaitMS)*time.Millisecond))
+// instances are the names under which run r recorded task: task itself,
+// and in a run with hosts each host's instance of it (build@web1, …),
+// sorted.
+func instances(r schedule.RunRecord, task string) []string {
+	var out []string
+	for name, t := range r.Tasks {
+		if name == task || (t.Host != "" && name == tasks.OnHost(task, t.Host)) {
+			out = append(out, name)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), t.State, d, t.Reason)
 	}
-	if med := schedule.Estimates(runs, "")[task]; med > 0 {
-		fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s, time waiting for answers left out\n", short(med))
+	sort.Strings(out)
+	return out
+}
+
+// writeTaskRuns is the table of one task's runs, with its ETA; a task
+// that ran per host has a row per host and run, and an ETA per host (the
+// one its next run on that host is given).
+func writeTaskRuns(w io.Writer, runs []schedule.RunRecord, task string) {
+	perHost := false
+	for _, r := range runs {
+		for _, n := range instances(r, task) {
+			perHost = perHost || r.Tasks[n].Host != ""
+		}
+	}
+	if perHost {
+		fmt.Fprintln(w, "RUN\tSTARTED\tHOST\tSTATE\tDURATION\tREASON")
+	} else {
+		fmt.Fprintln(w, "RUN\tSTARTED\tSTATE\tDURATION\tREASON")
+	}
+	var names []string
+	for _, r := range runs {
+		for _, n := range instances(r, task) {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+			t := r.Tasks[n]
+			d := short(time.Duration(t.DurationMS) * time.Millisecond)
+			if t.WaitMS > 0 {
+				d += fmt.Sprintf(" (%s waiting for answers)", short(time.Duration(t.WaitMS)*time.Millisecond))
+			}
+			host := ""
+			if perHost {
+				host = t.Host + "\t"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04"), host, t.State, d, t.Reason)
+		}
+	}
+	est := schedule.Estimates(runs, "")
+	if !perHost {
+		if med := est[task]; med > 0 {
+			fmt.Fprintf(w, "\nETA (median of the last 10 successes): %s, time waiting for answers left out\n", short(med))
+		}
+		return
+	}
+	sort.Strings(names)
+	first := true
+	for _, n := range names {
+		if med := est[n]; med > 0 {
+			if first {
+				fmt.Fprintln(w, "\nETA per host (median of the last 10 successes there, time waiting for answers left out):")
+				first = false
+			}
+			_, host := tasks.SplitHost(n)
+			if host == "" {
+				host = "(without hosts)"
+			}
+			fmt.Fprintf(w, "  %s\t%s\n", host, short(med))
+		}
 	}
 }
 

@@ -67,12 +67,19 @@ type plan struct {
 	// flake is where the flake was looked for; cfg.Flake is the one
 	// found. Only a run that needs it fails without one (preflight).
 	flake flakeLookup
+	// hosts are the hosts of the run, in order (--on's, else by name);
+	// nil without [host.NAME] tables: the one machine.
+	hosts []config.Host
 }
 
-// buildPlan loads the configuration, assembles the catalogue with it and
-// selects sel's --only / --skip.
+// buildPlan loads the configuration, assembles the catalogue with it
+// over the hosts sel's --on picks, and selects sel's --only / --skip.
 func buildPlan(sys *System, l loadOptions, sel selectOptions) (*plan, error) {
 	cfg, err := loadConfig(sys, l)
+	if err != nil {
+		return nil, err
+	}
+	hosts, err := selectHosts(cfg, sel.On)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +87,8 @@ func buildPlan(sys *System, l loadOptions, sel selectOptions) (*plan, error) {
 	if fl.Ref != "" {
 		cfg.Flake = fl.Ref
 	}
-	specs, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{NoUpdate: l.NoUpdate, UserDir: userDir(cfg)})
+	specs, err := catalog.Assemble(cfg, catalog.Builtins(), catalog.Options{NoUpdate: l.NoUpdate, UserDir: userDir(cfg),
+		Hosts: hosts, Rollout: cfg.Rollout})
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +100,7 @@ func buildPlan(sys *System, l loadOptions, sel selectOptions) (*plan, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	return &plan{cfg: cfg, full: full, graph: graph, specs: byName, flake: fl}, nil
+	return &plan{cfg: cfg, full: full, graph: graph, specs: byName, flake: fl, hosts: hosts}, nil
 }
 
 // userDir is where user tasks run: the flake directory when it exists.
@@ -105,9 +113,11 @@ func userDir(cfg *config.Config) string {
 
 func defaultJobs(cfg *config.Config) int { return cfg.EffectiveJobs(runtime.NumCPU()) }
 
-// selectOptions are --only and --skip.
+// selectOptions are --only, --skip and --on.
 type selectOptions struct {
 	Only, Skip string
+	// On picks hosts: host names and @tags (hosts.go); "" is every host.
+	On string
 }
 
 // emptyError is the usage error of a run whose selection leaves nothing
@@ -131,16 +141,26 @@ func addSelectFlags(cmd *cobra.Command, f *Factory, o *selectOptions) {
 	fl.StringVar(&o.Skip, "skip", "", "leave these out (same forms as --only)")
 	_ = cmd.RegisterFlagCompletionFunc("only", completeSelector(f))
 	_ = cmd.RegisterFlagCompletionFunc("skip", completeSelector(f))
+	fl.StringVar(&o.On, "on", "", "act on these hosts only: comma list of host names and @tags ([host.NAME] tables)")
+	_ = cmd.RegisterFlagCompletionFunc("on", completeHosts(f))
+	// Read through the configuration's flag layer (configFlags): the
+	// rollout decides edges of the graph.
+	fl.String("rollout", "", "with hosts: activate all at once, one-by-one, or canary (the first host, its gates, then the rest) (config key rollout)")
+	_ = cmd.RegisterFlagCompletionFunc("rollout", cobra.FixedCompletions(
+		[]string{config.RolloutAll, config.RolloutOne, config.RolloutCanary}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// checkSelectFlags refuses an --only or --skip given with nothing in it:
-// a typo, not "everything". (Completion calls buildPlan while the flag is
-// still being typed, so this is checked by the commands, not there.)
+// checkSelectFlags refuses an --only, --skip or --on given with nothing
+// in it: a typo, not "everything". (Completion calls buildPlan while the
+// flag is still being typed, so this is checked by the commands, not there.)
 func checkSelectFlags(cmd *cobra.Command) error {
 	for _, f := range []string{"only", "skip"} {
 		if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
 			return usagef("--%s is empty: give task names, phase numbers or groups, separated by commas", f)
 		}
+	}
+	if fl := cmd.Flags().Lookup("on"); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
+		return usagef("--on is empty: give host names or @tags, separated by commas")
 	}
 	return nil
 }

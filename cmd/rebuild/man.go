@@ -86,7 +86,7 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 	m.macro("SH", "EXIT STATUS")
 	for _, e := range [][2]string{
 		{"0", "Done. Non-critical tasks may have failed: they are warnings."},
-		{"1", "A critical task failed and the run was aborted (with --strict: any task failed)."},
+		{"1", "A critical task failed and the run was aborted (with --strict: any task failed); or, with hosts, a host's critical task failed (the other hosts went on)."},
 		{"2", "Usage or configuration error: a bad flag, key, value, task name or a cycle."},
 		{"3", "Another rebuild holds the lock of the state directory."},
 		{"130", "Interrupted (Ctrl-C)."},
@@ -102,8 +102,16 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 		m.item(`\fB` + config.EnvName(k) + `\fR`)
 		m.text("Sets the configuration key " + k + ".")
 	}
+	for _, k := range []string{"rollout", "parallel_hosts"} {
+		m.item(`\fB` + config.EnvName(k) + `\fR`)
+		m.text("Sets the configuration key " + k + " (it counts with [host.NAME] tables).")
+	}
 	m.item(`\fBREBUILD_TASK__\fINAME\fB__\fIKEY\fR`)
 	m.text("Sets key KEY of [task.NAME], with _ for - in NAME, e.g. REBUILD_TASK__FLAKE_UPDATE__TIMEOUT=30m.")
+	m.item(`\fBREBUILD_HOST__\fINAME\fB__\fIKEY\fR`)
+	m.text("Sets key KEY of [host.NAME], NAME in capitals with _ for -, . and _: the host a file names whose name it spells, " +
+		"else a new host, NAME in lower case with - for _; e.g. REBUILD_HOST__WEB1__TARGET=root@web1.example.org. " +
+		"Run as root, ssh_options are not taken from the environment.")
 	m.item(`\fBNO_COLOR\fR`)
 	m.text("When set and not empty, no colour, like --no-color.")
 	m.item(`\fBXDG_CONFIG_HOME\fR, \fBXDG_STATE_HOME\fR, \fBHOME\fR`)
@@ -117,7 +125,8 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 		{"$XDG_CONFIG_HOME/rebuild/config.toml", "User configuration (default ~/.config/rebuild/config.toml); \"rebuild config init\" writes a commented one."},
 		{"$XDG_STATE_HOME/rebuild/history.jsonl", "Every run: each task's state, start and duration (default ~/.local/state/rebuild; config key state_dir); past history_max the oldest runs are dropped."},
 		{"$XDG_STATE_HOME/rebuild/estimates.json", "Per task, its last durations on each host, kept beside history.jsonl after each run so start-up need not read the history; built again from it when missing or stale."},
-		{"$XDG_STATE_HOME/rebuild/claude-sessions.rec", "What mcp-analytics and learn-mcp read from each Claude Code session log so far (a cursor and the lines reduced to what they count), so a run reads only what was appended; removing it costs one full read."},
+		{"$XDG_STATE_HOME/rebuild/claude-sessions.rec", "What mcp-analytics and learn-mcp read from each Claude Code session log so far (a cursor and the lines reduced to what they count, those kept apart in claude-sessions.<n>.lines), so a run reads only what was appended; removing it costs one full read."},
+		{"$XDG_STATE_HOME/rebuild/claude-learning/", "Per learning analyzer, the ledger of its file in ~/.claude/learning (a cursor and the records of its window reduced to what it counts), so a run reads only what was appended; removing it costs one full read."},
 		{"$XDG_STATE_HOME/rebuild/logs/", "One directory per run: <task>.log for each task and run.log with all of them; the last keep_logs runs are kept, and a task's log keeps at most log_max (its first and last half)."},
 	} {
 		m.item(`\fI` + m.escape(f[0]) + `\fR`)

@@ -52,7 +52,7 @@ func preflight(o *runOptions, p *plan) error {
 		// Nix evaluated this host from these very files before: no need
 		// to ask it again (an evaluation, half a second or more).
 	case len(hostUsers) > 0:
-		if err := checkHost(o.Sys, p.cfg.Flake, p.flake.From, p.cfg.Host); err != nil {
+		if err := checkHosts(o.Sys, p.cfg.Flake, p.flake.From, hostsOf(p, hostUsers), len(p.hosts) > 0); err != nil {
 			var ee *exitError
 			if errors.As(err, &ee) {
 				return err // interrupted: nothing to explain
@@ -100,10 +100,27 @@ func hostBuiltBefore(sys *System, p *plan) bool {
 	return nixos.BuiltBefore(context.Background(), env, b.Options)
 }
 
-// checkHost asks Nix which hosts the flake has, and says so when host is
-// not one of them. The evaluation only lists the names (nothing is built,
-// the lock file is not written); Ctrl-C stops it.
-func checkHost(sys *System, flake, from, host string) error {
+// hostsOf are the hosts the tasks named act on, in order: their hosts in
+// a run over [host.NAME] tables, else the one machine's.
+func hostsOf(p *plan, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if h := p.specs[n].Host; h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	if len(out) == 0 {
+		return []string{p.cfg.Host}
+	}
+	return out
+}
+
+// checkHosts asks Nix which hosts the flake has, once for all of them,
+// and says so when some of hosts are not among them; configured says
+// they come from [host.NAME] tables (else it is the one machine, host).
+// The evaluation only lists the names (nothing is built, the lock file is
+// not written); Ctrl-C stops it.
+func checkHosts(sys *System, flake, from string, hosts []string, configured bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var out, log bytes.Buffer
@@ -116,19 +133,33 @@ func checkHost(sys *System, flake, from, host string) error {
 	if err != nil {
 		return fmt.Errorf("cannot list the hosts of the flake %s (from %s): %v", flake, from, err)
 	}
-	var hosts []string
-	if err := json.Unmarshal(out.Bytes(), &hosts); err != nil {
+	var names []string
+	if err := json.Unmarshal(out.Bytes(), &names); err != nil {
 		return fmt.Errorf("cannot list the hosts of the flake %s (from %s): nix eval printed %q", flake, from, strings.TrimSpace(out.String()))
 	}
-	if slices.Contains(hosts, host) {
+	var missing []string
+	for _, h := range hosts {
+		if !slices.Contains(names, h) {
+			missing = append(missing, h)
+		}
+	}
+	if len(missing) == 0 {
 		return nil
 	}
 	has := "it has none"
-	if len(hosts) > 0 {
-		has = "it has " + strings.Join(hosts, ", ")
+	if len(names) > 0 {
+		has = "it has " + strings.Join(names, ", ")
+	}
+	if configured {
+		what := make([]string, len(missing))
+		for i, m := range missing {
+			what[i] = "nixosConfigurations." + m
+		}
+		return fmt.Errorf("the flake %s (from %s) has no %s; %s. Each [host.NAME] names one of them: rename the table, or leave the host out with --on",
+			flake, from, andList(what), has)
 	}
 	return fmt.Errorf("the flake %s (from %s) has no nixosConfigurations.%s; %s. Set host in the configuration, or pass -H NAME",
-		flake, from, host, has)
+		flake, from, missing[0], has)
 }
 
 // checkStateDir makes sure the run can keep its lock, logs and history

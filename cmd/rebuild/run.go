@@ -68,6 +68,7 @@ func addRunFlags(cmd *cobra.Command, f *Factory, o *runOptions) {
 	addSelectFlags(cmd, f, &o.selectOptions)
 	fl := cmd.Flags()
 	fl.IntVarP(&o.Jobs, "jobs", "j", 0, "tasks at once (default max(4, CPUs); config key jobs)")
+	fl.Int("parallel-hosts", 0, "with hosts: the most hosts at work at once, besides --jobs (default 10; config key parallel_hosts)")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "answer every question with its documented yes answer")
 	fl.BoolVar(&o.Ask, "ask", false, "show the diff and confirm before activating")
 	fl.String("confirm-timeout", "", "roll back on its own unless the gates pass and the configuration is kept within this long, e.g. 60s (task.activate.confirm_timeout)")
@@ -177,9 +178,9 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	board := cleanupBoard(p.graph, p.specs)
 	askCleanupAs(board, s.prompter, p.specs)
-	fill := taskEnv{cfg: p.cfg, prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board, screen: s.screen()}.fill
+	fill := taskEnv{cfg: p.cfg, hosts: hostEnvs(p.cfg, p.hosts), prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board, screen: s.screen()}.fill
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
-		Jobs: jobsFor(p, o), Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
+		Jobs: jobsFor(p, o), ParallelHosts: p.cfg.ParallelHosts, Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
 		Env: fill,
 	})
 	if err != nil {

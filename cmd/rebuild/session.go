@@ -72,14 +72,15 @@ func openSession(o *runOptions, p *plan, mode string, est func(string) time.Dura
 // renderOptions describe the run to the display: its tasks with their
 // estimates, and the remaining critical path for the overall ETA.
 func renderOptions(o *runOptions, p *plan, est func(string) time.Duration, color bool) render.Options {
-	infos := make([]render.TaskInfo, 0, p.graph.Len())
-	for _, n := range p.graph.Nodes() {
-		s := p.specs[n.Name]
-		infos = append(infos, render.TaskInfo{Name: n.Name, Phase: s.Phase, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name)})
-	}
 	preds := map[string][]string{}
 	for _, e := range p.graph.Edges() {
 		preds[e.To] = append(preds[e.To], e.From)
+	}
+	infos := make([]render.TaskInfo, 0, p.graph.Len())
+	for _, n := range p.graph.Nodes() {
+		s := p.specs[n.Name]
+		infos = append(infos, render.TaskInfo{Name: n.Name, Phase: s.Phase, Critical: s.Critical, Interactive: s.Interactive, ETA: est(n.Name),
+			Host: s.Host, Needs: preds[n.Name]})
 	}
 	return render.Options{Out: o.IO.Out, Err: o.IO.Err, Now: o.Sys.Now, Color: color, Verbose: o.Verbose, Tasks: infos,
 		Width: o.IO.TerminalWidth, Height: o.IO.TerminalHeight, RemainingETA: render.CriticalRemaining(infos, preds)}
@@ -111,6 +112,7 @@ func (s *session) close() {
 // run's exit code as an error (nil for 0).
 func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 	o, cfg := s.o, s.p.cfg
+	recordActivations(r.Values(), sum)
 	code := sum.ExitCode(o.Strict)
 	for _, c := range s.logs.Cuts() {
 		if res := sum.Results[c.Task]; res != nil {
@@ -159,4 +161,26 @@ func (s *session) finish(r *schedule.Run, sum *schedule.Summary) error {
 		return &exitError{code}
 	}
 	return nil
+}
+
+// recordActivations puts, in a run with hosts, the generations each
+// host's activation handed on (tasks.Activated) into its activate's
+// result as fields, where the summary's table of hosts and the json
+// summary find them with the rest of its outcome (the renderers read
+// the Summary, never the handed-on values).
+func recordActivations(v *tasks.Values, sum *schedule.Summary) {
+	for _, h := range sum.Hosts() {
+		res := sum.Results[tasks.OnHost("activate", h)]
+		act, ok := tasks.Activated.On(h).Get(v)
+		if res == nil || !ok || act.Generation == 0 {
+			continue
+		}
+		if res.Report.Fields == nil {
+			res.Report.Fields = map[string]any{}
+		}
+		res.Report.Fields[tasks.FieldGeneration] = act.Generation
+		if act.Previous > 0 {
+			res.Report.Fields[tasks.FieldPreviousGeneration] = act.Previous
+		}
+	}
 }

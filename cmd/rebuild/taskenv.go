@@ -16,6 +16,8 @@ import (
 // task's environment are wired here (see schedule.EnvFunc).
 type taskEnv struct {
 	cfg *config.Config
+	// hosts are what a per-host task's environment gets, by host.
+	hosts map[string]hostEnv
 	// prompter makes a task's own prompter (the run's conversation's),
 	// labelled and ranked as askers says; nil: nobody is asked.
 	prompter func(render.Asker) tasks.Prompter
@@ -33,9 +35,38 @@ type taskEnv struct {
 	screen func() (width, height int)
 }
 
+// hostEnv is what a per-host task's environment has of its host: the
+// host, and a copy of the configuration whose Host is its name (so
+// nixosConfigurations.<Config.Host> is the host's) and whose Elevate is
+// its own when it sets one.
+type hostEnv struct {
+	host *config.Host
+	cfg  *config.Config
+}
+
+// hostEnvs makes the hostEnv of each host, once per run: every task of a
+// host shares them.
+func hostEnvs(cfg *config.Config, hosts []config.Host) map[string]hostEnv {
+	out := make(map[string]hostEnv, len(hosts))
+	for _, h := range hosts {
+		c := *cfg
+		c.Host = h.Name
+		if h.Elevate != "" {
+			c.Elevate = h.Elevate
+		}
+		out[h.Name] = hostEnv{host: &h, cfg: &c}
+	}
+	return out
+}
+
 // fill is the run's schedule.EnvFunc.
 func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Config = s.cfg
+	if _, host := tasks.SplitHost(env.Name); host != "" {
+		if h, ok := s.hosts[host]; ok {
+			env.Host, env.Config = h.host, h.cfg
+		}
+	}
 	if s.prompter != nil {
 		who, ok := s.askers[env.Name]
 		if !ok {

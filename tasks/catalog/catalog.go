@@ -1,7 +1,8 @@
 // Package catalog is the table of built-in tasks and the place where they
 // meet the user's configuration: per-task overrides, disabled tasks, each
 // built-in task's options (decoded and checked here, before anything
-// runs), and the tasks users define themselves with `run`.
+// runs), and the tasks users define themselves with `run`; in a run over
+// several hosts, one instance of each per-host task per host (hosts.go).
 //
 // A built-in task is registered here only once it works; nothing is a
 // placeholder. Built-in `after` edges to a built-in task that is not
@@ -63,13 +64,21 @@ type Options struct {
 	NoUpdate bool
 	// UserDir is where user tasks run (the flake directory).
 	UserDir string
+	// Hosts are the hosts of a run over several machines, in order (the
+	// order of --on, else by name): every per-host task runs once on each
+	// (hosts.go). None: the one machine, and no task is per host.
+	Hosts []config.Host
+	// Rollout is how the hosts' activations follow each other
+	// (config.RolloutAll, RolloutOne, RolloutCanary; "" is all).
+	Rollout string
 }
 
 // standard keys every built-in accepts in its [task.NAME] table.
 var standardBuiltin = []string{"timeout", "enabled", "needs", "after", "groups", "critical", "gate"}
 
 // Assemble merges builtins with cfg's [task.NAME] tables and returns the
-// specs of the run, built-ins first in phase order, then user tasks by name.
+// specs of the run, built-ins first in phase order, then user tasks by
+// name; with o.Hosts, each per-host task once per host (hosts.go).
 // Every built-in task comes back bound to its options, decoded and
 // checked: any mistake in the configuration is an error here, before the
 // first task starts.
@@ -120,7 +129,7 @@ func Assemble(cfg *config.Config, builtins []tasks.Spec, o Options) ([]tasks.Spe
 	if err := gateEdges(specs); err != nil {
 		return nil, err
 	}
-	return specs, nil
+	return expandHosts(cfg, specs, o)
 }
 
 // cloneBuiltins copies the registered specs, so the run's changes stay

@@ -1,8 +1,10 @@
 package claude_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -203,4 +205,41 @@ func TestSessionAnalyticsFromRecordsEqualAFullRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	both("after deleting a log")
+}
+
+// With a state directory, the six analyzers of learning files keep a
+// ledger of each file and later read only what was appended; what they
+// report and hand on is byte for byte what a full read gives.
+func TestLearningAnalyzersFromLedgersEqualAFullRead(t *testing.T) {
+	f := newFixture(t)
+	state := t.TempDir()
+	files := map[string]string{
+		"learn-permissions": "permission_approvals.jsonl", "learn-context": "context_usage.jsonl",
+		"learn-workflows": "workflow_commands.jsonl", "learn-instructions": "policy_violations.jsonl",
+		"learn-cross-project": "project_patterns.jsonl", "learn-meta": "meta_metrics.jsonl",
+	}
+	both := func(when string) {
+		t.Helper()
+		for name := range files {
+			inc := f.mustRun(name, runOpts{stateDir: state, dryRun: true})
+			incSugg, _ := json.Marshal(f.handedOn(name))
+			full := f.mustRun(name, runOpts{dryRun: true})
+			fullSugg, _ := json.Marshal(f.handedOn(name))
+			a, b := inc.Report(), full.Report()
+			if !reflect.DeepEqual(a, b) || string(incSugg) != string(fullSugg) {
+				t.Fatalf("%s: %s from its ledger:\n%+v\n%s\nfrom a full read:\n%+v\n%s", when, name, a, incSugg, b, fullSugg)
+			}
+		}
+	}
+	both("first run")
+	for name := range files {
+		if _, err := os.Stat(filepath.Join(state, "claude-learning", name+".rec")); err != nil {
+			t.Fatalf("no ledger kept for %s: %v", name, err)
+		}
+	}
+	perms := filepath.Join(f.learning, "permission_approvals.jsonl")
+	f.write(perms, f.read(perms)+jsonLines(approval(0.5, "Bash(cargo build)", "s7", f.api), "{broken"))
+	both("after appending")
+	f.write(perms, jsonLines(approval(1, "Bash(git status)", "s1", f.webapp)))
+	both("after truncating")
 }

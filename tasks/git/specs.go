@@ -19,6 +19,7 @@ func Specs() []tasks.Spec {
 	return []tasks.Spec{
 		{
 			Name:        "accept",
+			PerHost:     true,
 			Phase:       8,
 			Description: "keep the new configuration, or reject it and roll back",
 			Groups:      []string{"git"},

@@ -28,6 +28,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "build",
+			PerHost:     true,
 			Phase:       2,
 			Description: "build the host's system (nix build), live status from Nix's JSON log",
 			Groups:      []string{"system"},
@@ -52,6 +53,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "diff",
+			PerHost:     true,
 			Description: "compare the new system with the running one (nix store diff-closures)",
 			Groups:      []string{"system"},
 			Needs:       []string{"build", "copy"},
@@ -60,6 +62,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:          "activate",
+			PerHost:       true,
 			Phase:         3,
 			Description:   "switch-to-configuration test, set the profile, switch-to-configuration boot",
 			Groups:        []string{"system"},
@@ -74,6 +77,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "health",
+			PerHost:     true,
 			Description: "gate: the new system is running, no unit newly failed, probes answer; else roll back",
 			Groups:      []string{"system"},
 			Needs:       []string{"activate"},
@@ -83,6 +87,7 @@ func Specs() []tasks.Spec {
 		},
 		{
 			Name:        "generations",
+			PerHost:     true,
 			Phase:       9,
 			Description: "delete old system generations (never the current or booted one) and collect garbage",
 			Groups:      []string{"cleanup"},

@@ -94,6 +94,30 @@ func NewScanner(r io.Reader, maxLine int) *Scanner {
 	return &Scanner{r: bufio.NewReaderSize(r, size), max: maxLine}
 }
 
+// Reset makes s a Scanner over r, as NewScanner(r, maxLine) would, keeping
+// its read buffer when it is of the size needed: a reader of hundreds of
+// files allocates one, not one per file.
+func (s *Scanner) Reset(r io.Reader, maxLine int) {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
+	}
+	size := readSize
+	if maxLine < size {
+		size = max(16, maxLine)
+	}
+	br := s.r
+	if br == nil || br.Size() != size {
+		br = bufio.NewReaderSize(r, size)
+	} else {
+		br.Reset(r)
+	}
+	long := s.long[:0]
+	if cap(long) > 4*readSize {
+		long = nil
+	}
+	*s = Scanner{r: br, max: maxLine, long: long}
+}
+
 // Scan advances to the next non-blank line that is not too long. It
 // returns false at the end of the stream or on a read error (see Err).
 func (s *Scanner) Scan() bool {

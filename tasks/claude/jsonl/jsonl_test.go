@@ -124,3 +124,26 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+// A Scanner reset over another stream reads it as a new one would, its
+// counts started afresh.
+func TestScannerReset(t *testing.T) {
+	sc := NewScanner(strings.NewReader("{\"a\":1}\n"+strings.Repeat("x", 100)+"\n"), 50)
+	for sc.Scan() {
+	}
+	if st := sc.Stats(); st.Lines != 2 || st.TooLong != 1 {
+		t.Fatalf("first stream: %+v", st)
+	}
+	sc.Reset(strings.NewReader("1\n\n2\n3"), 50)
+	var got []string
+	for sc.Scan() {
+		got = append(got, string(sc.Bytes()))
+	}
+	if strings.Join(got, ",") != "1,2,3" || sc.Stats() != (Stats{Lines: 3}) {
+		t.Fatalf("after Reset: %q %+v", got, sc.Stats())
+	}
+	sc.Reset(strings.NewReader(strings.Repeat("y", 30)+"\n"), 8)
+	if sc.Scan() || sc.Stats().TooLong != 1 {
+		t.Fatalf("a smaller limit after Reset: %+v", sc.Stats())
+	}
+}

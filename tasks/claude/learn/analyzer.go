@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
@@ -28,8 +26,9 @@ type Input struct {
 	MaxLine int
 	// DryRun: learn-meta reports its threshold changes without writing.
 	DryRun bool
-	// StateDir keeps what the session logs read so far left (see
-	// mcpusage.Options.StateDir); empty: they are read whole.
+	// StateDir keeps what the session logs and the learning files read
+	// so far left (see mcpusage.Options.StateDir, readLedger); empty:
+	// they are read whole.
 	StateDir string
 	// Status receives progress lines; may be nil.
 	Status func(string)
@@ -131,25 +130,12 @@ func Analyzers() []Analyzer {
 	}
 }
 
-// readLearning streams LearningDir/name into fn, record by record, for
-// the records inside the window. A missing file is a NoDataError.
-func readLearning[T any](ctx context.Context, in Input, name string, when func(*T) time.Time, fn func(*T)) (jsonl.Stats, error) {
-	path := filepath.Join(in.LearningDir, name)
-	in.status("reading %s", name)
-	since := in.Since()
-	st, err := jsonl.ReadFile(ctx, path, in.MaxLine, func(v *T) error {
-		t := when(v)
-		if t.IsZero() {
-			return jsonl.ErrSkip // cannot be placed in the window
-		}
-		if t.Before(since) {
-			return nil
-		}
-		fn(v)
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, noData("no %s in %s", name, in.tilde(in.LearningDir))
+// readAnalyzerLedger is readLedger for the analyzer named, its warning
+// (a ledger that could not be kept) added to res.
+func readAnalyzerLedger(ctx context.Context, in Input, analyzer string, sh *shape, res *Result) (*ledger, error) {
+	l, warning, err := readLedger(ctx, in, analyzer, sh)
+	if warning != nil {
+		res.Warnings = append(res.Warnings, warning.Error())
 	}
-	return st, err
+	return l, err
 }

@@ -6,19 +6,18 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/mdsection"
 )
 
-type contextUse struct {
-	Timestamp Timestamp `json:"timestamp"`
-	Section   string    `json:"section_name"`
-	Tokens    int64     `json:"tokens_in_section"`
-	Relevance *float64  `json:"relevance_score"`
-	SessionID string    `json:"session_id"`
-}
+// contextShape is context_usage.jsonl: the strings kept are the section
+// (0) and the session (1); I is the tokens, F the relevance (if hasF). A
+// record without a section counts for nothing.
+var contextShape = shape{file: "context_usage.jsonl", fields: []field{
+	{"timestamp", kTime, 0}, {"section_name", kString, 0}, {"tokens_in_section", kInt, 0},
+	{"relevance_score", kFloatPtr, 0}, {"session_id", kString, 1},
+}, keep: func(v *values) bool { return len(v.s[0]) > 0 }}
 
 // Relevance limits of learn-context.
 const (
@@ -46,24 +45,27 @@ var generated = map[string]bool{
 // never the sections the analytics tasks generate.
 func Context(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	sections := map[string]*sectionUse{} // normalized name → its use
-	st, err := readLearning(ctx, in, "context_usage.jsonl",
-		func(c *contextUse) time.Time { return c.Timestamp.Time },
-		func(c *contextUse) {
-			if c.Section == "" {
-				return
-			}
-			k := mdsection.Normalize(c.Section)
-			if sections[k] == nil {
-				sections[k] = &sectionUse{sessions: map[string]bool{}}
-			}
-			sections[k].add(c)
-		})
+	l, err := readAnalyzerLedger(ctx, in, "learn-context", &contextShape, &res)
 	if err != nil {
 		return res, err
 	}
+	sections := map[string]*sectionUse{}       // normalized name → its use
+	byID := make([]*sectionUse, len(l.strs)+1) // by the section's index
+	seen := members{}
+	l.each(in.Since(), func(r *record) {
+		a := byID[r.S[0]]
+		if a == nil {
+			k := mdsection.Normalize(l.str(r.S[0]))
+			if a = sections[k]; a == nil {
+				a = &sectionUse{idx: len(sections)}
+				sections[k] = a
+			}
+			byID[r.S[0]] = a
+		}
+		a.add(r, seen)
+	})
 	res.stat("%s seen %s", text.Plural(len(sections), "section", "sections"), inDays(in.Days))
-	res.skipped(st, "context_usage.jsonl")
+	res.skipped(l.allStats(), contextShape.file)
 
 	docs := readDocs(in.claudeMDs())
 	var notFound int
@@ -86,7 +88,7 @@ func Context(ctx context.Context, in Input) (Result, error) {
 				continue // already first
 			}
 		}
-		res.Suggestions = append(res.Suggestions, a.suggestion(in, kind, conf, file, docs.text[file], h, k))
+		res.Suggestions = append(res.Suggestions, a.suggestion(in, l, kind, conf, file, docs.text[file], h, k))
 	}
 	if notFound > 0 {
 		res.stat("%s not found in any CLAUDE.md", text.Plural(notFound, "section to act on was", "sections to act on were"))
@@ -99,17 +101,19 @@ type sectionUse struct {
 	loads, rated int     // records, and those with a relevance
 	relevance    float64 // sum over the rated records
 	tokens       int64
-	sessions     map[string]bool
+	idx          int // among the sections, for seen
+	sessions     []uint32
 }
 
-func (a *sectionUse) add(c *contextUse) {
+// add counts one record (a load of the section).
+func (a *sectionUse) add(r *record, seen members) {
 	a.loads++
-	if c.Relevance != nil {
+	if r.Bits&hasF != 0 {
 		a.rated++
-		a.relevance += *c.Relevance
+		a.relevance += r.F
 	}
-	a.tokens += c.Tokens
-	a.sessions[c.SessionID] = true
+	a.tokens += r.I
+	seen.add(a.idx, r.S[1], &a.sessions)
 }
 
 func (a *sectionUse) mean() float64 { return a.relevance / float64(a.rated) }
@@ -132,7 +136,7 @@ func (a *sectionUse) action() (kind Kind, conf float64, ok bool) {
 
 // suggestion proposes kind for the section h (normalized name k) of file,
 // whose text is doc.
-func (a *sectionUse) suggestion(in Input, kind Kind, conf float64, file string, doc []byte, h mdsection.Heading, k string) Suggestion {
+func (a *sectionUse) suggestion(in Input, l *ledger, kind Kind, conf float64, file string, doc []byte, h mdsection.Heading, k string) Suggestion {
 	ev := fmt.Sprintf("loaded %s, mean relevance %.2f, ~%d tokens", text.Plural(a.loads, "time", "times"), a.mean(), a.tokens/int64(a.loads))
 	s := Suggestion{
 		ID:         makeID("learn-context", string(kind), file, k),
@@ -140,7 +144,7 @@ func (a *sectionUse) suggestion(in Input, kind Kind, conf float64, file string, 
 		Kind:       kind,
 		Confidence: conf,
 		Target:     file,
-		Sessions:   sessionList(a.sessions),
+		Sessions:   l.sorted(a.sessions),
 		Evidence:   ev,
 		Section:    h.Title,
 		Undo: fmt.Sprintf("copy back %s/.backups/%s.backup-<time> (written before the change)",

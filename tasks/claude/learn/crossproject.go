@@ -6,20 +6,19 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
-type projectPattern struct {
-	Timestamp   Timestamp `json:"timestamp"`
-	Project     string    `json:"project_path"`
-	ProjectType string    `json:"project_type"`
-	PatternType string    `json:"pattern_type"`
-	Pattern     string    `json:"pattern"`
-	SessionID   string    `json:"session_id"`
-}
+// patternShape is project_patterns.jsonl: the strings kept are the
+// project (0), its type (1), the pattern's type (2), the pattern (3) and
+// the session (4). A record without a project or its type counts for
+// nothing.
+var patternShape = shape{file: "project_patterns.jsonl", fields: []field{
+	{"timestamp", kTime, 0}, {"project_path", kString, 0}, {"project_type", kString, 1},
+	{"pattern_type", kString, 2}, {"pattern", kString, 3}, {"session_id", kString, 4},
+}, keep: func(v *values) bool { return len(v.s[0]) > 0 && len(v.s[1]) > 0 }}
 
 // Pattern types learn-cross-project can carry to another project.
 const (
@@ -36,15 +35,16 @@ const (
 // that no longer exist are left out.
 func CrossProject(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	seen := newCrossPatterns()
-	st, err := readLearning(ctx, in, "project_patterns.jsonl",
-		func(p *projectPattern) time.Time { return p.Timestamp.Time },
-		seen.add)
+	l, err := readAnalyzerLedger(ctx, in, "learn-cross-project", &patternShape, &res)
 	if err != nil {
 		return res, err
 	}
+	seen := newCrossPatterns()
+	l.each(in.Since(), func(r *record) {
+		seen.add(l.str(r.S[0]), l.str(r.S[1]), l.str(r.S[2]), l.str(r.S[3]), r.S[4])
+	})
 	res.stat("%s in %s %s", text.Plural(len(seen.patterns), "pattern", "patterns"), text.Plural(len(seen.byKind), "kind", "kinds"), "of project "+inDays(in.Days))
-	res.skipped(st, "project_patterns.jsonl")
+	res.skipped(l.allStats(), patternShape.file)
 	if seen.other > 0 {
 		res.stat("%s of pattern types other than permission and command ignored", text.Plural(seen.other, "record", "records"))
 	}
@@ -66,9 +66,9 @@ func CrossProject(ctx context.Context, in Input) (Result, error) {
 			var ok bool
 			switch k.ptype {
 			case PatternPermission:
-				sug, ok = crossPermission(in, allowedIn, target, k.pattern, conf, ev, sessionList(a.sessions))
+				sug, ok = crossPermission(in, allowedIn, target, k.pattern, conf, ev, l.sorted(a.sessions))
 			case PatternCommand:
-				sug, ok = crossCommand(in, adopters, target, k.pattern, conf, ev, sessionList(a.sessions))
+				sug, ok = crossCommand(in, adopters, target, k.pattern, conf, ev, l.sorted(a.sessions))
 			}
 			if ok {
 				res.Suggestions = append(res.Suggestions, sug)
@@ -85,7 +85,8 @@ type crossKey struct{ kind, ptype, pattern string }
 type crossUse struct {
 	uses     int
 	adopters map[string]bool // projects that used it
-	sessions map[string]bool
+	idx      int             // among the patterns, for the sessions seen
+	sessions []uint32
 }
 
 // crossPatterns gathers project_patterns.jsonl: the projects of each kind,
@@ -94,38 +95,36 @@ type crossPatterns struct {
 	byKind   map[string]map[string]bool // project type → projects
 	patterns map[crossKey]*crossUse
 	other    int // records of a pattern type learn-cross-project does not carry
+	seen     members
 }
 
 func newCrossPatterns() *crossPatterns {
-	return &crossPatterns{byKind: map[string]map[string]bool{}, patterns: map[crossKey]*crossUse{}}
+	return &crossPatterns{byKind: map[string]map[string]bool{}, patterns: map[crossKey]*crossUse{}, seen: members{}}
 }
 
-// add counts one record. A record without a pattern still makes its
-// project known as one of its kind.
-func (c *crossPatterns) add(p *projectPattern) {
-	if p.Project == "" || p.ProjectType == "" {
-		return
+// add counts one record (its project and project type never empty). A record
+// without a pattern still makes its project known as one of its kind.
+func (c *crossPatterns) add(project, projectType, patternType, pattern string, session uint32) {
+	if c.byKind[projectType] == nil {
+		c.byKind[projectType] = map[string]bool{}
 	}
-	if c.byKind[p.ProjectType] == nil {
-		c.byKind[p.ProjectType] = map[string]bool{}
-	}
-	c.byKind[p.ProjectType][p.Project] = true
-	if p.Pattern == "" {
+	c.byKind[projectType][project] = true
+	if pattern == "" {
 		return // a project seen, with nothing adopted
 	}
-	if p.PatternType != PatternPermission && p.PatternType != PatternCommand {
+	if patternType != PatternPermission && patternType != PatternCommand {
 		c.other++
 		return
 	}
-	k := crossKey{p.ProjectType, p.PatternType, p.Pattern}
+	k := crossKey{projectType, patternType, pattern}
 	a := c.patterns[k]
 	if a == nil {
-		a = &crossUse{adopters: map[string]bool{}, sessions: map[string]bool{}}
+		a = &crossUse{adopters: map[string]bool{}, idx: len(c.patterns)}
 		c.patterns[k] = a
 	}
 	a.uses++
-	a.adopters[p.Project] = true
-	a.sessions[p.SessionID] = true
+	a.adopters[project] = true
+	c.seen.add(a.idx, session, &a.sessions)
 }
 
 // sortedKeys orders the patterns by kind, type and pattern, so suggestions

@@ -4,6 +4,31 @@
 // line, counts the lines it could not use, and returns suggestions that
 // carry a confidence, what applying them does and how to undo it.
 //
+// Each byte of a learning file is read once, ever (ledger.go): with a
+// state directory (Input.StateDir), an analyzer keeps a ledger of its
+// file under claude-learning/ there — a cursor (logcursor: device, inode,
+// size, times, the offset of the last complete line, a hash of bytes
+// before it), the lines counted, and each record of the window reduced to
+// a few bytes (record.go: its time, its strings by index, a number, the
+// optional values set) in file order — and a run reads only the bytes
+// appended since. A file truncated or replaced is read again, one deleted
+// drops its ledger. Folding the window's records in file order is what a
+// full read did, so the report is the same, byte for byte.
+//
+// Windows stay exact: a ledger keeps every record from a day before its
+// window on (records older than the window by two days are pruned),
+// rather than aggregates by day, because a window starts at any instant
+// (now minus so many days), so the day it starts in would need its
+// records anyway; because summing relevances by day would change the
+// order of a floating-point sum; and because the two analyzers with most
+// records group by keys (sessions) of about as many values as there are
+// records, so aggregates would be no smaller. A window starting earlier
+// than a ledger's horizon (days raised) reads the file again.
+//
+// Lines are decoded by a jsonscan.Parser (shape.decode), which accepts and
+// rejects exactly the lines encoding/json did, so the malformed-line
+// counts are the same.
+//
 // Analyzers are read-only, with one exception the design asks for:
 // learn-meta rewrites thresholds.json (not in a dry run). Applying a
 // suggestion is the review's business (package claude, learn-review);

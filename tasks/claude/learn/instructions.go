@@ -8,17 +8,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
-type policyRecord struct {
-	Timestamp Timestamp `json:"timestamp"`
-	Policy    string    `json:"policy"`
-	Violated  *bool     `json:"violated"`
-	SessionID string    `json:"session_id"`
-}
+// policyShape is policy_violations.jsonl: the strings kept are the
+// policy (0, trimmed) and the session (1); violated is the *bool. A
+// record without a policy counts for nothing.
+var policyShape = shape{file: "policy_violations.jsonl", fields: []field{
+	{"timestamp", kTime, 0}, {"policy", kString, 0}, {"violated", kBoolPtr, 0}, {"session_id", kString, 1},
+}, keep: func(v *values) bool {
+	v.s[0] = bytes.TrimSpace(v.s[0])
+	return len(v.s[0]) > 0
+}}
 
 // ComplianceBelow: a policy complied with less often than this is
 // proposed for stronger wording.
@@ -37,24 +39,21 @@ const strongMark = "**MUST**: "
 // per violation.
 func Instructions(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	policies := map[string]*policyUse{} // policy text → its record
-	st, err := readLearning(ctx, in, "policy_violations.jsonl",
-		func(p *policyRecord) time.Time { return p.Timestamp.Time },
-		func(p *policyRecord) {
-			text := strings.TrimSpace(p.Policy)
-			if text == "" {
-				return
-			}
-			if policies[text] == nil {
-				policies[text] = &policyUse{sessions: map[string]bool{}}
-			}
-			policies[text].add(p)
-		})
+	l, err := readAnalyzerLedger(ctx, in, "learn-instructions", &policyShape, &res)
 	if err != nil {
 		return res, err
 	}
+	policies := map[string]*policyUse{} // policy text → its record
+	seen := members{}
+	l.each(in.Since(), func(r *record) {
+		text := l.str(r.S[0])
+		if policies[text] == nil {
+			policies[text] = &policyUse{idx: len(policies)}
+		}
+		policies[text].add(r, seen)
+	})
 	res.stat("%s observed %s", text.Plural(len(policies), "policy", "policies"), inDays(in.Days))
-	res.skipped(st, "policy_violations.jsonl")
+	res.skipped(l.allStats(), policyShape.file)
 
 	docs := readDocs(in.policyFiles())
 	var unwritten int
@@ -75,7 +74,7 @@ func Instructions(ctx context.Context, in Input) (Result, error) {
 		if strings.Contains(line, strongMark) {
 			continue
 		}
-		res.Suggestions = append(res.Suggestions, a.suggestion(in, policy, file, line, conf))
+		res.Suggestions = append(res.Suggestions, a.suggestion(in, l, policy, file, line, conf))
 	}
 	if unwritten > 0 {
 		res.stat("%s not written in any CLAUDE.md", text.Plural(unwritten, "often broken policy is", "often broken policies are"))
@@ -96,15 +95,16 @@ func (in Input) policyFiles() []string {
 // policyUse is what policy_violations.jsonl says of one policy.
 type policyUse struct {
 	seen, violated int
-	sessions       map[string]bool // the sessions that violated it
+	idx            int      // among the policies, for the sessions seen
+	sessions       []uint32 // that violated it
 }
 
 // add counts one record; a record that does not say is a violation.
-func (a *policyUse) add(p *policyRecord) {
+func (a *policyUse) add(r *record, seen members) {
 	a.seen++
-	if p.Violated == nil || *p.Violated {
+	if r.Bits&hasB == 0 || r.Bits&valB != 0 {
 		a.violated++
-		a.sessions[p.SessionID] = true
+		seen.add(a.idx, r.S[1], &a.sessions)
 	}
 }
 
@@ -112,7 +112,7 @@ func (a *policyUse) add(p *policyRecord) {
 func (a *policyUse) compliance() float64 { return float64(a.seen-a.violated) / float64(a.seen) }
 
 // suggestion rewords line, which holds the text of policy, in file.
-func (a *policyUse) suggestion(in Input, policy, file, line string, conf float64) Suggestion {
+func (a *policyUse) suggestion(in Input, l *ledger, policy, file, line string, conf float64) Suggestion {
 	newLine := strengthen(line)
 	ev := fmt.Sprintf("violated %d of %s (%.0f%% compliance)", a.violated, text.Plural(a.seen, "time", "times"), a.compliance()*100)
 	return Suggestion{
@@ -125,7 +125,7 @@ func (a *policyUse) suggestion(in Input, policy, file, line string, conf float64
 		Undo: fmt.Sprintf("restore the line %q in %s, or copy back %s/.backups/%s.backup-<time>",
 			line, in.tilde(file), in.tilde(filepath.Dir(file)), filepath.Base(file)),
 		Target:   file,
-		Sessions: sessionList(a.sessions),
+		Sessions: l.sorted(a.sessions),
 		Evidence: ev,
 		Line:     line,
 		NewLine:  newLine,

@@ -51,7 +51,7 @@ func MCP(ctx context.Context, in Input) (Result, error) {
 		len(scan.Servers), text.Plural(len(scan.Sessions), "session", "sessions"), inDays(in.Days))
 	res.skipped(scan.Stats, "the session logs")
 
-	sessions := mcpSessions(scan.Sessions)
+	sessions := newMCPSessions(scan.Sessions)
 	suggested := map[string]bool{} // entryKey of every server already suggested for removal
 	res.Suggestions = append(res.Suggestions, unusedServers(in, sessions, servers, suggested)...)
 	res.Suggestions = append(res.Suggestions, duplicateServers(in, sessions, servers, suggested)...)
@@ -111,14 +111,43 @@ func configuredServers(cj mcpusage.ClaudeJSON, projects []string, res *Result) [
 
 // mcpSessions are the sessions of the window, asked which of them a server
 // was loaded in.
-type mcpSessions []mcpusage.Session
+type mcpSessions struct {
+	list []mcpusage.Session
+	// dirs are the sessions' folders, each once, and dir the index of
+	// each session's: whether a folder is inside a project is asked once
+	// per folder, not once per session.
+	dirs []string
+	dir  []int
+}
+
+func newMCPSessions(list []mcpusage.Session) mcpSessions {
+	ss := mcpSessions{list: list, dir: make([]int, len(list))}
+	index := map[string]int{}
+	for i, ses := range list {
+		d, ok := index[ses.Project]
+		if !ok {
+			d = len(ss.dirs)
+			index[ses.Project] = d
+			ss.dirs = append(ss.dirs, ses.Project)
+		}
+		ss.dir[i] = d
+	}
+	return ss
+}
 
 // available returns the sessions a server was loaded in, and those of them
 // that called it. A user-level server is loaded everywhere; a project or
 // local one only in sessions recorded inside its project.
 func (ss mcpSessions) available(s mcpusage.Server) (avail, used []string) {
-	for _, ses := range ss {
-		if s.Scope != mcpusage.User && !within(ses.Project, s.Project) {
+	var inside []bool
+	if s.Scope != mcpusage.User {
+		inside = make([]bool, len(ss.dirs))
+		for d, dir := range ss.dirs {
+			inside[d] = within(dir, s.Project)
+		}
+	}
+	for i, ses := range ss.list {
+		if inside != nil && !inside[ss.dir[i]] {
 			continue
 		}
 		avail = append(avail, ses.ID)

@@ -13,13 +13,17 @@ import (
 	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
-type metaRecord struct {
-	Timestamp      Timestamp `json:"timestamp"`
-	Component      string    `json:"component"`
-	SuggestionType string    `json:"suggestion_type"`
-	Accepted       *bool     `json:"accepted"`
-	Confidence     float64   `json:"confidence"`
-}
+// metaShape is meta_metrics.jsonl: the string kept is the component
+// (0); accepted is the *bool. The suggestion's type and confidence must
+// have their types but are not kept. A record without a component or a
+// verdict does not count.
+var metaShape = shape{file: "meta_metrics.jsonl", fields: []field{
+	{"timestamp", kTime, 0}, {"component", kString, 0}, {"suggestion_type", kString, 1},
+	{"accepted", kBoolPtr, 0}, {"confidence", kFloat, 0},
+}, keep: func(v *values) bool {
+	v.s[1], v.f = nil, 0
+	return len(v.s[0]) > 0 && v.bset
+}}
 
 // Acceptance limits of learn-meta.
 const (
@@ -50,13 +54,13 @@ func Meta(ctx context.Context, in Input) (Result, error) {
 	var res Result
 	path := ThresholdsPath(in.LearningDir)
 	tf, loadErr := LoadThresholds(path)
-	t := metaTally{tf: &tf, comps: map[string]*metaCount{}, seen: map[string]map[time.Time]int{}}
-	st, err := readLearning(ctx, in, "meta_metrics.jsonl",
-		func(m *metaRecord) time.Time { return m.Timestamp.Time }, t.add)
+	l, err := readAnalyzerLedger(ctx, in, "learn-meta", &metaShape, &res)
 	if err != nil {
 		return res, err
 	}
-	res.skipped(st, "meta_metrics.jsonl")
+	t := metaTally{tf: &tf, comps: map[string]*metaCount{}, seen: map[string]map[time.Time]int{}}
+	l.each(in.Since(), func(r *record) { t.add(l.str(r.S[0]), r.time(), r.Bits&valB != 0) })
+	res.skipped(l.allStats(), metaShape.file)
 	if loadErr != nil {
 		// Rewriting a file that cannot be read would lose what it holds.
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%v: left alone", loadErr))
@@ -113,31 +117,27 @@ type metaTally struct {
 	seen map[string]map[time.Time]int
 }
 
-// add counts one outcome; records without a component or a verdict do
-// not count.
-func (t *metaTally) add(m *metaRecord) {
-	if m.Component == "" || m.Accepted == nil {
-		return
-	}
-	a := t.comps[m.Component]
+// add counts one outcome of component at the time it was recorded.
+func (t *metaTally) add(component string, when time.Time, accepted bool) {
+	a := t.comps[component]
 	if a == nil {
-		c := t.tf.Counted(m.Component)
+		c := t.tf.Counted(component)
 		a = &metaCount{from: c, last: c}
-		t.comps[m.Component] = a
-		t.seen[m.Component] = map[time.Time]int{}
+		t.comps[component] = a
+		t.seen[component] = map[time.Time]int{}
 	}
 	a.n++
-	if *m.Accepted {
+	if accepted {
 		a.accepted++
 	}
-	at := m.Timestamp.UTC()
-	t.seen[m.Component][at]++
-	nth := t.seen[m.Component][at]
+	at := when.UTC()
+	t.seen[component][at]++
+	nth := t.seen[component][at]
 	if !a.from.IsNew(at, nth) {
 		return
 	}
 	a.newN++
-	if *m.Accepted {
+	if accepted {
 		a.newAccepted++
 	}
 	// The file need not be in time order: counting reaches

@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
-type approval struct {
-	Timestamp  Timestamp `json:"timestamp"`
-	Permission string    `json:"permission"`
-	SessionID  string    `json:"session_id"`
-	Project    string    `json:"project_path"`
-}
+// permissionShape is permission_approvals.jsonl: the strings kept are the
+// permission (0), the session (1) and the project (2).
+var permissionShape = shape{file: "permission_approvals.jsonl", fields: []field{
+	{"timestamp", kTime, 0}, {"permission", kString, 0}, {"session_id", kString, 1}, {"project_path", kString, 2},
+}}
 
 // Permissions is learn-permissions: approvals of the same pattern in the
 // same project, at least MinOccurrences times, become an allow-list entry
@@ -24,41 +22,50 @@ type approval struct {
 // patterns already allowed are never suggested.
 func Permissions(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	type key struct{ project, pattern string }
-	type agg struct {
-		count    int
-		sessions map[string]bool
-	}
-	groups := map[key]*agg{}
-	var total, noProject int
-	refused := map[string]bool{}
-	st, err := readLearning(ctx, in, "permission_approvals.jsonl",
-		func(a *approval) time.Time { return a.Timestamp.Time },
-		func(a *approval) {
-			total++
-			if a.Project == "" {
-				noProject++
-				return
-			}
-			pattern, ok := Generalize(a.Permission)
-			if !ok {
-				refused[a.Permission] = true
-				return
-			}
-			k := key{a.Project, pattern}
-			g := groups[k]
-			if g == nil {
-				g = &agg{sessions: map[string]bool{}}
-				groups[k] = g
-			}
-			g.count++
-			g.sessions[a.SessionID] = true
-		})
+	l, err := readAnalyzerLedger(ctx, in, "learn-permissions", &permissionShape, &res)
 	if err != nil {
 		return res, err
 	}
+	type key struct{ project, pattern string }
+	type agg struct {
+		count, idx int
+		sessions   []uint32
+	}
+	groups := map[key]*agg{}
+	seen := members{}
+	var total, noProject int
+	refused := map[string]bool{}
+	type general struct {
+		pattern   string
+		ok, known bool
+	}
+	generalized := make([]general, len(l.strs)+1) // by the permission's index
+	l.each(in.Since(), func(r *record) {
+		total++
+		if r.S[2] == 0 {
+			noProject++
+			return
+		}
+		gen := &generalized[r.S[0]]
+		if !gen.known {
+			gen.pattern, gen.ok = Generalize(l.str(r.S[0]))
+			gen.known = true
+		}
+		if !gen.ok {
+			refused[l.str(r.S[0])] = true
+			return
+		}
+		k := key{l.str(r.S[2]), gen.pattern}
+		g := groups[k]
+		if g == nil {
+			g = &agg{idx: len(groups)}
+			groups[k] = g
+		}
+		g.count++
+		seen.add(g.idx, r.S[1], &g.sessions)
+	})
 	res.stat("%s %s, %s", text.Plural(total, "approval", "approvals"), inDays(in.Days), text.Plural(len(groups), "pattern", "patterns"))
-	res.skipped(st, "permission_approvals.jsonl")
+	res.skipped(l.allStats(), permissionShape.file)
 	if noProject > 0 {
 		res.stat("%s without a project_path ignored", text.Plural(noProject, "approval", "approvals"))
 	}
@@ -92,7 +99,7 @@ func Permissions(ctx context.Context, in Input) (Result, error) {
 			continue
 		}
 		res.Suggestions = append(res.Suggestions, allowSuggestion(in, "learn-permissions", k.project, k.pattern, conf,
-			fmt.Sprintf("approved %s in %s", text.Plural(g.count, "time", "times"), text.Plural(len(g.sessions), "session", "sessions")), sessionList(g.sessions)))
+			fmt.Sprintf("approved %s in %s", text.Plural(g.count, "time", "times"), text.Plural(len(g.sessions), "session", "sessions")), l.sorted(g.sessions)))
 	}
 	return res, nil
 }

@@ -104,15 +104,3 @@ func Sort(s []Suggestion) {
 		return s[i].ID < s[j].ID
 	})
 }
-
-// sessionList returns the keys of set, sorted.
-func sessionList(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for s := range set {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
-}

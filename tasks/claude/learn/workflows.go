@@ -1,10 +1,13 @@
 package learn
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,14 +15,17 @@ import (
 	"github.com/rebuild-nixos/rebuild/internal/text"
 )
 
-type workflowCommand struct {
-	Timestamp Timestamp `json:"timestamp"`
-	Command   string    `json:"command"`
-	SessionID string    `json:"session_id"`
-	Success   *bool     `json:"success"`
-	Duration  int64     `json:"duration_ms"`
-	Project   string    `json:"project_path"`
-}
+// workflowShape is workflow_commands.jsonl: the strings kept are the
+// command (0, trimmed), the session (1) and the project (2); success is
+// the *bool. A record without a command or a session counts for nothing.
+var workflowShape = shape{file: "workflow_commands.jsonl", fields: []field{
+	{"timestamp", kTime, 0}, {"command", kString, 0}, {"session_id", kString, 1}, {"success", kBoolPtr, 0},
+	{"duration_ms", kInt, 0}, {"project_path", kString, 2},
+}, keep: func(v *values) bool {
+	v.s[0] = bytes.TrimSpace(v.s[0])
+	v.i = 0 // the duration is checked, not kept
+	return len(v.s[0]) > 0 && len(v.s[1]) > 0
+}}
 
 // Sequence lengths learn-workflows looks for, and the longest pause
 // between two commands of one sequence.
@@ -43,31 +49,33 @@ func CommandFile(project, name string) string {
 // per command beyond two. An existing command file is never proposed.
 func Workflows(ctx context.Context, in Input) (Result, error) {
 	var res Result
-	sessions := map[string][]workflowStep{}
-	var total int
-	st, err := readLearning(ctx, in, "workflow_commands.jsonl",
-		func(w *workflowCommand) time.Time { return w.Timestamp.Time },
-		func(w *workflowCommand) {
-			cmd := strings.TrimSpace(w.Command)
-			if cmd == "" || w.SessionID == "" {
-				return
-			}
-			total++
-			project := w.Project
-			if project == "" {
-				project = in.Flake
-			}
-			sessions[w.SessionID] = append(sessions[w.SessionID], workflowStep{w.Timestamp.Time, cmd, w.Success == nil || *w.Success, project})
-		})
+	l, err := readAnalyzerLedger(ctx, in, "learn-workflows", &workflowShape, &res)
 	if err != nil {
 		return res, err
 	}
-	res.stat("%s in %s %s", text.Plural(total, "command", "commands"), text.Plural(len(sessions), "session", "sessions"), inDays(in.Days))
-	res.skipped(st, "workflow_commands.jsonl")
+	// A record without a project is the flake's: its index stands for it.
+	flake := l.index(in.Flake)
+	steps := make([]workflowStep, 0, l.nStored+len(l.recs)+len(l.tail))
+	l.each(in.Since(), func(r *record) {
+		project := r.S[2]
+		if project == 0 {
+			project = flake
+		}
+		steps = append(steps, workflowStep{r.Sec, r.Nsec, r.S[0], r.Bits&hasB == 0 || r.Bits&valB != 0, project, r.S[1]})
+	})
+	sessions := bySession(steps, len(l.strs)+1)
+	res.stat("%s in %s %s", text.Plural(len(steps), "command", "commands"), text.Plural(len(sessions), "session", "sessions"), inDays(in.Days))
+	res.skipped(l.allStats(), workflowShape.file)
 
+	project := func(id uint32) string {
+		if id == 0 {
+			return in.Flake
+		}
+		return l.str(id)
+	}
 	var kept []seqCand
 	names := map[string]bool{} // command files already proposed
-	for _, c := range recurringRuns(countRuns(sessions), in.Thresholds.MinOccurrences) {
+	for _, c := range recurringRuns(countRuns(sessions), in.Thresholds.MinOccurrences, l.str, project) {
 		if insideKept(kept, c) {
 			continue
 		}
@@ -85,82 +93,135 @@ func Workflows(ctx context.Context, in Input) (Result, error) {
 		if _, err := os.Stat(file); err == nil {
 			continue
 		}
-		res.Suggestions = append(res.Suggestions, workflowSuggestion(in, c, name, file, conf))
+		res.Suggestions = append(res.Suggestions, workflowSuggestion(in, c, name, file, conf, l.sorted(c.a.sessions)))
 	}
 	return res, nil
 }
 
-// workflowStep is one command of a session.
+// workflowStep is one command of a session: its time, and the command,
+// the project and the session by their index in the ledger (no pointer:
+// tens of thousands of them, a run).
 type workflowStep struct {
-	at      time.Time
-	cmd     string
+	sec     int64
+	nsec    int32
+	cmd     uint32
 	ok      bool
-	project string
+	project uint32
+	session uint32
 }
 
-// seqKey is one run of commands in one project.
+func (s *workflowStep) at() time.Time { return time.Unix(s.sec, int64(s.nsec)) }
+
+// compare orders steps by time.
+func (s *workflowStep) compare(o *workflowStep) int {
+	switch {
+	case s.sec != o.sec:
+		return cmp.Compare(s.sec, o.sec)
+	default:
+		return cmp.Compare(s.nsec, o.nsec)
+	}
+}
+
+// bySession groups steps (in file order) by session, each session's in
+// time order (file order among steps of the same time); ids bounds the
+// sessions' indexes.
+func bySession(steps []workflowStep, ids int) [][]workflowStep {
+	start := make([]int, ids+1)
+	for _, s := range steps {
+		start[s.session+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	grouped := make([]workflowStep, len(steps))
+	next := slices.Clone(start[:ids])
+	for _, s := range steps {
+		grouped[next[s.session]] = s
+		next[s.session]++
+	}
+	var out [][]workflowStep
+	for id := range ids {
+		if g := grouped[start[id]:start[id+1]]; len(g) > 0 {
+			slices.SortStableFunc(g, func(a, b workflowStep) int { return a.compare(&b) })
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// seqKey is one run of commands in one project, by their indexes.
 type seqKey struct {
-	project string
-	seq     string // commands joined by \x00
+	project uint32
+	n       int
+	cmds    [MaxSequence]uint32
 }
 
 // seqUse counts a run's occurrences and the sessions it occurred in.
 type seqUse struct {
 	count    int
-	sessions map[string]bool
+	sessions []uint32
+}
+
+// seqName is one run of commands in one project, by name.
+type seqName struct {
+	project string
+	seq     string // commands joined by \x00
 }
 
 // seqCand is a run that recurs often enough to be proposed.
 type seqCand struct {
-	k    seqKey
+	k    seqName
 	cmds []string
 	a    *seqUse
 }
 
-// countRuns counts, in each session in time order, every run of
-// MinSequence to MaxSequence usable commands at most MaxGap apart. It
-// sorts each session's steps in place.
-func countRuns(sessions map[string][]workflowStep) map[seqKey]*seqUse {
+// countRuns counts, in each session (its steps in time order), every run
+// of MinSequence to MaxSequence usable commands at most MaxGap apart.
+func countRuns(sessions [][]workflowStep) map[seqKey]*seqUse {
 	seqs := map[seqKey]*seqUse{}
-	for id, steps := range sessions {
-		sort.SliceStable(steps, func(i, j int) bool { return steps[i].at.Before(steps[j].at) })
+	for _, steps := range sessions {
+		id := steps[0].session
 		for i := range steps {
 			for n := MinSequence; n <= MaxSequence && i+n <= len(steps); n++ {
 				run := steps[i : i+n]
-				if !usable(run, func(s workflowStep) (string, bool, string) { return s.cmd, s.ok, s.project }) ||
-					run[n-1].at.Sub(run[n-2].at) > MaxGap {
+				if !usable(run, func(s workflowStep) (uint32, bool, uint32) { return s.cmd, s.ok, s.project }) ||
+					run[n-1].at().Sub(run[n-2].at()) > MaxGap {
 					break // a longer run from i contains the same flaw
 				}
-				k := seqKey{run[0].project, strings.Join(stepCommands(run), "\x00")}
+				k := seqKey{project: run[0].project, n: n}
+				for j, s := range run {
+					k.cmds[j] = s.cmd
+				}
 				a := seqs[k]
 				if a == nil {
-					a = &seqUse{sessions: map[string]bool{}}
+					a = &seqUse{}
 					seqs[k] = a
 				}
 				a.count++
-				a.sessions[id] = true
+				// A session's runs are all counted before the next
+				// session's: it is the last listed, if listed.
+				if n := len(a.sessions); n == 0 || a.sessions[n-1] != id {
+					a.sessions = append(a.sessions, id)
+				}
 			}
 		}
 	}
 	return seqs
 }
 
-func stepCommands(run []workflowStep) []string {
-	cmds := make([]string, len(run))
-	for j, s := range run {
-		cmds[j] = s.cmd
-	}
-	return cmds
-}
-
 // recurringRuns keeps the runs seen at least minOccurrences times in at
 // least two sessions, longest first (then most frequent, then by project
-// and commands), so a run inside a kept longer one can be dropped.
-func recurringRuns(seqs map[seqKey]*seqUse, minOccurrences int) []seqCand {
+// and commands), so a run inside a kept longer one can be dropped. str
+// and project name the indexes of commands and projects.
+func recurringRuns(seqs map[seqKey]*seqUse, minOccurrences int, str, project func(uint32) string) []seqCand {
 	var cands []seqCand
 	for k, a := range seqs {
 		if a.count >= minOccurrences && len(a.sessions) >= 2 {
-			cands = append(cands, seqCand{k, strings.Split(k.seq, "\x00"), a})
+			cmds := make([]string, k.n)
+			for j := range cmds {
+				cmds[j] = str(k.cmds[j])
+			}
+			cands = append(cands, seqCand{seqName{project(k.project), strings.Join(cmds, "\x00")}, cmds, a})
 		}
 	}
 	sort.Slice(cands, func(i, j int) bool {
@@ -186,7 +247,7 @@ func insideKept(kept []seqCand, c seqCand) bool {
 	return false
 }
 
-func workflowSuggestion(in Input, c seqCand, name, file string, conf float64) Suggestion {
+func workflowSuggestion(in Input, c seqCand, name, file string, conf float64, sessions []string) Suggestion {
 	ev := fmt.Sprintf("run %s in %s", text.Plural(c.a.count, "time", "times"), text.Plural(len(c.a.sessions), "session", "sessions"))
 	return Suggestion{
 		ID:         makeID("learn-workflows", string(NewCommand), file, c.k.seq),
@@ -197,7 +258,7 @@ func workflowSuggestion(in Input, c seqCand, name, file string, conf float64) Su
 		Apply:      fmt.Sprintf("creates %s", in.tilde(file)),
 		Undo:       fmt.Sprintf("delete %s", in.tilde(file)),
 		Target:     file,
-		Sessions:   sessionList(c.a.sessions),
+		Sessions:   sessions,
 		Evidence:   ev,
 		Content:    commandContent(c.cmds, ev),
 	}
@@ -205,7 +266,7 @@ func workflowSuggestion(in Input, c seqCand, name, file string, conf float64) Su
 
 // usable reports whether a run of commands may become a slash command:
 // all succeeded, all in one project, no command twice in a row.
-func usable[S any](run []S, get func(S) (cmd string, ok bool, project string)) bool {
+func usable[S any, C comparable](run []S, get func(S) (cmd C, ok bool, project C)) bool {
 	for i, s := range run {
 		cmd, ok, project := get(s)
 		if !ok {

@@ -12,12 +12,15 @@
 //
 // With a state directory (Options.StateDir), each log's complete lines are
 // read once, ever: a record per log (incremental.go, record.go) keeps a
-// cursor — device, inode, offset of the last complete line, a hash of
-// the bytes sampled before it — and every line that carries a time,
-// reduced to what a scan counts, with what they all count. A scan replays
-// the record with its own window, so a window moving on needs no log read
-// again; it reads only the bytes appended since, and a log truncated or
-// replaced from its start.
+// cursor (package logcursor: device, inode, size, times, offset of the
+// last complete line, a hash of the bytes sampled before it) and every
+// line that carries a time, reduced to what a scan counts, with what they
+// all count. A scan replays the record with its own window, so a window
+// moving on needs no log read again; it reads only the bytes appended
+// since, and a log truncated or replaced from its start. The records are
+// kept in claude-sessions.rec, their lines apart in a lines file, so that
+// a scan reads and writes only the lines of the logs that changed or that
+// its window cuts through.
 //
 // mcpusage never writes and never prints; the tasks decide what to do
 // with a Scan.

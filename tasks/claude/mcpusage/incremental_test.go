@@ -193,7 +193,7 @@ func storedRecords(t *testing.T, state string) map[string]*logRecord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := decodeStore(b)
+	recs, _, err := decodeStore(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,13 +216,19 @@ func TestRecordRoundTrip(t *testing.T) {
 	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 4 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != 1<<49 { // shared with nixos
 		t.Fatalf("summary %+v", rec.Sum)
 	}
+	// The lines are kept apart, in the store's lines file: here, after
+	// seven other bytes.
+	blob := rec.encoded()
+	rec.seg, rec.blob = segment{7, int64(len(blob))}, nil
 	got, err := decodeRecord(rec.encode())
 	if err != nil {
 		t.Fatal(err)
 	}
+	got.src = bytes.NewReader(append([]byte("lines: "), blob...))
 	if _, err := got.lines(); err != nil {
 		t.Fatal(err)
 	}
+	got.src, rec.src = nil, nil
 	if !reflect.DeepEqual(got, rec) {
 		t.Fatalf("decoded %+v\nwant    %+v", got, rec)
 	}
@@ -232,4 +238,132 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Fatalf("a record cut at %d of %d bytes decoded", i, len(b))
 		}
 	}
+}
+
+// A log read whole is encoded and summed as it is read: the record is the
+// one its lines, added one by one, make.
+func TestRecordReadWholeEqualsLineByLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.jsonl")
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Two sessions' lines interleaved, plain lines of one time and
+	// folder in a row, and a last line without its newline.
+	content := sessionLines(1, 40, start, "/p/a") + sessionLines(2, 30, start, "/p/b") +
+		strings.Repeat(`{"type":"user","timestamp":"2025-01-01T00:00:00Z","cwd":"/p/a"}`+"\n", 3) + `{"timestamp":"2025-01-02T00:00:00Z"`
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, tail, _, err := readRecord(context.Background(), nil, p, cursor{}, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := &logRecord{Path: p, Cursor: got.Cursor, decoded: true}
+	if err := readLines(context.Background(), f, 0, got.Cursor.Offset, 0, &want.Stats, want.add); err != nil {
+		t.Fatal(err)
+	}
+	want.Sum = summarize(want)
+	if !bytes.Equal(got.encode(), want.encode()) {
+		t.Fatal("the record of a log read whole differs from its lines added one by one")
+	}
+	if _, err := got.lines(); err != nil || !reflect.DeepEqual(got.Lines, want.Lines) || got.First != want.First {
+		t.Fatalf("lines: %v", err)
+	}
+	if tail.Stats.Malformed != 1 || got.Stats != want.Stats {
+		t.Fatalf("stats %+v, tail %+v", got.Stats, tail.Stats)
+	}
+}
+
+// linesFiles returns the lines files of state and their sizes.
+func linesFiles(t *testing.T, state string) map[string]int64 {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(state, linesPrefix+"*"+linesSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, n := range names {
+		fi, err := os.Stat(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(n)] = fi.Size()
+	}
+	return out
+}
+
+// Records keep their lines in a lines file: a scan after an append writes
+// that log's lines there and nothing else; the record file stays small;
+// once the lines file is mostly lines no record refers to, it is written
+// anew and the old one removed.
+func TestLinesFileGrowsByWhatChangedAndIsRewrittenWhenMostlyStale(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	root := t.TempDir()
+	dir, state := filepath.Join(root, "projects"), filepath.Join(root, "state")
+	var logs []string
+	for i := range 4 {
+		p := filepath.Join(dir, "-p", fmt.Sprintf("%d.jsonl", i))
+		logs = append(logs, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(sessionLines(i, 300, now.AddDate(0, 0, -5), "/p")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanBoth(t, dir, state, now, 30)
+	first := linesFiles(t, state)
+	if len(first) != 1 {
+		t.Fatalf("lines files %v", first)
+	}
+	recFile, err := os.Stat(filepath.Join(state, RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var size int64
+	for name, size = range first {
+	}
+	if recFile.Size() > size/4 {
+		t.Errorf("the record file (%d bytes) is not small beside the lines (%d)", recFile.Size(), size)
+	}
+
+	// One log grows: its lines are written again, the others' not.
+	f, err := os.OpenFile(logs[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(sessionLines(9, 5, now.Add(-time.Hour), "/p"))
+	f.Close()
+	scanBoth(t, dir, state, now, 30)
+	grown := linesFiles(t, state)[name] - size
+	if grown <= 0 || grown > size/3 {
+		t.Errorf("after one log of four grew, the lines file grew by %d bytes of %d", grown, size)
+	}
+
+	// Mostly stale: written anew, the old file removed, the counts the same.
+	lf, err := os.OpenFile(filepath.Join(state, name), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.Write(make([]byte, 2*linesSlack))
+	lf.Close()
+	f, _ = os.OpenFile(logs[1], os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(sessionLines(10, 5, now.Add(-time.Hour), "/p"))
+	f.Close()
+	scanBoth(t, dir, state, now, 30)
+	after := linesFiles(t, state)
+	if _, old := after[name]; old || len(after) != 1 {
+		t.Fatalf("lines files after a rewrite: %v (was %s)", after, name)
+	}
+	for _, n := range after {
+		if n >= linesSlack {
+			t.Errorf("the rewritten lines file holds %d bytes", n)
+		}
+	}
+	scanBoth(t, dir, state, now.AddDate(0, 0, 26), 30) // the window cuts the logs: lines read back
 }

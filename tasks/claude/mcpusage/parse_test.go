@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
 )
 
 // refLine is how the scan decoded a line with encoding/json before
@@ -18,6 +20,11 @@ type refLine struct {
 		Usage   *Usage      `json:"usage"`
 	} `json:"message"`
 }
+
+var (
+	toolUse  = []byte(`"tool_use"`)
+	usageKey = []byte(`"usage"`)
+)
 
 type refContents []item
 
@@ -113,15 +120,21 @@ var parseSeeds = []string{
 	`{"a":[[[[[[]]]]]],"timestamp":"deep"}`,
 	`{"a" : 1 , "timestamp" : "sp" }`,
 	`{"a":1,}`, `{,}`, `{"a"}`, `{"a":}`, `{"a":1 "b":2}`, `[1 2]`, `"\uD834\uDD1E"`,
+	// Whether the message is read is known only at the end of the line.
+	`{"message":5}`, `{"message":{"id":5}}`, `{"message":{"id":5},"a":"tool_use"}`, `{"usage":1,"message":{"id":5}}`,
+	`{"message":{"id":5},"z":[{"k":"tool_use"}]}`, `{"message":{"id":5},"a":"\"usage\""}`, `{"message":{"id":5},"a":"us\u0061ge"}`,
+	`{"a":"x\\","message":{"id":5},"b":"usage"}`, `{"message":{"id":"m","usage":null},"message":{"id":7}}`,
+	`{"message":{"content":[{"type":"tool_use","id":1}]}}`, `{"message":{"content":[{"type":"text","id":1}],"usage":{}}}`,
+	`{"message":{"content":[{"type":"tool\u005fuse","name":"mcp__a__b"}],"x":"usage"}}`, `{"timestamp":"usage","message":{"id":[]}}`,
 }
 
 func TestParseLineAgreesWithEncodingJSON(t *testing.T) {
 	for _, s := range parseSeeds {
 		agree(t, []byte(s))
 	}
-	deep := bytes.Repeat([]byte("["), maxDepth+1)
-	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep...), append(bytes.Repeat([]byte("]"), maxDepth+1), '}')...))
-	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep[1:]...), append(bytes.Repeat([]byte("]"), maxDepth), '}')...))
+	deep := bytes.Repeat([]byte("["), jsonscan.MaxDepth+1)
+	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep...), append(bytes.Repeat([]byte("]"), jsonscan.MaxDepth+1), '}')...))
+	agree(t, append(append([]byte(`{"timestamp":"t","a":`), deep[1:]...), append(bytes.Repeat([]byte("]"), jsonscan.MaxDepth), '}')...))
 }
 
 func FuzzParseLine(f *testing.F) {

@@ -2,12 +2,13 @@ package mcpusage
 
 import (
 	"encoding/binary"
-	"errors"
+	"io"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // logRecord is what the complete lines of one session log left for the
@@ -24,11 +25,19 @@ type logRecord struct {
 	// be decoded (most logs, most runs).
 	First lineTime
 	Sum   logSum
-	// Lines are decoded from raw on first use (lines()).
+	// Lines are decoded on first use (lines()) from blob, their encoding
+	// not kept by the store yet, else from seg of src, the store's lines
+	// file. dirty: lines were added since they were encoded.
 	Lines   []lineRec
-	raw     []byte
 	decoded bool
+	dirty   bool
+	blob    []byte
+	seg     segment
+	src     io.ReaderAt
 }
+
+// segment is where a record's encoded lines are in the store's lines file.
+type segment struct{ Off, Len int64 }
 
 // lineTime is a line's time, split so that any year fits.
 type lineTime struct {
@@ -44,17 +53,8 @@ type logSum struct {
 	Use     map[string]*ServerUse
 }
 
-// cursor says which bytes of which file the record covers. A log is read
-// from Offset on only while it is still the same file (device, inode) no
-// shorter than Offset, and a sample of the bytes before Offset still
-// hashes to Sample; otherwise it was truncated or replaced and is read
-// again from its start.
-type cursor struct {
-	Dev, Ino uint64
-	Size     int64 // as last seen (the bytes past Offset are a line still being written)
-	Offset   int64 // just after the last complete line read
-	Sample   [32]byte
-}
+// cursor is the record's logcursor.Cursor.
+type cursor = logcursor.Cursor
 
 // lineRec is one line of a log that carried a time.
 type lineRec struct {
@@ -86,18 +86,38 @@ func (t lineTime) before(since time.Time) bool {
 // lines returns the record's lines, decoding them on first use.
 func (rec *logRecord) lines() ([]lineRec, error) {
 	if !rec.decoded {
-		lines, err := decodeLines(rec.raw)
+		b := rec.blob
+		if b == nil {
+			if rec.src == nil || rec.seg.Len < 0 {
+				return nil, errRecord
+			}
+			b = make([]byte, rec.seg.Len)
+			if _, err := rec.src.ReadAt(b, rec.seg.Off); err != nil {
+				return nil, errRecord
+			}
+		}
+		lines, err := decodeLines(b)
 		if err != nil {
 			return nil, err
 		}
-		rec.Lines, rec.raw, rec.decoded = lines, nil, true
+		rec.Lines, rec.decoded = lines, true
 	}
 	return rec.Lines, nil
+}
+
+// encoded returns the encoding of the record's lines when the store does
+// not hold it yet (nil: it does).
+func (rec *logRecord) encoded() []byte {
+	if rec.dirty {
+		rec.blob, rec.dirty = encodeLines(rec.Lines), false
+	}
+	return rec.blob
 }
 
 // add appends l (the lines must be decoded), folding it into the
 // previous line when both are plain and alike.
 func (rec *logRecord) add(l lineRec) {
+	rec.dirty = true
 	if len(rec.Lines) == 0 || (lineTime{l.Sec, l.Nsec}).less(rec.First) {
 		rec.First = lineTime{l.Sec, l.Nsec}
 	}
@@ -115,22 +135,19 @@ func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec
 
 // recordMagic starts a record file; a file without it (or of another
 // version) is not a record and the log is read again.
-const recordMagic = "rebuild session record 2\n"
+const recordMagic = "rebuild session record 4\n"
 
-var errRecord = errors.New("not a session record")
+var errRecord = logcursor.ErrRecord
 
-// encode writes rec compactly: a header (cursor, stats, summary), then
-// the lines as a blob of their own — a string table, then each line with
-// its time as a delta from the previous one — copied as it is when the
-// lines were not decoded.
+// encode writes rec compactly: its header (cursor, stats, summary) and
+// where its lines are in the store's lines file (seg). The lines are a
+// blob of their own (encodeLines: a string table, then each line with its
+// time as a delta from the previous one), kept apart so that a scan reads
+// only those it replays and writes only those that changed.
 func (rec *logRecord) encode() []byte {
 	out := []byte(recordMagic)
 	out = appendString(out, rec.Path)
-	c := rec.Cursor
-	for _, v := range []uint64{c.Dev, c.Ino, uint64(c.Size), uint64(c.Offset)} {
-		out = binary.AppendUvarint(out, v)
-	}
-	out = append(out, c.Sample[:]...)
+	out = rec.Cursor.Append(out)
 	for _, v := range []int64{rec.Stats.Lines, rec.Stats.Malformed, rec.Stats.TooLong} {
 		out = binary.AppendUvarint(out, uint64(v))
 	}
@@ -152,143 +169,151 @@ func (rec *logRecord) encode() []byte {
 			out = binary.AppendVarint(out, v)
 		}
 	}
-	blob := rec.raw
-	if rec.decoded || blob == nil {
-		blob = encodeLines(rec.Lines)
-	}
-	out = slices.Grow(out, binary.MaxVarintLen64+len(blob))
-	return append(binary.AppendUvarint(out, uint64(len(blob))), blob...)
+	out = binary.AppendUvarint(out, uint64(rec.seg.Off))
+	return binary.AppendUvarint(out, uint64(rec.seg.Len))
 }
 
 func encodeLines(lines []lineRec) []byte {
-	strs := map[string]uint64{"": 0}
-	var table []string
-	idx := func(s string) uint64 {
-		if i, ok := strs[s]; ok {
-			return i
-		}
-		table = append(table, s)
-		strs[s] = uint64(len(table))
-		return uint64(len(table))
-	}
-	body := make([]byte, 0, 16*len(lines)) // a plain line takes about 8
-	body = binary.AppendUvarint(body, uint64(len(lines)))
-	var prev int64
+	var e lineEncoder
 	for _, l := range lines {
-		flags := byte(0)
-		if l.Msg {
-			flags |= 1
-		}
-		if l.HasUsage {
-			flags |= 2
-		}
-		body = append(body, flags)
-		body = binary.AppendVarint(body, l.Sec-prev)
-		prev = l.Sec
-		body = binary.AppendUvarint(body, uint64(l.Nsec))
-		body = binary.AppendUvarint(body, uint64(l.Count))
-		body = binary.AppendUvarint(body, idx(l.Cwd))
-		if !l.Msg {
-			continue
-		}
-		body = binary.AppendUvarint(body, idx(l.MsgID))
+		e.put(l)
+	}
+	return e.bytes()
+}
+
+// lineEncoder writes lines in encodeLines' format as they come: the
+// string table and the body grow side by side and are joined at the end,
+// so a log read whole is never held as a slice of lines.
+type lineEncoder struct {
+	strs  map[string]uint64
+	table []byte // the strings, each once, in the order first used
+	body  []byte // the lines, without their count
+	n     uint64 // lines in body
+	prev  int64  // the time of the last line in body
+	// last is the line added last, not in body yet: the next one may
+	// fold into it (add); has says whether there is one.
+	last  lineRec
+	has   bool
+	first lineTime // the earliest time of the lines added
+	any   bool     // whether a line was added
+}
+
+// reserve makes room for the lines of about n bytes of a log, so that
+// the encoding of a large one is not copied over and over as it grows:
+// session logs encode into about a fiftieth of their size, a third of it
+// strings.
+func (e *lineEncoder) reserve(n int64) {
+	e.body = slices.Grow(e.body, int(min(n/64, 16<<20)))
+	e.table = slices.Grow(e.table, int(min(n/128, 8<<20)))
+	e.strs = make(map[string]uint64, min(n/2048, 1<<16))
+}
+
+// idx is the index of s in the table, adding it when new.
+func (e *lineEncoder) idx(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	if i, ok := e.strs[s]; ok {
+		return i
+	}
+	if e.strs == nil {
+		e.strs = map[string]uint64{}
+	}
+	i := uint64(len(e.strs) + 1)
+	e.strs[s] = i
+	e.table = appendString(e.table, s)
+	return i
+}
+
+// add takes the next line of a log, folding it into the one before when
+// both are plain and alike, as logRecord.add does.
+func (e *lineEncoder) add(l lineRec) {
+	if t := (lineTime{l.Sec, l.Nsec}); !e.any || t.less(e.first) {
+		e.first = t
+	}
+	e.any = true
+	if e.has && !l.Msg && !e.last.Msg && e.last.Sec == l.Sec && e.last.Nsec == l.Nsec && e.last.Cwd == l.Cwd {
+		e.last.Count += l.Count
+		return
+	}
+	if e.has {
+		e.put(e.last)
+	}
+	e.last, e.has = l, true
+}
+
+// put writes l into the body as it is.
+func (e *lineEncoder) put(l lineRec) {
+	flags := byte(0)
+	if l.Msg {
+		flags |= 1
+	}
+	if l.HasUsage {
+		flags |= 2
+	}
+	b := append(e.body, flags)
+	b = binary.AppendVarint(b, l.Sec-e.prev)
+	e.prev = l.Sec
+	b = binary.AppendUvarint(b, uint64(l.Nsec))
+	b = binary.AppendUvarint(b, uint64(l.Count))
+	b = binary.AppendUvarint(b, e.idx(l.Cwd))
+	if l.Msg {
+		b = binary.AppendUvarint(b, e.idx(l.MsgID))
 		if l.HasUsage {
 			for _, v := range [4]int64{l.Usage.Input, l.Usage.Output, l.Usage.CacheRead, l.Usage.CacheWrite} {
-				body = binary.AppendVarint(body, v)
+				b = binary.AppendVarint(b, v)
 			}
 		}
-		body = binary.AppendUvarint(body, uint64(len(l.Calls)))
+		b = binary.AppendUvarint(b, uint64(len(l.Calls)))
 		for _, c := range l.Calls {
-			body = binary.AppendUvarint(body, idx(c.ToolID))
-			body = binary.AppendUvarint(body, idx(c.Server))
+			b = binary.AppendUvarint(b, e.idx(c.ToolID))
+			b = binary.AppendUvarint(b, e.idx(c.Server))
 		}
 	}
-	var out []byte
-	out = binary.AppendUvarint(out, uint64(len(table)))
-	for _, s := range table {
-		out = appendString(out, s)
+	e.body = b
+	e.n++
+}
+
+// bytes returns the blob of every line added.
+func (e *lineEncoder) bytes() []byte {
+	if e.has {
+		e.put(e.last)
+		e.has = false
 	}
-	return append(out, body...)
+	out := make([]byte, 0, 2*binary.MaxVarintLen64+len(e.table)+len(e.body))
+	out = binary.AppendUvarint(out, uint64(len(e.strs)))
+	out = append(out, e.table...)
+	out = binary.AppendUvarint(out, e.n)
+	return append(out, e.body...)
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
+func appendString(b []byte, s string) []byte { return logcursor.AppendString(b, s) }
 
-// decoder reads what encode wrote; the first malformed byte sets err.
-type decoder struct {
-	b   []byte
-	err error
-}
+// decoder reads what encode wrote.
+type decoder = logcursor.Decoder
 
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err, d.b = errRecord, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err, d.b = errRecord, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if uint64(len(d.b)) < n {
-		d.err, d.b = errRecord, nil
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string { return string(d.bytes(d.uvarint())) }
-
-func (d *decoder) index(table []string) string {
-	i := d.uvarint()
-	if i > uint64(len(table)) {
-		d.err, d.b = errRecord, nil
-		return ""
-	}
-	if i == 0 {
-		return ""
-	}
-	return table[i-1]
-}
-
-// decodeRecord reads a record file's content; its lines are left
-// undecoded (see lines()).
+// decodeRecord reads what encode wrote; its lines are left where they
+// are (see lines()).
 func decodeRecord(b []byte) (*logRecord, error) {
 	if len(b) < len(recordMagic) || string(b[:len(recordMagic)]) != recordMagic {
 		return nil, errRecord
 	}
-	d := &decoder{b: b[len(recordMagic):]}
-	rec := &logRecord{Path: d.str()}
-	c := &rec.Cursor
-	c.Dev, c.Ino, c.Size, c.Offset = d.uvarint(), d.uvarint(), int64(d.uvarint()), int64(d.uvarint())
-	copy(c.Sample[:], d.bytes(32))
-	rec.Stats = jsonl.Stats{Lines: int64(d.uvarint()), Malformed: int64(d.uvarint()), TooLong: int64(d.uvarint())}
-	rec.First = lineTime{Sec: d.varint(), Nsec: int32(d.uvarint())}
-	rec.Sum = logSum{Lines: int64(d.uvarint()), Project: d.str(), Servers: map[string]int64{}, Use: map[string]*ServerUse{}}
-	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
-		name := d.str()
-		rec.Sum.Servers[name] = d.varint()
+	d := &decoder{B: b[len(recordMagic):]}
+	rec := &logRecord{Path: d.Str()}
+	rec.Cursor = d.Cursor()
+	rec.Stats = jsonl.Stats{Lines: int64(d.Uvarint()), Malformed: int64(d.Uvarint()), TooLong: int64(d.Uvarint())}
+	rec.First = lineTime{Sec: d.Varint(), Nsec: int32(d.Uvarint())}
+	rec.Sum = logSum{Lines: int64(d.Uvarint()), Project: d.Str(), Servers: map[string]int64{}, Use: map[string]*ServerUse{}}
+	for n := d.Uvarint(); n > 0 && d.Err == nil; n-- {
+		name := d.Str()
+		rec.Sum.Servers[name] = d.Varint()
 	}
-	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
-		name := d.str()
-		rec.Sum.Use[name] = &ServerUse{Invocations: d.varint(), Usage: Usage{d.varint(), d.varint(), d.varint(), d.varint()}}
+	for n := d.Uvarint(); n > 0 && d.Err == nil; n-- {
+		name := d.Str()
+		rec.Sum.Use[name] = &ServerUse{Invocations: d.Varint(), Usage: Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}}
 	}
-	rec.raw = d.bytes(d.uvarint())
-	if d.err != nil || len(d.b) != 0 {
+	rec.seg = segment{int64(d.Uvarint()), int64(d.Uvarint())}
+	if d.Err != nil || len(d.B) != 0 || rec.seg.Off < 0 || rec.seg.Len < 0 {
 		return nil, errRecord
 	}
 	return rec, nil
@@ -296,49 +321,49 @@ func decodeRecord(b []byte) (*logRecord, error) {
 
 // decodeLines reads what encodeLines wrote.
 func decodeLines(b []byte) ([]lineRec, error) {
-	d := &decoder{b: b}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	d := &decoder{B: b}
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
 	table := make([]string, n)
 	for i := range table {
-		table[i] = d.str()
+		table[i] = d.Str()
 	}
-	n = d.uvarint()
-	if n > uint64(len(d.b)) {
+	n = d.Uvarint()
+	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
 	lines := make([]lineRec, 0, n)
 	var prev int64
 	for range n {
-		flags := d.bytes(1)
-		if d.err != nil {
-			return nil, d.err
+		flags := d.Bytes(1)
+		if d.Err != nil {
+			return nil, d.Err
 		}
 		l := lineRec{Msg: flags[0]&1 != 0, HasUsage: flags[0]&2 != 0}
-		l.Sec = prev + d.varint()
+		l.Sec = prev + d.Varint()
 		prev = l.Sec
-		l.Nsec, l.Count, l.Cwd = int32(d.uvarint()), int64(d.uvarint()), d.index(table)
+		l.Nsec, l.Count, l.Cwd = int32(d.Uvarint()), int64(d.Uvarint()), d.Index(table)
 		if l.Msg {
-			l.MsgID = d.index(table)
+			l.MsgID = d.Index(table)
 			if l.HasUsage {
-				l.Usage = Usage{d.varint(), d.varint(), d.varint(), d.varint()}
+				l.Usage = Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}
 			}
-			nc := d.uvarint()
-			if nc > uint64(len(d.b)) {
+			nc := d.Uvarint()
+			if nc > uint64(len(d.B)) {
 				return nil, errRecord
 			}
 			if nc > 0 {
 				l.Calls = make([]call, nc)
 				for i := range l.Calls {
-					l.Calls[i] = call{ToolID: d.index(table), Server: d.index(table)}
+					l.Calls[i] = call{ToolID: d.Index(table), Server: d.Index(table)}
 				}
 			}
 		}
 		lines = append(lines, l)
 	}
-	if d.err != nil || len(d.b) != 0 {
+	if d.Err != nil || len(d.B) != 0 {
 		return nil, errRecord
 	}
 	return lines, nil

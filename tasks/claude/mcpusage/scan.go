@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // Usage is a token count by kind.
@@ -141,9 +143,11 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 		return nil, err
 	}
 	var recent []string
+	var stats []cursor // of each recent log, as listed
 	for _, p := range logs {
 		if fi, err := os.Stat(p); err == nil && !fi.ModTime().Before(o.Since) {
 			recent = append(recent, p)
+			stats = append(stats, logcursor.Of(fi))
 		}
 	}
 	st, err := openStore(ctx, o.StateDir)
@@ -151,7 +155,7 @@ func ScanDir(ctx context.Context, dir string, o Options) (*Scan, error) {
 		return nil, err
 	}
 	defer st.close()
-	sc, err := scanFiles(ctx, st, recent, o)
+	sc, err := scanFiles(ctx, st, recent, stats, o)
 	if err == nil && st != nil {
 		st.prune(logs)
 		if err := st.save(); err != nil {
@@ -168,7 +172,7 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 		return nil, err
 	}
 	defer st.close()
-	sc, err := scanFiles(ctx, st, paths, o)
+	sc, err := scanFiles(ctx, st, paths, make([]cursor, len(paths)), o)
 	if err == nil && st != nil {
 		if err := st.save(); err != nil {
 			sc.Errors = append(sc.Errors, err)
@@ -178,8 +182,9 @@ func ScanFiles(ctx context.Context, paths []string, o Options) (*Scan, error) {
 }
 
 // scanFiles reads the logs, with the records of st (nil: none), and puts
-// their new records in st.
-func scanFiles(ctx context.Context, st *store, paths []string, o Options) (*Scan, error) {
+// their new records in st. stats are the logs as listed (zero: not
+// looked at).
+func scanFiles(ctx context.Context, st *store, paths []string, stats []cursor, o Options) (*Scan, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(4, runtime.GOMAXPROCS(0))
@@ -203,7 +208,7 @@ func scanFiles(ctx context.Context, st *store, paths []string, o Options) (*Scan
 			defer wg.Done()
 			for i := range jobs {
 				var r result
-				r.s, r.use, r.stats, r.read, r.rec, r.err = scanLog(ctx, st.get(paths[i]), paths[i], o)
+				r.s, r.use, r.stats, r.read, r.rec, r.err = scanLog(ctx, st.get(paths[i]), paths[i], stats[i], st.now(), o)
 				results[i] = r
 				if o.Progress != nil {
 					mu.Lock()
@@ -257,11 +262,6 @@ feed:
 	return sc, nil
 }
 
-var (
-	toolUse  = []byte(`"tool_use"`)
-	usageKey = []byte(`"usage"`)
-)
-
 // ServerOf returns the server of a tool name mcp__<server>__<tool>.
 func ServerOf(tool string) (string, bool) {
 	rest, ok := strings.CutPrefix(tool, "mcp__")
@@ -280,9 +280,11 @@ func ServerOf(tool string) (string, bool) {
 // the lines of one message need not be adjacent (a tool_result, or a
 // subagent's message, can come between them).
 type message struct {
-	usage   Usage
-	servers map[string]bool
-	tools   map[string]bool
+	usage Usage
+	// servers it called and the tool uses counted, each once: a message
+	// holds a few, so a list beats a map.
+	servers []string
+	tools   []string
 }
 
 // maxOpenMessages is how many messages of one log are held before those
@@ -291,9 +293,9 @@ type message struct {
 // usage it repeats.
 const maxOpenMessages = 1 << 12
 
-func scanLog(ctx context.Context, kept *logRecord, path string, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, *logRecord, error) {
+func scanLog(ctx context.Context, kept *logRecord, path string, stat cursor, now int64, o Options) (Session, map[string]*ServerUse, jsonl.Stats, int64, *logRecord, error) {
 	l := newLogScan(path, o.Since)
-	rec, tail, read, err := readRecord(ctx, kept, path, o)
+	rec, tail, read, err := readRecord(ctx, kept, path, stat, now, o)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return l.session, l.use, jsonl.Stats{}, 0, nil, nil
@@ -313,7 +315,7 @@ func scanLog(ctx context.Context, kept *logRecord, path string, o Options) (Sess
 	lines, err := rec.lines()
 	if err != nil { // a damaged record: read the log again
 		more := int64(0)
-		if rec, tail, more, err = readRecord(ctx, nil, path, o); err != nil {
+		if rec, tail, more, err = readRecord(ctx, nil, path, stat, now, o); err != nil {
 			return l.session, nil, jsonl.Stats{}, read, nil, err
 		}
 		read += more
@@ -350,6 +352,12 @@ func summarize(rec *logRecord) logSum {
 	for i := range rec.Lines {
 		l.replay(&rec.Lines[i])
 	}
+	return l.summary()
+}
+
+// summary settles the messages still open and returns what the lines
+// replayed count.
+func (l *logScan) summary() logSum {
 	for _, m := range l.open {
 		l.settle(m)
 	}
@@ -373,7 +381,7 @@ type logScan struct {
 func (l *logScan) settle(m *message) {
 	if len(m.servers) > 0 {
 		share := m.usage.div(int64(len(m.servers)))
-		for name := range m.servers {
+		for _, name := range m.servers {
 			l.use[name].Usage.add(share)
 		}
 	}
@@ -431,18 +439,14 @@ func (l *logScan) replay(line *lineRec) {
 func (l *logScan) countCall(cur *message, it call) {
 	server := it.Server
 	if it.ToolID != "" {
-		if cur.tools == nil {
-			cur.tools = map[string]bool{}
-		}
-		if cur.tools[it.ToolID] {
+		if slices.Contains(cur.tools, it.ToolID) {
 			return
 		}
-		cur.tools[it.ToolID] = true
+		cur.tools = append(cur.tools, it.ToolID)
 	}
-	if cur.servers == nil {
-		cur.servers = map[string]bool{}
+	if !slices.Contains(cur.servers, server) {
+		cur.servers = append(cur.servers, server)
 	}
-	cur.servers[server] = true
 	l.session.Servers[server]++
 	u := l.use[server]
 	if u == nil {
