@@ -58,7 +58,7 @@ target = "root@c"
 // wait for every host's instance of what they need.
 func TestExpandHostsEdges(t *testing.T) {
 	s := assembleHosts(t, threeHosts, config.RolloutAll, "a", "b", "c")
-	for _, name := range []string{"build", "diff", "activate", "health", "smoke", "accept", "generations"} {
+	for _, name := range []string{"build", "copy", "diff", "activate", "health", "smoke", "accept", "generations"} {
 		if _, ok := s[name]; ok {
 			t.Errorf("%s is per host, yet there is a task of that name", name)
 		}
@@ -77,8 +77,9 @@ func TestExpandHostsEdges(t *testing.T) {
 	want := map[string]struct{ needs, after []string }{
 		"flake-update":  {nil, nil},
 		"build@b":       {[]string{"flake-update"}, nil},
-		"diff@b":        {[]string{"build@b"}, nil},
-		"activate@b":    {[]string{"build@b"}, nil},
+		"copy@b":        {[]string{"build@b"}, nil},
+		"diff@b":        {[]string{"build@b", "copy@b"}, nil},
+		"activate@b":    {[]string{"build@b", "copy@b"}, nil},
 		"health@b":      {[]string{"activate@b"}, nil},
 		"smoke@b":       {[]string{"activate@b"}, nil},
 		"accept@b":      {[]string{"activate@b", "health@b", "smoke@b"}, []string{"diff@b"}},
@@ -108,18 +109,18 @@ func TestExpandHostsRollout(t *testing.T) {
 		needs   map[string][]string
 	}{
 		{config.RolloutAll, map[string][]string{
-			"activate@a": {"build@a"}, "activate@b": {"build@b"}, "activate@d": {"build@d"}, "activate@c": {"build@c"}}},
+			"activate@a": {"build@a", "copy@a"}, "activate@b": {"build@b", "copy@b"}, "activate@d": {"build@d", "copy@d"}, "activate@c": {"build@c", "copy@c"}}},
 		{config.RolloutOne, map[string][]string{
-			"activate@a": {"build@a"},
-			"activate@b": {"build@b", "health@a", "smoke@a"},
-			"activate@d": {"build@d", "health@b", "smoke@b"},
-			"activate@c": {"build@c", "activate@d"}, // d has no gate: its activation is what c waits for
+			"activate@a": {"build@a", "copy@a"},
+			"activate@b": {"build@b", "copy@b", "health@a", "smoke@a"},
+			"activate@d": {"build@d", "copy@d", "health@b", "smoke@b"},
+			"activate@c": {"build@c", "copy@c", "activate@d"}, // d has no gate: its activation is what c waits for
 		}},
 		{config.RolloutCanary, map[string][]string{
-			"activate@a": {"build@a"},
-			"activate@b": {"build@b", "health@a", "smoke@a"},
-			"activate@d": {"build@d", "health@a", "smoke@a"},
-			"activate@c": {"build@c", "health@a", "smoke@a"},
+			"activate@a": {"build@a", "copy@a"},
+			"activate@b": {"build@b", "copy@b", "health@a", "smoke@a"},
+			"activate@d": {"build@d", "copy@d", "health@a", "smoke@a"},
+			"activate@c": {"build@c", "copy@c", "health@a", "smoke@a"},
 		}},
 	}
 	for _, c := range cases {
@@ -132,7 +133,7 @@ func TestExpandHostsRollout(t *testing.T) {
 	}
 	// The canary first: the order of --on decides.
 	s := assembleHosts(t, text, config.RolloutCanary, "c", "a")
-	if got := s["activate@a"].Needs; !slices.Equal(got, []string{"build@a", "health@c", "smoke@c"}) {
+	if got := s["activate@a"].Needs; !slices.Equal(got, []string{"build@a", "copy@a", "health@c", "smoke@c"}) {
 		t.Errorf("canary c: activate@a needs %v", got)
 	}
 	if _, ok := s["build@b"]; ok {
