@@ -124,6 +124,11 @@ func TestManyHostsDeployInParallel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\nsummary: %+v", code, stderr, r.summary)
 	}
+	for _, e := range r.events {
+		if e.Event == "finish" {
+			t.Logf("in parallel: %-16s %-10s %6dms", e.Task, e.State, e.DurationMS)
+		}
+	}
 	for _, h := range []string{"demo", "web1", "web2"} {
 		if st := r.summary.Hosts[h].State; st != "succeeded" {
 			t.Errorf("summary: host %s is %q, want succeeded (%+v)", h, st, r.summary.Hosts)
@@ -195,6 +200,11 @@ func TestManyHostsDeployInParallel(t *testing.T) {
 	serial := time.Since(began)
 	if code != 0 {
 		t.Fatalf("one host at a time: exit %d\n%s", code, stderr)
+	}
+	for _, e := range r.events {
+		if e.Event == "finish" {
+			t.Logf("one after another: %-16s %-10s %6dms", e.Task, e.State, e.DurationMS)
+		}
 	}
 	t.Logf("three hosts in parallel: %s; one after another (--parallel-hosts 1): %s (%.2f×)",
 		parallel.Round(time.Millisecond), serial.Round(time.Millisecond), parallel.Seconds()/serial.Seconds())
