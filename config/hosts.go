@@ -88,7 +88,7 @@ func convertAge(v any) (any, *problem) {
 	if !ok {
 		return nil, &problem{"not a string", allowedAge}
 	}
-	if _, err := parseAge(s); err != nil {
+	if _, err := ParseAge(s); err != nil {
 		return nil, &problem{err.Error(), allowedAge}
 	}
 	return s, nil
@@ -96,10 +96,11 @@ func convertAge(v any) (any, *problem) {
 
 var ageRE = regexp.MustCompile(`^(\d+)([wdhms])`)
 
-// parseAge reads an age exactly as task.generations' keep_since does
-// (tasks/nixos.ParseAge, which config cannot import): whole numbers with
-// the units w, d, h, m and s, e.g. "7d", "1d12h", at most a century each.
-func parseAge(s string) (time.Duration, error) {
+// ParseAge reads an age such as "7d", "36h", "90m", "2w" or "1d12h":
+// whole numbers with the units w, d, h, m and s (a day is 24 hours), at
+// most a century each. task.generations' keep_since and a host's
+// keep_since both read it so.
+func ParseAge(s string) (time.Duration, error) {
 	rest := strings.TrimSpace(s)
 	if rest == "" {
 		return 0, fmt.Errorf("empty age")

@@ -420,31 +420,9 @@ func (r *gcResult) result() (string, int, bool) {
 	return r.freed, r.paths, r.ok
 }
 
-var ageRE = regexp.MustCompile(`^(\d+)([wdhms])`)
-
 // ParseAge reads an age such as "7d", "36h", "90m", "2w" or "1d12h"
-// (w, d, h, m, s; a day is 24 hours).
-func ParseAge(s string) (time.Duration, error) {
-	rest := strings.TrimSpace(s)
-	if rest == "" {
-		return 0, fmt.Errorf("empty age")
-	}
-	units := map[string]time.Duration{"w": 7 * 24 * time.Hour, "d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second}
-	var total time.Duration
-	for rest != "" {
-		m := ageRE.FindStringSubmatch(rest)
-		if m == nil {
-			return 0, fmt.Errorf("not an age")
-		}
-		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || n > int64(100*365*24*time.Hour/units[m[2]]) {
-			return 0, fmt.Errorf("too large")
-		}
-		total += time.Duration(n) * units[m[2]]
-		rest = rest[len(m[0]):]
-	}
-	return total, nil
-}
+// (config.ParseAge: keep_since of a host and of the task read the same).
+func ParseAge(s string) (time.Duration, error) { return config.ParseAge(s) }
 
 // formatAge writes d in the largest whole units, e.g. "7d", "1d12h".
 func formatAge(d time.Duration) string {
