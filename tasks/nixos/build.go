@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -118,7 +117,7 @@ func (b Build) Run(ctx context.Context, env *tasks.Env) error {
 	env.Progress("evaluating "+env.Config.Host, tasks.BuildProgress{
 		Evaluating: true, EvalStart: env.Now(), EvalETA: times.estimate(evalKey(env.Config.Host))})
 
-	nl := &nixLogWriter{env: env, log: log}
+	nl := newNixLogWriter(env, log)
 	var stdout bytes.Buffer
 	err = env.Runner.Run(ctx, proc.Cmd{Args: args, Dir: dir, Env: extraEnv, Stdout: &stdout, Log: nl})
 	nl.flush()
@@ -248,54 +247,22 @@ func parseBuildJSON(b []byte) (string, error) {
 // BuildLog, writes the readable text to the task log and updates the
 // live status when it changes.
 type nixLogWriter struct {
-	env    *tasks.Env
+	jsonLogWriter
 	log    *BuildLog
-	mu     sync.Mutex
-	buf    []byte
 	status string
 	shape  string    // what the screen shows but the bytes; see line
 	sent   time.Time // when the last progress went out
 }
 
+func newNixLogWriter(env *tasks.Env, log *BuildLog) *nixLogWriter {
+	w := &nixLogWriter{log: log}
+	w.jsonLogWriter = jsonLogWriter{env: env, parse: log.Line, progress: w.progress}
+	return w
+}
+
 // progressEvery is how often a download's bytes alone update the
 // progress: Nix reports every few kilobytes.
 const progressEvery = 100 * time.Millisecond
-
-func (w *nixLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.line(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 1<<20 { // a line this long is not Nix's JSON; keep it moving
-		w.line(string(w.buf))
-		w.buf = w.buf[:0]
-	}
-	return len(p), nil
-}
-
-func (w *nixLogWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.line(string(w.buf))
-		w.buf = nil
-	}
-	w.progress(true)
-}
-
-func (w *nixLogWriter) line(l string) {
-	if text := w.log.Line(strings.TrimRight(l, "\r")); text != "" {
-		fmt.Fprintln(w.env.Log, text)
-	}
-	w.progress(false)
-}
 
 // progress sends the build's progress when it changed; bytes alone at
 // most every progressEvery, unless final (the end of the log).

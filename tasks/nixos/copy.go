@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -92,7 +91,8 @@ func (c Copy) Run(ctx context.Context, env *tasks.Env) error {
 	args = append(args, out, "--log-format", "internal-json", "-v")
 	cl := NewCopyLog(plan.sizes, len(plan.paths), plan.bytes)
 	cl.Now = env.Now
-	w := &copyLogWriter{env: env, log: cl}
+	w := &copyLogWriter{log: cl}
+	w.jsonLogWriter = jsonLogWriter{env: env, parse: cl.Line, progress: w.progress}
 	w.progress(true)
 	err = env.Runner.Run(ctx, proc.Cmd{Args: args, Env: []string{"NIX_SSHOPTS=" + opts}, Log: w})
 	w.flush()
@@ -196,48 +196,10 @@ func parseNarSizes(out string) (map[string]int64, error) {
 // task's log, the progress to the screen when it changes (bytes alone at
 // most every progressEvery).
 type copyLogWriter struct {
-	env    *tasks.Env
+	jsonLogWriter
 	log    *CopyLog
-	mu     sync.Mutex
-	buf    []byte
 	status string
 	sent   time.Time
-}
-
-func (w *copyLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.line(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 1<<20 {
-		w.line(string(w.buf))
-		w.buf = w.buf[:0]
-	}
-	return len(p), nil
-}
-
-func (w *copyLogWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.line(string(w.buf))
-		w.buf = nil
-	}
-	w.progress(true)
-}
-
-func (w *copyLogWriter) line(l string) {
-	if t := w.log.Line(strings.TrimRight(l, "\r")); t != "" {
-		fmt.Fprintln(w.env.Log, t)
-	}
-	w.progress(false)
 }
 
 // progress sends the copy's progress when its status changed: paths at
