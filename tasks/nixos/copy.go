@@ -3,7 +3,6 @@ package nixos
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -166,30 +165,9 @@ func (r *remote) missing(ctx context.Context, env *tasks.Env, out string) (copyP
 	return plan, nil
 }
 
-// parseNarSizes reads `nix path-info --json`: NAR size by path (a list,
-// or from Nix 2.19 on an object keyed by path).
+// parseNarSizes reads `nix path-info --json`: NAR size by path.
 func parseNarSizes(out string) (map[string]int64, error) {
-	type info struct {
-		Path    string `json:"path"`
-		NarSize int64  `json:"narSize"`
-	}
-	var infos []info
-	if err := json.Unmarshal([]byte(out), &infos); err != nil {
-		var byPath map[string]*info
-		if err2 := json.Unmarshal([]byte(out), &byPath); err2 != nil {
-			return nil, fmt.Errorf("nix path-info: %w", err)
-		}
-		for p, in := range byPath {
-			if in != nil {
-				infos = append(infos, info{Path: p, NarSize: in.NarSize})
-			}
-		}
-	}
-	sizes := make(map[string]int64, len(infos))
-	for _, in := range infos {
-		sizes[in.Path] = in.NarSize
-	}
-	return sizes, nil
+	return parsePathInfo(out, func(in pathInfo) int64 { return in.NarSize })
 }
 
 // copyLogWriter receives nix copy's standard error: readable text to the

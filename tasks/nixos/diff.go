@@ -251,29 +251,38 @@ func pathSizes(ctx context.Context, env *tasks.Env, paths ...string) (map[string
 	return parsePathSizes(out)
 }
 
-// parsePathSizes reads `nix path-info -S --json`: a list of objects with
-// their path (Nix 2.8, as here), or, from Nix 2.19 on (a target may run
-// it), an object keyed by path.
+// parsePathSizes reads `nix path-info -S --json`: closure size by path.
 func parsePathSizes(out string) (map[string]int64, error) {
-	type info struct {
-		Path        string `json:"path"`
-		ClosureSize int64  `json:"closureSize"`
-	}
-	var infos []info
+	return parsePathInfo(out, func(in pathInfo) int64 { return in.ClosureSize })
+}
+
+// pathInfo is one path of `nix path-info --json` (with -S, ClosureSize).
+type pathInfo struct {
+	Path        string `json:"path"`
+	NarSize     int64  `json:"narSize"`
+	ClosureSize int64  `json:"closureSize"`
+}
+
+// parsePathInfo reads `nix path-info --json`: a list of objects with their
+// path (Nix 2.8, as here), or, from Nix 2.19 on (a target may run it), an
+// object keyed by path; size picks the number kept for each path.
+func parsePathInfo(out string, size func(pathInfo) int64) (map[string]int64, error) {
+	var infos []pathInfo
 	if err := json.Unmarshal([]byte(out), &infos); err != nil {
-		var byPath map[string]*info
+		var byPath map[string]*pathInfo
 		if err2 := json.Unmarshal([]byte(out), &byPath); err2 != nil {
 			return nil, fmt.Errorf("nix path-info: %w", err)
 		}
 		for p, in := range byPath {
 			if in != nil {
-				infos = append(infos, info{Path: p, ClosureSize: in.ClosureSize})
+				in.Path = p
+				infos = append(infos, *in)
 			}
 		}
 	}
 	sizes := make(map[string]int64, len(infos))
 	for _, in := range infos {
-		sizes[in.Path] = in.ClosureSize
+		sizes[in.Path] = size(in)
 	}
 	return sizes, nil
 }
