@@ -34,6 +34,11 @@ func (t Task) Run(ctx context.Context, env *tasks.Env) error {
 		Log:    env.Log,
 		Status: env.StatusFunc(),
 	}
+	// A task run once per host (a gate: smoke@web1) is told which host it
+	// checks: its nixosConfigurations name and where it runs.
+	if env.Host != nil {
+		c.Env = []string{"NIXOS_HOST=" + env.Host.Name, "NIXOS_TARGET=" + env.Target().Target}
+	}
 	if t.Interactive {
 		if env.Terminal == nil {
 			return tasks.Skip("no terminal: interactive task not run")

@@ -3,10 +3,12 @@ package shell
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
@@ -55,5 +57,30 @@ func TestInteractiveWithoutTerminalIsSkipped(t *testing.T) {
 	err := Task{Command: "read x", Interactive: true}.Run(context.Background(), env)
 	if o, ok := tasks.AsOutcome(err); !ok || o.Kind != tasks.Skipped {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A per-host instance (a user's gate, smoke@web1) runs with its host in
+// NIXOS_HOST and NIXOS_TARGET; a run-wide task has neither.
+func TestPerHostTaskKnowsItsHost(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		host *config.Host
+		want string
+	}{
+		{"smoke@web1", &config.Host{Name: "web1", Target: "root@10.0.0.5:2222"}, "web1 root@10.0.0.5:2222\n"},
+		{"smoke", nil, " \n"},
+	} {
+		env := tasks.NewEnv(tc.name, nil, nil)
+		env.Host = tc.host
+		var log bytes.Buffer
+		env.Log = &log
+		env.Runner = &proc.Runner{Environ: []string{"PATH=" + os.Getenv("PATH")}}
+		if err := (Task{Command: `echo "$NIXOS_HOST $NIXOS_TARGET"`}).Run(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(log.String(), "\n"+tc.want) {
+			t.Errorf("%s: printed %q, want %q", tc.name, log.String(), tc.want)
+		}
 	}
 }
