@@ -192,7 +192,7 @@ func hostsRun(o *hostsOptions) error {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Hosts)) {
 		h := cfg.Hosts[name]
 		list = append(list, hostJSON{Name: name, Target: h.Target, BuildOn: h.BuildOn, Tags: nonNilStrings(h.Tags),
-			Elevate: cmp.Or(h.Elevate, cfg.Elevate), Selected: slices.Contains(hostNames(selected), name), Local: h.IsLocal()})
+			Elevate: hostElevation(h, cfg.Elevate), Selected: slices.Contains(hostNames(selected), name), Local: h.IsLocal()})
 	}
 	if o.JSON {
 		enc := json.NewEncoder(o.IO.Out)
@@ -264,4 +264,17 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// hostElevation is how root is gained on h as it will be: its own
+// elevate, else the top-level one, and none on a root@ target (nothing to
+// gain, proc.RemoteElevation adds no prefix), so the list does not show
+// a sudo that never runs.
+func hostElevation(h config.Host, top string) string {
+	if !h.IsLocal() {
+		if t, err := config.ParseTarget(h.Target); err == nil && t.User == "root" {
+			return "none"
+		}
+	}
+	return cmp.Or(h.Elevate, top)
 }
