@@ -18,6 +18,10 @@ type Env struct {
 	// Name is the task's name; a per-host task's carries its host
 	// (build@web1, see OnHost).
 	Name string
+	// SSHControl is the directory of the run's shared ssh connections to
+	// its hosts, one socket per host named <host>.sock (see proc.SSH
+	// ControlPath); "" shares none.
+	SSHControl string
 	// Host is the host a per-host task acts on, in a run with [host.*]
 	// tables; nil otherwise (see Target). Config.Host is then its name.
 	Host *config.Host

@@ -178,7 +178,9 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	board := cleanupBoard(p.graph, p.specs)
 	askCleanupAs(board, s.prompter, p.specs)
-	fill := taskEnv{cfg: p.cfg, hosts: hostEnvs(p.cfg, p.hosts), prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board, screen: s.screen()}.fill
+	share := startSSHShare(p.hosts, o.Sys.Environ)
+	defer share.Close()
+	fill := taskEnv{cfg: p.cfg, hosts: hostEnvs(p.cfg, p.hosts), sshControl: share.Dir(), prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board, screen: s.screen()}.fill
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{
 		Jobs: jobsFor(p, o), ParallelHosts: p.cfg.ParallelHosts, Now: o.Sys.Now, Sink: schedule.Sinks{withdrawOnFinish(board), s.rend}, Logs: s.logs.Open, Estimate: est, DryRun: o.DryRun,
 		Env: fill,

@@ -30,6 +30,8 @@ type taskEnv struct {
 	yes  bool
 	// cleanup is the run's one cleanup question.
 	cleanup *tasks.CleanupBoard
+	// sshControl is the directory of the run's shared ssh connections.
+	sshControl string
 	// screen is the live display's terminal size (nil in plain and json
 	// output, which show no tables).
 	screen func() (width, height int)
@@ -79,6 +81,7 @@ func (s taskEnv) fill(env *tasks.Env, tty bool) {
 	env.Yes = s.yes
 	env.Cleanup = s.cleanup
 	env.Screen = s.screen
+	env.SSHControl = s.sshControl
 	if tty {
 		env.Terminal = s.term
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/rebuild-nixos/rebuild/config"
@@ -40,7 +41,11 @@ func remoteOf(env *tasks.Env) (*remote, error) {
 	if env.Config != nil {
 		elevate = env.Config.Elevate
 	}
-	return newRemote(h, elevate)
+	r, err := newRemote(h, elevate)
+	if r != nil && env.SSHControl != "" {
+		r.ssh.ControlPath = filepath.Join(env.SSHControl, h.Name+".sock")
+	}
+	return r, err
 }
 
 // newRemote reads h's target and elevation; elevate is the top-level

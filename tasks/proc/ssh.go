@@ -19,6 +19,12 @@ type SSH struct {
 	// "-o", "ConnectTimeout=5"]: given to ssh before the destination, and
 	// to Nix through NIX_SSHOPTS.
 	Options []string
+	// ControlPath, when set, is the socket of the run's own connection to
+	// the host (MasterCommand): a command rides on it instead of paying
+	// for a handshake and a login, and connects on its own when it is not
+	// (yet, or any longer) there. A Fresh connection never uses it; Nix's
+	// (NIX_SSHOPTS) open their own.
+	ControlPath string
 
 	fresh bool // see Fresh
 }
@@ -134,7 +140,21 @@ func (s SSH) baseArgs() []string {
 		args = append(args, "-p", strconv.Itoa(s.Port))
 	}
 	args = append(args, s.Options...)
+	if s.ControlPath != "" && !s.fresh {
+		// After the host's options: a ControlPath of its own wins.
+		args = append(args, "-o", "ControlMaster=no", "-o", "ControlPath="+s.ControlPath)
+	}
 	return append(args, sshDefaults...)
+}
+
+// MasterCommand is the argv of the run's connection to the host, which
+// the commands with this ControlPath share: it stays in the foreground
+// (-N, no ControlPersist), so the run owns it and ends it.
+func (s SSH) MasterCommand() []string {
+	m := s
+	m.ControlPath, m.fresh = "", false
+	args := append([]string{"ssh", "-M", "-N", "-o", "ControlPersist=no", "-o", "ControlPath=" + s.ControlPath}, m.baseArgs()...)
+	return append(args, s.Destination())
 }
 
 // Command is the argv that runs remote, a command line for the target's
@@ -169,6 +189,7 @@ func (s SSH) NixSSHOpts() (string, error) {
 			return "", fmt.Errorf("ssh option %q cannot reach Nix (NIX_SSHOPTS is split at whitespace): put it in ~/.ssh/config for %s instead", o, s.Addr)
 		}
 	}
+	s.ControlPath = "" // Nix's ssh speaks its own protocol on a connection of its own
 	return strings.Join(s.baseArgs(), " "), nil
 }
 

@@ -158,3 +158,27 @@ func TestDisplayInLogAndError(t *testing.T) {
 		t.Errorf("log %q", log.String())
 	}
 }
+
+// With a ControlPath, commands share the run's connection to the host;
+// a Fresh one and Nix's never do (a lock-out must be noticed; Nix's ssh
+// speaks its own protocol on its connection).
+func TestSSHSharesTheRunsConnection(t *testing.T) {
+	s := SSH{User: "root", Addr: "web1", Port: 2222, ControlPath: "/tmp/rb/web1.sock", Options: []string{"-i", "key"}}
+	got := strings.Join(s.Command("true"), " ")
+	if want := "-i key -o ControlMaster=no -o ControlPath=/tmp/rb/web1.sock -o ConnectTimeout=15"; !strings.Contains(got, want) {
+		t.Errorf("shared: %s\nwant it to contain %s", got, want)
+	}
+	fresh := strings.Join(s.Fresh().Command("true"), " ")
+	if !strings.HasPrefix(fresh, "ssh -o BatchMode=yes -o ControlMaster=no -o ControlPath=none") || strings.Contains(fresh, "web1.sock") {
+		t.Errorf("fresh: %s", fresh)
+	}
+	nix, err := s.NixSSHOpts()
+	if err != nil || strings.Contains(nix, "Control") {
+		t.Errorf("NIX_SSHOPTS %q (%v) shares the connection", nix, err)
+	}
+	master := strings.Join(s.MasterCommand(), " ")
+	if want := "ssh -M -N -o ControlPersist=no -o ControlPath=/tmp/rb/web1.sock -o BatchMode=yes -p 2222 -i key"; !strings.HasPrefix(master, want) ||
+		!strings.HasSuffix(master, " root@web1") || strings.Contains(master, "ControlMaster=no") {
+		t.Errorf("master: %s", master)
+	}
+}
