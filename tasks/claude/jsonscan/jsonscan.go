@@ -421,29 +421,20 @@ func (p *Parser) String(i int, dst *[]byte) (int, error) {
 // integer of int64's range is a type error, as is a string; null leaves
 // *dst.
 func (p *Parser) Int(i int, dst *int64) (int, error) {
-	c := p.b[i]
-	if c != '-' && (c < '0' || c > '9') {
-		if c != 'n' {
-			p.typed = true
-		}
-		return p.Skip(i)
-	}
-	end, err := p.Number(i)
-	if err != nil {
-		return 0, err
-	}
-	n, perr := strconv.ParseInt(string(p.b[i:end]), 10, 64)
-	if perr != nil {
-		p.typed = true
-	} else {
-		*dst = n
-	}
-	return end, nil
+	return readNumber(p, i, dst, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
 }
 
 // Float reads a member of Go type float64 at i: a number out of
 // float64's range is a type error, as is a string; null leaves *dst.
 func (p *Parser) Float(i int, dst *float64) (int, error) {
+	return readNumber(p, i, dst, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+}
+
+// readNumber reads a number member at i into *dst as parse reads it, as
+// encoding/json would for a field of *dst's type: what parse refuses (out
+// of range, not an integer) and a value of another kind are type errors;
+// null leaves *dst.
+func readNumber[T any](p *Parser, i int, dst *T, parse func(string) (T, error)) (int, error) {
 	c := p.b[i]
 	if c != '-' && (c < '0' || c > '9') {
 		if c != 'n' {
@@ -455,11 +446,11 @@ func (p *Parser) Float(i int, dst *float64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, perr := strconv.ParseFloat(string(p.b[i:end]), 64)
+	v, perr := parse(string(p.b[i:end]))
 	if perr != nil {
 		p.typed = true
 	} else {
-		*dst = f
+		*dst = v
 	}
 	return end, nil
 }
