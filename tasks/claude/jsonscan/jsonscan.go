@@ -136,19 +136,28 @@ func (p *Parser) Object(i int, field func(key []byte, i int) (int, error)) (int,
 		if i, err = field(key, i); err != nil {
 			return 0, err
 		}
-		i = p.WS(i)
-		if i >= len(p.b) {
-			return 0, ErrSyntax
-		}
-		switch p.b[i] {
-		case ',':
-			i = p.WS(i + 1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, ErrSyntax
+		var done bool
+		if i, done, err = p.afterMember(i, '}'); err != nil || done {
+			return i, err
 		}
 	}
+}
+
+// afterMember reads what follows a member or an element at i: a comma,
+// and next is where the next one starts; or end, the closing bracket,
+// and next is past it (done). Anything else is a syntax error.
+func (p *Parser) afterMember(i int, end byte) (next int, done bool, err error) {
+	i = p.WS(i)
+	if i >= len(p.b) {
+		return 0, false, ErrSyntax
+	}
+	switch p.b[i] {
+	case ',':
+		return p.WS(i + 1), false, nil
+	case end:
+		return i + 1, true, nil
+	}
+	return 0, false, ErrSyntax
 }
 
 // Array reads an array at i, calling elem with the position of each
@@ -170,17 +179,9 @@ func (p *Parser) Array(i int, elem func(i int) (int, error)) (int, error) {
 		if i, err = elem(i); err != nil {
 			return 0, err
 		}
-		i = p.WS(i)
-		if i >= len(p.b) {
-			return 0, ErrSyntax
-		}
-		switch p.b[i] {
-		case ',':
-			i = p.WS(i + 1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, ErrSyntax
+		var done bool
+		if i, done, err = p.afterMember(i, ']'); err != nil || done {
+			return i, err
 		}
 	}
 }
