@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -101,4 +102,29 @@ func (s *Summary) Hosts() []string {
 		add(s.Results[n])
 	}
 	return hosts
+}
+
+// Unconfirmed records that activation name, which had succeeded, is not
+// kept after all: confirming it once the run was over failed (err).
+// rolledBack: its confirm timeout has rolled it back already; else it
+// will, rebuild could not tell it not to. Either way the system the run
+// activated is not the one that stays, so the run fails: the host's, or
+// the run's critical task.
+func (s *Summary) Unconfirmed(name string, err error, rolledBack bool) {
+	r := s.Results[name]
+	if r == nil {
+		return
+	}
+	r.State, r.Err = Failed, err
+	if rolledBack {
+		r.State = RolledBack
+	}
+	r.Reason = "not confirmed: " + firstLine(err)
+	if r.Host != "" {
+		if !slices.Contains(s.FailedHosts, name) {
+			s.FailedHosts = append(s.FailedHosts, name)
+		}
+	} else if s.FailedCritical == "" {
+		s.FailedCritical = name
+	}
 }

@@ -149,6 +149,41 @@ func TestConfirmTimeoutConfirmed(t *testing.T) {
 	}
 }
 
+// A gate that outlasts the confirm timeout: the watchdog rolls the new
+// system back while the gate runs, so the confirmation after it (accept's,
+// or the end of the run's) comes too late. The system the run activated
+// is not the one that stays: exit 1, activate "rolled back" in the
+// summary, never a warning under a success.
+func TestConfirmTimeoutRanOutFailsTheRun(t *testing.T) {
+	for _, c := range []struct{ name, only string }{
+		{"by accept", nixosGraph + ",slow"},
+		{"at the end of the run", "--only=system,slow"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newNixOS(t, "[task.slow]\ngate = true\nneeds = [\"activate\"]\nrun = \"sleep 4\"\n")
+			if err := n.SetVersion("1.2"); err != nil {
+				t.Fatal(err)
+			}
+			r, errOut, code := n.runJSON(nil, c.only, "--yes", "--confirm-timeout", "1s")
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s%s", code, r, errOut)
+			}
+			if st := r.states()["activate"]; st != "rolled-back" {
+				t.Errorf("activate %q in the summary, want rolled-back", st)
+			}
+			if st := r.states()["commit"]; st == "succeeded" {
+				t.Error("the rolled-back configuration was committed")
+			}
+			if calls := n.SwitchCalls(); !slices.Equal(calls, []string{"test", "boot", "switch"}) {
+				t.Errorf("switch calls %v, want [test boot switch]: the watchdog's rollback", calls)
+			}
+			if _, cur := n.generations(); cur != 1 {
+				t.Errorf("profile at generation %d, want 1", cur)
+			}
+		})
+	}
+}
+
 // A bad --confirm-timeout is a usage error naming the flag.
 func TestConfirmTimeoutBadValue(t *testing.T) {
 	n := newNixOS(t, "")

@@ -224,9 +224,17 @@ func taskEvents(r jsonRun, task string) string {
 // An activation that locks rebuild out (web1's new system stops its
 // sshd) cannot be confirmed: the watchdog on web1 puts its old system
 // back within the confirm timeout. The other hosts are not touched by it;
-// the run exits 1 and names web1.
+// the run exits 1 and names web1. With a timeout shorter than the time
+// rebuild takes to try the host again, the rollback lets rebuild in
+// before it gives up: reaching the old system is no confirmation.
 func TestManyHostsLockedOutHostRollsBackOnItsOwn(t *testing.T) {
-	m := newManyHosts(t, "", map[string]string{"web1": `confirm_timeout = "4s"`})
+	for _, timeout := range []string{"4s", "100ms"} {
+		t.Run(timeout, func(t *testing.T) { lockedOut(t, timeout) })
+	}
+}
+
+func lockedOut(t *testing.T, timeout string) {
+	m := newManyHosts(t, "", map[string]string{"web1": `confirm_timeout = "` + timeout + `"`})
 	if err := m.SetLockOut("web1", true); err != nil {
 		t.Fatal(err)
 	}

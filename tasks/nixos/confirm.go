@@ -58,8 +58,9 @@ type watchdog struct {
 	rec  record
 	mode string
 
-	mu   sync.Mutex
-	done bool
+	mu     sync.Mutex
+	done   bool
+	failed error // confirm's failure, said again by every later confirm
 }
 
 // armWatchdog arms the rollback to generation prev (whose system is
@@ -124,8 +125,9 @@ func armConfirm(ctx context.Context, env *tasks.Env, act *tasks.Activation, mode
 	}
 	act.Confirm = w.confirm
 	act.Rollback = func(ctx context.Context, env *tasks.Env) error {
+		w.abandon()
 		switch err := w.disarm(ctx, env); {
-		case errors.Is(err, errFired):
+		case errors.Is(err, ErrFired):
 			env.Action("the confirm timeout had rolled back already")
 			return nil
 		case err != nil:
@@ -137,14 +139,23 @@ func armConfirm(ctx context.Context, env *tasks.Env, act *tasks.Activation, mode
 }
 
 // confirm disarms the watchdog, as the confirmation of the new system.
+// A failure is remembered: accept may have confirmed first, and the end
+// of the run asks again (cmd/rebuild confirmAtEnd), which must not take
+// the watchdog's "done" for a confirmation.
 func (w *watchdog) confirm(ctx context.Context, env *tasks.Env) error {
 	w.mu.Lock()
-	done := w.done
+	done, failed := w.done, w.failed
 	w.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
 	if done {
 		return nil
 	}
 	if err := w.disarm(ctx, env); err != nil {
+		w.mu.Lock()
+		w.failed = err
+		w.mu.Unlock()
 		return err
 	}
 	env.Action("confirmed the new system: the rollback is disarmed")
@@ -160,7 +171,7 @@ func (w *watchdog) disarm(ctx context.Context, env *tasks.Env) error {
 		return nil
 	}
 	if _, err := os.Stat(w.rec.file("fired")); err == nil {
-		return errFired
+		return ErrFired
 	}
 	if err := os.WriteFile(w.rec.file("confirmed"), nil, 0o644); err != nil {
 		return fmt.Errorf("confirming the new system: %w", err)
@@ -178,8 +189,21 @@ func (w *watchdog) disarm(ctx context.Context, env *tasks.Env) error {
 	return nil
 }
 
-// errFired: too late to confirm or to roll back, the watchdog did.
-var errFired = errors.New("too late: the confirm timeout has rolled back already")
+// abandon makes every later confirm fail with ErrNotKept: the system is
+// being rolled back (rejected, or a gate failed), and must not be
+// confirmed after all, also when that rollback fails halfway.
+func (w *watchdog) abandon() {
+	w.mu.Lock()
+	w.failed = ErrNotKept
+	w.mu.Unlock()
+}
+
+// ErrNotKept: a rollback of the activation was asked for, so it is not
+// confirmed.
+var ErrNotKept = errors.New("the configuration was rolled back instead: not confirmed")
+
+// ErrFired: too late to confirm or to roll back, the watchdog did.
+var ErrFired = errors.New("too late: the confirm timeout has rolled back already")
 
 // waitEnded waits until the watchdog has written "ended": it polls the
 // confirmation every tenth of a second, so that is soon.

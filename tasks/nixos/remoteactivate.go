@@ -146,7 +146,7 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 
 	env.Status("setting the profile and the boot default on %s", r.host.Name)
 	err = r.runStep(ctx, env, remoteStep{rec: recs.activation, what: "nix-env --set and switch-to-configuration boot of " + out, mode: mode,
-		cmd: []string{"/bin/sh", "-c", commitScript, "sh", env.Config.Profile, out, strconv.Itoa(prev)}, reconnectFor: reconnectFor(w)})
+		guard: w.guard(), cmd: []string{"/bin/sh", "-c", commitScript, "sh", env.Config.Profile, out, strconv.Itoa(prev)}, reconnectFor: reconnectFor(w)})
 	if err != nil {
 		return commitFailed(ctx, env, r, w, out, prev, "switch-to-configuration test made it active", err)
 	}
@@ -155,6 +155,12 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 	after, err := r.reach(ctx, env)
 	if err != nil {
 		return fmt.Errorf("activated %s on %s, but the host cannot be reached over a fresh ssh connection since; %s: %w", out, r, w.fallback(), err)
+	}
+	switch err := w.check(ctx, env); {
+	case errors.Is(err, ErrFired):
+		return fmt.Errorf("activated %s on %s, but its confirm timeout (%s) ran out before rebuild could reach it again: %w", out, r.host.Name, w.timeout, err)
+	case err != nil:
+		return fmt.Errorf("activated %s on %s, but %w; %s", out, r.host.Name, err, w.fallback())
 	}
 	act := tasks.Activation{Path: out, Generation: after.Generation, Previous: prev}
 	act.Rollback = remoteRollbackFunc(r, recs, mode, w, act)
@@ -188,7 +194,7 @@ func (a Activate) testFailed(ctx context.Context, env *tasks.Env, r *remote, rec
 	}
 	disarmed := ""
 	if w != nil {
-		if derr := w.disarm(context.WithoutCancel(ctx), env); derr != nil && !errors.Is(derr, errFired) {
+		if derr := w.disarm(context.WithoutCancel(ctx), env); derr != nil && !errors.Is(derr, ErrFired) {
 			disarmed = fmt.Sprintf(" (and disarming the confirm timeout failed, %v: %s)", derr, w.fallback())
 		}
 	}
@@ -216,7 +222,11 @@ func commitFailed(ctx context.Context, env *tasks.Env, r *remote, w *remoteWatch
 		return fmt.Errorf("%s is active on %s (%s), but %s; %s: %w", out, r.host.Name, active, lost.summary(), w.fallback(), lost.err)
 	}
 	if w != nil {
-		if derr := w.disarm(context.WithoutCancel(ctx), env); derr != nil && !errors.Is(derr, errFired) {
+		switch derr := w.disarm(context.WithoutCancel(ctx), env); {
+		case errors.Is(derr, ErrFired):
+			// Its lock kept the step from starting after it decided.
+			return fmt.Errorf("the confirm timeout (%s) on %s ran out before the profile and the boot default were set: %w; they are unchanged", w.timeout, r.host.Name, derr)
+		case derr != nil:
 			return fmt.Errorf("setting the profile and the boot default of %s on %s failed (%v), and disarming the confirm timeout failed too: %v; %s", out, r.host.Name, err, derr, w.fallback())
 		}
 	}

@@ -28,7 +28,11 @@ import (
 // remoteWatchdogScript is the watchdog: $1 its record, $2 the tenths of a
 // second to wait after "live", then the profile, the generation and the
 // system to roll back to, and the activation's record (whose running step
-// it waits for). Before "live" it waits as long as an activation step runs;
+// it waits for). It decides to roll back holding its lock ($1/lock), as a
+// guarded step's launch does (launchScript): no step starts after that
+// decision, none is half started when it is taken. A lock held for 20
+// seconds is broken: a launch killed holding it must not keep the host
+// from its rollback. Before "live" it waits as long as an activation step runs;
 // when none has run for the same time plus a minute, nothing was switched
 // and it ends. Its last act is to write "ended".
 const remoteWatchdogScript = `trap '' HUP
@@ -46,9 +50,19 @@ while [ ! -e "$d/live" ]; do
 done
 i=0
 while [ "$i" -lt "$steps" ]; do confirmed; sleep 0.1; i=$((i+1)); done
-while busy "$act"; do confirmed; sleep 0.1; done
-confirmed
-: > "$d/firing"
+while :; do
+  while busy "$act"; do confirmed; sleep 0.1; done
+  i=0
+  until mkdir "$d/lock" 2>/dev/null; do
+    i=$((i+1)); if [ "$i" -ge 400 ]; then rm -rf "$d/lock"; fi
+    sleep 0.05
+  done
+  if busy "$act"; then rmdir "$d/lock"; continue; fi
+  if [ -e "$d/confirmed" ]; then rmdir "$d/lock"; confirmed; fi
+  : > "$d/firing"
+  rmdir "$d/lock"
+  break
+done
 echo "not confirmed in time: rolling back to generation $gen ($sys)"
 nix-env -p "$profile" --switch-generation "$gen" && "$sys/bin/switch-to-configuration" switch
 rc=$?
@@ -95,6 +109,7 @@ type remoteWatchdog struct {
 
 	mu     sync.Mutex
 	done   bool
+	failed error     // confirm's failure, said again by every later confirm
 	liveAt time.Time // when the test step ended, as rebuild saw it
 }
 
@@ -159,16 +174,31 @@ func (w *remoteWatchdog) fallback() string {
 	return fmt.Sprintf("the watchdog there rolls it back to generation %d %s", w.prev, w.deadline())
 }
 
+// abandon makes every later confirm fail with ErrNotKept, as the local
+// watchdog's does.
+func (w *remoteWatchdog) abandon() {
+	w.mu.Lock()
+	w.failed = ErrNotKept
+	w.mu.Unlock()
+}
+
 // confirm disarms the watchdog over a fresh ssh connection: the new
 // system passed its gates and is kept, and the host can still be reached.
+// A failure is remembered, as the local watchdog's is.
 func (w *remoteWatchdog) confirm(ctx context.Context, env *tasks.Env) error {
 	w.mu.Lock()
-	done := w.done
+	done, failed := w.done, w.failed
 	w.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
 	if done {
 		return nil
 	}
 	if err := w.disarm(ctx, env); err != nil {
+		w.mu.Lock()
+		w.failed = err
+		w.mu.Unlock()
 		return err
 	}
 	env.Action("confirmed the new system on %s: the rollback is disarmed", w.r.host.Name)
@@ -176,7 +206,7 @@ func (w *remoteWatchdog) confirm(ctx context.Context, env *tasks.Env) error {
 }
 
 // disarm tells the watchdog not to roll back and waits until it is gone.
-// Idempotent; errFired when it has rolled back already.
+// Idempotent; ErrFired when it has rolled back already.
 func (w *remoteWatchdog) disarm(ctx context.Context, env *tasks.Env) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -198,16 +228,54 @@ func (w *remoteWatchdog) disarm(ctx context.Context, env *tasks.Env) error {
 		return nil
 	case strings.HasPrefix(ans, "fired"):
 		w.done = true
-		var gen, rc int
-		fmt.Sscan(strings.TrimPrefix(ans, "fired"), &gen, &rc)
-		if rc != 0 {
-			return fmt.Errorf("%w on %s, and that rollback to generation %d failed (exit status %d)", errFired, w.r, gen, rc)
-		}
-		return fmt.Errorf("%w on %s (to generation %d)", errFired, w.r, gen)
+		return w.firedError(ans)
 	case ans == "gone":
 		return fmt.Errorf("confirming the new system on %s: the watchdog's record %s is gone (did another run remove it?)", w.r, w.rec)
 	}
 	return fmt.Errorf("confirming the new system on %s: the watchdog in %s is not running and never ended (%s)", w.r, w.rec, ans)
+}
+
+// firedError is ErrFired on w's host, from the "fired GEN RC" a script
+// printed.
+func (w *remoteWatchdog) firedError(ans string) error {
+	var gen, rc int
+	fmt.Sscan(strings.TrimPrefix(ans, "fired"), &gen, &rc)
+	if rc != 0 {
+		return fmt.Errorf("%w on %s, and that rollback to generation %d failed (exit status %d)", ErrFired, w.r, gen, rc)
+	}
+	return fmt.Errorf("%w on %s (to generation %d)", ErrFired, w.r, gen)
+}
+
+// peekScript prints "fired GEN RC" when the watchdog in record $1 has
+// rolled back (waiting for a rollback under way to end), else "armed".
+const peekScript = `d=$1
+while [ -e "$d/firing" ] && [ ! -e "$d/ended" ]; do sleep 0.2; done
+if [ -e "$d/fired" ]; then echo "fired $(cat "$d/fired")"; else echo armed; fi
+`
+
+// check returns ErrFired, wrapped, when the watchdog has rolled the host
+// back already: reaching the host again proves nothing when it is the
+// old system that answers (a lock-out that lasted past the timeout, and
+// the rollback let rebuild in again). Nil without a watchdog.
+func (w *remoteWatchdog) check(ctx context.Context, env *tasks.Env) error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return w.failed
+	}
+	out, err := w.r.output(ctx, env, remoteCmd{script: peekScript, argv: []string{w.rec}, root: true, fresh: true,
+		what: "is the confirm watchdog in " + w.rec + " still armed"})
+	if err != nil {
+		return fmt.Errorf("reading the confirm watchdog's record %s on %s: %w", w.rec, w.r, err)
+	}
+	if ans := strings.TrimSpace(out); strings.HasPrefix(ans, "fired") {
+		w.done, w.failed = true, w.firedError(ans)
+		return w.failed
+	}
+	return nil
 }
 
 // remoteRollbackFunc is the Activation's Rollback for a target: the
@@ -217,8 +285,9 @@ func (w *remoteWatchdog) disarm(ctx context.Context, env *tasks.Env) error {
 func remoteRollbackFunc(r *remote, recs remoteRecords, mode string, w *remoteWatchdog, act tasks.Activation) func(context.Context, *tasks.Env) error {
 	return func(ctx context.Context, env *tasks.Env) error {
 		if w != nil {
+			w.abandon()
 			switch err := w.disarm(ctx, env); {
-			case errors.Is(err, errFired):
+			case errors.Is(err, ErrFired):
 				env.Action("the confirm timeout had rolled %s back already", r.host.Name)
 				return nil
 			case err != nil:

@@ -45,13 +45,29 @@ func recordsIn(dir string) remoteRecords {
 // $1/output.log; then it prints "rebuild-started" on standard error.
 // Mode auto is systemd where systemd runs, else session. $8, when not
 // empty, is a confirm watchdog's record: nothing starts unless that
-// watchdog runs (a switch the confirm timeout does not cover would be
-// one nothing rolls back). A lost connection does not stop the script
-// halfway (HUP ignored).
+// watchdog runs and has not begun to roll back (a switch the confirm
+// timeout does not cover would be one nothing rolls back; a step after
+// its rollback would undo that rollback halfway). The check and the
+// start, until the step has its pid, hold the watchdog's lock, which the
+// watchdog takes to decide to roll back (remoteWatchdogScript): so it
+// never decides between a step's check and its start (released by hand
+// at the end: what follows may exec, which runs no EXIT trap). A lost connection
+// does not stop the script halfway (HUP ignored).
 const launchScript = `trap '' HUP
 d=$1 mode=$2 what=$3 started=$4 unit=$5 script=$6 token=$7 guard=$8; shift 8
-if [ -n "$guard" ] && ! { [ -s "$guard/pid" ] && [ -d "/proc/$(cat "$guard/pid")" ] && [ ! -e "$guard/ended" ]; }; then
-  echo "the confirm watchdog in $guard is not running: not starting $what" >&2; exit 1
+if [ -n "$guard" ]; then
+  i=0
+  until mkdir "$guard/lock" 2>/dev/null; do
+    i=$((i+1)); [ "$i" -lt 200 ] || { echo "the confirm watchdog in $guard holds its lock: not starting $what" >&2; exit 1; }
+    sleep 0.05
+  done
+  trap 'rmdir "$guard/lock" 2>/dev/null' EXIT
+  if [ -e "$guard/firing" ] || [ -e "$guard/fired" ]; then
+    echo "the confirm watchdog in $guard has rolled back: not starting $what" >&2; exit 1
+  fi
+  if ! { [ -s "$guard/pid" ] && [ -d "/proc/$(cat "$guard/pid")" ] && [ ! -e "$guard/ended" ]; }; then
+    echo "the confirm watchdog in $guard is not running: not starting $what" >&2; exit 1
+  fi
 fi
 if [ "$mode" = auto ]; then
   if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then mode=systemd; else mode=session; fi
@@ -68,6 +84,11 @@ systemd)
 *)
   setsid -f /bin/sh -c "$script" sh "$d" "$@" < /dev/null >> "$d/output.log" 2>&1 || exit 1 ;;
 esac
+if [ -n "$guard" ]; then
+  i=0
+  while [ ! -s "$d/pid" ] && [ ! -e "$d/status" ] && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+  rmdir "$guard/lock" 2>/dev/null; trap - EXIT
+fi
 echo rebuild-started >&2
 `
 
