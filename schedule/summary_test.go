@@ -21,7 +21,7 @@ func TestUnconfirmedFailsTheRun(t *testing.T) {
 	} {
 		s := &Summary{Results: map[string]*Result{
 			c.name: {Name: c.name, Host: c.host, State: Succeeded, Critical: true},
-			"push":  {Name: "push", State: Succeeded},
+			"push": {Name: "push", State: Succeeded},
 		}}
 		if s.ExitCode(false) != 0 {
 			t.Fatal("a clean summary does not exit 0")
