@@ -1,7 +1,6 @@
 package dag
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,48 +54,34 @@ func Build(nodes []Node) (*Graph, error) {
 		names[i] = n.Name
 	}
 
-	// dominikbraun/graph holds vertices and edges while we validate; the
-	// read model is copied out of it into plain slices below.
-	lg := graph.New(func(n Node) string { return n.Name }, graph.Directed())
-	for _, n := range nodes {
-		if err := lg.AddVertex(n); err != nil {
-			return nil, fmt.Errorf("dag: add task %q: %w", n.Name, err)
-		}
-	}
-	for _, n := range nodes {
-		// All needs edges go in before any after edge, so when a pair has
-		// both, the needs edge is the one that stays.
+	// The edges into each task, one per prerequisite, on input positions:
+	// all needs edges go in before any after edge, so when a pair has
+	// both, the needs edge is the one that stays. seen[j] == i+1 when
+	// j → i is in already.
+	pred := make([][]inEdge, len(nodes))
+	seen := make([]int, len(nodes))
+	for i, n := range nodes {
 		for _, kind := range []EdgeKind{Needs, After} {
 			targets := n.Needs
 			if kind == After {
 				targets = n.After
 			}
 			for _, t := range targets {
-				if _, ok := pos[t]; !ok {
+				j, ok := pos[t]
+				if !ok {
 					return nil, &UnknownEdgeError{Task: n.Name, Kind: kind, Target: t, Suggestion: suggest.Closest(t, names)}
 				}
-				err := lg.AddEdge(t, n.Name, graph.EdgeData(kind))
-				if errors.Is(err, graph.ErrEdgeAlreadyExists) {
-					continue
-				}
-				if err != nil {
-					return nil, fmt.Errorf("dag: add edge %q → %q: %w", t, n.Name, err)
+				if seen[j] != i+1 {
+					seen[j] = i + 1
+					pred[i] = append(pred[i], inEdge{from: j, kind: kind})
 				}
 			}
 		}
 	}
 
-	adj, err := lg.AdjacencyMap()
-	if err != nil {
-		return nil, fmt.Errorf("dag: adjacency: %w", err)
-	}
-	pred, err := lg.PredecessorMap()
-	if err != nil {
-		return nil, fmt.Errorf("dag: predecessors: %w", err)
-	}
-	order := kahn(names, pos, adj, pred)
+	order := kahn(pred)
 	if len(order) < len(nodes) {
-		cycle, err := findCycle(lg, adj)
+		cycle, err := cycleOf(nodes, pred)
 		if err != nil {
 			return nil, err
 		}
@@ -105,8 +90,44 @@ func Build(nodes []Node) (*Graph, error) {
 	return newGraph(nodes, order, pred), nil
 }
 
-// newGraph fills the read model of a validated graph. O((V+E) log V).
-func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edge[string]) *Graph {
+// inEdge is an edge into a task while Build works on input positions.
+type inEdge struct {
+	from int
+	kind EdgeKind
+}
+
+// cycleOf finds the cycle of a graph Kahn could not order, on
+// dominikbraun/graph (only then: a graph that has none never needs it).
+func cycleOf(nodes []Node, pred [][]inEdge) ([]string, error) {
+	lg := graph.New(func(n Node) string { return n.Name }, graph.Directed())
+	for _, n := range nodes {
+		if err := lg.AddVertex(n); err != nil {
+			return nil, fmt.Errorf("dag: add task %q: %w", n.Name, err)
+		}
+	}
+	for i, in := range pred {
+		for _, e := range in {
+			if err := lg.AddEdge(nodes[e.from].Name, nodes[i].Name, graph.EdgeData(e.kind)); err != nil {
+				return nil, fmt.Errorf("dag: add edge %q → %q: %w", nodes[e.from].Name, nodes[i].Name, err)
+			}
+		}
+	}
+	adj, err := lg.AdjacencyMap()
+	if err != nil {
+		return nil, fmt.Errorf("dag: adjacency: %w", err)
+	}
+	return findCycle(lg, adj)
+}
+
+// newGraph fills the read model of a validated graph from the input
+// positions of its topological order and of its edges. O((V+E) log V).
+func newGraph(nodes []Node, byPos []int, pred [][]inEdge) *Graph {
+	order := make([]string, len(byPos))
+	rank := make([]int, len(nodes)) // input position → place in order
+	for k, i := range byPos {
+		order[k] = nodes[i].Name
+		rank[i] = k
+	}
 	g := &Graph{
 		order:   order,
 		index:   make(map[string]int, len(order)),
@@ -118,31 +139,30 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 		byBase:  map[string][]string{},
 		level:   make(map[string]int, len(order)),
 	}
-	for i, name := range order {
-		g.index[name] = i
+	for k, name := range order {
+		g.index[name] = k
 	}
-	given := make(map[string]Node, len(nodes))
-	for _, n := range nodes {
-		given[n.Name] = n
-	}
-	for _, to := range order {
+	levels := make([]int, len(nodes)) // by place in order
+	for k, i := range byPos {
+		to := order[k]
 		var in []Edge
-		for from, e := range pred[to] {
-			in = append(in, Edge{From: from, To: to, Kind: e.Properties.Data.(EdgeKind)})
+		if len(pred[i]) > 0 {
+			in = make([]Edge, len(pred[i]))
+			for x, e := range pred[i] {
+				in[x] = Edge{From: nodes[e.from].Name, To: to, Kind: e.kind}
+			}
+			slices.SortFunc(in, func(a, b Edge) int { return g.index[a.From] - g.index[b.From] })
 		}
-		slices.SortFunc(in, func(a, b Edge) int { return g.index[a.From] - g.index[b.From] })
 		g.in[to] = in
 		g.edges = append(g.edges, in...)
 		for _, e := range in {
 			g.out[e.From] = append(g.out[e.From], e)
 		}
-	}
-	// Appending in order of To keeps every out list sorted already.
+		// Appending in order of To keeps every out list sorted already.
 
-	for _, name := range order {
-		n := given[name]
+		n := nodes[i]
 		n.Needs, n.After = nil, nil
-		for _, e := range g.in[name] {
+		for _, e := range in {
 			if e.Kind == Needs {
 				n.Needs = append(n.Needs, e.From)
 			} else {
@@ -153,30 +173,31 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 		for _, gr := range n.Groups {
 			if !slices.Contains(groups, gr) {
 				groups = append(groups, gr)
-				g.byGroup[gr] = append(g.byGroup[gr], name)
+				g.byGroup[gr] = append(g.byGroup[gr], to)
 			}
 		}
 		n.Groups = groups
 		if n.Phase != 0 {
-			g.byPhase[n.Phase] = append(g.byPhase[n.Phase], name)
+			g.byPhase[n.Phase] = append(g.byPhase[n.Phase], to)
 		}
-		if base, host := SplitHost(name); host != "" {
-			g.byBase[base] = append(g.byBase[base], name)
+		if base, host := SplitHost(to); host != "" {
+			g.byBase[base] = append(g.byBase[base], to)
 			if !slices.Contains(g.hosts, host) {
 				g.hosts = append(g.hosts, host)
 			}
 		}
-		g.nodes[name] = n
+		g.nodes[to] = n
 
 		lvl := 0
-		for _, e := range g.in[name] {
-			lvl = max(lvl, g.level[e.From]+1)
+		for _, e := range pred[i] {
+			lvl = max(lvl, levels[rank[e.from]]+1)
 		}
-		g.level[name] = lvl
+		levels[k] = lvl
+		g.level[to] = lvl
 		if lvl == len(g.waves) {
 			g.waves = append(g.waves, nil)
 		}
-		g.waves[lvl] = append(g.waves[lvl], name)
+		g.waves[lvl] = append(g.waves[lvl], to)
 	}
 	for gr := range g.byGroup {
 		g.groups = append(g.groups, gr)

@@ -20,6 +20,7 @@ func ParseSelector(s string) ([]string, error) {
 		return nil, nil
 	}
 	var tokens []string
+	seen := map[string]bool{}
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -46,7 +47,8 @@ func ParseSelector(s string) ([]string, error) {
 				return nil, &SelectorError{Input: s, Item: item, Msg: fmt.Sprintf("host %q %s", host, msg)}
 			}
 		}
-		if !slices.Contains(tokens, item) {
+		if !seen[item] {
+			seen[item] = true
 			tokens = append(tokens, item)
 		}
 	}
