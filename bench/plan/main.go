@@ -11,6 +11,7 @@
 //	go run ./bench/plan                          # this tree only
 //	go run ./bench/plan -anchor main             # beside main, built from git
 //	go run ./bench/plan -anchor main,HEAD~3 -rounds 9
+//	go run ./bench/plan -only '^plan, (no history|1,000 runs|10,000 runs)$' -rounds 25
 //	go run ./bench/plan -only '1,000 tasks' -keep   # then profile what it kept
 //
 // An anchor is any git revision of this repository: its cmd/rebuild is
@@ -29,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -63,7 +65,7 @@ type binary struct {
 func main() {
 	rounds := flag.Int("rounds", 7, "measured rounds (at least 5; the median and the best are reported)")
 	anchors := flag.String("anchor", "", "comma-separated git revisions to measure beside this tree, e.g. main")
-	only := flag.String("only", "", "measure only the scenarios whose name contains this")
+	only := flag.String("only", "", "measure only the scenarios whose name matches this regular expression")
 	keep := flag.Bool("keep", false, "keep the binaries, configurations and state folders (to profile them) and print where")
 	flag.Parse()
 	if err := run(*rounds, *anchors, *only, *keep); err != nil {
@@ -100,9 +102,13 @@ func run(rounds int, anchors, only string, keep bool) error {
 		}
 		bins = append(bins, binary{name: rev, path: path})
 	}
+	pick, err := regexp.Compile(only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
 	var picked []scenario
 	for _, s := range scenarios {
-		if strings.Contains(s.name, only) {
+		if pick.MatchString(s.name) {
 			picked = append(picked, s)
 		}
 	}
