@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,34 +55,48 @@ func Build(nodes []Node) (*Graph, error) {
 		names[i] = n.Name
 	}
 
-	// The edges into each task, one per prerequisite, on input positions:
-	// all needs edges go in before any after edge, so when a pair has
-	// both, the needs edge is the one that stays. seen[j] == i+1 when
-	// j → i is in already.
-	pred := make([][]inEdge, len(nodes))
-	seen := make([]int, len(nodes))
-	for i, n := range nodes {
+	// dominikbraun/graph holds vertices and edges while we validate; the
+	// read model is copied out of it into plain slices below.
+	lg := graph.New(func(n Node) string { return n.Name }, graph.Directed())
+	for _, n := range nodes {
+		if err := lg.AddVertex(n); err != nil {
+			return nil, fmt.Errorf("dag: add task %q: %w", n.Name, err)
+		}
+	}
+	for _, n := range nodes {
+		// All needs edges go in before any after edge, so when a pair has
+		// both, the needs edge is the one that stays.
 		for _, kind := range []EdgeKind{Needs, After} {
 			targets := n.Needs
 			if kind == After {
 				targets = n.After
 			}
 			for _, t := range targets {
-				j, ok := pos[t]
-				if !ok {
+				if _, ok := pos[t]; !ok {
 					return nil, &UnknownEdgeError{Task: n.Name, Kind: kind, Target: t, Suggestion: suggest.Closest(t, names)}
 				}
-				if seen[j] != i+1 {
-					seen[j] = i + 1
-					pred[i] = append(pred[i], inEdge{from: j, kind: kind})
+				err := lg.AddEdge(t, n.Name, graph.EdgeData(kind))
+				if errors.Is(err, graph.ErrEdgeAlreadyExists) {
+					continue
+				}
+				if err != nil {
+					return nil, fmt.Errorf("dag: add edge %q → %q: %w", t, n.Name, err)
 				}
 			}
 		}
 	}
 
-	order := kahn(pred)
+	adj, err := lg.AdjacencyMap()
+	if err != nil {
+		return nil, fmt.Errorf("dag: adjacency: %w", err)
+	}
+	pred, err := lg.PredecessorMap()
+	if err != nil {
+		return nil, fmt.Errorf("dag: predecessors: %w", err)
+	}
+	order := kahn(names, pos, adj, pred)
 	if len(order) < len(nodes) {
-		cycle, err := cycleOf(nodes, pred)
+		cycle, err := findCycle(lg, adj)
 		if err != nil {
 			return nil, err
 		}
@@ -90,44 +105,8 @@ func Build(nodes []Node) (*Graph, error) {
 	return newGraph(nodes, order, pred), nil
 }
 
-// inEdge is an edge into a task while Build works on input positions.
-type inEdge struct {
-	from int
-	kind EdgeKind
-}
-
-// cycleOf finds the cycle of a graph Kahn could not order, on
-// dominikbraun/graph (only then: a graph that has none never needs it).
-func cycleOf(nodes []Node, pred [][]inEdge) ([]string, error) {
-	lg := graph.New(func(n Node) string { return n.Name }, graph.Directed())
-	for _, n := range nodes {
-		if err := lg.AddVertex(n); err != nil {
-			return nil, fmt.Errorf("dag: add task %q: %w", n.Name, err)
-		}
-	}
-	for i, in := range pred {
-		for _, e := range in {
-			if err := lg.AddEdge(nodes[e.from].Name, nodes[i].Name, graph.EdgeData(e.kind)); err != nil {
-				return nil, fmt.Errorf("dag: add edge %q → %q: %w", nodes[e.from].Name, nodes[i].Name, err)
-			}
-		}
-	}
-	adj, err := lg.AdjacencyMap()
-	if err != nil {
-		return nil, fmt.Errorf("dag: adjacency: %w", err)
-	}
-	return findCycle(lg, adj)
-}
-
-// newGraph fills the read model of a validated graph from the input
-// positions of its topological order and of its edges. O((V+E) log V).
-func newGraph(nodes []Node, byPos []int, pred [][]inEdge) *Graph {
-	order := make([]string, len(byPos))
-	rank := make([]int, len(nodes)) // input position → place in order
-	for k, i := range byPos {
-		order[k] = nodes[i].Name
-		rank[i] = k
-	}
+// newGraph fills the read model of a validated graph. O((V+E) log V).
+func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edge[string]) *Graph {
 	g := &Graph{
 		order:   order,
 		index:   make(map[string]int, len(order)),
@@ -139,30 +118,31 @@ func newGraph(nodes []Node, byPos []int, pred [][]inEdge) *Graph {
 		byBase:  map[string][]string{},
 		level:   make(map[string]int, len(order)),
 	}
-	for k, name := range order {
-		g.index[name] = k
+	for i, name := range order {
+		g.index[name] = i
 	}
-	levels := make([]int, len(nodes)) // by place in order
-	for k, i := range byPos {
-		to := order[k]
+	given := make(map[string]Node, len(nodes))
+	for _, n := range nodes {
+		given[n.Name] = n
+	}
+	for _, to := range order {
 		var in []Edge
-		if len(pred[i]) > 0 {
-			in = make([]Edge, len(pred[i]))
-			for x, e := range pred[i] {
-				in[x] = Edge{From: nodes[e.from].Name, To: to, Kind: e.kind}
-			}
-			slices.SortFunc(in, func(a, b Edge) int { return g.index[a.From] - g.index[b.From] })
+		for from, e := range pred[to] {
+			in = append(in, Edge{From: from, To: to, Kind: e.Properties.Data.(EdgeKind)})
 		}
+		slices.SortFunc(in, func(a, b Edge) int { return g.index[a.From] - g.index[b.From] })
 		g.in[to] = in
 		g.edges = append(g.edges, in...)
 		for _, e := range in {
 			g.out[e.From] = append(g.out[e.From], e)
 		}
-		// Appending in order of To keeps every out list sorted already.
+	}
+	// Appending in order of To keeps every out list sorted already.
 
-		n := nodes[i]
+	for _, name := range order {
+		n := given[name]
 		n.Needs, n.After = nil, nil
-		for _, e := range in {
+		for _, e := range g.in[name] {
 			if e.Kind == Needs {
 				n.Needs = append(n.Needs, e.From)
 			} else {
@@ -173,31 +153,30 @@ func newGraph(nodes []Node, byPos []int, pred [][]inEdge) *Graph {
 		for _, gr := range n.Groups {
 			if !slices.Contains(groups, gr) {
 				groups = append(groups, gr)
-				g.byGroup[gr] = append(g.byGroup[gr], to)
+				g.byGroup[gr] = append(g.byGroup[gr], name)
 			}
 		}
 		n.Groups = groups
 		if n.Phase != 0 {
-			g.byPhase[n.Phase] = append(g.byPhase[n.Phase], to)
+			g.byPhase[n.Phase] = append(g.byPhase[n.Phase], name)
 		}
-		if base, host := SplitHost(to); host != "" {
-			g.byBase[base] = append(g.byBase[base], to)
+		if base, host := SplitHost(name); host != "" {
+			g.byBase[base] = append(g.byBase[base], name)
 			if !slices.Contains(g.hosts, host) {
 				g.hosts = append(g.hosts, host)
 			}
 		}
-		g.nodes[to] = n
+		g.nodes[name] = n
 
 		lvl := 0
-		for _, e := range pred[i] {
-			lvl = max(lvl, levels[rank[e.from]]+1)
+		for _, e := range g.in[name] {
+			lvl = max(lvl, g.level[e.From]+1)
 		}
-		levels[k] = lvl
-		g.level[to] = lvl
+		g.level[name] = lvl
 		if lvl == len(g.waves) {
 			g.waves = append(g.waves, nil)
 		}
-		g.waves[lvl] = append(g.waves[lvl], to)
+		g.waves[lvl] = append(g.waves[lvl], name)
 	}
 	for gr := range g.byGroup {
 		g.groups = append(g.groups, gr)

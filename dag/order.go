@@ -3,33 +3,32 @@ package dag
 import (
 	"container/heap"
 	"slices"
+
+	"github.com/dominikbraun/graph"
 )
 
-// kahn returns the topological order of the graph, as input positions,
-// in which, whenever several tasks are ready, the one given earliest to
-// Build comes first: the same input always gives the same order, and an
-// input already in topological order is returned unchanged. It returns
-// fewer positions than there are tasks when the graph has a cycle.
-// O((V+E) log V).
-func kahn(pred [][]inEdge) []int {
-	indeg := make([]int, len(pred))
-	succ := make([][]int, len(pred))
+// kahn returns the topological order of the graph in which, whenever several
+// tasks are ready, the one given earliest to Build comes first: the same
+// input always gives the same order, and an input already in topological
+// order is returned unchanged. It returns fewer names than given when the
+// graph has a cycle. O((V+E) log V).
+func kahn(names []string, pos map[string]int, adj, pred map[string]map[string]graph.Edge[string]) []string {
+	indeg := make([]int, len(names))
 	ready := &intHeap{}
-	for i, in := range pred {
-		indeg[i] = len(in)
+	for i, name := range names {
+		indeg[i] = len(pred[name])
 		if indeg[i] == 0 {
 			*ready = append(*ready, i)
 		}
-		for _, e := range in {
-			succ[e.from] = append(succ[e.from], i)
-		}
 	}
 	heap.Init(ready)
-	order := make([]int, 0, len(pred))
+	order := make([]string, 0, len(names))
 	for ready.Len() > 0 {
 		i := heap.Pop(ready).(int)
-		order = append(order, i)
-		for _, j := range succ[i] {
+		order = append(order, names[i])
+		// Map order does not leak: the heap orders by input position.
+		for next := range adj[names[i]] {
+			j := pos[next]
 			indeg[j]--
 			if indeg[j] == 0 {
 				heap.Push(ready, j)

@@ -1,9 +1,6 @@
 package dag
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // Select returns the subgraph for `--only only --skip skip`: the tasks only
 // resolves to (every task when only is blank), minus the tasks skip
@@ -47,17 +44,7 @@ func (g *Graph) Select(only, skip string) (*Graph, error) {
 	for name := range drop {
 		delete(keep, name)
 	}
-	// Everything selected (a plain `rebuild plan`, or --only naming every
-	// task) is the graph itself, which is immutable: what subgraph would
-	// build again from it is equal to it (TestSelectEverythingIsTheGraph).
-	if len(keep) == len(g.order) {
-		return g, nil
-	}
-	return g.subgraph(keep)
-}
 
-// subgraph is Select's result for the tasks in keep.
-func (g *Graph) subgraph(keep map[string]bool) (*Graph, error) {
 	var nodes []Node
 	for _, name := range g.order {
 		if !keep[name] {
@@ -98,20 +85,6 @@ func (g *Graph) nearestSelected(to string, keep map[string]bool) []prereq {
 		name  string
 		needs bool
 	}
-	// When every prerequisite is selected (so with most selections, for
-	// most tasks), the walk stops at each: they are the answer, already
-	// sorted, one edge each.
-	direct := true
-	for _, e := range g.in[to] {
-		direct = direct && keep[e.From]
-	}
-	if direct {
-		out := make([]prereq, len(g.in[to]))
-		for i, e := range g.in[to] {
-			out[i] = prereq{e.From, e.Kind == Needs}
-		}
-		return out
-	}
 	found := map[string]bool{} // selected prerequisite → reached by an all-needs path
 	seen := map[state]bool{}
 	stack := []state{{to, true}}
@@ -133,9 +106,10 @@ func (g *Graph) nearestSelected(to string, keep map[string]bool) []prereq {
 		}
 	}
 	out := make([]prereq, 0, len(found))
-	for name, needs := range found {
-		out = append(out, prereq{name, needs})
+	for _, name := range g.order {
+		if needs, ok := found[name]; ok {
+			out = append(out, prereq{name, needs})
+		}
 	}
-	slices.SortFunc(out, func(a, b prereq) int { return g.index[a.name] - g.index[b.name] })
 	return out
 }

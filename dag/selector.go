@@ -20,7 +20,6 @@ func ParseSelector(s string) ([]string, error) {
 		return nil, nil
 	}
 	var tokens []string
-	seen := map[string]bool{}
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -47,8 +46,7 @@ func ParseSelector(s string) ([]string, error) {
 				return nil, &SelectorError{Input: s, Item: item, Msg: fmt.Sprintf("host %q %s", host, msg)}
 			}
 		}
-		if !seen[item] {
-			seen[item] = true
+		if !slices.Contains(tokens, item) {
 			tokens = append(tokens, item)
 		}
 	}
