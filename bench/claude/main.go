@@ -43,6 +43,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "measured rounds of each mode (the median is reported)")
 	keep := flag.String("keep", "", "generate into this folder and keep it (default: a temporary folder, removed)")
 	profile := flag.String("profile", "", "write a CPU profile of the second runs (at once) to this file")
+	profileFirst := flag.String("profile-first", "", "write a CPU profile of the first runs (at once) to this file")
 	flag.Parse()
 
 	root := *keep
@@ -106,14 +107,16 @@ func main() {
 		return time.Since(t), each
 	}
 
-	// seq runs the seven one after another and returns each one's time.
-	seq := func(in learn.Input) map[string]time.Duration {
-		each := map[string]time.Duration{}
+	// seq runs the seven one after another and returns each one's time,
+	// and the process's CPU time while it ran (its own and its garbage's).
+	seq := func(in learn.Input) (wall, cpu map[string]time.Duration) {
+		wall, cpu = map[string]time.Duration{}, map[string]time.Duration{}
 		for _, a := range analyzers {
+			c := cpuTime()
 			d, _ := runOne(a, in)
-			each[a.Name] = d
+			wall[a.Name], cpu[a.Name] = d, cpuTime()-c
 		}
-		return each
+		return wall, cpu
 	}
 	sum := func(each map[string]time.Duration) (t time.Duration) {
 		for _, d := range each {
@@ -130,21 +133,24 @@ func main() {
 	}
 
 	// Warm the page cache so no mode pays for the first read.
-	seq(in)
+	_, _ = seq(in)
 	type mode struct {
 		name  string
 		each  map[string][]time.Duration
-		total []time.Duration // one after another
-		conc  []time.Duration // at once
-		cpu   []time.Duration // at once, the process's CPU time
+		eachC map[string][]time.Duration // CPU time
+		total []time.Duration            // one after another
+		conc  []time.Duration            // at once
+		cpu   []time.Duration            // at once, the process's CPU time
 	}
 	modes := []*mode{{name: "whole"}, {name: "first"}, {name: "second"}}
 	for _, m := range modes {
-		m.each = map[string][]time.Duration{}
+		m.each, m.eachC = map[string][]time.Duration{}, map[string][]time.Duration{}
 	}
-	note := func(m *mode, each map[string]time.Duration) {
+	note := func(m *mode, in learn.Input) {
+		each, cpu := seq(in)
 		for k, v := range each {
 			m.each[k] = append(m.each[k], v)
+			m.eachC[k] = append(m.eachC[k], cpu[k])
 		}
 		m.total = append(m.total, sum(each))
 	}
@@ -152,11 +158,11 @@ func main() {
 		// One after another: each analyzer's own time. Every log read
 		// whole (no records); a first run with an empty state directory;
 		// a second one after 1 MB was appended to the session logs.
-		note(modes[0], seq(in))
+		note(modes[0], in)
 		st := fresh()
-		note(modes[1], seq(st))
+		note(modes[1], st)
 		appendSessions(home, 1<<20, now, 2*r)
-		note(modes[2], seq(st))
+		note(modes[2], st)
 		// At once, as the scheduler runs them.
 		atOnce := func(m *mode, in learn.Input) {
 			c := cpuTime()
@@ -166,7 +172,16 @@ func main() {
 		}
 		atOnce(modes[0], in)
 		st = fresh()
-		atOnce(modes[1], st)
+		if *profileFirst != "" {
+			f, err := os.Create(*profileFirst)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			atOnce(modes[1], st)
+			pprof.StopCPUProfile()
+			check(f.Close())
+		} else {
+			atOnce(modes[1], st)
+		}
 		appendSessions(home, 1<<20, now, 2*r+1)
 		if *profile != "" {
 			f, err := os.Create(*profile)
@@ -179,17 +194,19 @@ func main() {
 			atOnce(modes[2], st)
 		}
 	}
-	fmt.Printf("each alone, medians of %d rounds:\n", *rounds)
-	fmt.Printf("%-22s %12s %12s %12s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
-	for _, a := range analyzers {
-		fmt.Printf("%-22s %12v %12v %12v %12d\n", a.Name, median(modes[0].each[a.Name]).Round(time.Microsecond*100),
-			median(modes[1].each[a.Name]).Round(time.Microsecond*100), median(modes[2].each[a.Name]).Round(time.Microsecond*100), perAnalyzer[a.Name])
+	fmt.Printf("each alone, medians of %d rounds, wall (CPU):\n", *rounds)
+	fmt.Printf("%-22s %22s %22s %22s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
+	cell := func(m *mode, name string) string {
+		return fmt.Sprintf("%v (%v)", median(m.each[name]).Round(time.Microsecond*100), median(m.eachC[name]).Round(time.Microsecond*100))
 	}
-	fmt.Printf("%-22s %12v %12v %12v\n", "one after another", median(modes[0].total).Round(time.Millisecond),
+	for _, a := range analyzers {
+		fmt.Printf("%-22s %22s %22s %22s %12d\n", a.Name, cell(modes[0], a.Name), cell(modes[1], a.Name), cell(modes[2], a.Name), perAnalyzer[a.Name])
+	}
+	fmt.Printf("%-22s %22v %22v %22v\n", "one after another", median(modes[0].total).Round(time.Millisecond),
 		median(modes[1].total).Round(time.Millisecond), median(modes[2].total).Round(time.Millisecond))
-	fmt.Printf("%-22s %12v %12v %12v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
+	fmt.Printf("%-22s %22v %22v %22v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
 		median(modes[1].conc).Round(time.Millisecond), median(modes[2].conc).Round(time.Millisecond))
-	fmt.Printf("%-22s %12v %12v %12v\n", "  their CPU time", median(modes[0].cpu).Round(time.Millisecond),
+	fmt.Printf("%-22s %22v %22v %22v\n", "  their CPU time", median(modes[0].cpu).Round(time.Millisecond),
 		median(modes[1].cpu).Round(time.Millisecond), median(modes[2].cpu).Round(time.Millisecond))
 	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
 	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
