@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
@@ -429,10 +430,13 @@ func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, sta
 		if len(pl.Timestamp) == 0 {
 			continue // summaries and snapshots carry no time
 		}
-		ts, err := time.Parse(time.RFC3339Nano, string(pl.Timestamp))
-		if err != nil {
-			sc.Malformed()
-			continue
+		ts, ok := jsonscan.Time(pl.Timestamp)
+		if !ok {
+			var err error
+			if ts, err = time.Parse(time.RFC3339Nano, string(pl.Timestamp)); err != nil {
+				sc.Malformed()
+				continue
+			}
 		}
 		add(lineOf(&pl, ts, &lastCwd))
 	}
@@ -456,11 +460,11 @@ func lineOf(pl *parsedLine, ts time.Time, lastCwd *string) lineRec {
 		return l
 	}
 	for _, it := range pl.Content {
-		if it.Type != "tool_use" {
+		if string(it.Type) != "tool_use" {
 			continue
 		}
-		if server, ok := ServerOf(it.Name); ok {
-			l.Calls = append(l.Calls, call{ToolID: it.ID, Server: server})
+		if server, ok := serverOf(it.Name); ok {
+			l.Calls = append(l.Calls, call{ToolID: string(it.ID), Server: string(server)})
 		}
 	}
 	if pl.HasUsage || len(l.Calls) > 0 {
