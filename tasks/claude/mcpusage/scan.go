@@ -1,6 +1,7 @@
 package mcpusage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -264,13 +265,19 @@ feed:
 
 // ServerOf returns the server of a tool name mcp__<server>__<tool>.
 func ServerOf(tool string) (string, bool) {
-	rest, ok := strings.CutPrefix(tool, "mcp__")
+	server, ok := serverOf([]byte(tool))
+	return string(server), ok
+}
+
+// serverOf is ServerOf on the bytes of a line.
+func serverOf(tool []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(tool, []byte("mcp__"))
 	if !ok {
-		return "", false
+		return nil, false
 	}
-	server, _, ok := strings.Cut(rest, "__")
-	if !ok || server == "" {
-		return "", false
+	server, _, ok := bytes.Cut(rest, []byte("__"))
+	if !ok || len(server) == 0 {
+		return nil, false
 	}
 	return server, true
 }
