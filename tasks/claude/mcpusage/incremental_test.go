@@ -209,11 +209,17 @@ func TestRecordRoundTrip(t *testing.T) {
 	rec.add(lineRec{Sec: 253402300799, Nsec: 999999999, Count: 1, Msg: true, MsgID: "m", HasUsage: true,
 		Usage: Usage{1, -2, 3, 1 << 50}, Calls: []call{{"t1", "github"}, {"", "nixos"}}})
 	rec.add(lineRec{Sec: 1, Count: 1, Msg: true, Calls: []call{{"t2", "github"}}})
-	if len(rec.Lines) != 3 || rec.Lines[0].Count != 2 || rec.First != (lineTime{-62135596800, 5}) {
+	// A message's lines apart, and folders coming back: message and
+	// tool use ids are written as they come, folders and servers once.
+	rec.add(lineRec{Sec: 2, Count: 1, Cwd: "/q", Msg: true, MsgID: "m2", HasUsage: true, Usage: Usage{Input: 7}})
+	rec.add(lineRec{Sec: 3, Count: 1, Cwd: "/p", Msg: true, MsgID: "m", Calls: []call{{"t1", "github"}, {"t3", "memory"}}})
+	rec.add(lineRec{Sec: 3, Count: 1, Cwd: "/p", Msg: true, MsgID: "m", Calls: []call{{"t3", "memory"}}})
+	rec.add(lineRec{Sec: 4, Count: 1, Cwd: "/q"})
+	if len(rec.Lines) != 7 || rec.Lines[0].Count != 2 || rec.First != (lineTime{-62135596800, 5}) {
 		t.Fatalf("lines %+v first %+v", rec.Lines, rec.First)
 	}
 	rec.Sum = summarize(rec)
-	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 4 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != 1<<49 { // shared with nixos
+	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 8 || rec.Sum.Servers["memory"] != 1 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != (1<<50)/3 { // shared with nixos and memory
 		t.Fatalf("summary %+v", rec.Sum)
 	}
 	// The lines are kept apart, in the store's lines file: here, after

@@ -185,11 +185,17 @@ func encodeLines(lines []lineRec) []byte {
 // string table and the body grow side by side and are joined at the end,
 // so a log read whole is never held as a slice of lines.
 type lineEncoder struct {
-	strs  map[string]uint64
-	table []byte // the strings, each once, in the order first used
-	body  []byte // the lines, without their count
-	n     uint64 // lines in body
-	prev  int64  // the time of the last line in body
+	strs  map[string]uint64 // of the folders and servers, each once
+	table []byte            // the strings, in the order first used
+	n     uint64            // strings in table
+	body  []byte            // the lines, without their count
+	lines uint64            // lines in body
+	// cwd and msg are the folder and the message of the last line put,
+	// and their indexes: a log's lines mostly share their folder, and
+	// the lines of a message mostly follow each other.
+	cwd, msg       string
+	cwdIdx, msgIdx uint64
+	prev           int64 // the time of the last line in body
 	// last is the line added last, not in body yet: the next one may
 	// fold into it (add); has says whether there is one.
 	last  lineRec
@@ -205,10 +211,10 @@ type lineEncoder struct {
 func (e *lineEncoder) reserve(n int64) {
 	e.body = slices.Grow(e.body, int(min(n/64, 16<<20)))
 	e.table = slices.Grow(e.table, int(min(n/128, 8<<20)))
-	e.strs = make(map[string]uint64, min(n/2048, 1<<16))
 }
 
-// idx is the index of s in the table, adding it when new.
+// idx is the index of s in the table, adding it when new: a folder or a
+// server, of which a log holds few.
 func (e *lineEncoder) idx(s string) uint64 {
 	if s == "" {
 		return 0
@@ -219,10 +225,38 @@ func (e *lineEncoder) idx(s string) uint64 {
 	if e.strs == nil {
 		e.strs = map[string]uint64{}
 	}
-	i := uint64(len(e.strs) + 1)
+	i := e.str(s)
 	e.strs[s] = i
-	e.table = appendString(e.table, s)
 	return i
+}
+
+// str appends s to the table and returns its index. A message id or a
+// tool use id is added as it comes, not looked up: each is of one
+// message, and a map of them cost a first scan more than the rest of
+// the encoding (a message's lines apart cost its id twice in the table).
+func (e *lineEncoder) str(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	e.table = appendString(e.table, s)
+	e.n++
+	return e.n
+}
+
+// cwdIndex and msgIndex are idx and str for the folder and the message
+// of a line, asked once for a run of lines that share them.
+func (e *lineEncoder) cwdIndex(s string) uint64 {
+	if s != e.cwd || e.cwdIdx == 0 {
+		e.cwd, e.cwdIdx = s, e.idx(s)
+	}
+	return e.cwdIdx
+}
+
+func (e *lineEncoder) msgIndex(s string) uint64 {
+	if s != e.msg || e.msgIdx == 0 {
+		e.msg, e.msgIdx = s, e.str(s)
+	}
+	return e.msgIdx
 }
 
 // add takes the next line of a log, folding it into the one before when
@@ -256,9 +290,9 @@ func (e *lineEncoder) put(l lineRec) {
 	e.prev = l.Sec
 	b = binary.AppendUvarint(b, uint64(l.Nsec))
 	b = binary.AppendUvarint(b, uint64(l.Count))
-	b = binary.AppendUvarint(b, e.idx(l.Cwd))
+	b = binary.AppendUvarint(b, e.cwdIndex(l.Cwd))
 	if l.Msg {
-		b = binary.AppendUvarint(b, e.idx(l.MsgID))
+		b = binary.AppendUvarint(b, e.msgIndex(l.MsgID))
 		if l.HasUsage {
 			for _, v := range [4]int64{l.Usage.Input, l.Usage.Output, l.Usage.CacheRead, l.Usage.CacheWrite} {
 				b = binary.AppendVarint(b, v)
@@ -266,12 +300,12 @@ func (e *lineEncoder) put(l lineRec) {
 		}
 		b = binary.AppendUvarint(b, uint64(len(l.Calls)))
 		for _, c := range l.Calls {
-			b = binary.AppendUvarint(b, e.idx(c.ToolID))
+			b = binary.AppendUvarint(b, e.str(c.ToolID))
 			b = binary.AppendUvarint(b, e.idx(c.Server))
 		}
 	}
 	e.body = b
-	e.n++
+	e.lines++
 }
 
 // bytes returns the blob of every line added.
@@ -281,9 +315,9 @@ func (e *lineEncoder) bytes() []byte {
 		e.has = false
 	}
 	out := make([]byte, 0, 2*binary.MaxVarintLen64+len(e.table)+len(e.body))
-	out = binary.AppendUvarint(out, uint64(len(e.strs)))
-	out = append(out, e.table...)
 	out = binary.AppendUvarint(out, e.n)
+	out = append(out, e.table...)
+	out = binary.AppendUvarint(out, e.lines)
 	return append(out, e.body...)
 }
 

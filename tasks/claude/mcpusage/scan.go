@@ -381,7 +381,8 @@ type logScan struct {
 	// called no server are let go.
 	open  map[string]*message
 	limit int
-	all   bool // every line counts, whatever its time
+	slab  []message // where open messages are allocated, many at once
+	all   bool      // every line counts, whatever its time
 }
 
 // settle adds a message's usage to the servers it called, shared evenly.
@@ -411,7 +412,11 @@ func (l *logScan) messageOf(id string) *message {
 		}
 		l.limit = max(maxOpenMessages, 2*len(l.open))
 	}
-	cur := &message{}
+	if len(l.slab) == cap(l.slab) {
+		l.slab = make([]message, 0, 256)
+	}
+	l.slab = append(l.slab, message{})
+	cur := &l.slab[len(l.slab)-1]
 	l.open[id] = cur
 	return cur
 }
