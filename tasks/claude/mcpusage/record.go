@@ -25,16 +25,24 @@ type logRecord struct {
 	// be decoded (most logs, most runs).
 	First lineTime
 	Sum   logSum
-	// Lines are decoded on first use (lines()) from blob, their encoding
-	// not kept by the store yet, else from seg of src, the store's lines
-	// file. dirty: lines were added since they were encoded.
+	// Lines are decoded on first use (lines()): the first kept of them
+	// from segs of src, the store's lines file, the others from blob,
+	// their encoding not in that file yet. A log appended to adds a
+	// segment of its new lines, and is never encoded nor written whole
+	// again (until it has maxSegs). dirty: lines were added since blob
+	// was encoded.
 	Lines   []lineRec
 	decoded bool
 	dirty   bool
+	kept    int
 	blob    []byte
-	seg     segment
+	segs    []segment
 	src     io.ReaderAt
 }
+
+// maxSegs is how many segments a record's lines may be in: the lines of
+// one with more are written again as one.
+const maxSegs = 16
 
 // segment is where a record's encoded lines are in the store's lines file.
 type segment struct{ Off, Len int64 }
@@ -86,42 +94,55 @@ func (t lineTime) before(since time.Time) bool {
 // lines returns the record's lines, decoding them on first use.
 func (rec *logRecord) lines() ([]lineRec, error) {
 	if !rec.decoded {
-		b := rec.blob
-		if b == nil {
-			if rec.src == nil || rec.seg.Len < 0 {
+		var lines []lineRec
+		var b []byte
+		for _, sg := range rec.segs {
+			if rec.src == nil || sg.Len < 0 {
 				return nil, errRecord
 			}
-			b = make([]byte, rec.seg.Len)
-			if _, err := rec.src.ReadAt(b, rec.seg.Off); err != nil {
+			b = slices.Grow(b[:0], int(sg.Len))[:sg.Len]
+			if _, err := rec.src.ReadAt(b, sg.Off); err != nil {
 				return nil, errRecord
 			}
+			var err error
+			if lines, err = decodeLines(b, lines); err != nil {
+				return nil, err
+			}
 		}
-		lines, err := decodeLines(b)
-		if err != nil {
-			return nil, err
+		kept := len(lines)
+		if rec.blob != nil {
+			var err error
+			if lines, err = decodeLines(rec.blob, lines); err != nil {
+				return nil, err
+			}
 		}
-		rec.Lines, rec.decoded = lines, true
+		rec.Lines, rec.kept, rec.decoded = lines, kept, true
 	}
 	return rec.Lines, nil
 }
 
-// encoded returns the encoding of the record's lines when the store does
-// not hold it yet (nil: it does).
+// encoded returns the encoding of the record's lines the store does not
+// hold yet (nil: none): those after its segments, or all of them when it
+// has too many.
 func (rec *logRecord) encoded() []byte {
 	if rec.dirty {
-		rec.blob, rec.dirty = encodeLines(rec.Lines), false
+		if len(rec.segs) >= maxSegs {
+			rec.segs, rec.kept = nil, 0
+		}
+		rec.blob, rec.dirty = encodeLines(rec.Lines[rec.kept:]), false
 	}
 	return rec.blob
 }
 
 // add appends l (the lines must be decoded), folding it into the
-// previous line when both are plain and alike.
+// previous line when both are plain and alike, and that line is not in
+// the store yet.
 func (rec *logRecord) add(l lineRec) {
 	rec.dirty = true
 	if len(rec.Lines) == 0 || (lineTime{l.Sec, l.Nsec}).less(rec.First) {
 		rec.First = lineTime{l.Sec, l.Nsec}
 	}
-	if n := len(rec.Lines); n > 0 && !l.Msg {
+	if n := len(rec.Lines); n > rec.kept && !l.Msg {
 		p := &rec.Lines[n-1]
 		if !p.Msg && p.Sec == l.Sec && p.Nsec == l.Nsec && p.Cwd == l.Cwd {
 			p.Count += l.Count
@@ -135,15 +156,15 @@ func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec
 
 // recordMagic starts a record file; a file without it (or of another
 // version) is not a record and the log is read again.
-const recordMagic = "rebuild session record 4\n"
+const recordMagic = "rebuild session record 5\n"
 
 var errRecord = logcursor.ErrRecord
 
 // encode writes rec compactly: its header (cursor, stats, summary) and
-// where its lines are in the store's lines file (seg). The lines are a
-// blob of their own (encodeLines: a string table, then each line with its
-// time as a delta from the previous one), kept apart so that a scan reads
-// only those it replays and writes only those that changed.
+// where its lines are in the store's lines file (segs). The lines are
+// blobs of their own (encodeLines: a string table, then each line with
+// its time as a delta from the previous one), kept apart so that a scan
+// reads only those it replays and writes only those that are new.
 func (rec *logRecord) encode() []byte {
 	out := []byte(recordMagic)
 	out = appendString(out, rec.Path)
@@ -169,8 +190,12 @@ func (rec *logRecord) encode() []byte {
 			out = binary.AppendVarint(out, v)
 		}
 	}
-	out = binary.AppendUvarint(out, uint64(rec.seg.Off))
-	return binary.AppendUvarint(out, uint64(rec.seg.Len))
+	out = binary.AppendUvarint(out, uint64(len(rec.segs)))
+	for _, sg := range rec.segs {
+		out = binary.AppendUvarint(out, uint64(sg.Off))
+		out = binary.AppendUvarint(out, uint64(sg.Len))
+	}
+	return out
 }
 
 func encodeLines(lines []lineRec) []byte {
@@ -346,15 +371,23 @@ func decodeRecord(b []byte) (*logRecord, error) {
 		name := d.Str()
 		rec.Sum.Use[name] = &ServerUse{Invocations: d.Varint(), Usage: Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}}
 	}
-	rec.seg = segment{int64(d.Uvarint()), int64(d.Uvarint())}
-	if d.Err != nil || len(d.B) != 0 || rec.seg.Off < 0 || rec.seg.Len < 0 {
+	n := d.Count()
+	rec.segs = make([]segment, 0, n)
+	for range n {
+		sg := segment{int64(d.Uvarint()), int64(d.Uvarint())}
+		if sg.Off < 0 || sg.Len < 0 {
+			return nil, errRecord
+		}
+		rec.segs = append(rec.segs, sg)
+	}
+	if d.Err != nil || len(d.B) != 0 {
 		return nil, errRecord
 	}
 	return rec, nil
 }
 
-// decodeLines reads what encodeLines wrote.
-func decodeLines(b []byte) ([]lineRec, error) {
+// decodeLines reads what encodeLines wrote, after lines.
+func decodeLines(b []byte, lines []lineRec) ([]lineRec, error) {
 	d := &decoder{B: b}
 	n := d.Uvarint()
 	if n > uint64(len(d.B)) {
@@ -368,7 +401,7 @@ func decodeLines(b []byte) ([]lineRec, error) {
 	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
-	lines := make([]lineRec, 0, n)
+	lines = slices.Grow(lines, int(n))
 	var prev int64
 	for range n {
 		flags := d.Bytes(1)

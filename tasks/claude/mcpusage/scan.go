@@ -237,7 +237,7 @@ feed:
 	sc := &Scan{Since: o.Since, Files: len(paths), Servers: map[string]*ServerUse{}}
 	for i, r := range results {
 		if r.err == nil {
-			st.put(paths[i], r.rec) // nil: the log is gone
+			st.keep(paths[i], r.rec) // nil: the log is gone
 		}
 		sc.Stats = sc.Stats.Add(r.stats)
 		sc.Read += r.read
