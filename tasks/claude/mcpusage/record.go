@@ -393,10 +393,25 @@ func decodeLines(b []byte, lines []lineRec) ([]lineRec, error) {
 	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
+	// The strings share one allocation, the table as it is stored, and
+	// the calls a few.
 	table := make([]string, n)
-	for i := range table {
-		table[i] = d.Str()
+	start := d.B
+	ends := make([]int, 2*n) // of each string in start
+	for i := range n {
+		size := d.Uvarint()
+		ends[2*i] = len(start) - len(d.B)
+		d.Bytes(size)
+		ends[2*i+1] = len(start) - len(d.B)
 	}
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	all := string(start[:len(start)-len(d.B)])
+	for i := range table {
+		table[i] = all[ends[2*i]:ends[2*i+1]]
+	}
+	var calls []call
 	n = d.Uvarint()
 	if n > uint64(len(d.B)) {
 		return nil, errRecord
@@ -422,7 +437,11 @@ func decodeLines(b []byte, lines []lineRec) ([]lineRec, error) {
 				return nil, errRecord
 			}
 			if nc > 0 {
-				l.Calls = make([]call, nc)
+				if uint64(cap(calls)-len(calls)) < nc {
+					calls = make([]call, 0, max(nc, 256))
+				}
+				calls = calls[:len(calls)+int(nc)]
+				l.Calls = calls[len(calls)-int(nc) : len(calls) : len(calls)]
 				for i := range l.Calls {
 					l.Calls[i] = call{ToolID: d.Index(table), Server: d.Index(table)}
 				}
