@@ -277,7 +277,7 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 	if !regular {
 		// A stream (a named pipe): no offsets to keep, read whole.
 		l = newLedger(path, maxLine, since.Add(-horizonSlack))
-		l.tailStats, err = l.readLines(ctx, f, sh, &l.tail, jsonl.Stats{})
+		l.tailStats, err = l.readLines(ctx, f, -1, sh, &l.tail, jsonl.Stats{})
 		return l, err
 	}
 	if l == nil || l.path != path || l.maxLine != maxLine || since.Before(l.horizon) || !l.cursor.Holds(f, cur) {
@@ -293,12 +293,12 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 		// Room for the new records at once: a learning record's line is
 		// rarely shorter than this.
 		l.recs = slices.Grow(l.recs, int(min((end-old.Offset)/minRecordLine, 1<<20)))
-		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), sh, &l.recs, l.stats); err != nil {
+		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), end-old.Offset, sh, &l.recs, l.stats); err != nil {
 			return nil, err
 		}
 	}
 	if cur.Size > end {
-		if l.tailStats, err = l.readLines(ctx, io.NewSectionReader(f, end, cur.Size-end), sh, &l.tail, jsonl.Stats{}); err != nil {
+		if l.tailStats, err = l.readLines(ctx, io.NewSectionReader(f, end, cur.Size-end), cur.Size-end, sh, &l.tail, jsonl.Stats{}); err != nil {
 			return nil, err
 		}
 	}
@@ -310,11 +310,14 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 	return l, nil
 }
 
-// readLines decodes the lines of r and appends to recs those the analyzer
-// keeps and the horizon does not drop; it returns st plus what it
-// counted.
-func (l *ledger) readLines(ctx context.Context, r io.Reader, sh *shape, recs *[]record, st jsonl.Stats) (jsonl.Stats, error) {
+// readLines decodes the lines of r (size bytes, -1: unknown) and appends
+// to recs those the analyzer keeps and the horizon does not drop; it
+// returns st plus what it counted.
+func (l *ledger) readLines(ctx context.Context, r io.Reader, size int64, sh *shape, recs *[]record, st jsonl.Stats) (jsonl.Stats, error) {
 	sc := jsonl.NewScanner(r, l.maxLine)
+	if size >= 0 {
+		sc = jsonl.NewScannerSize(r, size, l.maxLine)
+	}
 	var p jsonscan.Parser
 	var v values
 	n := 0

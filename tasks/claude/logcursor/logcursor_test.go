@@ -306,3 +306,31 @@ func TestSettledFileIsTrustedUntilWrittenTo(t *testing.T) {
 		t.Error("a file rewritten in place holds")
 	}
 }
+
+// LineEnd finds the last newline wherever it is: in the few kilobytes it
+// reads first, beyond them, or before from (none).
+func TestLineEnd(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	for _, tail := range []int{0, 1, 4095, 4096, 4097, 70000, 140000} {
+		for _, head := range []int{0, 10, 5000} {
+			content := strings.Repeat("a", head) + "\n" + strings.Repeat("b", tail)
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, from := range []int64{0, int64(head), int64(head) + 1} {
+				want := int64(head) + 1
+				if want <= from {
+					want = from
+				}
+				if got, err := LineEnd(f, from, int64(len(content))); err != nil || got != want {
+					t.Errorf("head %d, tail %d, from %d: %d %v, want %d", head, tail, from, got, err, want)
+				}
+			}
+			f.Close()
+		}
+	}
+}

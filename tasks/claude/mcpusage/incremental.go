@@ -72,6 +72,9 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 		if _, err := rec.lines(); err != nil {
 			return readRecord(ctx, nil, path, stat, now, o) // a damaged record: read the log again
 		}
+		// Room for the new lines at once, not the old ones copied as
+		// they come: a session log's line is rarely shorter than this.
+		rec.Lines = slices.Grow(rec.Lines, int(min((end-old.Offset)/minSessionLine, 1<<20)))
 		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, &rec.Stats, rec.add); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
@@ -88,6 +91,9 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 	}
 	return rec, tail, cur.Size - old.Offset, nil
 }
+
+// minSessionLine is a short session log line, in bytes.
+const minSessionLine = 256
 
 // readWhole reads the lines of f before end into rec, a record of no
 // lines: they go straight into its encoding and its summary, never held
