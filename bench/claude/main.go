@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -202,12 +203,18 @@ func main() {
 	for _, a := range analyzers {
 		fmt.Printf("%-22s %22s %22s %22s %12d\n", a.Name, cell(modes[0], a.Name), cell(modes[1], a.Name), cell(modes[2], a.Name), perAnalyzer[a.Name])
 	}
-	fmt.Printf("%-22s %22v %22v %22v\n", "one after another", median(modes[0].total).Round(time.Millisecond),
-		median(modes[1].total).Round(time.Millisecond), median(modes[2].total).Round(time.Millisecond))
-	fmt.Printf("%-22s %22v %22v %22v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
-		median(modes[1].conc).Round(time.Millisecond), median(modes[2].conc).Round(time.Millisecond))
-	fmt.Printf("%-22s %22v %22v %22v\n", "  their CPU time", median(modes[0].cpu).Round(time.Millisecond),
-		median(modes[1].cpu).Round(time.Millisecond), median(modes[2].cpu).Round(time.Millisecond))
+	// median (min) of each mode
+	row := func(name string, d func(m *mode) []time.Duration) {
+		fmt.Printf("%-22s", name)
+		for _, m := range modes {
+			fmt.Printf(" %22s", fmt.Sprintf("%v (%v)", median(d(m)).Round(time.Millisecond), minimum(d(m)).Round(time.Millisecond)))
+		}
+		fmt.Println()
+	}
+	fmt.Printf("\nmedian (min) of %d rounds:\n", *rounds)
+	row("one after another", func(m *mode) []time.Duration { return m.total })
+	row("all seven at once", func(m *mode) []time.Duration { return m.conc })
+	row("  their CPU time", func(m *mode) []time.Duration { return m.cpu })
 	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
 	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
 }
@@ -285,6 +292,13 @@ func appendLearning(home string, n int, now time.Time, round int) {
 		check(w.Flush())
 		check(f.Close())
 	}
+}
+
+func minimum(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return slices.Min(d)
 }
 
 func median(d []time.Duration) time.Duration {
