@@ -99,11 +99,14 @@ func NewScanner(r io.Reader, maxLine int) *Scanner {
 // appended to a file since the last one allocates a few kilobytes, not
 // the buffer of a whole read.
 func NewScannerSize(r io.Reader, size int64, maxLine int) *Scanner {
-	sc := NewScanner(r, maxLine)
-	if size+1 < int64(sc.r.Size()) {
-		sc.r = bufio.NewReaderSize(r, int(max(16, size+1)))
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
 	}
-	return sc
+	buf := int64(min(readSize, maxLine))
+	if size+1 < buf {
+		buf = size + 1
+	}
+	return &Scanner{r: bufio.NewReaderSize(r, int(max(16, buf))), max: maxLine}
 }
 
 // Reset makes s a Scanner over r, as NewScanner(r, maxLine) would, keeping

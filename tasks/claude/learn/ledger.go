@@ -64,7 +64,7 @@ type ledger struct {
 	recs    []record
 	// journal: the state directory holds this ledger as it was read,
 	// its first saved strings and the records in stored, so what was
-	// read since can be appended to it (appendDelta) rather than the
+	// read since can be appended to it (encodeDelta) rather than the
 	// whole ledger written again. frames and journalBytes are what the
 	// journal holds past its whole state, of baseBytes.
 	journal                 bool
@@ -314,9 +314,11 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 // to recs those the analyzer keeps and the horizon does not drop; it
 // returns st plus what it counted.
 func (l *ledger) readLines(ctx context.Context, r io.Reader, size int64, sh *shape, recs *[]record, st jsonl.Stats) (jsonl.Stats, error) {
-	sc := jsonl.NewScanner(r, l.maxLine)
+	var sc *jsonl.Scanner
 	if size >= 0 {
 		sc = jsonl.NewScannerSize(r, size, l.maxLine)
+	} else {
+		sc = jsonl.NewScanner(r, l.maxLine)
 	}
 	var p jsonscan.Parser
 	var v values
