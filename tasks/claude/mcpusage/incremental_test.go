@@ -420,9 +420,12 @@ func TestAnAppendWritesOnlyTheNewLines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A message whose lines are apart, across two scans.
-		f.WriteString(sessionLines(10+i, 2, now.Add(-time.Duration(i)*time.Minute), "/p") +
-			`{"type":"assistant","timestamp":"2025-03-01T11:00:00Z","message":{"id":"msg_` + fmt.Sprint(9+i) + `_1","content":[{"type":"tool_use","id":"x","name":"mcp__late__q"}],"usage":{"input_tokens":5}}}` + "\n")
+		// A message whose lines are apart, across two scans; plain lines
+		// alike at the end of one scan's lines and the start of the
+		// next (those of a segment are not folded into).
+		plain := `{"type":"user","timestamp":"2025-03-01T11:30:00Z","cwd":"/p"}` + "\n"
+		f.WriteString(plain + sessionLines(10+i, 2, now.Add(-time.Duration(i)*time.Minute), "/p") +
+			`{"type":"assistant","timestamp":"2025-03-01T11:00:00Z","message":{"id":"msg_` + fmt.Sprint(9+i) + `_1","content":[{"type":"tool_use","id":"x","name":"mcp__late__q"}],"usage":{"input_tokens":5}}}` + "\n" + plain)
 		f.Close()
 		scanBoth(t, dir, state, now, 30)
 		scanBoth(t, dir, state, now.AddDate(0, 0, 25), 30) // the window cuts the log: its lines read back
