@@ -4,10 +4,16 @@
 // with an empty state directory (records and ledgers written), and a
 // second run after 1 MB was appended to the session logs and 100 records
 // to each learning file (only those read). Wall and CPU time (the
-// process's, user and system) are reported for each.
+// process's, user and system) are reported for each, and for each
+// analyzer run alone: on a machine shared with other work the wall time
+// says how busy the machine was as much as what the analyzers cost.
 //
 //	go run ./bench/claude                    # 500 sessions, ~200 MB of logs
 //	go run ./bench/claude -sessions 100 -mb 40 -rounds 5 -keep /tmp/claude-data
+//	go run ./bench/claude -profile-first first.prof -profile second.prof
+//
+// The runs are in this one process, its heap grown by the runs before
+// them: a rebuild starting afresh also pays for the memory it touches.
 //
 // The data set: ~/.claude/projects/<20 projects>/<session>.jsonl in Claude
 // Code's shape (assistant messages calling MCP tools, tool results of a few
