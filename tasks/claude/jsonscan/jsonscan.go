@@ -466,38 +466,48 @@ func (p *Parser) Int(i int, dst *int64) (int, error) {
 		*dst = v
 		return k, nil
 	}
-	return readNumber(p, i, dst, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+	raw, end, err := p.number(i)
+	if raw != nil {
+		if v, perr := strconv.ParseInt(string(raw), 10, 64); perr != nil {
+			p.typed = true
+		} else {
+			*dst = v
+		}
+	}
+	return end, err
 }
 
 // Float reads a member of Go type float64 at i: a number out of
 // float64's range is a type error, as is a string; null leaves *dst.
 func (p *Parser) Float(i int, dst *float64) (int, error) {
-	return readNumber(p, i, dst, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+	raw, end, err := p.number(i)
+	if raw != nil {
+		if v, perr := strconv.ParseFloat(string(raw), 64); perr != nil {
+			p.typed = true
+		} else {
+			*dst = v
+		}
+	}
+	return end, err
 }
 
-// readNumber reads a number member at i into *dst as parse reads it, as
-// encoding/json would for a field of *dst's type: what parse refuses (out
-// of range, not an integer) and a value of another kind are type errors;
-// null leaves *dst.
-func readNumber[T any](p *Parser, i int, dst *T, parse func(string) (T, error)) (int, error) {
+// number reads a number member at i, as encoding/json would for a field
+// of a number type, and returns its text for strconv (which, called
+// directly, makes no string of it), and nil for a value of another kind,
+// validated: null leaves the field, others are type errors.
+func (p *Parser) number(i int) (raw []byte, end int, err error) {
 	c := p.b[i]
 	if c != '-' && (c < '0' || c > '9') {
 		if c != 'n' {
 			p.typed = true
 		}
-		return p.Skip(i)
+		end, err = p.Skip(i)
+		return nil, end, err
 	}
-	end, err := p.Number(i)
-	if err != nil {
-		return 0, err
+	if end, err = p.Number(i); err != nil {
+		return nil, 0, err
 	}
-	v, perr := parse(string(p.b[i:end]))
-	if perr != nil {
-		p.typed = true
-	} else {
-		*dst = v
-	}
-	return end, nil
+	return p.b[i:end], end, nil
 }
 
 // FloatPtr reads a member of Go type *float64 at i: null clears *set, a
