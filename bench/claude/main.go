@@ -4,10 +4,16 @@
 // with an empty state directory (records and ledgers written), and a
 // second run after 1 MB was appended to the session logs and 100 records
 // to each learning file (only those read). Wall and CPU time (the
-// process's, user and system) are reported for each.
+// process's, user and system) are reported for each, and for each
+// analyzer run alone: on a machine shared with other work the wall time
+// says how busy the machine was as much as what the analyzers cost.
 //
 //	go run ./bench/claude                    # 500 sessions, ~200 MB of logs
 //	go run ./bench/claude -sessions 100 -mb 40 -rounds 5 -keep /tmp/claude-data
+//	go run ./bench/claude -profile-first first.prof -profile second.prof
+//
+// The runs are in this one process, its heap grown by the runs before
+// them: a rebuild starting afresh also pays for the memory it touches.
 //
 // The data set: ~/.claude/projects/<20 projects>/<session>.jsonl in Claude
 // Code's shape (assistant messages calling MCP tools, tool results of a few
@@ -27,6 +33,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +50,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "measured rounds of each mode (the median is reported)")
 	keep := flag.String("keep", "", "generate into this folder and keep it (default: a temporary folder, removed)")
 	profile := flag.String("profile", "", "write a CPU profile of the second runs (at once) to this file")
+	profileFirst := flag.String("profile-first", "", "write a CPU profile of the first runs (at once) to this file")
 	flag.Parse()
 
 	root := *keep
@@ -106,14 +114,16 @@ func main() {
 		return time.Since(t), each
 	}
 
-	// seq runs the seven one after another and returns each one's time.
-	seq := func(in learn.Input) map[string]time.Duration {
-		each := map[string]time.Duration{}
+	// seq runs the seven one after another and returns each one's time,
+	// and the process's CPU time while it ran (its own and its garbage's).
+	seq := func(in learn.Input) (wall, cpu map[string]time.Duration) {
+		wall, cpu = map[string]time.Duration{}, map[string]time.Duration{}
 		for _, a := range analyzers {
+			c := cpuTime()
 			d, _ := runOne(a, in)
-			each[a.Name] = d
+			wall[a.Name], cpu[a.Name] = d, cpuTime()-c
 		}
-		return each
+		return wall, cpu
 	}
 	sum := func(each map[string]time.Duration) (t time.Duration) {
 		for _, d := range each {
@@ -130,21 +140,24 @@ func main() {
 	}
 
 	// Warm the page cache so no mode pays for the first read.
-	seq(in)
+	_, _ = seq(in)
 	type mode struct {
 		name  string
 		each  map[string][]time.Duration
-		total []time.Duration // one after another
-		conc  []time.Duration // at once
-		cpu   []time.Duration // at once, the process's CPU time
+		eachC map[string][]time.Duration // CPU time
+		total []time.Duration            // one after another
+		conc  []time.Duration            // at once
+		cpu   []time.Duration            // at once, the process's CPU time
 	}
 	modes := []*mode{{name: "whole"}, {name: "first"}, {name: "second"}}
 	for _, m := range modes {
-		m.each = map[string][]time.Duration{}
+		m.each, m.eachC = map[string][]time.Duration{}, map[string][]time.Duration{}
 	}
-	note := func(m *mode, each map[string]time.Duration) {
+	note := func(m *mode, in learn.Input) {
+		each, cpu := seq(in)
 		for k, v := range each {
 			m.each[k] = append(m.each[k], v)
+			m.eachC[k] = append(m.eachC[k], cpu[k])
 		}
 		m.total = append(m.total, sum(each))
 	}
@@ -152,11 +165,11 @@ func main() {
 		// One after another: each analyzer's own time. Every log read
 		// whole (no records); a first run with an empty state directory;
 		// a second one after 1 MB was appended to the session logs.
-		note(modes[0], seq(in))
+		note(modes[0], in)
 		st := fresh()
-		note(modes[1], seq(st))
+		note(modes[1], st)
 		appendSessions(home, 1<<20, now, 2*r)
-		note(modes[2], seq(st))
+		note(modes[2], st)
 		// At once, as the scheduler runs them.
 		atOnce := func(m *mode, in learn.Input) {
 			c := cpuTime()
@@ -166,7 +179,16 @@ func main() {
 		}
 		atOnce(modes[0], in)
 		st = fresh()
-		atOnce(modes[1], st)
+		if *profileFirst != "" {
+			f, err := os.Create(*profileFirst)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			atOnce(modes[1], st)
+			pprof.StopCPUProfile()
+			check(f.Close())
+		} else {
+			atOnce(modes[1], st)
+		}
 		appendSessions(home, 1<<20, now, 2*r+1)
 		if *profile != "" {
 			f, err := os.Create(*profile)
@@ -179,18 +201,26 @@ func main() {
 			atOnce(modes[2], st)
 		}
 	}
-	fmt.Printf("each alone, medians of %d rounds:\n", *rounds)
-	fmt.Printf("%-22s %12s %12s %12s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
-	for _, a := range analyzers {
-		fmt.Printf("%-22s %12v %12v %12v %12d\n", a.Name, median(modes[0].each[a.Name]).Round(time.Microsecond*100),
-			median(modes[1].each[a.Name]).Round(time.Microsecond*100), median(modes[2].each[a.Name]).Round(time.Microsecond*100), perAnalyzer[a.Name])
+	fmt.Printf("each alone, medians of %d rounds, wall (CPU):\n", *rounds)
+	fmt.Printf("%-22s %22s %22s %22s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
+	cell := func(m *mode, name string) string {
+		return fmt.Sprintf("%v (%v)", median(m.each[name]).Round(time.Microsecond*100), median(m.eachC[name]).Round(time.Microsecond*100))
 	}
-	fmt.Printf("%-22s %12v %12v %12v\n", "one after another", median(modes[0].total).Round(time.Millisecond),
-		median(modes[1].total).Round(time.Millisecond), median(modes[2].total).Round(time.Millisecond))
-	fmt.Printf("%-22s %12v %12v %12v\n", "all seven at once", median(modes[0].conc).Round(time.Millisecond),
-		median(modes[1].conc).Round(time.Millisecond), median(modes[2].conc).Round(time.Millisecond))
-	fmt.Printf("%-22s %12v %12v %12v\n", "  their CPU time", median(modes[0].cpu).Round(time.Millisecond),
-		median(modes[1].cpu).Round(time.Millisecond), median(modes[2].cpu).Round(time.Millisecond))
+	for _, a := range analyzers {
+		fmt.Printf("%-22s %22s %22s %22s %12d\n", a.Name, cell(modes[0], a.Name), cell(modes[1], a.Name), cell(modes[2], a.Name), perAnalyzer[a.Name])
+	}
+	// median (min) of each mode
+	row := func(name string, d func(m *mode) []time.Duration) {
+		fmt.Printf("%-22s", name)
+		for _, m := range modes {
+			fmt.Printf(" %22s", fmt.Sprintf("%v (%v)", median(d(m)).Round(time.Millisecond), minimum(d(m)).Round(time.Millisecond)))
+		}
+		fmt.Println()
+	}
+	fmt.Printf("\nmedian (min) of %d rounds:\n", *rounds)
+	row("one after another", func(m *mode) []time.Duration { return m.total })
+	row("all seven at once", func(m *mode) []time.Duration { return m.conc })
+	row("  their CPU time", func(m *mode) []time.Duration { return m.cpu })
 	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
 	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
 }
@@ -268,6 +298,13 @@ func appendLearning(home string, n int, now time.Time, round int) {
 		check(w.Flush())
 		check(f.Close())
 	}
+}
+
+func minimum(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return slices.Min(d)
 }
 
 func median(d []time.Duration) time.Duration {

@@ -94,6 +94,21 @@ func NewScanner(r io.Reader, maxLine int) *Scanner {
 	return &Scanner{r: bufio.NewReaderSize(r, size), max: maxLine}
 }
 
+// NewScannerSize is NewScanner for a reader of at most size bytes: its
+// read buffer is no larger than they need. A run reading the few lines
+// appended to a file since the last one allocates a few kilobytes, not
+// the buffer of a whole read.
+func NewScannerSize(r io.Reader, size int64, maxLine int) *Scanner {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
+	}
+	buf := int64(min(readSize, maxLine))
+	if size+1 < buf {
+		buf = size + 1
+	}
+	return &Scanner{r: bufio.NewReaderSize(r, int(max(16, buf))), max: maxLine}
+}
+
 // Reset makes s a Scanner over r, as NewScanner(r, maxLine) would, keeping
 // its read buffer when it is of the size needed: a reader of hundreds of
 // files allocates one, not one per file.

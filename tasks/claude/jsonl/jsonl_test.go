@@ -2,8 +2,10 @@ package jsonl
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,5 +147,28 @@ func TestScannerReset(t *testing.T) {
 	sc.Reset(strings.NewReader(strings.Repeat("y", 30)+"\n"), 8)
 	if sc.Scan() || sc.Stats().TooLong != 1 {
 		t.Fatalf("a smaller limit after Reset: %+v", sc.Stats())
+	}
+}
+
+// A Scanner sized for its reader reads what one of the default size
+// does, the size right or too small (a line longer than the buffer is
+// assembled, as always).
+func TestScannerSizeReadsTheSame(t *testing.T) {
+	inputs := []string{"", "{}", "{}\n", "1\n\n22\n333", strings.Repeat("x", 100) + "\n1\n", "a\r\nbb\r\n" + strings.Repeat("z", 40)}
+	for _, in := range inputs {
+		for _, size := range []int64{int64(len(in)), 0, 1, 5} {
+			for _, max := range []int{0, 50} {
+				lines := func(sc *Scanner) (out []string) {
+					for sc.Scan() {
+						out = append(out, string(sc.Bytes()))
+					}
+					return append(out, fmt.Sprint(sc.Stats()))
+				}
+				want := lines(NewScanner(strings.NewReader(in), max))
+				if got := lines(NewScannerSize(strings.NewReader(in), size, max)); !slices.Equal(got, want) {
+					t.Errorf("%q, size %d, limit %d: %q, want %q", in, size, max, got, want)
+				}
+			}
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -92,12 +93,27 @@ func (p *Parser) End(i int) error {
 	return nil
 }
 
-// WS skips white space from i.
+// WS skips white space from i. Most text has none: a byte above the
+// space is the answer at once.
 func (p *Parser) WS(i int) int {
+	if i < len(p.b) && p.b[i] > ' ' {
+		return i
+	}
 	for i < len(p.b) && (p.b[i] == ' ' || p.b[i] == '\t' || p.b[i] == '\n' || p.b[i] == '\r') {
 		i++
 	}
 	return i
+}
+
+// Is reports whether key names the field name as encoding/json matches a
+// key to a field: exactly, else case-folded. name starts with a
+// lower-case ASCII letter: a key starting with another ASCII byte than
+// that letter or its upper case is told apart at once.
+func Is(key []byte, name string) bool {
+	if len(key) == 0 || key[0] < utf8.RuneSelf && key[0]|0x20 != name[0] {
+		return false
+	}
+	return string(key) == name || bytes.EqualFold(key, []byte(name))
 }
 
 // Object reads an object at i, calling field with each (unescaped) key
@@ -259,33 +275,32 @@ func (p *Parser) Number(i int) (int, error) {
 	return i, nil
 }
 
-// plain marks the bytes a string may hold as they are: not a quote, a
-// backslash or a control character.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = '"' * ones
+	slashs = '\\' * ones
 )
 
 // skipPlain returns the position of the first byte from i on that is not
 // plain (a quote, a backslash or a control character), or len(b). A
-// short run (a key, most values) is quickest byte by byte; a long one
-// (a tool's output) is searched for its quote and for a backslash before
-// it with bytes.IndexByte, which compares many bytes at once, and then
-// for control characters eight bytes at a time.
+// short run (a key, most values) is searched eight bytes at a time for
+// all three at once; a long one (a tool's output) is searched for its
+// quote and for a backslash before it with bytes.IndexByte, which
+// compares many bytes at once, and then for control characters eight
+// bytes at a time.
 func skipPlain(b []byte, i int) int {
-	for n := min(len(b), i+16); i < n; i++ {
-		if !plain[b[i]] {
-			return i
+	for n := min(len(b), i+64); i+8 <= n; i += 8 {
+		if m := stops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	if i >= len(b) {
+	if len(b)-i < 8 {
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				return i
+			}
+		}
 		return i
 	}
 	rest := b[i:]
@@ -301,6 +316,14 @@ func skipPlain(b []byte, i int) int {
 	}
 	return i + end
 }
+
+// stops marks, in an 8-byte word read little-endian, the bytes that end
+// a run of plain ones: its lowest mark is the first quote, backslash or
+// control character (marks above it may be false, never one below).
+func stops(w uint64) uint64 { return zero(w^quotes) | zero(w^slashs) | below(w) }
+
+// zero marks the zero bytes of w, the lowest one exactly.
+func zero(w uint64) uint64 { return (w - ones) &^ w & highs }
 
 // below is not zero for an 8-byte word that holds a control character (a
 // byte below 0x20), and zero for one that does not.
@@ -420,40 +443,71 @@ func (p *Parser) String(i int, dst *[]byte) (int, error) {
 
 // Int reads a member of Go type int64 at i: a number that is not an
 // integer of int64's range is a type error, as is a string; null leaves
-// *dst.
+// *dst. An integer of at most 18 digits (every token count) is summed
+// as it is read; others go through strconv, as encoding/json does.
 func (p *Parser) Int(i int, dst *int64) (int, error) {
-	return readNumber(p, i, dst, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+	b := p.b
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	var v int64
+	k := j
+	for ; k < len(b) && k-j < 19 && b[k] >= '0' && b[k] <= '9'; k++ {
+		v = v*10 + int64(b[k]-'0')
+	}
+	// A short integer, its end not part of a longer number (nor a
+	// leading zero before more digits, which Number rejects).
+	if n := k - j; n > 0 && n <= 18 && (n == 1 || b[j] != '0') &&
+		(k == len(b) || b[k] != '.' && b[k] != 'e' && b[k] != 'E' && (b[k] < '0' || b[k] > '9')) {
+		if j > i {
+			v = -v
+		}
+		*dst = v
+		return k, nil
+	}
+	raw, end, err := p.number(i)
+	if raw != nil {
+		if v, perr := strconv.ParseInt(string(raw), 10, 64); perr != nil {
+			p.typed = true
+		} else {
+			*dst = v
+		}
+	}
+	return end, err
 }
 
 // Float reads a member of Go type float64 at i: a number out of
 // float64's range is a type error, as is a string; null leaves *dst.
 func (p *Parser) Float(i int, dst *float64) (int, error) {
-	return readNumber(p, i, dst, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+	raw, end, err := p.number(i)
+	if raw != nil {
+		if v, perr := strconv.ParseFloat(string(raw), 64); perr != nil {
+			p.typed = true
+		} else {
+			*dst = v
+		}
+	}
+	return end, err
 }
 
-// readNumber reads a number member at i into *dst as parse reads it, as
-// encoding/json would for a field of *dst's type: what parse refuses (out
-// of range, not an integer) and a value of another kind are type errors;
-// null leaves *dst.
-func readNumber[T any](p *Parser, i int, dst *T, parse func(string) (T, error)) (int, error) {
+// number reads a number member at i, as encoding/json would for a field
+// of a number type, and returns its text for strconv (which, called
+// directly, makes no string of it), and nil for a value of another kind,
+// validated: null leaves the field, others are type errors.
+func (p *Parser) number(i int) (raw []byte, end int, err error) {
 	c := p.b[i]
 	if c != '-' && (c < '0' || c > '9') {
 		if c != 'n' {
 			p.typed = true
 		}
-		return p.Skip(i)
+		end, err = p.Skip(i)
+		return nil, end, err
 	}
-	end, err := p.Number(i)
-	if err != nil {
-		return 0, err
+	if end, err = p.Number(i); err != nil {
+		return nil, 0, err
 	}
-	v, perr := parse(string(p.b[i:end]))
-	if perr != nil {
-		p.typed = true
-	} else {
-		*dst = v
-	}
-	return end, nil
+	return p.b[i:end], end, nil
 }
 
 // FloatPtr reads a member of Go type *float64 at i: null clears *set, a

@@ -95,6 +95,9 @@ var seeds = []string{
 	`{"fp":"x"}`, `{"fp":1e400}`, `{"fp":{}}`, `{"bp":1}`, `{"bp":"true"}`, `{"bp":[]}`, `{"bp":tru}`,
 	`{"s":"\u00e9\ud800","x":"\xff"}`, "{\"s\":\"\xff\xfe\"}", `{"s":"a\"b\\c\/d\b\f\n\r\t"}`, `{"s":"\q"}`,
 	`{"s":"` + "\x01" + `"}`, `{"s":"0123456789abcdef0123456789abcdef\\"}`, `{"s":"0123456789abcdef01234567"}`,
+	`{"i":-}`, `{"i":-0}`, `{"i":0}`, `{"i":00}`, `{"i":-01}`, `{"i":123456789012345678}`, `{"i":-123456789012345678}`,
+	`{"i":1234567890123456789}`, `{"i":-9223372036854775808}`, `{"i":-9223372036854775809}`, `{"i":1E2}`, `{"i":12a}`,
+	`{"i":7 }`, `{"i":7}`, `{"i":7,"i":8.0}`, `{"i":1`, `{"i":-5}`,
 	`null`, `[]`, `5`, `"s"`, `true`, `{}`, ` { } `, `{"a":[1,2,]}`, `{"a":{"b" 1}}`, `{"a":01}`, `{"a":1}x`,
 	`{"a":-}`, `{"a":1.}`, `{"a":1e}`, `{"a":[[[{"b":[]}]]]}`, `{"a":1,}`, `{,}`, `{"a"}`, `{"a":}`, `[1 2]`,
 }
@@ -106,6 +109,21 @@ func TestParserAgreesWithEncodingJSON(t *testing.T) {
 	deep := bytes.Repeat([]byte("["), MaxDepth+1)
 	agree(t, append(append([]byte(`{"s":"t","a":`), deep...), append(bytes.Repeat([]byte("]"), MaxDepth+1), '}')...))
 	agree(t, append(append([]byte(`{"s":"t","a":`), deep[1:]...), append(bytes.Repeat([]byte("]"), MaxDepth), '}')...))
+}
+
+// Is matches a key to a field as encoding/json does (here: as
+// bytes.EqualFold, which the agreement above checks against it).
+func TestIsIsEqualFold(t *testing.T) {
+	names := []string{"s", "k", "timestamp", "input_tokens", "id"}
+	keys := []string{"", "s", "S", "ſ", "k", "K", "\u212a", "K", "timestamp", "TimeStamp", "timeſtamp", "Timestamp ", "timestam",
+		"input_tokens", "INPUT_TOKENS", "input_tokenſ", "_nput_tokens", "iD", "Id", "ID", "id", "\xffd", "@d", "`d", "i", "x"}
+	for _, n := range names {
+		for _, k := range keys {
+			if got, want := Is([]byte(k), n), bytes.EqualFold([]byte(k), []byte(n)); got != want {
+				t.Errorf("Is(%q, %q) = %v, want %v", k, n, got, want)
+			}
+		}
+	}
 }
 
 func FuzzParser(f *testing.F) {
@@ -121,7 +139,7 @@ func FuzzParser(f *testing.F) {
 func TestLongStringsAgree(t *testing.T) {
 	for n := range 80 {
 		for at := range n {
-			for _, c := range []string{`"`, `\`, `\"`, `\n`, `\u00e9`, "\x01", "\x1f", "\t", "\x7f", "é"} {
+			for _, c := range []string{`"`, `\`, `\"`, `\n`, `\u00e9`, "\x00", "\x01", "\x1f", "\t", "\x7f", "é", "\x80", "\x9f", "\xa0", "\xa2", "\xdc", "\xff"} {
 				body := []byte(strings.Repeat("a", n))
 				s := string(body[:at]) + c + string(body[at:])
 				agree(t, []byte(`{"s":"`+s+`","i":1}`))

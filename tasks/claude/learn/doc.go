@@ -11,8 +11,10 @@
 // before it), the lines counted, and each record of the window reduced to
 // a few bytes (record.go: its time, its strings by index, a number, the
 // optional values set) in file order — and a run reads only the bytes
-// appended since. A file truncated or replaced is read again, one deleted
-// drops its ledger. Folding the window's records in file order is what a
+// appended since, and appends their records to the ledger (a logcursor
+// journal, written whole again when pruned or once the appended records
+// outweigh half of it). A file truncated or replaced is read again, one
+// deleted drops its ledger. Folding the window's records in file order is what a
 // full read did, so the report is the same, byte for byte.
 //
 // Windows stay exact: a ledger keeps every record from a day before its

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // learnHome is a HOME with every analyzer's input, generated so that each
@@ -382,13 +383,29 @@ func TestIncrementalAnalyzersEqualAFullRead(t *testing.T) {
 	}
 	h.sameAsFullRead(state, now, 30)
 
-	// A damaged ledger is not trusted: its file is read again.
+	// What a run read is appended to the ledger as a frame of its own,
+	// the ledger not written again; cut short (a run stopped while
+	// appending), that frame is lost, and its bytes are read again.
 	rec := filepath.Join(state, LedgerDir, "learn-workflows.rec")
+	kept := size(t, rec)
+	more := h.lines("workflow_commands", 20, -1, 0)
+	h.appendTo(file(&workflowShape), more)
+	h.sameAsFullRead(state, now, 30)
+	if l, err := keptLedger(state, "learn-workflows"); err != nil || l.frames < 2 || size(t, rec)-kept > int64(len(more)) {
+		t.Fatalf("after an append: %v, %d bytes on %d", err, size(t, rec)-kept, kept)
+	}
 	b, err := os.ReadFile(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.write(rec, string(b[:len(b)-3]))
+	if n := h.readNew(state, "learn-workflows", &workflowShape, now, 30); n != int64(len(more)) {
+		t.Errorf("with its last frame cut short, %d bytes were read, %d appended", n, len(more))
+	}
+	h.sameAsFullRead(state, now, 30)
+
+	// A damaged ledger is not trusted: its file is read again.
+	h.write(rec, string(b[:40]))
 	if n, all := h.readNew(state, "learn-workflows", &workflowShape, now, 30), size(t, file(&workflowShape)); n != all {
 		t.Errorf("with its ledger damaged, %d bytes of %d were read", n, all)
 	}
@@ -425,11 +442,7 @@ func TestConcurrentRunsKeepTheLedgersWhole(t *testing.T) {
 			}
 		}
 		for name := range analyzerShapes {
-			b, err := os.ReadFile(filepath.Join(state, LedgerDir, name+".rec"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := decodeLedger(b); err != nil {
+			if _, err := keptLedger(state, name); err != nil {
 				t.Fatalf("round %d: the ledger of %s is damaged: %v", round, name, err)
 			}
 		}
@@ -440,6 +453,19 @@ func TestConcurrentRunsKeepTheLedgersWhole(t *testing.T) {
 	if !bytes.Contains([]byte(report(t, h.input(state, testNow, 30))), []byte("suggest")) {
 		t.Error("no suggestions: the comparison proved little")
 	}
+}
+
+// keptLedger decodes the ledger analyzer keeps in state.
+func keptLedger(state, analyzer string) (*ledger, error) {
+	st, frames, err := logcursor.Open(context.Background(), filepath.Join(state, LedgerDir), analyzer+".rec", analyzer+".lock")
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if frames == nil {
+		return nil, fmt.Errorf("no ledger of %s", analyzer)
+	}
+	return decodeLedger(frames)
 }
 
 // A last line without its newline (still being written) counts in the

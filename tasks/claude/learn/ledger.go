@@ -62,6 +62,15 @@ type ledger struct {
 	nStored int
 	lastSec int64
 	recs    []record
+	// journal: the state directory holds this ledger as it was read,
+	// its first saved strings and the records in stored, so what was
+	// read since can be appended to it (encodeDelta) rather than the
+	// whole ledger written again. frames and journalBytes are what the
+	// journal holds past its whole state, of baseBytes.
+	journal                 bool
+	saved                   int
+	frames                  int
+	baseBytes, journalBytes int
 
 	// tail is the last line, still being written (no newline yet):
 	// counted in this run, read again by the next.
@@ -219,10 +228,24 @@ func readLedger(ctx context.Context, in Input, analyzer string, sh *shape) (l *l
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if store != nil && l.changed {
-		warning = store.Replace(l.encode())
+		warning = l.save(store)
 		l.changed = false
 	}
 	return l, warning, nil
+}
+
+// Journal limits: past this many frames, or past half the bytes of the
+// whole ledger they follow, the ledger is written whole again, so that
+// reading it stays about reading its records once.
+const maxFrames = 256
+
+// save keeps the ledger in store: what was read since, appended, when
+// the store holds the ledger as it was read; else the whole ledger.
+func (l *ledger) save(store *logcursor.Store) error {
+	if l.journal && l.frames < maxFrames && 2*l.journalBytes < l.baseBytes {
+		return store.Append(l.encodeDelta())
+	}
+	return store.Replace(l.encode())
 }
 
 // openLedger opens, and locks, the ledger of analyzer in stateDir (none
@@ -231,12 +254,12 @@ func openLedger(ctx context.Context, stateDir, analyzer string) (store *logcurso
 	if stateDir == "" {
 		return nil, nil, nil
 	}
-	store, b, err := logcursor.Open(ctx, filepath.Join(stateDir, LedgerDir), analyzer+".rec", analyzer+".lock")
+	store, frames, err := logcursor.Open(ctx, filepath.Join(stateDir, LedgerDir), analyzer+".rec", analyzer+".lock")
 	if err != nil {
 		return nil, nil, err
 	}
-	if b != nil {
-		kept, _ = decodeLedger(b) // damaged: the file is read again
+	if frames != nil {
+		kept, _ = decodeLedger(frames) // damaged: the file is read again
 	}
 	return store, kept, nil
 }
@@ -254,7 +277,7 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 	if !regular {
 		// A stream (a named pipe): no offsets to keep, read whole.
 		l = newLedger(path, maxLine, since.Add(-horizonSlack))
-		l.tailStats, err = l.readLines(ctx, f, sh, &l.tail, jsonl.Stats{})
+		l.tailStats, err = l.readLines(ctx, f, -1, sh, &l.tail, jsonl.Stats{})
 		return l, err
 	}
 	if l == nil || l.path != path || l.maxLine != maxLine || since.Before(l.horizon) || !l.cursor.Holds(f, cur) {
@@ -270,12 +293,12 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 		// Room for the new records at once: a learning record's line is
 		// rarely shorter than this.
 		l.recs = slices.Grow(l.recs, int(min((end-old.Offset)/minRecordLine, 1<<20)))
-		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), sh, &l.recs, l.stats); err != nil {
+		if l.stats, err = l.readLines(ctx, io.NewSectionReader(f, old.Offset, end-old.Offset), end-old.Offset, sh, &l.recs, l.stats); err != nil {
 			return nil, err
 		}
 	}
 	if cur.Size > end {
-		if l.tailStats, err = l.readLines(ctx, io.NewSectionReader(f, end, cur.Size-end), sh, &l.tail, jsonl.Stats{}); err != nil {
+		if l.tailStats, err = l.readLines(ctx, io.NewSectionReader(f, end, cur.Size-end), cur.Size-end, sh, &l.tail, jsonl.Stats{}); err != nil {
 			return nil, err
 		}
 	}
@@ -287,11 +310,16 @@ func (l *ledger) update(ctx context.Context, f *os.File, path string, maxLine in
 	return l, nil
 }
 
-// readLines decodes the lines of r and appends to recs those the analyzer
-// keeps and the horizon does not drop; it returns st plus what it
-// counted.
-func (l *ledger) readLines(ctx context.Context, r io.Reader, sh *shape, recs *[]record, st jsonl.Stats) (jsonl.Stats, error) {
-	sc := jsonl.NewScanner(r, l.maxLine)
+// readLines decodes the lines of r (size bytes, -1: unknown) and appends
+// to recs those the analyzer keeps and the horizon does not drop; it
+// returns st plus what it counted.
+func (l *ledger) readLines(ctx context.Context, r io.Reader, size int64, sh *shape, recs *[]record, st jsonl.Stats) (jsonl.Stats, error) {
+	var sc *jsonl.Scanner
+	if size >= 0 {
+		sc = jsonl.NewScannerSize(r, size, l.maxLine)
+	} else {
+		sc = jsonl.NewScanner(r, l.maxLine)
+	}
 	var p jsonscan.Parser
 	var v values
 	n := 0
@@ -363,7 +391,7 @@ func (l *ledger) prune(since time.Time) {
 		}
 	}
 	l.stored, l.nStored, l.lastSec, l.recs = nil, 0, 0, kept
-	l.changed = true
+	l.changed, l.journal = true, false
 }
 
 // ledgerMagic starts a ledger file; a file without it (or of another
@@ -391,6 +419,32 @@ func (l *ledger) encode() []byte {
 	}
 	out = binary.AppendUvarint(out, uint64(l.nStored+len(l.recs)))
 	out = append(out, l.stored...)
+	prev := l.lastSec
+	for _, r := range l.recs {
+		out = r.append(out, prev)
+		prev = r.Sec
+	}
+	return out
+}
+
+// ledgerDelta starts a frame of what a run read after the ledger it
+// follows: the cursor and counts now, the strings and the records added.
+const ledgerDelta = "ledger delta 1\n"
+
+// encodeDelta writes what was read since the ledger was read from the
+// state directory: its records chained on from the last one kept.
+func (l *ledger) encodeDelta() []byte {
+	out := make([]byte, 0, 128+16*len(l.recs))
+	out = append(out, ledgerDelta...)
+	out = l.cursor.Append(out)
+	for _, v := range []int64{l.stats.Lines, l.stats.Malformed, l.stats.TooLong} {
+		out = binary.AppendUvarint(out, uint64(v))
+	}
+	out = binary.AppendUvarint(out, uint64(len(l.strs)-l.saved))
+	for _, s := range l.strs[l.saved:] {
+		out = logcursor.AppendString(out, s)
+	}
+	out = binary.AppendUvarint(out, uint64(len(l.recs)))
 	prev := l.lastSec
 	for _, r := range l.recs {
 		out = r.append(out, prev)
@@ -432,9 +486,58 @@ func (r *record) append(b []byte, prev int64) []byte {
 	return b
 }
 
-// decodeLedger reads what encode wrote. Its records are checked, every
-// one, and kept encoded (see ledger.stored).
-func decodeLedger(b []byte) (*ledger, error) {
+// decodeLedger reads a ledger's journal: what encode wrote, then what
+// each encodeDelta after it added. Its records are checked, every one,
+// and kept encoded (see ledger.stored), in one piece.
+func decodeLedger(frames [][]byte) (*ledger, error) {
+	l, err := decodeWhole(frames[0])
+	if err != nil {
+		return nil, err
+	}
+	l.journal, l.saved, l.frames, l.baseBytes = true, len(l.strs), len(frames), len(frames[0])
+	if len(frames) == 1 {
+		return l, nil
+	}
+	size := len(l.stored)
+	for _, f := range frames[1:] {
+		size += len(f)
+		l.journalBytes += len(f)
+	}
+	stored := append(make([]byte, 0, size), l.stored...)
+	for _, f := range frames[1:] {
+		if len(f) < len(ledgerDelta) || string(f[:len(ledgerDelta)]) != ledgerDelta {
+			return nil, logcursor.ErrRecord
+		}
+		d := &logcursor.Decoder{B: f[len(ledgerDelta):]}
+		l.cursor = d.Cursor()
+		l.stats = jsonl.Stats{Lines: int64(d.Uvarint()), Malformed: int64(d.Uvarint()), TooLong: int64(d.Uvarint())}
+		for n := d.Count(); n > 0 && d.Err == nil; n-- {
+			l.strs = append(l.strs, d.Str())
+		}
+		n := d.Count()
+		if d.Err != nil {
+			return nil, d.Err
+		}
+		rr := recordReader{b: d.B, prev: l.lastSec, strs: uint64(len(l.strs))}
+		var r record
+		for range n {
+			if !rr.next(&r) {
+				return nil, logcursor.ErrRecord
+			}
+		}
+		if rr.bad || rr.pos != len(d.B) {
+			return nil, logcursor.ErrRecord
+		}
+		stored = append(stored, d.B...)
+		l.nStored += n
+		l.lastSec = rr.prev
+	}
+	l.stored, l.saved = stored, len(l.strs)
+	return l, nil
+}
+
+// decodeWhole reads what encode wrote.
+func decodeWhole(b []byte) (*ledger, error) {
 	if len(b) < len(ledgerMagic) || string(b[:len(ledgerMagic)]) != ledgerMagic {
 		return nil, logcursor.ErrRecord
 	}

@@ -1,7 +1,6 @@
 package learn
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
@@ -90,7 +89,7 @@ func (sh *shape) fieldOf(key []byte) *field {
 		}
 	}
 	for i := range sh.fields {
-		if bytes.EqualFold(key, []byte(sh.fields[i].name)) {
+		if jsonscan.Is(key, sh.fields[i].name) {
 			return &sh.fields[i]
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -207,7 +208,7 @@ func TestLedgerRoundTrip(t *testing.T) {
 	}
 	l.recs = append(l.recs, record{Sec: 253402300799, Nsec: 999999999, S: [maxStrings]uint32{1, 2, 1, 2, 1}, F: negZero()})
 	b := l.encode()
-	got, err := decodeLedger(b)
+	got, err := decodeLedger([][]byte{b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,15 +227,19 @@ func TestLedgerRoundTrip(t *testing.T) {
 	if g := all(got); fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("records %+v\nwant    %+v", g, want)
 	}
+	if !got.journal || got.saved != len(l.strs) || got.frames != 1 || got.baseBytes != len(b) {
+		t.Fatalf("journal %v, %d strings saved, %d frames of %d bytes", got.journal, got.saved, got.frames, got.baseBytes)
+	}
 	got.stored, got.nStored, got.lastSec, got.recs, l.recs = nil, 0, 0, nil, nil
+	got.journal, got.saved, got.frames, got.baseBytes = false, 0, 0, 0
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", l) {
 		t.Fatalf("decoded %+v\nwant    %+v", got, l)
 	}
 	// Read with more records after those: both come back, in order.
-	again, _ := decodeLedger(b)
+	again, _ := decodeLedger([][]byte{b})
 	more := record{Sec: 5, Nsec: 6, S: [maxStrings]uint32{2}, I: 7}
 	again.recs = append(again.recs, more)
-	back, err := decodeLedger(again.encode())
+	back, err := decodeLedger([][]byte{again.encode()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +247,62 @@ func TestLedgerRoundTrip(t *testing.T) {
 		t.Fatalf("with one more: %+v", g)
 	}
 	for i := len(ledgerMagic); i < len(b); i++ {
-		if _, err := decodeLedger(b[:i]); err == nil {
+		if _, err := decodeLedger([][]byte{b[:i]}); err == nil {
 			t.Fatalf("a ledger cut at %d of %d bytes decoded", i, len(b))
 		}
+	}
+}
+
+// What a run read after a kept ledger is appended to it as a frame of
+// its own: read back after it, the ledger is the one written whole.
+func TestLedgerJournalEqualsTheWholeLedger(t *testing.T) {
+	l := newLedger("/h/.claude/learning/x.jsonl", 1<<20, timeAt(-3))
+	l.cursor.Offset = 100
+	for i, s := range []string{"a", "bb", "a"} {
+		r := record{Sec: 1e9 + int64(i), S: [maxStrings]uint32{l.intern([]byte(s))}, F: float64(i)}
+		l.recs = append(l.recs, r)
+	}
+	frames := [][]byte{l.encode()}
+	whole := l
+	// Three runs, each reading a few records (one with none), the
+	// second new strings and a time before the last one's.
+	for run, strs := range [][]string{{"bb", "c"}, {"d", "a", "e"}, nil} {
+		kept, err := decodeLedger(frames)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		kept.cursor.Offset += 100
+		kept.stats.Lines += int64(len(strs))
+		for i, s := range strs {
+			r := record{Sec: 1e9 - int64(run*10+i), Nsec: int32(run), S: [maxStrings]uint32{0, kept.intern([]byte(s))}, I: int64(i), Bits: hasB}
+			kept.recs = append(kept.recs, r)
+			wr := r
+			wr.S[1] = whole.intern([]byte(s))
+			whole.recs = append(whole.recs, wr)
+		}
+		whole.cursor, whole.stats = kept.cursor, kept.stats
+		frames = append(frames, kept.encodeDelta())
+	}
+	got, err := decodeLedger(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.frames != 4 || got.journalBytes == 0 || got.saved != len(whole.strs) {
+		t.Fatalf("%d frames, %d bytes of journal, %d strings", got.frames, got.journalBytes, got.saved)
+	}
+	if a, b := got.encode(), whole.encode(); !bytes.Equal(a, b) {
+		t.Fatalf("the journal read back differs from the ledger written whole:\n%q\n%q", a, b)
+	}
+	// A damaged frame of it is refused: the file is read again.
+	last := frames[len(frames)-2]
+	for i := len(ledgerDelta); i < len(last); i++ {
+		cut := append(slices.Clone(frames[:len(frames)-2]), last[:i])
+		if _, err := decodeLedger(cut); err == nil {
+			t.Fatalf("a delta cut at %d of %d bytes decoded", i, len(last))
+		}
+	}
+	if _, err := decodeLedger([][]byte{frames[0], []byte("ledger delta 0\n")}); err == nil {
+		t.Fatal("a frame of another kind decoded")
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
 )
 
 // Timestamp reads the "timestamp" of a learning record: RFC 3339, an ISO
@@ -29,6 +31,11 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 // false for null, which leaves a Timestamp as it was.
 func parseTimestamp(b []byte) (v time.Time, set bool, err error) {
 	if len(b) > 0 && b[0] == '"' {
+		if len(b) >= 2 && b[len(b)-1] == '"' {
+			if v, ok := jsonscan.Time(b[1 : len(b)-1]); ok { // what isoLayouts[0] reads, without a string of it
+				return v, true, nil
+			}
+		}
 		var s string
 		if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && utf8.Valid(b[1:len(b)-1]) {
 			s = string(b[1 : len(b)-1]) // what json.Unmarshal makes of a valid string without escapes

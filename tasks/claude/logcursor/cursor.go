@@ -129,10 +129,14 @@ func Sample(f *os.File, off int64) ([32]byte, error) {
 }
 
 // LineEnd returns the offset just after the last newline in [from, to),
-// or from when there is none.
+// or from when there is none. It reads back from to, a few kilobytes
+// first: the last line is mostly short, and the file mostly complete.
 func LineEnd(f *os.File, from, to int64) (int64, error) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 4<<10)
 	for pos := to; pos > from; {
+		if len(buf) < 64<<10 && pos < to {
+			buf = make([]byte, 64<<10)
+		}
 		n := min(int64(len(buf)), pos-from)
 		pos -= n
 		b := buf[:n]

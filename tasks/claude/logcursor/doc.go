@@ -3,7 +3,8 @@
 // inode, size, the offset just after its last complete line, a hash of
 // bytes sampled before that offset), and a Store, one file of the state
 // directory that holds what a reader kept of its logs, locked while it is
-// read and replaced whole through a temporary file.
+// read and written: a journal of a whole state (replaced through a
+// temporary file) and of what each run changed since, appended.
 //
 // A log whose Cursor no longer holds — another inode, shorter than the
 // offset read, the sampled bytes changed — was truncated or replaced and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestStoreLockAndReplace(t *testing.T) {
 	}
 	st.Close()
 	st, b, err = Open(ctx, dir, "x.rec", "x.lock")
-	if err != nil || string(b) != "one" {
+	if err != nil || len(b) != 1 || string(b[0]) != "one" {
 		t.Fatalf("reopened: %v %q", err, b)
 	}
 	if err := st.Remove(); err != nil {
@@ -125,6 +126,91 @@ func TestStoreLockAndReplace(t *testing.T) {
 	st.Close()
 	if names, _ := filepath.Glob(filepath.Join(dir, "*x.rec*")); len(names) != 0 {
 		t.Errorf("left behind: %v", names)
+	}
+}
+
+// A store is a journal: a whole state, then what was appended, read back
+// in order; a frame cut short or damaged ends it there, and the next
+// append writes over what is left of it.
+func TestStoreJournal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	ctx := context.Background()
+	frames := func() []string {
+		t.Helper()
+		st, b, err := Open(ctx, dir, "x.rec", "x.lock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		var out []string
+		for _, f := range b {
+			out = append(out, string(f))
+		}
+		return out
+	}
+	write := func(fn func(st *Store) error) {
+		t.Helper()
+		st, _, err := Open(ctx, dir, "x.rec", "x.lock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := fn(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing kept yet: an append is the whole state.
+	write(func(st *Store) error { return st.Append([]byte("base")) })
+	write(func(st *Store) error { return st.Append([]byte("one")) })
+	write(func(st *Store) error {
+		if err := st.Append([]byte("")); err != nil {
+			return err
+		}
+		return st.Append([]byte("three"))
+	})
+	if got := frames(); !slices.Equal(got, []string{"base", "one", "", "three"}) {
+		t.Fatalf("frames %q", got)
+	}
+	path := filepath.Join(dir, "x.rec")
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut anywhere in the last frame, or a byte of it changed: the
+	// frames before it are read, and an append goes after them.
+	last := len(whole) - (1 + len("three") + 4)
+	for cut := last; cut < len(whole); cut++ {
+		for _, damage := range []bool{false, true} {
+			b := slices.Clone(whole)
+			if damage {
+				b[cut] ^= 0x40
+			} else {
+				b = b[:cut]
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := frames(); !slices.Equal(got, []string{"base", "one", ""}) {
+				t.Fatalf("cut at %d (damage %v): frames %q", cut, damage, got)
+			}
+			write(func(st *Store) error { return st.Append([]byte("four")) })
+			if got := frames(); !slices.Equal(got, []string{"base", "one", "", "four"}) {
+				t.Fatalf("cut at %d (damage %v), appended: frames %q", cut, damage, got)
+			}
+		}
+	}
+	// Not a journal (an older version's file): no state; replaced whole.
+	if err := os.WriteFile(path, []byte("rebuild learning ledger 1\n..."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := frames(); got != nil {
+		t.Fatalf("an older file read as %q", got)
+	}
+	write(func(st *Store) error { return st.Append([]byte("new")) })
+	write(func(st *Store) error { return st.Replace([]byte("again")) })
+	write(func(st *Store) error { return st.Append([]byte("more")) })
+	if got := frames(); !slices.Equal(got, []string{"again", "more"}) {
+		t.Fatalf("frames %q", got)
 	}
 }
 
@@ -218,5 +304,33 @@ func TestSettledFileIsTrustedUntilWrittenTo(t *testing.T) {
 	defer f.Close()
 	if cur, _, _ := Stat(f); c.Holds(f, cur) {
 		t.Error("a file rewritten in place holds")
+	}
+}
+
+// LineEnd finds the last newline wherever it is: in the few kilobytes it
+// reads first, beyond them, or before from (none).
+func TestLineEnd(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	for _, tail := range []int{0, 1, 4095, 4096, 4097, 70000, 140000} {
+		for _, head := range []int{0, 10, 5000} {
+			content := strings.Repeat("a", head) + "\n" + strings.Repeat("b", tail)
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, from := range []int64{0, int64(head), int64(head) + 1} {
+				want := int64(head) + 1
+				if want <= from {
+					want = from
+				}
+				if got, err := LineEnd(f, from, int64(len(content))); err != nil || got != want {
+					t.Errorf("head %d, tail %d, from %d: %d %v, want %d", head, tail, from, got, err, want)
+				}
+			}
+			f.Close()
+		}
 	}
 }

@@ -19,8 +19,8 @@
 // moving on needs no log read again; it reads only the bytes appended
 // since, and a log truncated or replaced from its start. The records are
 // kept in claude-sessions.rec, their lines apart in a lines file, so that
-// a scan reads and writes only the lines of the logs that changed or that
-// its window cuts through.
+// a scan reads only the lines of the logs that changed or that its window
+// cuts through, and writes only the lines and the records that are new.
 //
 // mcpusage never writes and never prints; the tasks decide what to do
 // with a Scan.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonl"
+	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
@@ -71,6 +72,9 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 		if _, err := rec.lines(); err != nil {
 			return readRecord(ctx, nil, path, stat, now, o) // a damaged record: read the log again
 		}
+		// Room for the new lines at once, not the old ones copied as
+		// they come: a session log's line is rarely shorter than this.
+		rec.Lines = slices.Grow(rec.Lines, int(min((end-old.Offset)/minSessionLine, 1<<20)))
 		if err := readLines(ctx, f, old.Offset, end, o.MaxLine, &rec.Stats, rec.add); err != nil {
 			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
 		}
@@ -87,6 +91,9 @@ func readRecord(ctx context.Context, kept *logRecord, path string, stat cursor, 
 	}
 	return rec, tail, cur.Size - old.Offset, nil
 }
+
+// minSessionLine is a short session log line, in bytes.
+const minSessionLine = 256
 
 // readWhole reads the lines of f before end into rec, a record of no
 // lines: they go straight into its encoding and its summary, never held
@@ -112,20 +119,22 @@ func (rec *logRecord) readWhole(ctx context.Context, f *os.File, end int64, maxL
 // record is only ever added to).
 func (rec *logRecord) clone() *logRecord {
 	c := *rec
-	c.Lines = slices.Clip(rec.Lines)
+	c.Lines, c.segs = slices.Clip(rec.Lines), slices.Clip(rec.segs)
 	return &c
 }
 
 // store is the records kept in the state directory: a record file
 // (RecordFile) holding each log's cursor, counts and summary, read whole
-// at the start of a scan and replaced whole (through a temporary file)
-// at its end when one changed, and a lines file (claude-sessions.<n>.lines)
-// the records' lines are appended to, where each record finds its own.
-// The record file stays small, the lines are read only for a log the
-// window cuts through or that grew, and only a log's new lines are
-// written: a scan after a few appends reads and writes kilobytes, not
-// the lines of every log. When most of the lines file is lines no
-// record refers to any more, it is written anew.
+// at the start of a scan, to which its end appends the records that
+// changed (a logcursor journal, written whole again once what was
+// appended outweighs half of it), and a lines file
+// (claude-sessions.<n>.lines) the records' lines are appended to, where
+// each record finds its own, in a segment per scan that added some. The
+// record file stays small, the lines are read only for a log the window
+// cuts through or that grew, and only a log's new lines are written: a
+// scan after a few appends writes kilobytes, not the lines of every log
+// nor every record. When most of the lines file is lines no record
+// refers to any more, it is written anew.
 //
 // Two files, not one per log, because creating hundreds of small files
 // cost a first scan more than the rest of its writing. The lock is held
@@ -141,6 +150,16 @@ type store struct {
 	lines     *os.File
 	linesName string
 	linesEnd  int64
+	// journal: the record file holds the records as they were read, so
+	// the records put since (put) and those forgotten (gone) can be
+	// appended to it rather than every record written again. frames
+	// and journalBytes are what it holds past its whole state, of
+	// baseBytes.
+	journal                 bool
+	put                     map[string]bool
+	gone                    map[string]bool
+	frames                  int
+	baseBytes, journalBytes int
 }
 
 // openStore opens the records of stateDir ("": nil, no records), waiting
@@ -150,17 +169,21 @@ func openStore(ctx context.Context, stateDir string) (*store, error) {
 	if stateDir == "" {
 		return nil, nil
 	}
-	file, b, err := logcursor.Open(ctx, stateDir, RecordFile, LockFile)
+	file, frames, err := logcursor.Open(ctx, stateDir, RecordFile, LockFile)
 	if err != nil {
 		return nil, fmt.Errorf("session records: %w", err)
 	}
-	st := &store{file: file, recs: map[string]*logRecord{}}
-	if b == nil {
+	st := &store{file: file, recs: map[string]*logRecord{}, put: map[string]bool{}, gone: map[string]bool{}}
+	if frames == nil {
 		return st, nil
 	}
-	recs, linesName, err := decodeStore(b)
+	recs, linesName, err := decodeStore(frames)
 	if err != nil || !isLinesFile(linesName) {
 		return st, nil
+	}
+	st.journal, st.frames, st.baseBytes = true, len(frames), len(frames[0])
+	for _, f := range frames[1:] {
+		st.journalBytes += len(f)
 	}
 	lines, err := file.Dir().OpenFile(linesName, os.O_RDWR, 0)
 	if err != nil {
@@ -219,20 +242,27 @@ func (st *store) get(path string) *logRecord {
 	return st.recs[path]
 }
 
-// put keeps rec as the record of path; nil forgets it.
-func (st *store) put(path string, rec *logRecord) {
+// keep keeps rec as the record of path; nil forgets it.
+func (st *store) keep(path string, rec *logRecord) {
 	if st == nil {
 		return
 	}
 	old, had := st.recs[path]
 	switch {
 	case rec == nil && had:
-		delete(st.recs, path)
-		st.changed = true
+		st.forget(path)
 	case rec != nil && (!had || old.Cursor != rec.Cursor):
 		st.recs[path] = rec
-		st.changed = true
+		st.changed, st.put[path] = true, true
+		delete(st.gone, path)
 	}
+}
+
+// forget drops the record of path.
+func (st *store) forget(path string) {
+	delete(st.recs, path)
+	delete(st.put, path)
+	st.changed, st.gone[path] = true, true
 }
 
 // prune forgets the records of logs not in logs (deleted, or moved away).
@@ -243,8 +273,7 @@ func (st *store) prune(logs []string) {
 	}
 	for p := range st.recs {
 		if !keep[p] {
-			delete(st.recs, p)
-			st.changed = true
+			st.forget(p)
 		}
 	}
 }
@@ -261,10 +290,9 @@ func (st *store) save() error {
 	var live, fresh int64 // bytes of lines kept in the lines file, and to add
 	for _, p := range paths {
 		rec := st.recs[p]
-		if b := rec.encoded(); b != nil {
-			fresh += int64(len(b))
-		} else {
-			live += rec.seg.Len
+		fresh += int64(len(rec.encoded()))
+		for _, sg := range rec.segs {
+			live += sg.Len
 		}
 	}
 	old := st.linesName
@@ -276,20 +304,64 @@ func (st *store) save() error {
 	if err := st.appendLines(paths); err != nil {
 		return err
 	}
+	if st.journal && old == st.linesName && st.frames < maxFrames && 2*st.journalBytes < st.baseBytes {
+		delta := st.encodeDelta()
+		if err := st.file.Append(delta); err != nil {
+			return err
+		}
+		st.frames, st.journalBytes = st.frames+1, st.journalBytes+len(delta)
+	} else {
+		whole := st.encode(paths)
+		if err := st.file.Replace(whole); err != nil {
+			return err
+		}
+		st.journal, st.frames, st.baseBytes, st.journalBytes = true, 1, len(whole), 0
+	}
+	clear(st.put)
+	clear(st.gone)
+	st.changed = false
+	if old != st.linesName {
+		st.removeOtherLinesFiles()
+	}
+	return nil
+}
+
+// Journal limits: past this many frames, or past half the bytes of the
+// whole record file they follow, the records are written whole again.
+const maxFrames = 256
+
+// encode writes every record: the whole state of the record file.
+func (st *store) encode(paths []string) []byte {
 	out := append([]byte(storeMagic), logcursor.AppendString(nil, st.linesName)...)
 	out = binary.AppendUvarint(out, uint64(len(paths)))
 	for _, p := range paths {
 		b := st.recs[p].encode()
 		out = append(binary.AppendUvarint(out, uint64(len(b))), b...)
 	}
-	if err := st.file.Replace(out); err != nil {
-		return err
+	return out
+}
+
+// storeDelta starts a frame of the records a scan changed after the
+// record file's last frame: the lines file they are in, the records put,
+// the paths forgotten.
+const storeDelta = "session records delta 1\n"
+
+// encodeDelta writes the records put and forgotten since the record file
+// was read.
+func (st *store) encodeDelta() []byte {
+	out := append([]byte(storeDelta), logcursor.AppendString(nil, st.linesName)...)
+	put := slices.Sorted(maps.Keys(st.put))
+	out = binary.AppendUvarint(out, uint64(len(put)))
+	for _, p := range put {
+		b := st.recs[p].encode()
+		out = append(binary.AppendUvarint(out, uint64(len(b))), b...)
 	}
-	st.changed = false
-	if old != st.linesName {
-		st.removeOtherLinesFiles()
+	gone := slices.Sorted(maps.Keys(st.gone))
+	out = binary.AppendUvarint(out, uint64(len(gone)))
+	for _, p := range gone {
+		out = logcursor.AppendString(out, p)
 	}
-	return nil
+	return out
 }
 
 // linesSlack is how many bytes of lines no record refers to a lines file
@@ -318,16 +390,19 @@ func (st *store) newLinesFile(paths []string) error {
 	var end int64
 	for _, p := range paths {
 		rec := st.recs[p]
-		if rec.blob != nil {
-			continue // written by appendLines
+		rec.segs = slices.Clone(rec.segs) // the kept record's, maybe
+		for i, sg := range rec.segs {
+			if _, err := io.Copy(w, io.NewSectionReader(rec.src, sg.Off, sg.Len)); err != nil {
+				f.Close()
+				_ = dir.Remove(name)
+				return fmt.Errorf("keeping the session records: %w", err)
+			}
+			rec.segs[i].Off = end
+			end += sg.Len
 		}
-		if _, err := io.Copy(w, io.NewSectionReader(rec.src, rec.seg.Off, rec.seg.Len)); err != nil {
-			f.Close()
-			_ = dir.Remove(name)
-			return fmt.Errorf("keeping the session records: %w", err)
+		if len(rec.segs) > 0 {
+			rec.src = f
 		}
-		rec.seg.Off, rec.src = end, f
-		end += rec.seg.Len
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -355,7 +430,8 @@ func (st *store) appendLines(paths []string) error {
 		if _, err := w.Write(b); err != nil {
 			return fmt.Errorf("keeping the session records in %s: %w", st.linesName, err)
 		}
-		rec.seg, rec.src, rec.blob = segment{end, int64(len(b))}, st.lines, nil
+		rec.segs = append(rec.segs, segment{end, int64(len(b))})
+		rec.src, rec.blob, rec.kept = st.lines, nil, len(rec.Lines)
 		end += int64(len(b))
 	}
 	if err := w.Flush(); err != nil {
@@ -382,27 +458,49 @@ func (st *store) removeOtherLinesFiles() {
 // storeMagic starts the record file; a file without it is no records.
 const storeMagic = "rebuild session records 3\n"
 
-// decodeStore reads the record file: the name of the lines file, then
-// each record prefixed with its length.
-func decodeStore(b []byte) (map[string]*logRecord, string, error) {
+// decodeStore reads the record file's frames: the name of the lines
+// file, then each record prefixed with its length; then what each
+// encodeDelta after it changed.
+func decodeStore(frames [][]byte) (map[string]*logRecord, string, error) {
+	b := frames[0]
 	if len(b) < len(storeMagic) || string(b[:len(storeMagic)]) != storeMagic {
 		return nil, "", errRecord
 	}
 	d := &decoder{B: b[len(storeMagic):]}
 	linesName := d.Str()
-	n := d.Count()
-	recs := make(map[string]*logRecord, n)
-	for range n {
+	recs := map[string]*logRecord{}
+	if !decodeRecords(d, recs) || d.Done() != nil {
+		return nil, "", errRecord
+	}
+	for _, b := range frames[1:] {
+		if len(b) < len(storeDelta) || string(b[:len(storeDelta)]) != storeDelta {
+			return nil, "", errRecord
+		}
+		d := &decoder{B: b[len(storeDelta):]}
+		if d.Str() != linesName || !decodeRecords(d, recs) {
+			return nil, "", errRecord
+		}
+		for n := d.Count(); n > 0 && d.Err == nil; n-- {
+			delete(recs, d.Str())
+		}
+		if d.Done() != nil {
+			return nil, "", errRecord
+		}
+	}
+	return recs, linesName, nil
+}
+
+// decodeRecords reads a count, then that many records each prefixed with
+// its length, into recs.
+func decodeRecords(d *decoder, recs map[string]*logRecord) bool {
+	for n := d.Count(); n > 0; n-- {
 		rec, err := decodeRecord(d.Bytes(d.Uvarint()))
 		if err != nil || d.Err != nil {
-			return nil, "", errRecord
+			return false
 		}
 		recs[rec.Path] = rec
 	}
-	if d.Done() != nil {
-		return nil, "", errRecord
-	}
-	return recs, linesName, nil
+	return d.Err == nil
 }
 
 // readLines reads the lines of f in [from, to) into add: each line is
@@ -429,10 +527,13 @@ func readLines(ctx context.Context, f *os.File, from, to int64, maxLine int, sta
 		if len(pl.Timestamp) == 0 {
 			continue // summaries and snapshots carry no time
 		}
-		ts, err := time.Parse(time.RFC3339Nano, string(pl.Timestamp))
-		if err != nil {
-			sc.Malformed()
-			continue
+		ts, ok := jsonscan.Time(pl.Timestamp)
+		if !ok {
+			var err error
+			if ts, err = time.Parse(time.RFC3339Nano, string(pl.Timestamp)); err != nil {
+				sc.Malformed()
+				continue
+			}
 		}
 		add(lineOf(&pl, ts, &lastCwd))
 	}
@@ -456,11 +557,11 @@ func lineOf(pl *parsedLine, ts time.Time, lastCwd *string) lineRec {
 		return l
 	}
 	for _, it := range pl.Content {
-		if it.Type != "tool_use" {
+		if string(it.Type) != "tool_use" {
 			continue
 		}
-		if server, ok := ServerOf(it.Name); ok {
-			l.Calls = append(l.Calls, call{ToolID: it.ID, Server: server})
+		if server, ok := serverOf(it.Name); ok {
+			l.Calls = append(l.Calls, call{ToolID: string(it.ID), Server: string(server)})
 		}
 	}
 	if pl.HasUsage || len(l.Calls) > 0 {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
 
 // sessionLines writes n blocks of a session in Claude Code's shape (a text
@@ -175,13 +177,19 @@ func TestIncrementalScanEqualsAFullRead(t *testing.T) {
 		t.Errorf("records kept after a log was deleted: %v", slices.Sorted(maps.Keys(recs)))
 	}
 
-	// A damaged record file is not trusted: every log is read again.
+	// A record file cut short in its last frame (a scan stopped while
+	// appending to it) loses that frame only: the logs are read on from
+	// what the frames before it kept.
 	recFile := filepath.Join(state, RecordFile)
 	b, err := os.ReadFile(recFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(recFile, string(b[:len(b)-1]))
+	scanBoth(t, dir, state, now, 30)
+
+	// A damaged record file is not trusted: every log is read again.
+	write(recFile, string(b[:40]))
 	if s := scanBoth(t, dir, state, now, 30); s.Read != size(logA)+size(logC) {
 		t.Errorf("with the record file damaged, %d bytes of %d were read", s.Read, size(logA)+size(logC))
 	}
@@ -189,11 +197,15 @@ func TestIncrementalScanEqualsAFullRead(t *testing.T) {
 
 func storedRecords(t *testing.T, state string) map[string]*logRecord {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(state, RecordFile))
+	st, frames, err := logcursor.Open(context.Background(), state, RecordFile, LockFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := decodeStore(b)
+	defer st.Close()
+	if frames == nil {
+		t.Fatal("no records kept")
+	}
+	recs, _, err := decodeStore(frames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,17 +221,23 @@ func TestRecordRoundTrip(t *testing.T) {
 	rec.add(lineRec{Sec: 253402300799, Nsec: 999999999, Count: 1, Msg: true, MsgID: "m", HasUsage: true,
 		Usage: Usage{1, -2, 3, 1 << 50}, Calls: []call{{"t1", "github"}, {"", "nixos"}}})
 	rec.add(lineRec{Sec: 1, Count: 1, Msg: true, Calls: []call{{"t2", "github"}}})
-	if len(rec.Lines) != 3 || rec.Lines[0].Count != 2 || rec.First != (lineTime{-62135596800, 5}) {
+	// A message's lines apart, and folders coming back: message and
+	// tool use ids are written as they come, folders and servers once.
+	rec.add(lineRec{Sec: 2, Count: 1, Cwd: "/q", Msg: true, MsgID: "m2", HasUsage: true, Usage: Usage{Input: 7}})
+	rec.add(lineRec{Sec: 3, Count: 1, Cwd: "/p", Msg: true, MsgID: "m", Calls: []call{{"t1", "github"}, {"t3", "memory"}}})
+	rec.add(lineRec{Sec: 3, Count: 1, Cwd: "/p", Msg: true, MsgID: "m", Calls: []call{{"t3", "memory"}}})
+	rec.add(lineRec{Sec: 4, Count: 1, Cwd: "/q"})
+	if len(rec.Lines) != 7 || rec.Lines[0].Count != 2 || rec.First != (lineTime{-62135596800, 5}) {
 		t.Fatalf("lines %+v first %+v", rec.Lines, rec.First)
 	}
 	rec.Sum = summarize(rec)
-	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 4 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != 1<<49 { // shared with nixos
+	if g := rec.Sum.Use["github"]; rec.Sum.Lines != 8 || rec.Sum.Servers["memory"] != 1 || rec.Sum.Project != "/p" || rec.Sum.Servers["github"] != 2 || g == nil || g.Usage.CacheWrite != (1<<50)/3 { // shared with nixos and memory
 		t.Fatalf("summary %+v", rec.Sum)
 	}
 	// The lines are kept apart, in the store's lines file: here, after
 	// seven other bytes.
 	blob := rec.encoded()
-	rec.seg, rec.blob = segment{7, int64(len(blob))}, nil
+	rec.segs, rec.blob, rec.kept = []segment{{7, int64(len(blob))}}, nil, len(rec.Lines)
 	got, err := decodeRecord(rec.encode())
 	if err != nil {
 		t.Fatal(err)
@@ -366,4 +384,66 @@ func TestLinesFileGrowsByWhatChangedAndIsRewrittenWhenMostlyStale(t *testing.T) 
 		}
 	}
 	scanBoth(t, dir, state, now.AddDate(0, 0, 26), 30) // the window cuts the logs: lines read back
+}
+
+// A log appended to, scan after scan, adds a segment of its new lines to
+// the lines file, never its old lines again, and a frame of its record
+// to the record file, never every record again; past maxSegs segments
+// its lines are written again as one. Every scan equals a full read.
+func TestAnAppendWritesOnlyTheNewLines(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	root := t.TempDir()
+	dir, state := filepath.Join(root, "projects"), filepath.Join(root, "state")
+	var logs []string
+	for i := range 3 {
+		p := filepath.Join(dir, "-p", fmt.Sprintf("%d.jsonl", i))
+		logs = append(logs, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(sessionLines(i, 300, now.AddDate(0, 0, -5), "/p")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanBoth(t, dir, state, now, 30)
+	linesSize := func() (n int64) {
+		for _, size := range linesFiles(t, state) {
+			n += size
+		}
+		return n
+	}
+	whole := storedRecords(t, state)[logs[0]].segs[0].Len
+	appended := false
+	for i := 1; i <= maxSegs+3; i++ {
+		before := linesSize()
+		f, err := os.OpenFile(logs[0], os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A message whose lines are apart, across two scans; plain lines
+		// alike at the end of one scan's lines and the start of the
+		// next (those of a segment are not folded into).
+		plain := `{"type":"user","timestamp":"2025-03-01T11:30:00Z","cwd":"/p"}` + "\n"
+		f.WriteString(plain + sessionLines(10+i, 2, now.Add(-time.Duration(i)*time.Minute), "/p") +
+			`{"type":"assistant","timestamp":"2025-03-01T11:00:00Z","message":{"id":"msg_` + fmt.Sprint(9+i) + `_1","content":[{"type":"tool_use","id":"x","name":"mcp__late__q"}],"usage":{"input_tokens":5}}}` + "\n" + plain)
+		f.Close()
+		scanBoth(t, dir, state, now, 30)
+		scanBoth(t, dir, state, now.AddDate(0, 0, 25), 30) // the window cuts the log: its lines read back
+		rec := storedRecords(t, state)[logs[0]]
+		if want := i%maxSegs + 1; len(rec.segs) != want {
+			t.Fatalf("after %d appends: %d segments, want %d", i, len(rec.segs), want)
+		}
+		if grown := linesSize() - before; i%maxSegs != 0 && grown > whole/10 {
+			t.Errorf("append %d: the lines file grew by %d bytes, the log's lines are %d", i, grown, whole)
+		}
+		st, frames, err := logcursor.Open(context.Background(), state, RecordFile, LockFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		appended = appended || len(frames) > 1
+	}
+	if !appended {
+		t.Error("the record file was written whole after every scan")
+	}
 }

@@ -1,8 +1,6 @@
 package mcpusage
 
 import (
-	"bytes"
-
 	"github.com/rebuild-nixos/rebuild/tasks/claude/jsonscan"
 )
 
@@ -32,13 +30,14 @@ type parsedLine struct {
 	HasUsage   bool
 	Usage      Usage
 	Content    []item
+	// items is room for Content, kept from line to line.
+	items []item
 }
 
-// item is one block of message.content.
+// item is one block of message.content: its type, id and name, aliasing
+// the line unless they had escapes.
 type item struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	Type, ID, Name []byte
 }
 
 var errSyntax = jsonscan.ErrSyntax
@@ -55,7 +54,7 @@ type parser struct{ jsonscan.Parser }
 // jsonscan.Parser.Watch): the message is read as if it did, and what it
 // held (values, type errors) is dropped at the end if it did not.
 func parseLine(line []byte, out *parsedLine) error {
-	*out = parsedLine{}
+	*out = parsedLine{items: out.items[:0]}
 	var p parser
 	p.Reset(line)
 	p.Watch(watched...)
@@ -69,11 +68,11 @@ func parseLine(line []byte, out *parsedLine) error {
 	case '{':
 		i, err = p.Object(i, func(key []byte, i int) (int, error) {
 			switch {
-			case bytes.EqualFold(key, []byte("timestamp")):
+			case jsonscan.Is(key, "timestamp"):
 				return p.String(i, &out.Timestamp)
-			case bytes.EqualFold(key, []byte("cwd")):
+			case jsonscan.Is(key, "cwd"):
 				return p.String(i, &out.Cwd)
-			case bytes.EqualFold(key, []byte("message")):
+			case jsonscan.Is(key, "message"):
 				typed := p.Typed()
 				p.ClearTyped()
 				end, err := p.message(i, out)
@@ -124,11 +123,11 @@ func (p *parser) message(i int, out *parsedLine) (int, error) {
 		out.HasMessage = true
 		return p.Object(i, func(key []byte, i int) (int, error) {
 			switch {
-			case bytes.EqualFold(key, []byte("id")):
+			case jsonscan.Is(key, "id"):
 				return p.String(i, &out.ID)
-			case bytes.EqualFold(key, []byte("usage")):
+			case jsonscan.Is(key, "usage"):
 				return p.usage(i, out)
-			case bytes.EqualFold(key, []byte("content")):
+			case jsonscan.Is(key, "content"):
 				return p.content(i, out)
 			}
 			return p.Skip(i)
@@ -149,13 +148,13 @@ func (p *parser) usage(i int, out *parsedLine) (int, error) {
 		u := &out.Usage
 		return p.Object(i, func(key []byte, i int) (int, error) {
 			switch {
-			case bytes.EqualFold(key, []byte("input_tokens")):
+			case jsonscan.Is(key, "input_tokens"):
 				return p.Int(i, &u.Input)
-			case bytes.EqualFold(key, []byte("output_tokens")):
+			case jsonscan.Is(key, "output_tokens"):
 				return p.Int(i, &u.Output)
-			case bytes.EqualFold(key, []byte("cache_read_input_tokens")):
+			case jsonscan.Is(key, "cache_read_input_tokens"):
 				return p.Int(i, &u.CacheRead)
-			case bytes.EqualFold(key, []byte("cache_creation_input_tokens")):
+			case jsonscan.Is(key, "cache_creation_input_tokens"):
 				return p.Int(i, &u.CacheWrite)
 			}
 			return p.Skip(i)
@@ -166,19 +165,25 @@ func (p *parser) usage(i int, out *parsedLine) (int, error) {
 }
 
 // content reads message.content like contents.UnmarshalJSON: only a list
-// whose bytes mention "tool_use" is read, into fresh items.
+// whose bytes mention "tool_use" is read, into fresh items. The list is
+// read once, as if it did; what it held (items, type errors) is dropped
+// when it did not.
 func (p *parser) content(i int, out *parsedLine) (int, error) {
 	b := p.Bytes()
 	if b[i] != '[' {
 		return p.Skip(i)
 	}
 	before := p.Seen(seenToolUse)
-	end, err := p.Skip(i)
-	if err != nil || p.Seen(seenToolUse) == before { // no "tool_use" in the list
-		return end, err
-	}
+	typed := p.Typed()
+	p.ClearTyped()
+	// The room kept from line to line, unless an earlier list of this
+	// line holds it.
+	room := out.Content == nil
 	var items []item
-	_, err = p.Array(i, func(i int) (int, error) {
+	if room {
+		items = out.items[:0]
+	}
+	end, err := p.Array(i, func(i int) (int, error) {
 		items = append(items, item{})
 		it := &items[len(items)-1]
 		switch b[i] {
@@ -187,12 +192,12 @@ func (p *parser) content(i int, out *parsedLine) (int, error) {
 		case '{':
 			return p.Object(i, func(key []byte, i int) (int, error) {
 				switch {
-				case bytes.EqualFold(key, []byte("type")):
-					return stringInto(&p.Parser, i, &it.Type)
-				case bytes.EqualFold(key, []byte("id")):
-					return stringInto(&p.Parser, i, &it.ID)
-				case bytes.EqualFold(key, []byte("name")):
-					return stringInto(&p.Parser, i, &it.Name)
+				case jsonscan.Is(key, "type"):
+					return p.String(i, &it.Type)
+				case jsonscan.Is(key, "id"):
+					return p.String(i, &it.ID)
+				case jsonscan.Is(key, "name"):
+					return p.String(i, &it.Name)
 				}
 				return p.Skip(i)
 			})
@@ -200,16 +205,19 @@ func (p *parser) content(i int, out *parsedLine) (int, error) {
 		p.TypeError()
 		return p.Skip(i)
 	})
-	out.Content = items
-	return end, err
-}
-
-func stringInto(p *jsonscan.Parser, i int, dst *string) (int, error) {
-	var b []byte
-	set := p.Bytes()[i] == '"'
-	end, err := p.String(i, &b)
-	if set && err == nil {
-		*dst = string(b)
+	if err != nil {
+		return 0, err
 	}
-	return end, err
+	if p.Seen(seenToolUse) == before { // no "tool_use" in the list: left as it was
+		p.ClearTyped()
+	} else {
+		out.Content = items
+	}
+	if room {
+		out.items = items[:0] // grown, maybe
+	}
+	if typed {
+		p.TypeError()
+	}
+	return end, nil
 }

@@ -25,16 +25,24 @@ type logRecord struct {
 	// be decoded (most logs, most runs).
 	First lineTime
 	Sum   logSum
-	// Lines are decoded on first use (lines()) from blob, their encoding
-	// not kept by the store yet, else from seg of src, the store's lines
-	// file. dirty: lines were added since they were encoded.
+	// Lines are decoded on first use (lines()): the first kept of them
+	// from segs of src, the store's lines file, the others from blob,
+	// their encoding not in that file yet. A log appended to adds a
+	// segment of its new lines, and is never encoded nor written whole
+	// again (until it has maxSegs). dirty: lines were added since blob
+	// was encoded.
 	Lines   []lineRec
 	decoded bool
 	dirty   bool
+	kept    int
 	blob    []byte
-	seg     segment
+	segs    []segment
 	src     io.ReaderAt
 }
+
+// maxSegs is how many segments a record's lines may be in: the lines of
+// one with more are written again as one.
+const maxSegs = 16
 
 // segment is where a record's encoded lines are in the store's lines file.
 type segment struct{ Off, Len int64 }
@@ -86,42 +94,55 @@ func (t lineTime) before(since time.Time) bool {
 // lines returns the record's lines, decoding them on first use.
 func (rec *logRecord) lines() ([]lineRec, error) {
 	if !rec.decoded {
-		b := rec.blob
-		if b == nil {
-			if rec.src == nil || rec.seg.Len < 0 {
+		var lines []lineRec
+		var b []byte
+		for _, sg := range rec.segs {
+			if rec.src == nil || sg.Len < 0 {
 				return nil, errRecord
 			}
-			b = make([]byte, rec.seg.Len)
-			if _, err := rec.src.ReadAt(b, rec.seg.Off); err != nil {
+			b = slices.Grow(b[:0], int(sg.Len))[:sg.Len]
+			if _, err := rec.src.ReadAt(b, sg.Off); err != nil {
 				return nil, errRecord
 			}
+			var err error
+			if lines, err = decodeLines(b, lines); err != nil {
+				return nil, err
+			}
 		}
-		lines, err := decodeLines(b)
-		if err != nil {
-			return nil, err
+		kept := len(lines)
+		if rec.blob != nil {
+			var err error
+			if lines, err = decodeLines(rec.blob, lines); err != nil {
+				return nil, err
+			}
 		}
-		rec.Lines, rec.decoded = lines, true
+		rec.Lines, rec.kept, rec.decoded = lines, kept, true
 	}
 	return rec.Lines, nil
 }
 
-// encoded returns the encoding of the record's lines when the store does
-// not hold it yet (nil: it does).
+// encoded returns the encoding of the record's lines the store does not
+// hold yet (nil: none): those after its segments, or all of them when it
+// has too many.
 func (rec *logRecord) encoded() []byte {
 	if rec.dirty {
-		rec.blob, rec.dirty = encodeLines(rec.Lines), false
+		if len(rec.segs) >= maxSegs {
+			rec.segs, rec.kept = nil, 0
+		}
+		rec.blob, rec.dirty = encodeLines(rec.Lines[rec.kept:]), false
 	}
 	return rec.blob
 }
 
 // add appends l (the lines must be decoded), folding it into the
-// previous line when both are plain and alike.
+// previous line when both are plain and alike, and that line is not in
+// the store yet.
 func (rec *logRecord) add(l lineRec) {
 	rec.dirty = true
 	if len(rec.Lines) == 0 || (lineTime{l.Sec, l.Nsec}).less(rec.First) {
 		rec.First = lineTime{l.Sec, l.Nsec}
 	}
-	if n := len(rec.Lines); n > 0 && !l.Msg {
+	if n := len(rec.Lines); n > rec.kept && !l.Msg {
 		p := &rec.Lines[n-1]
 		if !p.Msg && p.Sec == l.Sec && p.Nsec == l.Nsec && p.Cwd == l.Cwd {
 			p.Count += l.Count
@@ -135,15 +156,15 @@ func (t lineTime) less(u lineTime) bool { return t.Sec < u.Sec || t.Sec == u.Sec
 
 // recordMagic starts a record file; a file without it (or of another
 // version) is not a record and the log is read again.
-const recordMagic = "rebuild session record 4\n"
+const recordMagic = "rebuild session record 5\n"
 
 var errRecord = logcursor.ErrRecord
 
 // encode writes rec compactly: its header (cursor, stats, summary) and
-// where its lines are in the store's lines file (seg). The lines are a
-// blob of their own (encodeLines: a string table, then each line with its
-// time as a delta from the previous one), kept apart so that a scan reads
-// only those it replays and writes only those that changed.
+// where its lines are in the store's lines file (segs). The lines are
+// blobs of their own (encodeLines: a string table, then each line with
+// its time as a delta from the previous one), kept apart so that a scan
+// reads only those it replays and writes only those that are new.
 func (rec *logRecord) encode() []byte {
 	out := []byte(recordMagic)
 	out = appendString(out, rec.Path)
@@ -169,8 +190,12 @@ func (rec *logRecord) encode() []byte {
 			out = binary.AppendVarint(out, v)
 		}
 	}
-	out = binary.AppendUvarint(out, uint64(rec.seg.Off))
-	return binary.AppendUvarint(out, uint64(rec.seg.Len))
+	out = binary.AppendUvarint(out, uint64(len(rec.segs)))
+	for _, sg := range rec.segs {
+		out = binary.AppendUvarint(out, uint64(sg.Off))
+		out = binary.AppendUvarint(out, uint64(sg.Len))
+	}
+	return out
 }
 
 func encodeLines(lines []lineRec) []byte {
@@ -185,11 +210,17 @@ func encodeLines(lines []lineRec) []byte {
 // string table and the body grow side by side and are joined at the end,
 // so a log read whole is never held as a slice of lines.
 type lineEncoder struct {
-	strs  map[string]uint64
-	table []byte // the strings, each once, in the order first used
-	body  []byte // the lines, without their count
-	n     uint64 // lines in body
-	prev  int64  // the time of the last line in body
+	strs  map[string]uint64 // of the folders and servers, each once
+	table []byte            // the strings, in the order first used
+	n     uint64            // strings in table
+	body  []byte            // the lines, without their count
+	lines uint64            // lines in body
+	// cwd and msg are the folder and the message of the last line put,
+	// and their indexes: a log's lines mostly share their folder, and
+	// the lines of a message mostly follow each other.
+	cwd, msg       string
+	cwdIdx, msgIdx uint64
+	prev           int64 // the time of the last line in body
 	// last is the line added last, not in body yet: the next one may
 	// fold into it (add); has says whether there is one.
 	last  lineRec
@@ -205,10 +236,10 @@ type lineEncoder struct {
 func (e *lineEncoder) reserve(n int64) {
 	e.body = slices.Grow(e.body, int(min(n/64, 16<<20)))
 	e.table = slices.Grow(e.table, int(min(n/128, 8<<20)))
-	e.strs = make(map[string]uint64, min(n/2048, 1<<16))
 }
 
-// idx is the index of s in the table, adding it when new.
+// idx is the index of s in the table, adding it when new: a folder or a
+// server, of which a log holds few.
 func (e *lineEncoder) idx(s string) uint64 {
 	if s == "" {
 		return 0
@@ -219,10 +250,38 @@ func (e *lineEncoder) idx(s string) uint64 {
 	if e.strs == nil {
 		e.strs = map[string]uint64{}
 	}
-	i := uint64(len(e.strs) + 1)
+	i := e.str(s)
 	e.strs[s] = i
-	e.table = appendString(e.table, s)
 	return i
+}
+
+// str appends s to the table and returns its index. A message id or a
+// tool use id is added as it comes, not looked up: each is of one
+// message, and a map of them cost a first scan more than the rest of
+// the encoding (a message's lines apart cost its id twice in the table).
+func (e *lineEncoder) str(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	e.table = appendString(e.table, s)
+	e.n++
+	return e.n
+}
+
+// cwdIndex and msgIndex are idx and str for the folder and the message
+// of a line, asked once for a run of lines that share them.
+func (e *lineEncoder) cwdIndex(s string) uint64 {
+	if s != e.cwd || e.cwdIdx == 0 {
+		e.cwd, e.cwdIdx = s, e.idx(s)
+	}
+	return e.cwdIdx
+}
+
+func (e *lineEncoder) msgIndex(s string) uint64 {
+	if s != e.msg || e.msgIdx == 0 {
+		e.msg, e.msgIdx = s, e.str(s)
+	}
+	return e.msgIdx
 }
 
 // add takes the next line of a log, folding it into the one before when
@@ -256,9 +315,9 @@ func (e *lineEncoder) put(l lineRec) {
 	e.prev = l.Sec
 	b = binary.AppendUvarint(b, uint64(l.Nsec))
 	b = binary.AppendUvarint(b, uint64(l.Count))
-	b = binary.AppendUvarint(b, e.idx(l.Cwd))
+	b = binary.AppendUvarint(b, e.cwdIndex(l.Cwd))
 	if l.Msg {
-		b = binary.AppendUvarint(b, e.idx(l.MsgID))
+		b = binary.AppendUvarint(b, e.msgIndex(l.MsgID))
 		if l.HasUsage {
 			for _, v := range [4]int64{l.Usage.Input, l.Usage.Output, l.Usage.CacheRead, l.Usage.CacheWrite} {
 				b = binary.AppendVarint(b, v)
@@ -266,12 +325,12 @@ func (e *lineEncoder) put(l lineRec) {
 		}
 		b = binary.AppendUvarint(b, uint64(len(l.Calls)))
 		for _, c := range l.Calls {
-			b = binary.AppendUvarint(b, e.idx(c.ToolID))
+			b = binary.AppendUvarint(b, e.str(c.ToolID))
 			b = binary.AppendUvarint(b, e.idx(c.Server))
 		}
 	}
 	e.body = b
-	e.n++
+	e.lines++
 }
 
 // bytes returns the blob of every line added.
@@ -281,9 +340,9 @@ func (e *lineEncoder) bytes() []byte {
 		e.has = false
 	}
 	out := make([]byte, 0, 2*binary.MaxVarintLen64+len(e.table)+len(e.body))
-	out = binary.AppendUvarint(out, uint64(len(e.strs)))
-	out = append(out, e.table...)
 	out = binary.AppendUvarint(out, e.n)
+	out = append(out, e.table...)
+	out = binary.AppendUvarint(out, e.lines)
 	return append(out, e.body...)
 }
 
@@ -312,29 +371,52 @@ func decodeRecord(b []byte) (*logRecord, error) {
 		name := d.Str()
 		rec.Sum.Use[name] = &ServerUse{Invocations: d.Varint(), Usage: Usage{d.Varint(), d.Varint(), d.Varint(), d.Varint()}}
 	}
-	rec.seg = segment{int64(d.Uvarint()), int64(d.Uvarint())}
-	if d.Err != nil || len(d.B) != 0 || rec.seg.Off < 0 || rec.seg.Len < 0 {
+	n := d.Count()
+	rec.segs = make([]segment, 0, n)
+	for range n {
+		sg := segment{int64(d.Uvarint()), int64(d.Uvarint())}
+		if sg.Off < 0 || sg.Len < 0 {
+			return nil, errRecord
+		}
+		rec.segs = append(rec.segs, sg)
+	}
+	if d.Err != nil || len(d.B) != 0 {
 		return nil, errRecord
 	}
 	return rec, nil
 }
 
-// decodeLines reads what encodeLines wrote.
-func decodeLines(b []byte) ([]lineRec, error) {
+// decodeLines reads what encodeLines wrote, after lines.
+func decodeLines(b []byte, lines []lineRec) ([]lineRec, error) {
 	d := &decoder{B: b}
 	n := d.Uvarint()
 	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
+	// The strings share one allocation, the table as it is stored, and
+	// the calls a few.
 	table := make([]string, n)
-	for i := range table {
-		table[i] = d.Str()
+	start := d.B
+	ends := make([]int, 2*n) // of each string in start
+	for i := range n {
+		size := d.Uvarint()
+		ends[2*i] = len(start) - len(d.B)
+		d.Bytes(size)
+		ends[2*i+1] = len(start) - len(d.B)
 	}
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	all := string(start[:len(start)-len(d.B)])
+	for i := range table {
+		table[i] = all[ends[2*i]:ends[2*i+1]]
+	}
+	var calls []call
 	n = d.Uvarint()
 	if n > uint64(len(d.B)) {
 		return nil, errRecord
 	}
-	lines := make([]lineRec, 0, n)
+	lines = slices.Grow(lines, int(n))
 	var prev int64
 	for range n {
 		flags := d.Bytes(1)
@@ -355,7 +437,11 @@ func decodeLines(b []byte) ([]lineRec, error) {
 				return nil, errRecord
 			}
 			if nc > 0 {
-				l.Calls = make([]call, nc)
+				if uint64(cap(calls)-len(calls)) < nc {
+					calls = make([]call, 0, max(nc, 256))
+				}
+				calls = calls[:len(calls)+int(nc)]
+				l.Calls = calls[len(calls)-int(nc) : len(calls) : len(calls)]
 				for i := range l.Calls {
 					l.Calls[i] = call{ToolID: d.Index(table), Server: d.Index(table)}
 				}

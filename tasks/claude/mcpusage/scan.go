@@ -1,6 +1,7 @@
 package mcpusage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -236,7 +237,7 @@ feed:
 	sc := &Scan{Since: o.Since, Files: len(paths), Servers: map[string]*ServerUse{}}
 	for i, r := range results {
 		if r.err == nil {
-			st.put(paths[i], r.rec) // nil: the log is gone
+			st.keep(paths[i], r.rec) // nil: the log is gone
 		}
 		sc.Stats = sc.Stats.Add(r.stats)
 		sc.Read += r.read
@@ -264,13 +265,19 @@ feed:
 
 // ServerOf returns the server of a tool name mcp__<server>__<tool>.
 func ServerOf(tool string) (string, bool) {
-	rest, ok := strings.CutPrefix(tool, "mcp__")
+	server, ok := serverOf([]byte(tool))
+	return string(server), ok
+}
+
+// serverOf is ServerOf on the bytes of a line.
+func serverOf(tool []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(tool, []byte("mcp__"))
 	if !ok {
-		return "", false
+		return nil, false
 	}
-	server, _, ok := strings.Cut(rest, "__")
-	if !ok || server == "" {
-		return "", false
+	server, _, ok := bytes.Cut(rest, []byte("__"))
+	if !ok || len(server) == 0 {
+		return nil, false
 	}
 	return server, true
 }
@@ -374,7 +381,8 @@ type logScan struct {
 	// called no server are let go.
 	open  map[string]*message
 	limit int
-	all   bool // every line counts, whatever its time
+	slab  []message // where open messages are allocated, many at once
+	all   bool      // every line counts, whatever its time
 }
 
 // settle adds a message's usage to the servers it called, shared evenly.
@@ -404,7 +412,11 @@ func (l *logScan) messageOf(id string) *message {
 		}
 		l.limit = max(maxOpenMessages, 2*len(l.open))
 	}
-	cur := &message{}
+	if len(l.slab) == cap(l.slab) {
+		l.slab = make([]message, 0, 256)
+	}
+	l.slab = append(l.slab, message{})
+	cur := &l.slab[len(l.slab)-1]
 	l.open[id] = cur
 	return cur
 }
