@@ -98,9 +98,9 @@ func (w *walker) rolledBack(rb *GateRollback) {
 	if rb.Err != nil {
 		res.State, res.Err = Failed, rb.Err
 	}
-	t := w.all[rb.Task]
+	t := w.find(rb.Task)
 	t.state = res.State
-	w.r.emit(Event{Task: rb.Task, Kind: Finish, State: res.State, Duration: res.Duration, Reason: res.Reason,
+	w.r.emit(Event{Task: rb.Task, Host: t.spec.Host, Kind: Finish, State: res.State, Duration: res.Duration, Reason: res.Reason,
 		Err: res.Err, Actions: res.Report.Actions, Stats: res.Report.Stats, Warnings: res.Report.Warnings,
 		LogPath: res.LogPath, Critical: t.spec.Critical, Phase: t.spec.Phase})
 }
