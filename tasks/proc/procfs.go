@@ -3,6 +3,8 @@ package proc
 import (
 	"bytes"
 	"errors"
+	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -129,34 +131,119 @@ func carries(env []byte, needles [][]byte) bool {
 
 // children returns the pids of this process's children, every thread's
 // (a command is the child of the thread that started it; an orphan is
-// re-parented to one of them). ok is false when the kernel does not list
-// children (CONFIG_PROC_CHILDREN) or /proc cannot be read.
+// re-parented to one of them), opening their lists anew. ok is false when
+// the kernel does not list children (CONFIG_PROC_CHILDREN), /proc cannot
+// be read, or the threads changed while they were read.
 func (p *procDir) children(me int) (kids []int, ok bool) {
-	tasks, err := unix.Openat(p.fd, strconv.Itoa(me)+"/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, false
+	var l childLists
+	defer l.close()
+	return l.read(p, me)
+}
+
+// childLists reads the children of this process's threads, keeping open
+// what it reads each time: the thread list and each thread's children
+// file, read again from their start (three system calls a thread, not
+// four). The files are os.Files, closed when their thread is gone, or
+// when the lists are dropped.
+type childLists struct {
+	tasks *os.File         // /proc/<me>/task
+	files map[int]*os.File // thread → its children file
+	tids  []int
+	buf   []byte
+}
+
+// read returns what children does; p is the pass's /proc.
+func (l *childLists) read(p *procDir, me int) (kids []int, ok bool) {
+	if l.tasks == nil {
+		f, err := os.Open("/proc/" + strconv.Itoa(me) + "/task")
+		if err != nil {
+			return nil, false
+		}
+		l.tasks, l.files, l.buf = f, map[int]*os.File{}, make([]byte, 8<<10)
 	}
-	sub := procDir{fd: tasks, ents: p.ents}
-	tids, err := sub.pids()
-	unix.Close(tasks)
+	tids, err := l.threads(p)
 	if err != nil || len(tids) == 0 {
 		return nil, false
 	}
 	for _, tid := range tids {
-		b, err := p.readFile(me, "task/"+strconv.Itoa(tid)+"/children")
+		f := l.files[tid]
+		if f == nil {
+			if f, err = os.Open("/proc/" + strconv.Itoa(me) + "/task/" + strconv.Itoa(tid) + "/children"); err != nil {
+				// The kernel lists no children, or the thread ended
+				// meanwhile.
+				return nil, false
+			}
+			l.files[tid] = f
+		}
+		b, err := l.readAll(f)
 		if err != nil {
-			// The kernel lists no children, or the thread ended
-			// meanwhile: its children went to another thread, perhaps
-			// one already read. Either way the list is not whole.
 			return nil, false
 		}
-		for _, f := range bytes.Fields(b) {
-			if pid, ok := atoiPid(f); ok {
+		for _, w := range bytes.Fields(b) {
+			if pid, ok := atoiPid(w); ok {
 				kids = append(kids, pid)
 			}
 		}
 	}
+	// A thread that ended while the lists were read handed its children
+	// to another, perhaps one already read: then the lists are not whole.
+	again, err := l.threads(p)
+	if err != nil || !slices.Equal(again, tids) {
+		return nil, false
+	}
+	for tid, f := range l.files {
+		if !slices.Contains(tids, tid) {
+			f.Close()
+			delete(l.files, tid)
+		}
+	}
 	return kids, true
+}
+
+// threads lists this process's threads, sorted.
+func (l *childLists) threads(p *procDir) ([]int, error) {
+	sub := procDir{fd: int(l.tasks.Fd()), ents: p.ents}
+	tids, err := sub.pids()
+	p.ents = sub.ents
+	slices.Sort(tids)
+	return tids, err
+}
+
+// readAll reads f whole from its start into l.buf: until a read gives
+// nothing, as a kernel list may cut any read short.
+func (l *childLists) readAll(f *os.File) ([]byte, error) {
+	fd := int(f.Fd())
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		return nil, err
+	}
+	n := 0
+	for {
+		if n == len(l.buf) {
+			l.buf = append(l.buf, make([]byte, max(len(l.buf), 4096))...)
+		}
+		k, err := unix.Read(fd, l.buf[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if k == 0 {
+			return l.buf[:n], nil
+		}
+		n += k
+	}
+}
+
+func (l *childLists) close() {
+	if l.tasks == nil {
+		return
+	}
+	l.tasks.Close()
+	for _, f := range l.files {
+		f.Close()
+	}
+	*l = childLists{}
 }
 
 // stat reads a process's parent and state letter.

@@ -165,6 +165,9 @@ type children struct {
 	start sync.RWMutex
 	mu    sync.Mutex
 	live  map[int]bool
+	// lists reads this process's children for the passes (sweep.go),
+	// under start.
+	lists childLists
 }
 
 func (c *children) add(pid int) {
@@ -201,7 +204,7 @@ func (c *children) reapOrphans() {
 	}
 	defer p.close()
 	me := os.Getpid()
-	pids, ok := p.children(me)
+	pids, ok := c.lists.read(p, me)
 	if !ok {
 		if pids, err = p.pids(); err != nil {
 			return

@@ -3,6 +3,7 @@ package proc
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -216,4 +217,60 @@ func TestProcDirReadsPidsEnvironAndChildren(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// The children lists kept open between passes are read anew each time: a
+// command that started since is in them, one that ended is not.
+func TestChildListsFollowTheChildren(t *testing.T) {
+	p, err := openProc()
+	if err != nil {
+		t.Skip(err)
+	}
+	defer p.close()
+	var l childLists
+	defer l.close()
+	me := os.Getpid()
+	if _, ok := l.read(p, me); !ok {
+		t.Skip("this kernel lists no children")
+	}
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	kids, ok := l.read(p, me)
+	if !ok || !slices.Contains(kids, pid) {
+		t.Errorf("children %v (ok %v) lack sleep (%d)", kids, ok, pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	kids, ok = l.read(p, me)
+	if !ok || slices.Contains(kids, pid) {
+		t.Errorf("children %v (ok %v) still hold sleep (%d), waited for", kids, ok, pid)
+	}
+}
+
+// readAll reads a kernel list longer than a page whole, however its
+// reads are cut.
+func TestReadAllReadsLongKernelLists(t *testing.T) {
+	for _, path := range []string{"/proc/kallsyms", "/proc/self/mountinfo"} {
+		want, err := os.ReadFile(path)
+		if err != nil || len(want) < 8192 {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		l := childLists{buf: make([]byte, 100)}
+		for range 2 { // and again from the start
+			got, err := l.readAll(f)
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("%s: %v, %d bytes, want %d", path, err, len(got), len(want))
+			}
+		}
+		return
+	}
+	t.Skip("no kernel list of more than a page to read")
 }
