@@ -141,8 +141,9 @@ func TestGateRollbackIsPerHost(t *testing.T) {
 	}
 	for _, h := range []string{"web1", "web2"} {
 		name := "activate@" + h
-		w.tasks = append(w.tasks, task{name: name, spec: &tasks.Spec{Name: name, Host: h}})
-		w.sum.Results[name] = &Result{Name: name, Host: h, State: Succeeded}
+		res := &Result{Name: name, Host: h, State: Succeeded}
+		w.tasks = append(w.tasks, task{name: name, spec: &tasks.Spec{Name: name, Host: h}, res: res})
+		w.sum.Results[name] = res
 	}
 	g2 := fail("health@web2", "web2")
 	if g2.Rollback == nil || g2.Rollback.Task != "activate@web2" || rolled["web2"] != 1 || rolled["web1"] != 0 {

@@ -21,7 +21,7 @@ type emptyLog interface{ Empty() bool }
 // runOne runs a single task with its log, timeout and panic catching. It
 // runs on the task's own goroutine and touches nothing of the walker's.
 func (r *Run) runOne(ctx context.Context, t *task) *Result {
-	res := &t.result
+	res := &t.run.result
 	*res = Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
 	var logw io.Writer = io.Discard
 	if r.opts.Logs != nil {
@@ -35,8 +35,8 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		logw, res.LogPath = w, path
 	}
 	// The tail sees every byte but looks only at the lines it keeps.
-	t.out = output{log: logw, lines: r.opts.TailLines}
-	log := &t.out
+	t.run.out = output{log: logw, lines: r.opts.TailLines}
+	log := &t.run.out
 
 	r.emit(Event{Time: res.Start, Task: t.name, Host: t.spec.Host, Kind: Start, State: Running, ETA: t.eta,
 		Critical: t.spec.Critical, Phase: t.spec.Phase, LogPath: res.LogPath})
@@ -68,7 +68,7 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		r.gateFailed(ctx, t, env, res, log)
 	}
 	if res.State == Failed {
-		res.Tail = t.out.lastLines()
+		res.Tail = t.run.out.lastLines()
 	}
 	return res
 }
@@ -104,7 +104,7 @@ func closeLog(w io.WriteCloser, res *Result) {
 // newEnv builds t's environment: the walker's part here, the caller's
 // through Options.Env.
 func (r *Run) newEnv(t *task, log io.Writer) *tasks.Env {
-	env := &t.env
+	env := &t.run.env
 	env.Init(t.name, statusEvents{r}, r.opts.Values)
 	env.Log = log
 	env.Now = r.opts.Now

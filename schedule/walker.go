@@ -35,8 +35,15 @@ type task struct {
 	deps    []*task // needs- and after-dependents, in Order
 	res     *Result // set when final
 
-	// The task's own goroutine uses these while it runs: they live here
-	// so that a task costs no allocations of its own.
+	// run is what the task's own goroutine uses while it runs: kept in
+	// the walker's runs, apart from what the walker reads and writes all
+	// the time (which so stays dense), and allocated with them, so that a
+	// task costs no allocations of its own.
+	run *taskRun
+}
+
+// taskRun is a task's Result, log writer and Env while it runs.
+type taskRun struct {
 	result Result
 	out    output
 	env    tasks.Env
@@ -60,13 +67,14 @@ type finished struct {
 // them; that is why it needs no lock.
 type walker struct {
 	r *Run
-	// sum is the outcome: a task's Result goes into it when it becomes
-	// final, never earlier.
+	// sum is the outcome: the tasks' Results go into it when the walk is
+	// over (each task holds its own until then: task.res).
 	sum *Summary
 	// tasks holds every node of the graph in Order, linked once through
 	// the graph's IndexEdges: the walk finds tasks by index, never by
-	// name.
+	// name. runs holds their taskRuns, in the same order.
 	tasks []task
+	runs  []taskRun
 	// runnable holds the ready tasks not yet started, best first (see
 	// before): a task is in it exactly while its state is Waiting.
 	runnable queue
@@ -149,6 +157,12 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 	}
 	close(w.work)
 	w.wg.Wait()
+	// Every task is final: the Results go into the Summary in one sweep,
+	// not one at a time between the walk's other work.
+	for i := range w.tasks {
+		t := &w.tasks[i]
+		w.sum.Results[t.name] = t.res
+	}
 	w.sum.Wall = r.opts.Now().Sub(w.sum.Start)
 	w.sum.CriticalPath = w.measuredPath()
 	return w.sum
@@ -161,6 +175,7 @@ func (r *Run) newWalker() *walker {
 		r:          r,
 		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start},
 		tasks:      make([]task, len(order)),
+		runs:       make([]taskRun, len(order)),
 		waitingTTY: ttyWaiters{},
 		rollbacks:  map[string]*GateRollback{},
 		held:       map[string]string{},
@@ -173,7 +188,7 @@ func (r *Run) newWalker() *walker {
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for i, n := range order {
 		t := &w.tasks[i]
-		t.name, t.spec, t.index, t.state = n, &r.list[i], i, Pending
+		t.name, t.spec, t.index, t.state, t.run = n, &r.list[i], i, Pending, &w.runs[i]
 		t.rank = int32(phaseRank(t.spec.Phase))
 		t.eta = t.spec.Estimate
 		if r.opts.Estimate != nil {
@@ -256,7 +271,6 @@ func (w *walker) find(name string) *task {
 func (w *walker) finish(t *task, res *Result) {
 	res.Host, res.Gate = t.spec.Host, t.spec.Gate
 	t.state, t.res = res.State, res
-	w.sum.Results[t.name] = res
 	w.remaining--
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Host: t.spec.Host, Kind: Finish, State: res.State,
 		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
@@ -326,8 +340,10 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 		if r := p.res; r != nil && r.Carry != "" {
 			return Skipped, r.Carry, true, true
 		}
-		if rb := w.rollbacks[p.name]; p.state == RolledBack && rb != nil {
-			return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
+		if p.state == RolledBack {
+			if rb := w.rollbacks[p.name]; rb != nil {
+				return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
+			}
 		}
 		if p.state == Declined { // declined without a Result's Carry: say so all the same
 			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
