@@ -27,6 +27,7 @@ type task struct {
 	resources []string
 	wantsTTY  bool // resources has tasks.ResourceTTY
 	started   bool // it was started (and so ran, or was canceled running)
+	carries   bool // final, and its Result carries a "no" (Result.Carry)
 	// host is the index in walker.hosts of the host it acts on; -1: the
 	// whole run's, or hosts are not bounded. (int32 beside the bools: the
 	// task is no bigger for it.)
@@ -270,7 +271,7 @@ func (w *walker) find(name string) *task {
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
 	res.Host, res.Gate = t.spec.Host, t.spec.Gate
-	t.state, t.res = res.State, res
+	t.state, t.res, t.carries = res.State, res, res.Carry != ""
 	w.remaining--
 	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Host: t.spec.Host, Kind: Finish, State: res.State,
 		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
@@ -337,8 +338,8 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 			}
 			continue
 		}
-		if r := p.res; r != nil && r.Carry != "" {
-			return Skipped, r.Carry, true, true
+		if p.carries {
+			return Skipped, p.res.Carry, true, true
 		}
 		if p.state == RolledBack {
 			if rb := w.rollbacks[p.name]; rb != nil {
