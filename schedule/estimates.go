@@ -25,8 +25,9 @@ const EstimatesFile = "estimates.json"
 type estimateSummary struct {
 	Version int `json:"version"`
 	// History is the history file it accounts for, as it was when the
-	// summary was written: another size or file means runs were added
-	// or dropped behind the summary's back, and it is built again.
+	// summary was written: another size, file or modification time means
+	// runs were added, dropped or changed behind the summary's back, and
+	// it is built again.
 	History historyMark `json:"history"`
 	// Runs counts the runs summarised; each sample carries the number of
 	// its run, so the window (the newest EstimateWindow runs) holds.
@@ -40,6 +41,9 @@ type historyMark struct {
 	Dev  uint64 `json:"dev"`
 	Ino  uint64 `json:"ino"`
 	Size int64  `json:"size"`
+	// MTime (nanoseconds) catches a history rewritten in place to the
+	// same size; a summary written before it had one is built again once.
+	MTime int64 `json:"mtime"`
 }
 
 type estimateSample struct {
@@ -115,7 +119,7 @@ func markOf(path string) (historyMark, error) {
 	if err != nil {
 		return historyMark{}, err
 	}
-	m := historyMark{Size: fi.Size()}
+	m := historyMark{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		m.Dev, m.Ino = uint64(st.Dev), uint64(st.Ino)
 	}

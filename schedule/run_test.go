@@ -423,6 +423,40 @@ func TestInterruptHeldBackDuringActivation(t *testing.T) {
 	}
 }
 
+// The first interrupt during activation is held back, not forgotten: once
+// activation is over the run stops, as the person asked, instead of going
+// on to the gates, accept and push.
+func TestInterruptHeldBackStopsAfterActivation(t *testing.T) {
+	started := make(chan string, 1)
+	g := make(gate)
+	specs := []tasks.Spec{
+		{Name: "activate", HoldInterrupt: true, Task: g.task(started, "activate")},
+		{Name: "beside", Task: g.task(nil, "beside")},
+		{Name: "after", Needs: []string{"activate"}, Task: ok()},
+	}
+	graph, byName, err := Graph(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	r, _ := New(graph, byName, Options{Jobs: 3, Sink: rec})
+	done := make(chan *Summary)
+	go func() { done <- r.Execute(context.Background()) }()
+	<-started
+	r.Interrupt()
+	for rec.index("activate", Notice) < 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(g) // activation ends well
+	sum := <-done
+	if !sum.Interrupted || sum.ExitCode(false) != 130 {
+		t.Fatalf("interrupted %v exit %d: the held interrupt was forgotten", sum.Interrupted, sum.ExitCode(false))
+	}
+	if state(sum, "activate") != Succeeded || state(sum, "after") != Canceled {
+		t.Errorf("activate %s after %s", state(sum, "activate"), state(sum, "after"))
+	}
+}
+
 func TestContextCancelInterrupts(t *testing.T) {
 	started := make(chan string, 1)
 	specs := []tasks.Spec{{Name: "long", Task: make(gate).task(started, "long")}}

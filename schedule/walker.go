@@ -143,6 +143,7 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 		case f := <-w.done:
 			w.collect(f)
 			w.collectMore()
+			w.heldInterruptDue()
 		case <-ctxDone:
 			ctxDone = nil
 			w.sum.Interrupted = true
@@ -513,12 +514,22 @@ func (w *walker) interrupt() bool {
 	w.interrupts++
 	if holder := w.holdingInterrupt(); holder != "" && w.interrupts == 1 {
 		w.r.emit(Event{Kind: Notice, Task: holder,
-			Status: fmt.Sprintf("%s is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway", holder)})
+			Status: fmt.Sprintf("%s is in progress: a half-switched system is worse than waiting; the run stops when it is done; press Ctrl-C again to interrupt anyway", holder)})
 		return false
 	}
 	w.sum.Interrupted = true
 	w.abort("interrupted")
 	return true
+}
+
+// heldInterruptDue stops the run once the tasks that held the first
+// interrupt back have ended: it was held, not forgotten — the person
+// asked the run to stop, and it does as soon as that is safe.
+func (w *walker) heldInterruptDue() {
+	if w.interrupts == 1 && !w.aborting && w.holdingInterrupt() == "" {
+		w.sum.Interrupted = true
+		w.abort("interrupted")
+	}
 }
 
 // holdingInterrupt names the first running task, by name, that holds

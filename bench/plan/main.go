@@ -1,119 +1,276 @@
-// Command plan measures `rebuild plan` as a whole process on a history of
-// many runs, side by side in one run: with the estimates' summary kept
-// beside the history (as every run leaves it), with the summary gone (so
-// the newest runs of history.jsonl are read, as before there was one, and
-// the summary is built again), and with no history at all (the floor).
+// Command plan measures `rebuild plan` (and `rebuild graph`) as whole
+// processes, side by side in one run, on the start-ups the issue names:
+// no history, 1,000 and 10,000 runs of history (with the estimates'
+// summary a run leaves beside it, and with that summary gone so it is
+// built again from history.jsonl), and a configuration of 1,000 tasks.
+// Every scenario runs once per round for each binary, interleaved, so
+// all see the same machine; the medians and the best of the wall time and
+// of the CPU time (user+sys, from the child's rusage) are reported, and
+// the output of every binary is compared with ours.
 //
-//	go run ./bench/plan                      # 10,000 runs of 30 tasks
-//	go run ./bench/plan -runs 1000 -rounds 21
+//	go run ./bench/plan                          # this tree only
+//	go run ./bench/plan -anchor main             # beside main, built from git
+//	go run ./bench/plan -anchor main,HEAD~3 -rounds 9
+//	go run ./bench/plan -only '^plan, (no history|1,000 runs|10,000 runs)$' -rounds 25
+//	go run ./bench/plan -only '1,000 tasks' -keep   # then profile what it kept
+//
+// An anchor is any git revision of this repository: its cmd/rebuild is
+// built from `git archive` in a temporary folder (the module cache must
+// hold its modules). Each binary keeps its own state folders, so a newer
+// summary format never meets an older binary.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
+// scenario is one start-up measured.
+type scenario struct {
+	name  string
+	cmd   string // plan or graph
+	tasks int
+	runs  int  // runs of history
+	gone  bool // the estimates' summary is removed before each run
+}
+
+var scenarios = []scenario{
+	{name: "plan, no history", cmd: "plan", tasks: 30},
+	{name: "plan, 1,000 runs", cmd: "plan", tasks: 30, runs: 1000},
+	{name: "plan, 10,000 runs", cmd: "plan", tasks: 30, runs: 10000},
+	{name: "plan, 10,000 runs, summary gone", cmd: "plan", tasks: 30, runs: 10000, gone: true},
+	{name: "plan, 1,000 tasks", cmd: "plan", tasks: 1000},
+	{name: "graph, 1,000 tasks", cmd: "graph", tasks: 1000},
+}
+
+// binary is one rebuild measured: ours or an anchor.
+type binary struct {
+	name, path, root string
+}
+
 func main() {
-	runs := flag.Int("runs", 10000, "runs of history")
-	ntasks := flag.Int("tasks", 30, "tasks in the configuration and in each run")
-	rounds := flag.Int("rounds", 15, "measured rounds of each mode (the median is reported)")
+	rounds := flag.Int("rounds", 7, "measured rounds (at least 5; the median and the best are reported)")
+	anchors := flag.String("anchor", "", "comma-separated git revisions to measure beside this tree, e.g. main")
+	only := flag.String("only", "", "measure only the scenarios whose name matches this regular expression")
+	keep := flag.Bool("keep", false, "keep the binaries, configurations and state folders (to profile them) and print where")
 	flag.Parse()
+	if err := run(*rounds, *anchors, *only, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/plan:", err)
+		os.Exit(1)
+	}
+}
 
+func run(rounds int, anchors, only string, keep bool) error {
+	if rounds < 5 {
+		return errors.New("-rounds must be at least 5")
+	}
 	root, err := os.MkdirTemp("", "bench-plan-")
-	check(err)
-	defer os.RemoveAll(root)
-	bin := filepath.Join(root, "rebuild")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/rebuild")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	check(build.Run())
+	if err != nil {
+		return err
+	}
+	if keep {
+		defer fmt.Printf("\nkept in %s\n", root)
+	} else {
+		defer os.RemoveAll(root)
+	}
 
+	bins := []binary{{name: "this tree", path: filepath.Join(root, "rebuild")}}
+	if err := goBuild(".", bins[0].path); err != nil {
+		return err
+	}
+	for _, rev := range strings.Split(anchors, ",") {
+		if rev = strings.TrimSpace(rev); rev == "" {
+			continue
+		}
+		path, err := buildRevision(root, rev)
+		if err != nil {
+			return err
+		}
+		bins = append(bins, binary{name: rev, path: path})
+	}
+	pick, err := regexp.Compile(only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
+	var picked []scenario
+	for _, s := range scenarios {
+		if pick.MatchString(s.name) {
+			picked = append(picked, s)
+		}
+	}
+
+	// Histories: made once per size, copied into each binary's state
+	// folder, and left with the summary a run leaves (RecordRun for the
+	// last run, as every run since the summary does; an older binary
+	// just reads the history).
+	hist := map[int][]byte{}
+	for _, s := range picked {
+		if _, ok := hist[s.runs]; !ok && s.runs > 0 {
+			t := time.Now()
+			if hist[s.runs], err = history(s.runs-1, taskNames(s.tasks)); err != nil {
+				return err
+			}
+			fmt.Printf("history: %d runs of %d tasks, %.1f MB (made in %v)\n", s.runs, s.tasks, float64(len(hist[s.runs]))/(1<<20), time.Since(t).Round(time.Millisecond))
+		}
+	}
+	for i := range bins {
+		bins[i].root = filepath.Join(root, fmt.Sprintf("b%d", i))
+		for _, s := range picked {
+			if err := s.setup(bins[i].root, hist[s.runs]); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Each binary once on each scenario before measuring (the page
+	// cache, and the summary a binary builds for itself).
+	for _, s := range picked {
+		for _, b := range bins {
+			if _, _, err := s.run(b); err != nil {
+				return err
+			}
+		}
+	}
+	results := map[string]map[string][]sample{}
+	differ := map[string]bool{}
+	for range rounds {
+		for _, s := range picked {
+			var ours []byte
+			for i, b := range bins {
+				smp, out, err := s.run(b)
+				if err != nil {
+					return err
+				}
+				if results[s.name] == nil {
+					results[s.name] = map[string][]sample{}
+				}
+				results[s.name][b.name] = append(results[s.name][b.name], smp)
+				if i == 0 {
+					ours = out
+				} else if !bytes.Equal(out, ours) {
+					differ[s.name+" / "+b.name] = true
+				}
+			}
+		}
+	}
+
+	fmt.Printf("\nwhole process, %d rounds, binaries interleaved; wall and cpu (user+sys) in ms\n", rounds)
+	fmt.Printf("%-34s %-12s %9s %9s %9s %9s %9s\n", "scenario", "binary", "wall med", "wall min", "cpu med", "cpu min", "÷ ours")
+	for _, s := range picked {
+		base := median(field(results[s.name][bins[0].name], false))
+		for _, b := range bins {
+			r := results[s.name][b.name]
+			w, c := field(r, false), field(r, true)
+			fmt.Printf("%-34s %-12s %9s %9s %9s %9s %8.2f×\n", s.name, b.name, ms(median(w)), ms(slices.Min(w)), ms(median(c)), ms(slices.Min(c)),
+				float64(median(w))/float64(base))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(differ)) {
+		fmt.Printf("output differs from this tree's: %s\n", k)
+	}
+	if len(differ) == 0 && len(bins) > 1 {
+		fmt.Println("every binary printed the same output on every scenario")
+	}
+
+	// In process, the estimates alone: what start-up spends on them.
+	if h, ok := hist[10000]; ok {
+		return estimatesInProcess(root, h, rounds)
+	}
+	return nil
+}
+
+func taskNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("t%04d", i)
+	}
+	return names
+}
+
+// setup writes the scenario's configuration and state under root.
+func (s scenario) setup(root string, hist []byte) error {
+	dir := s.dir(root)
+	state := filepath.Join(dir, "state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
 	var cfg strings.Builder
-	var names []string
-	for i := range *ntasks {
-		name := fmt.Sprintf("t%02d", i)
-		names = append(names, name)
+	fmt.Fprintf(&cfg, "state_dir = %q\nhost = \"bench\"\n", state)
+	for i, name := range taskNames(s.tasks) {
 		fmt.Fprintf(&cfg, "[task.%s]\nrun = \"true\"\n", name)
 		if i > 0 {
-			fmt.Fprintf(&cfg, "after = [\"t%02d\"]\n", i/2)
+			fmt.Fprintf(&cfg, "after = [\"t%04d\"]\n", i/2)
 		}
 	}
-	withState := filepath.Join(root, "with")
-	empty := filepath.Join(root, "empty")
-	check(os.MkdirAll(empty, 0o755))
-	cfgWith, cfgEmpty := filepath.Join(root, "with.toml"), filepath.Join(root, "empty.toml")
-	check(os.WriteFile(cfgWith, []byte(fmt.Sprintf("state_dir = %q\n", withState)+cfg.String()), 0o644))
-	check(os.WriteFile(cfgEmpty, []byte(fmt.Sprintf("state_dir = %q\n", empty)+cfg.String()), 0o644))
-	hist := filepath.Join(withState, "history.jsonl")
-	start := time.Now()
-	check(os.MkdirAll(withState, 0o755))
-	// Written in one go (AppendHistory syncs each line); RecordRun for
-	// the last one leaves the summary as a run does.
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg.String()), 0o644); err != nil {
+		return err
+	}
+	if s.runs == 0 {
+		return nil
+	}
+	path := filepath.Join(state, "history.jsonl")
+	if err := os.WriteFile(path, hist, 0o644); err != nil {
+		return err
+	}
+	return schedule.RecordRun(path, record(s.runs-1, taskNames(s.tasks)), 0)
+}
+
+func (s scenario) dir(root string) string {
+	return filepath.Join(root, strings.NewReplacer(" ", "", ",", "-").Replace(s.name))
+}
+
+// run runs b on the scenario once.
+func (s scenario) run(b binary) (sample, []byte, error) {
+	dir := s.dir(b.root)
+	if s.gone {
+		if err := os.Remove(filepath.Join(dir, "state", schedule.EstimatesFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return sample{}, nil, err
+		}
+	}
+	cmd := exec.Command(b.path, s.cmd, "--config", filepath.Join(dir, "config.toml"), "--only", strings.Join(taskNames(s.tasks), ","))
+	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t := time.Now()
+	err := cmd.Run()
+	wall := time.Since(t)
+	if err != nil {
+		return sample{}, nil, fmt.Errorf("%s on %s: %v\n%s", b.name, s.name, err, out.Bytes())
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return sample{}, nil, errors.New("no rusage for the child")
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	// The state folder differs between binaries; the rest must not.
+	return sample{wall: wall, cpu: cpu}, bytes.ReplaceAll(out.Bytes(), []byte(dir), []byte("DIR")), nil
+}
+
+// history is n runs of history.jsonl, oldest first.
+func history(n int, names []string) ([]byte, error) {
 	var lines []byte
-	for i := range *runs - 1 {
+	for i := range n {
 		b, err := json.Marshal(record(i, names))
-		check(err)
+		if err != nil {
+			return nil, err
+		}
 		lines = append(append(lines, b...), '\n')
 	}
-	check(os.WriteFile(hist, lines, 0o644))
-	check(schedule.RecordRun(hist, record(*runs, names), 0))
-	fi, err := os.Stat(hist)
-	check(err)
-	fmt.Printf("history: %d runs of %d tasks, %.1f MB (written in %v)\n\n", *runs, *ntasks, float64(fi.Size())/(1<<20), time.Since(start).Round(time.Millisecond))
-
-	run := func(cfg string) time.Duration {
-		cmd := exec.Command(bin, "plan", "--config", cfg, "--only", strings.Join(names, ","))
-		t := time.Now()
-		out, err := cmd.CombinedOutput()
-		d := time.Since(t)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench/plan: %v\n%s", err, out)
-			os.Exit(1)
-		}
-		return d
-	}
-	summary := filepath.Join(withState, schedule.EstimatesFile)
-	var kept, gone, floor []time.Duration
-	run(cfgWith)
-	for range *rounds {
-		kept = append(kept, run(cfgWith))
-		check(os.Remove(summary))
-		gone = append(gone, run(cfgWith)) // builds it again
-		floor = append(floor, run(cfgEmpty))
-	}
-	// In process, the estimates alone: what start-up spends on them.
-	var fromSummary, fromHistory []time.Duration
-	for range *rounds {
-		t := time.Now()
-		a, err := schedule.LoadEstimates(hist, "bench")
-		check(err)
-		fromSummary = append(fromSummary, time.Since(t))
-		t = time.Now()
-		b, err := schedule.RecentEstimates(hist, "bench")
-		check(err)
-		fromHistory = append(fromHistory, time.Since(t))
-		if !maps.Equal(a, b) {
-			check(fmt.Errorf("estimates differ: summary %v, history %v", a, b))
-		}
-	}
-	k, g, e := median(kept), median(gone), median(floor)
-	fmt.Printf("`rebuild plan`, medians of %d rounds, side by side:\n", *rounds)
-	fmt.Printf("no history (floor):                   %v\n", e.Round(10*time.Microsecond))
-	fmt.Printf("%d runs, estimates from the summary: %v  (floor + %v)\n", *runs, k.Round(10*time.Microsecond), (k - e).Round(10*time.Microsecond))
-	fmt.Printf("%d runs, summary gone (history read): %v  (%.1f× the summary's)\n", *runs, g.Round(10*time.Microsecond), float64(g)/float64(k))
-	s, h := median(fromSummary), median(fromHistory)
-	fmt.Printf("\nthe estimates alone, in process (same results checked):\n")
-	fmt.Printf("from the summary:                     %v\n", s.Round(time.Microsecond))
-	fmt.Printf("from the history (newest %d runs):  %v  (%.0f× the summary's)\n", schedule.EstimateWindow, h.Round(time.Microsecond), float64(h)/float64(s))
+	return lines, nil
 }
 
 func record(i int, names []string) schedule.RunRecord {
@@ -125,15 +282,88 @@ func record(i int, names []string) schedule.RunRecord {
 	return r
 }
 
+// estimatesInProcess times LoadEstimates (the summary) against
+// RecentEstimates (the history's newest runs) in this process, and checks
+// they agree.
+func estimatesInProcess(root string, hist []byte, rounds int) error {
+	dir := filepath.Join(root, "inprocess")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "history.jsonl")
+	if err := os.WriteFile(path, hist, 0o644); err != nil {
+		return err
+	}
+	if err := schedule.RecordRun(path, record(10000, taskNames(30)), 0); err != nil {
+		return err
+	}
+	var fromSummary, fromHistory []time.Duration
+	for range rounds {
+		t := time.Now()
+		a, err := schedule.LoadEstimates(path, "bench")
+		if err != nil {
+			return err
+		}
+		fromSummary = append(fromSummary, time.Since(t))
+		t = time.Now()
+		b, err := schedule.RecentEstimates(path, "bench")
+		if err != nil {
+			return err
+		}
+		fromHistory = append(fromHistory, time.Since(t))
+		if !maps.Equal(a, b) {
+			return fmt.Errorf("estimates differ: summary %v, history %v", a, b)
+		}
+	}
+	s, h := median(fromSummary), median(fromHistory)
+	fmt.Printf("\nthe estimates alone, in process, 10,000 runs (same results checked):\n")
+	fmt.Printf("from the summary:                     %v\n", s.Round(time.Microsecond))
+	fmt.Printf("from the history (newest %d runs):  %v  (%.0f× the summary's)\n", schedule.EstimateWindow, h.Round(time.Microsecond), float64(h)/float64(s))
+	return nil
+}
+
+// buildRevision builds cmd/rebuild of a git revision of this repository.
+func buildRevision(root, rev string) (string, error) {
+	src := filepath.Join(root, "src-"+strings.NewReplacer("/", "_", "~", "_", "^", "_").Replace(rev))
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	archive := exec.Command("sh", "-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", rev, src)
+	archive.Stderr = os.Stderr
+	if err := archive.Run(); err != nil {
+		return "", fmt.Errorf("git archive %s: %w", rev, err)
+	}
+	bin := filepath.Join(root, "rebuild-"+filepath.Base(src))
+	return bin, goBuild(src, bin)
+}
+
+func goBuild(dir, out string) error {
+	build := exec.Command("go", "build", "-o", out, "./cmd/rebuild")
+	build.Dir = dir
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building %s: %w", dir, err)
+	}
+	return nil
+}
+
+type sample struct{ wall, cpu time.Duration }
+
+func field(s []sample, cpu bool) []time.Duration {
+	out := make([]time.Duration, len(s))
+	for i, x := range s {
+		out[i] = x.wall
+		if cpu {
+			out[i] = x.cpu
+		}
+	}
+	return out
+}
+
 func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	s := slices.Clone(d)
+	slices.Sort(s)
 	return s[len(s)/2]
 }
 
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/plan:", err)
-		os.Exit(1)
-	}
-}
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }

@@ -122,7 +122,13 @@ func TestManyHostsDeployInParallel(t *testing.T) {
 	r, stderr, code := m.runJSON(nil, "--only=system", "--yes")
 	parallel := time.Since(began)
 	if code != 0 {
-		t.Fatalf("exit %d\n%s\nsummary: %+v", code, stderr, r.summary)
+		var failed strings.Builder
+		for task, st := range r.summary.Tasks {
+			if st == "failed" {
+				failed.WriteString(task + ":\n" + taskEvents(r, task))
+			}
+		}
+		t.Fatalf("exit %d\n%s\nsummary: %+v\n%s", code, stderr, r.summary, failed.String())
 	}
 	for _, e := range r.events {
 		if e.Event == "finish" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -45,7 +46,12 @@ func planRun(o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	return writePlan(o.IO.Out, p, loadEstimates(p))
+	// One write, not one per line: a plan of 1,000 tasks is as many lines.
+	w := bufio.NewWriter(o.IO.Out)
+	if err := writePlan(w, p, loadEstimates(p)); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // writePlan prints the waves of the selected graph with estimates, the

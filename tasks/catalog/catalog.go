@@ -206,7 +206,7 @@ func userSpec(name string, tc config.Task, dir string) tasks.Spec {
 }
 
 // checkEdges refuses an edge the configuration wrote to a name that is
-// not a task: a typo must not pass silently.
+// not a task: a typo must not pass silently. all is sorted.
 func checkEdges(specs []tasks.Spec, all []string) error {
 	for _, sp := range specs {
 		if sp.Source == "" {
@@ -217,7 +217,7 @@ func checkEdges(specs []tasks.Spec, all []string) error {
 			targets []string
 		}{{"needs", sp.Needs}, {"after", sp.After}} {
 			for _, target := range edge.targets {
-				if slices.Contains(all, target) {
+				if _, found := slices.BinarySearch(all, target); found {
 					continue
 				}
 				msg := fmt.Sprintf("task.%s.%s: unknown task %q", sp.Name, edge.kind, target)

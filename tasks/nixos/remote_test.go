@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+
 	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/proc"
@@ -394,6 +396,14 @@ func TestCopyNothingToDo(t *testing.T) {
 }
 
 // remote_state_dir is a path on the hosts: it must be absolute.
+// The rig gives every remote host its own directory where a target
+// keeps its records by default: the default must be the one it covers.
+func TestRigCoversTheDefaultRemoteStateDir(t *testing.T) {
+	if nixtest.RemoteStateDir != DefaultRemoteStateDir {
+		t.Errorf("nixtest binds %s per host, the default is %s", nixtest.RemoteStateDir, DefaultRemoteStateDir)
+	}
+}
+
 func TestRemoteStateDirOption(t *testing.T) {
 	_, err := Activate{}.Configure(config.Task{Name: "activate", Options: map[string]any{"remote_state_dir": "var/lib/rebuild"}, File: "config.toml"})
 	if err == nil || !strings.Contains(err.Error(), `task.activate.remote_state_dir = "var/lib/rebuild": not an absolute path`) {

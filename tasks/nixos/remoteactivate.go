@@ -100,6 +100,19 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 		return fmt.Errorf("host %s: detach = %q cannot outlive run0's service there; use detach = %q or %q", r.host.Name, detachSession, detachAuto, detachSystemd)
 	}
 	recs := recordsIn(a.Options.remoteStateDir())
+	// The target lock is held until this activation's outcome is decided:
+	// confirmed or rolled back through what it hands on, else until this
+	// function returns (nothing handed on) or rebuild ends.
+	unlock, err := r.lock(ctx, env, recs.dir)
+	if err != nil {
+		return err
+	}
+	handedOn := false
+	defer func() {
+		if !handedOn {
+			unlock()
+		}
+	}()
 	if err := r.settle(ctx, env, recs); err != nil {
 		return err
 	}
@@ -163,11 +176,22 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 		return fmt.Errorf("activated %s on %s, but %w; %s", out, r.host.Name, err, w.fallback())
 	}
 	act := tasks.Activation{Path: out, Generation: after.Generation, Previous: prev}
-	act.Rollback = remoteRollbackFunc(r, recs, mode, w, act)
+	rollback := remoteRollbackFunc(r, recs, mode, w, act)
+	act.Rollback = func(ctx context.Context, env *tasks.Env) error {
+		defer unlock()
+		return rollback(ctx, env)
+	}
 	if w != nil {
-		act.Confirm = w.confirm
+		act.Confirm = func(ctx context.Context, env *tasks.Env) error {
+			err := w.confirm(ctx, env)
+			if err == nil || errors.Is(err, ErrFired) {
+				unlock() // decided: kept, or rolled back there
+			}
+			return err
+		}
 	}
 	tasks.Activated.Put(env, act)
+	handedOn = true
 	env.Action("activated %s on %s as generation %d", out, r.host.Name, after.Generation)
 	if after.Current != out {
 		env.Warn("%s: %s runs %s, not the system just activated", r.host.Name, env.Config.CurrentSystem, after.Current)

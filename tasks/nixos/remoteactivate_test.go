@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -436,5 +437,70 @@ func TestRemoteActivateSystemdUnits(t *testing.T) {
 	act, _ := rw.activated()
 	if err := act.Confirm(context.Background(), rw.env("accept", nil)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One activation at a time on a target: a host whose lock another
+// rebuild holds is not touched (the error names the holder); an
+// activation holds the lock until its outcome is decided — confirmed, or
+// rolled back — not only while it switches.
+func TestRemoteActivateTargetLock(t *testing.T) {
+	rw := newRemoteWorld(t)
+	out, _ := rw.build()
+	lockFile := filepath.Join(rw.state, "lock")
+	held := func() bool {
+		return exec.Command("flock", "-n", lockFile, "true").Run() != nil
+	}
+	if err := os.MkdirAll(rw.state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lockFile+".owner", []byte("rebuild on laptop (pid 4242) since 2026-12-01 10:00:00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("flock", "-n", "-o", lockFile, "sleep", "60") // -o: the lock is flock's, gone with it
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the other run's lock", held)
+	err := rw.run(Activate{}, rw.env("activate", rw.activateOpts(map[string]any{"confirm_timeout": "60s"})))
+	if err == nil || !strings.Contains(err.Error(), "another rebuild is activating demo (rebuild on laptop (pid 4242)") {
+		t.Fatalf("activating a locked host: %v", err)
+	}
+	if calls := rw.s.SwitchSystems(); len(calls) != 0 {
+		t.Errorf("a locked host was switched: %q", calls)
+	}
+	other.Process.Kill()
+	other.Wait()
+
+	for _, decide := range []string{"confirm", "rollback"} {
+		env := rw.env("activate", rw.activateOpts(map[string]any{"confirm_timeout": "60s"}))
+		rw.mustRun(Activate{}, env)
+		act, ok := rw.activated()
+		if !ok || act.Path != out && decide == "confirm" {
+			t.Fatalf("%s: activated %+v", decide, act)
+		}
+		if !held() {
+			t.Errorf("%s: the lock was let go before the activation was decided", decide)
+		}
+		if decide == "confirm" {
+			err = act.Confirm(context.Background(), env)
+		} else {
+			err = act.Rollback(context.Background(), env)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", decide, err)
+		}
+		waitFor(t, 10*time.Second, "the lock to be let go after "+decide, func() bool { return !held() })
+		if decide == "confirm" {
+			// Next round activates the same system again: from the old one.
+			rw.mustRun(Activate{}, rw.env("activate", rw.activateOpts(nil)))
+			a, _ := rw.activated()
+			if err := a.Rollback(context.Background(), env); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the lock to be let go", func() bool { return !held() })
+		}
+		rw.values = tasks.NewValues()
+		BuiltKey.On(rw.host.Name).Put(rw.values, Built{Out: out, Changed: true})
 	}
 }

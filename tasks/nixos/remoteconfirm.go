@@ -67,7 +67,7 @@ echo "not confirmed in time: rolling back to generation $gen ($sys)"
 nix-env -p "$profile" --switch-generation "$gen" && "$sys/bin/switch-to-configuration" switch
 rc=$?
 echo "rollback: exit status $rc"
-echo "$gen $rc" > "$d/fired"
+echo "$gen $rc" > "$d/fired.tmp" && mv "$d/fired.tmp" "$d/fired"
 : > "$d/ended"
 exit $rc
 `

@@ -31,12 +31,13 @@ import (
 // DefaultRemoteStateDir is where activation's records live on a target.
 const DefaultRemoteStateDir = "/var/lib/rebuild"
 
-// remoteRecords are the record directories on a target.
-type remoteRecords struct{ activation, confirm string }
+// remoteRecords are the record directories on a target, in dir
+// (remote_state_dir, where the target lock is too: remotelock.go).
+type remoteRecords struct{ dir, activation, confirm string }
 
 func recordsIn(dir string) remoteRecords {
 	dir = strings.TrimRight(dir, "/")
-	return remoteRecords{activation: dir + "/activation", confirm: dir + "/confirm"}
+	return remoteRecords{dir: dir, activation: dir + "/activation", confirm: dir + "/confirm"}
 }
 
 // launchScript makes record $1 (removing an old one), writes its what,

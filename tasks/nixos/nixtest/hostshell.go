@@ -27,8 +27,10 @@ type mount struct{ from, at string }
 
 // mounts are the host's own directories and where they stand in its
 // namespace: the store, the Nix state (database, profiles, GC roots), the
-// run directory (current-system, booted-system), the boot entries and
-// rebuild's state directory.
+// run directory (current-system, booted-system), the boot entries,
+// rebuild's state directory, and the directory a target keeps rebuild's
+// activation records and lock in by default (RemoteStateDir): every real
+// host has its own.
 func (r *Remote) mounts() []mount {
 	s := r.s
 	return []mount{
@@ -37,8 +39,14 @@ func (r *Remote) mounts() []mount {
 		{filepath.Join(r.Dir, "run"), filepath.Dir(s.CurrentSystem)},
 		{filepath.Join(r.Dir, "boot"), s.BootEntries},
 		{filepath.Join(r.Dir, "state"), s.Config().StateDir},
+		{filepath.Join(r.Dir, "remote-state"), RemoteStateDir},
 	}
 }
+
+// RemoteStateDir is task.activate.remote_state_dir's default
+// (nixos.DefaultRemoteStateDir, which this package cannot import: the
+// nixos package's tests import it).
+const RemoteStateDir = "/var/lib/rebuild"
 
 // hostEnv is the environment of every command on the host: the sandbox's,
 // with the host's own switch logs, its sshd's pid file and start script

@@ -116,7 +116,7 @@ func (s *Sandbox) AddRemote(ctx context.Context, name string) (*Remote, error) {
 // layout makes the host's own directories, and the mount points they are
 // bound to in the sandbox where missing.
 func (r *Remote) layout() error {
-	for _, d := range []string{"store", "var/profiles", "var/gcroots", "run", "boot", "state", "ssh"} {
+	for _, d := range []string{"store", "var/profiles", "var/gcroots", "run", "boot", "state", "remote-state", "ssh"} {
 		if err := os.MkdirAll(filepath.Join(r.Dir, d), 0o755); err != nil {
 			return err
 		}
