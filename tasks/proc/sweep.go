@@ -2,6 +2,7 @@ package proc
 
 import (
 	"os"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -24,14 +25,14 @@ import (
 // in rebuild's tree — an orphan is re-parented to the nearest subreaper
 // above it, and rebuild is above all of them. Its topmost ancestor below
 // rebuild is a child of rebuild that the command's tree left behind (the
-// command itself has been waited for): such a child carries the command's
-// token too, unless it dropped its environment, and then so did
-// everything under it, which no pass would find either. Another live
-// command is never above it: re-parenting only goes up. So when no child
-// of rebuild but the Runner's live commands carries one of the tokens,
-// and every other child's environment could be read, a pass would find
-// nothing of theirs. A child being torn down has no environment to read:
-// then, or whenever /proc does not list children, the pass runs.
+// command itself has been waited for), never another live command:
+// re-parenting only goes up, and a command's processes descend from it
+// alone. So when nothing under rebuild's children but under its live
+// commands carries one of the tokens, and every environment there could
+// be read, a pass would find nothing of theirs. A process being torn down
+// has no environment to read: then, or whenever /proc does not list
+// children, the pass runs. Usually rebuild has no child but its live
+// commands, and the look costs a read of its threads' children lists.
 
 // sweeps coalesces the passes of a Runner: at most one runs at a time,
 // and the commands that end meanwhile wait together for the next one.
@@ -107,12 +108,13 @@ func (r *Runner) pass(tokens []string) {
 // cheap way was taken, and when.
 type passCounts struct{ full, skipped int }
 
-// nothingEscaped reports whether this process is a subreaper and none of
-// its children but the live commands carries one of tokens, every other
-// child's environment read (see above). Zombie children that are not
-// live commands are reaped on the way, as reapOrphans does; their own
-// children were re-parented before they died, so the children are read
-// again after. It holds start, so that no command starts meanwhile.
+// nothingEscaped reports whether this process is a subreaper and nothing
+// under its children but the live commands carries one of tokens, every
+// environment there read (see above). Zombie children that are not live
+// commands are reaped on the way, as reapOrphans does; their own children
+// were re-parented before they died, so the children are read again
+// after, and once more at the end to see that none came meanwhile. It
+// holds start, so that no command starts meanwhile.
 func (c *children) nothingEscaped(tokens []string) bool {
 	var sub int32
 	if unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&sub)), 0, 0, 0) != nil || sub == 0 {
@@ -133,6 +135,7 @@ func (c *children) nothingEscaped(tokens []string) bool {
 			return false
 		}
 		reaped := false
+		var under []int // the non-command children, then what is under them
 		for _, pid := range kids {
 			if c.has(pid) {
 				continue
@@ -141,6 +144,7 @@ func (c *children) nothingEscaped(tokens []string) bool {
 				if carries(env, needles) {
 					return false
 				}
+				under = append(under, pid)
 				continue
 			}
 			ppid, state, ok := p.stat(pid)
@@ -151,9 +155,46 @@ func (c *children) nothingEscaped(tokens []string) bool {
 			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			reaped = true
 		}
-		if !reaped {
-			return true
+		if reaped {
+			continue
 		}
+		// A process may hide its environment (written over for its
+		// title) while what it starts carries the token: what is under
+		// a child is read too. A zombie there has handed its children
+		// up already; anything else without an environment cannot be
+		// told.
+		for len(under) > 0 {
+			pid := under[len(under)-1]
+			under = under[:len(under)-1]
+			grand, ok := p.children(pid)
+			if !ok {
+				return false
+			}
+			for _, g := range grand {
+				if env, err := p.readFile(g, "environ"); err == nil && len(env) > 0 {
+					if carries(env, needles) {
+						return false
+					}
+					under = append(under, g)
+					continue
+				}
+				if _, state, ok := p.stat(g); !ok || state != 'Z' {
+					return false
+				}
+			}
+		}
+		// What came up meanwhile (its parent under a child died) was
+		// read nowhere.
+		again, ok := c.lists.read(p, me)
+		if !ok {
+			return false
+		}
+		for _, pid := range again {
+			if !slices.Contains(kids, pid) && !c.has(pid) {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }

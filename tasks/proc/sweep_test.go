@@ -274,3 +274,38 @@ func TestReadAllReadsLongKernelLists(t *testing.T) {
 	}
 	t.Skip("no kernel list of more than a page to read")
 }
+
+// A process can hide its environment — here it replaced itself with one
+// started without the token, as a program writing its title over its
+// environment does — while a process it started carries the token. As a
+// subreaper, what is under such a child is looked at too: the pass runs,
+// and the process carrying the token is killed.
+func TestSubreaperPassLooksUnderAChildWithoutTheToken(t *testing.T) {
+	needSetsid(t)
+	if err := BecomeSubreaper(); err != nil {
+		t.Skipf("not a subreaper: %v", err)
+	}
+	dir := t.TempDir()
+	x, y := filepath.Join(dir, "x"), filepath.Join(dir, "y")
+	var xpid, ypid int
+	killLater(t, &xpid)
+	killLater(t, &ypid)
+	script := "setsid sh -c 'sleep 1000 & echo $! > " + y + ".tmp; mv " + y + ".tmp " + y + "; echo $$ > " + x + ".tmp; mv " + x + ".tmp " + x +
+		"; exec env -i FOO=bar sleep 1001' & " +
+		"while [ ! -s " + x + " ]; do sleep 0.01; done; " +
+		"while tr '\\0' '\\n' < /proc/$(cat " + x + ")/environ | grep -q _REBUILD_PROC; do sleep 0.01; done"
+	r := &Runner{Grace: 200 * time.Millisecond, Subreaper: true}
+	if err := r.Run(context.Background(), Cmd{Args: []string{"sh", "-c", script}, Log: &syncBuf{}}); err != nil {
+		t.Fatal(err)
+	}
+	xpid, ypid = readPid(t, x), readPid(t, y)
+	for k := 0; k < 100 && running(ypid); k++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if running(ypid) || r.passes.full != 1 {
+		t.Errorf("the sleep carrying the token (pid %d) running: %v; %d full passes, want 1", ypid, running(ypid), r.passes.full)
+	}
+	if !running(xpid) {
+		t.Errorf("the process without the token (pid %d) was killed: no pass can tell it is the command's", xpid)
+	}
+}
