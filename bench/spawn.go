@@ -45,9 +45,9 @@ func spawnBench(n int, seed uint64, jobs, reps int, profile string) error {
 		s.Spec.Task = shell.Task{Command: truePath, Dir: dir}
 		specs[i] = s.Spec
 	}
-	// As cmd/rebuild's main does: what the commands leave behind is
-	// re-parented to us, and the runner knows it.
-	runner := &proc.Runner{Subreaper: proc.BecomeSubreaper() == nil}
+	// As cmd/rebuild does: what the commands leave behind is re-parented
+	// to us, and the runner knows it; its environment is read once.
+	runner := &proc.Runner{Environ: os.Environ(), Subreaper: proc.BecomeSubreaper() == nil}
 	round := 0
 	ours := func() error {
 		round++

@@ -51,17 +51,14 @@ func (t Task) Run(ctx context.Context, env *tasks.Env) error {
 		}
 		c.Terminal = env.Terminal
 	}
-	if argv, ok := directArgv(t.Command); ok && t.runnable(argv[0], commandEnv(env.Runner, c.Env)) {
-		direct := c
-		direct.Args = argv
-		if pwd, ok := shellPWD(commandEnv(env.Runner, c.Env), t.Dir); ok {
-			direct.Env = append(append([]string(nil), c.Env...), "PWD="+pwd)
-		}
-		err := env.Runner.Run(ctx, direct)
-		// A file without #! is a shell script to a shell (execve says
-		// ENOEXEC): the shell runs it, as it would have.
-		if !errors.Is(err, syscall.ENOEXEC) {
-			return err
+	if argv, ok := directArgv(t.Command); ok {
+		if direct, ok := t.direct(argv, c, commandEnv(env.Runner, c.Env)); ok {
+			err := env.Runner.Run(ctx, direct)
+			// A file without #! is a shell script to a shell (execve
+			// says ENOEXEC): the shell runs it, as it would have.
+			if !errors.Is(err, syscall.ENOEXEC) {
+				return err
+			}
 		}
 	}
 	c.Args = []string{"sh", "-c", execLine(t.Command)}
@@ -72,6 +69,20 @@ func (t Task) Run(ctx context.Context, env *tasks.Env) error {
 		pe.Cmd = proc.CommandLine([]string{"sh", "-c", t.Command})
 	}
 	return err
+}
+
+// direct is c running argv without a shell, when the shell would run that
+// program (runnable), with the PWD the shell would give it (shellPWD);
+// cenv is the command's whole environment.
+func (t Task) direct(argv []string, c proc.Cmd, cenv []string) (proc.Cmd, bool) {
+	if !t.runnable(argv[0], cenv) {
+		return c, false
+	}
+	c.Args = argv
+	if pwd, ok := shellPWD(cenv, t.Dir); ok {
+		c.Env = append(append([]string(nil), c.Env...), "PWD="+pwd)
+	}
+	return c, true
 }
 
 // runnable reports whether program is one the shell would execute: found
