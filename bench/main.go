@@ -5,7 +5,8 @@
 //
 //	go run ./bench                 # the 14-phase shape and random DAGs
 //	go run ./bench -total 20s -build 0.6 -jobs 4 -sizes 1000,10000
-//	go run ./bench -spawn 1000     # a DAG of `run = "/bin/true"` tasks vs make -j4
+//	go run ./bench -spawn 1000     # a DAG of `run = "/bin/true"` tasks vs make -j4, 5 rounds interleaved
+//	go run ./bench -spawn 1000 -reps 3 -profile cpu.out   # our rounds alone, profiled
 package main
 
 import (
@@ -30,10 +31,12 @@ func main() {
 	sizes := flag.String("sizes", "1000,10000", "random DAG sizes")
 	seed := flag.Uint64("seed", 1, "random seed")
 	spawn := flag.Int("spawn", 0, "instead: a random DAG of this many user tasks running /bin/true, with their logs, beside make -j and the serial spawn floor")
+	reps := flag.Int("reps", 5, "with -spawn: rounds of the three, interleaved")
+	profile := flag.String("profile", "", "with -spawn: run only the scheduler's rounds and write their CPU profile to this file")
 	flag.Parse()
 
 	if *spawn > 0 {
-		if err := spawnBench(*spawn, *seed, *jobs); err != nil {
+		if err := spawnBench(*spawn, *seed, *jobs, max(*reps, 1), *profile); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

@@ -3,6 +3,7 @@ package dag
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -21,6 +22,7 @@ type Graph struct {
 	in      map[string][]Edge   // incoming edges, sorted by index of From
 	out     map[string][]Edge   // outgoing edges, sorted by index of To
 	edges   []Edge              // sorted by (index of To, index of From)
+	ixEdges []IndexEdge         // edges as Order positions, in the same order
 	groups  []string            // sorted
 	byGroup map[string][]string // group → members in order
 	byPhase map[int][]string    // phase → members in order
@@ -133,6 +135,9 @@ func newGraph(nodes []Node, order []string, pred map[string]map[string]graph.Edg
 		slices.SortFunc(in, func(a, b Edge) int { return g.index[a.From] - g.index[b.From] })
 		g.in[to] = in
 		g.edges = append(g.edges, in...)
+		for _, e := range in {
+			g.ixEdges = append(g.ixEdges, IndexEdge{From: int32(g.index[e.From]), To: int32(g.index[to]), Kind: e.Kind})
+		}
 		for _, e := range in {
 			g.out[e.From] = append(g.out[e.From], e)
 		}
@@ -272,6 +277,25 @@ func (g *Graph) Nodes() []Node {
 // O(E).
 func (g *Graph) Edges() []Edge {
 	return slices.Clone(g.edges)
+}
+
+// IndexEdge is an edge as the positions of its tasks in Order.
+type IndexEdge struct {
+	From, To int32
+	Kind     EdgeKind
+}
+
+// IndexEdges yields Edges with each task given as its position in Order,
+// in the same order: for a walk of the graph that looks no name up and
+// copies nothing. Computed once in Build; a walk is O(E).
+func (g *Graph) IndexEdges() iter.Seq[IndexEdge] {
+	return func(yield func(IndexEdge) bool) {
+		for _, e := range g.ixEdges {
+			if !yield(e) {
+				return
+			}
+		}
+	}
 }
 
 // Prereqs returns the edges into name, sorted by the Order index of From;

@@ -3,6 +3,7 @@ package dag
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,10 @@ func TestAccessors(t *testing.T) {
 	if got := g.Edges(); !reflect.DeepEqual(got, wantEdges) {
 		t.Errorf("Edges() = %v, want %v", got, wantEdges)
 	}
+	// c b a d are positions 0 1 2 3.
+	if got, want := slices.Collect(g.IndexEdges()), []IndexEdge{{0, 1, After}, {0, 2, Needs}, {1, 3, Needs}, {2, 3, Needs}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("IndexEdges() = %v, want %v", got, want)
+	}
 	if got, want := g.Prereqs("d"), []Edge{{"b", "d", Needs}, {"a", "d", Needs}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Prereqs(d) = %v, want %v", got, want)
 	}
@@ -161,6 +166,27 @@ func TestAccessors(t *testing.T) {
 	}
 	if got := g.Edges()[0].From; got != "c" {
 		t.Errorf("Edges()[0].From = %q after modifying a copy", got)
+	}
+}
+
+// IndexEdges is Edges with names turned into Order positions, on the
+// default graph and on a selection of it (which is built anew).
+func TestIndexEdgesAreEdges(t *testing.T) {
+	full := mustBuild(t, defaultNodes())
+	sel, err := full.Select("", "diff,claude-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*Graph{full, sel} {
+		order, edges, ix := g.Order(), g.Edges(), slices.Collect(g.IndexEdges())
+		if len(ix) != len(edges) || len(ix) == 0 {
+			t.Fatalf("%d index edges for %d edges", len(ix), len(edges))
+		}
+		for i, e := range edges {
+			if x := ix[i]; order[x.From] != e.From || order[x.To] != e.To || x.Kind != e.Kind {
+				t.Errorf("IndexEdges()[%d] = %v (%s → %s), Edges()[%d] = %v", i, x, order[x.From], order[x.To], i, e)
+			}
+		}
 	}
 }
 

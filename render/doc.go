@@ -15,8 +15,10 @@
 //     a table of the hosts in the summary (hostsummary.go), host labels
 //     in the metrics; a run without hosts is drawn as it always was;
 //   - the summary printed after a run;
-//   - the log directory of a run (<task>.log, run.log), its retention and
-//     the per-task cap (log_max: head and tail kept, the cut said);
+//   - the log directory of a run (<task>.log, run.log), its retention,
+//     the per-task cap (log_max: head and tail kept, the cut said) and
+//     the one goroutine that writes it, so tasks never wait on the disk
+//     (logwriter.go);
 //   - the display the renderers draw on, which drops its output once a
 //     write to it fails (a closed terminal, a pipe nobody reads): the run
 //     never depends on someone watching;

@@ -48,12 +48,19 @@ type Logs struct {
 	keep   int
 	runDir *safefile.Dir
 
-	mu      sync.Mutex // orders whole lines into run.log and verbose
-	run     *os.File
-	verbose io.Writer
-	closed  bool
-	max     int64
-	cuts    []Cut
+	// outMu orders the writes to run.log and verbose (flushRun); mu
+	// guards the rest. outMu is taken first.
+	outMu    sync.Mutex
+	mu       sync.Mutex
+	run      *os.File
+	verbose  io.Writer
+	runBuf   []byte // whole prefixed lines not yet written to run.log and verbose
+	runSpare []byte // runBuf's next buffer
+	closed   bool
+	max      int64
+	cuts     []Cut
+
+	w logWriter // writes every task log, off the tasks' goroutines (logwriter.go)
 }
 
 // OpenLogs creates <root>/<runID>/ and its run.log. keep is how many run
@@ -90,7 +97,9 @@ func OpenLogs(root, runID string, keep int, verbose io.Writer) (*Logs, error) {
 		runDir.Close()
 		return nil, fmt.Errorf("logs: %w", err)
 	}
-	return &Logs{root: root, dir: filepath.Join(root, name), runDir: runDir, keep: max(keep, 1), run: run, verbose: verbose}, nil
+	l := &Logs{root: root, dir: filepath.Join(root, name), runDir: runDir, keep: max(keep, 1), run: run, verbose: verbose}
+	l.w.start(l)
+	return l, nil
 }
 
 // openLogsRoot opens root (creating it, and its parent, when create is
@@ -167,7 +176,9 @@ func (l *Logs) Open(task string) (io.WriteCloser, string, error) {
 	capped := l.max
 	l.mu.Unlock()
 	prefix := "[" + task + "] "
-	return &taskLog{l: l, task: task, prefix: prefix, max: capped, runStop: -1}, filepath.Join(l.dir, task+".log"), nil
+	t := &taskLog{l: l, task: task, prefix: prefix, max: capped, runStop: -1}
+	t.room.L = &t.mu
+	return t, filepath.Join(l.dir, task+".log"), nil
 }
 
 // create opens <task>.log on the first write; a file already there (the
@@ -192,22 +203,48 @@ func (t *taskLog) create() error {
 	return t.openErr
 }
 
-// Empty reports whether nothing was written: no file was created.
-func (t *taskLog) Empty() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.f == nil && t.openErr == nil
-}
-
-// line writes whole prefixed lines (each ending in '\n') to run.log in one
-// write and to verbose one line per write, under the lock, so lines of
-// parallel tasks never interleave.
+// line gathers whole prefixed lines (each ending in '\n') for run.log and
+// verbose, under the lock, so lines of parallel tasks never interleave.
+// The writer passes them on once per round (flushRun), or here when they
+// fill a batch.
 func (l *Logs) line(b []byte) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return
 	}
+	l.runBuf = append(l.runBuf, b...)
+	full := len(l.runBuf) >= batchSize
+	l.mu.Unlock()
+	if full {
+		l.flushRun()
+	}
+}
+
+// flushRun writes the gathered lines to run.log in one write and to
+// verbose one line per write. It holds outMu, not mu, while it writes: a
+// display that is slow to take its lines holds no task's Open.
+func (l *Logs) flushRun() {
+	l.outMu.Lock()
+	defer l.outMu.Unlock()
+	l.mu.Lock()
+	b := l.runBuf
+	l.runBuf = l.runSpare[:0]
+	closed := l.closed
+	l.mu.Unlock()
+	if len(b) == 0 || closed {
+		return
+	}
+	l.writeRun(b)
+	l.mu.Lock()
+	if cap(b) <= 4*batchSize { // one burst does not keep its memory
+		l.runSpare = b[:0]
+	}
+	l.mu.Unlock()
+}
+
+// writeRun writes b, whole lines, to run.log and verbose. outMu is held.
+func (l *Logs) writeRun(b []byte) {
 	_, _ = l.run.Write(b)
 	if l.verbose != nil {
 		for len(b) > 0 {
@@ -218,8 +255,14 @@ func (l *Logs) line(b []byte) {
 	}
 }
 
-// Close closes run.log; later lines from task writers are dropped.
+// Close waits for the writer to finish what the task logs handed it and
+// closes run.log; later lines from task writers are dropped (their own
+// logs are still written, by the tasks themselves).
 func (l *Logs) Close() error {
+	l.w.stop()
+	l.flushRun()
+	l.outMu.Lock()
+	defer l.outMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -281,16 +324,30 @@ func (l *Logs) Prune() error {
 // verbose stream) take the task's lines until they hold max-max/2 bytes
 // of it; Close then passes on its last lines, up to max/2 bytes, with a
 // line saying what run.log leaves out.
+//
+// A task's writes are handed to the Logs' writer (logwriter.go): the
+// fields under mu are that hand-over; the rest are the writer's, touched
+// only under wmu.
 type taskLog struct {
+	l      *Logs
+	task   string
+	prefix string
+
 	mu      sync.Mutex
-	f       *os.File // nil until the first write (create)
-	openErr error    // why create failed; later writes only go to run.log
-	l       *Logs
-	task    string
-	prefix  string
-	line    []byte // prefix + the current line so far, at most maxLogLine of it
-	batch   []byte // whole prefixed lines not yet passed to run.log
-	closed  bool
+	room    sync.Cond  // on mu: pend was taken
+	pend    []byte     // written, not yet taken by the writer
+	spare   []byte     // pend's next buffer
+	queued  bool       // the writer has t to take (or a caller does, once the writer stopped)
+	wrote   bool       // a write with bytes came
+	closed  bool       // Close was called: no more writes
+	closing chan error // Close's answer, once everything before it is written
+
+	wmu      sync.Mutex
+	f        *os.File // nil until the first write (create)
+	openErr  error    // why create failed; later writes only go to run.log
+	writeErr error    // the first write to the file that failed
+	line     []byte   // prefix + the current line so far, at most maxLogLine of it
+	batch    []byte   // whole prefixed lines not yet passed to run.log
 
 	pos     int64 // where the next byte of the head goes
 	max     int64 // the cap; 0 = none
@@ -314,22 +371,14 @@ type taskLog struct {
 // gigabyte of short lines take minutes.
 const batchSize = 64 * 1024
 
-func (t *taskLog) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return 0, os.ErrClosed
-	}
-	n := len(p)
-	if n == 0 {
-		return 0, nil
-	}
-	t.total += int64(n)
+// write puts p, the task's output, in its log and run.log's batch. The
+// writer calls it, under wmu.
+func (t *taskLog) write(p []byte) {
+	t.total += int64(len(p))
 	if t.create() != nil {
-		// No file: run.log still gets the lines, and Close reports why
-		// (an error here would keep the bytes from the writers after us).
+		// No file: run.log still gets the lines, and Close reports why.
 		t.split(p)
-		return n, nil
+		return
 	}
 	var err error
 	if t.max > 0 && !t.cutting && t.pos+int64(len(p)) > t.max {
@@ -343,7 +392,9 @@ func (t *taskLog) Write(p []byte) (int, error) {
 	} else {
 		err = t.writeHead(p)
 	}
-	return n, err
+	if err != nil && t.writeErr == nil {
+		t.writeErr = err
+	}
 }
 
 // head is how many bytes of a capped log are kept from its start.
@@ -470,24 +521,19 @@ func (t *taskLog) pass() {
 	}
 }
 
-// Close passes on a last unterminated line and closes <task>.log; a
-// capped log gets its tail put in order first.
-func (t *taskLog) Close() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return nil
-	}
-	t.closed = true
+// finish passes on a last unterminated line and closes <task>.log; a
+// capped log gets its tail put in order first. The writer calls it, under
+// wmu, once everything written before Close is in.
+func (t *taskLog) finish() error {
 	if t.f == nil {
 		// Nothing was written (no file, nothing to pass on), or the file
 		// could not be created and only run.log has the lines.
 		t.endLine()
 		return t.openErr
 	}
-	var err error
+	err := t.writeErr
 	if t.cutting {
-		err = t.finishCut()
+		err = errors.Join(err, t.finishCut())
 	}
 	t.endLine()
 	if t.runStop >= 0 {

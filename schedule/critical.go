@@ -1,10 +1,6 @@
 package schedule
 
-import (
-	"time"
-
-	"github.com/rebuild-nixos/rebuild/dag"
-)
+import "slices"
 
 // measuredPath is the run's critical path as it happened, not as it was
 // estimated: the chain of tasks that set the wall time. It starts at the
@@ -12,66 +8,67 @@ import (
 // along the edges, each step to the prerequisite that finished last: the
 // one the task really waited for. Tasks that did nothing (never started,
 // or skipped: they decided there was nothing to do) are never named; the
-// walk looks through them to their own prerequisites. ran reports whether
-// a task was started. Ties go to the later task in topological order.
-// O(V+E) per step.
-func measuredPath(g *dag.Graph, sum *Summary, ran func(string) bool) []string {
-	index := make(map[string]int, len(sum.Order))
-	for i, n := range sum.Order {
-		index[n] = i
-	}
-	counts := func(n string) bool {
-		r := sum.Results[n]
-		return r != nil && ran(n) && r.State != Skipped && r.State != UpstreamFailed
-	}
-	end := func(n string) time.Time { r := sum.Results[n]; return r.Start.Add(r.Duration) }
-	later := func(a, b string) bool { // a ended after b (b may be "")
-		if b == "" {
-			return true
-		}
-		if ea, eb := end(a), end(b); !ea.Equal(eb) {
-			return ea.After(eb)
-		}
-		return index[a] > index[b]
-	}
-
-	last := ""
-	for _, n := range sum.Order {
-		if counts(n) && later(n, last) {
-			last = n
+// walk looks through them to their own prerequisites. Ties go to the
+// later task in topological order. O(V+E) per step, on the tasks' links:
+// no name is looked up.
+func (w *walker) measuredPath() []string {
+	var last *task
+	for i := range w.tasks {
+		if t := &w.tasks[i]; t.counts() && t.endsAfter(last) {
+			last = t
 		}
 	}
-	if last == "" {
+	if last == nil {
 		return nil
 	}
-	path := []string{last}
-	for cur := last; ; {
-		prev := ""
-		seen := map[string]bool{}
-		var look func(n string)
-		look = func(n string) {
-			for _, e := range g.Prereqs(n) {
-				p := e.From
-				if seen[p] {
+	path := []string{last.name}
+	// seen[i] == step: task i was looked at in this step.
+	seen := make([]int32, len(w.tasks))
+	var stack []*task
+	for cur, step := last, int32(1); ; step++ {
+		var prev *task
+		stack = append(stack[:0], cur)
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, e := range n.prereqs {
+				p := e.t
+				if seen[p.index] == step {
 					continue
 				}
-				seen[p] = true
-				if !counts(p) {
-					look(p)
-				} else if later(p, prev) {
+				seen[p.index] = step
+				if !p.counts() {
+					stack = append(stack, p)
+				} else if p.endsAfter(prev) {
 					prev = p
 				}
 			}
 		}
-		look(cur)
-		if prev == "" {
+		if prev == nil {
 			break
 		}
-		path = append(path, prev)
+		path = append(path, prev.name)
 		cur = prev
 	}
-	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
-		path[i], path[j] = path[j], path[i]
-	}
+	slices.Reverse(path)
 	return path
+}
+
+// counts says whether t did something: it was started, and it did not
+// decide that there was nothing to do.
+func (t *task) counts() bool {
+	r := t.res
+	return r != nil && t.started && r.State != Skipped && r.State != UpstreamFailed
+}
+
+// endsAfter says whether t ended after u (ties: the later in Order); u
+// may be nil.
+func (t *task) endsAfter(u *task) bool {
+	if u == nil {
+		return true
+	}
+	if et, eu := t.res.Start.Add(t.res.Duration), u.res.Start.Add(u.res.Duration); !et.Equal(eu) {
+		return et.After(eu)
+	}
+	return t.index > u.index
 }

@@ -90,17 +90,17 @@ func (w *walker) rolledBack(rb *GateRollback) {
 		w.sum.RolledBack = rb
 	}
 	w.rollbacks[rb.Task] = rb
-	res := w.sum.Results[rb.Task]
-	if res == nil {
+	t := w.find(rb.Task)
+	if t == nil || t.res == nil {
 		return
 	}
+	res := t.res
 	res.State, res.Reason = RolledBack, rb.Summary()
 	if rb.Err != nil {
 		res.State, res.Err = Failed, rb.Err
 	}
-	t := w.all[rb.Task]
 	t.state = res.State
-	w.r.emit(Event{Task: rb.Task, Kind: Finish, State: res.State, Duration: res.Duration, Reason: res.Reason,
+	w.r.emit(Event{Task: rb.Task, Host: t.spec.Host, Kind: Finish, State: res.State, Duration: res.Duration, Reason: res.Reason,
 		Err: res.Err, Actions: res.Report.Actions, Stats: res.Report.Stats, Warnings: res.Report.Warnings,
 		LogPath: res.LogPath, Critical: t.spec.Critical, Phase: t.spec.Phase})
 }

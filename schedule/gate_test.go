@@ -132,17 +132,18 @@ func TestGateRollbackIsPerHost(t *testing.T) {
 	var events []Event
 	r := &Run{opts: Options{Sink: SinkFunc(func(e Event) { events = append(events, e) }), Now: time.Now}, rolledBack: map[string]*GateRollback{},
 		specs: map[string]tasks.Spec{}}
-	w := &walker{r: r, sum: &Summary{Results: map[string]*Result{}}, all: map[string]*task{}, rollbacks: map[string]*GateRollback{}}
+	w := &walker{r: r, sum: &Summary{Results: map[string]*Result{}}, rollbacks: map[string]*GateRollback{}}
 	fail := func(gate, host string) *Result {
-		tk := &task{name: gate, spec: tasks.Spec{Name: gate, Host: host, Gate: true}}
+		tk := &task{name: gate, spec: &tasks.Spec{Name: gate, Host: host, Gate: true}}
 		res := &Result{Name: gate, State: Failed, Reason: gate + " failed"}
 		r.gateFailed(context.Background(), tk, tasks.NewEnv(gate, nil, vals), res, io.Discard)
 		return res
 	}
 	for _, h := range []string{"web1", "web2"} {
 		name := "activate@" + h
-		w.all[name] = &task{name: name, spec: tasks.Spec{Name: name, Host: h}}
-		w.sum.Results[name] = &Result{Name: name, Host: h, State: Succeeded}
+		res := &Result{Name: name, Host: h, State: Succeeded}
+		w.tasks = append(w.tasks, task{name: name, spec: &tasks.Spec{Name: name, Host: h}, res: res})
+		w.sum.Results[name] = res
 	}
 	g2 := fail("health@web2", "web2")
 	if g2.Rollback == nil || g2.Rollback.Task != "activate@web2" || rolled["web2"] != 1 || rolled["web1"] != 0 {

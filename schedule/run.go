@@ -39,7 +39,8 @@ type Options struct {
 	Sink Sink
 	Logs LogOpener
 	// Estimate gives a task's expected duration: history's median, else
-	// the task's default estimate. Used for priorities and ETAs.
+	// the task's default estimate. Used for priorities and ETAs; nil is
+	// the spec's Estimate.
 	Estimate func(task string) time.Duration
 	// Env completes each task's environment (nothing more when nil: no
 	// configuration, runner, prompter or terminal).
@@ -58,6 +59,13 @@ type Run struct {
 	g     *dag.Graph
 	specs map[string]tasks.Spec
 	opts  Options
+	// order is the graph's Order and list its specs in that order, looked
+	// up once here: the walk finds a task's spec by its index. hostOf
+	// has the host of each per-host task (none in a run without hosts),
+	// for the events that come by name only (status lines).
+	order  []string
+	list   []tasks.Spec
+	hostOf map[string]string
 
 	interrupts chan struct{}
 	// lent carries slot changes from tasks that wait idle (tasks.Env.Idle):
@@ -73,13 +81,23 @@ type Run struct {
 
 // New checks that every node of g has a spec and returns a Run.
 func New(g *dag.Graph, specs map[string]tasks.Spec, opts Options) (*Run, error) {
-	for _, n := range g.Order() {
+	order := g.Order()
+	list := make([]tasks.Spec, len(order))
+	var hostOf map[string]string
+	for i, n := range order {
 		s, ok := specs[n]
 		if !ok {
 			return nil, fmt.Errorf("schedule: task %q is in the graph but has no spec", n)
 		}
 		if s.Task == nil && !s.Disabled {
 			return nil, fmt.Errorf("schedule: task %q has nothing to run", n)
+		}
+		list[i] = s
+		if s.Host != "" {
+			if hostOf == nil {
+				hostOf = map[string]string{}
+			}
+			hostOf[n] = s.Host
 		}
 	}
 	if opts.Jobs < 1 {
@@ -91,9 +109,6 @@ func New(g *dag.Graph, specs map[string]tasks.Spec, opts Options) (*Run, error) 
 	if opts.Sink == nil {
 		opts.Sink = SinkFunc(func(Event) {})
 	}
-	if opts.Estimate == nil {
-		opts.Estimate = func(name string) time.Duration { return specs[name].Estimate }
-	}
 	if opts.Env == nil {
 		opts.Env = func(*tasks.Env, bool) {}
 	}
@@ -103,8 +118,8 @@ func New(g *dag.Graph, specs map[string]tasks.Spec, opts Options) (*Run, error) 
 	if opts.TailLines <= 0 {
 		opts.TailLines = 20
 	}
-	return &Run{g: g, specs: specs, opts: opts, interrupts: make(chan struct{}, 16), lent: make(chan int),
-		rolledBack: map[string]*GateRollback{}}, nil
+	return &Run{g: g, specs: specs, opts: opts, order: order, list: list, hostOf: hostOf,
+		interrupts: make(chan struct{}, 16), lent: make(chan int), rolledBack: map[string]*GateRollback{}}, nil
 }
 
 // Values is the store of values tasks handed on during the run.
@@ -122,13 +137,14 @@ func (r *Run) Interrupt() {
 // emit stamps e with its time and its task's host and hands it to the
 // Sink, one event at a time. The host is stamped here, the one door every
 // event goes through, so that no event of a per-host task leaves without
-// it.
+// it (the walker's own events come with it already: it has the spec at
+// hand).
 func (r *Run) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = r.opts.Now()
 	}
-	if e.Host == "" && e.Task != "" {
-		e.Host = r.specs[e.Task].Host
+	if e.Host == "" && e.Task != "" && r.hostOf != nil {
+		e.Host = r.hostOf[e.Task]
 	}
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()

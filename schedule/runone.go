@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
-
-	"github.com/sourcegraph/conc/panics"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
 )
@@ -22,7 +21,7 @@ type emptyLog interface{ Empty() bool }
 // runOne runs a single task with its log, timeout and panic catching. It
 // runs on the task's own goroutine and touches nothing of the walker's.
 func (r *Run) runOne(ctx context.Context, t *task) *Result {
-	res := &t.result
+	res := &t.run.result
 	*res = Result{Name: t.name, Start: r.opts.Now(), Critical: t.spec.Critical}
 	var logw io.Writer = io.Discard
 	if r.opts.Logs != nil {
@@ -36,10 +35,10 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		logw, res.LogPath = w, path
 	}
 	// The tail sees every byte but looks only at the lines it keeps.
-	t.out = output{log: logw, lines: r.opts.TailLines}
-	log := &t.out
+	t.run.out = output{log: logw, lines: r.opts.TailLines}
+	log := &t.run.out
 
-	r.emit(Event{Time: res.Start, Task: t.name, Kind: Start, State: Running, ETA: t.eta,
+	r.emit(Event{Time: res.Start, Task: t.name, Host: t.spec.Host, Kind: Start, State: Running, ETA: t.eta,
 		Critical: t.spec.Critical, Phase: t.spec.Phase, LogPath: res.LogPath})
 
 	env := r.newEnv(t, log)
@@ -47,20 +46,16 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 	// renderers stop drawing until it is released. Without a terminal
 	// nobody is asked anything, so there is nothing to announce.
 	if env.Terminal != nil {
-		r.emit(Event{Task: t.name, Kind: Prompt, State: Running})
-		defer r.emit(Event{Task: t.name, Kind: Release, State: Running})
+		r.emit(Event{Task: t.name, Host: t.spec.Host, Kind: Prompt, State: Running})
+		defer r.emit(Event{Task: t.name, Host: t.spec.Host, Kind: Release, State: Running})
 	}
 
-	// The task runs in this frame (not a helper's), so that a panic's
-	// stack in the failure's tail reaches the task's own frames.
 	tctx, cancel := withTimeout(ctx, t)
-	var err error
-	var pc panics.Catcher
-	pc.Try(func() { err = t.spec.Task.Run(tctx, env) })
+	err, rec := call(tctx, t.spec.Task, env)
 	cancel()
-	if rec := pc.Recovered(); rec != nil {
-		fmt.Fprintf(log, "panic: %v\n\n%s\n", rec.Value, rec.Stack)
-		err = fmt.Errorf("panic: %v", rec.Value)
+	if rec != nil {
+		fmt.Fprintf(log, "panic: %v\n\n%s\n", rec.value, rec.stack)
+		err = fmt.Errorf("panic: %v", rec.value)
 	}
 	// The cause is whichever came first: an abort before the timeout
 	// leaves the parent's cause here, a timeout before an abort ours.
@@ -73,9 +68,26 @@ func (r *Run) runOne(ctx context.Context, t *task) *Result {
 		r.gateFailed(ctx, t, env, res, log)
 	}
 	if res.State == Failed {
-		res.Tail = t.out.lastLines()
+		res.Tail = t.run.out.lastLines()
 	}
 	return res
+}
+
+// panicked is a task's panic: its value and the stack it was raised on.
+type panicked struct {
+	value any
+	stack []byte
+}
+
+// call runs task, catching a panic. The recover is deferred right above
+// the task's frames, so the stack it takes reaches them.
+func call(ctx context.Context, task tasks.Task, env *tasks.Env) (err error, rec *panicked) {
+	defer func() {
+		if v := recover(); v != nil {
+			rec = &panicked{value: v, stack: debug.Stack()}
+		}
+	}()
+	return task.Run(ctx, env), nil
 }
 
 // closeLog closes a task's log once res is complete: a failure to write it
@@ -92,7 +104,8 @@ func closeLog(w io.WriteCloser, res *Result) {
 // newEnv builds t's environment: the walker's part here, the caller's
 // through Options.Env.
 func (r *Run) newEnv(t *task, log io.Writer) *tasks.Env {
-	env := tasks.NewEnv(t.name, statusEvents{r}, r.opts.Values)
+	env := &t.run.env
+	env.Init(t.name, statusEvents{r}, r.opts.Values)
 	env.Log = log
 	env.Now = r.opts.Now
 	env.DryRun = r.opts.DryRun

@@ -17,8 +17,9 @@ import (
 // the hot path looks up no names.
 type task struct {
 	name      string
-	spec      tasks.Spec
+	spec      *tasks.Spec   // Run.list's, never changed
 	index     int           // position in topological order
+	rank      int32         // phaseRank of the spec's phase
 	eta       time.Duration // Options.Estimate of this task, asked once
 	prio      time.Duration // longest remaining path, this task included
 	waitingOn int           // prerequisites not yet final
@@ -26,6 +27,7 @@ type task struct {
 	resources []string
 	wantsTTY  bool // resources has tasks.ResourceTTY
 	started   bool // it was started (and so ran, or was canceled running)
+	carries   bool // final, and its Result carries a "no" (Result.Carry)
 	// host is the index in walker.hosts of the host it acts on; -1: the
 	// whole run's, or hosts are not bounded. (int32 beside the bools: the
 	// task is no bigger for it.)
@@ -34,10 +36,18 @@ type task struct {
 	deps    []*task // needs- and after-dependents, in Order
 	res     *Result // set when final
 
-	// The task's own goroutine uses these while it runs: they live here
-	// so that a task costs no allocations of its own.
+	// run is what the task's own goroutine uses while it runs: kept in
+	// the walker's runs, apart from what the walker reads and writes all
+	// the time (which so stays dense), and allocated with them, so that a
+	// task costs no allocations of its own.
+	run *taskRun
+}
+
+// taskRun is a task's Result, log writer and Env while it runs.
+type taskRun struct {
 	result Result
 	out    output
+	env    tasks.Env
 }
 
 // prereq is an edge into a task.
@@ -58,13 +68,14 @@ type finished struct {
 // them; that is why it needs no lock.
 type walker struct {
 	r *Run
-	// sum is the outcome: a task's Result goes into it when it becomes
-	// final, never earlier.
+	// sum is the outcome: the tasks' Results go into it when the walk is
+	// over (each task holds its own until then: task.res).
 	sum *Summary
-	// tasks holds every node of the graph in Order; all finds them by
-	// name. Both are built once.
+	// tasks holds every node of the graph in Order, linked once through
+	// the graph's IndexEdges: the walk finds tasks by index, never by
+	// name. runs holds their taskRuns, in the same order.
 	tasks []task
-	all   map[string]*task
+	runs  []taskRun
 	// runnable holds the ready tasks not yet started, best first (see
 	// before): a task is in it exactly while its state is Waiting.
 	runnable queue
@@ -103,7 +114,11 @@ type walker struct {
 	// Tasks run on workers, started as slots fill and reused: work hands
 	// a task to an idle one, done brings its Result back (the one field
 	// workers touch). idle counts workers whose Result was collected. wg
-	// waits for the workers (it catches their panics too).
+	// waits for the workers (it catches their panics too). Both channels
+	// hold a slot's worth each, so that neither side waits for the other
+	// to be scheduled: every task put into work has a worker whose Result
+	// was collected (or a new one), which takes it without waiting on
+	// done.
 	work chan *task
 	done chan finished
 	idle int
@@ -127,6 +142,7 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 		select {
 		case f := <-w.done:
 			w.collect(f)
+			w.collectMore()
 			w.heldInterruptDue()
 		case <-ctxDone:
 			ctxDone = nil
@@ -143,36 +159,48 @@ func (r *Run) Execute(ctx context.Context) *Summary {
 	}
 	close(w.work)
 	w.wg.Wait()
+	// Every task is final: the Results go into the Summary in one sweep,
+	// not one at a time between the walk's other work.
+	for i := range w.tasks {
+		t := &w.tasks[i]
+		w.sum.Results[t.name] = t.res
+	}
 	w.sum.Wall = r.opts.Now().Sub(w.sum.Start)
-	w.sum.CriticalPath = measuredPath(r.g, w.sum, func(n string) bool { return w.all[n].started })
+	w.sum.CriticalPath = w.measuredPath()
 	return w.sum
 }
 
 func (r *Run) newWalker() *walker {
 	start := r.opts.Now()
-	order := r.g.Order()
+	order := r.order
 	w := &walker{
 		r:          r,
 		sum:        &Summary{Order: order, Results: make(map[string]*Result, len(order)), Start: start},
 		tasks:      make([]task, len(order)),
-		all:        make(map[string]*task, len(order)),
+		runs:       make([]taskRun, len(order)),
 		waitingTTY: ttyWaiters{},
 		rollbacks:  map[string]*GateRollback{},
 		held:       map[string]string{},
 		free:       r.opts.Jobs,
 		remaining:  len(order),
-		work:       make(chan *task),
-		done:       make(chan finished),
+		work:       make(chan *task, r.opts.Jobs),
+		done:       make(chan finished, r.opts.Jobs),
 		hosts:      hostSlots{limit: r.opts.ParallelHosts},
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for i, n := range order {
 		t := &w.tasks[i]
-		*t = task{name: n, spec: r.specs[n], index: i, eta: r.opts.Estimate(n), state: Pending}
-		t.resources = t.spec.AllResources()
-		t.wantsTTY = slices.Contains(t.resources, tasks.ResourceTTY)
+		t.name, t.spec, t.index, t.state, t.run = n, &r.list[i], i, Pending, &w.runs[i]
+		t.rank = int32(phaseRank(t.spec.Phase))
+		t.eta = t.spec.Estimate
+		if r.opts.Estimate != nil {
+			t.eta = r.opts.Estimate(n)
+		}
+		if len(t.spec.Resources) > 0 || t.spec.Interactive {
+			t.resources = t.spec.AllResources()
+			t.wantsTTY = slices.Contains(t.resources, tasks.ResourceTTY)
+		}
 		t.host = w.hosts.index(t.spec.Host, r.opts.ParallelHosts)
-		w.all[n] = t
 	}
 	w.link()
 	// The longest remaining path, as dag's LongestToEnd has it, on the
@@ -194,40 +222,59 @@ func (r *Run) newWalker() *walker {
 // the order of Prereqs, and appending dependents in that order gives
 // Dependents' order.
 func (w *walker) link() {
-	edges := w.r.g.Edges()
-	in := make([]prereq, len(edges))
-	outs := make([]int, len(w.tasks))
-	for k, e := range edges {
-		p := w.all[e.From]
-		in[k] = prereq{t: p, needs: e.Kind == dag.Needs}
-		outs[p.index]++
+	n := 0
+	for range w.r.g.IndexEdges() {
+		n++
 	}
-	deps := make([]*task, len(edges))
+	in := make([]prereq, 0, n)
+	outs := make([]int, len(w.tasks))
+	var to *task // the task whose prereqs are in[from:]
+	from := 0
+	for e := range w.r.g.IndexEdges() {
+		if t := &w.tasks[e.To]; t != to {
+			if to != nil {
+				to.prereqs = in[from:len(in):len(in)]
+			}
+			to, from = t, len(in)
+		}
+		in = append(in, prereq{t: &w.tasks[e.From], needs: e.Kind == dag.Needs})
+		outs[e.From]++
+	}
+	if to != nil {
+		to.prereqs = in[from:len(in):len(in)]
+	}
+	deps := make([]*task, len(in))
 	off := 0
 	for i := range w.tasks {
 		n := outs[i]
 		w.tasks[i].deps, off = deps[off:off:off+n], off+n
 	}
-	for k := 0; k < len(edges); {
-		to := w.all[edges[k].To]
-		j := k
-		for j < len(edges) && edges[j].To == to.name {
-			j++
-		}
-		to.prereqs, to.waitingOn = in[k:j:j], j-k
-		for ; k < j; k++ {
-			in[k].t.deps = append(in[k].t.deps, to)
+	for i := range w.tasks {
+		to := &w.tasks[i]
+		to.waitingOn = len(to.prereqs)
+		for _, p := range to.prereqs {
+			p.t.deps = append(p.t.deps, to)
 		}
 	}
+}
+
+// find returns the task called name, nil if there is none. It looks at
+// every task: only a gate's rollback asks, once.
+func (w *walker) find(name string) *task {
+	for i := range w.tasks {
+		if w.tasks[i].name == name {
+			return &w.tasks[i]
+		}
+	}
+	return nil
 }
 
 // finish makes t final with res and tells the Sink.
 func (w *walker) finish(t *task, res *Result) {
 	res.Host, res.Gate = t.spec.Host, t.spec.Gate
-	t.state, t.res = res.State, res
-	w.sum.Results[t.name] = res
+	t.state, t.res, t.carries = res.State, res, res.Carry != ""
 	w.remaining--
-	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Kind: Finish, State: res.State,
+	w.r.emit(Event{Time: res.Start.Add(res.Duration), Task: t.name, Host: t.spec.Host, Kind: Finish, State: res.State,
 		Duration: res.Duration, Reason: res.Reason, Err: res.Err, Actions: res.Report.Actions,
 		Stats: res.Report.Stats, Warnings: res.Report.Warnings, Diff: res.Report.Diff, Fields: res.Report.Fields, Tail: res.Tail, LogPath: res.LogPath,
 		Critical: t.spec.Critical, Phase: t.spec.Phase})
@@ -264,7 +311,7 @@ func (w *walker) ready(t *task) {
 	}
 	t.state = Waiting
 	if t.wantsTTY {
-		w.waitingTTY[phaseRank(t.spec.Phase)]++
+		w.waitingTTY[int(t.rank)]++
 	}
 	if t.host >= 0 {
 		w.hosts.slots[t.host].queued++
@@ -292,11 +339,13 @@ func (w *walker) unrunnable(t *task) (s State, reason string, carried, ok bool) 
 			}
 			continue
 		}
-		if r := p.res; r != nil && r.Carry != "" {
-			return Skipped, r.Carry, true, true
+		if p.carries {
+			return Skipped, p.res.Carry, true, true
 		}
-		if rb := w.rollbacks[p.name]; p.state == RolledBack && rb != nil {
-			return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
+		if p.state == RolledBack {
+			if rb := w.rollbacks[p.name]; rb != nil {
+				return Skipped, fmt.Sprintf(gateCarry, rb.Gate), true, true
+			}
 		}
 		if p.state == Declined { // declined without a Result's Carry: say so all the same
 			return Skipped, fmt.Sprintf("%s was declined", p.name), true, true
@@ -342,13 +391,13 @@ func (w *walker) dispatch() {
 	// under this loop in a way that lets another tty task start.
 	ttyPhase := w.waitingTTY.lowest()
 	for w.free > 0 && w.runnable.Len() > 0 {
-		t := w.runnable.pop()
+		t := &w.tasks[w.runnable.pop()]
 		if !w.canStart(t, ttyPhase) || t.host >= 0 && !w.hosts.admit(t.host) {
 			blocked = append(blocked, t)
 			continue
 		}
 		if t.wantsTTY {
-			w.waitingTTY[phaseRank(t.spec.Phase)]--
+			w.waitingTTY[int(t.rank)]--
 		}
 		w.start(t)
 	}
@@ -365,7 +414,7 @@ func (w *walker) canStart(t *task, ttyPhase int) bool {
 			return false
 		}
 	}
-	return !t.wantsTTY || phaseRank(t.spec.Phase) == ttyPhase
+	return !t.wantsTTY || int(t.rank) == ttyPhase
 }
 
 // cancelRunnable ends every runnable task with the abort's reason, then
@@ -373,7 +422,7 @@ func (w *walker) canStart(t *task, ttyPhase int) bool {
 func (w *walker) cancelRunnable() {
 	ts := make([]*task, 0, w.runnable.Len())
 	for w.runnable.Len() > 0 {
-		t := w.runnable.pop()
+		t := &w.tasks[w.runnable.pop()]
 		if t.host >= 0 {
 			w.hosts.slots[t.host].queued--
 		}
@@ -403,6 +452,19 @@ func (w *walker) start(t *task) {
 		w.wg.Go(w.worker)
 	}
 	w.work <- t
+}
+
+// collectMore collects the Results that are in already, so that tasks
+// ending together cost the walker one wake-up and one dispatch.
+func (w *walker) collectMore() {
+	for {
+		select {
+		case f := <-w.done:
+			w.collect(f)
+		default:
+			return
+		}
+	}
 }
 
 // worker runs the tasks it is handed until Execute closes work.

@@ -76,10 +76,19 @@ type Reporter interface {
 // NewEnv returns an Env whose status lines go to r and whose handed-on
 // values live in v. Either may be nil.
 func NewEnv(name string, r Reporter, v *Values) *Env {
+	e := new(Env)
+	e.Init(name, r, v)
+	return e
+}
+
+// Init makes e, an Env not yet used, what NewEnv returns: for the
+// scheduler, which keeps each task's Env with the rest of the task's
+// bookkeeping rather than allocating one per task.
+func (e *Env) Init(name string, r Reporter, v *Values) {
 	if v == nil {
 		v = NewValues()
 	}
-	return &Env{Name: name, report: r, vals: v, Now: time.Now, Log: io.Discard}
+	*e = Env{Name: name, report: r, vals: v, Now: time.Now, Log: io.Discard}
 }
 
 // Status sets the task's one-line live status.

@@ -7,7 +7,9 @@
 // the command runs with and never in the working directory (lookpath.go).
 // What a command leaves behind — processes that left its group — is
 // killed when it ends, and orphans re-parented to a subreaper rebuild are
-// reaped (reap.go). ssh.go makes the commands that reach another host:
+// reaped (reap.go), in passes over /proc that commands ending together
+// share and that a subreaper skips when nothing can be left (sweep.go,
+// procfs.go). ssh.go makes the commands that reach another host:
 // ssh's argv, NIX_SSHOPTS, ssh-ng:// URIs and the elevation prefix there.
 //
 // proc imports nothing of this project's but the leaf helpers

@@ -1,12 +1,10 @@
 package proc
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -67,33 +65,42 @@ func deathSignal(c Cmd) unix.Signal {
 	return unix.SIGTERM
 }
 
-// killEscaped kills every process but ours that carries token in its
-// environment: what a finished command left behind. With reap (rebuild is
-// a subreaper, so they are re-parented to it) it also waits, up to wait,
-// for the ones that became its children. It returns the pids it killed.
-func killEscaped(token string, reap bool, wait time.Duration) []int {
-	needle := []byte("\x00" + tokenVar + "=" + token + "\x00")
-	entries, err := os.ReadDir("/proc")
+// killEscaped kills every process but ours that carries one of tokens in
+// its environment: what finished commands left behind. With reap (rebuild
+// is a subreaper, so they are re-parented to it) it also waits, up to
+// wait, for the ones that became its children. It returns the pids it
+// killed.
+func killEscaped(tokens []string, reap bool, wait time.Duration) []int {
+	needles := tokenNeedles(tokens)
+	p, err := openProc()
+	if err != nil {
+		return nil
+	}
+	defer p.close()
+	pids, err := p.pids()
 	if err != nil {
 		return nil
 	}
 	me := os.Getpid()
 	var killed []int
 	var fds []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == me {
+	for _, pid := range pids {
+		if pid == me {
 			continue
 		}
-		// The pidfd first: the environment read next is then that of the
-		// process the pidfd holds, or of none (it died), never of a
-		// process that took over a recycled pid.
+		// Most processes are not ours to kill: their environment alone
+		// says so, without a pidfd.
+		if env, err := p.readFile(pid, "environ"); err != nil || !carries(env, needles) {
+			continue
+		}
+		// The pidfd, then the environment again: the one read now is that
+		// of the process the pidfd holds, or of none (it died), never of
+		// a process that took over a recycled pid.
 		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
 			continue
 		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !(bytes.HasPrefix(env, needle[1:]) || bytes.Contains(env, needle)) {
+		if env, err := p.readFile(pid, "environ"); err != nil || !carries(env, needles) {
 			unix.Close(fd)
 			continue
 		}
@@ -111,6 +118,16 @@ func killEscaped(token string, reap bool, wait time.Duration) []int {
 		unix.Close(fd)
 	}
 	return killed
+}
+
+// tokenNeedles are what marks the processes of tokens' commands in an
+// environ: "\x00_REBUILD_PROC=<token>\x00" each (see carries).
+func tokenNeedles(tokens []string) [][]byte {
+	needles := make([][]byte, len(tokens))
+	for i, t := range tokens {
+		needles[i] = []byte("\x00" + tokenVar + "=" + t + "\x00")
+	}
+	return needles
 }
 
 // reapAll waits for the processes behind fds that are (or become, when
@@ -148,6 +165,9 @@ type children struct {
 	start sync.RWMutex
 	mu    sync.Mutex
 	live  map[int]bool
+	// lists reads this process's children for the passes (sweep.go),
+	// under start.
+	lists childLists
 }
 
 func (c *children) add(pid int) {
@@ -172,44 +192,33 @@ func (c *children) has(pid int) bool {
 }
 
 // reapOrphans waits for every zombie child of this process that is not a
-// command os/exec waits for: orphans re-parented to a subreaper.
+// command os/exec waits for: orphans re-parented to a subreaper. The
+// children are those /proc lists for each of our threads, or, on a kernel
+// that lists none, every process whose parent we are.
 func (c *children) reapOrphans() {
 	c.start.Lock()
 	defer c.start.Unlock()
-	entries, err := os.ReadDir("/proc")
+	p, err := openProc()
 	if err != nil {
 		return
 	}
+	defer p.close()
 	me := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == me || c.has(pid) {
+	pids, ok := c.lists.read(p, me)
+	if !ok {
+		if pids, err = p.pids(); err != nil {
+			return
+		}
+	}
+	for _, pid := range pids {
+		if pid == me || c.has(pid) {
 			continue
 		}
-		ppid, state, ok := procStat(pid)
+		ppid, state, ok := p.stat(pid)
 		if !ok || ppid != me || state != 'Z' {
 			continue
 		}
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 	}
-}
-
-// procStat reads a process's parent and state letter from /proc.
-func procStat(pid int) (ppid int, state byte, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	// pid (comm) S ppid …; comm may hold anything, the last ')' ends it.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+4 > len(b) {
-		return 0, 0, false
-	}
-	fields := bytes.Fields(b[i+2:])
-	if len(fields) < 2 || len(fields[0]) != 1 {
-		return 0, 0, false
-	}
-	ppid, err = strconv.Atoi(string(fields[1]))
-	return ppid, fields[0][0], err == nil
 }

@@ -60,6 +60,15 @@ func escape(pidFile string) string {
 		"while [ ! -s " + pidFile + " ]; do sleep 0.01; done"
 }
 
+// procStat reads a process's parent and state letter from /proc.
+func procStat(pid int) (ppid int, state byte, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	return parseStat(b)
+}
+
 // zombieChildren lists this process's children that are zombies.
 func zombieChildren() []int {
 	entries, _ := os.ReadDir("/proc")

@@ -46,6 +46,10 @@ type Runner struct {
 	Subreaper bool
 
 	kids children
+	// sweeps coalesces the passes that kill what commands left behind;
+	// passes counts them (sweep.go).
+	sweeps sweeps
+	passes passCounts
 }
 
 // Cmd is one command to run.
@@ -333,11 +337,10 @@ func (x *execution) settle() {
 		// pipes open; it belongs to the command and goes with it.
 		_ = syscall.Kill(-x.cmd.Process.Pid, syscall.SIGKILL)
 	}
-	// So does what left the group: it carries the command's token.
-	killEscaped(x.token, x.r.Subreaper, min(x.r.grace(), time.Second))
-	if x.r.Subreaper {
-		x.r.kids.reapOrphans()
-	}
+	// So does what left the group: it carries the command's token. The
+	// pass that finds it, and reaps orphans, is shared with the commands
+	// that end at the same time (sweep.go).
+	x.r.sweep(x.token)
 	// A process that left the group (setsid, a daemon started by the
 	// command) may hold the pipes open forever: after the grace period,
 	// closing our read ends ends the drains.
