@@ -392,27 +392,36 @@ func TestValuesHandedOn(t *testing.T) {
 	}
 }
 
-func TestInterruptHeldBackDuringActivation(t *testing.T) {
+// heldInterrupt runs activate (which holds interrupts back until g is
+// closed) and after (which needs it), plus more specs, and interrupts once
+// activate runs; it returns when the notice says the interrupt was held
+// back, with the run's Summary to come on done.
+func heldInterrupt(t *testing.T, g gate, more ...tasks.Spec) (r *Run, done <-chan *Summary) {
+	t.Helper()
 	started := make(chan string, 1)
-	g := make(gate)
-	specs := []tasks.Spec{
+	specs := append([]tasks.Spec{
 		{Name: "activate", HoldInterrupt: true, Task: g.task(started, "activate")},
 		{Name: "after", Needs: []string{"activate"}, Task: ok()},
-	}
+	}, more...)
 	graph, byName, err := Graph(specs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	r, _ := New(graph, byName, Options{Jobs: 2, Sink: rec})
-	done := make(chan *Summary)
-	go func() { done <- r.Execute(context.Background()) }()
+	r, _ = New(graph, byName, Options{Jobs: 3, Sink: rec})
+	out := make(chan *Summary, 1)
+	go func() { out <- r.Execute(context.Background()) }()
 	<-started
 	r.Interrupt()
 	// The notice proves the first interrupt was seen and held back.
 	for rec.index("activate", Notice) < 0 {
 		time.Sleep(time.Millisecond)
 	}
+	return r, out
+}
+
+func TestInterruptHeldBackDuringActivation(t *testing.T) {
+	r, done := heldInterrupt(t, make(gate))
 	r.Interrupt()
 	sum := <-done
 	if !sum.Interrupted || sum.ExitCode(false) != 130 {
@@ -427,26 +436,8 @@ func TestInterruptHeldBackDuringActivation(t *testing.T) {
 // activation is over the run stops, as the person asked, instead of going
 // on to the gates, accept and push.
 func TestInterruptHeldBackStopsAfterActivation(t *testing.T) {
-	started := make(chan string, 1)
 	g := make(gate)
-	specs := []tasks.Spec{
-		{Name: "activate", HoldInterrupt: true, Task: g.task(started, "activate")},
-		{Name: "beside", Task: g.task(nil, "beside")},
-		{Name: "after", Needs: []string{"activate"}, Task: ok()},
-	}
-	graph, byName, err := Graph(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	r, _ := New(graph, byName, Options{Jobs: 3, Sink: rec})
-	done := make(chan *Summary)
-	go func() { done <- r.Execute(context.Background()) }()
-	<-started
-	r.Interrupt()
-	for rec.index("activate", Notice) < 0 {
-		time.Sleep(time.Millisecond)
-	}
+	_, done := heldInterrupt(t, g, tasks.Spec{Name: "beside", Task: g.task(nil, "beside")})
 	close(g) // activation ends well
 	sum := <-done
 	if !sum.Interrupted || sum.ExitCode(false) != 130 {
