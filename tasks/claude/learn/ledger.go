@@ -549,21 +549,9 @@ func decodeWhole(b []byte) (*ledger, error) {
 	l.horizon = time.Unix(sec, int64(d.Uvarint()))
 	// The strings share one allocation: the table as it is stored.
 	n := d.Count()
-	l.strs = make([]string, n)
-	start := d.B
-	ends := make([]int, 2*n) // of each string in start
-	for i := range n {
-		size := d.Uvarint()
-		ends[2*i] = len(start) - len(d.B)
-		d.Bytes(size)
-		ends[2*i+1] = len(start) - len(d.B)
-	}
+	l.strs = d.Strings(n)
 	if d.Err != nil {
 		return nil, d.Err
-	}
-	table := string(start[:len(start)-len(d.B)])
-	for i := range l.strs {
-		l.strs[i] = table[ends[2*i]:ends[2*i+1]]
 	}
 	n = d.Count()
 	if d.Err != nil {

@@ -70,6 +70,29 @@ func (d *Decoder) Bytes(n uint64) []byte {
 	return v
 }
 
+// Strings reads n strings as AppendString wrote them, one after another,
+// sharing one allocation: the bytes as they are stored. nil after damage
+// (d.Err set).
+func (d *Decoder) Strings(n int) []string {
+	start := d.B
+	ends := make([]int, 2*n) // of each string in start
+	for i := range n {
+		size := d.Uvarint()
+		ends[2*i] = len(start) - len(d.B)
+		d.Bytes(size)
+		ends[2*i+1] = len(start) - len(d.B)
+	}
+	if d.Err != nil {
+		return nil
+	}
+	all := string(start[:len(start)-len(d.B)])
+	out := make([]string, n)
+	for i := range out {
+		out[i] = all[ends[2*i]:ends[2*i+1]]
+	}
+	return out
+}
+
 // Str reads what AppendString wrote.
 func (d *Decoder) Str() string { return string(d.Bytes(d.Uvarint())) }
 

@@ -395,21 +395,9 @@ func decodeLines(b []byte, lines []lineRec) ([]lineRec, error) {
 	}
 	// The strings share one allocation, the table as it is stored, and
 	// the calls a few.
-	table := make([]string, n)
-	start := d.B
-	ends := make([]int, 2*n) // of each string in start
-	for i := range n {
-		size := d.Uvarint()
-		ends[2*i] = len(start) - len(d.B)
-		d.Bytes(size)
-		ends[2*i+1] = len(start) - len(d.B)
-	}
+	table := d.Strings(int(n))
 	if d.Err != nil {
 		return nil, d.Err
-	}
-	all := string(start[:len(start)-len(d.B)])
-	for i := range table {
-		table[i] = all[ends[2*i]:ends[2*i+1]]
 	}
 	var calls []call
 	n = d.Uvarint()
