@@ -457,11 +457,14 @@ func TestRemoteActivateTargetLock(t *testing.T) {
 	if err := os.WriteFile(lockFile+".owner", []byte("rebuild on laptop (pid 4242) since 2026-12-01 10:00:00\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	other := exec.Command("flock", "-n", "-o", lockFile, "sleep", "60") // -o: the lock is flock's, gone with it
+	// -o: the lock is flock's, gone with it. Not -n: held's own probe
+	// takes the lock for a moment, and the other run must wait it out
+	// rather than give up (CI lost that race under load).
+	other := exec.Command("flock", "-w", "30", "-o", lockFile, "sleep", "60")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the other run's lock", held)
+	waitFor(t, 30*time.Second, "the other run's lock", held)
 	err := rw.run(Activate{}, rw.env("activate", rw.activateOpts(map[string]any{"confirm_timeout": "60s"})))
 	if err == nil || !strings.Contains(err.Error(), "another rebuild is activating demo (rebuild on laptop (pid 4242)") {
 		t.Fatalf("activating a locked host: %v", err)
