@@ -82,11 +82,15 @@ func (a Activate) Run(ctx context.Context, env *tasks.Env) error {
 	} else if r != nil {
 		return a.runRemote(ctx, env, r)
 	}
-	if err := reattach(ctx, env); err != nil {
-		return err
-	}
-	if err := settleWatchdog(ctx, env); err != nil {
-		return err
+	if env.DryRun {
+		peekRecords(ctx, env) // a dry run leaves them as they are
+	} else {
+		if err := reattach(ctx, env); err != nil {
+			return err
+		}
+		if err := settleWatchdog(ctx, env); err != nil {
+			return err
+		}
 	}
 	built, ok := BuiltKey.Get(env)
 	if !ok || built.Out == "" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // snapshot is what a dry run must leave as it found it (Sandbox.Snapshot).
@@ -178,5 +179,38 @@ func TestMissingParsesNixReport(t *testing.T) {
 	one.line("  /nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x-1.drv")
 	if len(one.build) != 1 {
 		t.Errorf("singular: %q", one.build)
+	}
+}
+
+// A dry run leaves an earlier run's records as they are (a real run
+// reports and clears them): it says what it found and what a real run
+// would do.
+func TestDryRunLeavesEarlierRecords(t *testing.T) {
+	w := newWorld(t)
+	a := w.env("activate", nil)
+	a.DryRun = true
+	act := filepath.Join(a.Config.StateDir, "activation")
+	conf := filepath.Join(a.Config.StateDir, "confirm")
+	files := map[string]string{
+		filepath.Join(act, "what"): "switch-to-configuration boot of /nix/store/x", filepath.Join(act, "started"): "2026-01-02 03:04:05",
+		filepath.Join(act, "status"): "1", filepath.Join(act, "output.log"): "end boot\n",
+		filepath.Join(conf, "what"): "confirm watchdog of generation 4", filepath.Join(conf, "fired"): "3 0",
+	}
+	for p, v := range files {
+		taskstest.WriteFile(t, p, v+"\n")
+	}
+	BuiltKey.Put(w.values, Built{Out: "/nix/store/x"})
+	if kind, reason := outcome(w.run(Activate{}, a)); kind != tasks.Skipped || reason != "no changes" {
+		t.Errorf("%v %q", kind, reason)
+	}
+	for p, v := range files {
+		if b, err := os.ReadFile(p); err != nil || string(b) != v+"\n" {
+			t.Errorf("%s: %q, %v (a dry run changed it)", p, b, err)
+		}
+	}
+	want := "dry run: an earlier activation (switch-to-configuration boot of /nix/store/x, started 2026-01-02 03:04:05), whose run was interrupted, ended with exit status 1; a real run reports it and clears its record\n" +
+		"dry run: an earlier run was not confirmed in time and its confirm watchdog rolled back to generation 3; a real run reports it and clears its record"
+	if got := strings.Join(a.Report().Warnings, "\n"); got != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -91,6 +91,19 @@ func reconnectFor(w *remoteWatchdog) time.Duration {
 	return defaultReconnect
 }
 
+// dryRunRemote is runRemote's dry run, after the records were read.
+func (a Activate) dryRunRemote(ctx context.Context, env *tasks.Env, r *remote) error {
+	built, ok := BuiltKey.Get(env)
+	if !ok || built.Out == "" {
+		return errors.New("nothing to activate: build handed on no system (run build in the same invocation)")
+	}
+	if !built.Changed {
+		r.reportReboot(ctx, env, built.Out, a.Options.links())
+		return tasks.Skip("no changes")
+	}
+	return a.dryActivateRemote(ctx, env, r, built)
+}
+
 // runRemote is Run for a host reached over ssh.
 func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) error {
 	mode := a.Options.remoteDetach()
@@ -100,6 +113,13 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 		return fmt.Errorf("host %s: detach = %q cannot outlive run0's service there; use detach = %q or %q", r.host.Name, detachSession, detachAuto, detachSystemd)
 	}
 	recs := recordsIn(a.Options.remoteStateDir())
+	if env.DryRun {
+		// A dry run takes no lock and leaves an earlier run's records.
+		if err := r.peek(ctx, env, recs); err != nil {
+			return err
+		}
+		return a.dryRunRemote(ctx, env, r)
+	}
 	// The target lock is held until this activation's outcome is decided:
 	// confirmed or rolled back through what it hands on, else until this
 	// function returns (nothing handed on) or rebuild ends.
@@ -124,9 +144,6 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 	if !built.Changed {
 		r.reportReboot(ctx, env, out, a.Options.links())
 		return tasks.Skip("no changes")
-	}
-	if env.DryRun {
-		return a.dryActivateRemote(ctx, env, r, built)
 	}
 	if a.Options.Ask && !env.Yes {
 		if err := confirmActivation(ctx, env, out); err != nil {

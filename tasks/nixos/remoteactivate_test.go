@@ -379,6 +379,32 @@ func TestRemoteActivateSettlesEarlierRecord(t *testing.T) {
 	}
 }
 
+// A dry run on a target leaves an earlier run's records there and takes
+// no lock: it says what it found.
+func TestRemoteDryRunLeavesEarlierRecords(t *testing.T) {
+	rw := newRemoteWorld(t)
+	rec := filepath.Join(rw.state, "activation")
+	for name, v := range map[string]string{"what": "switch-to-configuration boot of /nix/store/x", "started": "2026-01-02 03:04:05", "status": "0", "output.log": "end boot\n"} {
+		taskstest.WriteFile(t, filepath.Join(rec, name), v+"\n")
+	}
+	BuiltKey.On(rw.host.Name).Put(rw.values, Built{Out: "/nix/store/x"})
+	env := rw.env("activate", rw.activateOpts(nil))
+	env.DryRun = true
+	if kind, reason := outcome(rw.run(Activate{}, env)); kind != tasks.Skipped || reason != "no changes" {
+		t.Errorf("%v %q", kind, reason)
+	}
+	want := "demo: dry run: an earlier activation (switch-to-configuration boot of /nix/store/x, started 2026-01-02 03:04:05), whose run was interrupted, ended with exit status 0; a real run reports it and clears its record"
+	if w := strings.Join(env.Report().Warnings, "\n"); w != want {
+		t.Errorf("warnings %q, want %q", w, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(rec, "status")); err != nil || string(b) != "0\n" {
+		t.Errorf("record changed by a dry run: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(rw.state, "lock.owner")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dry run took the target lock: %v", err)
+	}
+}
+
 // fakeSystemdRun records its arguments and starts the command after --
 // in a session of its own, its output appended where StandardOutput
 // says: a transient unit, as far as a step can tell.
