@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
+	"github.com/rebuild-nixos/rebuild/tasks/taskstest"
 )
 
 // End-to-end tests of the NixOS chain: the rebuild binary against real Nix
@@ -738,6 +741,65 @@ func TestNixOSRollbackCommand(t *testing.T) {
 	}
 	if _, c := n.generations(); c != 1 || len(n.SwitchCalls()) != 1 || !exists(second) {
 		t.Errorf("the refused rollback changed something: current %d, switch calls %v", c, n.SwitchCalls())
+	}
+}
+
+// rebuild rollback is one run among others: while a run holds the state
+// directory it refuses (exit 3) and touches nothing; an earlier run's
+// detached activation that still runs is waited for before switching
+// back, and what that run left (its watchdog's rollback) is reported.
+func TestNixOSRollbackWaitsForOtherRuns(t *testing.T) {
+	n := newNixOS(t, "", "1.1")
+	state := filepath.Join(n.Root, "state")
+	lock, err := schedule.AcquireLock(state, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := n.run(nil, "rollback")
+	lock.Release()
+	if code != 3 || !strings.Contains(errOut, "another rebuild is running: pid ") {
+		t.Errorf("rollback beside a run: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, c := n.generations(); c != 2 || len(n.SwitchCalls()) != 0 {
+		t.Errorf("a refused rollback changed something: current %d, switch calls %v", c, n.SwitchCalls())
+	}
+
+	// An interrupted run's activation, still running (its wrapper is a
+	// sleep here), and its watchdog, which fired.
+	sleep := exec.Command("sleep", "2")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() { sleep.Wait(); close(ended) }()
+	act, conf := filepath.Join(state, "activation"), filepath.Join(state, "confirm")
+	for p, v := range map[string]string{
+		filepath.Join(act, "what"): "switch-to-configuration test of /nix/store/x", filepath.Join(act, "mode"): "session",
+		filepath.Join(act, "pid"):   strconv.Itoa(sleep.Process.Pid),
+		filepath.Join(conf, "what"): "confirm watchdog", filepath.Join(conf, "fired"): "1 0",
+	} {
+		taskstest.WriteFile(t, p, v+"\n")
+	}
+	out, errOut, code = n.run(nil, "rollback")
+	select {
+	case <-ended:
+	default:
+		t.Errorf("the rollback did not wait for the earlier activation")
+	}
+	if code != 0 || !strings.Contains(out, "rolled back from generation 2 to 1") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"waiting for an earlier activation to finish: switch-to-configuration test of /nix/store/x",
+		"rebuild: warning: the earlier activation (switch-to-configuration test of /nix/store/x) ended without an exit status (cut short)",
+		"rebuild: warning: an earlier run was not confirmed in time: its confirm watchdog rolled back to generation 1"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	for _, r := range []string{act, conf} {
+		if _, err := os.Stat(r); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s not cleared: %v", r, err)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/render"
+	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos"
 )
@@ -31,7 +32,9 @@ func newRollbackCmd(f *Factory, runF func(*rollbackOptions) error) *cobra.Comman
 its switch-to-configuration switch. Refuses when there is no previous
 generation. With --to N, generation N instead (rebuild generations lists
 them); refused when there is no such generation or it is already current
-and running. Needs root (see elevate).`,
+and running. Refused while another rebuild runs (exit 3); an interrupted
+run's activation or confirm watchdog that still runs is waited for first.
+Needs root (see elevate).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("to") && o.To < 1 {
@@ -77,10 +80,26 @@ func rollbackRun(o *rollbackOptions) error {
 		fmt.Fprintln(o.IO.Err, "rebuild: rollback is in progress: a half-switched system is worse than waiting; press Ctrl-C again to interrupt anyway")
 	})
 	defer stop()
+	// One run at a time: a rollback in the middle of a run's activation
+	// would leave the machine half-switched.
+	lock, err := schedule.AcquireLock(cfg.StateDir, o.Sys.Now())
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if !o.DryRun {
 		if err := ex.acquireRoot(ctx, nil); err != nil {
 			return err
 		}
+	}
+	// Warnings (what an earlier run left) are said however the rollback ends.
+	defer func() {
+		for _, w := range env.Report().Warnings {
+			fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
+		}
+	}()
+	if err := nixos.SettleEarlier(ctx, env); err != nil {
+		return err
 	}
 	roll := nixos.Rollback
 	if o.To > 0 {
@@ -92,9 +111,6 @@ func rollbackRun(o *rollbackOptions) error {
 	rep := env.Report()
 	for _, a := range rep.Actions {
 		fmt.Fprintln(o.IO.Out, a)
-	}
-	for _, w := range rep.Warnings {
-		fmt.Fprintf(o.IO.Err, "rebuild: warning: %s\n", w)
 	}
 	return nil
 }

@@ -101,3 +101,24 @@ func warnEarlierWatchdog(env *tasks.Env, prefix, what string, running bool, fire
 		}
 	}
 }
+
+// SettleEarlier deals with what an earlier, interrupted run left on this
+// machine before `rebuild rollback` switches: a detached activation still
+// running is waited for (a rollback in the middle of it would leave the
+// machine half-switched), an armed confirm watchdog too (it would later
+// roll back on its own, over what the person chose), and both are
+// reported and cleared. A dry run only says what it found. Not for use
+// inside a run, whose own watchdog it would wait for.
+func SettleEarlier(ctx context.Context, env *tasks.Env) error {
+	if env.Config == nil {
+		return errNoConfig
+	}
+	if env.DryRun {
+		peekRecords(ctx, env)
+		return nil
+	}
+	if err := reattach(ctx, env); err != nil {
+		return err
+	}
+	return settleWatchdog(ctx, env)
+}
