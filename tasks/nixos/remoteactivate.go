@@ -127,6 +127,8 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 	if err != nil {
 		return err
 	}
+	held := &heldLock{}
+	unlock = held.holdFor(unlock)
 	handedOn := false
 	defer func() {
 		if !handedOn {
@@ -208,6 +210,7 @@ func (a Activate) runRemote(ctx context.Context, env *tasks.Env, r *remote) erro
 		}
 	}
 	tasks.Activated.Put(env, act)
+	targetLockKey.Put(env, held)
 	handedOn = true
 	env.Action("activated %s on %s as generation %d", out, r.host.Name, after.Generation)
 	if after.Current != out {

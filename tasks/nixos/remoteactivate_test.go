@@ -3,6 +3,7 @@ package nixos
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +53,18 @@ func (rw *remoteWorld) env(name string, opts map[string]any) *tasks.Env {
 	h := rw.host
 	env.Host = &h
 	env.Runner.Environ = rw.f.environ(env.Runner.Environ)
+	// The configuration's activate keeps its records (and the target
+	// lock, which generations takes too) under rw.state, not this
+	// machine's /var/lib/rebuild.
+	cfg := *env.Config
+	cfg.Tasks = maps.Clone(cfg.Tasks)
+	if cfg.Tasks == nil {
+		cfg.Tasks = map[string]config.Task{}
+	}
+	if _, ok := cfg.Tasks["activate"]; !ok {
+		cfg.Tasks["activate"] = config.Task{Name: "activate", Options: map[string]any{"remote_state_dir": rw.state}}
+	}
+	env.Config = &cfg
 	return env
 }
 
@@ -402,6 +415,48 @@ func TestRemoteDryRunLeavesEarlierRecords(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(rw.state, "lock.owner")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a dry run took the target lock: %v", err)
+	}
+}
+
+// generations on a target deletes under the target lock: not while
+// another run holds it (its activation's watchdog may roll back to a
+// generation the policy would delete), and under its own run's lock when
+// that run's activation still holds it.
+func TestRemoteGenerationsTakeTheTargetLock(t *testing.T) {
+	rw := newRemoteWorld(t)
+	for _, v := range []string{"1.1", "1.3"} { // build() builds 1.2
+		if _, err := rw.s.AddGeneration(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lockFile := filepath.Join(rw.state, "lock")
+	taskstest.WriteFile(t, lockFile+".owner", "rebuild on laptop (pid 4242) since 2026-12-01 10:00:00\n")
+	other := exec.Command("flock", "-w", "30", "-o", lockFile, "sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the other run's lock", func() bool {
+		return exec.Command("flock", "-n", lockFile, "true").Run() != nil
+	})
+	env := rw.env("generations", map[string]any{"keep": int64(1), "loader_entries": rw.s.BootEntries})
+	err := rw.run(Generations{}, env)
+	if err == nil || !strings.Contains(err.Error(), "another rebuild is activating demo (rebuild on laptop (pid 4242)") {
+		t.Errorf("generations beside another run's activation: %v", err)
+	}
+	if gens, _, _ := rw.s.Generations(); len(gens) != 3 {
+		t.Errorf("generations deleted under another run's lock: %v", gens)
+	}
+	other.Process.Kill()
+	other.Wait()
+
+	// This run's activation holds the lock (no confirm timeout: until the
+	// run ends): generations works under it.
+	rw.build()
+	rw.mustRun(Activate{}, rw.env("activate", rw.activateOpts(nil)))
+	env = rw.env("generations", map[string]any{"keep": int64(1), "loader_entries": rw.s.BootEntries})
+	rw.mustRun(Generations{}, env)
+	if gens, cur, _ := rw.s.Generations(); !slices.Equal(gens, []int{1, cur}) || cur != 4 { // 1 is booted
+		t.Errorf("after keep = 1: %v, current %d", gens, cur)
 	}
 }
 

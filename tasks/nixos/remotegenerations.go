@@ -239,6 +239,11 @@ func (g Generations) runRemote(ctx context.Context, env *tasks.Env, r *remote, p
 	if len(chosen) == 0 {
 		return tasks.Skip("nothing to delete")
 	}
+	unlock, err := r.lockForCleanup(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return r.deleteGenerations(ctx, env, chosen, g.Options.BootEntries)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -144,4 +145,42 @@ func (r *remote) lock(ctx context.Context, env *tasks.Env, dir string) (unlock f
 		return func() {}, nil
 	}
 	return nil, fmt.Errorf("locking %s against another rebuild: %w", r.host.Name, err)
+}
+
+// heldLock is what activate@HOST hands on when it keeps the target lock
+// past its own end (until the activation is confirmed or rolled back, or
+// the run ends): generations@HOST, which deletes generations there, works
+// under it rather than asking for a lock its own run holds.
+type heldLock struct{ released atomic.Bool }
+
+// targetLockKey hands heldLock on from activate@HOST.
+var targetLockKey = tasks.NewKey[*heldLock]("activate", "target-lock")
+
+// holdFor wraps unlock so that it marks h released.
+func (h *heldLock) holdFor(unlock func()) func() {
+	return func() {
+		h.released.Store(true)
+		unlock()
+	}
+}
+
+// lockForCleanup takes the target lock for a task that deletes on the
+// target (generations@HOST): none when this run's activation still holds
+// it; the lock otherwise, in the activation's remote_state_dir (another
+// run's activation must not lose the generation its watchdog would roll
+// back to). A dry run takes none.
+func (r *remote) lockForCleanup(ctx context.Context, env *tasks.Env) (unlock func(), err error) {
+	if env.DryRun {
+		return func() {}, nil
+	}
+	if h, ok := targetLockKey.Get(env); ok && !h.released.Load() {
+		return func() {}, nil
+	}
+	o := defaultActivateOptions()
+	if t, ok := env.Config.Tasks["activate"]; ok {
+		if err := tasks.DecodeOptions(t, &o); err != nil {
+			return nil, err
+		}
+	}
+	return r.lock(ctx, env, recordsIn(o.remoteStateDir()).dir)
 }
