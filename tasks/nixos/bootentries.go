@@ -8,7 +8,6 @@ import (
 
 	"github.com/rebuild-nixos/rebuild/internal/text"
 	"github.com/rebuild-nixos/rebuild/tasks"
-	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // DefaultBootEntries is where systemd-boot keeps its entries, one
@@ -35,9 +34,20 @@ func regenerateBootEntries(ctx context.Context, env *tasks.Env, dir string) (sta
 	if sys == "" {
 		return "", fmt.Errorf("regenerating the boot entries: the profile %s does not resolve", env.Config.Profile)
 	}
+	// Detached, as activation's steps are: a bootloader install cut in
+	// half by Ctrl-C or a lost session leaves a machine that may not
+	// boot. An interrupted run's activation that still runs is waited
+	// for first (its record is the one this switch uses).
+	o, err := activateOptionsOf(env)
+	if err != nil {
+		return "", err
+	}
+	if err := reattach(ctx, env); err != nil {
+		return "", err
+	}
 	before, counted := countBootEntries(dir)
 	env.Status("regenerating the boot entries")
-	if err := run(ctx, env, proc.Cmd{Args: []string{sys + "/bin/switch-to-configuration", "boot"}, Root: true}); err != nil {
+	if err := switchDetached(ctx, env, resolveDetach(o.Detach), sys, "boot", nil); err != nil {
 		return "", err
 	}
 	after, countedAfter := countBootEntries(dir)

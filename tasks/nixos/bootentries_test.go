@@ -1,12 +1,17 @@
 package nixos
 
 import (
+	"context"
+	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rebuild-nixos/rebuild/config"
 	"github.com/rebuild-nixos/rebuild/tasks/nixos/nixtest"
 )
 
@@ -64,4 +69,47 @@ func bootEntries(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Regenerating the boot entries is a bootloader install: an interrupt
+// (Ctrl-C, a lost session) must not cut it in half. It runs detached, as
+// activation's steps do: the task stops following it, it goes on to its
+// end, and the next run reports how it ended.
+func TestBootEntriesSwitchSurvivesAnInterrupt(t *testing.T) {
+	w := worldWithGenerations(t)
+	env := w.env("generations", map[string]any{"keep": int64(2), "loader_entries": w.s.BootEntries})
+	env.Runner.Environ = append(env.Runner.Environ, "NIXTEST_SWITCH_SLOW=20")
+	task, err := Generations{}.Configure(config.Task{Name: "generations", Options: map[string]any{"keep": int64(2), "loader_entries": w.s.BootEntries}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- task.Run(ctx, env) }()
+	rec := filepath.Join(env.Config.StateDir, "activation")
+	waitFor(t, 30*time.Second, "the boot switch to start", func() bool {
+		b, _ := os.ReadFile(filepath.Join(rec, "output.log"))
+		return strings.Contains(string(b), "switch-to-configuration boot: step 2")
+	})
+	cancel()
+	err = <-done
+	var going *stillRunning
+	if !errors.As(err, &going) {
+		t.Fatalf("generations interrupted during the boot switch: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the boot switch to end", func() bool {
+		_, ok := record(rec).status()
+		return ok
+	})
+	if b, _ := os.ReadFile(filepath.Join(rec, "output.log")); !strings.Contains(string(b), "switch-to-configuration boot: step 19") {
+		t.Errorf("the boot switch was cut short:\n%s", b)
+	}
+	// The next run reports it.
+	next := w.env("generations", map[string]any{"keep": int64(2), "loader_entries": w.s.BootEntries})
+	if err := reattach(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(next.Report().Warnings, "\n"); !strings.Contains(got, "the earlier activation (switch-to-configuration boot of ") || !strings.Contains(got, "succeeded") {
+		t.Errorf("warnings %q", got)
+	}
 }

@@ -176,11 +176,21 @@ func (r *remote) lockForCleanup(ctx context.Context, env *tasks.Env) (unlock fun
 	if h, ok := targetLockKey.Get(env); ok && !h.released.Load() {
 		return func() {}, nil
 	}
+	o, err := activateOptionsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	return r.lock(ctx, env, recordsIn(o.remoteStateDir()).dir)
+}
+
+// activateOptionsOf are activate's options as configured, for a task that
+// switches or deletes where activate does (its records, its detach mode).
+func activateOptionsOf(env *tasks.Env) (ActivateOptions, error) {
 	o := defaultActivateOptions()
 	if t, ok := env.Config.Tasks["activate"]; ok {
 		if err := tasks.DecodeOptions(t, &o); err != nil {
-			return nil, err
+			return o, err
 		}
 	}
-	return r.lock(ctx, env, recordsIn(o.remoteStateDir()).dir)
+	return o, nil
 }

@@ -628,7 +628,11 @@ func TestGenerationsListingNeedsNoProfileLock(t *testing.T) {
 	current, _ := nixtest.Resolve(w.s.Profile)
 	w.mustRun(Generations{}, withElevation(w.env("generations", map[string]any{"keep": int64(2)})))
 	b, _ := os.ReadFile(elevated)
-	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\n" + current + "/bin/switch-to-configuration boot\nnix-store --gc\n"
+	// The boot entries' switch runs detached, as activation's steps do.
+	nixosWrapper := detachWrapper
+	want := "nix-env -p " + w.s.Profile + " --delete-generations 2 3\n" +
+		"setsid --fork /bin/sh -c " + nixosWrapper + " sh " + filepath.Join(w.s.Root, "state", "activation") + " " + current + "/bin/switch-to-configuration boot\n" +
+		"nix-store --gc\n"
 	if string(b) != want {
 		t.Errorf("elevated commands:\n%s\nwant:\n%s", b, want)
 	}
@@ -730,3 +734,7 @@ func TestActivateWaitsForDiffOnlyWithAsk(t *testing.T) {
 		}
 	}
 }
+
+// detachWrapper is the detached commands' sh wrapper, for tests whose own
+// variables are named wrapper.
+const detachWrapper = wrapper
