@@ -9,11 +9,11 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/sourcegraph/conc/panics"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,16 +132,33 @@ func walk(ctx context.Context, root string, opt Options, visit func(e *Entry), t
 	top := entryFrom(root, filepath.Base(root), 0, &st)
 	w.rootDev = top.Dev
 	if !top.IsDir() {
-		w.count(top)
+		w.res.Files++
 		visit(top)
 		return w.result(), nil
 	}
-	w.g.SetLimit(opt.workers())
-	w.g.Go(func() error { w.panics.Try(func() { w.dir(top, true) }); return nil })
-	_ = w.g.Wait()
-	// A panic in a worker (in visit or Filter, say) comes back here, in
-	// the caller's goroutine, with the worker's stack, where the task's
-	// own recovery can catch it; a worker's panic would end the process.
+	q := newDirQueue(dirJob{d: top})
+	var wg sync.WaitGroup
+	for range opt.workers() {
+		wg.Go(func() {
+			// A panic in a worker (in visit or Filter, say) comes back
+			// to the caller's goroutine below, with the worker's stack,
+			// where the task's own recovery can catch it; a worker's
+			// panic would end the process. The other workers stop
+			// rather than wait for the folders it will never list.
+			w.panics.Try(func() {
+				finished := false
+				defer func() {
+					if !finished {
+						q.stop()
+					}
+				}()
+				w.work(q)
+				finished = true
+			})
+		})
+	}
+	wg.Wait()
+	q.drain()
 	w.panics.Repanic()
 	if err := ctx.Err(); err != nil {
 		return w.result(), err
@@ -153,7 +170,6 @@ type walker struct {
 	ctx       context.Context
 	opt       Options
 	visit     func(e *Entry)
-	g         errgroup.Group
 	panics    panics.Catcher
 	rootDev   uint64
 	maxErrors int
@@ -161,6 +177,8 @@ type walker struct {
 	// tally, when set, takes every non-directory straight from its stat
 	// without making an Entry or visiting it: Size's fast path (size.go).
 	tally *tally
+	// held counts the folders kept open for their subfolders (heldDir).
+	held atomic.Int32
 
 	mu      sync.Mutex
 	res     Result
@@ -175,16 +193,6 @@ func (w *walker) result() Result {
 	return r
 }
 
-func (w *walker) count(e *Entry) {
-	w.mu.Lock()
-	if e.IsDir() {
-		w.res.Dirs++
-	} else {
-		w.res.Files++
-	}
-	w.mu.Unlock()
-}
-
 func (w *walker) fail(err error) {
 	w.mu.Lock()
 	w.res.ErrorCount++
@@ -194,50 +202,104 @@ func (w *walker) fail(err error) {
 	w.mu.Unlock()
 }
 
-// dir visits the directory d (already stat'ed) and, depth permitting,
-// everything in it. Subdirectories go to a new worker when one is free and
-// are walked inline otherwise, so the number of goroutines stays bounded
-// and no worker ever waits for another.
-func (w *walker) dir(d *Entry, isRoot bool) {
-	if w.ctx.Err() != nil {
-		return
-	}
-	w.count(d)
-	w.visit(d)
-	if w.opt.MaxDepth > 0 && d.Depth >= w.opt.MaxDepth {
-		return
-	}
-	subdirs, err := w.read(d)
-	if err != nil {
-		if isRoot {
-			w.rootErr = err
-			return
+// counts are what one worker met, added to the Result when it is done
+// rather than under the lock for every folder.
+type counts struct{ dirs, files int64 }
+
+// work is one worker: it takes folders from q and reads them with its own
+// listing buffer (large: few system calls for a big folder) until the
+// walk is over. Once the context ends, the folders still queued are
+// given up without being read.
+func (w *walker) work(q *dirQueue) {
+	buf := make([]byte, direntBufSize)
+	var c counts
+	var add []dirJob
+	done := false
+	for {
+		j, ok := q.next(add, done)
+		if !ok {
+			break
 		}
-		w.fail(err)
+		clear(add)
+		add = w.dir(j, buf, &c, add[:0])
+		done = true
 	}
-	for _, s := range subdirs {
-		if w.ctx.Err() != nil {
-			return
-		}
-		if !w.g.TryGo(func() error { w.panics.Try(func() { w.dir(s, false) }); return nil }) {
-			w.dir(s, false)
-		}
-	}
+	w.mu.Lock()
+	w.res.Dirs += c.dirs
+	w.res.Files += c.files
+	w.mu.Unlock()
 }
 
-// read lists d, stats and visits every admitted non-directory in it and
-// returns the admitted subdirectories. The directory is closed before any
-// of them is entered. The error is about d itself (it could not be opened);
-// problems with its entries are recorded and do not stop the listing.
-func (w *walker) read(d *Entry) ([]*Entry, error) {
-	fd, err := unix.Open(d.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: d.Path, Err: err}
+// direntBufSize is each worker's getdents buffer.
+const direntBufSize = 64 << 10
+
+// dir visits the folder of j (already stat'ed and admitted) and, depth
+// permitting, lists it, and returns add with its admitted subfolders
+// appended, for any worker to read next.
+func (w *walker) dir(j dirJob, buf []byte, c *counts, add []dirJob) []dirJob {
+	d := j.d
+	canceled := w.ctx.Err() != nil
+	deepest := w.opt.MaxDepth > 0 && d.Depth >= w.opt.MaxDepth
+	fd := -1
+	var err error
+	if !canceled && !deepest {
+		const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if j.parent != nil {
+			fd, err = unix.Openat(j.parent.fd, d.Name, flags, 0)
+		} else {
+			fd, err = unix.Open(d.Path, flags, 0)
+		}
 	}
-	defer unix.Close(fd)
-	bufp := direntBufs.Get().(*[]byte)
-	defer direntBufs.Put(bufp)
-	buf := *bufp
+	if j.parent != nil {
+		j.parent.release()
+	}
+	if canceled {
+		return add
+	}
+	owned := fd >= 0 // fd is closed here, unless held for the subfolders
+	defer func() {
+		if owned {
+			unix.Close(fd)
+		}
+	}()
+	c.dirs++
+	w.visit(d)
+	if deepest {
+		return add
+	}
+	if err != nil {
+		err = &fs.PathError{Op: "open", Path: d.Path, Err: err}
+		if d.Depth == 0 {
+			w.mu.Lock()
+			w.rootErr = err
+			w.mu.Unlock()
+		} else {
+			w.fail(err)
+		}
+		return add
+	}
+	subdirs := w.read(fd, d, buf, c)
+	if len(subdirs) == 0 {
+		return add
+	}
+	var h *heldDir
+	if w.held.Load() < maxHeldDirs {
+		h = &heldDir{fd: fd, count: &w.held}
+		h.refs.Store(int32(len(subdirs)))
+		w.held.Add(1)
+		owned = false
+	}
+	for _, s := range subdirs {
+		add = append(add, dirJob{d: s, parent: h})
+	}
+	return add
+}
+
+// read lists the folder d, open as fd, into buf; stats and visits (or
+// tallies) every admitted non-directory in it and returns the admitted
+// subdirectories. Problems with the listing or its entries are recorded
+// and do not stop it.
+func (w *walker) read(fd int, d *Entry, buf []byte, c *counts) []*Entry {
 	prefix := d.Path + string(filepath.Separator)
 	if d.Path == string(filepath.Separator) {
 		prefix = d.Path
@@ -304,10 +366,8 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 	if w.tally != nil {
 		w.tally.bytes.Add(bytes)
 	}
-	w.mu.Lock()
-	w.res.Files += files
-	w.mu.Unlock()
-	return subdirs, nil
+	c.files += files
+	return subdirs
 }
 
 // admit decides whether the entry e of the directory fd is part of the
@@ -411,10 +471,6 @@ func (w *walker) recordMount(e *Entry) {
 	w.res.Mounts = append(w.res.Mounts, e.Path)
 	w.mu.Unlock()
 }
-
-// direntBufs holds getdents buffers: large ones mean few system calls for
-// a big folder, pooled so a walk allocates them once per worker.
-var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // parseDirent reads one linux_dirent64 record at the start of b: its
 // name (in b, followed there by its NUL, which fstatatListed relies on;
