@@ -24,7 +24,9 @@ const DefaultMaxErrors = 100
 // on the root's file system with the default number of workers.
 type Options struct {
 	// Workers is the number of goroutines reading directories at once;
-	// 0 means 2×GOMAXPROCS.
+	// 0 means 2×GOMAXPROCS (more than the cores, so a folder that is
+	// slow to read from disk does not leave a core idle). Each has its
+	// own 64 KiB listing buffer.
 	Workers int
 	// MaxDepth limits how deep the walk goes, counted like find's
 	// -maxdepth and fd's --max-depth: the entries directly inside the root
@@ -112,7 +114,12 @@ type Result struct {
 // collected in the Result and the walk goes on. Cost: one open and one
 // getdents pass per directory, one fstatat per admitted entry, relative to
 // its directory's handle (a statx for a directory: it also tells a mount
-// point); at most Workers directories are open at once.
+// point). Workers goroutines share one stack of directories to read
+// (walkqueue.go); a directory is opened relative to its parent's handle,
+// kept open until its last admitted subdirectory is opened, so at most
+// Workers plus about 256 directories are open at once (past that, a
+// directory is closed once listed and its subdirectories are opened by
+// path).
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
 	return walk(ctx, root, opt, visit, nil)
 }
