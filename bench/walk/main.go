@@ -178,12 +178,15 @@ type sample struct {
 // and fails if the sizes differ.
 func compareTimes(tools []tool, runs int) error {
 	samples := make([][]sample, len(tools))
-	fmt.Printf("%-6s", "run")
+	fmt.Printf("%-6s %5s", "run", "runq")
 	for _, t := range tools {
 		fmt.Printf(" %13s %13s", t.name+" wall", t.name+" cpu")
 	}
 	fmt.Println()
+	var runqs []int
 	for i := range runs {
+		runq := runnable()
+		runqs = append(runqs, runq)
 		row := make([]sample, len(tools))
 		for k := range tools {
 			j := (i + k) % len(tools)
@@ -193,7 +196,7 @@ func compareTimes(tools []tool, runs int) error {
 			}
 			row[j] = s
 		}
-		fmt.Printf("%-6d", i+1)
+		fmt.Printf("%-6d %5d", i+1, runq)
 		for j, s := range row {
 			if s.bytes != row[0].bytes {
 				return fmt.Errorf("sizes differ: %s %d bytes, %s %d", tools[0].name, row[0].bytes, tools[j].name, s.bytes)
@@ -208,7 +211,7 @@ func compareTimes(tools []tool, runs int) error {
 		name string
 		f    func([]time.Duration) time.Duration
 	}{{"median", median}, {"best", slices.Min[[]time.Duration]}} {
-		fmt.Printf("%-6s", pick.name)
+		fmt.Printf("%-6s %5s", pick.name, "")
 		for j := range tools {
 			fmt.Printf(" %13s %13s", ms(pick.f(field(samples[j], false))), ms(pick.f(field(samples[j], true))))
 		}
@@ -227,6 +230,8 @@ func compareTimes(tools []tool, runs int) error {
 			fmt.Printf("%s: peak RSS over its %d runs at most %s\n", t.name, runs, fsutil.FormatBytes(rss*1024))
 		}
 	}
+	slices.Sort(runqs)
+	fmt.Printf("runq: tasks runnable on the machine as each run began (this bench included), median %d, min %d, on %d CPUs\n", runqs[len(runqs)/2], runqs[0], runtime.NumCPU())
 	fmt.Printf("(all counted %d bytes; du÷x > 1 means x is faster or cheaper than du)\n\n", samples[0][0].bytes)
 	return nil
 }
@@ -259,6 +264,26 @@ func timeChild(cmd *exec.Cmd) (sample, error) {
 		rss, _ = strconv.ParseInt(f[1], 10, 64)
 	}
 	return sample{wall: wall, cpu: cpu, bytes: n, rssKiB: rss}, nil
+}
+
+// runnable is the number of tasks runnable on the machine now, from
+// /proc/loadavg's fourth field (this process among them): with fewer
+// than the CPUs, a parallel walker has a core to itself. -1 if unknown.
+func runnable() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return -1
+	}
+	cur, _, _ := strings.Cut(f[3], "/")
+	n, err := strconv.Atoi(cur)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // maxRSS is the largest peak RSS among s, in KiB; 0 if none was reported.
