@@ -117,7 +117,7 @@ type Result struct {
 // point). Workers goroutines share one stack of directories to read
 // (walkqueue.go); a directory is opened relative to its parent's handle,
 // kept open until its last admitted subdirectory is opened, so at most
-// Workers plus about 256 directories are open at once (past that, a
+// Workers plus about 64 directories are open at once (past that, a
 // directory is closed once listed and its subdirectories are opened by
 // path).
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
