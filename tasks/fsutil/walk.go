@@ -218,7 +218,9 @@ type counts struct{ dirs, files int64 }
 // walk is over. Once the context ends, the folders still queued are
 // given up without being read.
 func (w *walker) work(q *dirQueue) {
-	buf := make([]byte, direntBufSize)
+	bufp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bufp)
+	buf := *bufp
 	var c counts
 	var add []dirJob
 	done := false
@@ -237,8 +239,10 @@ func (w *walker) work(q *dirQueue) {
 	w.mu.Unlock()
 }
 
-// direntBufSize is each worker's getdents buffer.
-const direntBufSize = 64 << 10
+// direntBufs holds the workers' getdents buffers, 64 KiB each (few
+// system calls for a big folder), pooled so that the many walks of a
+// run (the disk task walks each root) do not each allocate their own.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // dir visits the folder of j (already stat'ed and admitted) and, depth
 // permitting, lists it, and returns add with its admitted subfolders
