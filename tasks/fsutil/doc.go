@@ -1,5 +1,6 @@
 // Package fsutil is the file-system ground the housekeeping tasks stand on:
-// a parallel directory walker (walk.go), directory sizing like du -sb
+// a parallel directory walker (walk.go, sharing out folders through
+// walkqueue.go), directory sizing like du -sb
 // (size.go), a deletion helper that cannot delete outside the folder it
 // was given (remove.go) and deletes an entry only if it is still what was
 // listed (listed.go), mount-point detection (mounts.go), replacing a file

@@ -9,11 +9,11 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/sourcegraph/conc/panics"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +24,9 @@ const DefaultMaxErrors = 100
 // on the root's file system with the default number of workers.
 type Options struct {
 	// Workers is the number of goroutines reading directories at once;
-	// 0 means 2×GOMAXPROCS.
+	// 0 means 2×GOMAXPROCS (more than the cores, so a folder that is
+	// slow to read from disk does not leave a core idle). Each has its
+	// own 64 KiB listing buffer.
 	Workers int
 	// MaxDepth limits how deep the walk goes, counted like find's
 	// -maxdepth and fd's --max-depth: the entries directly inside the root
@@ -112,7 +114,12 @@ type Result struct {
 // collected in the Result and the walk goes on. Cost: one open and one
 // getdents pass per directory, one fstatat per admitted entry, relative to
 // its directory's handle (a statx for a directory: it also tells a mount
-// point); at most Workers directories are open at once.
+// point). Workers goroutines share one stack of directories to read
+// (walkqueue.go); a directory is opened relative to its parent's handle,
+// kept open until its last admitted subdirectory is opened, so at most
+// Workers plus about 64 directories are open at once (past that, a
+// directory is closed once listed and its subdirectories are opened by
+// path).
 func Walk(ctx context.Context, root string, opt Options, visit func(e *Entry)) (Result, error) {
 	return walk(ctx, root, opt, visit, nil)
 }
@@ -132,16 +139,33 @@ func walk(ctx context.Context, root string, opt Options, visit func(e *Entry), t
 	top := entryFrom(root, filepath.Base(root), 0, &st)
 	w.rootDev = top.Dev
 	if !top.IsDir() {
-		w.count(top)
+		w.res.Files++
 		visit(top)
 		return w.result(), nil
 	}
-	w.g.SetLimit(opt.workers())
-	w.g.Go(func() error { w.panics.Try(func() { w.dir(top, true) }); return nil })
-	_ = w.g.Wait()
-	// A panic in a worker (in visit or Filter, say) comes back here, in
-	// the caller's goroutine, with the worker's stack, where the task's
-	// own recovery can catch it; a worker's panic would end the process.
+	q := newDirQueue(dirJob{d: top})
+	var wg sync.WaitGroup
+	for range opt.workers() {
+		wg.Go(func() {
+			// A panic in a worker (in visit or Filter, say) comes back
+			// to the caller's goroutine below, with the worker's stack,
+			// where the task's own recovery can catch it; a worker's
+			// panic would end the process. The other workers stop
+			// rather than wait for the folders it will never list.
+			w.panics.Try(func() {
+				finished := false
+				defer func() {
+					if !finished {
+						q.stop()
+					}
+				}()
+				w.work(q)
+				finished = true
+			})
+		})
+	}
+	wg.Wait()
+	q.drain()
 	w.panics.Repanic()
 	if err := ctx.Err(); err != nil {
 		return w.result(), err
@@ -153,7 +177,6 @@ type walker struct {
 	ctx       context.Context
 	opt       Options
 	visit     func(e *Entry)
-	g         errgroup.Group
 	panics    panics.Catcher
 	rootDev   uint64
 	maxErrors int
@@ -161,6 +184,8 @@ type walker struct {
 	// tally, when set, takes every non-directory straight from its stat
 	// without making an Entry or visiting it: Size's fast path (size.go).
 	tally *tally
+	// held counts the folders kept open for their subfolders (heldDir).
+	held atomic.Int32
 
 	mu      sync.Mutex
 	res     Result
@@ -175,16 +200,6 @@ func (w *walker) result() Result {
 	return r
 }
 
-func (w *walker) count(e *Entry) {
-	w.mu.Lock()
-	if e.IsDir() {
-		w.res.Dirs++
-	} else {
-		w.res.Files++
-	}
-	w.mu.Unlock()
-}
-
 func (w *walker) fail(err error) {
 	w.mu.Lock()
 	w.res.ErrorCount++
@@ -194,50 +209,108 @@ func (w *walker) fail(err error) {
 	w.mu.Unlock()
 }
 
-// dir visits the directory d (already stat'ed) and, depth permitting,
-// everything in it. Subdirectories go to a new worker when one is free and
-// are walked inline otherwise, so the number of goroutines stays bounded
-// and no worker ever waits for another.
-func (w *walker) dir(d *Entry, isRoot bool) {
-	if w.ctx.Err() != nil {
-		return
-	}
-	w.count(d)
-	w.visit(d)
-	if w.opt.MaxDepth > 0 && d.Depth >= w.opt.MaxDepth {
-		return
-	}
-	subdirs, err := w.read(d)
-	if err != nil {
-		if isRoot {
-			w.rootErr = err
-			return
-		}
-		w.fail(err)
-	}
-	for _, s := range subdirs {
-		if w.ctx.Err() != nil {
-			return
-		}
-		if !w.g.TryGo(func() error { w.panics.Try(func() { w.dir(s, false) }); return nil }) {
-			w.dir(s, false)
-		}
-	}
-}
+// counts are what one worker met, added to the Result when it is done
+// rather than under the lock for every folder.
+type counts struct{ dirs, files int64 }
 
-// read lists d, stats and visits every admitted non-directory in it and
-// returns the admitted subdirectories. The directory is closed before any
-// of them is entered. The error is about d itself (it could not be opened);
-// problems with its entries are recorded and do not stop the listing.
-func (w *walker) read(d *Entry) ([]*Entry, error) {
-	fd, err := unix.Open(d.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: d.Path, Err: err}
-	}
-	defer unix.Close(fd)
+// work is one worker: it takes folders from q and reads them with its own
+// listing buffer (large: few system calls for a big folder) until the
+// walk is over. Once the context ends, the folders still queued are
+// given up without being read.
+func (w *walker) work(q *dirQueue) {
 	bufp := direntBufs.Get().(*[]byte)
 	defer direntBufs.Put(bufp)
 	buf := *bufp
+	var c counts
+	var add []dirJob
+	done := false
+	for {
+		j, ok := q.next(add, done)
+		if !ok {
+			break
+		}
+		clear(add)
+		add = w.dir(j, buf, &c, add[:0])
+		done = true
+	}
+	w.mu.Lock()
+	w.res.Dirs += c.dirs
+	w.res.Files += c.files
+	w.mu.Unlock()
+}
+
+// direntBufs holds the workers' getdents buffers, 64 KiB each (few
+// system calls for a big folder), pooled so that the many walks of a
+// run (the disk task walks each root) do not each allocate their own.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// dir visits the folder of j (already stat'ed and admitted) and, depth
+// permitting, lists it, and returns add with its admitted subfolders
+// appended, for any worker to read next.
+func (w *walker) dir(j dirJob, buf []byte, c *counts, add []dirJob) []dirJob {
+	d := j.d
+	canceled := w.ctx.Err() != nil
+	deepest := w.opt.MaxDepth > 0 && d.Depth >= w.opt.MaxDepth
+	fd := -1
+	var err error
+	if !canceled && !deepest {
+		const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if j.parent != nil {
+			fd, err = unix.Openat(j.parent.fd, d.Name, flags, 0)
+		} else {
+			fd, err = unix.Open(d.Path, flags, 0)
+		}
+	}
+	if j.parent != nil {
+		j.parent.release()
+	}
+	if canceled {
+		return add
+	}
+	owned := fd >= 0 // fd is closed here, unless held for the subfolders
+	defer func() {
+		if owned {
+			unix.Close(fd)
+		}
+	}()
+	c.dirs++
+	w.visit(d)
+	if deepest {
+		return add
+	}
+	if err != nil {
+		err = &fs.PathError{Op: "open", Path: d.Path, Err: err}
+		if d.Depth == 0 {
+			w.mu.Lock()
+			w.rootErr = err
+			w.mu.Unlock()
+		} else {
+			w.fail(err)
+		}
+		return add
+	}
+	subdirs := w.read(fd, d, buf, c)
+	if len(subdirs) == 0 {
+		return add
+	}
+	var h *heldDir
+	if w.held.Load() < maxHeldDirs {
+		h = &heldDir{fd: fd, count: &w.held}
+		h.refs.Store(int32(len(subdirs)))
+		w.held.Add(1)
+		owned = false
+	}
+	for _, s := range subdirs {
+		add = append(add, dirJob{d: s, parent: h})
+	}
+	return add
+}
+
+// read lists the folder d, open as fd, into buf; stats and visits (or
+// tallies) every admitted non-directory in it and returns the admitted
+// subdirectories. Problems with the listing or its entries are recorded
+// and do not stop it.
+func (w *walker) read(fd int, d *Entry, buf []byte, c *counts) []*Entry {
 	prefix := d.Path + string(filepath.Separator)
 	if d.Path == string(filepath.Separator) {
 		prefix = d.Path
@@ -304,10 +377,8 @@ func (w *walker) read(d *Entry) ([]*Entry, error) {
 	if w.tally != nil {
 		w.tally.bytes.Add(bytes)
 	}
-	w.mu.Lock()
-	w.res.Files += files
-	w.mu.Unlock()
-	return subdirs, nil
+	c.files += files
+	return subdirs
 }
 
 // admit decides whether the entry e of the directory fd is part of the
@@ -411,10 +482,6 @@ func (w *walker) recordMount(e *Entry) {
 	w.res.Mounts = append(w.res.Mounts, e.Path)
 	w.mu.Unlock()
 }
-
-// direntBufs holds getdents buffers: large ones mean few system calls for
-// a big folder, pooled so a walk allocates them once per worker.
-var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // parseDirent reads one linux_dirent64 record at the start of b: its
 // name (in b, followed there by its NUL, which fstatatListed relies on;
