@@ -183,6 +183,34 @@ func DescribeOptions(c Configurable) []config.OptionDoc {
 	return out
 }
 
+// TypedOptions returns the options t sets, decoded by c's options
+// struct and given back as TOML holds them (int64, bool, string,
+// []string): a value the environment gave as text ("3") is shown as what
+// it means (3), so that `rebuild config show` writes TOML that loads back.
+// Keys t sets that c has no field for are left out (Configure refuses
+// them).
+func TypedOptions(c Configurable, t config.Task) (map[string]any, error) {
+	d, err := c.Configure(t)
+	if err != nil {
+		return nil, err
+	}
+	v := reflect.ValueOf(d.(Configurable).TaskOptions())
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	cp := reflect.New(v.Type()).Elem()
+	cp.Set(v)
+	out := map[string]any{}
+	for _, f := range optionFields(cp.Type()) {
+		if _, set := t.Options[f.key]; set {
+			if val := tomlValue(cp.FieldByIndex(f.index)); val != nil {
+				out[f.key] = val
+			}
+		}
+	}
+	return out, nil
+}
+
 // optionField is one tagged field of an options struct.
 type optionField struct {
 	key, doc string

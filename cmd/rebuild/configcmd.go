@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks"
 	"github.com/rebuild-nixos/rebuild/tasks/catalog"
 )
 
@@ -77,6 +79,22 @@ func configShowRun(o *configOptions) error {
 	}
 	if _, err := catalog.Assemble(cfg, builtins, catalog.Options{Hosts: hosts, Rollout: cfg.Rollout}); err != nil {
 		return err
+	}
+	// Options as they are decoded, not as the environment spelled them.
+	for _, sp := range builtins {
+		c, ok := sp.Task.(tasks.Configurable)
+		t, set := cfg.Tasks[sp.Name]
+		if !ok || !set || len(t.Options) == 0 {
+			continue
+		}
+		typed, err := tasks.TypedOptions(c, t)
+		if err != nil {
+			return err
+		}
+		opts := maps.Clone(t.Options)
+		maps.Copy(opts, typed)
+		t.Options = opts
+		cfg.Tasks[sp.Name] = t
 	}
 	return cfg.WriteTOML(o.IO.Out, catalog.OptionDocs(builtins)...)
 }
