@@ -14,52 +14,45 @@ import (
 	"github.com/knadh/koanf/parsers/toml/v2"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
 	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
-// Every layer is read into a koanf instance of its own, checked and turned
-// into normal form (string, int, bool, []string, time.Duration, and raw
-// TOML values for task options), and only then merged into the result, so
-// an error always names the layer that holds it.
+// Every layer is read into a tree of its own, checked and turned into
+// normal form (string, int, bool, []string, time.Duration, and raw TOML
+// values for task options), and only then merged into the result (see
+// merge.go), so an error always names the layer that holds it. A tree is
+// nested, as koanf holds it ({"task": {"build": {"timeout": …}}}), and
+// fresh: built by its layer function for this load alone.
 
 // defaultsLayer returns the built-in defaults.
-func defaultsLayer() (*koanf.Koanf, error) {
+func defaultsLayer() map[string]any {
 	m := make(map[string]any, len(topKeys))
 	for _, s := range topKeys {
 		if s.def != nil {
 			m[s.name] = s.def
 		}
 	}
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return m
 }
 
 // fileLayer reads and checks one TOML file: its keys and its [host.NAME]
-// tables. A missing file is (nil, nil, nil) unless required; root is for
-// readFile.
-func fileLayer(path string, required, root bool) (*koanf.Koanf, hostLayer, error) {
+// tables. found is false for a missing file that may be missing
+// (required is false); root is for readFile.
+func fileLayer(path string, required, root bool) (tree map[string]any, hosts hostLayer, found bool, err error) {
 	b, found, err := readFile(path, required, root)
 	if !found || err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	tree, err := toml.Parser().Unmarshal(b)
+	parsed, err := toml.Parser().Unmarshal(b)
 	if err != nil {
-		return nil, nil, fileError(path, required, err)
+		return nil, nil, false, fileError(path, required, err)
 	}
-	norm, hosts, err := normalizeTree(path, tree)
+	tree, hosts, err = normalizeTree(path, parsed)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(norm, ""), nil); err != nil {
-		return nil, nil, &Error{File: path, Msg: err.Error(), Err: err}
-	}
-	return k, hosts, nil
+	return tree, hosts, true, nil
 }
 
 // fileError turns a read or parse error into an *Error; nil for a missing
@@ -269,7 +262,7 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 // envLayer reads the REBUILD_* variables of environ; root as for envEntry
 // and envHostEntry, known as for envHostEntry. Host variables come back
 // as their own layer.
-func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLayer, error) {
+func envLayer(environ []string, root bool, known []string) (map[string]any, hostLayer, error) {
 	var errs []*Error
 	hosts := hostLayer{}
 	p := env.Provider(".", env.Opt{
@@ -310,8 +303,9 @@ func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLa
 			return key, v
 		},
 	})
-	k := koanf.New(".")
-	if err := k.Load(p, nil); err != nil {
+	// Read once: every call runs TransformFunc over the environment again.
+	tree, err := p.Read()
+	if err != nil {
 		return nil, nil, &Error{File: SourceEnvironment, Msg: err.Error(), Err: err}
 	}
 	if len(errs) > 0 {
@@ -319,13 +313,13 @@ func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLa
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
 		return nil, nil, errs[0]
 	}
-	return k, hosts, nil
+	return tree, hosts, nil
 }
 
 // flagsLayer checks the flag overrides, keyed by config key ("jobs",
 // "task.build.timeout", "host.web1.target"); an error names the flag
 // when names has it. Host keys come back as their own layer.
-func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, hostLayer, error) {
+func flagsLayer(flags map[string]any, names map[string]string) (map[string]any, hostLayer, error) {
 	flat := make(map[string]any, len(flags))
 	hosts := hostLayer{}
 	for _, key := range slices.Sorted(maps.Keys(flags)) {
@@ -389,11 +383,14 @@ func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, ho
 		}
 		flat[key] = nv
 	}
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(flat, "."), nil); err != nil {
+	// confmap makes the dotted keys tables; the copy it takes first is
+	// of the few flags given, and keeps the tree apart from the caller's
+	// values.
+	tree, err := confmap.Provider(flat, ".").Read()
+	if err != nil {
 		return nil, nil, &Error{File: SourceFlags, Msg: err.Error(), Err: err}
 	}
-	return k, hosts, nil
+	return tree, hosts, nil
 }
 
 // flagOption brings an option value given as a Go value to the form the

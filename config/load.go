@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/knadh/koanf/v2"
 )
 
 // Options is everything Load reads from outside: nothing is taken from the
@@ -53,24 +51,30 @@ type Options struct {
 // resolved configuration, or an error (an *Error) naming the file,
 // "environment" or "flags", the key, the value and what is allowed.
 func Load(o Options) (*Config, error) {
+	return load(o, newKoanfMerger())
+}
+
+// load is Load with the merge of the layers' trees left to m: tests
+// compare it with the merge this one replaced.
+func load(o Options, m merger) (*Config, error) {
 	home := homeDir(o)
 
-	k, err := defaultsLayer()
-	if err != nil {
-		return nil, &Error{File: SourceDefaults, Msg: err.Error(), Err: err}
-	}
 	st := newOrigins()
-	st.mark(SourceDefaults, k.Raw())
-
 	var sources []string
 	hosts := newHostTables()
-	merge := func(source string, layer *koanf.Koanf, hl hostLayer) error {
-		st.mark(source, layer.Raw())
-		if err := k.Merge(layer); err != nil {
+	merge := func(source string, tree map[string]any, hl hostLayer) error {
+		// Marked now: koanf merges later layers into this tree (see
+		// merge.go).
+		st.mark(source, tree)
+		if err := m.merge(tree); err != nil {
 			return &Error{File: source, Msg: err.Error(), Err: err}
 		}
 		hosts.merge(source, hl)
 		return nil
+	}
+
+	if err := merge(SourceDefaults, defaultsLayer(), nil); err != nil {
+		return nil, err
 	}
 
 	system := o.SystemFile
@@ -78,26 +82,26 @@ func Load(o Options) (*Config, error) {
 		system = DefaultSystemFile
 	}
 	if system != "-" {
-		layer, hl, err := fileLayer(system, false, o.Root)
+		tree, hl, found, err := fileLayer(system, false, o.Root)
 		if err != nil {
 			return nil, err
 		}
-		if layer != nil {
+		if found {
 			sources = append(sources, system)
-			if err := merge(system, layer, hl); err != nil {
+			if err := merge(system, tree, hl); err != nil {
 				return nil, err
 			}
 		}
 	}
 
 	if user, required := userPath(o, home); user != "" {
-		layer, hl, err := fileLayer(user, required, o.Root)
+		tree, hl, found, err := fileLayer(user, required, o.Root)
 		if err != nil {
 			return nil, err
 		}
-		if layer != nil {
+		if found {
 			sources = append(sources, user)
-			if err := merge(user, layer, hl); err != nil {
+			if err := merge(user, tree, hl); err != nil {
 				return nil, err
 			}
 		}
@@ -105,24 +109,24 @@ func Load(o Options) (*Config, error) {
 
 	// A host variable sets a key of the host the files name that it
 	// spells: the files come first.
-	layer, hl, err := envLayer(o.Environ, o.Root, hosts.names())
+	tree, hl, err := envLayer(o.Environ, o.Root, hosts.names())
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceEnvironment, layer, hl); err != nil {
+	if err := merge(SourceEnvironment, tree, hl); err != nil {
 		return nil, err
 	}
 
-	layer, hl, err = flagsLayer(o.Flags, o.FlagNames)
+	tree, hl, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceFlags, layer, hl); err != nil {
+	if err := merge(SourceFlags, tree, hl); err != nil {
 		return nil, err
 	}
 	st.nameFlags(o.FlagNames)
 
-	cfg, err := build(k.Raw(), st)
+	cfg, err := build(m.merged(), st)
 	if err != nil {
 		return nil, err
 	}
