@@ -126,8 +126,12 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 		return nil, valueError(file, "task", v, &problem{"not a table", "[task.NAME] tables, e.g. [task.build]"})
 	}
 	out := make(map[string]any, len(tables))
+	// The keys an error names ("task.NAME.KEY") are put together only
+	// when there is an error: a thousand tasks would make a thousand
+	// strings for nothing.
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
-		if err := taskNameError(file, "task."+name, name); err != nil {
+		if err := taskNameError(file, "", name); err != nil {
+			err.Key = "task." + name
 			return nil, err
 		}
 		table, ok := tables[name].(map[string]any)
@@ -135,9 +139,11 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 			return nil, valueError(file, "task."+name, tables[name], &problem{"not a table", "a [task." + name + "] table"})
 		}
 		t := make(map[string]any, len(table))
-		for _, key := range slices.Sorted(maps.Keys(table)) {
-			nv, err := taskValue(file, "task."+name+"."+key, key, table[key], false)
+		var buf [8]string
+		for _, key := range sortedKeys(table, buf[:0]) {
+			nv, err := taskValue(file, "", key, table[key], false)
 			if err != nil {
+				err.Key = "task." + name + "." + key
 				return nil, err
 			}
 			t[key] = nv
@@ -145,6 +151,17 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 		out[name] = t
 	}
 	return out, nil
+}
+
+// sortedKeys appends m's keys to buf, sorted. A task's table has a few
+// keys: with a buffer on the caller's stack, a configuration of a
+// thousand tasks sorts them without a thousand allocations.
+func sortedKeys(m map[string]any, buf []string) []string {
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.Sort(buf)
+	return buf
 }
 
 func badTaskName(file, key, name string) *Error {

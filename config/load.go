@@ -205,12 +205,13 @@ func expandTilde(p, home string) string {
 // origins remembers which layer last set each key, so errors found after
 // the merge still name the right file.
 type origins struct {
-	key  map[string]string // "jobs", "task.build.timeout" → source
-	task map[string]string // task name → the source that last set a key of it
+	key  map[string]string            // a top-level key ("jobs") → source
+	task map[string]string            // task name → the source that last set a key of it
+	opts map[string]map[string]string // task name → its key ("timeout") → source; Task.sources
 }
 
 func newOrigins() *origins {
-	return &origins{key: map[string]string{}, task: map[string]string{}}
+	return &origins{key: map[string]string{}, task: map[string]string{}, opts: map[string]map[string]string{}}
 }
 
 func (o *origins) mark(source string, m map[string]any) {
@@ -225,8 +226,13 @@ func (o *origins) mark(source string, m map[string]any) {
 			if len(table) > 0 || o.task[name] == "" {
 				o.task[name] = source
 			}
+			keys := o.opts[name]
+			if keys == nil {
+				keys = make(map[string]string, len(table))
+				o.opts[name] = keys
+			}
 			for opt := range table {
-				o.key["task."+name+"."+opt] = source
+				keys[opt] = source
 			}
 		}
 	}
@@ -235,12 +241,20 @@ func (o *origins) mark(source string, m map[string]any) {
 // nameFlags puts the flag that set a key in place of "flags".
 func (o *origins) nameFlags(names map[string]string) {
 	for key, flag := range names {
+		if rest, ok := strings.CutPrefix(key, "task."); ok {
+			name, opt, _ := strings.Cut(rest, ".")
+			if keys := o.opts[name]; keys[opt] == SourceFlags {
+				keys[opt] = FlagSource(flag)
+			}
+			continue
+		}
 		if o.key[key] == SourceFlags {
 			o.key[key] = FlagSource(flag)
 		}
 	}
 }
 
+// of returns the layer that set a top-level key.
 func (o *origins) of(key string) string {
 	if s, ok := o.key[key]; ok {
 		return s
@@ -251,7 +265,8 @@ func (o *origins) of(key string) string {
 // build turns the merged normal-form map into a Config and checks what can
 // only be checked after the merge.
 func build(raw map[string]any, st *origins) (*Config, error) {
-	c := &Config{Tasks: map[string]Task{}}
+	tables, _ := raw["task"].(map[string]any)
+	c := &Config{Tasks: make(map[string]Task, len(tables))}
 	str := func(key string) string { s, _ := raw[key].(string); return s }
 	num := func(key string) int { n, _ := raw[key].(int); return n }
 	c.Flake = str("flake")
@@ -269,13 +284,15 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 	c.Rollout = str("rollout")
 	c.ParallelHosts = num("parallel_hosts")
 
-	tables, _ := raw["task"].(map[string]any)
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		table, _ := tables[name].(map[string]any)
-		t := Task{Name: name, File: st.task[name], sources: map[string]string{}}
-		for _, key := range slices.Sorted(maps.Keys(table)) {
-			v := table[key]
-			t.sources[key] = st.of("task." + name + "." + key)
+		// Every key of the merged table was marked, by the layer that set
+		// it last; the map is this load's own.
+		t := Task{Name: name, File: st.task[name], sources: st.opts[name]}
+		if t.sources == nil {
+			t.sources = map[string]string{}
+		}
+		for key, v := range table {
 			switch key {
 			case "run":
 				t.Run, _ = v.(string)

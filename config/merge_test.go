@@ -156,6 +156,11 @@ func TestLoadSameAsLayerCopies(t *testing.T) {
 		{"an option from a flag", got.Tasks["t0029"].Options["paths"], []any{"/flag/a", "/flag/b"}},
 		{"a named flag", got.Tasks["t0039"].Source("keep_since"), "flag --keep-since"},
 		{"an empty later table keeps the file", got.Tasks["t0003"].File, o.SystemFile},
+		{"a key from the system file", b.Source("timeout"), o.SystemFile},
+		{"a key from the user file", b.Source("nested"), got.Sources[1]},
+		{"a key from an unnamed flag", got.Tasks["t0012"].Source("critical"), SourceFlags},
+		{"a key from a variable beside one from a flag", got.Tasks["t0012"].Source("after"), SourceEnvironment},
+		{"a task named by a variable only", got.Tasks["new-one"].File, SourceEnvironment},
 		{"a host key from a variable", *got.Hosts["web-1"].Keep, 4},
 		{"a host key from a flag", got.Hosts["db.example"].Keep, ptr(8)},
 	}
