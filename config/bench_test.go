@@ -35,3 +35,17 @@ func BenchmarkLoad1000Tasks(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoad1000TasksFile is the same file alone, as `rebuild plan`
+// loads it: no REBUILD_* variable, no flag, so the file is the last layer.
+func BenchmarkLoad1000TasksFile(b *testing.B) {
+	e := newEnv(b)
+	e.user(manyTasks(1000))
+	o := e.opts()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Load(o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

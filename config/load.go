@@ -51,31 +51,27 @@ type Options struct {
 // resolved configuration, or an error (an *Error) naming the file,
 // "environment" or "flags", the key, the value and what is allowed.
 func Load(o Options) (*Config, error) {
-	return load(o, newKoanfMerger())
+	return load(o, mergeLayers)
 }
 
-// load is Load with the merge of the layers' trees left to m: tests
-// compare it with the merge this one replaced.
-func load(o Options, m merger) (*Config, error) {
+// load is Load with the merge of the layers' trees left to merge: tests
+// compare mergeLayers with the merge it replaced.
+func load(o Options, merge func([]layer) (map[string]any, error)) (*Config, error) {
 	home := homeDir(o)
 
 	st := newOrigins()
-	var sources []string
+	var (
+		sources []string
+		layers  []layer
+	)
 	hosts := newHostTables()
-	merge := func(source string, tree map[string]any, hl hostLayer) error {
-		// Marked now: koanf merges later layers into this tree (see
-		// merge.go).
+	add := func(source string, tree map[string]any, hl hostLayer) {
 		st.mark(source, tree)
-		if err := m.merge(tree); err != nil {
-			return &Error{File: source, Msg: err.Error(), Err: err}
-		}
+		layers = append(layers, layer{source: source, tree: tree})
 		hosts.merge(source, hl)
-		return nil
 	}
 
-	if err := merge(SourceDefaults, defaultsLayer(), nil); err != nil {
-		return nil, err
-	}
+	add(SourceDefaults, defaultsLayer(), nil)
 
 	system := o.SystemFile
 	if system == "" {
@@ -88,9 +84,7 @@ func load(o Options, m merger) (*Config, error) {
 		}
 		if found {
 			sources = append(sources, system)
-			if err := merge(system, tree, hl); err != nil {
-				return nil, err
-			}
+			add(system, tree, hl)
 		}
 	}
 
@@ -101,9 +95,7 @@ func load(o Options, m merger) (*Config, error) {
 		}
 		if found {
 			sources = append(sources, user)
-			if err := merge(user, tree, hl); err != nil {
-				return nil, err
-			}
+			add(user, tree, hl)
 		}
 	}
 
@@ -113,20 +105,20 @@ func load(o Options, m merger) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceEnvironment, tree, hl); err != nil {
-		return nil, err
-	}
+	add(SourceEnvironment, tree, hl)
 
 	tree, hl, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceFlags, tree, hl); err != nil {
-		return nil, err
-	}
+	add(SourceFlags, tree, hl)
 	st.nameFlags(o.FlagNames)
 
-	cfg, err := build(m.merged(), st)
+	merged, err := merge(layers)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := build(merged, st)
 	if err != nil {
 		return nil, err
 	}

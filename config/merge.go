@@ -3,50 +3,64 @@ package config
 import (
 	"errors"
 
+	"github.com/knadh/koanf/maps"
 	"github.com/knadh/koanf/v2"
 )
 
 // The layers' trees are merged by one koanf instance for the whole load.
 //
 // koanf copies a tree through reflection (copystructure) whenever one
-// crosses its API as a map: confmap.Provider copies the map it is given,
-// Raw, Get of a table, All, Cut and Copy each return a deep copy, and
-// Merge of one instance into another takes the other's Raw. Loading each
-// layer into an instance of its own and merging those cost four such
-// copies of a 1,000-task configuration per load, some 260 allocations per
-// task. Each layer's tree here is built fresh by the load, checked, and
-// used by nothing after it is merged, so it is handed to koanf as it is
-// (treeProvider), and the merged tree is read once at the end.
+// crosses its API as a map: confmap.Provider copies the map it is given;
+// Raw, Get of a table, All, Cut and Copy each return a deep copy; Merge of
+// one instance into another takes the other's Raw. Loading each layer
+// into an instance of its own and merging those cost four such copies of
+// a 1,000-task configuration per load, some 260 allocations per task.
+//
+// Each layer's tree here is built fresh by the load, checked, and used by
+// nothing after it is merged, so it is handed to koanf as it is
+// (treeProvider). The merged tree is not read back with Raw: the last
+// layer is loaded with a merge function (koanf's own maps.Merge, the one
+// Load uses by default), which koanf hands a copy of everything merged
+// before it to merge into, and that is the result. When the last layer
+// is the file, as it is unless REBUILD_* variables or flags are set, that
+// copy is of the defaults alone.
 
-// merger merges the layers' trees, later wins: a table merges key by key
-// into the table before it, any other value replaces what was there.
-type merger interface {
-	// merge merges tree, a layer in normal form, into what came before.
-	// It may keep tree, and change it when a later layer is merged.
-	merge(tree map[string]any) error
-	// merged returns the tree of every layer merged, shared with no
-	// layer's tree.
-	merged() map[string]any
+// layer is one layer's tree, in normal form, and where it came from.
+type layer struct {
+	source string
+	tree   map[string]any
 }
 
-// koanfMerger is the merger of Load.
-type koanfMerger struct{ k *koanf.Koanf }
-
-func newKoanfMerger() koanfMerger { return koanfMerger{k: koanf.New(".")} }
-
-func (m koanfMerger) merge(tree map[string]any) error {
-	if len(tree) == 0 {
-		// Nothing to merge; koanf would still flatten the whole tree
-		// again.
-		return nil
+// mergeLayers merges the layers' trees, later wins: a table merges key by
+// key into the table before it, any other value replaces what was there.
+// The result shares maps with the trees (which are used by nothing
+// else), none with koanf's.
+func mergeLayers(layers []layer) (map[string]any, error) {
+	var nonEmpty []layer
+	for _, l := range layers {
+		// A layer that sets nothing changes nothing; koanf would still
+		// flatten the whole tree again.
+		if len(l.tree) > 0 {
+			nonEmpty = append(nonEmpty, l)
+		}
 	}
-	return m.k.Load(treeProvider(tree), nil)
+	k := koanf.New(".")
+	merged := map[string]any{}
+	for i, l := range nonEmpty {
+		var opts []koanf.Option
+		if i == len(nonEmpty)-1 {
+			opts = append(opts, koanf.WithMergeFunc(func(src, dest map[string]any) error {
+				maps.Merge(src, dest)
+				merged = dest
+				return nil
+			}))
+		}
+		if err := k.Load(treeProvider(l.tree), nil, opts...); err != nil {
+			return nil, &Error{File: l.source, Msg: err.Error(), Err: err}
+		}
+	}
+	return merged, nil
 }
-
-// merged is koanf's Raw: the one deep copy of the load, which keeps the
-// Config apart from the layers' trees koanf merged into (and from
-// anything a caller passed in Options.Flags).
-func (m koanfMerger) merged() map[string]any { return m.k.Raw() }
 
 // treeProvider is a koanf.Provider of a tree already parsed: Read
 // returns it as it is, where confmap.Provider would copy it first.
