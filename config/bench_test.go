@@ -19,33 +19,33 @@ func manyTasks(n int) string {
 	return b.String()
 }
 
-// BenchmarkLoad1000Tasks is config loading on a configuration of 1,000
-// tasks (the part of `rebuild plan` and of a 1,000-task run that grows
-// with it), with a variable and a flag, so every layer is merged.
-func BenchmarkLoad1000Tasks(b *testing.B) {
-	e := newEnv(b)
-	e.user(manyTasks(1000))
-	o := e.opts()
-	o.Environ = append(o.Environ, "REBUILD_JOBS=2")
-	o.Flags = map[string]any{"task.t0001.timeout": "1m"}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Load(o); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkLoad1000TasksFile is the same file alone, as `rebuild plan`
-// loads it: no REBUILD_* variable, no flag, so the file is the last layer.
-func BenchmarkLoad1000TasksFile(b *testing.B) {
-	e := newEnv(b)
-	e.user(manyTasks(1000))
-	o := e.opts()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Load(o); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkLoad is config loading on a file of 30 and of 1,000 tasks:
+// the file alone, as `rebuild plan` loads it (no REBUILD_* variable, no
+// flag: the file is the last layer), and with a variable and a flag, so
+// every layer is merged.
+func BenchmarkLoad(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		tasks   int
+		environ []string
+		flags   map[string]any
+	}{
+		{"30-tasks-file", 30, nil, nil},
+		{"1000-tasks-file", 1000, nil, nil},
+		{"1000-tasks-env-flag", 1000, []string{"REBUILD_JOBS=2"}, map[string]any{"task.t0001.timeout": "1m"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := newEnv(b)
+			e.user(manyTasks(bc.tasks))
+			o := e.opts()
+			o.Environ = append(o.Environ, bc.environ...)
+			o.Flags = bc.flags
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Load(o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
