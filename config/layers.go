@@ -25,7 +25,9 @@ import (
 // nested, as koanf holds it ({"task": {"build": {"timeout": …}}}), and
 // fresh: built by its layer function for this load alone.
 
-// defaultsLayer returns the built-in defaults.
+// defaultsLayer returns the built-in defaults. They are strings and
+// numbers, so the merged tree, which is not a copy, holds nothing that
+// belongs to the package (a list default would have to be cloned here).
 func defaultsLayer() map[string]any {
 	m := make(map[string]any, len(topKeys))
 	for _, s := range topKeys {

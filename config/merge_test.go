@@ -195,9 +195,9 @@ func TestLoadSameAsLayerCopies(t *testing.T) {
 	}
 }
 
-// A Config shares nothing with another load's: koanf merges into the
-// layers' own trees, and the one copy Load keeps (merged) is what stands
-// between them and the Config.
+// A Config shares nothing with another load's. The merged tree is made
+// of the layers' trees, not of a copy of them (merge.go), so this holds
+// only while every load builds its trees afresh: defaults and all.
 func TestLoadsShareNothing(t *testing.T) {
 	o := manyLayers(t, 40)
 	a := mustLoad(t, o)
