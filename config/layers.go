@@ -14,52 +14,47 @@ import (
 	"github.com/knadh/koanf/parsers/toml/v2"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
 	"github.com/rebuild-nixos/rebuild/internal/suggest"
 )
 
-// Every layer is read into a koanf instance of its own, checked and turned
-// into normal form (string, int, bool, []string, time.Duration, and raw
-// TOML values for task options), and only then merged into the result, so
-// an error always names the layer that holds it.
+// Every layer is read into a tree of its own, checked and turned into
+// normal form (string, int, bool, []string, time.Duration, and raw TOML
+// values for task options), and only then merged into the result (see
+// merge.go), so an error always names the layer that holds it. A tree is
+// nested, as koanf holds it ({"task": {"build": {"timeout": …}}}), and
+// fresh: built by its layer function for this load alone.
 
-// defaultsLayer returns the built-in defaults.
-func defaultsLayer() (*koanf.Koanf, error) {
+// defaultsLayer returns the built-in defaults. They are strings and
+// numbers, so the merged tree, which is not a copy, holds nothing that
+// belongs to the package (a list default would have to be cloned here).
+func defaultsLayer() map[string]any {
 	m := make(map[string]any, len(topKeys))
 	for _, s := range topKeys {
 		if s.def != nil {
 			m[s.name] = s.def
 		}
 	}
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return m
 }
 
 // fileLayer reads and checks one TOML file: its keys and its [host.NAME]
-// tables. A missing file is (nil, nil, nil) unless required; root is for
-// readFile.
-func fileLayer(path string, required, root bool) (*koanf.Koanf, hostLayer, error) {
+// tables. found is false for a missing file that may be missing
+// (required is false); root is for readFile.
+func fileLayer(path string, required, root bool) (tree map[string]any, hosts hostLayer, found bool, err error) {
 	b, found, err := readFile(path, required, root)
 	if !found || err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	tree, err := toml.Parser().Unmarshal(b)
+	parsed, err := toml.Parser().Unmarshal(b)
 	if err != nil {
-		return nil, nil, fileError(path, required, err)
+		return nil, nil, false, fileError(path, required, err)
 	}
-	norm, hosts, err := normalizeTree(path, tree)
+	tree, hosts, err = normalizeTree(path, parsed)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(norm, ""), nil); err != nil {
-		return nil, nil, &Error{File: path, Msg: err.Error(), Err: err}
-	}
-	return k, hosts, nil
+	return tree, hosts, true, nil
 }
 
 // fileError turns a read or parse error into an *Error; nil for a missing
@@ -133,8 +128,12 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 		return nil, valueError(file, "task", v, &problem{"not a table", "[task.NAME] tables, e.g. [task.build]"})
 	}
 	out := make(map[string]any, len(tables))
+	// The keys an error names ("task.NAME.KEY") are put together only
+	// when there is an error: a thousand tasks would make a thousand
+	// strings for nothing.
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
-		if err := taskNameError(file, "task."+name, name); err != nil {
+		if err := taskNameError(file, "", name); err != nil {
+			err.Key = "task." + name
 			return nil, err
 		}
 		table, ok := tables[name].(map[string]any)
@@ -142,9 +141,11 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 			return nil, valueError(file, "task."+name, tables[name], &problem{"not a table", "a [task." + name + "] table"})
 		}
 		t := make(map[string]any, len(table))
-		for _, key := range slices.Sorted(maps.Keys(table)) {
-			nv, err := taskValue(file, "task."+name+"."+key, key, table[key], false)
+		var buf [8]string
+		for _, key := range sortedKeys(table, buf[:0]) {
+			nv, err := taskValue(file, "", key, table[key], false)
 			if err != nil {
+				err.Key = "task." + name + "." + key
 				return nil, err
 			}
 			t[key] = nv
@@ -152,6 +153,17 @@ func normalizeTasks(file string, v any) (map[string]any, error) {
 		out[name] = t
 	}
 	return out, nil
+}
+
+// sortedKeys appends m's keys to buf, sorted. A task's table has a few
+// keys: with a buffer on the caller's stack, a configuration of a
+// thousand tasks sorts them without a thousand allocations.
+func sortedKeys(m map[string]any, buf []string) []string {
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.Sort(buf)
+	return buf
 }
 
 func badTaskName(file, key, name string) *Error {
@@ -269,7 +281,7 @@ func envEntry(name, val string, root bool) (string, any, *Error) {
 // envLayer reads the REBUILD_* variables of environ; root as for envEntry
 // and envHostEntry, known as for envHostEntry. Host variables come back
 // as their own layer.
-func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLayer, error) {
+func envLayer(environ []string, root bool, known []string) (map[string]any, hostLayer, error) {
 	var errs []*Error
 	hosts := hostLayer{}
 	p := env.Provider(".", env.Opt{
@@ -310,8 +322,9 @@ func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLa
 			return key, v
 		},
 	})
-	k := koanf.New(".")
-	if err := k.Load(p, nil); err != nil {
+	// Read once: every call runs TransformFunc over the environment again.
+	tree, err := p.Read()
+	if err != nil {
 		return nil, nil, &Error{File: SourceEnvironment, Msg: err.Error(), Err: err}
 	}
 	if len(errs) > 0 {
@@ -319,13 +332,13 @@ func envLayer(environ []string, root bool, known []string) (*koanf.Koanf, hostLa
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
 		return nil, nil, errs[0]
 	}
-	return k, hosts, nil
+	return tree, hosts, nil
 }
 
 // flagsLayer checks the flag overrides, keyed by config key ("jobs",
 // "task.build.timeout", "host.web1.target"); an error names the flag
 // when names has it. Host keys come back as their own layer.
-func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, hostLayer, error) {
+func flagsLayer(flags map[string]any, names map[string]string) (map[string]any, hostLayer, error) {
 	flat := make(map[string]any, len(flags))
 	hosts := hostLayer{}
 	for _, key := range slices.Sorted(maps.Keys(flags)) {
@@ -389,11 +402,14 @@ func flagsLayer(flags map[string]any, names map[string]string) (*koanf.Koanf, ho
 		}
 		flat[key] = nv
 	}
-	k := koanf.New(".")
-	if err := k.Load(confmap.Provider(flat, "."), nil); err != nil {
+	// confmap makes the dotted keys tables; the copy it takes first is
+	// of the few flags given, and keeps the tree apart from the caller's
+	// values.
+	tree, err := confmap.Provider(flat, ".").Read()
+	if err != nil {
 		return nil, nil, &Error{File: SourceFlags, Msg: err.Error(), Err: err}
 	}
-	return k, hosts, nil
+	return tree, hosts, nil
 }
 
 // flagOption brings an option value given as a Go value to the form the

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/knadh/koanf/v2"
 )
 
 // Options is everything Load reads from outside: nothing is taken from the
@@ -53,76 +51,74 @@ type Options struct {
 // resolved configuration, or an error (an *Error) naming the file,
 // "environment" or "flags", the key, the value and what is allowed.
 func Load(o Options) (*Config, error) {
+	return load(o, mergeLayers)
+}
+
+// load is Load with the merge of the layers' trees left to merge: tests
+// compare mergeLayers with the merge it replaced.
+func load(o Options, merge func([]layer) (map[string]any, error)) (*Config, error) {
 	home := homeDir(o)
 
-	k, err := defaultsLayer()
-	if err != nil {
-		return nil, &Error{File: SourceDefaults, Msg: err.Error(), Err: err}
-	}
 	st := newOrigins()
-	st.mark(SourceDefaults, k.Raw())
-
-	var sources []string
+	var (
+		sources []string
+		layers  []layer
+	)
 	hosts := newHostTables()
-	merge := func(source string, layer *koanf.Koanf, hl hostLayer) error {
-		st.mark(source, layer.Raw())
-		if err := k.Merge(layer); err != nil {
-			return &Error{File: source, Msg: err.Error(), Err: err}
-		}
+	add := func(source string, tree map[string]any, hl hostLayer) {
+		st.mark(source, tree)
+		layers = append(layers, layer{source: source, tree: tree})
 		hosts.merge(source, hl)
-		return nil
 	}
+
+	add(SourceDefaults, defaultsLayer(), nil)
 
 	system := o.SystemFile
 	if system == "" {
 		system = DefaultSystemFile
 	}
 	if system != "-" {
-		layer, hl, err := fileLayer(system, false, o.Root)
+		tree, hl, found, err := fileLayer(system, false, o.Root)
 		if err != nil {
 			return nil, err
 		}
-		if layer != nil {
+		if found {
 			sources = append(sources, system)
-			if err := merge(system, layer, hl); err != nil {
-				return nil, err
-			}
+			add(system, tree, hl)
 		}
 	}
 
 	if user, required := userPath(o, home); user != "" {
-		layer, hl, err := fileLayer(user, required, o.Root)
+		tree, hl, found, err := fileLayer(user, required, o.Root)
 		if err != nil {
 			return nil, err
 		}
-		if layer != nil {
+		if found {
 			sources = append(sources, user)
-			if err := merge(user, layer, hl); err != nil {
-				return nil, err
-			}
+			add(user, tree, hl)
 		}
 	}
 
 	// A host variable sets a key of the host the files name that it
 	// spells: the files come first.
-	layer, hl, err := envLayer(o.Environ, o.Root, hosts.names())
+	tree, hl, err := envLayer(o.Environ, o.Root, hosts.names())
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceEnvironment, layer, hl); err != nil {
-		return nil, err
-	}
+	add(SourceEnvironment, tree, hl)
 
-	layer, hl, err = flagsLayer(o.Flags, o.FlagNames)
+	tree, hl, err = flagsLayer(o.Flags, o.FlagNames)
 	if err != nil {
 		return nil, err
 	}
-	if err := merge(SourceFlags, layer, hl); err != nil {
-		return nil, err
-	}
+	add(SourceFlags, tree, hl)
 	st.nameFlags(o.FlagNames)
 
-	cfg, err := build(k.Raw(), st)
+	merged, err := merge(layers)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := build(merged, st)
 	if err != nil {
 		return nil, err
 	}
@@ -201,12 +197,13 @@ func expandTilde(p, home string) string {
 // origins remembers which layer last set each key, so errors found after
 // the merge still name the right file.
 type origins struct {
-	key  map[string]string // "jobs", "task.build.timeout" → source
-	task map[string]string // task name → the source that last set a key of it
+	key  map[string]string            // a top-level key ("jobs") → source
+	task map[string]string            // task name → the source that last set a key of it
+	opts map[string]map[string]string // task name → its key ("timeout") → source; Task.sources
 }
 
 func newOrigins() *origins {
-	return &origins{key: map[string]string{}, task: map[string]string{}}
+	return &origins{key: map[string]string{}, task: map[string]string{}, opts: map[string]map[string]string{}}
 }
 
 func (o *origins) mark(source string, m map[string]any) {
@@ -221,8 +218,13 @@ func (o *origins) mark(source string, m map[string]any) {
 			if len(table) > 0 || o.task[name] == "" {
 				o.task[name] = source
 			}
+			keys := o.opts[name]
+			if keys == nil {
+				keys = make(map[string]string, len(table))
+				o.opts[name] = keys
+			}
 			for opt := range table {
-				o.key["task."+name+"."+opt] = source
+				keys[opt] = source
 			}
 		}
 	}
@@ -231,12 +233,20 @@ func (o *origins) mark(source string, m map[string]any) {
 // nameFlags puts the flag that set a key in place of "flags".
 func (o *origins) nameFlags(names map[string]string) {
 	for key, flag := range names {
+		if rest, ok := strings.CutPrefix(key, "task."); ok {
+			name, opt, _ := strings.Cut(rest, ".")
+			if keys := o.opts[name]; keys[opt] == SourceFlags {
+				keys[opt] = FlagSource(flag)
+			}
+			continue
+		}
 		if o.key[key] == SourceFlags {
 			o.key[key] = FlagSource(flag)
 		}
 	}
 }
 
+// of returns the layer that set a top-level key.
 func (o *origins) of(key string) string {
 	if s, ok := o.key[key]; ok {
 		return s
@@ -247,7 +257,8 @@ func (o *origins) of(key string) string {
 // build turns the merged normal-form map into a Config and checks what can
 // only be checked after the merge.
 func build(raw map[string]any, st *origins) (*Config, error) {
-	c := &Config{Tasks: map[string]Task{}}
+	tables, _ := raw["task"].(map[string]any)
+	c := &Config{Tasks: make(map[string]Task, len(tables))}
 	str := func(key string) string { s, _ := raw[key].(string); return s }
 	num := func(key string) int { n, _ := raw[key].(int); return n }
 	c.Flake = str("flake")
@@ -265,13 +276,15 @@ func build(raw map[string]any, st *origins) (*Config, error) {
 	c.Rollout = str("rollout")
 	c.ParallelHosts = num("parallel_hosts")
 
-	tables, _ := raw["task"].(map[string]any)
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		table, _ := tables[name].(map[string]any)
-		t := Task{Name: name, File: st.task[name], sources: map[string]string{}}
-		for _, key := range slices.Sorted(maps.Keys(table)) {
-			v := table[key]
-			t.sources[key] = st.of("task." + name + "." + key)
+		// Every key of the merged table was marked, by the layer that set
+		// it last; the map is this load's own.
+		t := Task{Name: name, File: st.task[name], sources: st.opts[name]}
+		if t.sources == nil {
+			t.sources = map[string]string{}
+		}
+		for key, v := range table {
 			switch key {
 			case "run":
 				t.Run, _ = v.(string)
