@@ -178,7 +178,7 @@ func runLocked(o *runOptions, p *plan, mode string, est func(string) time.Durati
 	}
 	board := cleanupBoard(p.graph, p.specs)
 	askCleanupAs(board, s.prompter, p.specs)
-	share := startSSHShare(p.hosts, o.Sys.Environ)
+	share := startSSHShare(p.hosts, o.Sys.Environ, ex.runner)
 	defer share.Close()
 	fill := taskEnv{cfg: p.cfg, hosts: hostEnvs(p.cfg, p.hosts), sshControl: share.Dir(), prompter: s.prompter, askers: askers(p.specs), runner: ex.runner, term: s.term, home: o.Sys.Home, yes: o.Yes, cleanup: board, screen: s.screen()}.fill
 	r, err := schedule.New(p.graph, p.specs, schedule.Options{

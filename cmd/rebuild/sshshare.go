@@ -25,12 +25,13 @@ import (
 type sshShare struct {
 	dir     string
 	masters []*exec.Cmd
+	runner  *proc.Runner // the run's: the masters are its children
 }
 
 // startSSHShare opens a connection to each remote host among hosts; with
 // none, or when the directory cannot be made, it shares nothing (dir "").
-func startSSHShare(hosts []config.Host, environ []string) *sshShare {
-	s := &sshShare{}
+func startSSHShare(hosts []config.Host, environ []string, runner *proc.Runner) *sshShare {
+	s := &sshShare{runner: runner}
 	for _, h := range hosts {
 		if h.IsLocal() {
 			continue
@@ -52,7 +53,9 @@ func startSSHShare(hosts []config.Host, environ []string) *sshShare {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		// No output: a connection that fails leaves its commands to
 		// connect on their own, and they say what is wrong.
-		if cmd.Start() == nil {
+		// A child the runner knows, so that its reaping of orphans never
+		// takes the exit status Close waits for.
+		if runner.StartExternal(cmd) == nil {
 			s.masters = append(s.masters, cmd)
 		}
 	}
@@ -67,7 +70,7 @@ func (s *sshShare) Dir() string { return s.dir }
 func (s *sshShare) Close() {
 	for _, m := range s.masters {
 		_ = m.Process.Signal(syscall.SIGTERM)
-		_ = m.Wait()
+		_ = s.runner.WaitExternal(m)
 	}
 	if s.dir != "" {
 		_ = os.RemoveAll(s.dir)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rebuild-nixos/rebuild/config"
+	"github.com/rebuild-nixos/rebuild/tasks/proc"
 )
 
 // The run opens one connection per remote host (ssh -M -N on the host's
@@ -26,7 +27,7 @@ func TestSSHShareOpensAndEndsOneConnectionPerRemoteHost(t *testing.T) {
 		{Name: "box", Target: "local"},
 		{Name: "web1", Target: "root@10.0.0.5:2222", SSHOptions: []string{"-i", "key"}},
 		{Name: "web2", Target: "deploy@web2"},
-	}, os.Environ())
+	}, os.Environ(), &proc.Runner{})
 	dir := s.Dir()
 	if dir == "" || len(s.masters) != 2 {
 		t.Fatalf("dir %q, %d connections; want a directory and 2", dir, len(s.masters))
@@ -60,7 +61,7 @@ func TestSSHShareOpensAndEndsOneConnectionPerRemoteHost(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("socket directory left behind: %v", err)
 	}
-	if none := startSSHShare([]config.Host{{Name: "box", Target: "local"}}, nil); none.Dir() != "" {
+	if none := startSSHShare([]config.Host{{Name: "box", Target: "local"}}, nil, &proc.Runner{}); none.Dir() != "" {
 		t.Errorf("a run without remote hosts made %s", none.Dir())
 	}
 }

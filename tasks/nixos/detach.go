@@ -158,7 +158,14 @@ func startSession(ctx context.Context, env *tasks.Env, root bool, args []string,
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C meant for rebuild is not its.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Run(); err != nil {
+	// Started as a child the runner knows: its reaping of orphans would
+	// otherwise take setsid's exit status, and the wait fail although the
+	// command is on its way.
+	err = env.Runner.StartExternal(cmd)
+	if err == nil {
+		err = env.Runner.WaitExternal(cmd)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w", proc.CommandLine(args[:min(len(args), 4)]), err)
 	}
 	return nil
