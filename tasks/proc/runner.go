@@ -228,7 +228,19 @@ func (x *execution) prepare() {
 	if x.log == nil {
 		x.log = io.Discard
 	}
-	fmt.Fprintf(x.log, "$ %s\n", x.display)
+	line := "$ " + x.display + "\n"
+	if cl, ok := x.log.(commandLineWriter); ok {
+		_, _ = cl.WriteCommandLine([]byte(line))
+	} else {
+		_, _ = io.WriteString(x.log, line)
+	}
+}
+
+// commandLineWriter is a log that takes a command's line apart from its
+// output: a task log may hold it in memory and make no file when nothing
+// else comes (render's task log; the scheduler's output passes it on).
+type commandLineWriter interface {
+	WriteCommandLine(p []byte) (int, error)
 }
 
 // attachTerminal gives the command the terminal and returns what puts the

@@ -199,3 +199,35 @@ func TestRunLooksUpProgramOnItsOwnPath(t *testing.T) {
 		t.Errorf("log %q", log.String())
 	}
 }
+
+// cmdLineLog records what came through WriteCommandLine apart from Write.
+type cmdLineLog struct {
+	syncBuf
+	lines syncBuf
+}
+
+func (l *cmdLineLog) WriteCommandLine(p []byte) (int, error) { return l.lines.Write(p) }
+
+// A log that takes command lines apart (render's task log, which makes no
+// file for them alone) gets the "$ …" line that way, and the output
+// through Write; a plain writer gets both through Write.
+func TestRunHandsTheCommandLineApart(t *testing.T) {
+	var log cmdLineLog
+	r := &Runner{}
+	if err := r.Run(context.Background(), Cmd{Args: []string{"sh", "-c", "echo out"}, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.lines.String(); got != "$ sh -c 'echo out'\n" {
+		t.Errorf("command lines = %q", got)
+	}
+	if got := log.String(); got != "out\n" {
+		t.Errorf("output = %q", got)
+	}
+	var plain syncBuf
+	if err := r.Run(context.Background(), Cmd{Args: []string{"true"}, Log: &plain}); err != nil {
+		t.Fatal(err)
+	}
+	if got := plain.String(); got != "$ true\n" {
+		t.Errorf("plain log = %q", got)
+	}
+}
