@@ -151,7 +151,12 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	// The death signal follows the thread that forked the child, not the
 	// process: that thread must stay until the child is done.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	locked := true
+	defer func() {
+		if locked {
+			runtime.UnlockOSThread()
+		}
+	}()
 	r.kids.start.RLock()
 	if err := x.cmd.Start(); err != nil {
 		r.kids.start.RUnlock()
@@ -162,6 +167,11 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	r.kids.start.RUnlock()
 	x.dropWriteEnds()
 	waitErr, canceled := x.wait(ctx)
+	// The child has been waited for: no death signal is left to send, and
+	// the thread may go back. Held through settle's waits (the sweep, the
+	// drains), each wake-up was a hand-over between threads.
+	locked = false
+	runtime.UnlockOSThread()
 	x.settle()
 	return x.result(ctx, waitErr, canceled)
 }
