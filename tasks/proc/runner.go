@@ -50,6 +50,8 @@ type Runner struct {
 	// passes counts them (sweep.go).
 	sweeps sweeps
 	passes passCounts
+	// bufs are the output drains' buffers (drain.go).
+	bufs drainBuffers
 }
 
 // Cmd is one command to run.
@@ -316,7 +318,12 @@ func (x *execution) statusAfterChunk(mu *sync.Mutex) func() {
 
 func (x *execution) startDrain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
 	x.drains.Add(1)
-	go func() { defer x.drains.Done(); drain(r, dst, onLine, afterChunk) }()
+	go func() {
+		defer x.drains.Done()
+		buf := x.r.bufs.get()
+		defer x.r.bufs.put(buf)
+		drain(r, dst, onLine, afterChunk, *buf)
+	}()
 }
 
 func (x *execution) closeWriteEnds() { closeAll(x.errW, x.outW) }
