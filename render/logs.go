@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -190,8 +191,15 @@ func (t *taskLog) create() error {
 	if t.f != nil || t.openErr != nil {
 		return t.openErr
 	}
-	f, err := t.l.runDir.OpenFile(t.task+".log", os.O_CREATE|os.O_RDWR, 0o600)
+	// Nearly always the file is new: made in one system call. One already
+	// there is checked and opened as before.
+	f, err := t.l.runDir.CreateNew(t.task+".log", os.O_RDWR, 0o600)
 	if err == nil {
+		t.f, t.pos = f, 0
+	} else if errors.Is(err, fs.ErrExist) {
+		f, err = t.l.runDir.OpenFile(t.task+".log", os.O_CREATE|os.O_RDWR, 0o600)
+	}
+	if err == nil && t.f == nil {
 		var st os.FileInfo
 		if st, err = f.Stat(); err != nil {
 			f.Close()

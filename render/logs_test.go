@@ -572,3 +572,47 @@ func TestTaskLogHeldCommandLinesUnderCap(t *testing.T) {
 		t.Errorf("capped.log = %q", log)
 	}
 }
+
+// A task log already there (the same task logged twice in a run) is
+// written on after its end; a link planted in its place is refused, not
+// followed: its task's lines still reach run.log, and Close says why.
+func TestTaskLogExistingFileAndLink(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), "20261125-171502.123", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, text := range []string{"first\n", "second\n"} {
+		w, _, err := l.Open("twice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(w, text)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(l.Dir(), "twice.log")); err != nil || string(b) != "first\nsecond\n" {
+		t.Errorf("twice.log = %q, %v", b, err)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("keep"), 0o644)
+	if err := os.Symlink(target, filepath.Join(l.Dir(), "linked.log")); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := l.Open("linked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, "output\n")
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "linked.log") {
+		t.Errorf("Close = %v, want the link refused", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the link's target = %q", b)
+	}
+	l.Close()
+	if b, _ := os.ReadFile(filepath.Join(l.Dir(), "run.log")); !strings.Contains(string(b), "[linked] output\n") {
+		t.Errorf("run.log lacks the task's line:\n%s", b)
+	}
+}
