@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -165,8 +166,10 @@ func (l *Logs) Dir() string { return l.dir }
 
 // Open returns a writer to <task>.log that also copies each line,
 // prefixed "[task] ", to run.log (and verbose), and the file's path. It
-// fits schedule.LogOpener. The file is created at the first write: a task
-// that prints nothing leaves no file (Empty says so). Close the writer
+// fits schedule.LogOpener. The file is created at the first write of
+// output: a task that prints nothing, having at most run commands that
+// printed nothing (WriteCommandLine), leaves no file (Empty says so).
+// Close the writer
 // when the task is done; a last line without a newline is passed on then.
 func (l *Logs) Open(task string) (io.WriteCloser, string, error) {
 	if task == "" || task == "run" || task == "." || task == ".." || strings.ContainsAny(task, `/\`+"\x00") {
@@ -181,14 +184,22 @@ func (l *Logs) Open(task string) (io.WriteCloser, string, error) {
 	return t, filepath.Join(l.dir, task+".log"), nil
 }
 
-// create opens <task>.log on the first write; a file already there (the
-// same task logged twice in a run) is written on after its end.
+// create opens <task>.log on the first output, and writes the command
+// lines held until then; a file already there (the same task logged twice
+// in a run) is written on after its end.
 func (t *taskLog) create() error {
 	if t.f != nil || t.openErr != nil {
 		return t.openErr
 	}
-	f, err := t.l.runDir.OpenFile(t.task+".log", os.O_CREATE|os.O_RDWR, 0o600)
+	// Nearly always the file is new: made in one system call. One already
+	// there is checked and opened as before.
+	f, err := t.l.runDir.CreateNew(t.task+".log", os.O_RDWR, 0o600)
 	if err == nil {
+		t.f, t.pos = f, 0
+	} else if errors.Is(err, fs.ErrExist) {
+		f, err = t.l.runDir.OpenFile(t.task+".log", os.O_CREATE|os.O_RDWR, 0o600)
+	}
+	if err == nil && t.f == nil {
 		var st os.FileInfo
 		if st, err = f.Stat(); err != nil {
 			f.Close()
@@ -199,7 +210,14 @@ func (t *taskLog) create() error {
 	if err != nil {
 		t.openErr = fmt.Errorf("logs: %w", err)
 	}
-	t.line = make([]byte, 0, len(t.prefix)+512)
+	if t.line == nil {
+		t.line = make([]byte, 0, len(t.prefix)+512)
+	}
+	if t.f != nil && len(t.held) > 0 {
+		// The command lines that came first: run.log has them already.
+		t.store(t.held, false)
+	}
+	t.held = nil
 	return t.openErr
 }
 
@@ -338,13 +356,14 @@ type taskLog struct {
 	pend    []byte     // written, not yet taken by the writer
 	spare   []byte     // pend's next buffer
 	queued  bool       // the writer has t to take (or a caller does, once the writer stopped)
-	wrote   bool       // a write with bytes came
+	pendOut bool       // pend holds output, not only command lines
 	closed  bool       // Close was called: no more writes
 	closing chan error // Close's answer, once everything before it is written
 
 	wmu      sync.Mutex
-	f        *os.File // nil until the first write (create)
+	f        *os.File // nil until the first output (create)
 	openErr  error    // why create failed; later writes only go to run.log
+	held     []byte   // command lines written before the file was made, its first bytes once it is
 	writeErr error    // the first write to the file that failed
 	line     []byte   // prefix + the current line so far, at most maxLogLine of it
 	batch    []byte   // whole prefixed lines not yet passed to run.log
@@ -371,26 +390,43 @@ type taskLog struct {
 // gigabyte of short lines take minutes.
 const batchSize = 64 * 1024
 
-// write puts p, the task's output, in its log and run.log's batch. The
-// writer calls it, under wmu.
-func (t *taskLog) write(p []byte) {
+// holdMax bounds the command lines a task log holds while it has no file:
+// a task running thousands of silent commands gets its file instead.
+const holdMax = 4 << 10
+
+// write puts p, the task's output, in its log and run.log's batch; with
+// output unset p is only command lines (WriteCommandLine), held while
+// there is no file. The writer calls it, under wmu.
+func (t *taskLog) write(p []byte, output bool) {
 	t.total += int64(len(p))
+	if !output && t.f == nil && t.openErr == nil && len(t.held)+len(p) <= holdMax {
+		t.held = append(t.held, p...)
+		t.split(p)
+		return
+	}
 	if t.create() != nil {
 		// No file: run.log still gets the lines, and Close reports why.
 		t.split(p)
 		return
 	}
+	t.store(p, true)
+}
+
+// store writes p at the log's end, into the ring once past the cap; pass
+// says its lines go to run.log too (not the held command lines, which
+// went there when they came).
+func (t *taskLog) store(p []byte, pass bool) {
 	var err error
 	if t.max > 0 && !t.cutting && t.pos+int64(len(p)) > t.max {
 		k := max(t.max-t.pos, 0)
-		err = t.writeHead(p[:k])
+		err = t.writeHead(p[:k], pass)
 		p = p[k:]
 		t.startCut()
 	}
 	if t.cutting {
 		err = errors.Join(err, t.writeRing(p))
 	} else {
-		err = t.writeHead(p)
+		err = errors.Join(err, t.writeHead(p, pass))
 	}
 	if err != nil && t.writeErr == nil {
 		t.writeErr = err
@@ -403,14 +439,17 @@ func (t *taskLog) head() int64 { return t.max - t.max/2 }
 // ringSize is how many bytes of a capped log are kept from its end.
 func (t *taskLog) ringSize() int64 { return t.max / 2 }
 
-// writeHead writes p where the log goes on and passes its lines on.
-func (t *taskLog) writeHead(p []byte) error {
+// writeHead writes p where the log goes on and, with pass, passes its
+// lines on.
+func (t *taskLog) writeHead(p []byte, pass bool) error {
 	if len(p) == 0 {
 		return nil
 	}
 	k, err := t.f.WriteAt(p, t.pos)
 	t.pos += int64(k)
-	t.split(p)
+	if pass {
+		t.split(p)
+	}
 	return err
 }
 

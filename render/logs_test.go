@@ -441,3 +441,178 @@ func TestTaskLogIsCreatedAtFirstWrite(t *testing.T) {
 		t.Errorf("loud.log = %q, %v", b, err)
 	}
 }
+
+// commandLines is the method proc.Runner looks for on a log.
+type commandLines interface {
+	WriteCommandLine(p []byte) (int, error)
+}
+
+// A command line alone makes no file: run.log has it, in its place among
+// the other lines. Output after it, or a line of rebuild's (a failure),
+// makes the file, which starts with every command line held until then;
+// command lines after that go straight to the file.
+func TestTaskLogHoldsCommandLinesUntilOutput(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), "20261125-171502.123", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(task string) (io.WriteCloser, commandLines, string) {
+		w, path, err := l.Open(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, ok := w.(commandLines)
+		if !ok {
+			t.Fatalf("%s's log has no WriteCommandLine", task)
+		}
+		return w, cl, path
+	}
+	quiet, quietCL, quietPath := open("quiet")
+	quietCL.WriteCommandLine([]byte("$ true\n"))
+	quietCL.WriteCommandLine([]byte("$ true again\n"))
+	loud, loudCL, loudPath := open("loud")
+	loudCL.WriteCommandLine([]byte("$ first\n"))
+	loudCL.WriteCommandLine([]byte("$ second\n"))
+	fmt.Fprint(loud, "out\n")
+	loudCL.WriteCommandLine([]byte("$ third\n"))
+	failed, failedCL, failedPath := open("failed")
+	failedCL.WriteCommandLine([]byte("$ false\n"))
+	fmt.Fprint(failed, "failed failed: false: exit status 1\n")
+	for _, w := range []io.WriteCloser{quiet, loud, failed} {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(quietPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("quiet.log: %v, want no file", err)
+	}
+	if !quiet.(interface{ Empty() bool }).Empty() || loud.(interface{ Empty() bool }).Empty() || failed.(interface{ Empty() bool }).Empty() {
+		t.Error("Empty: want quiet true, loud and failed false")
+	}
+	for path, want := range map[string]string{
+		loudPath:   "$ first\n$ second\nout\n$ third\n",
+		failedPath: "$ false\nfailed failed: false: exit status 1\n",
+	} {
+		if b, err := os.ReadFile(path); err != nil || string(b) != want {
+			t.Errorf("%s = %q (%v), want %q", filepath.Base(path), b, err, want)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(l.Dir(), "run.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(line, "[loud] ") || strings.HasPrefix(line, "[quiet] ") {
+			got = append(got, line)
+		}
+	}
+	want := []string{"[quiet] $ true\n", "[quiet] $ true again\n", "[loud] $ first\n", "[loud] $ second\n", "[loud] out\n", "[loud] $ third\n"}
+	if strings.Join(got, "") != strings.Join(want, "") {
+		t.Errorf("run.log's lines = %q, want %q", got, want)
+	}
+}
+
+// A task running many commands that print nothing holds no more than
+// holdMax of their lines: past that its file is made, with all of them.
+func TestTaskLogHeldCommandLinesAreBounded(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), "20261125-171502.123", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	w, path, err := l.Open("many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := 0; want.Len() <= 3*holdMax; i++ {
+		line := fmt.Sprintf("$ step %d\n", i)
+		want.WriteString(line)
+		w.(commandLines).WriteCommandLine([]byte(line))
+	}
+	// The writer has taken them all once a Close returns; the file was
+	// made before that, while the task still ran.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != want.String() {
+		t.Errorf("many.log = %d bytes (%v), want the %d bytes of its command lines", len(b), err, want.Len())
+	}
+	if w.(interface{ Empty() bool }).Empty() {
+		t.Error("Empty, with a file")
+	}
+}
+
+// A capped log counts held command lines as its first bytes.
+func TestTaskLogHeldCommandLinesUnderCap(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), "20261125-171502.123", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.CapTasks(64)
+	w, path, err := l.Open("capped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.(commandLines).WriteCommandLine([]byte("$ cmd\n"))
+	fmt.Fprint(w, strings.Repeat("x", 200)+"\nend\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := string(b); !strings.HasPrefix(log, "$ cmd\nxxx") || !strings.HasSuffix(log, "x\nend\n") || !strings.Contains(log, "cut here") {
+		t.Errorf("capped.log = %q", log)
+	}
+}
+
+// A task log already there (the same task logged twice in a run) is
+// written on after its end; a link planted in its place is refused, not
+// followed: its task's lines still reach run.log, and Close says why.
+func TestTaskLogExistingFileAndLink(t *testing.T) {
+	l, err := OpenLogs(t.TempDir(), "20261125-171502.123", 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, text := range []string{"first\n", "second\n"} {
+		w, _, err := l.Open("twice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(w, text)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(l.Dir(), "twice.log")); err != nil || string(b) != "first\nsecond\n" {
+		t.Errorf("twice.log = %q, %v", b, err)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("keep"), 0o644)
+	if err := os.Symlink(target, filepath.Join(l.Dir(), "linked.log")); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := l.Open("linked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, "output\n")
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "linked.log") {
+		t.Errorf("Close = %v, want the link refused", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the link's target = %q", b)
+	}
+	l.Close()
+	if b, _ := os.ReadFile(filepath.Join(l.Dir(), "run.log")); !strings.Contains(string(b), "[linked] output\n") {
+		t.Errorf("run.log lacks the task's line:\n%s", b)
+	}
+}

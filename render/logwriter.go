@@ -107,7 +107,19 @@ func (w *logWriter) stop() {
 
 // Write hands a copy of p to the writer. It never fails but on a closed
 // log: what the file refuses is reported by Close.
-func (t *taskLog) Write(p []byte) (int, error) {
+func (t *taskLog) Write(p []byte) (int, error) { return t.hand(p, true) }
+
+// WriteCommandLine is Write for the line saying which command a task runs
+// (proc's "$ …"): run.log gets it now, but <task>.log is not created for
+// it. It is written there before the task's first output, or its
+// failure's line; a task whose commands print nothing and that succeeds
+// leaves no file (its command lines are in run.log). proc.Runner and the
+// scheduler's output find the method by its name.
+func (t *taskLog) WriteCommandLine(p []byte) (int, error) { return t.hand(p, false) }
+
+// hand gives p to the writer; output says it is the task's output (or
+// rebuild's note about it), which needs the file.
+func (t *taskLog) hand(p []byte, output bool) (int, error) {
 	n := len(p)
 	t.mu.Lock()
 	if t.closed {
@@ -121,7 +133,7 @@ func (t *taskLog) Write(p []byte) (int, error) {
 	for len(t.pend) >= pendMax && t.queued {
 		t.room.Wait()
 	}
-	t.wrote = true
+	t.pendOut = t.pendOut || output
 	t.pend = append(t.pend, p...)
 	queue := !t.queued
 	t.queued = true
@@ -153,11 +165,12 @@ func (t *taskLog) Close() error {
 	return <-answer
 }
 
-// Empty reports whether nothing was written: no file was created.
+// Empty reports, once Close has returned, that no file was made: nothing
+// but command lines was written (see WriteCommandLine).
 func (t *taskLog) Empty() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return !t.wrote
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	return t.f == nil && t.openErr == nil
 }
 
 // answer is what a task log's Close is told, and where.
@@ -174,15 +187,15 @@ func (t *taskLog) take() (a answer, ok bool) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	t.mu.Lock()
-	data := t.pend
+	data, output := t.pend, t.pendOut
 	t.pend, t.spare = t.spare[:0], nil
-	t.queued = false
+	t.queued, t.pendOut = false, false
 	closing := t.closing
 	t.closing = nil
 	t.mu.Unlock()
 
 	if len(data) > 0 {
-		t.write(data)
+		t.write(data, output)
 	}
 	t.mu.Lock()
 	if t.spare == nil && cap(data) <= pendMax {

@@ -33,6 +33,28 @@ func (o *output) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WriteCommandLine is Write for a command's line (proc's "$ …"): the tail
+// sees it as it did, and the log, when it can, holds it without making a
+// file until the task prints or fails (render's task log).
+func (o *output) WriteCommandLine(p []byte) (int, error) {
+	cl, ok := o.log.(interface {
+		WriteCommandLine(p []byte) (int, error)
+	})
+	if !ok {
+		return o.Write(p)
+	}
+	o.once.Do(func() { o.tail = tail.New(o.lines) })
+	n, err := cl.WriteCommandLine(p)
+	if err != nil {
+		return n, err
+	}
+	if n != len(p) {
+		return n, io.ErrShortWrite
+	}
+	_, _ = o.tail.Write(p)
+	return len(p), nil
+}
+
 // lastLines returns the tail's lines, the unterminated last one included.
 func (o *output) lastLines() []string {
 	o.once.Do(func() { o.tail = tail.New(o.lines) })

@@ -127,7 +127,7 @@ func writeMan(w io.Writer, root *cobra.Command, date time.Time) error {
 		{"$XDG_STATE_HOME/rebuild/estimates.json", "Per task, its last durations on each host, kept beside history.jsonl after each run so start-up need not read the history; built again from it when missing or stale."},
 		{"$XDG_STATE_HOME/rebuild/claude-sessions.rec", "What mcp-analytics and learn-mcp read from each Claude Code session log so far (a cursor and the lines reduced to what they count, those kept apart in claude-sessions.<n>.lines), so a run reads only what was appended; removing it costs one full read."},
 		{"$XDG_STATE_HOME/rebuild/claude-learning/", "Per learning analyzer, the ledger of its file in ~/.claude/learning (a cursor and the records of its window reduced to what it counts), so a run reads only what was appended; removing it costs one full read."},
-		{"$XDG_STATE_HOME/rebuild/logs/", "One directory per run: <task>.log for each task and run.log with all of them; the last keep_logs runs are kept, and a task's log keeps at most log_max (its first and last half)."},
+		{"$XDG_STATE_HOME/rebuild/logs/", "One directory per run: <task>.log for each task that printed something or failed (it starts with the commands the task ran) and run.log with all of them, the command lines of silent tasks too; the last keep_logs runs are kept, and a task's log keeps at most log_max (its first and last half)."},
 	} {
 		m.item(`\fI` + m.escape(f[0]) + `\fR`)
 		m.text(f[1])

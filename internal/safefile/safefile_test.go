@@ -295,3 +295,70 @@ func TestRootKeepsItsOwnFiles(t *testing.T) {
 		t.Errorf("owner %d", u)
 	}
 }
+
+// CreateNew makes a new file with its mode, and refuses anything already
+// in its place — a file, a link to one, a dangling link — as existing,
+// touching neither the file nor what a link points to. Run as root in
+// another user's folder, the new file is that user's, as with OpenFile.
+func TestCreateNew(t *testing.T) {
+	dir := t.TempDir()
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := d.CreateNew("new.log", os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("hello")
+	f.Close()
+	if st, err := os.Lstat(filepath.Join(dir, "new.log")); err != nil || st.Mode() != 0o600 {
+		t.Errorf("new.log: %v, %v", st.Mode(), err)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("keep"), 0o644)
+	os.Symlink(target, filepath.Join(dir, "link.log"))
+	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling.log"))
+	for _, name := range []string{"new.log", "link.log", "dangling.log"} {
+		if f, err := d.CreateNew(name, os.O_RDWR|os.O_TRUNC, 0o600); !errors.Is(err, os.ErrExist) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("CreateNew(%s) = %v, want an error saying it exists", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "new.log")); string(b) != "hello" {
+		t.Errorf("new.log = %q after CreateNew refused it", b)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the link's target = %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "nowhere")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dangling link's target was made: %v", err)
+	}
+	if _, err := d.CreateNew("../escape.log", os.O_RDWR, 0o600); err == nil {
+		t.Error("CreateNew took a name with a slash")
+	}
+}
+
+func TestRootGivesWhatCreateNewMakesToTheOwner(t *testing.T) {
+	needRoot(t)
+	home := t.TempDir()
+	if err := os.Chown(home, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := d.CreateNew("task.log", os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if u := owner(t, filepath.Join(home, "task.log")); u != nobody {
+		t.Errorf("task.log belongs to uid %d, want %d", u, nobody)
+	}
+}

@@ -5,17 +5,22 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/rebuild-nixos/rebuild/internal/ansi"
 	"github.com/rebuild-nixos/rebuild/internal/tail"
 )
 
+// drainBuf is the size of a drain's chunks.
+const drainBuf = 64 * 1024
+
 // drain copies r to dst until EOF, reading in fixed chunks, so memory
 // stays flat whatever the child prints and the child never blocks on a
 // full pipe. onLine, when set, sees every complete line (capped at tail.MaxLine
-// bytes, ANSI stripped); afterChunk, when set, runs after each chunk.
-func drain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
-	buf := make([]byte, 64*1024)
+// bytes, ANSI stripped); afterChunk, when set, runs after each chunk. buf
+// is the chunk buffer (drainBuf bytes): dst, as any io.Writer, keeps none
+// of it.
+func drain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func(), buf []byte) {
 	var line []byte
 	truncated := false
 	flush := func() {
@@ -78,6 +83,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// drainBuffers hands out the drains' chunk buffers, reused from command
+// to command: zeroing a fresh 64 KiB buffer for each of a command's drains
+// was a visible share of running a short command.
+type drainBuffers struct{ pool sync.Pool }
+
+func (d *drainBuffers) get() *[]byte {
+	if b, ok := d.pool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, drainBuf)
+	return &b
+}
+
+func (d *drainBuffers) put(b *[]byte) { d.pool.Put(b) }
 
 func closeAll(fs ...*os.File) {
 	for _, f := range fs {

@@ -210,18 +210,17 @@ func (l *childLists) threads(p *procDir) ([]int, error) {
 }
 
 // readAll reads f whole from its start into l.buf: until a read gives
-// nothing, as a kernel list may cut any read short.
+// nothing, as a kernel list may cut any read short. pread from offset 0
+// spares the lseek a read from the start took (a list is a seq_file,
+// which reads at any offset): one system call less per thread and pass.
 func (l *childLists) readAll(f *os.File) ([]byte, error) {
 	fd := int(f.Fd())
-	if _, err := unix.Seek(fd, 0, 0); err != nil {
-		return nil, err
-	}
 	n := 0
 	for {
 		if n == len(l.buf) {
 			l.buf = append(l.buf, make([]byte, max(len(l.buf), 4096))...)
 		}
-		k, err := unix.Read(fd, l.buf[n:])
+		k, err := unix.Pread(fd, l.buf[n:], int64(n))
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

@@ -50,6 +50,8 @@ type Runner struct {
 	// passes counts them (sweep.go).
 	sweeps sweeps
 	passes passCounts
+	// bufs are the output drains' buffers (drain.go).
+	bufs drainBuffers
 }
 
 // Cmd is one command to run.
@@ -151,7 +153,12 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	// The death signal follows the thread that forked the child, not the
 	// process: that thread must stay until the child is done.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	locked := true
+	defer func() {
+		if locked {
+			runtime.UnlockOSThread()
+		}
+	}()
 	r.kids.start.RLock()
 	if err := x.cmd.Start(); err != nil {
 		r.kids.start.RUnlock()
@@ -162,6 +169,11 @@ func (r *Runner) Run(ctx context.Context, c Cmd) error {
 	r.kids.start.RUnlock()
 	x.dropWriteEnds()
 	waitErr, canceled := x.wait(ctx)
+	// The child has been waited for: no death signal is left to send, and
+	// the thread may go back. Held through settle's waits (the sweep, the
+	// drains), each wake-up was a hand-over between threads.
+	locked = false
+	runtime.UnlockOSThread()
 	x.settle()
 	return x.result(ctx, waitErr, canceled)
 }
@@ -228,7 +240,19 @@ func (x *execution) prepare() {
 	if x.log == nil {
 		x.log = io.Discard
 	}
-	fmt.Fprintf(x.log, "$ %s\n", x.display)
+	line := "$ " + x.display + "\n"
+	if cl, ok := x.log.(commandLineWriter); ok {
+		_, _ = cl.WriteCommandLine([]byte(line))
+	} else {
+		_, _ = io.WriteString(x.log, line)
+	}
+}
+
+// commandLineWriter is a log that takes a command's line apart from its
+// output: a task log may hold it in memory and make no file when nothing
+// else comes (render's task log; the scheduler's output passes it on).
+type commandLineWriter interface {
+	WriteCommandLine(p []byte) (int, error)
 }
 
 // attachTerminal gives the command the terminal and returns what puts the
@@ -294,7 +318,12 @@ func (x *execution) statusAfterChunk(mu *sync.Mutex) func() {
 
 func (x *execution) startDrain(r io.Reader, dst io.Writer, onLine func(string), afterChunk func()) {
 	x.drains.Add(1)
-	go func() { defer x.drains.Done(); drain(r, dst, onLine, afterChunk) }()
+	go func() {
+		defer x.drains.Done()
+		buf := x.r.bufs.get()
+		defer x.r.bufs.put(buf)
+		drain(r, dst, onLine, afterChunk, *buf)
+	}()
 }
 
 func (x *execution) closeWriteEnds() { closeAll(x.errW, x.outW) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,5 +198,71 @@ func TestRunLooksUpProgramOnItsOwnPath(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "found me") {
 		t.Errorf("log %q", log.String())
+	}
+}
+
+// cmdLineLog records what came through WriteCommandLine apart from Write.
+type cmdLineLog struct {
+	syncBuf
+	lines syncBuf
+}
+
+func (l *cmdLineLog) WriteCommandLine(p []byte) (int, error) { return l.lines.Write(p) }
+
+// A log that takes command lines apart (render's task log, which makes no
+// file for them alone) gets the "$ …" line that way, and the output
+// through Write; a plain writer gets both through Write.
+func TestRunHandsTheCommandLineApart(t *testing.T) {
+	var log cmdLineLog
+	r := &Runner{}
+	if err := r.Run(context.Background(), Cmd{Args: []string{"sh", "-c", "echo out"}, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.lines.String(); got != "$ sh -c 'echo out'\n" {
+		t.Errorf("command lines = %q", got)
+	}
+	if got := log.String(); got != "out\n" {
+		t.Errorf("output = %q", got)
+	}
+	var plain syncBuf
+	if err := r.Run(context.Background(), Cmd{Args: []string{"true"}, Log: &plain}); err != nil {
+		t.Fatal(err)
+	}
+	if got := plain.String(); got != "$ true\n" {
+		t.Errorf("plain log = %q", got)
+	}
+}
+
+// The drains' buffers are reused from command to command: commands run
+// side by side, and one after another, each log holds its own output,
+// whole and in order.
+func TestDrainBuffersReusedKeepEachOutput(t *testing.T) {
+	r := &Runner{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 3 {
+				word := "w" + strconv.Itoa(i) + "r" + strconv.Itoa(round)
+				var log syncBuf
+				args := []string{"sh", "-c", "yes " + word + " | head -n 30000"}
+				if err := r.Run(context.Background(), Cmd{Args: args, Log: &log}); err != nil {
+					errs <- err
+					return
+				}
+				want := "$ " + CommandLine(args) + "\n" + strings.Repeat(word+"\n", 30000)
+				if got := log.String(); got != want {
+					errs <- fmt.Errorf("%s: log of %d bytes, want %d", word, len(got), len(want))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
