@@ -382,7 +382,7 @@ func TestModuleNixOS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "[task.generations]\nkeep = '3'\nkeep_since = '30d'") {
+	if !strings.Contains(out, "[task.generations]\nkeep = 3\nkeep_since = '30d'") {
 		t.Errorf("with the service's variables, config show:\n%s", out)
 	}
 }
