@@ -18,20 +18,7 @@ type output struct {
 	tail  *tail.Tail
 }
 
-func (o *output) Write(p []byte) (int, error) {
-	o.once.Do(func() { o.tail = tail.New(o.lines) })
-	// As io.MultiWriter did: the log first, and the tail only what the
-	// log took.
-	n, err := o.log.Write(p)
-	if err != nil {
-		return n, err
-	}
-	if n != len(p) {
-		return n, io.ErrShortWrite
-	}
-	_, _ = o.tail.Write(p)
-	return len(p), nil
-}
+func (o *output) Write(p []byte) (int, error) { return o.write(o.log.Write, p) }
 
 // WriteCommandLine is Write for a command's line (proc's "$ …"): the tail
 // sees it as it did, and the log, when it can, holds it without making a
@@ -43,8 +30,14 @@ func (o *output) WriteCommandLine(p []byte) (int, error) {
 	if !ok {
 		return o.Write(p)
 	}
+	return o.write(cl.WriteCommandLine, p)
+}
+
+// write is Write through the log's method logWrite. As io.MultiWriter
+// did: the log first, and the tail only what the log took.
+func (o *output) write(logWrite func([]byte) (int, error), p []byte) (int, error) {
 	o.once.Do(func() { o.tail = tail.New(o.lines) })
-	n, err := cl.WriteCommandLine(p)
+	n, err := logWrite(p)
 	if err != nil {
 		return n, err
 	}

@@ -370,16 +370,23 @@ func TestRemoteActivateInhibited(t *testing.T) {
 	}
 }
 
-// An earlier run's activation record on the target is reported and
-// cleared before this run's.
-func TestRemoteActivateSettlesEarlierRecord(t *testing.T) {
+// remoteWorldWithEarlierRecord is a target with the record of an earlier,
+// interrupted run's boot step (it succeeded) and nothing to activate, and
+// activate's Env.
+func remoteWorldWithEarlierRecord(t *testing.T) (*remoteWorld, string, *tasks.Env) {
 	rw := newRemoteWorld(t)
 	rec := filepath.Join(rw.state, "activation")
 	for name, v := range map[string]string{"what": "switch-to-configuration boot of /nix/store/x", "started": "2026-01-02 03:04:05", "status": "0", "output.log": "end boot\n"} {
 		taskstest.WriteFile(t, filepath.Join(rec, name), v+"\n")
 	}
 	BuiltKey.On(rw.host.Name).Put(rw.values, Built{Out: "/nix/store/x"})
-	env := rw.env("activate", rw.activateOpts(nil))
+	return rw, rec, rw.env("activate", rw.activateOpts(nil))
+}
+
+// An earlier run's activation record on the target is reported and
+// cleared before this run's.
+func TestRemoteActivateSettlesEarlierRecord(t *testing.T) {
+	rw, rec, env := remoteWorldWithEarlierRecord(t)
 	if kind, reason := outcome(rw.run(Activate{}, env)); kind != tasks.Skipped || reason != "no changes" {
 		t.Errorf("%v %q", kind, reason)
 	}
@@ -395,13 +402,7 @@ func TestRemoteActivateSettlesEarlierRecord(t *testing.T) {
 // A dry run on a target leaves an earlier run's records there and takes
 // no lock: it says what it found.
 func TestRemoteDryRunLeavesEarlierRecords(t *testing.T) {
-	rw := newRemoteWorld(t)
-	rec := filepath.Join(rw.state, "activation")
-	for name, v := range map[string]string{"what": "switch-to-configuration boot of /nix/store/x", "started": "2026-01-02 03:04:05", "status": "0", "output.log": "end boot\n"} {
-		taskstest.WriteFile(t, filepath.Join(rec, name), v+"\n")
-	}
-	BuiltKey.On(rw.host.Name).Put(rw.values, Built{Out: "/nix/store/x"})
-	env := rw.env("activate", rw.activateOpts(nil))
+	rw, rec, env := remoteWorldWithEarlierRecord(t)
 	env.DryRun = true
 	if kind, reason := outcome(rw.run(Activate{}, env)); kind != tasks.Skipped || reason != "no changes" {
 		t.Errorf("%v %q", kind, reason)
