@@ -7,11 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/bench/internal/stats"
 	"github.com/rebuild-nixos/rebuild/render"
 	"github.com/rebuild-nixos/rebuild/schedule"
 	"github.com/rebuild-nixos/rebuild/tasks"
@@ -142,7 +142,7 @@ func spawnBench(n int, seed uint64, jobs, reps int, profile string) error {
 		for i := range ratio {
 			ratio[i] = time.Duration(float64(time.Millisecond) * float64(runs[0].wall[i]) / float64(r.wall[i]))
 		}
-		med, low := medianMin(ratio)
+		med, low := stats.MedianMin(ratio)
 		fmt.Printf("ours ÷ %-23s %.3f× (min %.3f×), same round\n", r.name, float64(med)/float64(time.Millisecond), float64(low)/float64(time.Millisecond))
 	}
 	return nil
@@ -167,17 +167,8 @@ func (r *spawnRun) once(n int) error {
 	return nil
 }
 
-func medianMin(ds []time.Duration) (med, low time.Duration) {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2], s[0]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2, s[0]
-}
-
 func medMin(ds []time.Duration) string {
-	med, low := medianMin(ds)
+	med, low := stats.MedianMin(ds)
 	return fmt.Sprintf("%s (%s)", med.Round(time.Microsecond), low.Round(time.Microsecond))
 }
 

@@ -24,10 +24,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/bench/internal/stats"
 	"github.com/rebuild-nixos/rebuild/internal/demo"
 )
 
@@ -105,7 +105,7 @@ func run(runs, weight int, keep, verbose bool) error {
 				}
 			}
 		}
-		ms, mr := median(seed), median(reb)
+		ms, mr := stats.Median(seed), stats.Median(reb)
 		fmt.Printf("%-10s %12s %12s %7.2f×\n", kind, ms.Round(time.Millisecond), mr.Round(time.Millisecond), float64(mr)/float64(ms))
 	}
 	return nil
@@ -201,10 +201,4 @@ func (b bench) rebuild(ctx context.Context) (time.Duration, error) {
 		fmt.Fprintf(os.Stderr, "  %6s  rebuild, the whole process\n", d.Round(time.Millisecond))
 	}
 	return d, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

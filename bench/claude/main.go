@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/bench/internal/stats"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/learn"
 	"github.com/rebuild-nixos/rebuild/tasks/claude/logcursor"
 )
@@ -204,7 +205,7 @@ func main() {
 	fmt.Printf("each alone, medians of %d rounds, wall (CPU):\n", *rounds)
 	fmt.Printf("%-22s %22s %22s %22s %12s\n", "analyzer", "whole read", "first run", "second run", "suggestions")
 	cell := func(m *mode, name string) string {
-		return fmt.Sprintf("%v (%v)", median(m.each[name]).Round(time.Microsecond*100), median(m.eachC[name]).Round(time.Microsecond*100))
+		return fmt.Sprintf("%v (%v)", stats.Median(m.each[name]).Round(time.Microsecond*100), stats.Median(m.eachC[name]).Round(time.Microsecond*100))
 	}
 	for _, a := range analyzers {
 		fmt.Printf("%-22s %22s %22s %22s %12d\n", a.Name, cell(modes[0], a.Name), cell(modes[1], a.Name), cell(modes[2], a.Name), perAnalyzer[a.Name])
@@ -213,7 +214,7 @@ func main() {
 	row := func(name string, d func(m *mode) []time.Duration) {
 		fmt.Printf("%-22s", name)
 		for _, m := range modes {
-			fmt.Printf(" %22s", fmt.Sprintf("%v (%v)", median(d(m)).Round(time.Millisecond), minimum(d(m)).Round(time.Millisecond)))
+			fmt.Printf(" %22s", fmt.Sprintf("%v (%v)", stats.Median(d(m)).Round(time.Millisecond), minimum(d(m)).Round(time.Millisecond)))
 		}
 		fmt.Println()
 	}
@@ -221,7 +222,7 @@ func main() {
 	row("one after another", func(m *mode) []time.Duration { return m.total })
 	row("all seven at once", func(m *mode) []time.Duration { return m.conc })
 	row("  their CPU time", func(m *mode) []time.Duration { return m.cpu })
-	w, f, sc := median(modes[0].total), median(modes[1].total), median(modes[2].total)
+	w, f, sc := stats.Median(modes[0].total), stats.Median(modes[1].total), stats.Median(modes[2].total)
 	fmt.Printf("\nfirst run ÷ whole read = %.2f; second run (1 MB appended) ÷ first run = %.3f\n", float64(f)/float64(w), float64(sc)/float64(f))
 }
 
@@ -305,15 +306,6 @@ func minimum(d []time.Duration) time.Duration {
 		return 0
 	}
 	return slices.Min(d)
-}
-
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func check(err error) {

@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rebuild-nixos/rebuild/bench/internal/stats"
 	"github.com/rebuild-nixos/rebuild/schedule"
 )
 
@@ -171,12 +172,12 @@ func run(rounds int, anchors, only string, keep bool) error {
 	fmt.Printf("\nwhole process, %d rounds, binaries interleaved; wall and cpu (user+sys) in ms\n", rounds)
 	fmt.Printf("%-34s %-12s %9s %9s %9s %9s %9s\n", "scenario", "binary", "wall med", "wall min", "cpu med", "cpu min", "÷ ours")
 	for _, s := range picked {
-		base := median(field(results[s.name][bins[0].name], false))
+		base := stats.Median(field(results[s.name][bins[0].name], false))
 		for _, b := range bins {
 			r := results[s.name][b.name]
 			w, c := field(r, false), field(r, true)
-			fmt.Printf("%-34s %-12s %9s %9s %9s %9s %8.2f×\n", s.name, b.name, ms(median(w)), ms(slices.Min(w)), ms(median(c)), ms(slices.Min(c)),
-				float64(median(w))/float64(base))
+			fmt.Printf("%-34s %-12s %9s %9s %9s %9s %8.2f×\n", s.name, b.name, ms(stats.Median(w)), ms(slices.Min(w)), ms(stats.Median(c)), ms(slices.Min(c)),
+				float64(stats.Median(w))/float64(base))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(differ)) {
@@ -315,7 +316,7 @@ func estimatesInProcess(root string, hist []byte, rounds int) error {
 			return fmt.Errorf("estimates differ: summary %v, history %v", a, b)
 		}
 	}
-	s, h := median(fromSummary), median(fromHistory)
+	s, h := stats.Median(fromSummary), stats.Median(fromHistory)
 	fmt.Printf("\nthe estimates alone, in process, 10,000 runs (same results checked):\n")
 	fmt.Printf("from the summary:                     %v\n", s.Round(time.Microsecond))
 	fmt.Printf("from the history (newest %d runs):  %v  (%.0f× the summary's)\n", schedule.EstimateWindow, h.Round(time.Microsecond), float64(h)/float64(s))
@@ -358,12 +359,6 @@ func field(s []sample, cpu bool) []time.Duration {
 		}
 	}
 	return out
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }

@@ -42,6 +42,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rebuild-nixos/rebuild/bench/internal/stats"
 	"github.com/rebuild-nixos/rebuild/tasks/fsutil"
 )
 
@@ -210,7 +211,7 @@ func compareTimes(tools []tool, runs int) error {
 	for _, pick := range []struct {
 		name string
 		f    func([]time.Duration) time.Duration
-	}{{"median", median}, {"best", slices.Min[[]time.Duration]}} {
+	}{{"median", stats.Median}, {"best", slices.Min[[]time.Duration]}} {
 		fmt.Printf("%-6s %5s", pick.name, "")
 		for j := range tools {
 			fmt.Printf(" %13s %13s", ms(pick.f(field(samples[j], false))), ms(pick.f(field(samples[j], true))))
@@ -318,15 +319,6 @@ func field(s []sample, cpu bool) []time.Duration {
 		}
 	}
 	return out
-}
-
-func median(d []time.Duration) time.Duration {
-	d = slices.Clone(d)
-	slices.Sort(d)
-	if len(d)%2 == 1 {
-		return d[len(d)/2]
-	}
-	return (d[len(d)/2-1] + d[len(d)/2]) / 2
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
