@@ -314,16 +314,14 @@ func linesFiles(t *testing.T, state string) map[string]int64 {
 	return out
 }
 
-// Records keep their lines in a lines file: a scan after an append writes
-// that log's lines there and nothing else; the record file stays small;
-// once the lines file is mostly lines no record refers to, it is written
-// anew and the old one removed.
-func TestLinesFileGrowsByWhatChangedAndIsRewrittenWhenMostlyStale(t *testing.T) {
-	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+// sessionLogs writes n session logs of 300 lines each, five days before
+// now, in a projects folder, and returns it, a state folder beside it and
+// the logs' paths.
+func sessionLogs(t *testing.T, n int, now time.Time) (dir, state string, logs []string) {
+	t.Helper()
 	root := t.TempDir()
-	dir, state := filepath.Join(root, "projects"), filepath.Join(root, "state")
-	var logs []string
-	for i := range 4 {
+	dir, state = filepath.Join(root, "projects"), filepath.Join(root, "state")
+	for i := range n {
 		p := filepath.Join(dir, "-p", fmt.Sprintf("%d.jsonl", i))
 		logs = append(logs, p)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -333,6 +331,16 @@ func TestLinesFileGrowsByWhatChangedAndIsRewrittenWhenMostlyStale(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
+	return dir, state, logs
+}
+
+// Records keep their lines in a lines file: a scan after an append writes
+// that log's lines there and nothing else; the record file stays small;
+// once the lines file is mostly lines no record refers to, it is written
+// anew and the old one removed.
+func TestLinesFileGrowsByWhatChangedAndIsRewrittenWhenMostlyStale(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	dir, state, logs := sessionLogs(t, 4, now)
 	scanBoth(t, dir, state, now, 30)
 	first := linesFiles(t, state)
 	if len(first) != 1 {
@@ -392,19 +400,7 @@ func TestLinesFileGrowsByWhatChangedAndIsRewrittenWhenMostlyStale(t *testing.T) 
 // its lines are written again as one. Every scan equals a full read.
 func TestAnAppendWritesOnlyTheNewLines(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	root := t.TempDir()
-	dir, state := filepath.Join(root, "projects"), filepath.Join(root, "state")
-	var logs []string
-	for i := range 3 {
-		p := filepath.Join(dir, "-p", fmt.Sprintf("%d.jsonl", i))
-		logs = append(logs, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(sessionLines(i, 300, now.AddDate(0, 0, -5), "/p")), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, state, logs := sessionLogs(t, 3, now)
 	scanBoth(t, dir, state, now, 30)
 	linesSize := func() (n int64) {
 		for _, size := range linesFiles(t, state) {
