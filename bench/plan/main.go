@@ -172,10 +172,10 @@ func run(rounds int, anchors, only string, keep bool) error {
 	fmt.Printf("\nwhole process, %d rounds, binaries interleaved; wall and cpu (user+sys) in ms\n", rounds)
 	fmt.Printf("%-34s %-12s %9s %9s %9s %9s %9s\n", "scenario", "binary", "wall med", "wall min", "cpu med", "cpu min", "÷ ours")
 	for _, s := range picked {
-		base := stats.Median(field(results[s.name][bins[0].name], false))
+		base := stats.Median(stats.Each(results[s.name][bins[0].name], wallOf))
 		for _, b := range bins {
 			r := results[s.name][b.name]
-			w, c := field(r, false), field(r, true)
+			w, c := stats.Each(r, wallOf), stats.Each(r, cpuOf)
 			fmt.Printf("%-34s %-12s %9s %9s %9s %9s %8.2f×\n", s.name, b.name, ms(stats.Median(w)), ms(slices.Min(w)), ms(stats.Median(c)), ms(slices.Min(c)),
 				float64(stats.Median(w))/float64(base))
 		}
@@ -350,15 +350,7 @@ func goBuild(dir, out string) error {
 
 type sample struct{ wall, cpu time.Duration }
 
-func field(s []sample, cpu bool) []time.Duration {
-	out := make([]time.Duration, len(s))
-	for i, x := range s {
-		out[i] = x.wall
-		if cpu {
-			out[i] = x.cpu
-		}
-	}
-	return out
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+
+func wallOf(s sample) time.Duration { return s.wall }
+func cpuOf(s sample) time.Duration  { return s.cpu }

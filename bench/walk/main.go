@@ -214,15 +214,15 @@ func compareTimes(tools []tool, runs int) error {
 	}{{"median", stats.Median}, {"best", slices.Min[[]time.Duration]}} {
 		fmt.Printf("%-6s %5s", pick.name, "")
 		for j := range tools {
-			fmt.Printf(" %13s %13s", ms(pick.f(field(samples[j], false))), ms(pick.f(field(samples[j], true))))
+			fmt.Printf(" %13s %13s", ms(pick.f(stats.Each(samples[j], wallOf))), ms(pick.f(stats.Each(samples[j], cpuOf))))
 		}
 		fmt.Println()
-		dw, dc := pick.f(field(samples[du], false)), pick.f(field(samples[du], true))
+		dw, dc := pick.f(stats.Each(samples[du], wallOf)), pick.f(stats.Each(samples[du], cpuOf))
 		for j, t := range tools {
 			if j == du {
 				continue
 			}
-			w, c := pick.f(field(samples[j], false)), pick.f(field(samples[j], true))
+			w, c := pick.f(stats.Each(samples[j], wallOf)), pick.f(stats.Each(samples[j], cpuOf))
 			fmt.Printf("       du÷%s (%s): wall %.2f×, cpu %.2f×\n", t.name, pick.name, float64(dw)/float64(w), float64(dc)/float64(c))
 		}
 	}
@@ -308,17 +308,6 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-func field(s []sample, cpu bool) []time.Duration {
-	out := make([]time.Duration, len(s))
-	for i, x := range s {
-		out[i] = x.wall
-		if cpu {
-			out[i] = x.cpu
-		}
-	}
-	return out
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
@@ -458,3 +447,6 @@ func build(root string, n int) (string, error) {
 	}
 	return fmt.Sprintf("%d files in %d leaf folders", dirs*perDir, dirs), nil
 }
+
+func wallOf(s sample) time.Duration { return s.wall }
+func cpuOf(s sample) time.Duration  { return s.cpu }

@@ -29,3 +29,13 @@ func MedianMin(d []time.Duration) (med, low time.Duration) {
 	}
 	return Median(d), slices.Min(d)
 }
+
+// Each is f of every sample in s: one measurement (wall time, CPU time)
+// of a list of samples, for Median and MedianMin.
+func Each[S any](s []S, f func(S) time.Duration) []time.Duration {
+	out := make([]time.Duration, len(s))
+	for i, x := range s {
+		out[i] = f(x)
+	}
+	return out
+}

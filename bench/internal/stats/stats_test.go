@@ -26,3 +26,11 @@ func TestMedianMin(t *testing.T) {
 		}
 	}
 }
+
+func TestEach(t *testing.T) {
+	type s struct{ a, b time.Duration }
+	got := Each([]s{{1, 2}, {3, 4}}, func(x s) time.Duration { return x.b })
+	if len(got) != 2 || got[0] != 2 || got[1] != 4 {
+		t.Errorf("Each: %v, want [2 4]", got)
+	}
+}
